@@ -1,0 +1,124 @@
+# tern top-level Makefile.
+#
+# Conventions (so adding a file never needs an edit here):
+#   common/*.c                 -> build/libtern.a, linked by every program
+#   DIR/*.c for each daemon    -> build/DIR/libDIR.a (all but DIR/DIR.c) + DIR/DIR.c = build/bin/DIR
+#   tools/NAME.c               -> build/bin/NAME (one file per command, linked with libtern.a)
+#   tests/unit/test_NAME.c     -> build/tests/test_NAME (cmocka; links every daemon archive)
+#
+# Targets: all (default), check, run, stop, deps, install, bench, clean.
+# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR.
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+PYTHON   ?= /usr/bin/python3
+
+SBINDIR    = $(PREFIX)/sbin
+BINDIR     = $(PREFIX)/bin
+LIBEXECDIR = $(PREFIX)/lib/tern
+MANDIR     = $(PREFIX)/share/man
+SYSCONFDIR ?= /etc/tern
+QUEUEDIR   ?= /var/spool/tern
+
+DAEMONS = master smtpd qmgr deliver resolver
+B = build
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -fstack-protector-strong -Icommon $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -DTERN_SYSCONFDIR='"$(SYSCONFDIR)"' -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
+ifeq ($(SANITIZE),1)
+  CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+  B = build-san
+else
+  CPPFLAGS += -D_FORTIFY_SOURCE=2
+endif
+
+LIBS_COMMON   = -levent_core -lbsd
+LIBS_resolver = -lunbound
+LIBS_smtpd    = -lpthread
+LIBS_qmgr     =
+LIBS_deliver  =
+LIBS_master   =
+
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
+LIBTERN    = $(B)/libtern.a
+
+# Per-daemon archive of everything except the file holding main().
+define daemon_rules
+$(1)_LIBSRC := $$(filter-out $(1)/$(1).c,$$(wildcard $(1)/*.c))
+$(1)_LIBOBJ := $$($(1)_LIBSRC:%.c=$(B)/%.o)
+$(B)/$(1)/lib$(1).a: $$($(1)_LIBOBJ)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^ $(B)/empty.o
+$(B)/bin/$(1): $(B)/$(1)/$(1).o $(B)/$(1)/lib$(1).a $(LIBTERN)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS_$(1)) $(LIBS_COMMON)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
+
+DAEMON_ARCHIVES = $(foreach d,$(DAEMONS),$(B)/$(d)/lib$(d).a)
+DAEMON_BINS     = $(foreach d,$(DAEMONS),$(B)/bin/$(d))
+TOOL_SRC   = $(wildcard tools/*.c)
+TOOL_BINS  = $(TOOL_SRC:tools/%.c=$(B)/bin/%)
+TEST_SRC   = $(wildcard tests/unit/test_*.c)
+TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+ALL_LIBS   = -lunbound -lpthread $(LIBS_COMMON)
+
+.PHONY: all check unit-check integration-check run stop deps install bench clean
+all: $(DAEMON_BINS) $(TOOL_BINS)
+
+$(B)/empty.o:
+	@mkdir -p $(@D)
+	echo 'typedef int tern_empty_unit;' | $(CC) $(CFLAGS) -x c -c -o $@ -
+
+$(B)/%.o: %.c $(wildcard common/*.h) | $(B)/empty.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(dir $<) -c -o $@ $<
+
+$(LIBTERN): $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/bin/%: tools/%.c $(LIBTERN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBTERN) $(LIBS_COMMON)
+
+$(B)/tests/%: tests/unit/%.c $(DAEMON_ARCHIVES) $(LIBTERN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(DAEMON_ARCHIVES) $(LIBTERN) -lcmocka $(ALL_LIBS)
+
+# deps: install what building and testing need, when root and something is missing.
+deps:
+	@sh tools/deps.sh
+
+unit-check: $(TEST_BINS)
+	@sh tests/run-unit.sh $(TEST_BINS)
+
+integration-check: all
+	TERN_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+check: deps
+	$(MAKE) all unit-check
+	$(MAKE) integration-check
+
+run: deps
+	$(MAKE) all
+	@sh tools/instance.sh start $(CURDIR)/run 127.0.0.1:2525 $(CURDIR)/$(B)
+
+stop:
+	@sh tools/instance.sh stop $(CURDIR)/run
+
+install: all
+	@sh tools/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(QUEUEDIR)" "$(B)"
+
+bench: deps
+	$(MAKE) all
+	@sh bench/run.sh $(CURDIR)/$(B)
+
+clean:
+	rm -rf build build-san

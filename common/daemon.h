@@ -1,0 +1,39 @@
+/*
+ * daemon - what every tern daemon does at start-up, in the same order.
+ *
+ * The master starts a daemon as
+ *	PROGRAM -c CONFIG -s SERVICE -u USER [-C] [-v] [-l]
+ * -c the tern.conf path; -s the service name from master.conf (the syslog
+ * ident); -u the user to run as; -C chroot into the queue directory; -v
+ * verbose logging; -l: file descriptor 3 is the service's listening socket,
+ * bound by the master.  -f (for running by hand) copies the log to stderr.
+ *
+ * daemon_setup() parses that, loads the configuration (exit 1 with
+ * "file:line: reason" on error), opens the log, changes to the queue
+ * directory and ignores SIGPIPE.  The daemon then does whatever needs root
+ * or files outside the chroot, and calls daemon_drop_privs().
+ */
+#ifndef TERN_DAEMON_H
+#define TERN_DAEMON_H
+
+#include "config.h"
+
+#define DAEMON_LISTEN_FD 3
+
+struct daemon_ctx {
+	const char	*progname;
+	const char	*service;
+	const char	*config_path;
+	const char	*user;
+	int		 chroot;
+	int		 foreground;
+	int		 listen_fd;	/* -1 without -l */
+	struct tern_config cfg;
+};
+
+void	daemon_setup(int argc, char **argv, const char *progname,
+	    struct daemon_ctx *);
+void	daemon_drop_privs(struct daemon_ctx *);	/* exits on failure */
+void	daemon_cleanup(struct daemon_ctx *);
+
+#endif
