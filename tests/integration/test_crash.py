@@ -1,0 +1,93 @@
+"""Crash safety: the master restarts dead daemons, and no acknowledged
+message is ever lost, whatever is killed and when."""
+
+import os
+import re
+import signal
+import smtplib
+import threading
+
+import pytest
+
+from conftest import SERVICES, maildir_new, pid_alive, proc_status, wait_for
+
+
+def send(inst, user, token):
+    with inst.smtp() as s:
+        s.ehlo("crash.example")
+        s.sendmail("c@example.org", [f"{user}@localhost"],
+                   f"Subject: {token}\r\nX-Token: {token}\r\n\r\n{token}\r\n".encode())
+
+
+def delivered_tokens(user):
+    out = []
+    for p in maildir_new(user):
+        m = re.search(rb"^X-Token: (\S+)$", p.read_bytes(), re.M)
+        if m:
+            out.append(m.group(1).decode())
+    return out
+
+
+def test_daemons_run_as_their_own_users(tern):
+    expected = {"smtpd": "tern", "qmgr": "tern", "resolver": "tern", "deliver": "root"}
+    services = tern.services()
+    import pwd
+    for name, user in expected.items():
+        assert services.get(name), f"{name} is not running: {services}"
+        for pid in services[name]:
+            uids = proc_status(pid)["Uid"].split()
+            assert {pwd.getpwuid(int(u)).pw_name for u in uids} == {user}, (name, uids)
+    assert len(services["smtpd"]) == 2 and len(services["deliver"]) == 4
+    assert proc_status(tern.master_pid())["Uid"].split()[0] == "0"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_kill9_daemon_is_restarted_and_mail_flows(tern, service):
+    send(tern, "terntest1", f"before-{service}")
+    wait_for(lambda: f"before-{service}" in delivered_tokens("terntest1"), what="first delivery")
+    old = tern.services()[service]
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in old), what="the old processes to die")
+    new = wait_for(lambda: len(tern.services().get(service, [])) == len(old)
+                   and tern.services()[service], timeout=20, what=f"{service} restarted")
+    assert not set(new) & set(old)
+    send(tern, "terntest1", f"after-{service}")
+    wait_for(lambda: f"after-{service}" in delivered_tokens("terntest1"), timeout=30,
+             what="delivery after the restart")
+
+
+def test_kill_everything_after_250_loses_nothing(make_instance):
+    inst = make_instance()
+    acknowledged = []
+    errors = []
+    lock = threading.Lock()
+
+    def sender(k):
+        try:
+            with inst.smtp() as s:
+                s.ehlo(f"batch{k}.example")
+                for n in range(25):
+                    token = f"batch-{k}-{n}"
+                    s.sendmail("b@example.org", ["terntest2@localhost"],
+                               f"Subject: {token}\r\nX-Token: {token}\r\n\r\nx\r\n".encode())
+                    with lock:
+                        acknowledged.append(token)
+        except (smtplib.SMTPException, OSError) as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(acknowledged) == 250
+    # Power cut right after the last 250: master and every daemon at once.
+    inst.kill_everything()
+    inst.start()
+    want = set(acknowledged)
+    wait_for(lambda: want <= set(delivered_tokens("terntest2")), timeout=90,
+             what="every acknowledged message to be delivered after the restart")
+    wait_for(lambda: not inst.queue_files("active") and not inst.queue_files("incoming")
+             and not inst.queue_files("deferred"), timeout=30, what="an empty queue")

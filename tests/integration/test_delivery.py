@@ -1,0 +1,134 @@
+"""End to end: SMTP in through the real daemons, out into a real Maildir.
+
+Each delivered file must be exactly: Return-Path, Delivered-To, smtpd's
+Received header, then the message as sent with CRLF turned into LF.
+"""
+
+import os
+import pwd
+import re
+import subprocess
+
+from conftest import maildir_new, wait_for
+
+RECEIVED_RE = re.compile(
+    rb"Received: from (\S+) \(\[127\.0\.0\.1\]\)\n"
+    rb"\tby \S+ \(tern\) with E?SMTP id ([0-9A-Z]+)\n"
+    rb"(\tfor <[^>]+>;|\t?;?)?[^\n]*\n"
+)
+
+
+def split_delivered(data):
+    """-> (return_path, delivered_to, received_block, body) of a Maildir file."""
+    lines = data.split(b"\n")
+    assert lines[0].startswith(b"Return-Path: "), data[:200]
+    assert lines[1].startswith(b"Delivered-To: "), data[:200]
+    assert lines[2].startswith(b"Received: "), data[:300]
+    i = 3
+    while lines[i].startswith(b"\t"):
+        i += 1
+    received = b"\n".join(lines[2:i]) + b"\n"
+    body = b"\n".join(lines[i:])
+    return lines[0], lines[1], received, body
+
+
+def wait_delivered(user, count, timeout=20):
+    return wait_for(lambda: len(maildir_new(user)) >= count and maildir_new(user),
+                    timeout=timeout, what=f"{count} message(s) in {user}'s Maildir")
+
+
+def expected_lf(message_crlf):
+    return message_crlf.replace(b"\r\n", b"\n")
+
+
+MESSAGE = (
+    b"From: Sender <sender@example.org>\r\n"
+    b"To: terntest1@localhost\r\n"
+    b"Subject: end to end\r\n"
+    b"Message-ID: <e2e-1@example.org>\r\n"
+    b"\r\n"
+    b"Plain line.\r\n"
+    b".A line that starts with a dot\r\n"
+    b"..Two dots\r\n"
+    b".\r\n"
+    b"Eight bit: \xc3\xa9t\xc3\xa9 \xff\xfe raw\r\n"
+    b"Last line without anything special\r\n"
+)
+
+
+def test_smtplib_delivery_byte_exact(tern):
+    with tern.smtp() as s:
+        code, _ = s.ehlo("client.example")
+        assert code == 250
+        assert s.has_extn("8bitmime") and s.has_extn("pipelining")
+        refused = s.sendmail("sender@example.org", ["terntest1@localhost"], MESSAGE,
+                             mail_options=["BODY=8BITMIME"])
+        assert refused == {}
+    (path,) = wait_delivered("terntest1", 1)
+    data = path.read_bytes()
+    rp, dt, received, body = split_delivered(data)
+    assert rp == b"Return-Path: <sender@example.org>"
+    assert dt == b"Delivered-To: terntest1@localhost"
+    m = RECEIVED_RE.match(received)
+    assert m, received
+    assert m.group(1) == b"client.example"
+    assert b"for <terntest1@localhost>" in received
+    assert body == expected_lf(MESSAGE)
+    st = os.stat(path)
+    pw = pwd.getpwnam("terntest1")
+    assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid)
+    assert st.st_mode & 0o077 == 0
+    # Maildir protocol: nothing left behind in tmp/.
+    assert list((path.parent.parent / "tmp").iterdir()) == []
+    # qmgr removes the queue file once every recipient is done.
+    wait_for(lambda: not tern.queue_files("active") and not tern.queue_files("incoming"),
+             what="the queue to empty")
+
+
+def test_swaks_delivery_byte_exact(tern, tmp_path):
+    body = b"Subject: via swaks\r\nX-Test: 1\r\n\r\nHello from swaks.\r\n.dotted\r\n"
+    msg = tmp_path / "msg.eml"
+    msg.write_bytes(body)
+    r = subprocess.run(["swaks", "--server", tern.listen, "--helo", "swaks.example",
+                        "--from", "swaks@example.org", "--to", "terntest2@localhost",
+                        "--data", f"@{msg}"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(rb"<~  250 2\.0\.0 Ok: queued as [0-9A-Z]+", r.stdout), r.stdout
+    (path,) = wait_delivered("terntest2", 1)
+    rp, dt, received, got = split_delivered(path.read_bytes())
+    assert rp == b"Return-Path: <swaks@example.org>"
+    assert dt == b"Delivered-To: terntest2@localhost"
+    assert RECEIVED_RE.match(received).group(1) == b"swaks.example"
+    assert got == expected_lf(body)
+
+
+def test_several_recipients_and_messages_per_session(tern):
+    msgs = []
+    with tern.smtp() as s:
+        s.ehlo("multi.example")
+        for n in range(3):
+            msg = (f"Subject: multi {n}\r\nMessage-ID: <multi-{n}@example.org>\r\n\r\n"
+                   f"body {n}\r\n").encode()
+            msgs.append(msg)
+            assert s.sendmail("", ["terntest1@localhost", "TERNTEST2@localhost"], msg) == {}
+    for user in ("terntest1", "terntest2"):
+        files = wait_delivered(user, 3)
+        bodies = sorted(split_delivered(p.read_bytes())[3] for p in files)
+        assert bodies == sorted(expected_lf(m) for m in msgs)
+        for p in files:
+            rp, dt, received, _ = split_delivered(p.read_bytes())
+            assert rp == b"Return-Path: <>"
+            assert dt in (b"Delivered-To: terntest1@localhost",
+                          b"Delivered-To: TERNTEST2@localhost")
+            # Two recipients: no "for <...>" clause naming just one of them.
+            assert b"for <" not in received
+
+
+def test_postmaster_always_accepted_and_delivered_to_root(tern):
+    with tern.smtp() as s:
+        s.ehlo("pm.example")
+        assert s.sendmail("a@example.org", ["postmaster@localhost"],
+                          b"Subject: pm\r\n\r\nhi\r\n") == {}
+    log = lambda: tern.log()
+    wait_for(lambda: "postmaster@localhost" in log() and "status=sent" in log(),
+             what="postmaster delivery in the log")

@@ -1,0 +1,183 @@
+"""SMTP dialogue against the real smtpd: order, syntax and policy replies.
+
+Talks over a raw socket so that every reply code and enhanced status code is
+checked exactly as a client sees it.
+"""
+
+import socket
+
+import pytest
+
+from conftest import maildir_new, wait_for
+
+
+class Client:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.buf = b""
+
+    def reply(self):
+        """Read one (possibly multi-line) reply -> (code, [lines])."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError(f"closed; got {lines!r} {self.buf!r}")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("latin-1"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def cmd(self, text):
+        self.send(text + b"\r\n" if isinstance(text, bytes) else (text + "\r\n").encode())
+        return self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def client(tern):
+    c = Client(tern.port)
+    code, lines = c.reply()
+    assert code == 220 and "ESMTP" in lines[0]
+    yield c
+    c.close()
+
+
+def expect(reply, code, enhanced=None):
+    got, lines = reply
+    assert got == code, lines
+    if enhanced:
+        assert lines[-1][4:].startswith(enhanced), lines
+
+
+def test_ehlo_lists_extensions(client):
+    code, lines = client.cmd("EHLO test.example")
+    assert code == 250
+    ext = {l[4:].split()[0].upper() for l in lines[1:]}
+    assert {"PIPELINING", "SIZE", "8BITMIME", "ENHANCEDSTATUSCODES"} <= ext
+
+
+def test_wrong_order_gets_503(client):
+    expect(client.cmd("MAIL FROM:<a@example.org>"), 503, "5.5.1")
+    expect(client.cmd("RCPT TO:<terntest1@localhost>"), 503, "5.5.1")
+    expect(client.cmd("DATA"), 503, "5.5.1")
+    expect(client.cmd("EHLO test.example"), 250)
+    expect(client.cmd("RCPT TO:<terntest1@localhost>"), 503, "5.5.1")
+    expect(client.cmd("MAIL FROM:<a@example.org>"), 250, "2.1.0")
+    expect(client.cmd("MAIL FROM:<a@example.org>"), 503, "5.5.1")
+    expect(client.cmd("DATA"), 503, "5.5.1")
+    expect(client.cmd("RSET"), 250, "2.0.0")
+    expect(client.cmd("RCPT TO:<terntest1@localhost>"), 503, "5.5.1")
+    expect(client.cmd("QUIT"), 221)
+
+
+def test_bad_syntax(client):
+    expect(client.cmd("EHLO"), 501, "5.5.4")
+    expect(client.cmd("FROB"), 500, "5.5.2")
+    expect(client.cmd("HELO test.example"), 250)
+    expect(client.cmd("MAIL FROM:a@example.org"), 501)
+    expect(client.cmd("MAIL FROM:<a@@example.org>"), 501, "5.1.3")
+    expect(client.cmd("MAIL FROM:<a@example.org> FOO=BAR"), 555, "5.5.4")
+    expect(client.cmd("MAIL FROM:<>"), 250)
+    expect(client.cmd("RCPT TO:<>"), 501)
+    expect(client.cmd("RCPT TO:<no domain>"), 501, "5.1.3")
+    expect(client.cmd("NOOP"), 250, "2.0.0")
+    expect(client.cmd(b"X" * 5000), 500, "5.5.2")
+    expect(client.cmd("NOOP"), 250, "2.0.0")
+
+
+def test_relay_denied_and_unknown_user(client):
+    expect(client.cmd("EHLO test.example"), 250)
+    expect(client.cmd("MAIL FROM:<a@example.org>"), 250)
+    expect(client.cmd("RCPT TO:<someone@elsewhere.example>"), 554, "5.7.1")
+    expect(client.cmd("RCPT TO:<someone@[127.0.0.1]>"), 554, "5.7.1")
+    expect(client.cmd("RCPT TO:<no-such-user-xyz@localhost>"), 550, "5.1.1")
+    expect(client.cmd("DATA"), 554, "5.5.1")
+    expect(client.cmd("RCPT TO:<terntest1@localhost>"), 250, "2.1.5")
+    expect(client.cmd("RCPT TO:<postmaster>"), 250, "2.1.5")
+
+
+def test_size_limit(make_instance):
+    inst = make_instance("message_size_limit = 2000")
+    c = Client(inst.port)
+    expect(c.reply(), 220)
+    code, lines = c.cmd("EHLO t.example")
+    assert any(l[4:] == "SIZE 2000" for l in lines), lines
+    expect(c.cmd("MAIL FROM:<a@example.org> SIZE=5000"), 552, "5.3.4")
+    expect(c.cmd("MAIL FROM:<a@example.org> SIZE=100"), 250)
+    expect(c.cmd("RCPT TO:<terntest1@localhost>"), 250)
+    expect(c.cmd("DATA"), 354)
+    c.send(b"Subject: big\r\n\r\n" + b"x" * 70 + b"\r\n")
+    c.send((b"y" * 98 + b"\r\n") * 40)
+    expect(c.cmd("."), 552, "5.3.4")
+    # The session goes on, and a small message still gets through.
+    expect(c.cmd("MAIL FROM:<a@example.org>"), 250)
+    expect(c.cmd("RCPT TO:<terntest1@localhost>"), 250)
+    expect(c.cmd("DATA"), 354)
+    code, lines = c.cmd(b"Subject: small\r\n\r\nok\r\n.")
+    assert code == 250 and "queued as" in lines[0], lines
+    (path,) = wait_for(lambda: maildir_new("terntest1"), what="delivery")
+    assert path.read_bytes().endswith(b"Subject: small\n\nok\n")
+    c.close()
+
+
+def test_pipelined_transaction(tern):
+    c = Client(tern.port)
+    expect(c.reply(), 220)
+    expect(c.cmd("EHLO pipe.example"), 250)
+    c.send(b"MAIL FROM:<p@example.org>\r\nRCPT TO:<terntest1@localhost>\r\n"
+           b"RCPT TO:<nobody-here@localhost>\r\nRCPT TO:<terntest2@localhost>\r\nDATA\r\n")
+    expect(c.reply(), 250)
+    expect(c.reply(), 250)
+    expect(c.reply(), 550, "5.1.1")
+    expect(c.reply(), 250)
+    expect(c.reply(), 354)
+    c.send(b"Subject: pipelined\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+    code, lines = c.reply()
+    assert code == 250 and "queued as" in lines[0]
+    expect(c.reply(), 221)
+    c.close()
+    wait_for(lambda: maildir_new("terntest1") and maildir_new("terntest2"), what="both deliveries")
+
+
+def test_bare_lf_dot_does_not_end_data(tern):
+    """SMTP smuggling defence: only CRLF.CRLF ends the message."""
+    c = Client(tern.port)
+    expect(c.reply(), 220)
+    expect(c.cmd("EHLO smuggle.example"), 250)
+    expect(c.cmd("MAIL FROM:<s@example.org>"), 250)
+    expect(c.cmd("RCPT TO:<terntest1@localhost>"), 250)
+    expect(c.cmd("DATA"), 354)
+    c.send(b"Subject: smuggle\r\n\r\nfirst\n.\nMAIL FROM:<evil@example.org>\r\n"
+           b"still body\r.\r\nend\r\n")
+    code, lines = c.cmd(".")
+    assert code == 250, lines
+    (path,) = wait_for(lambda: maildir_new("terntest1"), what="delivery")
+    assert path.read_bytes().endswith(
+        b"Subject: smuggle\n\nfirst\n.\nMAIL FROM:<evil@example.org>\nstill body\r.\nend\n")
+    c.close()
+
+
+def test_client_disconnect_mid_data_leaves_nothing(tern):
+    c = Client(tern.port)
+    expect(c.reply(), 220)
+    expect(c.cmd("EHLO gone.example"), 250)
+    expect(c.cmd("MAIL FROM:<g@example.org>"), 250)
+    expect(c.cmd("RCPT TO:<terntest1@localhost>"), 250)
+    expect(c.cmd("DATA"), 354)
+    c.send(b"Subject: half\r\n\r\npartial")
+    c.close()
+    wait_for(lambda: tern.queue_files("tmp") == [], what="tmp/ to be cleaned")
+    # A fresh session still works.
+    c2 = Client(tern.port)
+    expect(c2.reply(), 220)
+    expect(c2.cmd("HELO again.example"), 250)
+    c2.close()
+    assert tern.queue_files("incoming") == [] and maildir_new("terntest1") == []

@@ -1,0 +1,39 @@
+#!/bin/sh
+# deps.sh - make sure the Debian packages tern needs to build and test are
+# installed.  As root, installs the missing ones with apt-get; otherwise
+# prints the command to run and fails.  Quiet when nothing is missing.
+set -u
+PKGS="gcc make pkg-config clang libc6-dev libssl-dev libdb5.3-dev libbsd-dev
+libevent-dev libunbound-dev libcmocka-dev unbound swaks python3 python3-pytest
+python3-dnspython db5.3-util openssl procps passwd"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run as root:  apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A service some package starts by itself (unbound) must not be left running:
+# tests start their own instances.  policy-rc.d stops invoke-rc.d from starting it.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && made_policy=1
+fi
+rc=0
+{ apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } || rc=$?
+[ "$made_policy" -eq 1 ] && rm -f "$policy"
+if [ "$rc" -ne 0 ]; then
+	echo "deps: apt-get failed (exit $rc)" >&2
+	exit 1
+fi
+exit 0
