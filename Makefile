@@ -77,9 +77,11 @@ $(B)/empty.o:
 	@mkdir -p $(@D)
 	echo 'typedef int tern_empty_unit;' | $(CC) $(CFLAGS) -x c -c -o $@ -
 
-$(B)/%.o: %.c $(wildcard common/*.h) | $(B)/empty.o
+$(B)/%.o: %.c | $(B)/empty.o
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -I$(dir $<) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -I$(dir $<) -c -o $@ $<
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 $(LIBTERN): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
