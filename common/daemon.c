@@ -1,0 +1,132 @@
+/*
+ * daemon - the common start-up of every tern daemon, in one fixed order:
+ * command line, listening socket, configuration, log, queue directory,
+ * signals.  Anything wrong here is fatal, because a daemon that starts half
+ * configured is worse than one the master keeps restarting.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "io.h"
+#include "log.h"
+#include "privs.h"
+
+static _Noreturn void
+daemon_usage(const char *progname)
+{
+	fprintf(stderr, "usage: %s [-Cflv] [-c config] [-s service] [-u user]\n",
+	    progname);
+	exit(1);
+}
+
+static void
+daemon_check_listener(void)
+{
+	int		 on = 0;
+	socklen_t	 len = sizeof(on);
+
+	if (getsockopt(DAEMON_LISTEN_FD, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0)
+		log_fatal("-l: fd %d: %s", DAEMON_LISTEN_FD, strerror(errno));
+	if (!on)
+		log_fatal("-l: fd %d is not a listening socket", DAEMON_LISTEN_FD);
+	if (io_set_nonblock(DAEMON_LISTEN_FD, 1) < 0 ||
+	    io_set_cloexec(DAEMON_LISTEN_FD, 1) < 0)
+		log_fatal("-l: fd %d: %s", DAEMON_LISTEN_FD, strerror(errno));
+}
+
+static void
+daemon_options(int argc, char **argv, struct daemon_ctx *ctx, int *verbose,
+    int *listen)
+{
+	int	 ch;
+
+	while ((ch = getopt(argc, argv, "c:s:u:Cvfl")) != -1) {
+		switch (ch) {
+		case 'c':
+			ctx->config_path = optarg;
+			break;
+		case 's':
+			ctx->service = optarg;
+			break;
+		case 'u':
+			ctx->user = optarg;
+			break;
+		case 'C':
+			ctx->chroot = 1;
+			break;
+		case 'v':
+			*verbose = 1;
+			break;
+		case 'f':
+			ctx->foreground = 1;
+			break;
+		case 'l':
+			*listen = 1;
+			break;
+		default:
+			daemon_usage(ctx->progname);
+		}
+	}
+	if (optind != argc)
+		daemon_usage(ctx->progname);
+}
+
+void
+daemon_setup(int argc, char **argv, const char *progname, struct daemon_ctx *ctx)
+{
+	int	 verbose = 0, listen = 0;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->progname = progname;
+	ctx->listen_fd = -1;
+	daemon_options(argc, argv, ctx, &verbose, &listen);
+	if (listen) {
+		daemon_check_listener();
+		ctx->listen_fd = DAEMON_LISTEN_FD;
+	}
+	/* Errors before log_open() reach stderr: the master or the person who
+	 * started us sees "file:line: reason". */
+	if (config_load(ctx->config_path, &ctx->cfg) < 0)
+		exit(1);
+	log_set_verbose(verbose || ctx->cfg.verbose);
+	log_open(ctx->service != NULL ? ctx->service : progname, ctx->foreground);
+	if (chdir(ctx->cfg.queue_directory) < 0)
+		log_fatal("chdir %s: %s", ctx->cfg.queue_directory, strerror(errno));
+	/* A peer that goes away must cost an EPIPE, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void
+daemon_drop_privs(struct daemon_ctx *ctx)
+{
+	const char	*user = ctx->user, *dir = NULL;
+
+	/* "-" is master.conf's word for mail_owner. */
+	if (user == NULL || strcmp(user, "-") == 0)
+		user = ctx->cfg.mail_owner;
+	/* We are already in the queue directory; "." also covers a relative
+	 * queue_directory, which would mean something else after chdir. */
+	if (ctx->chroot)
+		dir = ctx->cfg.queue_directory[0] == '/' ?
+		    ctx->cfg.queue_directory : ".";
+	if (privs_drop(user, dir) < 0)
+		log_fatal("cannot drop privileges to %s", user);
+}
+
+void
+daemon_cleanup(struct daemon_ctx *ctx)
+{
+	if (ctx->listen_fd >= 0) {
+		close(ctx->listen_fd);
+		ctx->listen_fd = -1;
+	}
+	config_free(&ctx->cfg);
+}

@@ -1,0 +1,267 @@
+/*
+ * Unit tests for deliver/local_user.c and deliver/transport.c: recipient to
+ * account mapping against a fake passwd table (case folding, quoted local
+ * parts, postmaster falling back to root, unknown users, names that must
+ * never reach a passwd back end, lookup failures), the choice of transport
+ * by domain, and the dispatcher's promise of one outcome per recipient in
+ * request order.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "deliver/deliver.h"
+
+/* The fake passwd database. */
+struct fake_pw {
+	const char	*name;
+	uid_t		 uid;
+	const char	*home;
+};
+
+struct fake_db {
+	const struct fake_pw	*users;
+	int			 fail;		/* errno to fail with, or 0 */
+	int			 calls;
+	char			 last[64];	/* last name asked for */
+};
+
+static const struct fake_pw users[] = {
+	{ "root", 0, "/root" },
+	{ "alice", 1001, "/home/alice" },
+	{ "bob.smith", 1002, "/home/bob" },
+	{ NULL, 0, NULL },
+};
+
+static int
+fake_lookup(const char *name, struct local_user *u, void *arg)
+{
+	struct fake_db		*db = arg;
+	const struct fake_pw	*p;
+
+	db->calls++;
+	snprintf(db->last, sizeof(db->last), "%s", name);
+	if (db->fail) {
+		errno = db->fail;
+		return -1;
+	}
+	for (p = db->users; p->name != NULL; p++)
+		if (strcmp(p->name, name) == 0) {
+			snprintf(u->name, sizeof(u->name), "%s", p->name);
+			snprintf(u->home, sizeof(u->home), "%s", p->home);
+			u->uid = p->uid;
+			u->gid = p->uid;
+			return 1;
+		}
+	return 0;
+}
+
+static void
+expect_user(const char *rcpt, const char *account, uid_t uid)
+{
+	struct fake_db		 db = { users, 0, 0, "" };
+	struct local_user	 u;
+	struct deliver_result	 res;
+
+	if (local_user_resolve(rcpt, fake_lookup, &db, &u, &res) != 0)
+		fail_msg("%s: %s %s", rcpt, res.dsn, res.text);
+	assert_string_equal(u.name, account);
+	assert_int_equal(u.uid, uid);
+}
+
+static void
+expect_unknown(const char *rcpt, int lookups)
+{
+	struct fake_db		 db = { users, 0, 0, "" };
+	struct local_user	 u;
+	struct deliver_result	 res;
+
+	assert_int_equal(local_user_resolve(rcpt, fake_lookup, &db, &u, &res), -1);
+	assert_int_equal(res.status, DELIVER_BOUNCE);
+	assert_string_equal(res.dsn, "5.1.1");
+	assert_string_equal(res.text, "user unknown");
+	if (db.calls != lookups)
+		fail_msg("%s: %d lookups, expected %d", rcpt, db.calls, lookups);
+}
+
+static void
+test_user_name(void **state)
+{
+	char	 out[64];
+
+	(void)state;
+	assert_int_equal(local_user_name("Alice@LocalHost", out, sizeof(out)), 0);
+	assert_string_equal(out, "alice");
+	assert_int_equal(local_user_name("\"Bob.Smith\"@x", out, sizeof(out)), 0);
+	assert_string_equal(out, "bob.smith");
+	assert_int_equal(local_user_name("PostMaster", out, sizeof(out)), 0);
+	assert_string_equal(out, "postmaster");
+	/* The local part is what comes before the last '@'. */
+	assert_int_equal(local_user_name("\"a@b\"@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("alice@localhost", out, 5), -1);
+	assert_int_equal(local_user_name("alice@localhost", out, 6), 0);
+	/* Odd bytes never reach the passwd lookup. */
+	assert_int_equal(local_user_name("\"a b\"@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("\"\"@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("a*b@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("a/b@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("-rf@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("..@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("\"\\\"x\"@x", out, sizeof(out)), -1);
+	assert_int_equal(local_user_name("\xc3\xa9@x", out, sizeof(out)), -1);
+}
+
+static void
+test_resolve_known_users(void **state)
+{
+	(void)state;
+	expect_user("alice@localhost", "alice", 1001);
+	expect_user("ALICE@localhost", "alice", 1001);
+	expect_user("Bob.Smith@example.org", "bob.smith", 1002);
+	expect_user("\"alice\"@localhost", "alice", 1001);
+	expect_user("root@localhost", "root", 0);
+}
+
+static void
+test_postmaster_falls_back_to_root(void **state)
+{
+	struct fake_pw		 with_pm[] = {
+		{ "root", 0, "/root" },
+		{ "postmaster", 1500, "/home/pm" },
+		{ NULL, 0, NULL },
+	};
+	struct fake_db		 db = { with_pm, 0, 0, "" };
+	struct local_user	 u;
+	struct deliver_result	 res;
+
+	(void)state;
+	expect_user("postmaster@localhost", "root", 0);
+	expect_user("PostMaster@localhost", "root", 0);
+	expect_user("postmaster", "root", 0);
+	/* A real postmaster account wins. */
+	assert_int_equal(local_user_resolve("postmaster@localhost", fake_lookup,
+	    &db, &u, &res), 0);
+	assert_int_equal(u.uid, 1500);
+}
+
+static void
+test_unknown_users(void **state)
+{
+	(void)state;
+	expect_unknown("nobody-here@localhost", 1);
+	expect_unknown("mallory@localhost", 1);
+	expect_unknown("\"a b\"@localhost", 0);
+	expect_unknown("*@localhost", 0);
+	expect_unknown("al\\ice@localhost", 0);
+}
+
+static void
+test_lookup_failure_defers(void **state)
+{
+	struct fake_db		 db = { users, EIO, 0, "" };
+	struct local_user	 u;
+	struct deliver_result	 res;
+
+	(void)state;
+	assert_int_equal(local_user_resolve("alice@localhost", fake_lookup, &db,
+	    &u, &res), -1);
+	assert_int_equal(res.status, DELIVER_DEFER);
+	assert_string_equal(res.dsn, "4.3.0");
+	assert_non_null(strstr(res.text, "user lookup failed"));
+	assert_string_equal(db.last, "alice");
+}
+
+/* The real passwd database: root exists, a silly name does not. */
+static void
+test_getpw(void **state)
+{
+	struct local_user	 u;
+
+	(void)state;
+	assert_int_equal(local_user_getpw("root", &u, NULL), 1);
+	assert_int_equal(u.uid, 0);
+	assert_string_equal(u.name, "root");
+	assert_true(u.home[0] == '/');
+	assert_int_equal(local_user_getpw("no-such-user-tern-xyz", &u, NULL), 0);
+}
+
+static void
+test_transport_select(void **state)
+{
+	static const char	 text[] =
+	    "mydestination = localhost, mail.example.org\n";
+	struct tern_config	 cfg;
+
+	(void)state;
+	assert_int_equal(config_parse("test", text, strlen(text), &cfg), 0);
+	assert_ptr_equal(transport_select(&cfg, "a@localhost"), &transport_local);
+	assert_ptr_equal(transport_select(&cfg, "a@LOCALHOST"), &transport_local);
+	assert_ptr_equal(transport_select(&cfg, "a@Mail.Example.Org"),
+	    &transport_local);
+	assert_ptr_equal(transport_select(&cfg, "postmaster"), &transport_local);
+	assert_string_equal(transport_select(&cfg, "a@example.net")->name, "smtp");
+	assert_string_equal(transport_select(&cfg, "a@[127.0.0.1]")->name, "smtp");
+	assert_string_equal(transport_select(&cfg, "a..b@localhost")->name,
+	    "error");
+	assert_string_equal(transport_select(&cfg, "a@-bad-.org")->name, "error");
+	assert_string_equal(transport_select(&cfg, "@localhost")->name, "error");
+	config_free(&cfg);
+}
+
+/* Remote and malformed recipients interleaved: each outcome lands at its
+ * own index, whatever order the transports run in. */
+static void
+test_dispatch_keeps_request_order(void **state)
+{
+	const char		*rcpt[] = {
+		"a@example.net", "bad..addr@localhost", "b@example.com",
+		"x@", "c@example.net",
+	};
+	struct deliver_request	 req = { "0ABC", "active/0ABC", 6, "", 5, rcpt };
+	struct deliver_msg	 msg = { &req, -1, 6, 6 };
+	struct deliver_result	 res[5];
+	struct deliver_ctx	 ctx;
+	struct tern_config	 cfg;
+	int			 i;
+
+	(void)state;
+	config_defaults(&cfg);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	strcpy(ctx.hostname, "test");
+	transport_dispatch(&ctx, &msg, res);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(res[i].status, DELIVER_BOUNCE);
+	assert_string_equal(res[0].dsn, "5.1.2");
+	assert_string_equal(res[0].text, "remote delivery not available yet");
+	assert_string_equal(res[1].dsn, "5.1.3");
+	assert_string_equal(res[2].dsn, "5.1.2");
+	assert_string_equal(res[3].dsn, "5.1.3");
+	assert_string_equal(res[4].dsn, "5.1.2");
+	assert_non_null(strstr(res[1].text, "bad recipient address"));
+	config_free(&cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_name),
+		cmocka_unit_test(test_resolve_known_users),
+		cmocka_unit_test(test_postmaster_falls_back_to_root),
+		cmocka_unit_test(test_unknown_users),
+		cmocka_unit_test(test_lookup_failure_defers),
+		cmocka_unit_test(test_getpw),
+		cmocka_unit_test(test_transport_select),
+		cmocka_unit_test(test_dispatch_keeps_request_order),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

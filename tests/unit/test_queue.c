@@ -1,0 +1,581 @@
+/*
+ * Unit tests for common/queue.c: ids and paths, the writer's commit
+ * protocol, byte-exact round trips through a real queue directory (a fresh
+ * mkdtemp directory per test), durable status marks, and the strict header
+ * parser on corrupt input.
+ */
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "queue.h"
+
+struct qdir {
+	char	 dir[64];
+	char	 oldcwd[4096];
+};
+
+static int
+setup_dir(void **state)
+{
+	struct qdir	*q = calloc(1, sizeof(*q));
+
+	assert_non_null(q);
+	assert_non_null(getcwd(q->oldcwd, sizeof(q->oldcwd)));
+	strcpy(q->dir, "/tmp/tern-queue-XXXXXX");
+	assert_non_null(mkdtemp(q->dir));
+	assert_int_equal(chdir(q->dir), 0);
+	assert_int_equal(queue_dirs_create(), 0);
+	*state = q;
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+teardown_dir(void **state)
+{
+	struct qdir	*q = *state;
+
+	assert_int_equal(chdir(q->oldcwd), 0);
+	nftw(q->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(q);
+	return 0;
+}
+
+static void
+sample_env(struct queue_envelope *env, char **addrs, int n)
+{
+	int	 i;
+
+	memset(env, 0, sizeof(*env));
+	env->arrival = 1700000000;
+	env->sender = "";
+	env->client = "192.0.2.1";
+	env->helo = "client.example";
+	env->nrcpt = n;
+	env->rcpt = calloc((size_t)n, sizeof(*env->rcpt));
+	for (i = 0; i < n; i++) {
+		env->rcpt[i].addr = addrs[i];
+		env->rcpt[i].status = RCPT_PENDING;
+	}
+}
+
+static char *
+read_all(int fd, size_t *len)
+{
+	size_t	 cap = 1 << 20, n = 0;
+	char	*p = malloc(cap);
+	ssize_t	 r;
+
+	while ((r = read(fd, p + n, cap - n)) > 0) {
+		n += (size_t)r;
+		if (n == cap)
+			p = realloc(p, cap *= 2);
+	}
+	assert_true(r == 0);
+	*len = n;
+	return p;
+}
+
+static void
+test_dirs(void **state)
+{
+	static const char *const dirs[] = { "tmp", "incoming", "active",
+	    "deferred", "hold", "corrupt", "private", "pid" };
+	struct stat	 st;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		assert_int_equal(stat(dirs[i], &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, 0700);
+	}
+	assert_int_equal(queue_dirs_create(), 0);	/* again: fine */
+	assert_string_equal(queue_dir_name(QDIR_INCOMING), "incoming");
+	assert_string_equal(queue_dir_name(QDIR_CORRUPT), "corrupt");
+	assert_null(queue_dir_name(QDIR_COUNT));
+	/* A file where a directory should be. */
+	assert_int_equal(rmdir("hold"), 0);
+	assert_int_equal(close(open("hold", O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(queue_dirs_create(), -1);
+	assert_int_equal(errno, ENOTDIR);
+}
+
+static void
+test_ids(void **state)
+{
+	char	 prev[QUEUE_ID_SIZE], id[QUEUE_ID_SIZE], path[QUEUE_PATH_SIZE];
+	int	 i;
+
+	(void)state;
+	queue_id_new(prev);
+	assert_true(queue_id_valid(prev));
+	for (i = 0; i < 20000; i++) {
+		queue_id_new(id);
+		assert_true(queue_id_valid(id));
+		assert_true(strlen(id) < QUEUE_ID_SIZE);
+		/* Ids of one process sort by creation and never repeat. */
+		if (strcmp(prev, id) >= 0)
+			fail_msg("%s not after %s", id, prev);
+		strcpy(prev, id);
+	}
+	assert_false(queue_id_valid(""));
+	assert_false(queue_id_valid(NULL));
+	assert_false(queue_id_valid("abc"));
+	assert_false(queue_id_valid("AB/C"));
+	assert_false(queue_id_valid("../X"));
+	assert_true(queue_id_valid("0123456789ABCDEFGHIJKLMNOPQRSTU"));	/* 31 */
+	assert_false(queue_id_valid("0123456789ABCDEFGHIJKLMNOPQRSTUV"));	/* 32 */
+
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_DEFERRED, "ABC"), 0);
+	assert_string_equal(path, "deferred/ABC");
+	assert_int_equal(queue_path(path, 12, QDIR_DEFERRED, "ABC"), -1);
+	assert_int_equal(queue_path(path, 13, QDIR_DEFERRED, "ABC"), 0);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_TMP, "../x"), -1);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_COUNT, "ABC"), -1);
+}
+
+static void
+test_round_trip(void **state)
+{
+	char			*addrs[] = { "a@example.org", "\"b c\"@example.org",
+				    "d@[192.0.2.7]" };
+	struct queue_envelope	 env, got;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	char			 path[QUEUE_PATH_SIZE], *data, *back;
+	const char		*err = NULL;
+	size_t			 dlen = 300000, blen, i;
+	struct stat		 st;
+	int			 fd;
+
+	(void)state;
+	/* Binary, NULs, a long run: everything must come back as it was. */
+	data = malloc(dlen);
+	for (i = 0; i < dlen; i++)
+		data[i] = (char)(i * 7 + i / 1000);
+	sample_env(&env, addrs, 3);
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_string_equal(env.id, w->id);
+	assert_true(queue_id_valid(w->id));
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_TMP, w->id), 0);
+	assert_string_equal(w->tmp_path, path);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(queue_writer_write(w, data, 10), 0);
+	assert_int_equal(queue_writer_write(w, data + 10, 100000), 0);
+	for (i = 100010; i < dlen; i += 999)
+		assert_int_equal(queue_writer_write(w, data + i,
+		    dlen - i < 999 ? dlen - i : 999), 0);
+	assert_int_equal(w->data_len, dlen);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(w->fd, -1);
+	assert_int_equal(stat(path, &st), -1);		/* gone from tmp/ */
+	queue_writer_abort(w);				/* harmless now */
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, env.id), 0);
+	assert_int_equal(stat(path, &st), 0);
+
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDONLY, &got,
+	    &fd, &err), 0);
+	assert_string_equal(got.id, env.id);
+	assert_int_equal(got.arrival, 1700000000);
+	assert_string_equal(got.sender, "");
+	assert_string_equal(got.client, "192.0.2.1");
+	assert_string_equal(got.helo, "client.example");
+	assert_int_equal(got.nrcpt, 3);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(got.rcpt[i].addr, addrs[i]);
+		assert_int_equal(got.rcpt[i].status, RCPT_PENDING);
+		assert_int_equal(got.rcpt[i].status_off, env.rcpt[i].status_off);
+	}
+	assert_int_equal(got.data_off, env.data_off);
+	assert_int_equal(queue_pending_count(&got), 3);
+	/* The fd is left at the message. */
+	back = read_all(fd, &blen);
+	assert_int_equal(blen, dlen);
+	assert_memory_equal(back, data, dlen);
+	assert_int_equal(st.st_size, (off_t)(got.data_off + (off_t)dlen));
+	free(back);
+	close(fd);
+	queue_envelope_free(&got);
+	assert_null(got.rcpt);
+	free(env.rcpt);
+	free(data);
+	free(w);
+}
+
+static void
+test_mark_and_move(void **state)
+{
+	char			*addrs[] = { "a@x.example", "b@x.example" };
+	struct queue_envelope	 env, got;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	const char		*err;
+	int			 fd;
+
+	(void)state;
+	sample_env(&env, addrs, 2);
+	env.sender = "sender@example.org";
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(queue_writer_write(w, "Subject: x\n\nhi\n", 15), 0);
+	assert_int_equal(queue_writer_sync(w), 0);
+	assert_int_equal(queue_writer_publish(w), 0);
+	assert_int_equal(queue_move(env.id, QDIR_INCOMING, QDIR_ACTIVE), 0);
+	assert_int_equal(queue_move(env.id, QDIR_INCOMING, QDIR_ACTIVE), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(queue_move("../x", QDIR_ACTIVE, QDIR_HOLD), -1);
+
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, env.id, O_RDWR, &got, &fd,
+	    &err), 0);
+	assert_string_equal(got.sender, "sender@example.org");
+	assert_int_equal(queue_rcpt_mark(fd, &got, 1, RCPT_DELIVERED), 0);
+	assert_int_equal(got.rcpt[1].status, RCPT_DELIVERED);
+	assert_int_equal(queue_pending_count(&got), 1);
+	assert_int_equal(queue_rcpt_mark(fd, &got, 2, RCPT_DELIVERED), -1);
+	assert_int_equal(queue_rcpt_mark(fd, &got, -1, RCPT_DELIVERED), -1);
+	assert_int_equal(queue_rcpt_mark(fd, &got, 0, 'X'), -1);
+	assert_int_equal(got.rcpt[0].status, RCPT_PENDING);
+	close(fd);
+	queue_envelope_free(&got);
+
+	/* The mark is on disk. */
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, env.id, O_RDONLY, &got, &fd,
+	    &err), 0);
+	assert_int_equal(got.rcpt[0].status, RCPT_PENDING);
+	assert_int_equal(got.rcpt[1].status, RCPT_DELIVERED);
+	/* A read-only fd cannot be marked. */
+	assert_int_equal(queue_rcpt_mark(fd, &got, 0, RCPT_BOUNCED), -1);
+	close(fd);
+	queue_envelope_free(&got);
+
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, env.id, O_RDWR, &got, &fd,
+	    &err), 0);
+	assert_int_equal(queue_rcpt_mark(fd, &got, 0, RCPT_BOUNCED), 0);
+	close(fd);
+	queue_envelope_free(&got);
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, env.id, O_RDONLY, &got, &fd,
+	    &err), 0);
+	assert_int_equal(got.rcpt[0].status, RCPT_BOUNCED);
+	assert_int_equal(queue_pending_count(&got), 0);
+	close(fd);
+	queue_envelope_free(&got);
+
+	/* Missing file: plain errno, no corruption reason. */
+	err = "unset";
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDONLY, &got,
+	    &fd, &err), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(err);
+	free(env.rcpt);
+	free(w);
+}
+
+static void
+test_abort(void **state)
+{
+	char			*addrs[] = { "a@x.example" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = calloc(1, sizeof(*w));
+	char			 path[QUEUE_PATH_SIZE];
+	struct stat		 st;
+
+	(void)state;
+	queue_writer_abort(w);		/* zeroed: does nothing */
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	strcpy(path, w->tmp_path);
+	assert_int_equal(queue_writer_write(w, "x", 1), 0);
+	queue_writer_abort(w);
+	assert_int_equal(stat(path, &st), -1);
+	queue_writer_abort(w);
+	assert_int_equal(queue_writer_write(w, "x", 1), -1);
+	assert_int_equal(queue_writer_commit(w), -1);
+
+	/* An envelope the reader would refuse is never written. */
+	env.sender = "bad\nsender";
+	assert_int_equal(queue_writer_open(w, &env), -1);
+	assert_int_equal(errno, EINVAL);
+	queue_writer_abort(w);
+	env.sender = "";
+	env.nrcpt = 0;
+	assert_int_equal(queue_writer_open(w, &env), -1);
+	assert_null(queue_envelope_format(&env, NULL));
+	assert_int_equal(rmdir("tmp"), 0);	/* tmp/ is empty */
+	free(env.rcpt);
+	free(w);
+}
+
+/* Write a raw file into incoming/ under id and try to open it. */
+static int
+open_raw(const char *id, const char *text, size_t len, const char **err)
+{
+	struct queue_envelope	 env;
+	char			 path[QUEUE_PATH_SIZE];
+	int			 fd, r;
+
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, id), 0);
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	r = queue_file_open(QDIR_INCOMING, id, O_RDONLY, &env, &fd, err);
+	if (r == 0) {
+		close(fd);
+		queue_envelope_free(&env);
+	}
+	return r;
+}
+
+#define NULLFROM "tern-queue 1\nid ABC\ntime 0\nfrom\nclient local\nhelo -\n" \
+	"rcpt D x\ndata\nbody"
+#define HEAD	"tern-queue 1\nid ABC\ntime 1700000000\nfrom s@x\nclient local\nhelo -\n"
+
+static void
+test_corrupt(void **state)
+{
+	static const struct { const char *text, *err; } cases[] = {
+		{ "", "bad version line" },
+		{ "tern-queue 2\n", "bad version line" },
+		{ "tern-queue 1 \n", "bad version line" },
+		{ "id ABC\ntern-queue 1\n", "bad version line" },
+		{ "tern-queue 1\nid abc\n", "bad id record" },
+		{ "tern-queue 1\nid \n", "bad id record" },
+		{ "tern-queue 1\nident ABC\n", "bad id record" },
+		{ "tern-queue 1\ntime 1\nid ABC\n", "bad id record" },
+		{ "tern-queue 1\nid ABC\ntime x1\n", "bad time record" },
+		{ "tern-queue 1\nid ABC\ntime \n", "bad time record" },
+		{ "tern-queue 1\nid ABC\ntime 1234567890123456789\n", "bad time record" },
+		{ "tern-queue 1\nid ABC\ntime 1\nclient local\n", "bad from record" },
+		{ "tern-queue 1\nid ABC\ntime 1\nfrom a\rb\n", "bad from record" },
+		{ "tern-queue 1\nid ABC\ntime 1\nfrom \nclient \n", "bad client record" },
+		{ "tern-queue 1\nid ABC\ntime 1\nfrom \nclient x\nhelo\n", "bad helo record" },
+		{ HEAD "data\n", "no recipients" },
+		{ HEAD "rcpt X a@b\ndata\n", "bad rcpt status" },
+		{ HEAD "rcpt p a@b\ndata\n", "bad rcpt status" },
+		{ HEAD "rcpt P\ndata\n", "bad rcpt record" },
+		{ HEAD "rcpt P \ndata\n", "bad rcpt record" },
+		{ HEAD "rcpt PP a@b\ndata\n", "bad rcpt record" },
+		{ HEAD "rcpt P a\tb\ndata\n", "bad rcpt address" },
+		{ HEAD "rcpt P a@b\r\ndata\r\n", "bad rcpt address" },
+		{ HEAD "rcpt P a@b\nhelo x\ndata\n", "unexpected record" },
+		{ HEAD "rcpt P a@b\ndata \n", "unexpected record" },
+		{ HEAD "rcpt P a@b\n", "missing data record" },
+		{ HEAD "rcpt P a@b\ndata", "missing data record" },
+		{ "tern-queue 1\nid ABC\ntime 1\nfrom x\n", "truncated header" },
+	};
+	const char	*err;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = NULL;
+		if (open_raw("ABC", cases[i].text, strlen(cases[i].text), &err) != -1)
+			fail_msg("case %zu accepted", i);
+		assert_int_equal(errno, EINVAL);
+		if (err == NULL || strcmp(err, cases[i].err) != 0)
+			fail_msg("case %zu: wanted '%s', got '%s'", i, cases[i].err,
+			    err ? err : "(null)");
+	}
+	/* The id must match the file name. */
+	assert_int_equal(open_raw("ABD", HEAD "rcpt P a@b\ndata\n",
+	    strlen(HEAD "rcpt P a@b\ndata\n"), &err), -1);
+	assert_string_equal(err, "id does not match file name");
+	assert_int_equal(open_raw("ABC", HEAD "rcpt P a@b\ndata\n",
+	    strlen(HEAD "rcpt P a@b\ndata\n"), &err), 0);
+	/* A bare "from" is the null sender too. */
+	assert_int_equal(open_raw("ABC", NULLFROM, strlen(NULLFROM), &err), 0);
+}
+
+static void
+test_addr_limit(void **state)
+{
+	char			 text[2 * QUEUE_ADDR_MAX], *addr;
+	struct queue_envelope	 env;
+	const char		*err;
+
+	(void)state;
+	addr = malloc(QUEUE_ADDR_MAX + 2);
+	memset(addr, 'a', QUEUE_ADDR_MAX + 1);
+	addr[QUEUE_ADDR_MAX] = '\0';
+	snprintf(text, sizeof(text), HEAD "rcpt P %s\ndata\n", addr);
+	assert_int_equal(queue_envelope_parse(text, strlen(text), &env, &err), 0);
+	assert_int_equal(strlen(env.rcpt[0].addr), QUEUE_ADDR_MAX);
+	queue_envelope_free(&env);
+	addr[QUEUE_ADDR_MAX] = 'a';
+	addr[QUEUE_ADDR_MAX + 1] = '\0';
+	snprintf(text, sizeof(text), HEAD "rcpt P %s\ndata\n", addr);
+	assert_int_equal(queue_envelope_parse(text, strlen(text), &env, &err), -1);
+	assert_string_equal(err, "bad rcpt address");
+	free(addr);
+}
+
+static void
+test_parse_prefixes(void **state)
+{
+	const char		 text[] = HEAD "rcpt P a@b\nrcpt B c@d\ndata\nmessage";
+	struct queue_envelope	 env;
+	const char		*err;
+	char			*copy;
+	size_t			 full = strlen(text) - strlen("message"), i;
+
+	(void)state;
+	/* Every cut before the end of "data\n" fails cleanly; exact-size
+	 * copies let ASan catch any over-read. */
+	for (i = 0; i <= strlen(text); i++) {
+		copy = malloc(i ? i : 1);
+		memcpy(copy, text, i);
+		if (i < full)
+			assert_int_equal(queue_envelope_parse(copy, i, &env, &err), -1);
+		else {
+			assert_int_equal(queue_envelope_parse(copy, i, &env, &err), 0);
+			assert_int_equal(env.data_off, (off_t)full);
+			assert_int_equal(env.nrcpt, 2);
+			assert_int_equal(text[env.rcpt[1].status_off], 'B');
+			queue_envelope_free(&env);
+		}
+		free(copy);
+	}
+	assert_int_equal(queue_envelope_parse(NULL, 0, &env, &err), -1);
+}
+
+static void
+test_parse_mutations(void **state)
+{
+	const char		 text[] = HEAD "rcpt P a@b\nrcpt B c@d\ndata\nmessage";
+	struct queue_envelope	 env;
+	const char		*err;
+	char			*copy;
+	size_t			 len = sizeof(text) - 1;
+	int			 round, k, ok = 0;
+
+	(void)state;
+	srandom(4711);
+	for (round = 0; round < 100000; round++) {
+		copy = malloc(len);
+		memcpy(copy, text, len);
+		for (k = random() % 3; k >= 0; k--)
+			copy[random() % len] = (char)(random() % 4 ? random() % 128 : random());
+		if (queue_envelope_parse(copy, len, &env, &err) == 0) {
+			assert_true(env.nrcpt >= 1);
+			assert_true(env.data_off <= (off_t)len);
+			queue_envelope_free(&env);
+			ok++;
+		} else
+			assert_non_null(err);
+		free(copy);
+	}
+	assert_true(ok > 0);
+}
+
+static void
+test_big_header(void **state)
+{
+	struct queue_envelope	 env, got;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	char			**addrs;
+	const char		*err;
+	int			 i, n = 2000, fd;
+	size_t			 blen;
+	char			*back;
+
+	(void)state;
+	/* Far more than the reader's first chunk. */
+	addrs = calloc((size_t)n, sizeof(*addrs));
+	for (i = 0; i < n; i++) {
+		addrs[i] = malloc(64);
+		snprintf(addrs[i], 64, "recipient-number-%06d@long.example.org", i);
+	}
+	sample_env(&env, addrs, n);
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(queue_writer_write(w, "body\n", 5), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDWR, &got, &fd,
+	    &err), 0);
+	assert_int_equal(got.nrcpt, n);
+	assert_string_equal(got.rcpt[n - 1].addr, addrs[n - 1]);
+	assert_int_equal(queue_rcpt_mark(fd, &got, n - 1, RCPT_DELIVERED), 0);
+	back = read_all(fd, &blen);
+	assert_int_equal(blen, 5);
+	assert_memory_equal(back, "body\n", 5);
+	free(back);
+	close(fd);
+	queue_envelope_free(&got);
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDONLY, &got, &fd,
+	    &err), 0);
+	assert_int_equal(got.rcpt[n - 1].status, RCPT_DELIVERED);
+	assert_int_equal(got.rcpt[n - 2].status, RCPT_PENDING);
+	close(fd);
+	queue_envelope_free(&got);
+	for (i = 0; i < n; i++)
+		free(addrs[i]);
+	free(addrs);
+	free(env.rcpt);
+	free(w);
+}
+
+static void
+test_format(void **state)
+{
+	char			*addrs[] = { "x@y" };
+	struct queue_envelope	 env;
+	char			*s;
+	size_t			 len;
+
+	(void)state;
+	sample_env(&env, addrs, 1);
+	strcpy(env.id, "0ABC");
+	s = queue_envelope_format(&env, &len);
+	assert_non_null(s);
+	assert_string_equal(s, "tern-queue 1\nid 0ABC\ntime 1700000000\nfrom \n"
+	    "client 192.0.2.1\nhelo client.example\nrcpt P x@y\ndata\n");
+	assert_int_equal(len, strlen(s));
+	free(s);
+	env.rcpt[0].status = 'Q';
+	assert_null(queue_envelope_format(&env, &len));
+	env.rcpt[0].status = RCPT_BOUNCED;
+	env.helo = "";
+	assert_null(queue_envelope_format(&env, &len));
+	free(env.rcpt);
+}
+
+#define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		QT(test_dirs),
+		QT(test_ids),
+		QT(test_round_trip),
+		QT(test_mark_and_move),
+		QT(test_abort),
+		QT(test_corrupt),
+		QT(test_addr_limit),
+		QT(test_parse_prefixes),
+		QT(test_parse_mutations),
+		QT(test_big_header),
+		QT(test_format),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
