@@ -1,0 +1,171 @@
+/*
+ * deliver - the delivery agent daemon.
+ *
+ * Several deliver processes share one listening socket (fd 3, bound by the
+ * master).  Each accepts one connection from qmgr at a time and serves its
+ * requests one after the other with the blocking IPC helpers, until qmgr
+ * closes it; then it accepts the next.  A request is handled start to
+ * finish (deliver_message.c) before anything else is looked at.
+ *
+ * deliver keeps root: it switches its effective ids to each recipient
+ * while it writes the mailbox, and switches back (maildir.c).  Started by
+ * an unprivileged master it runs as that user and can deliver only to it.
+ *
+ * SIGTERM and SIGINT stay blocked and are read from a signalfd, polled
+ * together with the socket we wait on.  So a stop request is seen only
+ * between requests, never in the middle of writing a mailbox, and no signal
+ * handler or global flag is needed.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "privs.h"
+#include "deliver.h"
+
+/* Block the stop signals and return a descriptor that reports them. */
+static int
+deliver_signals_open(void)
+{
+	sigset_t	 set;
+	int		 fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 ||
+	    (fd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+/* Wait, for as long as it takes, until fd is readable (1) or a stop signal
+ * arrived (0).  Idle is the normal state of a delivery agent. */
+static int
+deliver_wait(int fd, int sigfd)
+{
+	struct pollfd			 pfd[2];
+	struct signalfd_siginfo		 si;
+
+	for (;;) {
+		pfd[0].fd = fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sigfd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_fatal("poll: %s", strerror(errno));
+		}
+		if (pfd[1].revents != 0) {
+			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				log_info("signal %u: stopping",
+				    (unsigned)si.ssi_signo);
+			return 0;
+		}
+		if (pfd[0].revents != 0)
+			return 1;
+	}
+}
+
+/* Serve requests on one connection until qmgr closes it (1) or a stop
+ * signal arrives (0).  A frame that cannot be read or decoded ends the
+ * connection, as ipc.h prescribes; a well-framed but bad request gets
+ * IPC_T_ERROR and the connection goes on. */
+static int
+deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
+{
+	struct ipc_msg	 req, reply;
+	int		 r;
+
+	for (;;) {
+		if (!deliver_wait(fd, sigfd))
+			return 0;
+		/* Idle had no limit; a frame once begun must come soon. */
+		if (ipc_read(fd, &req, DELIVER_READ_TIMEOUT) < 0) {
+			if (errno == ECONNRESET)
+				log_debug("qmgr closed the connection");
+			else
+				log_warn("read request: %s", strerror(errno));
+			ipc_msg_free(&req);
+			return 1;
+		}
+		deliver_handle(ctx, &req, &reply);
+		ipc_msg_free(&req);
+		r = ipc_write(fd, &reply, DELIVER_WRITE_TIMEOUT);
+		ipc_msg_free(&reply);
+		if (r < 0) {
+			log_warn("write reply: %s", strerror(errno));
+			return 1;
+		}
+	}
+}
+
+/* The listening socket is non-blocking (daemon_setup), because every
+ * deliver process wakes up for a new connection and only one gets it. */
+static void
+deliver_loop(struct deliver_ctx *ctx, int lfd, int sigfd)
+{
+	int	 fd, go_on;
+
+	for (;;) {
+		if (!deliver_wait(lfd, sigfd))
+			return;
+		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_fatal("accept: %s", strerror(errno));
+		}
+		/* The connection is blocking (Linux accept() does not pass
+		 * O_NONBLOCK on); the IPC helpers poll with deadlines. */
+		go_on = deliver_serve(ctx, fd, sigfd);
+		close(fd);
+		if (!go_on)
+			return;
+	}
+}
+
+static void
+deliver_ctx_init(struct deliver_ctx *ctx, const struct tern_config *cfg)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	/* The maildir protocol wants the machine's name, not myhostname,
+	 * which several hosts sharing an NFS Maildir may have in common. */
+	if (gethostname(ctx->hostname, sizeof(ctx->hostname) - 1) < 0 ||
+	    ctx->hostname[0] == '\0')
+		strlcpy(ctx->hostname, cfg->myhostname, sizeof(ctx->hostname));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_ctx	 dctx;
+	struct deliver_ctx	 ctx;
+	int			 sigfd;
+
+	daemon_setup(argc, argv, "deliver", &dctx);
+	if (dctx.listen_fd < 0)
+		log_fatal("no listening socket (-l): master starts deliver");
+	/* No privs_drop(): writing each user's mailbox as that user needs
+	 * root's ability to take their ids (see maildir.c). */
+	if (!privs_is_root())
+		log_info("not running as root: delivering only to uid %ld",
+		    (long)geteuid());
+	deliver_ctx_init(&ctx, &dctx.cfg);
+	sigfd = deliver_signals_open();
+	deliver_loop(&ctx, dctx.listen_fd, sigfd);
+	close(sigfd);
+	daemon_cleanup(&dctx);
+	return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * deliver_message - one request from start to reply: check it, open the
+ * queue file it names, let the transports deliver, and collect the
+ * outcomes in request order.
+ *
+ * The queue file is opened here, as root and before any privilege switch,
+ * with O_NOFOLLOW and a regular-file check, so a planted symbolic link or
+ * FIFO in active/ cannot point this process elsewhere.  The message offset
+ * from qmgr is checked against the file itself: it must sit right after the
+ * header's "data" line, or a qmgr bug would deliver header bytes as mail.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "proto_deliver.h"
+#include "deliver.h"
+
+#define DATA_LINE	"\ndata\n"
+#define DATA_LINE_LEN	(sizeof(DATA_LINE) - 1)
+
+/* Is the message really at offset?  0, or -1 with *why. */
+static int
+message_check_offset(const struct deliver_msg *msg, const char **why)
+{
+	char	 tail[DATA_LINE_LEN];
+	ssize_t	 n;
+
+	if (msg->offset > msg->size) {
+		*why = "offset beyond the end of the queue file";
+		return -1;
+	}
+	do
+		n = pread(msg->fd, tail, sizeof(tail),
+		    msg->offset - (off_t)DATA_LINE_LEN);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if ((size_t)n != sizeof(tail) ||
+	    memcmp(tail, DATA_LINE, sizeof(tail)) != 0) {
+		*why = "offset does not follow the data line";
+		return -1;
+	}
+	return 0;
+}
+
+/* Open req->path for reading.  0, or -1 with *why (msg->fd closed). */
+int
+deliver_message_open(const struct deliver_request *req,
+    struct deliver_msg *msg, const char **why)
+{
+	struct stat	 st;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->req = req;
+	msg->offset = req->offset;
+	msg->fd = open(req->path,
+	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (msg->fd < 0) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(msg->fd, &st) < 0)
+		*why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		*why = "not a regular file";
+	else {
+		msg->size = st.st_size;
+		if (message_check_offset(msg, why) == 0)
+			return 0;
+	}
+	close(msg->fd);
+	msg->fd = -1;
+	return -1;
+}
+
+/* Every recipient gets the same temporary failure. */
+static void
+message_defer_all(const struct deliver_request *req,
+    struct deliver_result *result, const char *why)
+{
+	int	 i;
+
+	log_qid(LOG_LEVEL_WARN, req->id, "queue file %s: %s",
+	    req->path, why);
+	for (i = 0; i < req->nrcpt; i++) {
+		deliver_result_set(&result[i], DELIVER_DEFER, "4.3.0",
+		    "queue file: %s", why);
+		deliver_log(req->id, req->rcpt[i], "none", NULL, &result[i]);
+	}
+}
+
+/* Turn request m into *reply (DELIVER_T_REPLY or IPC_T_ERROR). */
+void
+deliver_handle(struct deliver_ctx *ctx, const struct ipc_msg *m,
+    struct ipc_msg *reply)
+{
+	struct deliver_request	 req;
+	struct deliver_msg	 msg;
+	struct deliver_result	*result;
+	const char		*why;
+
+	if (deliver_request_parse(m, &req, &why) < 0) {
+		log_warn("bad request from qmgr: %s", why);
+		deliver_error_build(reply, why);
+		deliver_request_free(&req);
+		return;
+	}
+	result = xcalloc((size_t)req.nrcpt, sizeof(*result));
+	if (deliver_message_open(&req, &msg, &why) < 0)
+		message_defer_all(&req, result, why);
+	else {
+		transport_dispatch(ctx, &msg, result);
+		close(msg.fd);
+	}
+	if (deliver_reply_build(reply, result, req.nrcpt) < 0) {
+		log_qid(LOG_LEVEL_ERROR, req.id, "cannot encode the reply");
+		deliver_error_build(reply, "reply too large");
+	}
+	free(result);
+	deliver_request_free(&req);
+}

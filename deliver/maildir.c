@@ -1,0 +1,315 @@
+/*
+ * maildir - deliver one message into one user's Maildir, following the
+ * maildir protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync
+ * it, link it into new/<unique>, unlink tmp/<unique>, fsync new/.  A reader
+ * only ever sees complete messages in new/, and "ok" is reported only once
+ * the new/ entry is durable.
+ *
+ * Everything below the home directory happens with the recipient's
+ * effective ids (privs_become), so a user's symbolic links, permissions and
+ * quota apply to the delivery exactly as to the user: root never follows a
+ * path the user controls.  The queue file was opened as root beforehand and
+ * is only read through that descriptor.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "privs.h"
+#include "deliver.h"
+
+#define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
+#define MAILDIR_COPY_SIZE	(64 * 1024)	/* copy buffer, on the stack */
+#define MAILDIR_HEADER_SIZE	(2 * QUEUE_ADDR_MAX + 64)
+
+/* Open directories of one Maildir; -1 when not open. */
+struct maildir {
+	int	 dir;
+	int	 tmp;
+	int	 new;
+};
+
+/* "<sec>.M<usec>P<pid>Q<counter>.<host>", the maildir protocol's unique
+ * name, with '/' and ':' in the host name written as \057 and \072 because
+ * '/' cannot be in a file name and ':' starts a Maildir's info suffix.
+ * 0, or -1 if it does not fit or host is empty. */
+int
+maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
+    long pid, unsigned long counter, const char *host)
+{
+	size_t	 len;
+	int	 n;
+
+	if (host == NULL || *host == '\0')
+		return -1;
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.", sec, usec, pid,
+	    counter);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	len = (size_t)n;
+	for (; *host != '\0'; host++) {
+		const char *enc = *host == '/' ? "\\057" :
+		    *host == ':' ? "\\072" : NULL;
+		size_t	 add = enc != NULL ? 4 : 1;
+
+		if (len + add >= outlen)
+			return -1;
+		if (enc != NULL)
+			memcpy(out + len, enc, add);
+		else
+			out[len] = *host;
+		len += add;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* Outcome of a failed step: a full disk or quota is "mailbox full" (4.2.2,
+ * RFC 3463), anything else a temporary system error.  err 0: no errno. */
+static void
+maildir_fail(struct deliver_result *res, const char *what, int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		deliver_result_set(res, DELIVER_DEFER, "4.2.2", "mailbox full");
+	else if (err == 0)
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0", "%s", what);
+	else
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0", "%s: %s", what,
+		    strerror(err));
+}
+
+/* Make the subdirectory name of parent (mode 0700) unless it exists, and
+ * open it.  A directory we create is made durable right away (fsync of its
+ * parent), or a crash could take a delivered message with it. */
+static int
+maildir_subdir_open(int parent, const char *name)
+{
+	if (mkdirat(parent, name, 0700) == 0) {
+		if (fsync(parent) < 0)
+			return -1;
+	} else if (errno != EEXIST)
+		return -1;
+	return openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static void
+maildir_close(struct maildir *md)
+{
+	if (md->dir >= 0)
+		close(md->dir);
+	if (md->tmp >= 0)
+		close(md->tmp);
+	if (md->new >= 0)
+		close(md->new);
+	md->dir = md->tmp = md->new = -1;
+}
+
+/* Open (creating what is missing) home/mailbox and its tmp/, new/ and cur/.
+ * mailbox is relative to the home directory, e.g. "Maildir/". */
+static int
+maildir_open(struct maildir *md, const char *home, const char *mailbox,
+    struct deliver_result *res)
+{
+	char	 path[DELIVER_PATH_SIZE], *comp, *save;
+	int	 fd, cur;
+
+	md->dir = md->tmp = md->new = -1;
+	if (snprintf(path, sizeof(path), "%s", mailbox) >= (int)sizeof(path)) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "mailbox path too long");
+		return -1;
+	}
+	if ((md->dir = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+			    "home directory %s does not exist", home);
+		else
+			maildir_fail(res, "open home directory", errno);
+		return -1;
+	}
+	for (comp = strtok_r(path, "/", &save); comp != NULL;
+	    comp = strtok_r(NULL, "/", &save)) {
+		if ((fd = maildir_subdir_open(md->dir, comp)) < 0) {
+			maildir_fail(res, "create maildir", errno);
+			return -1;
+		}
+		close(md->dir);
+		md->dir = fd;
+	}
+	if ((md->tmp = maildir_subdir_open(md->dir, "tmp")) < 0 ||
+	    (md->new = maildir_subdir_open(md->dir, "new")) < 0 ||
+	    (cur = maildir_subdir_open(md->dir, "cur")) < 0) {
+		maildir_fail(res, "create maildir", errno);
+		return -1;
+	}
+	close(cur);
+	return 0;
+}
+
+/* Return-Path:, Delivered-To:, then the message bytes [offset, size) of
+ * the queue file.  pread() leaves the shared file offset alone. */
+static int
+maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
+    const char **what)
+{
+	char	 buf[MAILDIR_COPY_SIZE];
+	off_t	 off = msg->offset;
+	ssize_t	 n;
+	size_t	 want;
+	int	 len;
+
+	len = snprintf(buf, MAILDIR_HEADER_SIZE,
+	    "Return-Path: <%s>\nDelivered-To: %s\n", msg->req->sender, rcpt);
+	if (len < 0 || len >= MAILDIR_HEADER_SIZE) {
+		*what = "address too long";
+		errno = 0;
+		return -1;
+	}
+	*what = "write message";
+	if (io_write_all(out, buf, (size_t)len) < 0)
+		return -1;
+	while (off < msg->size) {
+		want = (size_t)(msg->size - off) < sizeof(buf) ?
+		    (size_t)(msg->size - off) : sizeof(buf);
+		if ((n = pread(msg->fd, buf, want, off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			*what = "read queue file";
+			return -1;
+		}
+		if (n == 0) {
+			*what = "queue file is shorter than expected";
+			errno = 0;
+			return -1;
+		}
+		if (io_write_all(out, buf, (size_t)n) < 0)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/* Move tmp/name to new/name: link() then unlink() as the protocol says, or
+ * rename() on file systems without hard links. */
+static int
+maildir_publish(const struct maildir *md, const char *name)
+{
+	if (linkat(md->tmp, name, md->new, name, 0) < 0) {
+		if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+			return -1;
+		return renameat(md->tmp, name, md->new, name);
+	}
+	/* The message is delivered; a stale tmp/ file is only clutter,
+	 * which Maildir readers clean up after 36 hours. */
+	if (unlinkat(md->tmp, name, 0) < 0)
+		log_warn("maildir: unlink tmp/%s: %s", name, strerror(errno));
+	return 0;
+}
+
+static int
+maildir_name_new(struct deliver_ctx *ctx, char *out, size_t outlen)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
+	    ts.tv_nsec / 1000, (long)getpid(), ++ctx->counter, ctx->hostname);
+}
+
+/* Fill the new tmp/ file and make it durable. */
+static int
+maildir_fill(int fd, const struct deliver_msg *msg, const char *rcpt,
+    const char **what)
+{
+	if (maildir_write(fd, msg, rcpt, what) < 0)
+		return -1;
+	*what = "fsync message";
+	return fsync(fd);
+}
+
+/* Write the message into tmp/ and publish it in new/.  On failure nothing
+ * is left behind: a retry must not produce a second copy. */
+static void
+maildir_store(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct maildir *md, struct deliver_result *res)
+{
+	char		 name[MAILDIR_NAME_SIZE];
+	const char	*what;
+	int		 fd, r, err;
+
+	if (maildir_name_new(ctx, name, sizeof(name)) < 0) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "host name too long for a maildir file name");
+		return;
+	}
+	fd = openat(md->tmp, name,
+	    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		maildir_fail(res, "create tmp file", errno);
+		return;
+	}
+	r = maildir_fill(fd, msg, rcpt, &what);
+	err = errno;
+	/* close() can report a failed write-back (NFS, quota). */
+	if (close(fd) < 0 && r == 0) {
+		r = -1;
+		err = errno;
+		what = "close message";
+	}
+	if (r < 0) {
+		unlinkat(md->tmp, name, 0);
+		maildir_fail(res, what, err);
+		return;
+	}
+	if (maildir_publish(md, name) < 0) {
+		err = errno;
+		unlinkat(md->tmp, name, 0);
+		maildir_fail(res, "move message into new/", err);
+		return;
+	}
+	if (fsync(md->new) < 0) {
+		err = errno;
+		unlinkat(md->new, name, 0);
+		maildir_fail(res, "fsync new/", err);
+		return;
+	}
+	deliver_result_set(res, DELIVER_OK, "2.0.0", "delivered to maildir");
+}
+
+/* Deliver msg for rcpt into home/mailbox of user u (mailbox ends in "/").
+ * Runs with u's effective ids and always comes back as root: if that fails
+ * the process must not go on, since the next recipient would be written
+ * with the wrong ids. */
+void
+maildir_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct local_user *u, const char *mailbox,
+    struct deliver_result *res)
+{
+	struct maildir	 md;
+
+	if (privs_become(u->uid, u->gid) < 0) {
+		if (!privs_is_root())
+			deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+			    "not running as root: cannot deliver to user %s",
+			    u->name);
+		else
+			maildir_fail(res, "cannot switch to the user", errno);
+	} else if (u->home[0] != '/') {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "home directory of %s is not an absolute path", u->name);
+	} else if (maildir_open(&md, u->home, mailbox, res) == 0) {
+		maildir_store(ctx, msg, rcpt, &md, res);
+		maildir_close(&md);
+	} else
+		maildir_close(&md);
+	if (privs_restore() < 0)
+		log_fatal("cannot get root privileges back: %s",
+		    strerror(errno));
+}
