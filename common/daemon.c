@@ -75,8 +75,10 @@ daemon_options(int argc, char **argv, struct daemon_ctx *ctx, int *verbose,
 			daemon_usage(ctx->progname);
 		}
 	}
-	if (optind != argc)
-		daemon_usage(ctx->progname);
+	/* What follows the options is the service's own arguments from
+	 * master.conf; the daemon decides what they mean. */
+	ctx->nargs = argc - optind;
+	ctx->args = argv + optind;
 }
 
 void

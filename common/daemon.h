@@ -7,6 +7,8 @@
  * ident); -u the user to run as; -C chroot into the queue directory; -v
  * verbose logging; -l: file descriptor 3 is the service's listening socket,
  * bound by the master.  -f (for running by hand) copies the log to stderr.
+ * Arguments after the options (from the service's master.conf row) are left
+ * in nargs/args.
  *
  * daemon_setup() parses that, loads the configuration (exit 1 with
  * "file:line: reason" on error), opens the log, changes to the queue
@@ -28,6 +30,8 @@ struct daemon_ctx {
 	int		 chroot;
 	int		 foreground;
 	int		 listen_fd;	/* -1 without -l */
+	int		 nargs;		/* arguments after the options */
+	char		**args;
 	struct tern_config cfg;
 };
 

@@ -18,7 +18,7 @@ def run_master(tmp_path, conf_text, master_text=None):
 def test_unknown_key(tmp_path):
     r = run_master(tmp_path, "\n# comment\nno_such_key = 1\n")
     assert r.returncode != 0
-    assert f"{tmp_path}/tern.conf:3:" in r.stderr and "no_such_key" in r.stderr
+    assert f"{tmp_path}/tern.conf:4:" in r.stderr and "no_such_key" in r.stderr
 
 
 def test_bad_value(tmp_path):
