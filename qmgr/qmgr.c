@@ -1,0 +1,83 @@
+/*
+ * qmgr - the queue manager.  It owns the queue: it moves committed mail
+ * from incoming/ into active/, hands it to the delivery agents, records
+ * each recipient's outcome in the queue file, retries what was deferred and
+ * removes what is done.  One instance, unprivileged, working directory the
+ * queue.  This file only wires the modules to one event loop and takes them
+ * down again on SIGTERM.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "proto_qmgr.h"
+#include "qmgr.h"
+
+static void
+qmgr_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+/* Crash recovery first, then whatever arrived while qmgr was down. */
+static void
+qmgr_startup_scan(struct qmgr *q)
+{
+	qmgr_scan_recover(q);
+	qmgr_scan_incoming(q);
+	qmgr_scan_deferred(q, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_ctx	 ctx;
+	struct qmgr		 q;
+	struct event		*sigterm, *sigint;
+
+	daemon_setup(argc, argv, "qmgr", &ctx);
+	daemon_drop_privs(&ctx);
+	if (queue_dirs_create() == -1)
+		log_fatal("cannot create the queue directories");
+
+	memset(&q, 0, sizeof(q));
+	q.cfg = &ctx.cfg;
+	q.listen_fd = -1;
+	if ((q.base = event_base_new()) == NULL)
+		log_fatal("event_base_new failed");
+	qmgr_active_init(&q);
+	qmgr_deliver_init(&q);
+	qmgr_scan_init(&q);
+	if (ctx.listen_fd == -1)
+		log_warn("no listening socket (-l): relying on queue scans");
+	else if (qmgr_listen_init(&q, ctx.listen_fd) == -1)
+		log_fatal("cannot listen on %s", QMGR_SOCKET);
+	sigterm = evsignal_new(q.base, SIGTERM, qmgr_stop_cb, q.base);
+	sigint = evsignal_new(q.base, SIGINT, qmgr_stop_cb, q.base);
+	if (sigterm == NULL || sigint == NULL ||
+	    evsignal_add(sigterm, NULL) == -1 || evsignal_add(sigint, NULL) == -1)
+		log_fatal("cannot install signal handlers");
+
+	qmgr_startup_scan(&q);
+	log_info("started, deliver_concurrency=%d", q.cfg->deliver_concurrency);
+	if (event_base_dispatch(q.base) == -1)
+		log_error("event loop failed");
+
+	/* Messages still out with deliver stay in active/; the next qmgr
+	 * takes them back. */
+	if (ctx.listen_fd != -1)
+		qmgr_listen_free(&q);
+	qmgr_deliver_free(&q);
+	qmgr_scan_free(&q);
+	qmgr_active_free(&q);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(q.base);
+	daemon_cleanup(&ctx);
+	return 0;
+}
