@@ -1,0 +1,325 @@
+/*
+ * smtp_command - parse one SMTP command line.  The input is whatever a
+ * client sent, so every scan is bounded by an explicit length and nothing is
+ * assumed about NUL termination; the grammar is RFC 5321's, with only the
+ * tolerance real clients need (one space after "FROM:"/"TO:", source routes
+ * accepted and ignored as section 4.1.2 and appendix C require).
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "smtp_command.h"
+
+static const struct {
+	const char	*name;
+	enum smtp_verb	 verb;
+} smtp_verbs[] = {
+	{ "HELO", SMTP_VERB_HELO },
+	{ "EHLO", SMTP_VERB_EHLO },
+	{ "MAIL", SMTP_VERB_MAIL },
+	{ "RCPT", SMTP_VERB_RCPT },
+	{ "DATA", SMTP_VERB_DATA },
+	{ "RSET", SMTP_VERB_RSET },
+	{ "NOOP", SMTP_VERB_NOOP },
+	{ "VRFY", SMTP_VERB_VRFY },
+	{ "HELP", SMTP_VERB_HELP },
+	{ "QUIT", SMTP_VERB_QUIT },
+};
+
+#define SMTP_NVERBS	(sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+
+static int
+smtp_fail(struct smtp_result *res, int code, const char *enhanced,
+    const char *text)
+{
+	res->code = code;
+	res->enhanced = enhanced;
+	res->text = text;
+	return -1;
+}
+
+static int
+smtp_is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* Case-insensitive ASCII prefix test that never reads past len. */
+static int
+smtp_has_prefix(const char *s, size_t len, const char *prefix)
+{
+	size_t	 n = strlen(prefix);
+
+	return len >= n && strncasecmp(s, prefix, n) == 0;
+}
+
+static int
+smtp_token_eq(const char *s, size_t len, const char *word)
+{
+	return len == strlen(word) && strncasecmp(s, word, len) == 0;
+}
+
+void
+smtp_command_split(const char *line, size_t len, struct smtp_command *cmd)
+{
+	size_t	 i, vlen;
+
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
+		;
+	cmd->verb = SMTP_VERB_UNKNOWN;
+	for (i = 0; i < SMTP_NVERBS; i++) {
+		if (smtp_token_eq(line, vlen, smtp_verbs[i].name)) {
+			cmd->verb = smtp_verbs[i].verb;
+			break;
+		}
+	}
+	/* RFC 5321 wants one SP; extra ones cost nothing to forgive here. */
+	for (i = vlen; i < len && line[i] == ' '; i++)
+		;
+	cmd->arg = line + i;
+	cmd->arglen = len - i;
+}
+
+const char *
+smtp_command_name(enum smtp_verb verb)
+{
+	size_t	 i;
+
+	for (i = 0; i < SMTP_NVERBS; i++)
+		if (smtp_verbs[i].verb == verb)
+			return smtp_verbs[i].name;
+	return "unknown";
+}
+
+/*
+ * Offset of the '>' that closes the path starting with '<' at p[0], or 0
+ * if there is none.  A Quoted-string local part may contain '>' and
+ * backslash escapes, so quotes are followed.
+ */
+static size_t
+smtp_path_end(const char *p, size_t len)
+{
+	size_t	 i;
+	int	 quoted = 0;
+
+	for (i = 1; i < len; i++) {
+		if (quoted && p[i] == '\\')
+			i++;
+		else if (p[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && p[i] == '>')
+			return i;
+	}
+	return 0;
+}
+
+/* A-d-l = At-domain *( "," At-domain ), At-domain = "@" Domain. */
+static int
+smtp_route_valid(const char *s, size_t len)
+{
+	size_t	 start = 0, i;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] != ',')
+			continue;
+		if (i - start < 2 || s[start] != '@' ||
+		    !addr_valid_domain(s + start + 1, i - start - 1))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+/*
+ * The inside of "<...>": an optional source route, then a mailbox.  Only
+ * the mailbox is kept: RFC 5321 section 3.3 says servers SHOULD ignore
+ * routes.
+ */
+static int
+smtp_mailbox(const char *s, size_t len, int is_mail, struct smtp_path *path,
+    struct smtp_result *res)
+{
+	const char	*bad = is_mail ? "Bad sender address syntax" :
+			    "Bad recipient address syntax";
+	const char	*colon;
+
+	if (len > 0 && s[0] == '@') {
+		if ((colon = memchr(s, ':', len)) == NULL ||
+		    !smtp_route_valid(s, (size_t)(colon - s)))
+			return smtp_fail(res, 501, "5.1.3", bad);
+		len -= (size_t)(colon - s) + 1;
+		s = colon + 1;
+	}
+	if (!is_mail && smtp_token_eq(s, len, "postmaster"))
+		path->postmaster = 1;
+	else if (!addr_valid_mailbox(s, len, NULL))
+		return smtp_fail(res, 501, "5.1.3", bad);
+	if (len >= sizeof(path->addr))
+		return smtp_fail(res, 501, "5.1.3", bad);
+	memcpy(path->addr, s, len);
+	path->addr[len] = '\0';
+	path->addrlen = len;
+	return 0;
+}
+
+/* SIZE=<digits>, RFC 1870; the value must fit an unsigned long long. */
+static int
+smtp_param_size(const char *v, size_t len, struct smtp_path *path)
+{
+	unsigned long long	 n = 0, d;
+	size_t			 i;
+
+	if (path->has_size || len == 0 || len > SMTP_SIZE_DIGITS_MAX)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		d = (unsigned long long)(v[i] - '0');
+		if (n > (~0ULL - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	path->has_size = 1;
+	path->size = n;
+	return 0;
+}
+
+static int
+smtp_param_body(const char *v, size_t len, struct smtp_path *path)
+{
+	if (path->body != SMTP_BODY_NONE)
+		return -1;
+	if (smtp_token_eq(v, len, "7BIT"))
+		path->body = SMTP_BODY_7BIT;
+	else if (smtp_token_eq(v, len, "8BITMIME"))
+		path->body = SMTP_BODY_8BITMIME;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * esmtp-param = esmtp-keyword ["=" esmtp-value]
+ * esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+ * esmtp-value = 1*(%d33-60 / %d62-126)
+ * Returns the keyword length, or 0 if the syntax is bad; *v and *vlen get the
+ * value (NULL, 0 when there is no "=").
+ */
+static size_t
+smtp_param_split(const char *s, size_t len, const char **v, size_t *vlen)
+{
+	size_t		 k, i;
+	unsigned char	 c;
+
+	if (len == 0 || !smtp_is_alnum((unsigned char)s[0]))
+		return 0;
+	for (k = 1; k < len && s[k] != '='; k++)
+		if (!smtp_is_alnum((unsigned char)s[k]) && s[k] != '-')
+			return 0;
+	*v = NULL;
+	*vlen = 0;
+	if (k == len)
+		return k;
+	if (k + 1 == len)
+		return 0;
+	for (i = k + 1; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c < 33 || c > 126 || c == '=')
+			return 0;
+	}
+	*v = s + k + 1;
+	*vlen = len - k - 1;
+	return k;
+}
+
+static int
+smtp_param(const char *s, size_t len, int is_mail, struct smtp_path *path,
+    struct smtp_result *res)
+{
+	const char	*v;
+	size_t		 klen, vlen;
+
+	if ((klen = smtp_param_split(s, len, &v, &vlen)) == 0)
+		return smtp_fail(res, 501, "5.5.4", "Bad parameter syntax");
+	if (is_mail && smtp_token_eq(s, klen, "SIZE")) {
+		if (smtp_param_size(v, vlen, path) < 0)
+			return smtp_fail(res, 501, "5.5.4", "Bad SIZE parameter");
+		return 0;
+	}
+	if (is_mail && smtp_token_eq(s, klen, "BODY")) {
+		if (smtp_param_body(v, vlen, path) < 0)
+			return smtp_fail(res, 501, "5.5.4", "Bad BODY parameter");
+		return 0;
+	}
+	return smtp_fail(res, 555, "5.5.4", "Unsupported parameter");
+}
+
+static int
+smtp_params(const char *s, size_t len, int is_mail, struct smtp_path *path,
+    struct smtp_result *res)
+{
+	size_t	 i = 0, start;
+
+	for (;;) {
+		while (i < len && s[i] == ' ')
+			i++;
+		if (i == len)
+			return 0;
+		for (start = i; i < len && s[i] != ' '; i++)
+			;
+		if (smtp_param(s + start, i - start, is_mail, path, res) < 0)
+			return -1;
+	}
+}
+
+/* Common to MAIL and RCPT: "<kw>[ ]<path>[ params]". */
+static int
+smtp_command_path(const char *arg, size_t len, const char *kw, int is_mail,
+    struct smtp_path *path, struct smtp_result *res)
+{
+	const char	*syntax = is_mail ? "Syntax: MAIL FROM:<address>" :
+			    "Syntax: RCPT TO:<address>";
+	size_t		 end, kwlen = strlen(kw);
+
+	memset(path, 0, sizeof(*path));
+	memset(res, 0, sizeof(*res));
+	if (!smtp_has_prefix(arg, len, kw))
+		return smtp_fail(res, 501, "5.5.4", syntax);
+	arg += kwlen;
+	len -= kwlen;
+	if (len > 0 && arg[0] == ' ') {
+		arg++;
+		len--;
+	}
+	if (len == 0 || arg[0] != '<' || (end = smtp_path_end(arg, len)) == 0)
+		return smtp_fail(res, 501, "5.5.4", syntax);
+	if (end == 1) {
+		if (!is_mail)
+			return smtp_fail(res, 501, "5.1.3",
+			    "Bad recipient address syntax");
+		path->null = 1;
+	} else if (smtp_mailbox(arg + 1, end - 1, is_mail, path, res) < 0)
+		return -1;
+	arg += end + 1;
+	len -= end + 1;
+	if (len > 0 && arg[0] != ' ')
+		return smtp_fail(res, 501, "5.5.4", syntax);
+	return smtp_params(arg, len, is_mail, path, res);
+}
+
+int
+smtp_command_mail(const char *arg, size_t len, struct smtp_path *path,
+    struct smtp_result *res)
+{
+	return smtp_command_path(arg, len, "FROM:", 1, path, res);
+}
+
+int
+smtp_command_rcpt(const char *arg, size_t len, struct smtp_path *path,
+    struct smtp_result *res)
+{
+	return smtp_command_path(arg, len, "TO:", 0, path, res);
+}

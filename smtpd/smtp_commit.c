@@ -1,0 +1,196 @@
+/*
+ * smtp_commit - the commit worker pool.  Jobs wait in a FIFO under one
+ * mutex; a worker takes one, runs queue_writer_commit() (the only thing the
+ * workers ever do: no logging, no libevent, no session state), and moves it
+ * to the done list.  The first job on an empty done list writes one byte to
+ * a pipe; the event loop then takes the whole list at once, so a burst of
+ * completions costs one wake-up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "io.h"
+#include "log.h"
+#include "queue.h"
+#include "smtp_commit.h"
+
+/* fsync needs next to no stack; keep the threads' reservations small. */
+#define SMTP_COMMIT_STACK	(256 * 1024)
+
+struct smtp_commit_job {
+	struct smtp_commit_job	*next;
+	struct queue_writer	*w;
+	smtp_commit_done_fn	 done;
+	void			*arg;
+	int			 result;
+	int			 err;
+};
+
+struct smtp_commit {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 wake;		/* a job arrived, or stop */
+	struct smtp_commit_job	*head, *tail;	/* waiting, FIFO */
+	struct smtp_commit_job	*done;		/* finished, LIFO */
+	int			 stop;
+	int			 nthreads;
+	pthread_t		*threads;
+	int			 pipe[2];	/* workers -> event loop */
+	struct event		*ev;
+};
+
+static void *
+smtp_commit_worker(void *arg)
+{
+	struct smtp_commit	*c = arg;
+	struct smtp_commit_job	*job;
+	int			 wake;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->head == NULL && !c->stop)
+			pthread_cond_wait(&c->wake, &c->lock);
+		/* On stop, the queue is still drained: every job finishes. */
+		if ((job = c->head) == NULL)
+			break;
+		if ((c->head = job->next) == NULL)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->lock);
+
+		job->result = queue_writer_commit(job->w);
+		job->err = job->result < 0 ? errno : 0;
+
+		pthread_mutex_lock(&c->lock);
+		wake = c->done == NULL;
+		job->next = c->done;
+		c->done = job;
+		/* A full pipe already holds a wake-up (EAGAIN), and nothing
+		 * else can go wrong with a pipe we own while signals are
+		 * blocked in this thread. */
+		if (wake && write(c->pipe[1], "", 1) < 0 && errno != EAGAIN)
+			abort();
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Run the callbacks of every finished job, oldest first. */
+static void
+smtp_commit_complete(struct smtp_commit *c)
+{
+	struct smtp_commit_job	*list, *job, *rev = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	list = c->done;
+	c->done = NULL;
+	pthread_mutex_unlock(&c->lock);
+	while ((job = list) != NULL) {
+		list = job->next;
+		job->next = rev;
+		rev = job;
+	}
+	while ((job = rev) != NULL) {
+		rev = job->next;
+		job->done(job->arg, job->result, job->err);
+		free(job);
+	}
+}
+
+static void
+smtp_commit_readable(evutil_socket_t fd, short what, void *arg)
+{
+	char	 drain[64];
+
+	(void)what;
+	while (read(fd, drain, sizeof(drain)) > 0)
+		;
+	smtp_commit_complete(arg);
+}
+
+static void
+smtp_commit_start(struct smtp_commit *c)
+{
+	pthread_attr_t	 attr;
+	sigset_t	 all, old;
+	int		 i, r;
+
+	/* Signals belong to the event loop's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SMTP_COMMIT_STACK);
+	for (i = 0; i < c->nthreads; i++)
+		if ((r = pthread_create(&c->threads[i], &attr, smtp_commit_worker,
+		    c)) != 0)
+			log_fatal("pthread_create: %s", strerror(r));
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+struct smtp_commit *
+smtp_commit_new(struct event_base *base, int nthreads)
+{
+	struct smtp_commit	*c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->wake, NULL);
+	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		log_fatal("pipe: %s", strerror(errno));
+	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST,
+	    smtp_commit_readable, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) < 0)
+		log_fatal("cannot watch the commit pipe");
+	c->nthreads = nthreads > 0 ? nthreads : 1;
+	c->threads = xcalloc((size_t)c->nthreads, sizeof(*c->threads));
+	smtp_commit_start(c);
+	return c;
+}
+
+void
+smtp_commit_submit(struct smtp_commit *c, struct queue_writer *w,
+    smtp_commit_done_fn done, void *arg)
+{
+	struct smtp_commit_job	*job = xcalloc(1, sizeof(*job));
+
+	job->w = w;
+	job->done = done;
+	job->arg = arg;
+	pthread_mutex_lock(&c->lock);
+	if (c->tail != NULL)
+		c->tail->next = job;
+	else
+		c->head = job;
+	c->tail = job;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+smtp_commit_free(struct smtp_commit *c)
+{
+	int	 i;
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	for (i = 0; i < c->nthreads; i++)
+		pthread_join(c->threads[i], NULL);
+	smtp_commit_complete(c);
+	event_free(c->ev);
+	close(c->pipe[0]);
+	close(c->pipe[1]);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c->threads);
+	free(c);
+}

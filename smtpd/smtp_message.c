@@ -1,0 +1,177 @@
+/*
+ * smtp_message - one message, from "354" to "250 queued": the queue file
+ * is created when DATA is accepted, the decoded stream goes into it as it
+ * arrives (through a small stack buffer, so a session holds no message
+ * buffer of its own), and at the end a commit worker makes it durable.  The
+ * reply waits for the commit; the session reads nothing meanwhile.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "smtp_commit.h"
+#include "smtp_data.h"
+#include "smtp_notify.h"
+#include "smtp_queue.h"
+#include "smtp_server.h"
+#include "smtp_session.h"
+
+/* Decoded DATA goes through a stack buffer of this size on its way to the
+ * queue writer. */
+#define SMTP_DATA_CHUNK		(16 * 1024)
+/* At most this many chains of the input buffer are decoded per pass. */
+#define SMTP_DATA_IOV		8
+
+void
+smtp_message_discard(struct smtp_session *s)
+{
+	if (s->qw != NULL) {
+		queue_writer_abort(s->qw);
+		free(s->qw);
+		s->qw = NULL;
+	}
+}
+
+void
+smtp_message_start(struct smtp_session *s)
+{
+	const struct tern_config	*cfg = s->srv->cfg;
+	struct smtp_txn			 t;
+
+	memset(&t, 0, sizeof(t));
+	t.arrival = (long long)time(NULL);
+	t.sender = s->sender;
+	t.client = s->client;
+	t.client_v6 = s->client_v6;
+	t.helo = s->helo;
+	t.esmtp = s->esmtp;
+	t.myhostname = cfg->myhostname;
+	t.nrcpt = s->nrcpt;
+	t.rcpt = s->rcpt;
+	if ((s->qw = smtp_queue_open(&t)) == NULL) {
+		log_error("cannot create a queue file for [%s]: %s", s->client,
+		    strerror(errno));
+		smtp_session_reply(s, 451, "4.3.0", "Error: queue file write error");
+		return;
+	}
+	memcpy(s->id, s->qw->id, sizeof(s->id));
+	log_qid(LOG_LEVEL_INFO, s->id, "client=%s helo=%s", s->client, s->helo);
+	smtp_data_init(&s->dec, cfg->message_size_limit);
+	s->write_failed = 0;
+	s->phase = SMTP_PHASE_DATA;
+	evbuffer_add_printf(smtp_session_out(s),
+	    "354 End data with <CR><LF>.<CR><LF>\r\n");
+}
+
+static void
+smtp_message_store(struct smtp_session *s, const char *p, size_t n)
+{
+	if (s->dec.too_big) {
+		/* The rest is only read to find its end: free the disk now. */
+		smtp_message_discard(s);
+		return;
+	}
+	if (n == 0 || s->write_failed)
+		return;
+	if (queue_writer_write(s->qw, p, n) < 0) {
+		log_qid(LOG_LEVEL_ERROR, s->id, "queue file write error: %s",
+		    strerror(errno));
+		s->write_failed = 1;
+	}
+}
+
+/* Back on the event loop after the commit worker is done. */
+static void
+smtp_message_committed(void *arg, int result, int err)
+{
+	struct smtp_session	*s = arg;
+
+	if (result == 0) {
+		log_qid(LOG_LEVEL_INFO, s->id, "from=<%s> size=%zu nrcpt=%d",
+		    s->sender, s->qw->data_len, s->nrcpt);
+		smtp_notify_send(s->srv->notify, s->id);
+	} else {
+		log_qid(LOG_LEVEL_ERROR, s->id, "queue file commit failed: %s",
+		    strerror(err));
+		queue_writer_abort(s->qw);
+	}
+	free(s->qw);
+	s->qw = NULL;
+	s->phase = SMTP_PHASE_COMMAND;
+	if (s->gone) {
+		/* The message stands (if committed); only the reply is lost,
+		 * and the client will send it again: a duplicate, never a
+		 * loss. */
+		log_qid(LOG_LEVEL_INFO, s->id, "client [%s] left before the "
+		    "reply", s->client);
+		smtp_session_free(s);
+		return;
+	}
+	if (result == 0)
+		evbuffer_add_printf(smtp_session_out(s),
+		    "250 2.0.0 Ok: queued as %s\r\n", s->id);
+	else
+		smtp_session_reply(s, 451, "4.3.0", "Error: queueing failed");
+	smtp_dialog_reset(s);
+	smtp_session_resume(s);
+}
+
+static void
+smtp_message_end(struct smtp_session *s)
+{
+	if (s->dec.too_big || s->write_failed) {
+		s->phase = SMTP_PHASE_COMMAND;
+		if (s->dec.too_big) {
+			log_qid(LOG_LEVEL_INFO, s->id, "reject: message too big "
+			    "(%zu bytes) from [%s]", s->dec.size, s->client);
+			smtp_session_reply(s, 552, "5.3.4",
+			    "Error: message file too big");
+		} else
+			smtp_session_reply(s, 451, "4.3.0",
+			    "Error: queueing failed");
+		smtp_dialog_reset(s);
+		return;
+	}
+	s->phase = SMTP_PHASE_COMMIT;
+	smtp_session_want_read(s);
+	smtp_commit_submit(s->srv->commit, s->qw, smtp_message_committed, s);
+}
+
+int
+smtp_message_input(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	 v[SMTP_DATA_IOV];
+	char			 out[SMTP_DATA_CHUNK];
+	size_t			 off, used, olen, total;
+	int			 i, n;
+
+	while (!s->dec.done && evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, SMTP_DATA_IOV);
+		if (n > SMTP_DATA_IOV)
+			n = SMTP_DATA_IOV;
+		total = 0;
+		for (i = 0; i < n && !s->dec.done; i++) {
+			for (off = 0; off < v[i].iov_len && !s->dec.done;
+			    off += used) {
+				used = smtp_data_decode(&s->dec,
+				    (const char *)v[i].iov_base + off,
+				    v[i].iov_len - off, out, sizeof(out), &olen);
+				smtp_message_store(s, out, olen);
+			}
+			total += off;
+		}
+		if (total == 0)
+			break;
+		evbuffer_drain(in, total);
+	}
+	if (!s->dec.done)
+		return 0;
+	smtp_message_end(s);
+	return 1;
+}

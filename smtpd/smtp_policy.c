@@ -1,0 +1,92 @@
+/*
+ * smtp_policy - recipient acceptance.  The checks are cheap and local:
+ * mydestination decides what is ours (an address literal never is, so
+ * "user@[127.0.0.1]" cannot be used to relay), and the password database
+ * decides which local users exist.  A failed lookup is a temporary error,
+ * never a 550, so a broken name service (or a password database left
+ * outside a chroot) does not bounce real mail.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addr.h"
+#include "config.h"
+#include "log.h"
+#include "smtp_policy.h"
+
+static int
+smtp_policy_fail(struct smtp_result *res, int code, const char *enhanced,
+    const char *text)
+{
+	res->code = code;
+	res->enhanced = enhanced;
+	res->text = text;
+	return -1;
+}
+
+/* 1 the user exists, 0 it does not, -1 the lookup failed. */
+static int
+smtp_policy_user_exists(const char *name)
+{
+	errno = 0;
+	if (getpwnam(name) != NULL)
+		return 1;
+	/* getpwnam(3) lists these as "not found" for some implementations. */
+	if (errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF ||
+	    errno == EPERM)
+		return 0;
+	return -1;
+}
+
+/* Try the name as given, then in lower case, as deliver does. */
+static int
+smtp_policy_user(const char *local, struct smtp_result *res)
+{
+	char	 lower[ADDR_LOCAL_MAX + 1];
+	int	 r;
+
+	if ((r = smtp_policy_user_exists(local)) == 0) {
+		addr_lower(local, lower, sizeof(lower));
+		if (strcmp(lower, local) != 0)
+			r = smtp_policy_user_exists(lower);
+	}
+	if (r > 0)
+		return 0;
+	/* Without root, the database itself is missing (smtpd chrooted,
+	 * say): that must not turn into 550 for every user. */
+	if (r == 0 && smtp_policy_user_exists("root") <= 0) {
+		log_warn("password database unusable: no user root");
+		r = -2;
+	} else if (r < 0)
+		log_warn("password database lookup failed: %s", strerror(errno));
+	if (r < 0)
+		return smtp_policy_fail(res, 451, "4.3.0",
+		    "Error: recipient lookup failed, try again later");
+	return smtp_policy_fail(res, 550, "5.1.1",
+	    "Recipient address rejected: User unknown in local recipient table");
+}
+
+int
+smtp_policy_rcpt(const struct tern_config *cfg, const struct smtp_path *path,
+    struct smtp_result *res)
+{
+	char		 local[ADDR_LOCAL_MAX + 1];
+	const char	*domain;
+
+	memset(res, 0, sizeof(*res));
+	if (path->postmaster)
+		return 0;
+	domain = addr_domain(path->addr);
+	if (domain == NULL || domain[0] == '[' ||
+	    !config_is_local_domain(cfg, domain))
+		return smtp_policy_fail(res, 554, "5.7.1", "Relay access denied");
+	if (addr_local_part(path->addr, local, sizeof(local)) < 0)
+		return smtp_policy_fail(res, 501, "5.1.3",
+		    "Bad recipient address syntax");
+	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
+	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)
+		return 0;
+	return smtp_policy_user(local, res);
+}

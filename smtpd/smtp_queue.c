@@ -1,0 +1,90 @@
+/*
+ * smtp_queue - the first bytes of every queue file smtpd writes.  The
+ * Received: header goes through the same writer as the message, so the
+ * message that qmgr and deliver see already carries the trace line
+ * RFC 5321 section 4.4 requires of every SMTP server.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "queue.h"
+#include "smtp_queue.h"
+
+/* Helo, host name, queue id, one address and a date fit many times over. */
+#define SMTP_RECEIVED_MAX	2048
+
+/* RFC 5322 date-time, e.g. "Tue, 03 Mar 2026 10:00:00 +0100". */
+static int
+smtp_queue_date(char *out, size_t outlen, time_t t)
+{
+	struct tm	 tm;
+
+	if (localtime_r(&t, &tm) == NULL)
+		return -1;
+	/* smtpd never calls setlocale(), so the names are English. */
+	return strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0 ?
+	    -1 : 0;
+}
+
+int
+smtp_queue_received(struct buf *b, const struct smtp_txn *t, const char *id,
+    time_t when)
+{
+	char	 date[64];
+
+	if (smtp_queue_date(date, sizeof(date), when) < 0)
+		return -1;
+	if (buf_appendf(b, "Received: from %s ([%s%s])\n"
+	    "\tby %s (tern) with %s id %s\n", t->helo,
+	    t->client_v6 ? "IPv6:" : "", t->client, t->myhostname,
+	    t->esmtp ? "ESMTP" : "SMTP", id) < 0)
+		return -1;
+	/* Every recipient gets the same header: naming one of several (a
+	 * Bcc, say) would disclose it to the others. */
+	if (t->nrcpt == 1)
+		return buf_appendf(b, "\tfor <%s>; %s\n", t->rcpt[0].addr, date);
+	return buf_appendf(b, "\t; %s\n", date);
+}
+
+struct queue_writer *
+smtp_queue_open(struct smtp_txn *t)
+{
+	struct queue_envelope	 env;
+	struct queue_writer	*w;
+	struct buf		 b;
+	int			 saved;
+
+	memset(&env, 0, sizeof(env));
+	env.arrival = t->arrival;
+	env.sender = (char *)t->sender;
+	env.client = (char *)t->client;
+	env.helo = (char *)t->helo;
+	env.nrcpt = t->nrcpt;
+	env.rcpt = t->rcpt;
+	w = xmalloc(sizeof(*w));
+	if (queue_writer_open(w, &env) < 0) {
+		saved = errno;
+		free(w);
+		errno = saved;
+		return NULL;
+	}
+	buf_init(&b, SMTP_RECEIVED_MAX);
+	if (smtp_queue_received(&b, t, w->id, (time_t)t->arrival) < 0) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (queue_writer_write(w, b.data, b.len) < 0)
+		goto fail;
+	buf_free(&b);
+	return w;
+fail:
+	saved = errno;
+	buf_free(&b);
+	queue_writer_abort(w);
+	free(w);
+	errno = saved;
+	return NULL;
+}

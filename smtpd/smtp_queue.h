@@ -1,0 +1,33 @@
+/*
+ * smtp_queue - turn an SMTP transaction into the start of a queue file:
+ * the envelope (queue.h) and smtpd's own Received: header (RFC 5321 4.4).
+ */
+#ifndef TERN_SMTP_QUEUE_H
+#define TERN_SMTP_QUEUE_H
+
+#include <time.h>
+
+struct buf;
+struct queue_rcpt;
+struct queue_writer;
+
+struct smtp_txn {
+	long long		 arrival;	/* time(NULL) at DATA */
+	const char		*sender;	/* "" for <> */
+	const char		*client;	/* IP address, no brackets */
+	int			 client_v6;
+	const char		*helo;
+	int			 esmtp;		/* EHLO rather than HELO */
+	const char		*myhostname;
+	int			 nrcpt;
+	struct queue_rcpt	*rcpt;
+};
+
+/* Create tmp/<id> with the envelope and the Received: header.  Returns a
+ * new writer (w->id is the queue id) or NULL with errno set. */
+struct queue_writer *smtp_queue_open(struct smtp_txn *);
+/* Append the Received: header for id, dated t, to b.  0 or -1 (too long). */
+int	smtp_queue_received(struct buf *b, const struct smtp_txn *,
+	    const char *id, time_t t);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * smtpd - the tern SMTP server.  main() only wires the pieces together:
+ * the common daemon start-up, one libevent loop, the server on the socket
+ * the master handed us, and a clean exit on SIGTERM/SIGINT (every session
+ * told, every pending commit finished, everything freed).
+ */
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "smtp_server.h"
+
+static void
+smtpd_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base	*base = arg;
+
+	(void)what;
+	log_info("stopping on signal %d", (int)sig);
+	event_base_loopbreak(base);
+}
+
+/* Each session is a descriptor: take every one the hard limit allows
+ * (the server then caps its sessions to what is there). */
+static void
+smtpd_raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit NOFILE: %s", strerror(errno));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_ctx	 ctx;
+	struct smtp_server	 srv;
+	struct event_base	*base;
+	struct event		*sigterm, *sigint;
+
+	daemon_setup(argc, argv, "smtpd", &ctx);
+	if (ctx.listen_fd < 0)
+		log_fatal("no listening socket: smtpd is started by master (-l)");
+	smtpd_raise_nofile();
+	/* Received: dates need the time zone, which a chroot would hide. */
+	tzset();
+	if ((base = event_base_new()) == NULL)
+		log_fatal("cannot create the event loop");
+	daemon_drop_privs(&ctx);
+	smtp_server_init(&srv, base, &ctx.cfg, ctx.listen_fd);
+	sigterm = evsignal_new(base, SIGTERM, smtpd_stop, base);
+	sigint = evsignal_new(base, SIGINT, smtpd_stop, base);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0)
+		log_fatal("cannot install signal handlers");
+	log_debug("accepting connections");
+	event_base_dispatch(base);
+	smtp_server_free(&srv);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	daemon_cleanup(&ctx);
+	return 0;
+}
