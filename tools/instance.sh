@@ -13,11 +13,18 @@ set -eu
 
 die() { echo "instance: $*" >&2; exit 1; }
 
+# A process that exited but was not reaped yet (a zombie: its parent here is
+# init, which may reap late) is not running, although kill -0 succeeds.
+alive() {
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 pid_of() {
 	f="$1/queue/pid/master.pid"
 	[ -f "$f" ] || return 1
 	p=$(cat "$f" 2>/dev/null) || return 1
-	[ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"
+	[ -n "$p" ] && alive "$p" && echo "$p"
 }
 
 ensure_user() {
@@ -92,7 +99,7 @@ stop() {
 	if ! p=$(pid_of "$dir"); then echo "tern is not running in $dir"; return 0; fi
 	kill -TERM "$p"
 	i=0
-	while kill -0 "$p" 2>/dev/null; do
+	while alive "$p"; do
 		i=$((i + 1))
 		[ $i -gt 150 ] && die "master (pid $p) did not stop within 15 s"
 		sleep 0.1
