@@ -9,6 +9,7 @@ time-out (wait_for), never a fixed sleep.
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import smtplib
@@ -27,6 +28,7 @@ TEST_USERS = ("terntest1", "terntest2")
 TEST_HOME_ROOT = Path("/var/tmp/tern-test-home")
 INSTANCE_ROOT = Path("/var/tmp/tern-test-instances")
 SERVICES = ("smtpd", "qmgr", "deliver", "resolver")
+SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Thread)Sanitizer|runtime error:")
 
 
 def wait_for(cond, timeout=15.0, interval=0.02, what="condition"):
@@ -209,12 +211,20 @@ def make_instance(test_users, request):
     yield make
     rep = getattr(request.node, "rep_call", None)
     failed = rep is None or rep.failed
+    reports = []
     for inst in made:
         inst.stop()
-        if failed:
-            print(f"----- tern log of {inst.dir} -----\n{inst.log()[-20000:]}")
+        log = inst.log()
+        # A daemon that trips a sanitizer dies and is quietly restarted by
+        # the master: its report in the log is the only trace, so it fails
+        # the test here.
+        reports += [l for l in log.splitlines() if SANITIZER_RE.search(l)]
+        if failed or reports:
+            print(f"----- tern log of {inst.dir} -----\n{log[-20000:]}")
         else:
             shutil.rmtree(inst.dir, ignore_errors=True)
+    if reports:
+        pytest.fail("sanitizer reports in the daemons' log:\n" + "\n".join(reports[:20]))
 
 
 @pytest.fixture

@@ -29,14 +29,23 @@ def delivered_tokens(user):
 
 
 def test_daemons_run_as_their_own_users(tern):
-    expected = {"smtpd": "tern", "qmgr": "tern", "resolver": "tern", "deliver": "root"}
-    services = tern.services()
     import pwd
-    for name, user in expected.items():
-        assert services.get(name), f"{name} is not running: {services}"
-        for pid in services[name]:
-            uids = proc_status(pid)["Uid"].split()
-            assert {pwd.getpwuid(int(u)).pw_name for u in uids} == {user}, (name, uids)
+    expected = {"smtpd": "tern", "qmgr": "tern", "resolver": "tern", "deliver": "root"}
+
+    def owners():
+        """{service: set of user names over all real/effective/saved uids}."""
+        out = {}
+        for name, pids in tern.services().items():
+            for pid in pids:
+                uids = proc_status(pid).get("Uid", "").split()
+                out.setdefault(name, set()).update(pwd.getpwuid(int(u)).pw_name for u in uids)
+        return out
+
+    # A daemon starts as root and drops privileges once initialised: wait
+    # (bounded) for every daemon to have done so.
+    wait_for(lambda: all(owners().get(n) == {u} for n, u in expected.items()),
+             what="every daemon to run as its own user")
+    services = tern.services()
     assert len(services["smtpd"]) == 2 and len(services["deliver"]) == 4
     assert proc_status(tern.master_pid())["Uid"].split()[0] == "0"
 
