@@ -102,7 +102,7 @@ unit-check: $(TEST_BINS)
 	@sh tests/run-unit.sh $(TEST_BINS)
 
 integration-check: all
-	TERN_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	TERN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 check: deps
 	$(MAKE) all unit-check
@@ -110,7 +110,7 @@ check: deps
 
 run: deps
 	$(MAKE) all
-	@sh tools/instance.sh start $(CURDIR)/run 127.0.0.1:2525 $(CURDIR)/$(B)
+	@sh tools/instance.sh start $(CURDIR)/run 127.0.0.1:2525 $(abspath $(B))
 
 stop:
 	@sh tools/instance.sh stop $(CURDIR)/run
@@ -120,7 +120,7 @@ install: all
 
 bench: deps
 	$(MAKE) all
-	@sh bench/run.sh $(CURDIR)/$(B)
+	@sh bench/run.sh $(abspath $(B))
 
 clean:
 	rm -rf build build-san

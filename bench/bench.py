@@ -1,0 +1,465 @@
+"""tern's benchmark driver: runs every measurement, prints the report.
+
+Started by bench/run.sh (which first unpacks Debian's Postfix for its tools):
+
+    /usr/bin/python3 bench/bench.py --build BUILD_DIR [options]
+
+For each repetition it measures the machine's ceilings (disk fsync rate,
+smtp-source into smtp-sink), then each scenario with tern and with Postfix
+in turn (the order alternates between repetitions), each run on a freshly
+started instance that is stopped afterwards.  At the end it prints a table of
+medians with the tern/Postfix ratio, and one line per figure starting with
+"BENCH " for scripts.  A run that fails is reported with its reason and the
+MTA's log; it does not stop the others.  Every option has an environment
+variable (see --help, bench/README.md and docs/PERFORMANCE.md).
+
+Exit status: 0 when every requested run succeeded, 1 when some failed (tern
+not built, a time-out, ...), 2 when the bench could not run at all.
+"""
+
+import argparse
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mtas import (BenchError, PostfixMTA, TernMTA, cgroup2_root, ensure_accounts,  # noqa: E402
+                  fix_postdrop_perms, log, port_open)
+import load  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (name, environment variable, default, type, help)
+OPTIONS = [
+    ("reps", "BENCH_REPS", 3, int, "repetitions of every measurement (medians are reported)"),
+    ("scenarios", "BENCH_SCENARIOS", "ceilings,local,relay,sessions", str,
+     "comma-separated: ceilings, local, relay, sessions"),
+    ("mtas", "BENCH_MTAS", "tern,postfix", str, "comma-separated: tern, postfix"),
+    ("msgs", "BENCH_MSGS", 5000, int, "messages per local/relay run"),
+    ("size", "BENCH_MSG_SIZE", 4096, int, "message body bytes (smtp-source -l)"),
+    ("concurrency", "BENCH_CONCURRENCY", 20, int, "parallel SMTP sessions (smtp-source -s)"),
+    ("reuse", "BENCH_REUSE", 0, int,
+     "1: several messages per connection (smtp-source -d); 0: a new connection per message"),
+    ("fsync_msgs", "BENCH_FSYNC_MSGS", 500, int,
+     "messages of the extra local run under strace that counts fsyncs (0: skip it)"),
+    ("idle_sessions", "BENCH_IDLE_SESSIONS", "1000,10000", str,
+     "comma-separated idle session counts for the sessions scenario"),
+    ("idle_timeout", "BENCH_IDLE_TIMEOUT", 60.0, float, "longest wait for all idle sessions' greetings (s)"),
+    ("idle_window", "BENCH_IDLE_WINDOW", 200, int,
+     "most idle sessions connecting or awaiting their greeting at once"),
+    ("idle_stall", "BENCH_IDLE_STALL", 5.0, float,
+     "stop waiting for greetings after this long without a new one (s)"),
+    ("probe_timeout", "BENCH_PROBE_TIMEOUT", 15.0, float,
+     "limit for the extra client's whole transaction during the sessions scenario (s)"),
+    ("stall", "BENCH_STALL", 30.0, float, "a delivery run fails after this long without progress (s)"),
+    ("timeout", "BENCH_TIMEOUT", 600.0, float, "limit for one local/relay run (s)"),
+    ("sink_msgs", "BENCH_SINK_MSGS", 20000, int, "messages for the smtp-source -> smtp-sink ceiling"),
+    ("disk_seconds", "BENCH_DISK_SECONDS", 3.0, float, "duration of each disk ceiling test (s)"),
+    ("workdir", "BENCH_WORKDIR", "/var/tmp/tern-bench", str, "where instances, tools and homes live"),
+    ("user", "BENCH_USER", "ternbench", str, "local recipient (created if missing)"),
+    ("tern_port", "BENCH_TERN_PORT", 2725, int, "tern's SMTP port on 127.0.0.1"),
+    ("postfix_port", "BENCH_POSTFIX_PORT", 2626, int, "Postfix's SMTP port on 127.0.0.1"),
+    ("sink_port", "BENCH_SINK_PORT", 2699, int, "smtp-sink's port on 127.0.0.1"),
+    ("tern_conf_extra", "BENCH_TERN_CONF_EXTRA", "", str, "lines appended to tern's tern.conf"),
+    ("cgroup", "BENCH_CGROUP", 1, int, "0: account CPU from /proc instead of a cgroup v2"),
+    ("settle", "BENCH_SETTLE", 1.0, float, "pause after an MTA starts, before measuring (s)"),
+]
+
+# metric -> (unit, what it is, lower is better)
+METRICS = {
+    "accepted_per_s": ("msg/s", "accepted (until smtp-source ends)", False),
+    "delivered_per_s": ("msg/s", "delivered (until the last one arrived)", False),
+    "cpu_ms_per_msg": ("ms", "CPU of all MTA processes per message", True),
+    "peak_rss_mib": ("MiB", "peak total RSS of the MTA's processes", True),
+    "peak_pss_mib": ("MiB", "peak total PSS (shared pages split)", True),
+    "fsyncs_per_msg": ("calls", "fsync-like calls per message (strace)", True),
+    "greeted": ("sessions", "idle sessions that got their 220", False),
+    "greet_wait_s": ("s", "time until the last of them was greeted", True),
+    "rss_mib": ("MiB", "total RSS holding the idle sessions", True),
+    "pss_mib": ("MiB", "total PSS holding the idle sessions", True),
+    "kib_per_session": ("KiB", "PSS growth per greeted session", True),
+    "processes": ("procs", "MTA processes while holding them", True),
+    "probe_ok": ("0/1", "an extra client got a full transaction served", False),
+    "probe_s": ("s", "time the extra client's transaction took", True),
+    "open_after_probe": ("sessions", "idle sessions still open after the probe", False),
+    "disk_1": ("ops/s", "create+write 4K+fsync+rename, 1 stream", False),
+    "disk_1_dirsync": ("ops/s", "the same plus fsync of the directory", False),
+    "disk_4": ("ops/s", "the same as disk_1, 4 streams", False),
+    "sink_per_s": ("msg/s", "smtp-source -> smtp-sink, no MTA", False),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description="tern benchmark (see docs/PERFORMANCE.md)")
+    p.add_argument("--build", required=True, help="tern build directory (with bin/)")
+    p.add_argument("--repo", default=str(REPO), help="tern source tree (tools/instance.sh, etc/)")
+    p.add_argument("--postfix-root", default=None,
+                   help="unpacked postfix package (default WORKDIR/postfix-root)")
+    for name, env, default, typ, help_ in OPTIONS:
+        val = os.environ.get(env)
+        default = typ(val) if val not in (None, "") else default
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=default,
+                       help=f"{help_} [{env}, default {default}]")
+    opts = p.parse_args()
+    opts.scenarios = [s.strip() for s in opts.scenarios.split(",") if s.strip()]
+    opts.mtas = [m.strip() for m in opts.mtas.split(",") if m.strip()]
+    opts.idle_sessions = [int(x) for x in opts.idle_sessions.split(",") if x.strip()]
+    opts.postfix_root = opts.postfix_root or str(Path(opts.workdir) / "postfix-root")
+    opts.build = str(Path(opts.build).resolve())
+    for s in opts.scenarios:
+        if s not in ("ceilings", "local", "relay", "sessions"):
+            p.error(f"unknown scenario {s!r}")
+    for m in opts.mtas:
+        if m not in ("tern", "postfix"):
+            p.error(f"unknown MTA {m!r}")
+    return opts
+
+
+class Results:
+    """Values per (scenario, mta, metric); failures and notes per run."""
+
+    def __init__(self):
+        self.values = {}     # (scenario, mta, metric) -> [values]
+        self.details = {}    # (scenario, mta, key) -> last text detail
+        self.failures = {}   # (scenario, mta) -> [messages]
+        self.skips = {}      # (scenario, mta) -> reason
+        self.order = []      # scenario names in the order first seen
+
+    def add(self, scenario, mta, res):
+        if scenario not in self.order:
+            self.order.append(scenario)
+        for k, v in res.items():
+            if k.startswith("_"):
+                self.details[(scenario, mta, k[1:])] = v
+            else:
+                self.values.setdefault((scenario, mta, k), []).append(v)
+
+    def fail(self, scenario, mta, msg):
+        if scenario not in self.order:
+            self.order.append(scenario)
+        self.failures.setdefault((scenario, mta), []).append(msg)
+
+    def skip(self, scenario, mta, reason):
+        if scenario not in self.order:
+            self.order.append(scenario)
+        self.skips[(scenario, mta)] = reason
+
+    def median(self, scenario, mta, metric):
+        vals = self.values.get((scenario, mta, metric))
+        return statistics.median(vals) if vals else None
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, int) or abs(v) >= 100 or v == int(v):
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+class Bench:
+    def __init__(self, opts):
+        self.opts = opts
+        self.results = Results()
+        self.tools = load.Tools(opts.postfix_root)
+        self.mtas = {}
+        if "tern" in opts.mtas:
+            self.mtas["tern"] = TernMTA(opts, opts.tern_port)
+        if "postfix" in opts.mtas:
+            self.mtas["postfix"] = PostfixMTA(opts, opts.postfix_port)
+        self.dead = {}       # mta -> why it cannot be started
+        self.sink = None
+
+    # -- running one measurement on a fresh instance ------------------------
+    def with_instance(self, scenario, name, fn, label=None):
+        label = label or scenario
+        if name in self.dead:
+            self.results.fail(scenario, name, f"{label}: not run: {self.dead[name]}")
+            return
+        mta = self.mtas[name]
+        try:
+            try:
+                mta.start()
+            except BenchError as e:
+                # Cannot start: no point trying again in later runs.
+                self.dead[name] = str(e).splitlines()[0]
+                self.results.fail(scenario, name, f"{label}: start failed: {e}")
+                log(f"{label} {name}: START FAILED: {e}")
+                return
+            time.sleep(self.opts.settle)
+            t0 = time.monotonic()
+            res = fn(mta)
+            self.results.add(scenario, name, res)
+            shown = ", ".join(f"{k} {fmt(v)}" for k, v in res.items() if not k.startswith("_"))
+            log(f"{label} {name}: {shown} ({time.monotonic() - t0:.1f} s)")
+        except BenchError as e:
+            self.results.fail(scenario, name, f"{label}: {e}")
+            log(f"{label} {name}: FAILED: {e}")
+        except Exception:  # noqa: BLE001 - a harness bug must not stop the other runs
+            tb = traceback.format_exc()
+            self.results.fail(scenario, name, f"{label}: internal error in the harness\n{tb}")
+            log(f"{label} {name}: INTERNAL ERROR\n{tb}")
+        finally:
+            t1 = time.monotonic()
+            mta.stop_and_reap()
+            if time.monotonic() - t1 > 5:
+                log(f"{label} {name}: stopping took {time.monotonic() - t1:.1f} s")
+
+    def start_sink(self):
+        if self.sink is None:
+            self.sink = load.Sink(self.tools, self.opts.sink_port, self.opts.workdir)
+            self.sink.start()
+        return self.sink
+
+    def stop_sink(self):
+        if self.sink is not None:
+            self.sink.stop()
+            self.sink = None
+
+    # -- the scenarios ------------------------------------------------------
+    def ceilings(self, rep):
+        o = self.opts
+        res = {
+            "disk_1": load.disk_ceiling(o.workdir, 1, False, o.disk_seconds),
+            "disk_1_dirsync": load.disk_ceiling(o.workdir, 1, True, o.disk_seconds),
+            "disk_4": load.disk_ceiling(o.workdir, 4, False, o.disk_seconds),
+        }
+        try:
+            res["sink_per_s"] = load.sink_ceiling(self.tools, o, self.start_sink())
+        except BenchError as e:
+            self.results.fail("ceilings", "machine", f"smtp-source -> smtp-sink: {e}")
+        finally:
+            self.stop_sink()
+        self.results.add("ceilings", "machine", res)
+        log(f"rep {rep} ceilings: " + ", ".join(f"{k} {fmt(v)}" for k, v in res.items()))
+
+    def local(self, rep, order):
+        for name in order:
+            self.with_instance("local", name, lambda m: load.scenario_local(m, self.tools, self.opts),
+                               f"rep {rep} local")
+        if rep == 1 and self.opts.fsync_msgs > 0:
+            for name in order:
+                trace = Path(self.opts.workdir) / f"strace-{name}.txt"
+                self.with_instance(
+                    "local", name,
+                    lambda m, t=trace: load.scenario_local(m, self.tools, self.opts, trace_file=t),
+                    f"rep {rep} local (fsync count, {self.opts.fsync_msgs} msgs under strace)")
+
+    def relay(self, rep, order):
+        for name in order:
+            mta = self.mtas[name]
+            if not mta.supports_relay():
+                if ("relay", name) not in self.results.skips:
+                    print(f"relay: {name} skipped: remote delivery not implemented yet", flush=True)
+                self.results.skip("relay", name, "remote delivery not implemented yet")
+                continue
+            try:
+                sink = self.start_sink()
+            except BenchError as e:
+                self.results.fail("relay", name, f"smtp-sink: {e}")
+                continue
+            mta.relay_to = ("127.0.0.1", self.opts.sink_port)
+            try:
+                self.with_instance("relay", name,
+                                   lambda m: load.scenario_relay(m, self.tools, self.opts, sink),
+                                   f"rep {rep} relay")
+            finally:
+                mta.relay_to = None
+                self.stop_sink()
+
+    def sessions(self, rep, order):
+        for n in self.opts.idle_sessions:
+            for name in order:
+                self.with_instance(f"sessions-{n}", name,
+                                   lambda m, n=n: load.scenario_sessions(m, self.opts, n),
+                                   f"rep {rep} sessions-{n}")
+
+    def run(self):
+        o = self.opts
+        for rep in range(1, o.reps + 1):
+            names = list(self.mtas)
+            order = names if rep % 2 else names[::-1]
+            log(f"=== repetition {rep} of {o.reps} (order: {', '.join(order)}) ===")
+            if "ceilings" in o.scenarios:
+                self.ceilings(rep)
+            if "local" in o.scenarios:
+                self.local(rep, order)
+            if "relay" in o.scenarios:
+                self.relay(rep, order)
+            if "sessions" in o.scenarios:
+                self.sessions(rep, order)
+
+    def cleanup(self):
+        self.stop_sink()
+        for mta in self.mtas.values():
+            mta.stop_and_reap()
+            if mta.group:
+                mta.group.remove()
+
+    # -- the report ---------------------------------------------------------
+    def report(self, header):
+        r = self.results
+        o = self.opts
+        names = list(self.mtas)
+        out = []
+        out.append("")
+        out.append(f"== tern benchmark: medians of {o.reps} repetition(s) ==")
+        out.extend(header)
+        w = 56
+        cols = "".join(f"{n:>12}" for n in names)
+        ratio = len(names) == 2 and names == ["tern", "postfix"]
+        for scenario in r.order:
+            if scenario == "ceilings":
+                continue
+            out.append("")
+            out.append(f"{scenario:<{w}}{cols}" + (f"{'tern/postfix':>14}" if ratio else ""))
+            metrics = [m for m in METRICS if any((scenario, n, m) in r.values for n in names)]
+            for m in metrics:
+                unit, desc, _ = METRICS[m]
+                meds = [r.median(scenario, n, m) for n in names]
+                line = f"  {desc + ' (' + unit + ')':<{w - 2}}" + "".join(f"{fmt(v):>12}" for v in meds)
+                if ratio and None not in meds and meds[1]:
+                    line += f"{meds[0] / meds[1]:>14.3g}"
+                out.append(line)
+            for n in names:
+                for key in ("fsync_detail", "session_detail", "probe_detail"):
+                    d = r.details.get((scenario, n, key))
+                    if d:
+                        out.append(f"  {n} {key.replace('_', ' ')}: {d}")
+                if (scenario, n) in r.skips:
+                    out.append(f"  {n}: skipped: {r.skips[(scenario, n)]}")
+                if (scenario, n) in r.failures:
+                    fails = r.failures[(scenario, n)]
+                    out.append(f"  {n}: FAILED in {len(fails)} run(s): {fails[0].splitlines()[0]}")
+        if "ceilings" in r.order:
+            out.append("")
+            out.append("machine ceilings")
+            for m in ("disk_1", "disk_1_dirsync", "disk_4", "sink_per_s"):
+                v = r.median("ceilings", "machine", m)
+                if v is not None:
+                    unit, desc, _ = METRICS[m]
+                    out.append(f"  {desc + ' (' + unit + ')':<{w - 2}}{fmt(v):>12}")
+        if r.failures:
+            out.append("")
+            out.append("failures (first message of each; the MTA's log follows it)")
+            for (scenario, n), msgs in r.failures.items():
+                out.append(f"--- {scenario} {n}: {len(msgs)} failed run(s)")
+                out.extend("    " + line for line in msgs[0].splitlines()[:25])
+        out.append("")
+        # Machine-readable lines: one per figure (medians), then ratios.
+        for (scenario, n, m), vals in r.values.items():
+            unit = METRICS.get(m, ("",))[0]
+            runs = ",".join(f"{v:.4g}" for v in vals)
+            out.append(f"BENCH scenario={scenario} mta={n} metric={m} value={statistics.median(vals):.4g} "
+                       f"unit={unit} n={len(vals)} runs={runs}")
+        if ratio:
+            for (scenario, n, m), vals in r.values.items():
+                if n != "tern":
+                    continue
+                other = r.median(scenario, "postfix", m)
+                if other:
+                    out.append(f"BENCH scenario={scenario} mta=tern/postfix metric={m} "
+                               f"value={statistics.median(vals) / other:.4g} unit=ratio")
+        for (scenario, n), msgs in r.failures.items():
+            out.append(f"BENCH scenario={scenario} mta={n} status=failed runs_failed={len(msgs)} "
+                       f"reason=\"{msgs[0].splitlines()[0][:160]}\"")
+        for (scenario, n), why in r.skips.items():
+            out.append(f"BENCH scenario={scenario} mta={n} status=skipped reason=\"{why[:160]}\"")
+        print("\n".join(out), flush=True)
+
+
+def raise_nofile(need):
+    """Raise RLIMIT_NOFILE for the driver and everything it starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return soft
+    try:
+        nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+    except (OSError, ValueError):
+        nr_open = need
+    new_hard = max(hard, min(need, nr_open))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, new_hard), new_hard))
+    except (ValueError, OSError) as e:
+        log(f"cannot raise RLIMIT_NOFILE to {need} ({e}); using the hard limit {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(f"bench: interrupted by signal {signum}; stopping everything")
+
+
+def main():
+    opts = parse_args()
+    if os.geteuid() != 0:
+        print("bench: must run as root (system users, a private Postfix, cgroups)", file=sys.stderr)
+        return 2
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(s, on_signal)
+    Path(opts.workdir).mkdir(parents=True, exist_ok=True)
+    Path(opts.workdir).chmod(0o755)
+    ensure_accounts(opts.user, Path(opts.workdir) / "home")
+    fix_postdrop_perms(opts.postfix_root)
+    nofile = raise_nofile(max(opts.idle_sessions + [0]) + 1024)
+
+    bench = Bench(opts)
+    for name, port in (("tern", opts.tern_port), ("postfix", opts.postfix_port), ("smtp-sink", opts.sink_port)):
+        if port_open(port):
+            print(f"bench: 127.0.0.1:{port} ({name}'s port) is already in use; "
+                  f"stop what listens there or choose another port", file=sys.stderr)
+            return 2
+    if "tern" in bench.mtas:
+        why = bench.mtas["tern"].available()
+        if why:
+            bench.dead["tern"] = why
+            log(f"tern: {why}")
+
+    try:
+        rev = subprocess.run(["git", "-C", opts.repo, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rev = "?"
+    try:
+        pf = (Path(opts.postfix_root) / ".unpacked-from").read_text().strip()
+    except OSError:
+        pf = "?"
+    cg = cgroup2_root() if opts.cgroup else None
+    header = [
+        f"machine: {os.cpu_count()} CPUs, Linux {platform.release()}; RLIMIT_NOFILE {nofile}",
+        f"tern: {opts.build} (git {rev or '?'}); postfix: {pf}",
+        f"local/relay: {opts.msgs} msgs x {opts.size} B, {opts.concurrency} sessions, "
+        f"{'several messages per connection' if opts.reuse else 'a connection per message'}; "
+        f"CPU from {'cgroup v2 (' + str(cg) + ')' if cg else '/proc process trees'}",
+    ]
+    for line in header:
+        log(line)
+    t0 = time.monotonic()
+    interrupted = None
+    try:
+        bench.run()
+    except SystemExit as e:
+        interrupted = str(e)
+    finally:
+        for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(s, signal.SIG_IGN)
+        bench.cleanup()
+    header.append(f"bench time: {time.monotonic() - t0:.0f} s")
+    if interrupted:
+        header.append(f"INTERRUPTED ({interrupted}): partial results")
+    bench.report(header)
+    return 1 if bench.results.failures or interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

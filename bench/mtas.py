@@ -1,0 +1,664 @@
+"""The two mail systems under test, and how their cost is measured.
+
+An MTA object starts a fresh, private instance of one mail system on a
+loopback port, says when it is ready and when its queue is empty, and stops
+it.  `TernMTA` uses tools/instance.sh with the build under test; `PostfixMTA`
+runs Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and
+master.cf this module writes under the bench work directory (never
+/etc/postfix or /var/spool/postfix).
+
+Every instance is started inside its own process group of accounting, a
+`ProcGroup`: a cgroup v2 directory when the cgroup2 hierarchy is writable
+(CPU comes from cpu.stat usage_usec, which includes every short-lived child,
+and the member list is exact), otherwise the process tree under the MTA's
+master, with CPU summed from /proc/PID/stat (utime+stime+cutime+cstime).
+`RssSampler` sums VmRSS over the group's processes every 50 ms and keeps the
+largest total.  `StraceCounter` attaches `strace -f -c` to every process of
+the group to count fsync-like system calls.
+"""
+
+import os
+import pwd
+import grp
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync")
+
+
+class BenchError(Exception):
+    """A run could not be done; the message says why, for the report."""
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def wait_for(cond, timeout, interval=0.05):
+    """Poll cond() until it returns something true; None after timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path, lines=15):
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return f"({path} unreadable)"
+    return "\n".join(text[-lines:])
+
+
+# ---------------------------------------------------------------- processes
+
+def read_stat(pid):
+    """(ppid, cpu ticks incl. reaped children) of pid, or None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain spaces.
+    fields = raw[raw.rindex(")") + 2:].split()
+    ppid = int(fields[1])
+    ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return ppid, ticks
+
+
+def alive(pid):
+    """True if pid runs and is not a zombie waiting for init to reap it."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return raw[raw.rindex(")") + 2:][:1] not in ("Z", "X")
+
+
+def rss_bytes(pid):
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def pss_bytes(pid):
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants(root):
+    """root and every process below it (by ppid), from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = read_stat(int(entry))
+            if st:
+                children.setdefault(st[0], []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def cgroup2_root():
+    """Mount point of the cgroup v2 hierarchy if we may create groups in it."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] == "cgroup2":
+            path = Path(parts[1])
+            if os.access(path, os.W_OK) and (path / "cgroup.procs").exists():
+                return path
+    return None
+
+
+class ProcGroup:
+    """The processes of one MTA instance, for CPU, memory and clean-up.
+
+    With cgroup v2 every process started through preexec() and all its
+    descendants are members, however short-lived.  Without it, members are
+    the live descendants of the pid that master_pid() returns."""
+
+    def __init__(self, name, master_pid, use_cgroup=True):
+        self.name = name
+        self.master_pid = master_pid
+        self.cg = None
+        root = cgroup2_root() if use_cgroup else None
+        if root is not None:
+            cg = root / f"tern-bench-{name}"
+            try:
+                cg.mkdir(exist_ok=True)
+                if (cg / "cpu.stat").exists():
+                    self.cg = cg
+            except OSError:
+                self.cg = None
+        self.method = f"cgroup v2 {self.cg}" if self.cg else "process tree (/proc)"
+        if self.cg:
+            left = self.pids()
+            if left:
+                # Only this harness puts processes into this group: these
+                # are left from an earlier, interrupted bench run.
+                log(f"killing {len(left)} processes left in {self.cg} by an earlier run")
+                self.kill_all()
+
+    def preexec(self):
+        """For subprocess.Popen(preexec_fn=...): join the group."""
+        if self.cg:
+            with open(self.cg / "cgroup.procs", "w") as f:
+                f.write("0")
+
+    def pids(self):
+        if self.cg:
+            try:
+                return [int(x) for x in (self.cg / "cgroup.procs").read_text().split()]
+            except OSError:
+                return []
+        master = self.master_pid()
+        return descendants(master) if master else []
+
+    def cpu_usec(self):
+        if self.cg:
+            for line in (self.cg / "cpu.stat").read_text().splitlines():
+                key, _, val = line.partition(" ")
+                if key == "usage_usec":
+                    return int(val)
+            raise BenchError(f"{self.cg}/cpu.stat has no usage_usec")
+        total = 0
+        for pid in self.pids():
+            st = read_stat(pid)
+            if st:
+                total += st[1]
+        return total * 1_000_000 // CLK_TCK
+
+    def rss(self):
+        return sum(rss_bytes(p) for p in self.pids())
+
+    def pss(self):
+        return sum(pss_bytes(p) for p in self.pids())
+
+    def empty(self):
+        return not self.pids()
+
+    def kill_all(self, sig=signal.SIGKILL):
+        """Signal every member, one pid at a time (they are all ours)."""
+        for pid in self.pids():
+            if pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def reap(self, timeout=20):
+        """After a stop: wait for members to exit, then SIGKILL stragglers."""
+        if wait_for(self.empty, timeout):
+            return []
+        left = self.pids()
+        log(f"{self.name}: {len(left)} processes still running after stop; killing {left[:10]}")
+        self.kill_all()
+        wait_for(self.empty, 10)
+        return left
+
+    def remove(self):
+        if self.cg:
+            try:
+                self.cg.rmdir()
+            except OSError:
+                pass
+
+
+class RssSampler(threading.Thread):
+    """Every interval s, the sum of VmRSS over a ProcGroup; keeps the peak.
+
+    The sum of RSS counts shared pages (libraries, Postfix's many small
+    processes) once per process; the peak of the sum of PSS, sampled every
+    fifth time because smaps_rollup costs more, shares them out instead."""
+
+    def __init__(self, group, interval=0.05):
+        super().__init__(daemon=True)
+        self.group, self.interval = group, interval
+        self.peak = 0
+        self.peak_pss = 0
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            pids = self.group.pids()
+            self.peak = max(self.peak, sum(rss_bytes(p) for p in pids))
+            if self.samples % 5 == 0:
+                self.peak_pss = max(self.peak_pss, sum(pss_bytes(p) for p in pids))
+            self.samples += 1
+            self._halt.wait(self.interval)
+
+    def finish(self):
+        self._halt.set()
+        self.join(5)
+        return self.peak
+
+
+class StraceCounter:
+    """strace -f -c on every process of a group: counts sync system calls.
+
+    Processes the traced ones fork later are followed (-f), so attaching to
+    the master and its running daemons covers the short-lived children too."""
+
+    def __init__(self, group, outfile):
+        self.group = group
+        self.outfile = Path(outfile)
+        self.proc = None
+
+    def start(self):
+        if not shutil.which("strace"):
+            raise BenchError("strace is not installed (apt-get install strace)")
+        pids = self.group.pids()
+        if not pids:
+            raise BenchError("no MTA process to attach strace to")
+        cmd = ["strace", "-f", "-c", "-o", str(self.outfile),
+               "-e", "trace=" + ",".join(SYNC_CALLS)]
+        for p in pids:
+            cmd += ["-p", str(p)]
+        self.errfile = open(self.outfile.with_suffix(".err"), "w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.errfile,
+                                     start_new_session=True)
+        # strace prints "Process N attached" for each pid (and each thread).
+        def attached():
+            self.errfile.flush()
+            text = Path(self.errfile.name).read_text(errors="replace")
+            return all(f"Process {p} attached" in text for p in pids) or self.proc.poll() is not None
+        wait_for(attached, 15)
+        if self.proc.poll() is not None:
+            raise BenchError("strace exited at once: " + tail(self.errfile.name, 5))
+        time.sleep(0.2)
+
+    def finish(self):
+        """Detach (SIGINT), parse the summary: {syscall: calls}."""
+        if self.proc is None:
+            return {}
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise BenchError("strace did not detach within 30 s")
+        self.errfile.close()
+        counts = {}
+        for line in self.outfile.read_text(errors="replace").splitlines():
+            parts = line.split()
+            # "% time  seconds  usecs/call  calls  [errors]  syscall"
+            if len(parts) >= 5 and parts[-1] in SYNC_CALLS and parts[3].isdigit():
+                counts[parts[-1]] = int(parts[3])
+        return counts
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+# ---------------------------------------------------------------- the MTAs
+
+class MTA:
+    """Common part: a fresh instance per start(), in its own ProcGroup."""
+
+    name = "?"
+
+    def __init__(self, opts, port):
+        self.opts = opts
+        self.port = port
+        self.group = None
+        self.relay_to = None   # (host, port) of an SMTP sink for the relay scenario
+
+    def fresh_group(self):
+        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup)
+
+    def run_in_group(self, cmd, env=None, timeout=60):
+        return subprocess.run(cmd, env=env, preexec_fn=self.group.preexec,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def stop_and_reap(self):
+        """stop() then make sure nothing of this instance is left running."""
+        if self.group is None:
+            return
+        try:
+            self.stop()
+        except Exception as e:  # noqa: BLE001 - reported, then killed below
+            log(f"{self.name}: stop failed: {e}")
+        self.group.reap()
+
+    def wait_ready(self, timeout=30):
+        if not wait_for(lambda: port_open(self.port), timeout, 0.1):
+            raise BenchError(f"{self.name} does not accept connections on 127.0.0.1:{self.port} "
+                             f"within {timeout} s\n{self.log_tail()}")
+
+    def supports_relay(self):
+        return True
+
+
+class PostfixMTA(MTA):
+    """Debian's Postfix from the unpacked package, one private instance."""
+
+    name = "postfix"
+
+    def __init__(self, opts, port):
+        super().__init__(opts, port)
+        self.root = Path(opts.postfix_root)
+        self.base = Path(opts.workdir) / "postfix-inst"
+        self.conf = self.base / "etc"
+        self.queue = self.base / "queue"
+        self.data = self.base / "data"
+        self.logfile = self.base / "log" / "maillog"
+        self.env = dict(os.environ, LD_LIBRARY_PATH=str(self.root / "usr/lib/postfix"),
+                        MAIL_CONFIG=str(self.conf))
+
+    def postfix(self, *args, timeout=60):
+        return self.run_in_group([str(self.root / "usr/sbin/postfix"), "-c", str(self.conf), *args],
+                                 env=self.env, timeout=timeout)
+
+    def master_pid(self):
+        try:
+            pid = int((self.queue / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if alive(pid) else None
+
+    def log_tail(self):
+        return tail(self.logfile)
+
+    def write_config(self):
+        r, base = self.root, self.base
+        for p in (self.conf, self.queue, self.data):
+            # Guard: this instance must never touch the system's Postfix.
+            assert str(p).startswith(str(Path(self.opts.workdir))), p
+        relay = ""
+        if self.relay_to:
+            relay = f"relayhost = [{self.relay_to[0]}]:{self.relay_to[1]}\n"
+        main_cf = f"""# main.cf of the tern benchmark's private Postfix (written by bench/mtas.py).
+compatibility_level = 3.6
+queue_directory = {self.queue}
+data_directory = {self.data}
+daemon_directory = {r}/usr/lib/postfix/sbin
+command_directory = {r}/usr/sbin
+shlib_directory = {r}/usr/lib/postfix
+meta_directory = {r}/etc/postfix
+manpage_directory = {r}/usr/share/man
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_LIBRARY_PATH={r}/usr/lib/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = localhost.localdomain
+mydomain = localdomain
+myorigin = $myhostname
+mydestination = localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+home_mailbox = Maildir/
+alias_maps =
+alias_database =
+local_recipient_maps = unix:passwd.byname
+smtpd_peername_lookup = no
+smtp_host_lookup = native
+lmtp_host_lookup = native
+smtp_dns_support_level = disabled
+biff = no
+maillog_file = {self.logfile}
+{relay}"""
+        # Every service with chroot "n" (5th column).
+        master_cf = f"""# master.cf of the tern benchmark's private Postfix (written by bench/mtas.py).
+127.0.0.1:{self.port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+        (self.conf / "main.cf").write_text(main_cf)
+        (self.conf / "master.cf").write_text(master_cf)
+
+    def start(self):
+        if self.master_pid():
+            raise BenchError(f"a Postfix is already running from {self.conf}")
+        shutil.rmtree(self.base, ignore_errors=True)
+        for d in (self.conf, self.queue, self.logfile.parent):
+            d.mkdir(parents=True)
+        self.write_config()
+        self.fresh_group()
+        # "postfix start" runs post-install create-missing (queue
+        # directories, owned by postfix/postdrop), postsuper, then master.
+        try:
+            res = self.postfix("start", timeout=60)
+        except subprocess.TimeoutExpired:
+            raise BenchError("postfix start did not finish within 60 s")
+        if res.returncode != 0:
+            raise BenchError(f"postfix start failed ({res.returncode}): {res.stdout}{res.stderr}"
+                             f"\n{self.log_tail()}")
+        self.wait_ready()
+
+    def stop(self):
+        if self.master_pid():
+            try:
+                subprocess.run([str(self.root / "usr/sbin/postfix"), "-c", str(self.conf), "stop"],
+                               env=self.env, capture_output=True, timeout=30)
+            except subprocess.TimeoutExpired:
+                log("postfix stop did not finish within 30 s")
+
+    def queue_empty(self):
+        for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
+            for _, _, files in os.walk(self.queue / sub):
+                if files:
+                    return False
+        return True
+
+    def queue_report(self):
+        counts = {}
+        for sub in ("incoming", "active", "deferred", "hold", "corrupt"):
+            counts[sub] = sum(len(f) for _, _, f in os.walk(self.queue / sub))
+        return counts
+
+
+class TernMTA(MTA):
+    """tern from a build directory, started with tools/instance.sh."""
+
+    name = "tern"
+    SERVICES = ("smtpd", "qmgr", "deliver", "resolver")
+
+    def __init__(self, opts, port):
+        super().__init__(opts, port)
+        self.build = Path(opts.build)
+        self.repo = Path(opts.repo)
+        self.base = Path(opts.workdir) / "tern-inst"
+        self.queue = self.base / "queue"
+        self.logfile = self.base / "log" / "tern.log"
+
+    def available(self):
+        """None if the build looks complete, else the reason it is not."""
+        missing = [d for d in ("master", *self.SERVICES) if not os.access(self.build / "bin" / d, os.X_OK)]
+        if missing:
+            return f"not built: {', '.join(str(self.build / 'bin' / m) for m in missing)} missing"
+        return None
+
+    def relay_key(self):
+        """The tern.conf key for a relay host, if tern documents one."""
+        try:
+            text = (self.repo / "etc" / "tern.conf").read_text()
+        except OSError:
+            return None
+        for key in ("relayhost", "relay_host", "smtp_relayhost"):
+            for line in text.splitlines():
+                if line.lstrip("# ").startswith(key + " =") or line.lstrip("# ").startswith(key + "="):
+                    return key
+        return None
+
+    def supports_relay(self):
+        return self.relay_key() is not None
+
+    def master_pid(self):
+        try:
+            pid = int((self.queue / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if alive(pid) else None
+
+    def log_tail(self):
+        return tail(self.logfile)
+
+    def services(self):
+        """{service: [pid]} of the master's live children (as the tests do)."""
+        master = self.master_pid()
+        found = {}
+        if not master:
+            return found
+        for pid in descendants(master):
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            args = [a.decode(errors="replace") for a in args]
+            if "-s" in args and args.index("-s") + 1 < len(args):
+                found.setdefault(args[args.index("-s") + 1], []).append(pid)
+        return found
+
+    def start(self):
+        why = self.available()
+        if why:
+            raise BenchError(why)
+        if self.master_pid():
+            raise BenchError(f"a tern master is already running in {self.base}")
+        shutil.rmtree(self.base, ignore_errors=True)
+        extra = [self.opts.tern_conf_extra] if self.opts.tern_conf_extra else []
+        if self.relay_to:
+            extra.append(f"{self.relay_key()} = [{self.relay_to[0]}]:{self.relay_to[1]}")
+        env = dict(os.environ, TERN_CONF_EXTRA="\n".join(extra))
+        self.fresh_group()
+        cmd = ["sh", str(self.repo / "tools" / "instance.sh"), "start", str(self.base),
+               f"127.0.0.1:{self.port}", str(self.build)]
+        try:
+            res = self.run_in_group(cmd, env=env, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise BenchError("tools/instance.sh start did not finish within 60 s\n" + self.log_tail())
+        if res.returncode != 0:
+            err = res.stderr.strip().splitlines() or ["(no message)"]
+            raise BenchError(f"tools/instance.sh start failed ({res.returncode}): {err[-1]}\n"
+                             + "\n".join(err[:-1]) + f"\n{self.log_tail()}")
+        if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
+            raise BenchError(f"not every tern service is running after 15 s "
+                             f"(running: {sorted(self.services())})\n{self.log_tail()}")
+        self.wait_ready()
+
+    def stop(self):
+        if self.master_pid():
+            try:
+                subprocess.run(["sh", str(self.repo / "tools" / "instance.sh"), "stop", str(self.base)],
+                               capture_output=True, timeout=30)
+            except subprocess.TimeoutExpired:
+                log("tools/instance.sh stop did not finish within 30 s")
+
+    def queue_empty(self):
+        for sub in ("tmp", "incoming", "active", "deferred"):
+            d = self.queue / sub
+            if d.is_dir() and any(d.iterdir()):
+                return False
+        return True
+
+    def queue_report(self):
+        counts = {}
+        for sub in ("incoming", "active", "deferred", "hold", "corrupt"):
+            d = self.queue / sub
+            counts[sub] = len(list(d.iterdir())) if d.is_dir() else 0
+        return counts
+
+
+# ---------------------------------------------------------------- accounts
+
+def ensure_accounts(bench_user, home_root):
+    """postfix/postdrop for the private Postfix; the recipient user."""
+    try:
+        grp.getgrnam("postdrop")
+    except KeyError:
+        subprocess.run(["groupadd", "--system", "postdrop"], check=True)
+    try:
+        pwd.getpwnam("postfix")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        "postfix"], check=True)
+    try:
+        pwd.getpwnam(bench_user)
+    except KeyError:
+        Path(home_root).mkdir(parents=True, exist_ok=True)
+        Path(home_root).chmod(0o755)
+        subprocess.run(["useradd", "-m", "-d", str(Path(home_root) / bench_user),
+                        "-s", "/usr/sbin/nologin", bench_user], check=True)
+
+
+def reset_maildir(user):
+    """Empty ~user/Maildir and recreate cur/ new/ tmp/ owned by user."""
+    pw = pwd.getpwnam(user)
+    md = Path(pw.pw_dir) / "Maildir"
+    shutil.rmtree(md, ignore_errors=True)
+    for sub in ("", "cur", "new", "tmp"):
+        d = md / sub
+        d.mkdir(mode=0o700, exist_ok=True)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+    return md / "new"
+
+
+def fix_postdrop_perms(root):
+    """What "postfix set-permissions" would do for the two set-gid tools
+    (in the unpacked tree only), so postfix-script check-warn is quiet."""
+    gid = grp.getgrnam("postdrop").gr_gid
+    for prog in ("postdrop", "postqueue"):
+        p = Path(root) / "usr/sbin" / prog
+        if p.exists():
+            os.chown(p, 0, gid)
+            p.chmod(0o2755)
