@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "ipc.h"
+#include "ipc_event.h"
 #include "proto_deliver.h"
 #include "queue.h"
 
@@ -59,13 +60,6 @@ int	qmgr_retry_delay(int nfail);
  * characters and non-ASCII bytes with '?', truncating with "...". */
 void	qmgr_text_safe(char *dst, size_t dstlen, const char *src);
 
-/* ---- qmgr_frame.c: framing on libevent buffers ----------------------- */
-
-/* Take one frame off in: 1 and *msg filled (caller frees), 0 when it is not
- * complete yet, -1 when it is malformed or larger than max bytes. */
-int	qmgr_frame_take(struct evbuffer *in, size_t max, struct ipc_msg *msg);
-/* Encode msg and append it to out.  0 or -1. */
-int	qmgr_frame_put(struct evbuffer *out, const struct ipc_msg *msg);
 
 /* ---- qmgr_request.c: the deliver protocol, both directions ----------- */
 

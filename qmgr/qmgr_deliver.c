@@ -253,7 +253,7 @@ conn_send(struct qmgr_conn *c, struct qmgr_msg *m, const struct ipc_msg *req)
 {
 	c->msg = m;
 	c->sent_ms = io_now_ms();
-	if (qmgr_frame_put(bufferevent_get_output(c->bev), req) == -1) {
+	if (ipc_evbuffer_put(bufferevent_get_output(c->bev), req) == -1) {
 		conn_lost(c, "request could not be encoded");
 		return;
 	}
@@ -322,7 +322,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct ipc_msg		 reply;
 	int			 r;
 
-	r = qmgr_frame_take(in, IPC_FRAME_MAX + 4, &reply);
+	r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply);
 	if (r == 0)
 		return;
 	if (r == -1) {

@@ -106,7 +106,7 @@ client_serve(struct qmgr_client *c, const struct ipc_msg *req)
 		    (unsigned)req->type, text ? text : "");
 		break;
 	}
-	if (qmgr_frame_put(bufferevent_get_output(c->bev), &reply) == -1)
+	if (ipc_evbuffer_put(bufferevent_get_output(c->bev), &reply) == -1)
 		log_error("cannot encode a reply");
 	ipc_msg_free(&reply);
 }
@@ -128,7 +128,7 @@ client_process(struct qmgr_client *c)
 			bufferevent_disable(c->bev, EV_READ);
 			break;
 		}
-		if ((r = qmgr_frame_take(in, QMGR_REQUEST_MAX, &req)) == 0)
+		if ((r = ipc_evbuffer_take(in, QMGR_REQUEST_MAX, &req)) == 0)
 			break;
 		if (r == -1) {
 			log_warn("malformed frame from a client; "

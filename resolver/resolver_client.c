@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "ipc_event.h"
 #include "log.h"
 #include "resolver.h"
 
@@ -77,32 +78,6 @@ client_lookup_done(const struct ipc_msg *reply, void *arg)
 	/* The next request, if any, waits for the write callback. */
 }
 
-/* Take one complete frame off the input: 1 and *req filled, 0 when more
- * bytes are needed, -1 when the frame is malformed or too large. */
-static int
-client_take_frame(struct resolver_client *c, struct ipc_msg *req)
-{
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	unsigned char	*p;
-	size_t		 avail = evbuffer_get_length(in);
-	long		 total;
-	int		 r;
-
-	if (avail < 4)
-		return 0;
-	if ((p = evbuffer_pullup(in, 4)) == NULL ||
-	    (total = ipc_frame_length(p, 4)) < 0 ||
-	    total > RESOLVER_REQUEST_MAX)
-		return -1;
-	if (avail < (size_t)total)
-		return 0;
-	if ((p = evbuffer_pullup(in, total)) == NULL)
-		return -1;
-	r = ipc_decode(p, (size_t)total, req);
-	evbuffer_drain(in, (size_t)total);
-	return r < 0 ? -1 : 1;
-}
-
 /* Start serving one decoded request.  -1 if the reply cannot be queued. */
 static int
 client_serve(struct resolver_client *c, const struct ipc_msg *req)
@@ -136,7 +111,9 @@ client_process(struct resolver_client *c)
 	if (c->lookup != NULL ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;
-	if ((r = client_take_frame(c, &req)) == 0)
+	r = ipc_evbuffer_take(bufferevent_get_input(c->bev),
+	    RESOLVER_REQUEST_MAX, &req);
+	if (r == 0)
 		return;
 	if (r < 0) {
 		log_warn("malformed request frame: dropping client");

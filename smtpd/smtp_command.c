@@ -28,7 +28,7 @@ static const struct {
 
 #define SMTP_NVERBS	(sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
 
-static int
+int
 smtp_fail(struct smtp_result *res, int code, const char *enhanced,
     const char *text)
 {

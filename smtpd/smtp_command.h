@@ -79,4 +79,8 @@ int	smtp_command_rcpt(const char *arg, size_t len, struct smtp_path *,
 /* The verb's name ("MAIL"), for logs. */
 const char *smtp_command_name(enum smtp_verb);
 
+/* Fill res with a refusal and return -1, for every parser and policy check. */
+int	smtp_fail(struct smtp_result *, int code, const char *enhanced,
+	    const char *text);
+
 #endif

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "io.h"
 #include "ipc.h"
+#include "ipc_event.h"
 #include "log.h"
 #include "proto_qmgr.h"
 #include "smtp_notify.h"
@@ -61,25 +62,14 @@ smtp_notify_read(struct bufferevent *bev, void *arg)
 	struct smtp_notify	*n = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct ipc_msg		 m;
-	unsigned char		*p;
-	size_t			 avail;
-	long			 total;
+	int			 r;
 
-	while ((avail = evbuffer_get_length(in)) >= 4) {
-		p = evbuffer_pullup(in, 4);
-		if ((total = ipc_frame_length(p, avail)) < 0)
-			goto bad;
-		if (avail < (size_t)total)
-			return;
-		p = evbuffer_pullup(in, total);
-		if (p == NULL || ipc_decode(p, (size_t)total, &m) < 0)
-			goto bad;
+	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &m)) == 1) {
 		smtp_notify_reply(n, &m);
 		ipc_msg_free(&m);
-		evbuffer_drain(in, (size_t)total);
 	}
-	return;
-bad:
+	if (r == 0)
+		return;
 	log_warn("qmgr sent a malformed frame; reconnecting");
 	smtp_notify_drop(n);
 }

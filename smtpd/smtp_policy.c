@@ -16,16 +16,6 @@
 #include "log.h"
 #include "smtp_policy.h"
 
-static int
-smtp_policy_fail(struct smtp_result *res, int code, const char *enhanced,
-    const char *text)
-{
-	res->code = code;
-	res->enhanced = enhanced;
-	res->text = text;
-	return -1;
-}
-
 /* 1 the user exists, 0 it does not, -1 the lookup failed. */
 static int
 smtp_policy_user_exists(const char *name)
@@ -62,9 +52,9 @@ smtp_policy_user(const char *local, struct smtp_result *res)
 	} else if (r < 0)
 		log_warn("password database lookup failed: %s", strerror(errno));
 	if (r < 0)
-		return smtp_policy_fail(res, 451, "4.3.0",
+		return smtp_fail(res, 451, "4.3.0",
 		    "Error: recipient lookup failed, try again later");
-	return smtp_policy_fail(res, 550, "5.1.1",
+	return smtp_fail(res, 550, "5.1.1",
 	    "Recipient address rejected: User unknown in local recipient table");
 }
 
@@ -81,9 +71,9 @@ smtp_policy_rcpt(const struct tern_config *cfg, const struct smtp_path *path,
 	domain = addr_domain(path->addr);
 	if (domain == NULL || domain[0] == '[' ||
 	    !config_is_local_domain(cfg, domain))
-		return smtp_policy_fail(res, 554, "5.7.1", "Relay access denied");
+		return smtp_fail(res, 554, "5.7.1", "Relay access denied");
 	if (addr_local_part(path->addr, local, sizeof(local)) < 0)
-		return smtp_policy_fail(res, 501, "5.1.3",
+		return smtp_fail(res, 501, "5.1.3",
 		    "Bad recipient address syntax");
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)

@@ -346,30 +346,30 @@ test_frame_roundtrip(void **state)
 	ipc_msg_init(&m, QMGR_T_NOTIFY);
 	ipc_msg_add(&m, "v", "1");
 	ipc_msg_add(&m, "id", TEST_ID);
-	assert_int_equal(qmgr_frame_put(b, &m), 0);
-	assert_int_equal(qmgr_frame_put(b, &m), 0);
+	assert_int_equal(ipc_evbuffer_put(b, &m), 0);
+	assert_int_equal(ipc_evbuffer_put(b, &m), 0);
 	len = evbuffer_get_length(b);
 	flat = xmalloc(len);
 	evbuffer_remove(b, flat, len);
 
 	/* Byte by byte: incomplete until the last byte of each frame. */
 	evbuffer_add(b, flat, 3);
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), 0);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), 0);
 	evbuffer_add(b, flat + 3, len / 2 - 4);
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), 0);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), 0);
 	evbuffer_add(b, flat + len / 2 - 1, len / 2 + 1);
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), 1);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), 1);
 	assert_int_equal(got.type, QMGR_T_NOTIFY);
 	assert_string_equal(ipc_msg_get(&got, "id"), TEST_ID);
 	ipc_msg_free(&got);
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), 1);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), 1);
 	ipc_msg_free(&got);
 	assert_int_equal(evbuffer_get_length(b), 0);
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), 0);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), 0);
 
 	/* Over the caller's limit: refused before it is all there. */
 	evbuffer_add(b, flat, 4);
-	assert_int_equal(qmgr_frame_take(b, 8, &got), -1);
+	assert_int_equal(ipc_evbuffer_take(b, 8, &got), -1);
 	evbuffer_drain(b, evbuffer_get_length(b));
 	free(flat);
 	ipc_msg_free(&m);
@@ -389,16 +389,16 @@ test_frame_garbage(void **state)
 
 	(void)state;
 	evbuffer_add(b, huge, sizeof(huge));
-	assert_int_equal(qmgr_frame_take(b, IPC_FRAME_MAX + 4, &got), -1);
+	assert_int_equal(ipc_evbuffer_take(b, IPC_FRAME_MAX + 4, &got), -1);
 	evbuffer_drain(b, evbuffer_get_length(b));
 	evbuffer_add(b, tiny, sizeof(tiny));
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), -1);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), -1);
 	evbuffer_drain(b, evbuffer_get_length(b));
 	evbuffer_add(b, badver, sizeof(badver));
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), -1);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), -1);
 	evbuffer_drain(b, evbuffer_get_length(b));
 	evbuffer_add(b, noterm, sizeof(noterm));
-	assert_int_equal(qmgr_frame_take(b, 4096, &got), -1);
+	assert_int_equal(ipc_evbuffer_take(b, 4096, &got), -1);
 	evbuffer_free(b);
 }
 

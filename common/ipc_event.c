@@ -1,17 +1,14 @@
 /*
- * qmgr_frame - ipc.h framing on libevent buffers, for both sides of qmgr:
- * its clients and its delivery agents.  A frame is taken off the buffer
- * only when it is complete, and a length over the caller's limit condemns
- * the peer before the frame's bytes are even read.
+ * ipc_event - ipc.h framing on libevent buffers.  See ipc_event.h.
  */
 #include <stdlib.h>
 
 #include <event2/buffer.h>
 
-#include "qmgr.h"
+#include "ipc_event.h"
 
 int
-qmgr_frame_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
+ipc_evbuffer_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
 {
 	unsigned char	*p;
 	long		 total;
@@ -36,7 +33,7 @@ qmgr_frame_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
 }
 
 int
-qmgr_frame_put(struct evbuffer *out, const struct ipc_msg *msg)
+ipc_evbuffer_put(struct evbuffer *out, const struct ipc_msg *msg)
 {
 	char	*frame;
 	size_t	 len;
