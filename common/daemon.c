@@ -6,6 +6,8 @@
  */
 #include <sys/socket.h>
 
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -93,6 +95,9 @@ daemon_setup(int argc, char **argv, const char *progname, struct daemon_ctx *ctx
 	if (listen) {
 		daemon_check_listener();
 		ctx->listen_fd = DAEMON_LISTEN_FD;
+		/* -l means the master started us. */
+		ctx->master_pid = getppid();
+		daemon_watch_master(ctx);
 	}
 	/* Errors before log_open() reach stderr: the master or the person who
 	 * started us sees "file:line: reason". */
@@ -121,6 +126,26 @@ daemon_drop_privs(struct daemon_ctx *ctx)
 		    ctx->cfg.queue_directory : ".";
 	if (privs_drop(user, dir) < 0)
 		log_fatal("cannot drop privileges to %s", user);
+	/* setuid cleared the parent-death signal: arm it again. */
+	daemon_watch_master(ctx);
+}
+
+/*
+ * A daemon started by the master must not outlive it: it would keep the
+ * listening sockets, and a new master could not bind them.  The kernel
+ * sends SIGTERM when the master exits (each daemon already stops cleanly on
+ * SIGTERM).  Credential changes clear that setting, so this runs again after
+ * privileges are dropped (privs_restore() keeps it across its switches).
+ */
+void
+daemon_watch_master(const struct daemon_ctx *ctx)
+{
+	if (ctx->master_pid <= 0)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		log_fatal("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	if (getppid() != ctx->master_pid)
+		log_fatal("the master (pid %ld) is gone", (long)ctx->master_pid);
 }
 
 void

@@ -18,6 +18,8 @@
 #ifndef TERN_DAEMON_H
 #define TERN_DAEMON_H
 
+#include <sys/types.h>
+
 #include "config.h"
 
 #define DAEMON_LISTEN_FD 3
@@ -30,6 +32,7 @@ struct daemon_ctx {
 	int		 chroot;
 	int		 foreground;
 	int		 listen_fd;	/* -1 without -l */
+	pid_t		 master_pid;	/* parent with -l, else 0 */
 	int		 nargs;		/* arguments after the options */
 	char		**args;
 	struct tern_config cfg;
@@ -38,6 +41,8 @@ struct daemon_ctx {
 void	daemon_setup(int argc, char **argv, const char *progname,
 	    struct daemon_ctx *);
 void	daemon_drop_privs(struct daemon_ctx *);	/* exits on failure */
+/* Exit (SIGTERM) when the master dies; re-arm after credential changes. */
+void	daemon_watch_master(const struct daemon_ctx *);
 void	daemon_cleanup(struct daemon_ctx *);
 
 #endif

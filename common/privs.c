@@ -5,11 +5,13 @@
  * kind of failure nobody notices until it is exploited.  The saved groups
  * are process state by design: they are root's, to be put back on restore.
  */
+#include <sys/prctl.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +24,8 @@ static gid_t	*privs_saved_groups;
 static int	 privs_saved_ngroups = -1;	/* -1: not saved yet */
 static gid_t	 privs_saved_egid;
 static int	 privs_switched;
+static int	 privs_saved_pdeathsig;	/* see privs_become() */
+static pid_t	 privs_saved_ppid;
 
 int
 privs_is_root(void)
@@ -151,6 +155,12 @@ privs_become(uid_t uid, gid_t gid)
 	}
 	if (privs_save() < 0)
 		return -1;
+	/* Changing the effective ids clears the parent-death signal that
+	 * ties a daemon to its master (daemon.c); remember it for
+	 * privs_restore(). */
+	if (prctl(PR_GET_PDEATHSIG, &privs_saved_pdeathsig) < 0)
+		privs_saved_pdeathsig = 0;
+	privs_saved_ppid = getppid();
 	/* Groups first: changing them needs the root euid given up last. */
 	if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
 		int saved = errno;
@@ -178,5 +188,12 @@ privs_restore(void)
 	    setgroups((size_t)privs_saved_ngroups, privs_saved_groups) < 0)
 		return -1;
 	privs_switched = 0;
+	if (privs_saved_pdeathsig != 0) {
+		if (prctl(PR_SET_PDEATHSIG, privs_saved_pdeathsig) < 0)
+			return -1;
+		/* The parent may have died while the signal was unarmed. */
+		if (getppid() != privs_saved_ppid)
+			raise(privs_saved_pdeathsig);
+	}
 	return 0;
 }

@@ -100,3 +100,17 @@ def test_kill_everything_after_250_loses_nothing(make_instance):
              what="every acknowledged message to be delivered after the restart")
     wait_for(lambda: not inst.queue_files("active") and not inst.queue_files("incoming")
              and not inst.queue_files("deferred"), timeout=30, what="an empty queue")
+
+
+def test_daemons_exit_when_the_master_dies(tern):
+    """A daemon must not outlive its master: it would keep the listening
+    sockets, and a new master could not bind them."""
+    children = [p for pids in tern.services().values() for p in pids]
+    assert len(children) == 8
+    os.kill(tern.master_pid(), signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in children), timeout=20,
+             what="every daemon to exit after the master died")
+    tern.start()
+    send(tern, "terntest1", "after-master-death")
+    wait_for(lambda: "after-master-death" in delivered_tokens("terntest1"), timeout=30,
+             what="delivery by the new master's daemons")
