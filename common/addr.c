@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -247,4 +248,38 @@ addr_lower(const char *s, char *out, size_t outlen)
 		out[i] = (char)tolower((unsigned char)s[i]);
 	out[i] = '\0';
 	return out;
+}
+
+/* Login names that could exist.  Anything else is unknown without asking:
+ * the name comes from the network and the passwd lookup may reach an NSS
+ * back end (LDAP, SQL) that is less careful about odd bytes than we are. */
+static int
+addr_login_name_ok(const char *name)
+{
+	const char	*p;
+
+	if (*name == '\0' || *name == '.' || *name == '-')
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+int
+addr_local_user(const char *rcpt, char *out, size_t outlen)
+{
+	char	 local[ADDR_LOCAL_MAX + 1];
+
+	if (strchr(rcpt, '@') == NULL) {
+		if (strlen(rcpt) >= sizeof(local))
+			return -1;
+		snprintf(local, sizeof(local), "%s", rcpt);
+	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
+		return -1;
+	if (strlen(local) >= outlen)
+		return -1;
+	addr_lower(local, out, outlen);
+	return addr_login_name_ok(out) ? 0 : -1;
 }

@@ -31,6 +31,12 @@ const char *addr_domain(const char *mailbox);
 /* Copy the local part (unquoted if it was a Quoted-string) into out.
  * 0 or -1 if it does not fit / addr has no '@'. */
 int	addr_local_part(const char *mailbox, char *out, size_t outlen);
+/* The login name that receives mail for a local recipient: the local part
+ * (unquoted), lower-cased; an address without a domain ("postmaster", RFC
+ * 5321 section 4.1.1.3) is all local part.  smtpd (RCPT check) and deliver
+ * both use this one rule, so whatever smtpd accepts deliver can place.
+ * 0, or -1 if it does not fit or is not [a-z0-9._-] (never sent to NSS). */
+int	addr_local_user(const char *rcpt, char *out, size_t outlen);
 /* Lower-case ASCII copy of s into out (truncates safely); returns out. */
 char	*addr_lower(const char *s, char *out, size_t outlen);
 

@@ -115,7 +115,6 @@ struct local_user {
 typedef int (*local_user_lookup_fn)(const char *name, struct local_user *u,
 	    void *arg);
 
-int	local_user_name(const char *rcpt, char *out, size_t outlen);
 int	local_user_resolve(const char *rcpt, local_user_lookup_fn, void *arg,
 	    struct local_user *, struct deliver_result *);
 int	local_user_getpw(const char *name, struct local_user *, void *arg);

@@ -17,43 +17,6 @@
 
 #define PW_BUF_SIZE	(16 * 1024)	/* getpwnam_r() scratch space */
 
-/* Login names that could exist.  Anything else is unknown without asking:
- * the name comes from the network and the passwd lookup may reach an NSS
- * back end (LDAP, SQL) that is less careful about odd bytes than we are. */
-static int
-local_user_name_ok(const char *name)
-{
-	const char	*p;
-
-	if (*name == '\0' || *name == '.' || *name == '-')
-		return 0;
-	for (p = name; *p != '\0'; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '.' || *p == '_' || *p == '-'))
-			return 0;
-	return 1;
-}
-
-/* The account name for rcpt: its local part (unquoted), lower-cased.  An
- * address without a domain ("postmaster", RFC 5321 section 4.1.1.3) is all
- * local part.  0, or -1 if it does not fit or cannot be a login name. */
-int
-local_user_name(const char *rcpt, char *out, size_t outlen)
-{
-	char	 local[ADDR_LOCAL_MAX + 1];
-
-	if (strchr(rcpt, '@') == NULL) {
-		if (strlen(rcpt) >= sizeof(local))
-			return -1;
-		snprintf(local, sizeof(local), "%s", rcpt);
-	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
-		return -1;
-	if (strlen(local) >= outlen)
-		return -1;
-	addr_lower(local, out, outlen);
-	return local_user_name_ok(out) ? 0 : -1;
-}
-
 /* Map rcpt to an account.  0 and *u filled, or -1 and *res says why:
  * bounce 5.1.1 for no such user, defer 4.3.0 when the lookup failed. */
 int
@@ -64,7 +27,7 @@ local_user_resolve(const char *rcpt, local_user_lookup_fn lookup, void *arg,
 	int	 r;
 
 	memset(u, 0, sizeof(*u));
-	if (local_user_name(rcpt, name, sizeof(name)) < 0) {
+	if (addr_local_user(rcpt, name, sizeof(name)) < 0) {
 		deliver_result_set(res, DELIVER_BOUNCE, "5.1.1",
 		    "user unknown");
 		return -1;

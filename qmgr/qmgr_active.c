@@ -291,7 +291,7 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 	if (qmgr_expired(age, cfg->maximal_queue_lifetime)) {
 		for (i = 0; i < m->env.nrcpt; i++)
 			if (m->env.rcpt[i].status == RCPT_PENDING)
-				(void)msg_bounce(m, i, "expired", "4.4.7",
+				(void)msg_bounce(m, i, "expired", "5.4.7",
 				    "message expired in the queue");
 		if (queue_pending_count(&m->env) == 0) {
 			msg_remove(q, m);

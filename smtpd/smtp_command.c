@@ -144,21 +144,23 @@ smtp_mailbox(const char *s, size_t len, int is_mail, struct smtp_path *path,
 {
 	const char	*bad = is_mail ? "Bad sender address syntax" :
 			    "Bad recipient address syntax";
+	/* RFC 3463: X.1.7 is the sender's syntax, X.1.3 the recipient's. */
+	const char	*dsn = is_mail ? "5.1.7" : "5.1.3";
 	const char	*colon;
 
 	if (len > 0 && s[0] == '@') {
 		if ((colon = memchr(s, ':', len)) == NULL ||
 		    !smtp_route_valid(s, (size_t)(colon - s)))
-			return smtp_fail(res, 501, "5.1.3", bad);
+			return smtp_fail(res, 501, dsn, bad);
 		len -= (size_t)(colon - s) + 1;
 		s = colon + 1;
 	}
 	if (!is_mail && smtp_token_eq(s, len, "postmaster"))
 		path->postmaster = 1;
 	else if (!addr_valid_mailbox(s, len, NULL))
-		return smtp_fail(res, 501, "5.1.3", bad);
+		return smtp_fail(res, 501, dsn, bad);
 	if (len >= sizeof(path->addr))
-		return smtp_fail(res, 501, "5.1.3", bad);
+		return smtp_fail(res, 501, dsn, bad);
 	memcpy(path->addr, s, len);
 	path->addr[len] = '\0';
 	path->addrlen = len;

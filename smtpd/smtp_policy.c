@@ -30,19 +30,17 @@ smtp_policy_user_exists(const char *name)
 	return -1;
 }
 
-/* Try the name as given, then in lower case, as deliver does. */
+/* Does the account that deliver would pick for rcpt exist?  The same rule
+ * (addr_local_user) on both sides, so that nothing smtpd accepts turns
+ * into a bounce at delivery. */
 static int
-smtp_policy_user(const char *local, struct smtp_result *res)
+smtp_policy_user(const char *rcpt, struct smtp_result *res)
 {
-	char	 lower[ADDR_LOCAL_MAX + 1];
-	int	 r;
+	char	 name[ADDR_LOCAL_MAX + 1];
+	int	 r = 0;
 
-	if ((r = smtp_policy_user_exists(local)) == 0) {
-		addr_lower(local, lower, sizeof(lower));
-		if (strcmp(lower, local) != 0)
-			r = smtp_policy_user_exists(lower);
-	}
-	if (r > 0)
+	if (addr_local_user(rcpt, name, sizeof(name)) == 0 &&
+	    (r = smtp_policy_user_exists(name)) > 0)
 		return 0;
 	/* Without root, the database itself is missing (smtpd chrooted,
 	 * say): that must not turn into 550 for every user. */
@@ -78,5 +76,5 @@ smtp_policy_rcpt(const struct tern_config *cfg, const struct smtp_path *path,
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)
 		return 0;
-	return smtp_policy_user(local, res);
+	return smtp_policy_user(path->addr, res);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "addr.h"
 #include "config.h"
 #include "deliver/deliver.h"
 
@@ -97,25 +98,25 @@ test_user_name(void **state)
 	char	 out[64];
 
 	(void)state;
-	assert_int_equal(local_user_name("Alice@LocalHost", out, sizeof(out)), 0);
+	assert_int_equal(addr_local_user("Alice@LocalHost", out, sizeof(out)), 0);
 	assert_string_equal(out, "alice");
-	assert_int_equal(local_user_name("\"Bob.Smith\"@x", out, sizeof(out)), 0);
+	assert_int_equal(addr_local_user("\"Bob.Smith\"@x", out, sizeof(out)), 0);
 	assert_string_equal(out, "bob.smith");
-	assert_int_equal(local_user_name("PostMaster", out, sizeof(out)), 0);
+	assert_int_equal(addr_local_user("PostMaster", out, sizeof(out)), 0);
 	assert_string_equal(out, "postmaster");
 	/* The local part is what comes before the last '@'. */
-	assert_int_equal(local_user_name("\"a@b\"@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("alice@localhost", out, 5), -1);
-	assert_int_equal(local_user_name("alice@localhost", out, 6), 0);
+	assert_int_equal(addr_local_user("\"a@b\"@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("alice@localhost", out, 5), -1);
+	assert_int_equal(addr_local_user("alice@localhost", out, 6), 0);
 	/* Odd bytes never reach the passwd lookup. */
-	assert_int_equal(local_user_name("\"a b\"@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("\"\"@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("a*b@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("a/b@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("-rf@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("..@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("\"\\\"x\"@x", out, sizeof(out)), -1);
-	assert_int_equal(local_user_name("\xc3\xa9@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("\"a b\"@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("\"\"@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("a*b@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("a/b@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("-rf@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("..@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("\"\\\"x\"@x", out, sizeof(out)), -1);
+	assert_int_equal(addr_local_user("\xc3\xa9@x", out, sizeof(out)), -1);
 }
 
 static void
