@@ -31,6 +31,7 @@ qmgr_startup_scan(struct qmgr *q)
 	qmgr_scan_recover(q);
 	qmgr_scan_incoming(q);
 	qmgr_scan_deferred(q, 0);
+	qmgr_scan_tmp(q);
 }
 
 int

@@ -183,11 +183,15 @@ void	qmgr_msg_retry(struct qmgr *, struct qmgr_msg *, int crashed);
 void	qmgr_msg_done(struct qmgr *, struct qmgr_msg *,
 	    const struct qmgr_outcome *);
 
+/* A file in tmp/ this old (seconds) is a reception that smtpd abandoned. */
+#define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
+
 /* qmgr_scan.c */
 void	qmgr_scan_init(struct qmgr *);
 void	qmgr_scan_recover(struct qmgr *);	/* active/ at start-up */
 void	qmgr_scan_incoming(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);
+void	qmgr_scan_tmp(struct qmgr *);		/* abandoned receptions */
 /* NOTIFY: move incoming/<id> to active/ if there is room. */
 void	qmgr_scan_notify(struct qmgr *, const char *id);
 void	qmgr_scan_free(struct qmgr *);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -28,6 +29,7 @@ scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_active_unpark(q);
 	qmgr_scan_incoming(q);
 	qmgr_scan_deferred(q, 0);
+	qmgr_scan_tmp(q);
 }
 
 void
@@ -177,6 +179,37 @@ qmgr_scan_deferred(struct qmgr *q, int flush)
 			continue;	/* keep marking files due */
 		}
 		scan_take(q, de->d_name, QDIR_DEFERRED);
+	}
+	closedir(d);
+}
+
+/*
+ * tmp/ holds messages still being received.  smtpd removes its own file
+ * when a session fails, but one killed during DATA cannot: whatever is older
+ * than any transfer could take was never acknowledged, and would otherwise
+ * fill the disk over many crashes.
+ */
+void
+qmgr_scan_tmp(struct qmgr *q)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	time_t		 limit = time(NULL) - QMGR_TMP_MAX_AGE;
+	DIR		*d;
+
+	(void)q;
+	if ((d = scan_open(QDIR_TMP)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode) ||
+		    st.st_mtime > limit)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_qid(LOG_LEVEL_INFO, de->d_name,
+			    "removed from tmp/: abandoned while being received");
 	}
 	closedir(d);
 }

@@ -3,9 +3,11 @@ message is ever lost, whatever is killed and when."""
 
 import os
 import re
+import shutil
 import signal
 import smtplib
 import threading
+import time
 
 import pytest
 
@@ -114,3 +116,18 @@ def test_daemons_exit_when_the_master_dies(tern):
     send(tern, "terntest1", "after-master-death")
     wait_for(lambda: "after-master-death" in delivered_tokens("terntest1"), timeout=30,
              what="delivery by the new master's daemons")
+
+
+def test_abandoned_tmp_files_are_removed(tern):
+    """A reception cut off by an smtpd crash leaves tmp/<id>; qmgr removes it
+    once it is older than any transfer could take, and only then."""
+    tmp = tern.queue / "tmp"
+    old, fresh = tmp / "0ABANDONED0001", tmp / "0RECEIVING0001"
+    for f in (old, fresh):
+        f.write_bytes(b"tern-queue 1\npartial")
+        shutil.chown(f, "tern", "tern")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    for pid in tern.services()["qmgr"]:
+        os.kill(pid, signal.SIGKILL)      # its start-up scan does the work
+    wait_for(lambda: not old.exists(), timeout=30, what="the abandoned file to go")
+    assert fresh.exists()
