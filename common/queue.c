@@ -618,7 +618,7 @@ queue_file_open(enum queue_dir d, const char *id, int flags,
 }
 
 int
-queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
+queue_rcpt_write(int fd, const struct queue_envelope *env, int i, char status)
 {
 	ssize_t	 n;
 
@@ -635,7 +635,13 @@ queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
 			errno = EIO;
 		return -1;
 	}
-	if (fdatasync(fd) < 0)
+	return 0;
+}
+
+int
+queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
+{
+	if (queue_rcpt_write(fd, env, i, status) < 0 || fdatasync(fd) < 0)
 		return -1;
 	env->rcpt[i].status = status;
 	return 0;
