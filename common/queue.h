@@ -113,6 +113,13 @@ int	queue_writer_sync(struct queue_writer *);
 /* Rename tmp/<id> to incoming/<id> and fsync incoming/.  Only after this
  * returns 0 may the message be acknowledged.  Closes the file. */
 int	queue_writer_publish(struct queue_writer *);
+/* The two halves of publish, for callers that share one fsync of incoming/
+ * among several files (group commit): rename tmp/<id> to incoming/<id>
+ * (the file stays open), and close it.  A message may be acknowledged only
+ * once an fsync of incoming/ that started after its rename has returned 0.
+ * 0 or -1. */
+int	queue_writer_rename(struct queue_writer *);
+int	queue_writer_close(struct queue_writer *);
 /* sync + publish. */
 int	queue_writer_commit(struct queue_writer *);
 /* Close and unlink the tmp file (safe to call after a failure, or twice). */
