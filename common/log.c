@@ -4,12 +4,17 @@
  * log_open() lines go to stderr only, so start-up errors (a bad tern.conf)
  * reach whoever ran the program even though syslog is not set up yet.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <paths.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,6 +26,41 @@ static char	log_syslog_ident[80];	/* openlog() keeps the pointer */
 static int	log_opened;
 static int	log_to_stderr = 1;
 static int	log_debug_on;
+static long	log_pid;		/* getpid() is a system call */
+/*
+ * Without a syslog daemon (no /dev/log), glibc's syslog() tries to connect
+ * again for every line: socket, connect, close.  So log_open() looks for
+ * the socket, and while it is missing syslog() is not called; the look is
+ * repeated every LOG_SYSLOG_RETRY seconds, so a syslog daemon started later
+ * is noticed.  Found once, syslog() is always used: glibc keeps the
+ * connection (LOG_NDELAY), also after a chroot hides /dev/log.
+ */
+#define LOG_SYSLOG_RETRY	60
+static int	log_syslog_found;
+static time_t	log_syslog_next;	/* when to look for /dev/log again */
+
+static void
+log_atfork_child(void)
+{
+	log_pid = (long)getpid();
+}
+
+static int
+log_syslog_usable(void)
+{
+	struct stat	 st;
+	time_t		 now;
+
+	if (log_syslog_found)
+		return 1;
+	now = time(NULL);
+	if (now < log_syslog_next)
+		return 0;
+	log_syslog_next = now + LOG_SYSLOG_RETRY;
+	if (stat(_PATH_LOG, &st) == 0 && S_ISSOCK(st.st_mode))
+		log_syslog_found = 1;
+	return log_syslog_found;
+}
 
 void
 log_open(const char *ident, int to_stderr)
@@ -31,8 +71,16 @@ log_open(const char *ident, int to_stderr)
 	snprintf(log_syslog_ident, sizeof(log_syslog_ident), "tern/%s", log_ident);
 	if (log_opened)
 		closelog();
+	else
+		pthread_atfork(NULL, NULL, log_atfork_child);
+	log_pid = (long)getpid();
+	log_syslog_found = 0;
+	log_syslog_next = 0;
 	/* LOG_NDELAY: connect now, before a chroot hides /dev/log. */
-	openlog(log_syslog_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	if (log_syslog_usable())
+		openlog(log_syslog_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	else
+		openlog(log_syslog_ident, LOG_PID, LOG_MAIL);
 	log_opened = 1;
 	log_to_stderr = to_stderr;
 }
@@ -65,11 +113,11 @@ log_emit(int prio, const char *label, const char *text)
 	char	 line[LOG_LINE_MAX + 128];
 	int	 n, saved = errno;
 
-	if (log_opened)
+	if (log_opened && log_syslog_usable())
 		syslog(prio, "%s%s%s", label ? label : "", label ? ": " : "", text);
 	if (log_to_stderr) {
 		n = snprintf(line, sizeof(line), "%s[%ld]: %s%s%s\n", log_ident,
-		    (long)getpid(), label ? label : "", label ? ": " : "", text);
+		    log_opened ? log_pid : (long)getpid(), label ? label : "", label ? ": " : "", text);
 		if (n > (int)sizeof(line) - 1) {
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';

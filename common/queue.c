@@ -463,10 +463,9 @@ queue_writer_sync(struct queue_writer *w)
 }
 
 int
-queue_writer_publish(struct queue_writer *w)
+queue_writer_rename(struct queue_writer *w)
 {
 	char	 path[QUEUE_PATH_SIZE];
-	int	 fd;
 
 	if (w->error != 0 || w->fd < 0 || w->pending > 0) {
 		errno = w->error ? w->error : w->fd < 0 ? EBADF : EINVAL;
@@ -480,18 +479,39 @@ queue_writer_publish(struct queue_writer *w)
 		return queue_writer_fail(w);
 	/* The file has left tmp/: abort must not unlink anything now. */
 	w->tmp_path[0] = '\0';
-	fd = w->fd;
-	w->fd = -1;
-	if (io_fsync_dir(queue_dirs[QDIR_INCOMING]) < 0) {
-		int saved = errno;
+	return 0;
+}
 
-		close(fd);
-		errno = saved;
-		return queue_writer_fail(w);
+int
+queue_writer_close(struct queue_writer *w)
+{
+	int	 fd = w->fd;
+
+	w->fd = -1;
+	if (fd < 0) {
+		errno = w->error ? w->error : EBADF;
+		return -1;
 	}
 	if (close(fd) < 0)
 		return queue_writer_fail(w);
 	return 0;
+}
+
+int
+queue_writer_publish(struct queue_writer *w)
+{
+	int	 saved;
+
+	if (queue_writer_rename(w) < 0)
+		return -1;
+	if (io_fsync_dir(queue_dirs[QDIR_INCOMING]) < 0) {
+		saved = errno;
+		close(w->fd);
+		w->fd = -1;
+		errno = saved;
+		return queue_writer_fail(w);
+	}
+	return queue_writer_close(w);
 }
 
 int
@@ -618,7 +638,7 @@ queue_file_open(enum queue_dir d, const char *id, int flags,
 }
 
 int
-queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
+queue_rcpt_write(int fd, const struct queue_envelope *env, int i, char status)
 {
 	ssize_t	 n;
 
@@ -635,7 +655,13 @@ queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
 			errno = EIO;
 		return -1;
 	}
-	if (fdatasync(fd) < 0)
+	return 0;
+}
+
+int
+queue_rcpt_mark(int fd, struct queue_envelope *env, int i, char status)
+{
+	if (queue_rcpt_write(fd, env, i, status) < 0 || fdatasync(fd) < 0)
 		return -1;
 	env->rcpt[i].status = status;
 	return 0;

@@ -27,8 +27,9 @@
  *	<message: header and body, LF line endings, dot-unstuffed>
  *
  * The status byte of a rcpt line is the only thing ever changed in place
- * (queue_rcpt_mark: one pwrite + fdatasync), so an outcome is durable before
- * qmgr acts on it and a crash can at worst repeat a delivery, never lose one.
+ * (queue_rcpt_mark: one pwrite + fdatasync; or several queue_rcpt_write and
+ * one fdatasync), so an outcome is durable before qmgr acts on it and a crash
+ * can at worst repeat a delivery, never lose one.
  * Everything else about a file is immutable once it leaves tmp/.
  */
 #ifndef TERN_QUEUE_H
@@ -112,6 +113,13 @@ int	queue_writer_sync(struct queue_writer *);
 /* Rename tmp/<id> to incoming/<id> and fsync incoming/.  Only after this
  * returns 0 may the message be acknowledged.  Closes the file. */
 int	queue_writer_publish(struct queue_writer *);
+/* The two halves of publish, for callers that share one fsync of incoming/
+ * among several files (group commit): rename tmp/<id> to incoming/<id>
+ * (the file stays open), and close it.  A message may be acknowledged only
+ * once an fsync of incoming/ that started after its rename has returned 0.
+ * 0 or -1. */
+int	queue_writer_rename(struct queue_writer *);
+int	queue_writer_close(struct queue_writer *);
 /* sync + publish. */
 int	queue_writer_commit(struct queue_writer *);
 /* Close and unlink the tmp file (safe to call after a failure, or twice). */
@@ -124,6 +132,11 @@ int	queue_file_open(enum queue_dir, const char *id, int flags,
 	    struct queue_envelope *, int *fd, const char **err);
 /* Durably set recipient i's status byte: pwrite + fdatasync.  0 or -1. */
 int	queue_rcpt_mark(int fd, struct queue_envelope *, int i, char status);
+/* Write recipient i's status byte without syncing it, and leave env alone:
+ * the caller makes several marks durable with one fdatasync(fd) and only
+ * then updates env.  0 or -1 (errno). */
+int	queue_rcpt_write(int fd, const struct queue_envelope *, int i,
+	    char status);
 /* rename <from>/<id> to <to>/<id>.  0 or -1 (errno). */
 int	queue_move(const char *id, enum queue_dir from, enum queue_dir to);
 /* Count recipients with status RCPT_PENDING. */

@@ -85,12 +85,18 @@ maildir_fail(struct deliver_result *res, const char *what, int err)
 		    strerror(err));
 }
 
-/* Make the subdirectory name of parent (mode 0700) unless it exists, and
- * open it.  A directory we create is made durable right away (fsync of its
- * parent), or a crash could take a delivered message with it. */
+/* Open the subdirectory name of parent, making it (mode 0700) if it is
+ * missing.  The usual case, an existing directory, costs one openat().  A
+ * directory we create is made durable right away (fsync of its parent), or
+ * a crash could take a delivered message with it. */
 static int
 maildir_subdir_open(int parent, const char *name)
 {
+	int	 fd;
+
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
 	if (mkdirat(parent, name, 0700) == 0) {
 		if (fsync(parent) < 0)
 			return -1;

@@ -3,7 +3,8 @@
  * that qmgr is working on, the FIFO of those ready for a delivery agent,
  * and what happens to a message once deliver has answered.  The one rule
  * here is the order of durable steps: a recipient's status is on disk
- * before anything else is done about it, and a file is removed only when
+ * before anything else is done about it (or, when the round finishes the
+ * message, the file is removed instead), and a file is removed only when
  * no recipient in it is pending.  Everything else may be repeated after a
  * crash; nothing may be skipped.
  */
@@ -241,10 +242,10 @@ log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
 
 /*
  * A recipient will never be delivered: bounced by deliver, or expired.
- * TODO(bounce): this is the one place where a delivery status notification
- * to the sender (RFC 3464) must be queued - durably, before the status byte
- * is set, so a crash cannot lose the bounce.  Until then the outcome is only
- * logged.
+ * TODO(bounce): this and qmgr_msg_done() are the places where a delivery
+ * status notification to the sender (RFC 3464) must be queued - durably,
+ * before the status byte is set or the file removed, so a crash cannot lose
+ * the bounce.  Until then the outcome is only logged.
  */
 static int
 msg_bounce(struct qmgr_msg *m, int i, const char *status, const char *dsn,
@@ -259,20 +260,6 @@ msg_bounce(struct qmgr_msg *m, int i, const char *status, const char *dsn,
 	m->env.rcpt[i].status = RCPT_BOUNCED;
 	log_rcpt(m, i, LOG_LEVEL_INFO, status, dsn, text);
 	return 0;
-}
-
-static void
-msg_delivered(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
-{
-	if (queue_rcpt_mark(m->fd, &m->env, i, RCPT_DELIVERED) == -1) {
-		/* Still pending on disk: it will be delivered again. */
-		log_qid(LOG_LEVEL_ERROR, m->id, "cannot record status=sent "
-		    "for recipient %d: %s; it will be repeated", i,
-		    strerror(errno));
-		return;
-	}
-	m->env.rcpt[i].status = RCPT_DELIVERED;
-	log_rcpt(m, i, LOG_LEVEL_INFO, "sent", o->dsn, o->text);
 }
 
 /* Some recipients remain pending: either the queue lifetime is over (then
@@ -432,21 +419,79 @@ qmgr_msg_retry(struct qmgr *q, struct qmgr_msg *m, int crashed)
 	qmgr_active_requeue(q, m);
 }
 
+/*
+ * Write the status bytes of the batch's finished recipients and make them
+ * durable with one fdatasync.  0, or -1 (errno): then none of them counts as
+ * recorded, and they stay pending in memory.
+ */
+static int
+msg_record(struct qmgr_msg *m, const struct qmgr_outcome *out)
+{
+	int k, n = 0;
+
+	for (k = 0; k < m->nbatch; k++) {
+		if (out[k].status == QMGR_RCPT_DEFER)
+			continue;
+		if (queue_rcpt_write(m->fd, &m->env, m->batch[k],
+		    out[k].status == QMGR_RCPT_OK ? RCPT_DELIVERED :
+		    RCPT_BOUNCED) == -1)
+			return -1;
+		n++;
+	}
+	return n > 0 ? fdatasync(m->fd) : 0;
+}
+
+/*
+ * A batch's outcomes.  If they finish the message (no recipient deferred,
+ * none pending outside this batch) the file is removed next, and the status
+ * bytes are not written at all: the unlink is the record.  A crash before
+ * it repeats these deliveries, as a crash between deliver's fsync and a
+ * status mark always could; Postfix does the same.  Otherwise every
+ * delivered or bounced recipient of the batch is marked, with one fdatasync
+ * for all of them, before anything acts on the outcomes.
+ */
 void
 qmgr_msg_done(struct qmgr *q, struct qmgr_msg *m,
     const struct qmgr_outcome *out)
 {
-	int k, i;
+	int k, i, final, recorded, err = 0;
 
 	m->conn_fail = 0;
+	final = !msg_pending_from(m, m->cursor) &&
+	    queue_pending_count(&m->env) == m->nbatch;
+	for (k = 0; k < m->nbatch && final; k++)
+		if (out[k].status == QMGR_RCPT_DEFER)
+			final = 0;
+	recorded = final;
+	if (!final) {
+		recorded = msg_record(m, out) == 0;
+		err = errno;
+	}
 	for (k = 0; k < m->nbatch; k++) {
 		i = m->batch[k];
 		switch (out[k].status) {
 		case QMGR_RCPT_OK:
-			msg_delivered(m, i, &out[k]);
+			if (!recorded) {
+				/* Still pending on disk: it will be
+				 * delivered again. */
+				log_qid(LOG_LEVEL_ERROR, m->id, "cannot record "
+				    "status=sent for recipient %d: %s; it will "
+				    "be repeated", i, strerror(err));
+				break;
+			}
+			m->env.rcpt[i].status = RCPT_DELIVERED;
+			log_rcpt(m, i, LOG_LEVEL_INFO, "sent", out[k].dsn,
+			    out[k].text);
 			break;
 		case QMGR_RCPT_BOUNCE:
-			(void)msg_bounce(m, i, "bounced", out[k].dsn,
+			if (!recorded) {
+				log_qid(LOG_LEVEL_ERROR, m->id, "cannot record "
+				    "status=bounced for recipient %d: %s; will "
+				    "try again", i, strerror(err));
+				break;
+			}
+			m->env.rcpt[i].status = RCPT_BOUNCED;
+			log_rcpt(m, i, LOG_LEVEL_INFO, "bounced", out[k].dsn,
 			    out[k].text);
 			break;
 		case QMGR_RCPT_DEFER:

@@ -1,8 +1,18 @@
 /*
  * smtp_commit - the commit worker pool.  Jobs wait in a FIFO under one
- * mutex; a worker takes one, runs queue_writer_commit() (the only thing the
- * workers ever do: no logging, no libevent, no session state), and moves it
- * to the done list.  The first job on an empty done list writes one byte to
+ * mutex; a worker takes one, commits it (the only thing the workers ever
+ * do: no logging, no libevent, no session state), and moves it to the done
+ * list.
+ *
+ * Committing is group commit.  Each worker fsyncs its own file and renames
+ * it into incoming/, in parallel with the others; then the job joins the
+ * list of renamed files waiting for an fsync of incoming/.  If no such fsync
+ * is running, the worker takes the whole list and runs one for all of them;
+ * otherwise it waits for the running one to finish and then, if its file
+ * was renamed too late to be covered by it, for the next.  An fsync covers
+ * exactly the jobs it took, all renamed before it started, so no message is
+ * acknowledged before its directory entry is durable; sessions whose DATA
+ * ends together share one directory fsync.  The first job on an empty done list writes one byte to
  * a pipe; the event loop then takes the whole list at once, so a burst of
  * completions costs one wake-up.
  */
@@ -27,6 +37,10 @@
 
 struct smtp_commit_job {
 	struct smtp_commit_job	*next;
+	struct smtp_commit_job	*dnext;		/* waiting for incoming/ fsync */
+	int			 dir_done;
+	int			 dir_result;
+	int			 dir_err;
 	struct queue_writer	*w;
 	smtp_commit_done_fn	 done;
 	void			*arg;
@@ -39,12 +53,72 @@ struct smtp_commit {
 	pthread_cond_t		 wake;		/* a job arrived, or stop */
 	struct smtp_commit_job	*head, *tail;	/* waiting, FIFO */
 	struct smtp_commit_job	*done;		/* finished, LIFO */
+	struct smtp_commit_job	*dirwait;	/* renamed, awaiting dir fsync */
+	int			 dir_syncing;	/* a worker is in fsync(incoming/) */
+	pthread_cond_t		 dir_synced;	/* a dir fsync finished */
 	int			 stop;
 	int			 nthreads;
 	pthread_t		*threads;
 	int			 pipe[2];	/* workers -> event loop */
 	struct event		*ev;
 };
+
+/* With c->lock held: return once an fsync of incoming/ that started after
+ * job's rename has finished, running it if nobody else is. */
+static void
+smtp_commit_dir_sync(struct smtp_commit *c, struct smtp_commit_job *job)
+{
+	struct smtp_commit_job	*take, *j;
+	int			 r, err;
+
+	job->dir_done = 0;
+	job->dnext = c->dirwait;
+	c->dirwait = job;
+	while (!job->dir_done) {
+		if (c->dir_syncing) {
+			pthread_cond_wait(&c->dir_synced, &c->lock);
+			continue;
+		}
+		take = c->dirwait;
+		c->dirwait = NULL;
+		c->dir_syncing = 1;
+		pthread_mutex_unlock(&c->lock);
+		r = io_fsync_dir(queue_dir_name(QDIR_INCOMING));
+		err = r < 0 ? errno : 0;
+		pthread_mutex_lock(&c->lock);
+		for (j = take; j != NULL; j = j->dnext) {
+			j->dir_result = r;
+			j->dir_err = err;
+			j->dir_done = 1;
+		}
+		c->dir_syncing = 0;
+		pthread_cond_broadcast(&c->dir_synced);
+	}
+}
+
+/* fsync the file, rename it into incoming/, fsync incoming/ (shared), close
+ * it.  0, or -1 with job->err. */
+static int
+smtp_commit_run(struct smtp_commit *c, struct smtp_commit_job *job)
+{
+	if (queue_writer_sync(job->w) < 0 || queue_writer_rename(job->w) < 0) {
+		job->err = errno;
+		return -1;
+	}
+	pthread_mutex_lock(&c->lock);
+	smtp_commit_dir_sync(c, job);
+	pthread_mutex_unlock(&c->lock);
+	if (job->dir_result < 0) {
+		(void)queue_writer_close(job->w);
+		job->err = job->dir_err;
+		return -1;
+	}
+	if (queue_writer_close(job->w) < 0) {
+		job->err = errno;
+		return -1;
+	}
+	return 0;
+}
 
 static void *
 smtp_commit_worker(void *arg)
@@ -64,8 +138,8 @@ smtp_commit_worker(void *arg)
 			c->tail = NULL;
 		pthread_mutex_unlock(&c->lock);
 
-		job->result = queue_writer_commit(job->w);
-		job->err = job->result < 0 ? errno : 0;
+		job->err = 0;
+		job->result = smtp_commit_run(c, job);
 
 		pthread_mutex_lock(&c->lock);
 		wake = c->done == NULL;
@@ -141,6 +215,7 @@ smtp_commit_new(struct event_base *base, int nthreads)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
+	pthread_cond_init(&c->dir_synced, NULL);
 	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST,
@@ -190,6 +265,7 @@ smtp_commit_free(struct smtp_commit *c)
 	close(c->pipe[0]);
 	close(c->pipe[1]);
 	pthread_cond_destroy(&c->wake);
+	pthread_cond_destroy(&c->dir_synced);
 	pthread_mutex_destroy(&c->lock);
 	free(c->threads);
 	free(c);

@@ -1,9 +1,10 @@
 /*
  * smtp_commit - a small pool of threads that make queue files durable
- * (queue_writer_commit: fsync the file, rename it into incoming/, fsync the
- * directory).  An fsync can take milliseconds; done here it never stalls the
- * event loop and the other sessions, and fsyncs that run at the same time
- * share one journal commit in the file system.  Completions come back to the
+ * (fsync the file, rename it into incoming/, fsync the directory).  An fsync
+ * can take milliseconds; done here it never stalls the event loop and the
+ * other sessions, and fsyncs that run at the same time share one journal
+ * commit in the file system.  Files committed together share one fsync of
+ * incoming/ (group commit, see smtp_commit.c).  Completions come back to the
  * event loop through a pipe, and their callbacks run there, never in a
  * worker thread.
  */
