@@ -90,8 +90,18 @@ class Instance:
                             self.listen, str(BUILD)], env=env,
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, f"instance start failed: {r.stdout}{r.stderr}\n{self.log()}"
-        wait_for(lambda: all(self.services().get(s) for s in SERVICES),
-                 what="every service to be running")
+        limits = self.service_limits()
+        wait_for(lambda: all(len(self.services().get(s, ())) == n for s, n in limits.items()),
+                 what=f"every instance of every service to be running: {limits}")
+
+    def service_limits(self):
+        """{service: process limit} from the instance's master.conf."""
+        limits = {}
+        for line in (self.dir / "etc" / "master.conf").read_text().splitlines():
+            f = line.split()
+            if f and not f[0].startswith("#"):
+                limits[f[0]] = int(f[5])
+        return limits
 
     def stop(self):
         subprocess.run(["sh", str(INSTANCE_SH), "stop", str(self.dir)],
