@@ -7,6 +7,7 @@
  * master's blocked signal mask and ignored signals across exec, so it
  * resets both: a daemon must start with the defaults it expects.
  */
+#include <sys/prctl.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -70,9 +71,14 @@ spawn_reset_signals(void)
 
 static _Noreturn void
 spawn_child(const struct service *s, const char *path, char **argv,
-    int listen_fd)
+    int listen_fd, pid_t master)
 {
 	spawn_reset_signals();
+	/* Die with the master (see daemon_watch_master): armed here, before
+	 * exec, so there is no moment in which the master could die unseen;
+	 * the setting survives exec. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master)
+		_exit(127);
 	/* dup2 onto itself would keep close-on-exec: clear it instead. */
 	if (listen_fd == DAEMON_LISTEN_FD) {
 		if (fcntl(listen_fd, F_SETFD, 0) == -1) {
@@ -97,7 +103,7 @@ service_spawn(const struct spawn_opts *o, const struct service *s,
 {
 	char	 path[SPAWN_PATH_MAX];
 	char	*argv[SPAWN_ARGV_MAX];
-	pid_t	 pid;
+	pid_t	 pid, master = getpid();
 
 	if (service_spawn_argv(o, s, user, path, sizeof(path), argv) == -1) {
 		log_error("service %s: program path too long", s->name);
@@ -108,7 +114,7 @@ service_spawn(const struct spawn_opts *o, const struct service *s,
 		return -1;
 	}
 	if (pid == 0)
-		spawn_child(s, path, argv, listen_fd);
+		spawn_child(s, path, argv, listen_fd, master);
 	log_debug("service %s: started pid %ld: %s", s->name, (long)pid, path);
 	return pid;
 }
