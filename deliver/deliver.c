@@ -3,9 +3,10 @@
  *
  * Several deliver processes share one listening socket (fd 3, bound by the
  * master).  Each accepts one connection from qmgr at a time and serves its
- * requests one after the other with the blocking IPC helpers, until qmgr
- * closes it; then it accepts the next.  A request is handled start to
- * finish (deliver_message.c) before anything else is looked at.
+ * requests with the blocking IPC helpers until qmgr closes it; then it
+ * accepts the next.  The requests that are waiting when deliver looks form
+ * a batch (qmgr pipelines them when it is busy), handled start to finish
+ * (deliver_message.c) before anything else is looked at.
  *
  * deliver keeps root: it switches its effective ids to each recipient
  * while it writes the mailbox, and switches back (maildir.c).  Started by
@@ -77,6 +78,59 @@ deliver_wait(int fd, int sigfd)
 	}
 }
 
+/* Is another request already waiting on fd?  Never blocks. */
+static int
+deliver_more_waiting(int fd)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* Read the request qmgr sent and every further one already waiting, up to
+ * DELIVER_PIPELINE_MAX: they are handled as one batch.  The count, or -1
+ * when a frame could not be read: then the connection is over and nothing
+ * read from it is acted on, as qmgr will retry all of it. */
+static int
+deliver_read_batch(int fd, struct ipc_msg *req)
+{
+	int	 n = 0, i;
+
+	do {
+		/* Idle had no limit; a frame once begun must come soon. */
+		if (ipc_read(fd, &req[n], DELIVER_READ_TIMEOUT) < 0) {
+			if (errno == ECONNRESET)
+				log_debug("qmgr closed the connection");
+			else
+				log_warn("read request: %s", strerror(errno));
+			for (i = 0; i <= n; i++)
+				ipc_msg_free(&req[i]);
+			return -1;
+		}
+		n++;
+	} while (n < DELIVER_PIPELINE_MAX && deliver_more_waiting(fd));
+	return n;
+}
+
+static int
+deliver_write_replies(int fd, struct ipc_msg *reply, int n)
+{
+	int	 i, r = 0;
+
+	for (i = 0; i < n; i++) {
+		if (r == 0 && ipc_write(fd, &reply[i],
+		    DELIVER_WRITE_TIMEOUT) < 0) {
+			log_warn("write reply: %s", strerror(errno));
+			r = -1;
+		}
+		ipc_msg_free(&reply[i]);
+	}
+	return r;
+}
+
 /* Serve requests on one connection until qmgr closes it (1) or a stop
  * signal arrives (0).  A frame that cannot be read or decoded ends the
  * connection, as ipc.h prescribes; a well-framed but bad request gets
@@ -84,29 +138,19 @@ deliver_wait(int fd, int sigfd)
 static int
 deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
 {
-	struct ipc_msg	 req, reply;
-	int		 r;
+	struct ipc_msg	 req[DELIVER_PIPELINE_MAX], reply[DELIVER_PIPELINE_MAX];
+	int		 i, n;
 
 	for (;;) {
 		if (!deliver_wait(fd, sigfd))
 			return 0;
-		/* Idle had no limit; a frame once begun must come soon. */
-		if (ipc_read(fd, &req, DELIVER_READ_TIMEOUT) < 0) {
-			if (errno == ECONNRESET)
-				log_debug("qmgr closed the connection");
-			else
-				log_warn("read request: %s", strerror(errno));
-			ipc_msg_free(&req);
+		if ((n = deliver_read_batch(fd, req)) < 0)
 			return 1;
-		}
-		deliver_handle(ctx, &req, &reply);
-		ipc_msg_free(&req);
-		r = ipc_write(fd, &reply, DELIVER_WRITE_TIMEOUT);
-		ipc_msg_free(&reply);
-		if (r < 0) {
-			log_warn("write reply: %s", strerror(errno));
+		deliver_batch(ctx, req, n, reply);
+		for (i = 0; i < n; i++)
+			ipc_msg_free(&req[i]);
+		if (deliver_write_replies(fd, reply, n) < 0)
 			return 1;
-		}
 	}
 }
 

@@ -25,6 +25,7 @@
 #define DELIVER_PATH_SIZE	4096	/* a home directory or mailbox path */
 #define DELIVER_READ_TIMEOUT	(60 * 1000)	/* rest of a frame, ms */
 #define DELIVER_WRITE_TIMEOUT	(60 * 1000)	/* a reply, ms */
+#define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
 
 enum deliver_status {
 	DELIVER_OK,		/* durably in the mailbox */
@@ -59,11 +60,16 @@ struct deliver_msg {
 	off_t		 size;		/* file size when it was opened */
 };
 
+struct local_batch;
+
 /* Per-process state, owned by main() and passed down explicitly. */
 struct deliver_ctx {
 	const struct tern_config *cfg;
 	char		 hostname[DELIVER_HOST_SIZE];	/* for Maildir names */
 	unsigned long	 counter;	/* deliveries so far, for names */
+	/* Local deliveries collected for the batch being handled (local.c);
+	 * NULL outside deliver_batch(). */
+	struct local_batch *local;
 };
 
 /* deliver_request.c */
@@ -81,9 +87,13 @@ const char *deliver_status_name(enum deliver_status);
 void	deliver_log(const char *id, const char *rcpt, const char *relay,
 	    const char *mailbox, const struct deliver_result *);
 
-/* deliver_message.c */
+/* deliver_message.c: a batch of requests (at most DELIVER_PIPELINE_MAX),
+ * each turned into its reply, DELIVER_T_REPLY or IPC_T_ERROR; the replies
+ * are built only when every delivery of the batch is durable. */
 int	deliver_message_open(const struct deliver_request *,
 	    struct deliver_msg *, const char **why);
+void	deliver_batch(struct deliver_ctx *, const struct ipc_msg *req, int n,
+	    struct ipc_msg *reply);
 void	deliver_handle(struct deliver_ctx *, const struct ipc_msg *,
 	    struct ipc_msg *reply);
 
@@ -91,15 +101,19 @@ void	deliver_handle(struct deliver_ctx *, const struct ipc_msg *,
 struct transport {
 	const char	*name;	/* "local", later "smtp"; for logs */
 	/* Deliver msg to the recipients req->rcpt[idx[0..n)], writing
-	 * result[idx[k]] for each; must set every one of them. */
+	 * result[idx[k]] for each; must set every one of them, at once or
+	 * by the time flush returns.  msg stays open until then. */
 	void	(*deliver)(struct deliver_ctx *, const struct deliver_msg *,
 		    const int *idx, int n, struct deliver_result *result);
+	/* Finish what deliver left pending, or NULL. */
+	void	(*flush)(struct deliver_ctx *);
 };
 
 const struct transport *transport_select(const struct tern_config *,
 	    const char *rcpt);
 void	transport_dispatch(struct deliver_ctx *, const struct deliver_msg *,
 	    struct deliver_result *result);
+void	transport_flush(struct deliver_ctx *);
 
 /* local_user.c: recipient -> local account.  Aliases and .forward files
  * will be expanded here, in front of the passwd lookup. */
@@ -119,12 +133,24 @@ int	local_user_resolve(const char *rcpt, local_user_lookup_fn, void *arg,
 	    struct local_user *, struct deliver_result *);
 int	local_user_getpw(const char *name, struct local_user *, void *arg);
 
-/* local.c: the local transport. */
+/* local.c: the local transport.  local_batch_new/free bracket a batch;
+ * without a batch, local deliveries are made at once. */
 extern const struct transport transport_local;
+struct local_batch *local_batch_new(void);
+void	local_batch_free(struct local_batch *);
 
 /* maildir.c */
+struct maildir_job {
+	const struct deliver_msg *msg;
+	const char		*rcpt;
+	struct deliver_result	*res;
+	char			 name[MAILDIR_NAME_SIZE];	/* in new/ */
+};
+
 int	maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	    long pid, unsigned long counter, const char *host);
+void	maildir_deliver_many(struct deliver_ctx *, const struct local_user *,
+	    const char *mailbox, struct maildir_job **, int n);
 void	maildir_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    const char *rcpt, const struct local_user *, const char *mailbox,
 	    struct deliver_result *);

@@ -1,6 +1,6 @@
 /*
- * deliver_message - one request from start to reply: check it, open the
- * queue file it names, let the transports deliver, and collect the
+ * deliver_message - a batch of requests from start to replies: check each,
+ * open the queue file it names, let the transports deliver, and collect the
  * outcomes in request order.
  *
  * The queue file is opened here, as root and before any privilege switch,
@@ -98,33 +98,75 @@ message_defer_all(const struct deliver_request *req,
 	}
 }
 
+/* One request of a batch, from its check to its reply. */
+struct batch_item {
+	struct deliver_request	 req;
+	struct deliver_msg	 msg;
+	struct deliver_result	*result;
+	const char		*refused;	/* not a valid request: why */
+};
+
+/* Check request m and start its deliveries; the local ones wait in the
+ * batch until transport_flush(). */
+static void
+batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
+    struct batch_item *it)
+{
+	const char	*why;
+
+	it->msg.fd = -1;
+	if (deliver_request_parse(m, &it->req, &it->refused) < 0) {
+		log_warn("bad request from qmgr: %s", it->refused);
+		return;
+	}
+	it->refused = NULL;
+	it->result = xcalloc((size_t)it->req.nrcpt, sizeof(*it->result));
+	if (deliver_message_open(&it->req, &it->msg, &why) < 0)
+		message_defer_all(&it->req, it->result, why);
+	else
+		transport_dispatch(ctx, &it->msg, it->result);
+}
+
+static void
+batch_item_finish(struct batch_item *it, struct ipc_msg *reply)
+{
+	if (it->refused != NULL)
+		deliver_error_build(reply, it->refused);
+	else if (deliver_reply_build(reply, it->result, it->req.nrcpt) < 0) {
+		log_qid(LOG_LEVEL_ERROR, it->req.id, "cannot encode the reply");
+		deliver_error_build(reply, "reply too large");
+	}
+	if (it->msg.fd >= 0)
+		close(it->msg.fd);
+	free(it->result);
+	deliver_request_free(&it->req);
+}
+
+/* Turn requests req[0..n) into reply[0..n).  Every delivery of the batch
+ * is made and durable before the first reply is built. */
+void
+deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
+    struct ipc_msg *reply)
+{
+	struct batch_item	*it;
+	int			 i;
+
+	it = xcalloc((size_t)n, sizeof(*it));
+	ctx->local = local_batch_new();
+	for (i = 0; i < n; i++)
+		batch_item_start(ctx, &req[i], &it[i]);
+	transport_flush(ctx);
+	local_batch_free(ctx->local);
+	ctx->local = NULL;
+	for (i = 0; i < n; i++)
+		batch_item_finish(&it[i], &reply[i]);
+	free(it);
+}
+
 /* Turn request m into *reply (DELIVER_T_REPLY or IPC_T_ERROR). */
 void
 deliver_handle(struct deliver_ctx *ctx, const struct ipc_msg *m,
     struct ipc_msg *reply)
 {
-	struct deliver_request	 req;
-	struct deliver_msg	 msg;
-	struct deliver_result	*result;
-	const char		*why;
-
-	if (deliver_request_parse(m, &req, &why) < 0) {
-		log_warn("bad request from qmgr: %s", why);
-		deliver_error_build(reply, why);
-		deliver_request_free(&req);
-		return;
-	}
-	result = xcalloc((size_t)req.nrcpt, sizeof(*result));
-	if (deliver_message_open(&req, &msg, &why) < 0)
-		message_defer_all(&req, result, why);
-	else {
-		transport_dispatch(ctx, &msg, result);
-		close(msg.fd);
-	}
-	if (deliver_reply_build(reply, result, req.nrcpt) < 0) {
-		log_qid(LOG_LEVEL_ERROR, req.id, "cannot encode the reply");
-		deliver_error_build(reply, "reply too large");
-	}
-	free(result);
-	deliver_request_free(&req);
+	deliver_batch(ctx, m, 1, reply);
 }

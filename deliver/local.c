@@ -3,11 +3,143 @@
  * (mydestination) go to an account's mailbox.  It maps each recipient to
  * an account (local_user.c) and picks the mailbox format from
  * home_mailbox; only Maildir exists so far, and mbox would be added here.
+ *
+ * Within a batch of requests (deliver_message.c) deliveries are collected
+ * rather than made at once, and local_flush() makes them grouped by
+ * account: one privilege switch, one opening of the Maildir and one fsync
+ * of its new/ per account and batch (maildir.c).  The collection is
+ * bounded; when it is full it is flushed early, which costs sharing, never
+ * correctness.  The accounts looked up for a batch are remembered for it,
+ * so a busy mailbox costs one passwd lookup per batch.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "deliver.h"
+
+#define LOCAL_BATCH_USERS	8	/* accounts in one batch */
+#define LOCAL_BATCH_JOBS	64	/* deliveries in one batch */
+
+struct local_batch {
+	struct local_user	 user[LOCAL_BATCH_USERS];
+	int			 nuser;
+	struct maildir_job	 job[LOCAL_BATCH_JOBS];
+	int			 job_user[LOCAL_BATCH_JOBS];	/* in user[] */
+	int			 njob;
+};
+
+struct local_batch *
+local_batch_new(void)
+{
+	return xcalloc(1, sizeof(struct local_batch));
+}
+
+void
+local_batch_free(struct local_batch *b)
+{
+	free(b);
+}
+
+/* Where the mail of u goes, for the log only: a cut path is still a
+ * useful hint. */
+static void
+local_where(const struct deliver_ctx *ctx, const struct local_user *u,
+    char *where, size_t len)
+{
+	if (snprintf(where, len, "%s/%s", u->home, ctx->cfg->home_mailbox) < 0)
+		where[0] = '\0';
+}
+
+/* The deliveries collected for account k, made together. */
+static void
+local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
+    struct maildir_job **run)
+{
+	char	 where[DELIVER_PATH_SIZE];
+	int	 j, n = 0;
+
+	for (j = 0; j < b->njob; j++)
+		if (b->job_user[j] == k)
+			run[n++] = &b->job[j];
+	if (n == 0)
+		return;
+	maildir_deliver_many(ctx, &b->user[k], ctx->cfg->home_mailbox, run, n);
+	local_where(ctx, &b->user[k], where, sizeof(where));
+	for (j = 0; j < n; j++)
+		deliver_log(run[j]->msg->req->id, run[j]->rcpt, "local", where,
+		    run[j]->res);
+}
+
+static void
+local_flush(struct deliver_ctx *ctx)
+{
+	struct local_batch	*b = ctx->local;
+	struct maildir_job	*run[LOCAL_BATCH_JOBS];
+	int			 k;
+
+	if (b == NULL)
+		return;
+	for (k = 0; k < b->nuser; k++)
+		local_flush_user(ctx, b, k, run);
+	b->njob = 0;
+	b->nuser = 0;
+}
+
+/* A local_user_lookup_fn that answers from the batch's accounts first. */
+static int
+local_lookup_cached(const char *name, struct local_user *u, void *arg)
+{
+	struct local_batch	*b = arg;
+	int			 k;
+
+	for (k = 0; k < b->nuser; k++)
+		if (strcmp(b->user[k].name, name) == 0) {
+			*u = b->user[k];
+			return 1;
+		}
+	return local_user_getpw(name, u, NULL);
+}
+
+/* Index of u in the batch, added if new; -1 if the batch has no room. */
+static int
+local_batch_user(struct local_batch *b, const struct local_user *u)
+{
+	int	 k;
+
+	for (k = 0; k < b->nuser; k++)
+		if (b->user[k].uid == u->uid && b->user[k].gid == u->gid &&
+		    strcmp(b->user[k].home, u->home) == 0 &&
+		    strcmp(b->user[k].name, u->name) == 0)
+			return k;
+	if (b->nuser == LOCAL_BATCH_USERS)
+		return -1;
+	b->user[b->nuser] = *u;
+	return b->nuser++;
+}
+
+/* Collect one delivery, flushing first if the batch is full. */
+static void
+local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct local_user *u, struct deliver_result *res)
+{
+	struct local_batch	*b = ctx->local;
+	struct maildir_job	*job;
+	int			 k;
+
+	if (b->njob == LOCAL_BATCH_JOBS ||
+	    (k = local_batch_user(b, u)) < 0) {
+		local_flush(ctx);
+		k = local_batch_user(b, u);
+	}
+	job = &b->job[b->njob];
+	memset(job, 0, sizeof(*job));
+	job->msg = msg;
+	job->rcpt = rcpt;
+	job->res = res;
+	b->job_user[b->njob++] = k;
+}
 
 static void
 local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
@@ -18,23 +150,24 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct local_user	 u;
 	size_t			 len = strlen(mailbox);
 
-	if (local_user_resolve(rcpt, local_user_getpw, NULL, &u, res) < 0) {
+	if (local_user_resolve(rcpt, ctx->local != NULL ? local_lookup_cached :
+	    local_user_getpw, ctx->local, &u, res) < 0) {
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
-	/* For the log only: a cut path is still a useful hint. */
-	if (snprintf(where, sizeof(where), "%s/%s", u.home, mailbox) < 0)
-		where[0] = '\0';
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
 	if (len == 0 || mailbox[len - 1] != '/')
 		deliver_result_set(res, DELIVER_DEFER, "4.3.5",
 		    "mbox delivery not supported");
-	else
+	else if (ctx->local != NULL) {
+		local_collect(ctx, msg, rcpt, &u, res);
+		return;
+	} else
 		maildir_deliver(ctx, msg, rcpt, &u, mailbox, res);
+	local_where(ctx, &u, where, sizeof(where));
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
 
-/* One recipient after the other: each needs its own ids and mailbox. */
 static void
 local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const int *idx, int n, struct deliver_result *result)
@@ -46,4 +179,6 @@ local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		    &result[idx[k]]);
 }
 
-const struct transport transport_local = { "local", local_deliver };
+const struct transport transport_local = {
+	"local", local_deliver, local_flush
+};

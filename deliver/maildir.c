@@ -1,9 +1,10 @@
 /*
- * maildir - deliver one message into one user's Maildir, following the
- * maildir protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync
- * it, link it into new/<unique>, unlink tmp/<unique>, fsync new/.  A reader
- * only ever sees complete messages in new/, and "ok" is reported only once
- * the new/ entry is durable.
+ * maildir - deliver messages into one user's Maildir, following the maildir
+ * protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync it, link
+ * it into new/<unique>, unlink tmp/<unique>, fsync new/.  A reader only ever
+ * sees complete messages in new/, and "ok" is reported only once the new/
+ * entry is durable.  Several messages for the same mailbox share the last
+ * step: one fsync of new/ makes all their links durable.
  *
  * Everything below the home directory happens with the recipient's
  * effective ids (privs_become), so a user's symbolic links, permissions and
@@ -16,16 +17,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "io.h"
 #include "log.h"
 #include "privs.h"
 #include "deliver.h"
 
-#define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
 #define MAILDIR_COPY_SIZE	(64 * 1024)	/* copy buffer, on the stack */
 #define MAILDIR_HEADER_SIZE	(2 * QUEUE_ADDR_MAX + 64)
 
@@ -240,28 +242,28 @@ maildir_fill(int fd, const struct deliver_msg *msg, const char *rcpt,
 	return fsync(fd);
 }
 
-/* Write the message into tmp/ and publish it in new/.  On failure nothing
- * is left behind: a retry must not produce a second copy. */
-static void
-maildir_store(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, const struct maildir *md, struct deliver_result *res)
+/* Write the job's message into tmp/ and link it into new/.  0, or -1 with
+ * job->res set and nothing left behind: a retry must not make a second
+ * copy.  The link is not durable until the caller's fsync of new/. */
+static int
+maildir_store(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job *job)
 {
-	char		 name[MAILDIR_NAME_SIZE];
 	const char	*what;
 	int		 fd, r, err;
 
-	if (maildir_name_new(ctx, name, sizeof(name)) < 0) {
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+	if (maildir_name_new(ctx, job->name, sizeof(job->name)) < 0) {
+		deliver_result_set(job->res, DELIVER_DEFER, "4.3.0",
 		    "host name too long for a maildir file name");
-		return;
+		return -1;
 	}
-	fd = openat(md->tmp, name,
+	fd = openat(md->tmp, job->name,
 	    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		maildir_fail(res, "create tmp file", errno);
-		return;
+		maildir_fail(job->res, "create tmp file", errno);
+		return -1;
 	}
-	r = maildir_fill(fd, msg, rcpt, &what);
+	r = maildir_fill(fd, job->msg, job->rcpt, &what);
 	err = errno;
 	/* close() can report a failed write-back (NFS, quota). */
 	if (close(fd) < 0 && r == 0) {
@@ -270,52 +272,114 @@ maildir_store(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		what = "close message";
 	}
 	if (r < 0) {
-		unlinkat(md->tmp, name, 0);
-		maildir_fail(res, what, err);
-		return;
+		unlinkat(md->tmp, job->name, 0);
+		maildir_fail(job->res, what, err);
+		return -1;
 	}
-	if (maildir_publish(md, name) < 0) {
+	if (maildir_publish(md, job->name) < 0) {
 		err = errno;
-		unlinkat(md->tmp, name, 0);
-		maildir_fail(res, "move message into new/", err);
-		return;
+		unlinkat(md->tmp, job->name, 0);
+		maildir_fail(job->res, "move message into new/", err);
+		return -1;
 	}
-	if (fsync(md->new) < 0) {
-		err = errno;
-		unlinkat(md->new, name, 0);
-		maildir_fail(res, "fsync new/", err);
-		return;
-	}
-	deliver_result_set(res, DELIVER_OK, "2.0.0", "delivered to maildir");
+	return 0;
 }
 
-/* Deliver msg for rcpt into home/mailbox of user u (mailbox ends in "/").
- * Runs with u's effective ids and always comes back as root: if that fails
- * the process must not go on, since the next recipient would be written
- * with the wrong ids. */
+/* Make every link made into new/ durable with one fsync, or take them all
+ * back: without that fsync a crash could lose a message reported as
+ * delivered. */
+static void
+maildir_commit(const struct maildir *md, struct maildir_job **jobs,
+    const int *stored, int n)
+{
+	int	 k, err;
+
+	if (fsync(md->new) < 0) {
+		err = errno;
+		for (k = 0; k < n; k++)
+			if (stored[k]) {
+				unlinkat(md->new, jobs[k]->name, 0);
+				maildir_fail(jobs[k]->res, "fsync new/", err);
+			}
+		return;
+	}
+	for (k = 0; k < n; k++)
+		if (stored[k])
+			deliver_result_set(jobs[k]->res, DELIVER_OK, "2.0.0",
+			    "delivered to maildir");
+}
+
+static void
+maildir_store_all(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job **jobs, int n)
+{
+	int	*stored, k, any = 0;
+
+	stored = xcalloc((size_t)n, sizeof(*stored));
+	for (k = 0; k < n; k++)
+		any |= stored[k] = maildir_store(ctx, md, jobs[k]) == 0;
+	if (any)
+		maildir_commit(md, jobs, stored, n);
+	free(stored);
+}
+
+/* What happened to the first job happened to all of them. */
+static void
+maildir_same_result(struct maildir_job **jobs, int n)
+{
+	int	 k;
+
+	for (k = 1; k < n; k++)
+		*jobs[k]->res = *jobs[0]->res;
+}
+
+/* Deliver jobs[0..n) (n >= 1) into home/mailbox of user u (mailbox ends
+ * in "/"): one switch to u's ids, one opening of the Maildir and one fsync
+ * of new/ for all of them, which is what makes a busy mailbox cheap.
+ * Always comes back as root: if that fails the process must not go on,
+ * since the next user's mail would be written with the wrong ids. */
 void
-maildir_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, const struct local_user *u, const char *mailbox,
-    struct deliver_result *res)
+maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
+    const char *mailbox, struct maildir_job **jobs, int n)
 {
 	struct maildir	 md;
 
 	if (privs_become(u->uid, u->gid) < 0) {
 		if (!privs_is_root())
-			deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+			deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
 			    "not running as root: cannot deliver to user %s",
 			    u->name);
 		else
-			maildir_fail(res, "cannot switch to the user", errno);
+			maildir_fail(jobs[0]->res, "cannot switch to the user",
+			    errno);
+		maildir_same_result(jobs, n);
 	} else if (u->home[0] != '/') {
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
 		    "home directory of %s is not an absolute path", u->name);
-	} else if (maildir_open(&md, u->home, mailbox, res) == 0) {
-		maildir_store(ctx, msg, rcpt, &md, res);
+		maildir_same_result(jobs, n);
+	} else if (maildir_open(&md, u->home, mailbox, jobs[0]->res) == 0) {
+		maildir_store_all(ctx, &md, jobs, n);
 		maildir_close(&md);
-	} else
+	} else {
+		maildir_same_result(jobs, n);
 		maildir_close(&md);
+	}
 	if (privs_restore() < 0)
 		log_fatal("cannot get root privileges back: %s",
 		    strerror(errno));
+}
+
+/* One message for one recipient: a batch of one. */
+void
+maildir_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct local_user *u, const char *mailbox,
+    struct deliver_result *res)
+{
+	struct maildir_job	 job, *one = &job;
+
+	memset(&job, 0, sizeof(job));
+	job.msg = msg;
+	job.rcpt = rcpt;
+	job.res = res;
+	maildir_deliver_many(ctx, u, mailbox, &one, 1);
 }

@@ -52,10 +52,15 @@ transport_remote_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 }
 
 static const struct transport transport_error = {
-	"error", transport_error_deliver
+	"error", transport_error_deliver, NULL
 };
 static const struct transport transport_remote = {
-	"smtp", transport_remote_deliver
+	"smtp", transport_remote_deliver, NULL
+};
+
+/* Every transport that may leave deliveries pending. */
+static const struct transport *const transport_all[] = {
+	&transport_local, &transport_error, &transport_remote
 };
 
 /* The transport for rcpt.  An address without a domain is local: RFC 5321
@@ -104,4 +109,15 @@ transport_dispatch(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	}
 	free(idx);
 	free(sel);
+}
+
+/* Finish every delivery the transports left pending for the batch. */
+void
+transport_flush(struct deliver_ctx *ctx)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(transport_all) / sizeof(transport_all[0]); i++)
+		if (transport_all[i]->flush != NULL)
+			transport_all[i]->flush(ctx);
 }

@@ -1,10 +1,15 @@
 /*
  * qmgr_deliver - the pool of connections to the delivery agents on
  * private/deliver, and the dispatcher that feeds it from the ready FIFO.
- * At most deliver_concurrency connections, one request out on each.  The
- * sockets never block qmgr: requests and replies go through bufferevents,
- * and a reply that does not come within QMGR_REPLY_TIMEOUT counts as a
- * crash of the agent.  After a crash the message is retried soon (the
+ * At most deliver_concurrency connections.  A request goes to an idle
+ * connection first, then to a new one, and only when every connection
+ * is busy is it pipelined behind others (up to DELIVER_PIPELINE_MAX per
+ * connection): a deliver process that finds several requests waiting
+ * handles them together and shares one fsync of a Maildir's new/ among
+ * them, so the busier the queue, the cheaper each delivery.  The sockets
+ * never block qmgr: requests and replies go through bufferevents, and a
+ * connection that goes QMGR_REPLY_TIMEOUT without a reply while requests
+ * are out counts as a crash of the agent.  After a crash the message is retried soon (the
  * master restarts deliver within seconds), never dropped and never sent to
  * the long deferred back-off for a fault that was not its own.
  */
@@ -28,11 +33,15 @@ struct qmgr_conn {
 	TAILQ_ENTRY(qmgr_conn)	 link;
 	struct qmgr		*q;
 	struct bufferevent	*bev;
-	struct qmgr_msg		*msg;		/* request out, or NULL */
+	/* Requests out, oldest first: out[(head + k) % DELIVER_PIPELINE_MAX]
+	 * for k < nout.  Replies come back in this order. */
+	struct qmgr_msg		*out[DELIVER_PIPELINE_MAX];
+	int			 head;
+	int			 nout;
 	/* Has answered a request: a deliver process has accepted it.  Until
 	 * then it may still wait in the listen backlog. */
 	int			 proven;
-	long long		 sent_ms;	/* when the request went out */
+	long long		 sent_ms;	/* when the oldest request went out */
 };
 
 static void	conn_read_cb(struct bufferevent *, void *);
@@ -93,21 +102,38 @@ conn_close(struct qmgr_conn *c)
 	free(c);
 }
 
-/* The connection is gone with a request on it: as far as qmgr knows the
- * recipients were not delivered, so the batch goes back to the FIFO. */
+static struct qmgr_msg *
+conn_pop(struct qmgr_conn *c)
+{
+	struct qmgr_msg *m = c->out[c->head];
+
+	c->out[c->head] = NULL;
+	c->head = (c->head + 1) % DELIVER_PIPELINE_MAX;
+	c->nout--;
+	return m;
+}
+
+/* The connection is gone with requests on it: as far as qmgr knows their
+ * recipients were not delivered, so the batches go back to the FIFO. */
 static void
 conn_lost(struct qmgr_conn *c, const char *why)
 {
 	struct qmgr	*q = c->q;
-	struct qmgr_msg	*m = c->msg;
+	struct qmgr_msg	*m;
+	int		 lost = c->nout > 0;
 
-	conn_close(c);
-	if (m != NULL) {
+	TAILQ_REMOVE(&q->conns, c, link);
+	q->nconns--;
+	bufferevent_free(c->bev);
+	while (c->nout > 0) {
+		m = conn_pop(c);
 		log_qid(LOG_LEVEL_WARN, m->id, "delivery agent %s; will retry",
 		    why);
 		qmgr_msg_retry(q, m, 1);
-		pool_failed(q);
 	}
+	free(c);
+	if (lost)
+		pool_failed(q);
 	qmgr_active_kick(q);
 }
 
@@ -117,7 +143,7 @@ conn_timeouts(struct qmgr_conn *c)
 	struct timeval busy = { QMGR_REPLY_TIMEOUT, 0 };
 	struct timeval idle = { QMGR_IDLE_TIMEOUT, 0 };
 
-	if (c->msg != NULL)
+	if (c->nout > 0)
 		bufferevent_set_timeouts(c->bev, &busy, &busy);
 	else
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
@@ -168,9 +194,24 @@ pool_idle(struct qmgr *q)
 	struct qmgr_conn *c;
 
 	TAILQ_FOREACH(c, &q->conns, link)
-		if (c->msg == NULL)
+		if (c->nout == 0)
 			return c;
 	return NULL;
+}
+
+/* The proven connection with the fewest requests out that has room for
+ * one more.  Not an unproven one: it may still wait in the listen
+ * backlog, and a request behind it would wait too. */
+static struct qmgr_conn *
+pool_least_busy(struct qmgr *q)
+{
+	struct qmgr_conn *c, *best = NULL;
+
+	TAILQ_FOREACH(c, &q->conns, link)
+		if (c->proven && c->nout < DELIVER_PIPELINE_MAX &&
+		    (best == NULL || c->nout < best->nout))
+			best = c;
+	return best;
 }
 
 static int
@@ -195,7 +236,7 @@ pool_oldest_unanswered(struct qmgr *q, const struct qmgr_conn *self)
 	struct qmgr_conn *c, *old = NULL;
 
 	TAILQ_FOREACH(c, &q->conns, link)
-		if (c != self && c->msg != NULL && !c->proven &&
+		if (c != self && c->nout > 0 && !c->proven &&
 		    (old == NULL || c->sent_ms < old->sent_ms))
 			old = c;
 	return old;
@@ -242,7 +283,7 @@ pool_waitcheck_cb(evutil_socket_t fd, short what, void *arg)
 	if (pool_someone_waits(q, NULL))
 		for (c = TAILQ_FIRST(&q->conns); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, link);
-			if (c->msg == NULL)
+			if (c->nout == 0)
 				conn_close(c);
 		}
 	pool_waitcheck_arm(q);
@@ -251,8 +292,10 @@ pool_waitcheck_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_send(struct qmgr_conn *c, struct qmgr_msg *m, const struct ipc_msg *req)
 {
-	c->msg = m;
-	c->sent_ms = io_now_ms();
+	if (c->nout == 0)
+		c->sent_ms = io_now_ms();
+	c->out[(c->head + c->nout) % DELIVER_PIPELINE_MAX] = m;
+	c->nout++;
 	if (ipc_evbuffer_put(bufferevent_get_output(c->bev), req) == -1) {
 		conn_lost(c, "request could not be encoded");
 		return;
@@ -261,6 +304,20 @@ conn_send(struct qmgr_conn *c, struct qmgr_msg *m, const struct ipc_msg *req)
 	if (!c->proven)
 		pool_waitcheck_arm(c->q);
 	log_debug("%s: request for %d recipient(s) sent", m->id, m->nbatch);
+}
+
+/* Where the next request goes: an idle connection; else NULL while a new
+ * one may be opened; else the least busy proven one with room. */
+static struct qmgr_conn *
+pool_pick(struct qmgr *q)
+{
+	struct qmgr_conn *c;
+
+	if ((c = pool_idle(q)) != NULL)
+		return c;
+	if (!q->backing_off && q->nconns < pool_limit(q))
+		return NULL;
+	return pool_least_busy(q);
 }
 
 void
@@ -272,7 +329,7 @@ qmgr_deliver_dispatch(struct qmgr *q)
 	int			 n;
 
 	for (n = 0; n < QMGR_KICK_BATCH && !TAILQ_EMPTY(&q->fifo); n++) {
-		c = pool_idle(q);
+		c = pool_pick(q);
 		if (c == NULL && (q->backing_off || q->nconns >= pool_limit(q)))
 			return;
 		m = qmgr_active_next(q);
@@ -295,13 +352,13 @@ static void
 conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
 {
 	struct qmgr		*q = c->q;
-	struct qmgr_msg		*m = c->msg;
+	struct qmgr_msg		*m = conn_pop(c);
 	struct qmgr_outcome	*out;
 	const char		*err = NULL;
 	char			 safe[QMGR_TEXT_MAX];
 
-	c->msg = NULL;
 	c->proven = 1;
+	c->sent_ms = io_now_ms();
 	q->nfail = 0;
 	out = xreallocarray(NULL, m->nbatch > 0 ? m->nbatch : 1, sizeof(*out));
 	if (qmgr_reply_parse(reply, m->nbatch, out, &err) == -1) {
@@ -322,25 +379,25 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct ipc_msg		 reply;
 	int			 r;
 
-	r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply);
-	if (r == 0)
-		return;
-	if (r == -1) {
-		log_error("malformed frame from delivery agent");
-		conn_lost(c, "sent a malformed frame");
-		return;
-	}
-	if (c->msg == NULL) {
+	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply)) != 0) {
+		if (r == -1) {
+			log_error("malformed frame from delivery agent");
+			conn_lost(c, "sent a malformed frame");
+			return;
+		}
+		if (c->nout == 0) {
+			ipc_msg_free(&reply);
+			log_error("delivery agent sent more replies than "
+			    "there were requests");
+			conn_lost(c, "protocol error");
+			return;
+		}
+		conn_reply(c, &reply);
 		ipc_msg_free(&reply);
-		log_error("unexpected message from delivery agent");
-		conn_lost(c, "protocol error");
-		return;
 	}
-	conn_reply(c, &reply);
-	ipc_msg_free(&reply);
-	if (evbuffer_get_length(in) > 0) {
-		log_error("delivery agent sent more than one reply");
-		conn_lost(c, "protocol error");
+	if (c->nout > 0) {
+		conn_timeouts(c);
+		qmgr_active_kick(q);
 		return;
 	}
 	/* An idle connection that holds up a waiting one is closed by
@@ -358,7 +415,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct qmgr_conn *c = arg;
 
 	(void)bev;
-	if (c->msg == NULL) {
+	if (c->nout == 0) {
 		/* Idle: timed out, or the agent went away; nothing lost. */
 		log_debug("idle delivery agent connection closed");
 		conn_close(c);

@@ -34,7 +34,7 @@ request_head(const struct queue_envelope *env, struct ipc_msg *req,
 	    ipc_msg_add(req, "offset", offset) == -1 ||
 	    ipc_msg_add(req, "sender", env->sender ? env->sender : "") == -1)
 		return -1;
-	*used = attr_cost("v", "1") + attr_cost("id", env->id) +
+	*used = attr_cost("v", "2") + attr_cost("id", env->id) +
 	    attr_cost("path", path) + attr_cost("offset", offset) +
 	    attr_cost("sender", env->sender ? env->sender : "");
 	return 0;

@@ -368,7 +368,7 @@ test_handle_request(void **state)
 	struct ipc_msg	 m, r;
 
 	ipc_msg_init(&m, DELIVER_T_REQUEST);
-	ipc_msg_add(&m, "v", "1");
+	ipc_msg_add(&m, "v", "2");
 	ipc_msg_add(&m, "id", ID);
 	ipc_msg_add(&m, "path", "active/" ID);
 	ipc_msg_add_int(&m, "offset", (long long)strlen(HEADER));
@@ -409,7 +409,7 @@ test_handle_request(void **state)
 
 	/* Malformed: IPC_T_ERROR with the reason. */
 	ipc_msg_init(&m, DELIVER_T_REQUEST);
-	ipc_msg_add(&m, "v", "1");
+	ipc_msg_add(&m, "v", "2");
 	deliver_handle(&s->ctx, &m, &r);
 	assert_int_equal(r.type, IPC_T_ERROR);
 	assert_string_equal(ipc_msg_get(&r, "text"), "missing id");

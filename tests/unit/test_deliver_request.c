@@ -29,7 +29,7 @@ make_request(struct ipc_msg *m, int nrcpt)
 	int	 i;
 
 	ipc_msg_init(m, DELIVER_T_REQUEST);
-	assert_int_equal(ipc_msg_add(m, "v", "1"), 0);
+	assert_int_equal(ipc_msg_add(m, "v", "2"), 0);
 	assert_int_equal(ipc_msg_add(m, "id", ID), 0);
 	assert_int_equal(ipc_msg_add(m, "path", "active/" ID), 0);
 	assert_int_equal(ipc_msg_add(m, "offset", "123"), 0);
@@ -136,7 +136,8 @@ static void
 test_bad_version_and_id(void **state)
 {
 	(void)state;
-	expect_bad(NULL, "v", "2", "unsupported protocol version");
+	expect_bad(NULL, "v", "1", "unsupported protocol version");
+	expect_bad(NULL, "v", "3", "unsupported protocol version");
 	expect_bad(NULL, "v", "0", "unsupported protocol version");
 	expect_bad(NULL, "v", "one", "unsupported protocol version");
 	expect_bad(NULL, "id", "", "bad id");
