@@ -30,6 +30,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "privs.h"
+#include "proto_deliver.h"
 #include "deliver.h"
 
 /* Block the stop signals and return a descriptor that reports them. */

@@ -3,7 +3,12 @@
  *
  * Input is processed in order for as long as complete commands are
  * buffered (RFC 2920 pipelining), and the replies collect in the output
- * buffer, which libevent writes out in one go when the callback returns.
+ * buffer, which is written straight to the socket when the callback is done
+ * with the input: a reply costs one write(2), and a write event is armed
+ * only when the socket's buffer is full.  Input is read into an evbuffer
+ * with plain read(2) (libevent's own reader asks FIONREAD first, a system
+ * call per read).  One persistent read event per session carries the idle
+ * time-out; it is removed only while reading is paused.
  * Reading stops while a commit is pending, so commands that follow the end
  * of DATA are answered only after "250 queued", and while too much output
  * waits for a client that does not read it.  A session is freed only from
@@ -22,7 +27,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "buf.h"
@@ -31,18 +35,17 @@
 #include "smtp_server.h"
 #include "smtp_session.h"
 
-/* Stop reading when this much input is buffered (the session drains its
- * input completely except while a commit is pending). */
-#define SMTP_INPUT_MAX		(64 * 1024)
-/* At shutdown, at most this many chains of output are still sent. */
-#define SMTP_SHUTDOWN_IOV	8
+/* Bytes asked for by one read(2): a 4 KiB message and its commands. */
+#define SMTP_READ_SIZE		(16 * 1024)
+
+static void	smtp_session_writable(evutil_socket_t, short, void *);
 
 /* Replies */
 
 struct evbuffer *
 smtp_session_out(struct smtp_session *s)
 {
-	return bufferevent_get_output(s->bev);
+	return s->out;
 }
 
 void
@@ -74,11 +77,18 @@ smtp_session_reply_host(struct smtp_session *s, int code,
 void
 smtp_session_want_read(struct smtp_session *s)
 {
-	if ((s->phase == SMTP_PHASE_COMMAND || s->phase == SMTP_PHASE_DATA) &&
-	    !s->throttled && !s->srv->stopping)
-		bufferevent_enable(s->bev, EV_READ);
-	else
-		bufferevent_disable(s->bev, EV_READ);
+	int	 want;
+
+	if (s->fd < 0)
+		return;
+	want = (s->phase == SMTP_PHASE_COMMAND ||
+	    s->phase == SMTP_PHASE_DATA) && !s->throttled && !s->srv->stopping;
+	if (want == s->reading)
+		return;
+	if (want ? event_add(s->rev, s->srv->timeout) : event_del(s->rev))
+		log_error("cannot %s reading from [%s]", want ? "resume" :
+		    "pause", s->client);
+	s->reading = want;
 }
 
 void
@@ -86,16 +96,6 @@ smtp_session_close(struct smtp_session *s)
 {
 	s->phase = SMTP_PHASE_CLOSING;
 	smtp_session_want_read(s);
-}
-
-/* After any callback: a closing session with nothing left to write is
- * freed here, where nobody holds a pointer to it any more. */
-static void
-smtp_session_settle(struct smtp_session *s)
-{
-	if (s->phase == SMTP_PHASE_CLOSING &&
-	    evbuffer_get_length(smtp_session_out(s)) == 0)
-		smtp_session_free(s);
 }
 
 /* Stop reading while a client that does not read its replies lets them
@@ -161,7 +161,7 @@ smtp_session_line(struct smtp_session *s, struct evbuffer *in)
 static void
 smtp_session_input(struct smtp_session *s)
 {
-	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	struct evbuffer	*in = s->in;
 	int		 progress = 1;
 
 	while (progress && !s->srv->stopping) {
@@ -176,6 +176,53 @@ smtp_session_input(struct smtp_session *s)
 	}
 }
 
+/* Write out what the replies left in the output buffer, as far as the
+ * socket takes it without blocking; arm the write event for the rest.
+ * 0, or -1 when the client is gone. */
+static int
+smtp_session_flush(struct smtp_session *s)
+{
+	while (evbuffer_get_length(s->out) > 0) {
+		if (evbuffer_write(s->out, s->fd) >= 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			log_debug("write to [%s]: %s", s->client,
+			    strerror(errno));
+			return -1;
+		}
+		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
+		    EV_WRITE, smtp_session_writable, s)) == NULL)
+			return -1;
+		if (event_add(s->wev, s->srv->timeout) < 0)
+			return -1;
+		return 0;
+	}
+	return 0;
+}
+
+/* After any callback, where nobody holds a pointer to the session any
+ * more: write the replies; go on with input a full output buffer held up
+ * once it has been written; free a session that is done.  May free. */
+static void
+smtp_session_settle(struct smtp_session *s)
+{
+	for (;;) {
+		if (smtp_session_flush(s) < 0) {
+			smtp_session_free(s);
+			return;
+		}
+		if (!s->throttled || evbuffer_get_length(s->out) > 0)
+			break;
+		s->throttled = 0;
+		smtp_session_want_read(s);
+		smtp_session_input(s);
+	}
+	if (s->phase == SMTP_PHASE_CLOSING && evbuffer_get_length(s->out) == 0)
+		smtp_session_free(s);
+}
+
 void
 smtp_session_resume(struct smtp_session *s)
 {
@@ -184,44 +231,11 @@ smtp_session_resume(struct smtp_session *s)
 	smtp_session_settle(s);
 }
 
-/* libevent callbacks */
+/* Event callbacks */
 
 static void
-smtp_session_readable(struct bufferevent *bev, void *arg)
+smtp_session_timeout(struct smtp_session *s)
 {
-	struct smtp_session	*s = arg;
-
-	(void)bev;
-	smtp_session_input(s);
-	smtp_session_settle(s);
-}
-
-/* Called each time the output buffer has been written out completely. */
-static void
-smtp_session_written(struct bufferevent *bev, void *arg)
-{
-	struct smtp_session	*s = arg;
-
-	(void)bev;
-	if (s->phase == SMTP_PHASE_CLOSING) {
-		smtp_session_free(s);
-		return;
-	}
-	if (s->throttled) {
-		s->throttled = 0;
-		smtp_session_resume(s);
-	}
-}
-
-static void
-smtp_session_timeout(struct smtp_session *s, short what)
-{
-	/* A client that does not take its replies gets no more. */
-	if (!(what & BEV_EVENT_READING) || s->phase == SMTP_PHASE_CLOSING) {
-		log_info("timeout sending to [%s]", s->client);
-		smtp_session_free(s);
-		return;
-	}
 	log_info("timeout after %s from [%s]",
 	    s->phase == SMTP_PHASE_DATA ? "DATA" : "command", s->client);
 	if (s->phase == SMTP_PHASE_DATA) {
@@ -233,34 +247,86 @@ smtp_session_timeout(struct smtp_session *s, short what)
 	smtp_session_settle(s);
 }
 
+/* The client closed its side.  One that half-closes after QUIT still
+ * gets its 221, if the socket would not take it at once. */
 static void
-smtp_session_event(struct bufferevent *bev, short what, void *arg)
+smtp_session_eof(struct smtp_session *s)
+{
+	if (s->phase == SMTP_PHASE_DATA)
+		log_info("lost connection after DATA from [%s]", s->client);
+	if (s->phase == SMTP_PHASE_COMMAND &&
+	    evbuffer_get_length(s->out) > 0) {
+		smtp_session_close(s);
+		return;
+	}
+	smtp_session_free(s);
+}
+
+/* One read(2) straight into the input buffer.  1 read, 0 nothing to read
+ * now, -1 end of file or error (errno 0 for end of file). */
+static int
+smtp_session_read(struct smtp_session *s)
+{
+	struct evbuffer_iovec	 v;
+	ssize_t			 n;
+
+	if (evbuffer_reserve_space(s->in, SMTP_READ_SIZE, &v, 1) < 1)
+		return -1;
+	if (v.iov_len > SMTP_READ_SIZE)
+		v.iov_len = SMTP_READ_SIZE;
+	do
+		n = read(s->fd, v.iov_base, v.iov_len);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n == 0)
+			errno = 0;
+		return -1;
+	}
+	v.iov_len = (size_t)n;
+	return evbuffer_commit_space(s->in, &v, 1) == 0 ? 1 : -1;
+}
+
+static void
+smtp_session_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+	int			 r;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		smtp_session_timeout(s);
+		return;
+	}
+	if ((r = smtp_session_read(s)) < 0) {
+		if (errno != 0) {
+			log_debug("connection error from [%s]: %s", s->client,
+			    strerror(errno));
+			smtp_session_free(s);
+		} else
+			smtp_session_eof(s);
+		return;
+	}
+	if (r > 0)
+		smtp_session_input(s);
+	smtp_session_settle(s);
+}
+
+/* The socket takes output again, or a client that does not take its
+ * replies has had its time-out: it gets no more. */
+static void
+smtp_session_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session	*s = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
-		smtp_session_timeout(s, what);
-		return;
-	}
-	if (what & BEV_EVENT_ERROR) {
-		log_debug("connection error from [%s]: %s", s->client,
-		    strerror(EVUTIL_SOCKET_ERROR()));
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		log_info("timeout sending to [%s]", s->client);
 		smtp_session_free(s);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
-		if (s->phase == SMTP_PHASE_DATA)
-			log_info("lost connection after DATA from [%s]",
-			    s->client);
-		/* A client that half-closes after QUIT still gets its 221. */
-		if (s->phase == SMTP_PHASE_COMMAND &&
-		    evbuffer_get_length(smtp_session_out(s)) > 0) {
-			smtp_session_close(s);
-			return;
-		}
-		smtp_session_free(s);
-	}
+	smtp_session_settle(s);
 }
 
 /* Life cycle */
@@ -288,6 +354,24 @@ smtp_session_peer(struct smtp_session *s, const struct sockaddr *sa)
 	s->client_v6 = af == AF_INET6;
 }
 
+static void
+smtp_session_release(struct smtp_session *s)
+{
+	if (s->rev != NULL)
+		event_free(s->rev);
+	if (s->wev != NULL)
+		event_free(s->wev);
+	if (s->in != NULL)
+		evbuffer_free(s->in);
+	if (s->out != NULL)
+		evbuffer_free(s->out);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->rev = s->wev = NULL;
+	s->in = s->out = NULL;
+	s->fd = -1;
+}
+
 void
 smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
 {
@@ -296,37 +380,37 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
 
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
+	s->fd = fd;
 	smtp_session_peer(s, sa);
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if ((s->bev = bufferevent_socket_new(srv->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	s->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+	    smtp_session_readable, s);
+	if (s->in == NULL || s->out == NULL || s->rev == NULL ||
+	    evutil_make_socket_nonblocking(fd) < 0) {
 		log_error("cannot set up a session for [%s]", s->client);
-		close(fd);
+		smtp_session_release(s);
 		free(s);
 		return;
 	}
-	bufferevent_setcb(s->bev, smtp_session_readable, smtp_session_written,
-	    smtp_session_event, s);
-	bufferevent_set_timeouts(s->bev, srv->timeout, srv->timeout);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	LIST_INSERT_HEAD(&srv->sessions, s, entry);
 	srv->nsessions++;
 	log_info("connect from [%s]", s->client);
-	evbuffer_add_printf(smtp_session_out(s), "220 %s\r\n",
-	    srv->cfg->smtpd_banner);
+	evbuffer_add_printf(s->out, "220 %s\r\n", srv->cfg->smtpd_banner);
 	smtp_session_want_read(s);
+	smtp_session_settle(s);
 }
 
 void
 smtp_session_free(struct smtp_session *s)
 {
-	if (s->bev != NULL) {
+	if (s->fd >= 0) {
 		log_info("disconnect from [%s]", s->client);
-		bufferevent_free(s->bev);
-		s->bev = NULL;
+		smtp_session_release(s);
 		LIST_REMOVE(s, entry);
 		s->srv->nsessions--;
 	}
@@ -344,10 +428,6 @@ smtp_session_free(struct smtp_session *s)
 void
 smtp_session_shutdown(struct smtp_session *s)
 {
-	struct evbuffer		*out;
-	struct evbuffer_iovec	 v[SMTP_SHUTDOWN_IOV];
-	int			 n;
-
 	/* Commits are finished before sessions are shut down; should one
 	 * still run, its worker keeps the file and the session lingers. */
 	if (s->phase == SMTP_PHASE_COMMIT) {
@@ -361,14 +441,8 @@ smtp_session_shutdown(struct smtp_session *s)
 	if (s->phase != SMTP_PHASE_CLOSING)
 		smtp_session_reply_host(s, 421, "4.3.2",
 		    "Service shutting down");
-	/* One non-blocking attempt: a shutdown waits for nobody.  The
-	 * bufferevent owns the front of its output buffer (it is frozen
-	 * for anyone else), so the bytes are copied out, not drained. */
-	out = smtp_session_out(s);
-	n = evbuffer_peek(out, -1, NULL, v, SMTP_SHUTDOWN_IOV);
-	if (n > SMTP_SHUTDOWN_IOV)
-		n = SMTP_SHUTDOWN_IOV;
-	if (n > 0 && writev(bufferevent_getfd(s->bev), (struct iovec *)v, n) < 0)
+	/* One non-blocking attempt: a shutdown waits for nobody. */
+	if (evbuffer_write(s->out, s->fd) < 0)
 		log_debug("goodbye to [%s] not sent: %s", s->client,
 		    strerror(errno));
 	s->phase = SMTP_PHASE_CLOSING;

@@ -24,7 +24,7 @@
 #include "smtp_command.h"
 #include "smtp_data.h"
 
-struct bufferevent;
+struct event;
 struct evbuffer;
 struct smtp_server;
 
@@ -47,8 +47,13 @@ enum smtp_phase {
 struct smtp_session {
 	LIST_ENTRY(smtp_session) entry;
 	struct smtp_server	*srv;
-	struct bufferevent	*bev;		/* NULL once the client is gone */
+	int			 fd;		/* -1 once the client is gone */
+	struct event		*rev;		/* readable, or idle time-out */
+	struct event		*wev;		/* made when a write would block */
+	struct evbuffer		*in;
+	struct evbuffer		*out;
 	enum smtp_phase		 phase;
+	unsigned int		 reading:1;	/* rev is added */
 	unsigned int		 esmtp:1;	/* EHLO rather than HELO */
 	unsigned int		 discarding:1;	/* inside an over-long line */
 	unsigned int		 throttled:1;	/* output full: not reading */
