@@ -15,6 +15,10 @@ DESTDIR  ?=
 SANITIZE ?= 0
 PYTHON   ?= /usr/bin/python3
 
+# The rules made by $(eval) below come first in this file; "make" alone
+# must still mean "make all".
+.DEFAULT_GOAL := all
+
 SBINDIR    = $(PREFIX)/sbin
 BINDIR     = $(PREFIX)/bin
 LIBEXECDIR = $(PREFIX)/lib/tern

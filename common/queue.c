@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@
 #define QUEUE_OPEN_TRIES	100
 
 static const char *const queue_dirs[QDIR_COUNT] = {
-	"tmp", "incoming", "active", "deferred", "hold", "corrupt"
+	"tmp", "incoming", "active", "deferred", "hold", "corrupt", "free"
 };
 
 const char *
@@ -373,8 +374,92 @@ queue_writer_create(struct queue_writer *w)
 	return -1;
 }
 
+/* Refill the pool with up to QUEUE_POOL_BATCH names from free/, in random
+ * order, so that smtpd processes reading the same directory seldom reach
+ * for the same file.  Nothing found: no new look for a while. */
+static void
+queue_pool_fill(struct queue_pool *pool)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		 tmp[QUEUE_ID_SIZE];
+	int		 i, j;
+
+	if (io_now_ms() < pool->retry_ms)
+		return;
+	if ((d = opendir(queue_dirs[QDIR_FREE])) != NULL) {
+		while (pool->n < QUEUE_POOL_BATCH && (de = readdir(d)) != NULL)
+			if (queue_id_valid(de->d_name))
+				strlcpy(pool->name[pool->n++], de->d_name,
+				    QUEUE_ID_SIZE);
+		closedir(d);
+	}
+	if (pool->seed == 0)
+		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
+	for (i = pool->n - 1; i > 0; i--) {
+		j = rand_r(&pool->seed) % (i + 1);
+		memcpy(tmp, pool->name[i], QUEUE_ID_SIZE);
+		memcpy(pool->name[i], pool->name[j], QUEUE_ID_SIZE);
+		memcpy(pool->name[j], tmp, QUEUE_ID_SIZE);
+	}
+	if (pool->n == 0)
+		pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
+}
+
+/* Is the file on fd one we may overwrite: a regular file of ours, with no
+ * other name? */
+static int
+queue_reuse_ok(int fd)
+{
+	struct stat	 st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid() && st.st_nlink == 1;
+}
+
+/* Take a file from free/ as tmp/<new id>.  0, or -1 when none is left. */
+static int
+queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
+{
+	char	 from[QUEUE_PATH_SIZE];
+
+	for (;;) {
+		if (pool->n == 0)
+			queue_pool_fill(pool);
+		if (pool->n == 0)
+			return -1;
+		pool->n--;
+		if (queue_path(from, sizeof(from), QDIR_FREE,
+		    pool->name[pool->n]) < 0)
+			continue;
+		queue_id_new(w->id);
+		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP,
+		    w->id) < 0)
+			return -1;
+		/* Another process may have taken it first: ENOENT. */
+		if (rename(from, w->tmp_path) < 0)
+			continue;
+		w->fd = open(w->tmp_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (w->fd >= 0 && queue_reuse_ok(w->fd)) {
+			w->reused = 1;
+			return 0;
+		}
+		if (w->fd >= 0)
+			close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+	}
+}
+
 int
 queue_writer_open(struct queue_writer *w, struct queue_envelope *env)
+{
+	return queue_writer_open_reuse(w, env, NULL);
+}
+
+int
+queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
+    struct queue_pool *pool)
 {
 	struct queue_envelope	 check;
 	char			*head;
@@ -384,8 +469,11 @@ queue_writer_open(struct queue_writer *w, struct queue_envelope *env)
 	w->fd = -1;
 	w->id[0] = w->tmp_path[0] = '\0';
 	w->error = 0;
+	w->reused = 0;
+	w->size = 0;
 	w->data_len = w->pending = 0;
-	if (queue_writer_create(w) < 0)
+	if ((pool == NULL || queue_writer_take(w, pool) < 0) &&
+	    queue_writer_create(w) < 0)
 		return -1;
 	memcpy(env->id, w->id, sizeof(env->id));
 	if ((head = queue_envelope_format(env, &len)) == NULL) {
@@ -409,6 +497,7 @@ queue_writer_open(struct queue_writer *w, struct queue_envelope *env)
 		return -1;
 	}
 	free(head);
+	w->size = (off_t)len;
 	return 0;
 }
 
@@ -421,6 +510,7 @@ queue_writer_flush(struct queue_writer *w)
 	}
 	if (w->pending > 0 && io_write_all(w->fd, w->wbuf, w->pending) < 0)
 		return queue_writer_fail(w);
+	w->size += (off_t)w->pending;
 	w->pending = 0;
 	return 0;
 }
@@ -438,6 +528,7 @@ queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 		if (n >= sizeof(w->wbuf)) {
 			if (io_write_all(w->fd, p, n) < 0)
 				return queue_writer_fail(w);
+			w->size += (off_t)n;
 			w->data_len += n;
 			return 0;
 		}
@@ -457,6 +548,9 @@ queue_writer_sync(struct queue_writer *w)
 	}
 	if (queue_writer_flush(w) < 0)
 		return -1;
+	/* A reused file may be longer than this message: cut the rest. */
+	if (w->reused && ftruncate(w->fd, w->size) < 0)
+		return queue_writer_fail(w);
 	if (fsync(w->fd) < 0)
 		return queue_writer_fail(w);
 	return 0;
@@ -689,4 +783,19 @@ queue_pending_count(const struct queue_envelope *env)
 		if (env->rcpt[i].status == RCPT_PENDING)
 			n++;
 	return n;
+}
+
+int
+queue_recycle(enum queue_dir d, const char *id)
+{
+	char	 from[QUEUE_PATH_SIZE], to[QUEUE_PATH_SIZE];
+
+	if (queue_path(from, sizeof(from), d, id) < 0 ||
+	    queue_path(to, sizeof(to), QDIR_FREE, id) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (rename(from, to) == 0)
+		return 0;
+	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
 }

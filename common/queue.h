@@ -10,6 +10,12 @@
  *	deferred/  waiting for a retry; the file's mtime is the next attempt time
  *	hold/      held by the administrator; qmgr ignores it
  *	corrupt/   unreadable files are moved here, never deleted
+ *	free/      files of finished messages, kept for smtpd to write new
+ *	           messages into (queue_writer_open_reuse): reusing an inode
+ *	           is much cheaper than allocating one, and a busy queue would
+ *	           otherwise allocate and free one per message.  Their bytes
+ *	           are those of old messages until reused, as a deleted file's
+ *	           blocks would be; qmgr trims free/ to QUEUE_FREE_MAX files.
  *	private/   UNIX sockets of the daemons
  *
  * A queue file (QUEUE_FORMAT_VERSION 1) is a text header of records, one per
@@ -50,8 +56,12 @@
 
 enum queue_dir {
 	QDIR_TMP, QDIR_INCOMING, QDIR_ACTIVE, QDIR_DEFERRED, QDIR_HOLD,
-	QDIR_CORRUPT, QDIR_COUNT
+	QDIR_CORRUPT, QDIR_FREE, QDIR_COUNT
 };
+
+#define QUEUE_FREE_MAX		1024	/* files qmgr leaves in free/ */
+#define QUEUE_POOL_BATCH	64	/* names a writer takes per look */
+#define QUEUE_POOL_RETRY_MS	1000	/* free/ was empty: look again after */
 
 struct queue_rcpt {
 	char	*addr;
@@ -97,6 +107,8 @@ struct queue_writer {
 	char	 id[QUEUE_ID_SIZE];
 	char	 tmp_path[QUEUE_PATH_SIZE];
 	int	 error;		/* errno of the first failure, sticky */
+	int	 reused;	/* a file from free/: cut to size at sync */
+	off_t	 size;		/* bytes written to the file, header incl. */
 	size_t	 data_len;	/* message bytes written */
 	size_t	 pending;	/* bytes in wbuf */
 	char	 wbuf[64 * 1024];
@@ -105,6 +117,23 @@ struct queue_writer {
 /* Create tmp/<new id> (env->id is ignored and replaced by the new id, which
  * is also copied to w->id) and write the header.  0 or -1 (errno). */
 int	queue_writer_open(struct queue_writer *, struct queue_envelope *env);
+
+/* Names of files in free/ that one process may take, refilled from the
+ * directory when empty.  Zero it to start. */
+struct queue_pool {
+	char		 name[QUEUE_POOL_BATCH][QUEUE_ID_SIZE];
+	int		 n;
+	long long	 retry_ms;	/* no look at free/ before this */
+	unsigned int	 seed;		/* for taking names in random order */
+};
+
+/* queue_writer_open(), but the file is one from free/ renamed to tmp/<new
+ * id> and overwritten, if pool finds one that is a plain file of ours. */
+int	queue_writer_open_reuse(struct queue_writer *,
+	    struct queue_envelope *env, struct queue_pool *pool);
+/* Move a finished message's file from d/<id> to free/<id>, or remove it
+ * if it cannot go there.  0 or -1 (errno; the file is still in d/). */
+int	queue_recycle(enum queue_dir d, const char *id);
 /* Append message bytes (buffered).  0 or -1; errors are sticky. */
 int	queue_writer_write(struct queue_writer *, const void *, size_t);
 /* Flush and fsync the file (the expensive part, may run in a worker

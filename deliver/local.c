@@ -30,10 +30,15 @@ struct local_batch {
 	int			 njob;
 };
 
+/* Not zeroed: it is large, and every entry is set when it is taken. */
 struct local_batch *
 local_batch_new(void)
 {
-	return xcalloc(1, sizeof(struct local_batch));
+	struct local_batch *b = xmalloc(sizeof(*b));
+
+	b->nuser = 0;
+	b->njob = 0;
+	return b;
 }
 
 void

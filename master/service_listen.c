@@ -28,7 +28,7 @@
 
 /* Everything below the queue directory that the daemons share. */
 static const char *const queue_subdirs[] = {
-	"tmp", "incoming", "active", "deferred", "hold", "corrupt",
+	"tmp", "incoming", "active", "deferred", "hold", "corrupt", "free",
 	"private", "pid"
 };
 

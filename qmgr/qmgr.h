@@ -192,6 +192,7 @@ void	qmgr_scan_recover(struct qmgr *);	/* active/ at start-up */
 void	qmgr_scan_incoming(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);
 void	qmgr_scan_tmp(struct qmgr *);		/* abandoned receptions */
+void	qmgr_scan_trim_free(struct qmgr *);	/* free/ over QUEUE_FREE_MAX */
 /* NOTIFY: move incoming/<id> to active/ if there is room. */
 void	qmgr_scan_notify(struct qmgr *, const char *id);
 void	qmgr_scan_free(struct qmgr *);

@@ -207,16 +207,15 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 	msg_free(q, m);
 }
 
+/* The message is done: its file leaves active/ for free/, where smtpd
+ * will write a new message into it (see queue.h). */
 static void
 msg_remove(struct qmgr *q, struct qmgr_msg *m)
 {
-	char path[QUEUE_PATH_SIZE];
-
 	msg_unload(m);
-	if (queue_path(path, sizeof(path), QDIR_ACTIVE, m->id) == -1 ||
-	    (unlink(path) == -1 && errno != ENOENT)) {
-		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove %s: %s", path,
-		    strerror(errno));
+	if (queue_recycle(QDIR_ACTIVE, m->id) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
+		    m->id, strerror(errno));
 		msg_park(q, m);
 		return;
 	}
@@ -443,8 +442,8 @@ msg_record(struct qmgr_msg *m, const struct qmgr_outcome *out)
 
 /*
  * A batch's outcomes.  If they finish the message (no recipient deferred,
- * none pending outside this batch) the file is removed next, and the status
- * bytes are not written at all: the unlink is the record.  A crash before
+ * none pending outside this batch) the file leaves active/ for free/ next,
+ * and the status bytes are not written at all: leaving is the record.  A crash before
  * it repeats these deliveries, as a crash between deliver's fsync and a
  * status mark always could; Postfix does the same.  Otherwise every
  * delivered or bounced recipient of the batch is marked, with one fdatasync

@@ -30,6 +30,7 @@ scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_scan_incoming(q);
 	qmgr_scan_deferred(q, 0);
 	qmgr_scan_tmp(q);
+	qmgr_scan_trim_free(q);
 }
 
 void
@@ -211,6 +212,27 @@ qmgr_scan_tmp(struct qmgr *q)
 			log_qid(LOG_LEVEL_INFO, de->d_name,
 			    "removed from tmp/: abandoned while being received");
 	}
+	closedir(d);
+}
+
+/*
+ * free/ grows while qmgr finishes messages faster than smtpd takes new
+ * ones, at most by what the queue held; beyond QUEUE_FREE_MAX files the
+ * rest is removed.
+ */
+void
+qmgr_scan_trim_free(struct qmgr *q)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	(void)q;
+	if ((d = scan_open(QDIR_FREE)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (queue_id_valid(de->d_name) && ++n > QUEUE_FREE_MAX)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }
 

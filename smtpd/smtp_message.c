@@ -54,7 +54,7 @@ smtp_message_start(struct smtp_session *s)
 	t.myhostname = cfg->myhostname;
 	t.nrcpt = s->nrcpt;
 	t.rcpt = s->rcpt;
-	if ((s->qw = smtp_queue_open(&t)) == NULL) {
+	if ((s->qw = smtp_queue_open(&t, &s->srv->pool)) == NULL) {
 		log_error("cannot create a queue file for [%s]: %s", s->client,
 		    strerror(errno));
 		smtp_session_reply(s, 451, "4.3.0", "Error: queue file write error");

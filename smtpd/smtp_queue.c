@@ -50,7 +50,7 @@ smtp_queue_received(struct buf *b, const struct smtp_txn *t, const char *id,
 }
 
 struct queue_writer *
-smtp_queue_open(struct smtp_txn *t)
+smtp_queue_open(struct smtp_txn *t, struct queue_pool *pool)
 {
 	struct queue_envelope	 env;
 	struct queue_writer	*w;
@@ -65,7 +65,7 @@ smtp_queue_open(struct smtp_txn *t)
 	env.nrcpt = t->nrcpt;
 	env.rcpt = t->rcpt;
 	w = xmalloc(sizeof(*w));
-	if (queue_writer_open(w, &env) < 0) {
+	if (queue_writer_open_reuse(w, &env, pool) < 0) {
 		saved = errno;
 		free(w);
 		errno = saved;

@@ -23,9 +23,10 @@ struct smtp_txn {
 	struct queue_rcpt	*rcpt;
 };
 
-/* Create tmp/<id> with the envelope and the Received: header.  Returns a
- * new writer (w->id is the queue id) or NULL with errno set. */
-struct queue_writer *smtp_queue_open(struct smtp_txn *);
+/* Create tmp/<id> with the envelope and the Received: header, reusing a
+ * file from pool if there is one.  Returns a new writer (w->id is the
+ * queue id) or NULL with errno set. */
+struct queue_writer *smtp_queue_open(struct smtp_txn *, struct queue_pool *);
 /* Append the Received: header for id, dated t, to b.  0 or -1 (too long). */
 int	smtp_queue_received(struct buf *b, const struct smtp_txn *,
 	    const char *id, time_t t);

@@ -15,6 +15,8 @@
 struct event;
 struct event_base;
 struct evconnlistener;
+#include "queue.h"
+
 struct smtp_commit;
 struct smtp_notify;
 struct smtp_session;
@@ -29,6 +31,7 @@ struct smtp_server {
 	struct event		*resume;	/* re-enables accept after EMFILE */
 	struct smtp_commit	*commit;
 	struct smtp_notify	*notify;
+	struct queue_pool	 pool;		/* files to reuse from free/ */
 	struct smtp_session_list sessions;
 	int			 nsessions;
 	int			 max_sessions;	/* smtpd_client_limit, or fewer

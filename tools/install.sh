@@ -44,7 +44,7 @@ if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
 	id -u tern >/dev/null 2>&1 || useradd --system --gid tern \
 	    --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin tern
 	install -d -m 0755 -o root -g root "$queuedir"
-	for d in tmp incoming active deferred hold corrupt private; do
+	for d in tmp incoming active deferred hold corrupt free private; do
 		install -d -m 0700 -o tern -g tern "$queuedir/$d"
 	done
 	# Only the master (root) writes its pid file.

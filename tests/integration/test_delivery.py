@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import subprocess
+import time
 
 from conftest import maildir_new, wait_for
 
@@ -134,3 +135,34 @@ def test_postmaster_always_accepted_and_delivered_to_root(tern):
     log = lambda: tern.log()
     wait_for(lambda: "postmaster@localhost" in log() and "status=sent" in log(),
              what="postmaster delivery in the log")
+
+
+def test_reused_queue_file_carries_no_old_bytes(tern):
+    """A finished message's queue file goes to free/ and a later message is
+    written over it: a short message after a long one must arrive exactly,
+    without the long one's tail."""
+    long_msg = (b"Subject: long\r\n\r\n" + b"L" * 200 + b"\r\n") * 500
+    with tern.smtp() as s:
+        s.sendmail("a@example.org", ["terntest1@localhost"], long_msg)
+    wait_delivered("terntest1", 1)
+    wait_for(lambda: len(tern.queue_files("free")) == 1, what="the finished file in free/")
+    (freed,) = tern.queue_files("free")
+    ino = os.stat(tern.queue / "free" / freed).st_ino
+    # smtpd looks into free/ again at most a second after finding it
+    # empty, so send until the file has been taken (bounded).
+    sent = 0
+    deadline = time.monotonic() + 15
+    while freed in tern.queue_files("free"):
+        assert time.monotonic() < deadline, "free/ file never reused"
+        sent += 1
+        short_msg = b"Subject: short %d\r\n\r\nshort body\r\n" % sent
+        with tern.smtp() as s:
+            s.sendmail("b@example.org", ["terntest2@localhost"], short_msg)
+        paths = wait_delivered("terntest2", sent)
+        bodies = {split_delivered(p.read_bytes())[3] for p in paths}
+        assert expected_lf(short_msg) in bodies
+    # The reused inode went round again: back in free/ under the new id.
+    wait_for(lambda: any(os.stat(tern.queue / "free" / n).st_ino == ino
+                         for n in tern.queue_files("free")),
+             what="the reused file back in free/")
+    assert all(len(p.read_bytes()) < 1000 for p in maildir_new("terntest2"))

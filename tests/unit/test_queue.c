@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,7 @@ static void
 test_dirs(void **state)
 {
 	static const char *const dirs[] = { "tmp", "incoming", "active",
-	    "deferred", "hold", "corrupt", "private", "pid" };
+	    "deferred", "hold", "corrupt", "free", "private", "pid" };
 	struct stat	 st;
 	size_t		 i;
 
@@ -558,6 +559,136 @@ test_format(void **state)
 	free(env.rcpt);
 }
 
+/* Put a file of len bytes of 'X' in free/ under a fresh id; its inode. */
+static ino_t
+free_file(const char *id, size_t len, int links)
+{
+	char		 path[QUEUE_PATH_SIZE], *fill = malloc(len);
+	struct stat	 st;
+	int		 fd;
+
+	memset(fill, 'X', len);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_FREE, id), 0);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, fill, len), (ssize_t)len);
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	if (links > 1)
+		assert_int_equal(link(path, "elsewhere"), 0);
+	free(fill);
+	return st.st_ino;
+}
+
+static int
+count_dir(enum queue_dir d)
+{
+	char	 cmd[128];
+	FILE	*f;
+	int	 n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | wc -l", queue_dir_name(d));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/* A file from free/ is written over and cut to the new message's size:
+ * no byte of the longer old content survives, and it is the same inode. */
+static void
+test_reuse(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env, got;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	struct queue_pool	 pool;
+	struct stat		 st;
+	const char		*err = NULL, *body = "Subject: s\n\nshort\n";
+	char			 path[QUEUE_PATH_SIZE], *back;
+	size_t			 blen;
+	ino_t			 ino;
+	int			 fd;
+
+	(void)state;
+	memset(&pool, 0, sizeof(pool));
+	ino = free_file("OLD1", 100000, 1);
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 1);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(queue_writer_write(w, body, strlen(body)), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, env.id),
+	    0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDONLY, &got,
+	    &fd, &err), 0);
+	assert_string_equal(got.id, env.id);
+	back = read_all(fd, &blen);
+	assert_int_equal(blen, strlen(body));
+	assert_memory_equal(back, body, blen);
+	assert_int_equal(st.st_size, got.data_off + (off_t)blen);
+	free(back);
+	close(fd);
+	queue_envelope_free(&got);
+
+	/* Finished: back to free/, under its id; a second time is harmless. */
+	assert_int_equal(queue_move(env.id, QDIR_INCOMING, QDIR_ACTIVE), 0);
+	assert_int_equal(queue_recycle(QDIR_ACTIVE, env.id), 0);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_FREE, env.id), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	assert_int_equal(queue_recycle(QDIR_ACTIVE, env.id), 0);
+	free(env.rcpt);
+	free(w);
+}
+
+/* A file in free/ with a second name is not written over (the other name
+ * would see the new message): it is dropped and a new file made. */
+static void
+test_reuse_refuses_linked(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	struct queue_pool	 pool;
+	struct stat		 st;
+
+	(void)state;
+	memset(&pool, 0, sizeof(pool));
+	free_file("LINKED", 10, 2);
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 0);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(count_dir(QDIR_TMP), 1);
+	assert_int_equal(stat("elsewhere", &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_size, 10);
+	queue_writer_abort(w);
+	assert_int_equal(count_dir(QDIR_TMP), 0);
+
+	/* free/ was found empty: no new look until retry_ms. */
+	assert_true(pool.retry_ms > 0);
+	pool.retry_ms = LLONG_MAX;
+	free_file("LATER", 10, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	queue_writer_abort(w);
+	pool.retry_ms = 0;
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 1);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	queue_writer_abort(w);
+	unlink("elsewhere");
+	free(env.rcpt);
+	free(w);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -575,6 +706,8 @@ main(void)
 		QT(test_parse_mutations),
 		QT(test_big_header),
 		QT(test_format),
+		QT(test_reuse),
+		QT(test_reuse_refuses_linked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
