@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,16 +91,34 @@ io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* On a socket, recv(MSG_DONTWAIT): bytes that have already arrived need
+ * no poll() first.  Anything else is read(2), after a poll() when there is
+ * a deadline; the first try on it fails with EAGAIN to get that poll. */
+static ssize_t
+io_read_now(int fd, void *buf, size_t len, int *not_socket)
+{
+	ssize_t	 n;
+
+	if (*not_socket)
+		return read(fd, buf, len);
+	n = recv(fd, buf, len, MSG_DONTWAIT);
+	if (n < 0 && errno == ENOTSOCK) {
+		*not_socket = 1;
+		errno = EAGAIN;
+	}
+	return n;
+}
+
 int
 io_read_full(int fd, void *buf, size_t len, int timeout)
 {
 	char		*p = buf;
 	long long	 deadline = timeout > 0 ? io_now_ms() + timeout : -1;
 	ssize_t		 n;
-	int		 r;
+	int		 r, not_socket = deadline < 0, wait = 0;
 
 	while (len > 0) {
-		if (deadline >= 0) {
+		if (deadline >= 0 && (wait || not_socket)) {
 			r = io_left(deadline);
 			if (r == 0 || (r = io_wait_readable(fd, r)) == 0) {
 				errno = ETIMEDOUT;
@@ -108,7 +127,7 @@ io_read_full(int fd, void *buf, size_t len, int timeout)
 			if (r < 0)
 				return -1;
 		}
-		n = read(fd, p, len);
+		n = io_read_now(fd, p, len, &not_socket);
 		if (n == 0) {
 			errno = ECONNRESET;
 			return -1;
@@ -118,11 +137,13 @@ io_read_full(int fd, void *buf, size_t len, int timeout)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -1;
+			wait = 1;
 			/* Non-blocking fd; with a deadline the loop re-polls. */
 			if (deadline < 0 && io_wait_readable(fd, 0) < 0)
 				return -1;
 			continue;
 		}
+		wait = 0;
 		p += n;
 		len -= (size_t)n;
 	}

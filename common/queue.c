@@ -374,34 +374,35 @@ queue_writer_create(struct queue_writer *w)
 	return -1;
 }
 
-/* Refill the pool with up to QUEUE_POOL_BATCH names from free/, in random
- * order, so that smtpd processes reading the same directory seldom reach
- * for the same file.  Nothing found: no new look for a while. */
+/* Refill the pool with up to QUEUE_POOL_BATCH names from free/, a random
+ * sample of its first QUEUE_FREE_MAX entries (reservoir sampling), so that
+ * smtpd processes reading the same directory seldom reach for the same
+ * file.  Nothing found: no new look for a while. */
 static void
 queue_pool_fill(struct queue_pool *pool)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		 tmp[QUEUE_ID_SIZE];
-	int		 i, j;
+	int		 seen = 0, j;
 
 	if (io_now_ms() < pool->retry_ms)
 		return;
-	if ((d = opendir(queue_dirs[QDIR_FREE])) != NULL) {
-		while (pool->n < QUEUE_POOL_BATCH && (de = readdir(d)) != NULL)
-			if (queue_id_valid(de->d_name))
-				strlcpy(pool->name[pool->n++], de->d_name,
-				    QUEUE_ID_SIZE);
-		closedir(d);
-	}
 	if (pool->seed == 0)
 		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
-	for (i = pool->n - 1; i > 0; i--) {
-		j = rand_r(&pool->seed) % (i + 1);
-		memcpy(tmp, pool->name[i], QUEUE_ID_SIZE);
-		memcpy(pool->name[i], pool->name[j], QUEUE_ID_SIZE);
-		memcpy(pool->name[j], tmp, QUEUE_ID_SIZE);
+	if ((d = opendir(queue_dirs[QDIR_FREE])) != NULL) {
+		while (seen < QUEUE_FREE_MAX && (de = readdir(d)) != NULL) {
+			if (!queue_id_valid(de->d_name))
+				continue;
+			j = seen < QUEUE_POOL_BATCH ? seen :
+			    rand_r(&pool->seed) % (seen + 1);
+			seen++;
+			if (j < QUEUE_POOL_BATCH)
+				strlcpy(pool->name[j], de->d_name,
+				    QUEUE_ID_SIZE);
+		}
+		closedir(d);
 	}
+	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
 	if (pool->n == 0)
 		pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
 }

@@ -61,7 +61,7 @@ enum queue_dir {
 
 #define QUEUE_FREE_MAX		1024	/* files qmgr leaves in free/ */
 #define QUEUE_POOL_BATCH	64	/* names a writer takes per look */
-#define QUEUE_POOL_RETRY_MS	1000	/* free/ was empty: look again after */
+#define QUEUE_POOL_RETRY_MS	100	/* free/ was empty: look again after */
 
 struct queue_rcpt {
 	char	*addr;

@@ -67,6 +67,7 @@ struct deliver_ctx {
 	const struct tern_config *cfg;
 	char		 hostname[DELIVER_HOST_SIZE];	/* for Maildir names */
 	unsigned long	 counter;	/* deliveries so far, for names */
+	pid_t		 pid;		/* for names; 0 until first needed */
 	/* Local deliveries collected for the batch being handled (local.c);
 	 * NULL outside deliver_batch(). */
 	struct local_batch *local;

@@ -162,7 +162,8 @@ maildir_open(struct maildir *md, const char *home, const char *mailbox,
 }
 
 /* Return-Path:, Delivered-To:, then the message bytes [offset, size) of
- * the queue file.  pread() leaves the shared file offset alone. */
+ * the queue file.  The headers go out with the first chunk of the message,
+ * in one write.  pread() leaves the shared file offset alone. */
 static int
 maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
     const char **what)
@@ -170,7 +171,7 @@ maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
 	char	 buf[MAILDIR_COPY_SIZE];
 	off_t	 off = msg->offset;
 	ssize_t	 n;
-	size_t	 want;
+	size_t	 want, used;
 	int	 len;
 
 	len = snprintf(buf, MAILDIR_HEADER_SIZE,
@@ -180,13 +181,12 @@ maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
 		errno = 0;
 		return -1;
 	}
-	*what = "write message";
-	if (io_write_all(out, buf, (size_t)len) < 0)
-		return -1;
+	used = (size_t)len;
 	while (off < msg->size) {
-		want = (size_t)(msg->size - off) < sizeof(buf) ?
-		    (size_t)(msg->size - off) : sizeof(buf);
-		if ((n = pread(msg->fd, buf, want, off)) < 0) {
+		want = sizeof(buf) - used;
+		if ((off_t)want > msg->size - off)
+			want = (size_t)(msg->size - off);
+		if ((n = pread(msg->fd, buf + used, want, off)) < 0) {
 			if (errno == EINTR)
 				continue;
 			*what = "read queue file";
@@ -197,11 +197,14 @@ maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
 			errno = 0;
 			return -1;
 		}
-		if (io_write_all(out, buf, (size_t)n) < 0)
+		*what = "write message";
+		if (io_write_all(out, buf, used + (size_t)n) < 0)
 			return -1;
+		used = 0;
 		off += n;
 	}
-	return 0;
+	*what = "write message";
+	return used > 0 ? io_write_all(out, buf, used) : 0;
 }
 
 /* Move tmp/name to new/name: link() then unlink() as the protocol says, or
@@ -227,8 +230,10 @@ maildir_name_new(struct deliver_ctx *ctx, char *out, size_t outlen)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ctx->pid == 0)	/* deliver never forks: ask once */
+		ctx->pid = getpid();
 	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
-	    ts.tv_nsec / 1000, (long)getpid(), ++ctx->counter, ctx->hostname);
+	    ts.tv_nsec / 1000, (long)ctx->pid, ++ctx->counter, ctx->hostname);
 }
 
 /* Fill the new tmp/ file and make it durable. */

@@ -390,8 +390,8 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
 	s->out = evbuffer_new();
 	s->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
 	    smtp_session_readable, s);
-	if (s->in == NULL || s->out == NULL || s->rev == NULL ||
-	    evutil_make_socket_nonblocking(fd) < 0) {
+	/* The listener hands over non-blocking sockets. */
+	if (s->in == NULL || s->out == NULL || s->rev == NULL) {
 		log_error("cannot set up a session for [%s]", s->client);
 		smtp_session_release(s);
 		free(s);

@@ -148,7 +148,7 @@ def test_reused_queue_file_carries_no_old_bytes(tern):
     wait_for(lambda: len(tern.queue_files("free")) == 1, what="the finished file in free/")
     (freed,) = tern.queue_files("free")
     ino = os.stat(tern.queue / "free" / freed).st_ino
-    # smtpd looks into free/ again at most a second after finding it
+    # smtpd looks into free/ again shortly after finding it
     # empty, so send until the file has been taken (bounded).
     sent = 0
     deadline = time.monotonic() + 15
