@@ -479,8 +479,11 @@ qmgr_msg_done(struct qmgr *q, struct qmgr_msg *m,
 				break;
 			}
 			m->env.rcpt[i].status = RCPT_DELIVERED;
-			log_rcpt(m, i, LOG_LEVEL_INFO, "sent", out[k].dsn,
-			    out[k].text);
+			/* deliver has logged it, with the mailbox; one line
+			 * per delivery, as in Postfix. */
+			if (log_verbose())
+				log_rcpt(m, i, LOG_LEVEL_INFO, "sent",
+				    out[k].dsn, out[k].text);
 			break;
 		case QMGR_RCPT_BOUNCE:
 			if (!recorded) {

@@ -146,7 +146,7 @@ smtp_dialog_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	if (smtp_policy_rcpt(cfg, &path, &res) < 0) {
+	if (smtp_policy_rcpt(cfg, &s->srv->users, &path, &res) < 0) {
 		smtp_session_result(s, &res);
 		return;
 	}

@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "io.h"
 #include "log.h"
 #include "smtp_policy.h"
 
@@ -30,18 +31,45 @@ smtp_policy_user_exists(const char *name)
 	return -1;
 }
 
+static int
+smtp_user_cached(struct smtp_user_cache *c, const char *name)
+{
+	long long	 now = io_now_ms();
+	int		 i;
+
+	for (i = 0; i < SMTP_USER_CACHE_SIZE; i++)
+		if (c->until_ms[i] > now && strcmp(c->name[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+smtp_user_remember(struct smtp_user_cache *c, const char *name)
+{
+	unsigned int	 i = c->next++ % SMTP_USER_CACHE_SIZE;
+
+	strlcpy(c->name[i], name, sizeof(c->name[i]));
+	c->until_ms[i] = io_now_ms() + SMTP_USER_CACHE_MS;
+}
+
 /* Does the account that deliver would pick for rcpt exist?  The same rule
  * (addr_local_user) on both sides, so that nothing smtpd accepts turns
  * into a bounce at delivery. */
 static int
-smtp_policy_user(const char *rcpt, struct smtp_result *res)
+smtp_policy_user(struct smtp_user_cache *cache, const char *rcpt,
+    struct smtp_result *res)
 {
 	char	 name[ADDR_LOCAL_MAX + 1];
 	int	 r = 0;
 
-	if (addr_local_user(rcpt, name, sizeof(name)) == 0 &&
-	    (r = smtp_policy_user_exists(name)) > 0)
-		return 0;
+	if (addr_local_user(rcpt, name, sizeof(name)) == 0) {
+		if (smtp_user_cached(cache, name))
+			return 0;
+		if ((r = smtp_policy_user_exists(name)) > 0) {
+			smtp_user_remember(cache, name);
+			return 0;
+		}
+	}
 	/* Without root, the database itself is missing (smtpd chrooted,
 	 * say): that must not turn into 550 for every user. */
 	if (r == 0 && smtp_policy_user_exists("root") <= 0) {
@@ -57,8 +85,8 @@ smtp_policy_user(const char *rcpt, struct smtp_result *res)
 }
 
 int
-smtp_policy_rcpt(const struct tern_config *cfg, const struct smtp_path *path,
-    struct smtp_result *res)
+smtp_policy_rcpt(const struct tern_config *cfg, struct smtp_user_cache *cache,
+    const struct smtp_path *path, struct smtp_result *res)
 {
 	char		 local[ADDR_LOCAL_MAX + 1];
 	const char	*domain;
@@ -76,5 +104,5 @@ smtp_policy_rcpt(const struct tern_config *cfg, const struct smtp_path *path,
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)
 		return 0;
-	return smtp_policy_user(path->addr, res);
+	return smtp_policy_user(cache, path->addr, res);
 }

@@ -16,6 +16,7 @@ struct event;
 struct event_base;
 struct evconnlistener;
 #include "queue.h"
+#include "smtp_policy.h"
 
 struct smtp_commit;
 struct smtp_notify;
@@ -32,6 +33,7 @@ struct smtp_server {
 	struct smtp_commit	*commit;
 	struct smtp_notify	*notify;
 	struct queue_pool	 pool;		/* files to reuse from free/ */
+	struct smtp_user_cache	 users;		/* local users seen lately */
 	struct smtp_session_list sessions;
 	int			 nsessions;
 	int			 max_sessions;	/* smtpd_client_limit, or fewer

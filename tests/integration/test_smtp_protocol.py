@@ -5,6 +5,7 @@ checked exactly as a client sees it.
 """
 
 import socket
+import subprocess
 
 import pytest
 
@@ -105,6 +106,25 @@ def test_relay_denied_and_unknown_user(client):
     expect(client.cmd("DATA"), 554, "5.5.1")
     expect(client.cmd("RCPT TO:<terntest1@localhost>"), 250, "2.1.5")
     expect(client.cmd("RCPT TO:<postmaster>"), 250, "2.1.5")
+
+
+def test_new_account_is_accepted_at_once(client):
+    """smtpd remembers users that exist, never users that do not: an
+    account created after a 550 gets mail on the next try, and one removed
+    after being seen is still accepted for a moment (deliver decides)."""
+    user = "terntestnew"
+    subprocess.run(["userdel", user], capture_output=True)
+    try:
+        expect(client.cmd("EHLO test.example"), 250)
+        expect(client.cmd("MAIL FROM:<a@example.org>"), 250)
+        expect(client.cmd(f"RCPT TO:<{user}@localhost>"), 550, "5.1.1")
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", user], check=True)
+        expect(client.cmd(f"RCPT TO:<{user}@localhost>"), 250, "2.1.5")
+        subprocess.run(["userdel", user], check=True)
+        expect(client.cmd(f"RCPT TO:<{user.upper()}@localhost>"), 250, "2.1.5")
+    finally:
+        subprocess.run(["userdel", user], capture_output=True)
 
 
 def test_size_limit(make_instance):
