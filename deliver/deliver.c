@@ -147,6 +147,8 @@ deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
 			return 0;
 		if ((n = deliver_read_batch(fd, req)) < 0)
 			return 1;
+		if (n > 1)
+			log_debug("%d requests in one batch", n);
 		deliver_batch(ctx, req, n, reply);
 		for (i = 0; i < n; i++)
 			ipc_msg_free(&req[i]);

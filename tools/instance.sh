@@ -14,9 +14,11 @@ set -eu
 die() { echo "instance: $*" >&2; exit 1; }
 
 # A process that exited but was not reaped yet (a zombie: its parent here is
-# init, which may reap late) is not running, although kill -0 succeeds.
+# init, which may reap late) is not running, although kill -0 succeeds.  Any
+# other state counts, lower-case ones too: "t" (tracing stop) is, for one,
+# a sanitizer build checking for leaks on its way out.
 alive() {
-	state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	state=$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 

@@ -7,6 +7,7 @@ Received header, then the message as sent with CRLF turned into LF.
 import os
 import pwd
 import re
+import signal
 import subprocess
 import time
 
@@ -166,3 +167,44 @@ def test_reused_queue_file_carries_no_old_bytes(tern):
                          for n in tern.queue_files("free")),
              what="the reused file back in free/")
     assert all(len(p.read_bytes()) < 1000 for p in maildir_new("terntest2"))
+
+
+def test_pipelined_requests_each_delivered_once(make_instance):
+    """With one connection to deliver, qmgr pipelines requests on it and
+    deliver handles the waiting ones as one batch.  A backlog is built while
+    the delivery agents are stopped; then every message must arrive exactly
+    once and intact, and deliver must have batched."""
+    inst = make_instance("deliver_concurrency = 1\nverbose = yes")
+    agents = inst.services()["deliver"]
+    sent = []
+
+    def send(i):
+        user = "terntest1" if i % 2 else "terntest2"
+        msg = b"Subject: pipelined %d\r\n\r\nbody of %d\r\n" % (i, i)
+        with inst.smtp() as s:
+            s.sendmail("p@example.org", [f"{user}@localhost"], msg)
+        sent.append((user, msg))
+
+    for pid in agents:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        send(0)
+        send(1)   # the connection is unproven: this one waits in qmgr
+    finally:
+        for pid in agents:
+            os.kill(pid, signal.SIGCONT)
+    wait_delivered("terntest1", 1)
+    for pid in agents:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(2, 20):
+            send(i)
+    finally:
+        for pid in agents:
+            os.kill(pid, signal.SIGCONT)
+    for user in ("terntest1", "terntest2"):
+        wait_for(lambda: len(maildir_new(user)) >= 10, what=f"10 messages for {user}")
+        got = sorted(split_delivered(p.read_bytes())[3] for p in maildir_new(user))
+        want = sorted(expected_lf(m) for u, m in sent if u == user)
+        assert got == want
+    wait_for(lambda: "requests in one batch" in inst.log(), what="a batch in the log")

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from conftest import BUILD, SERVICES, maildir_new, pid_alive, proc_status, wait_for
+from conftest import BUILD, SERVICES, maildir_new, pid_alive, proc_cmdline, proc_status, wait_for
 
 
 def greeting(inst, timeout=10):
@@ -196,4 +196,4 @@ def test_crash_loop_backs_off(tern):
     # A slot waiting for its restart does not hold up a stop.
     pids = [p for ps in now.values() for p in ps] + [master]
     tern.stop()
-    assert not any(pid_alive(p) for p in pids)
+    assert not [(p, proc_cmdline(p), proc_status(p).get("State")) for p in pids if pid_alive(p)]

@@ -417,6 +417,83 @@ test_handle_request(void **state)
 	ipc_msg_free(&m);
 }
 
+/* Several messages into one Maildir together: each one byte-exact in new/,
+ * and one that cannot be written (its queue file is short) fails alone,
+ * leaving nothing behind, while the others are delivered. */
+static void
+test_deliver_many(void **state)
+{
+	struct scratch		*s = *state;
+	struct deliver_msg	 bad;
+	struct deliver_result	 res[3];
+	struct maildir_job	 job[3], *jobs[3];
+	char			 name[256], path[512];
+	const char		*want = "Return-Path: <s@example.org>\n"
+				    "Delivered-To: User@localhost\n" BODY;
+	size_t			 len;
+	int			 k;
+
+	open_msg(s);
+	bad = s->msg;
+	bad.size += 100;
+	memset(job, 0, sizeof(job));
+	for (k = 0; k < 3; k++) {
+		job[k].msg = k == 1 ? &bad : &s->msg;
+		job[k].rcpt = s->rcpt[0];
+		job[k].res = &res[k];
+		jobs[k] = &job[k];
+	}
+	maildir_deliver_many(&s->ctx, &s->u, "Maildir/", jobs, 3);
+	close(s->msg.fd);
+	assert_int_equal(res[0].status, DELIVER_OK);
+	assert_int_equal(res[1].status, DELIVER_DEFER);
+	assert_non_null(strstr(res[1].text, "shorter"));
+	assert_int_equal(res[2].status, DELIVER_OK);
+	assert_string_not_equal(job[0].name, job[2].name);
+	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 0);
+	assert_int_equal(list_dir("home/Maildir/new", name, sizeof(name)), 2);
+	for (k = 0; k < 3; k += 2) {
+		snprintf(path, sizeof(path), "home/Maildir/new/%s", job[k].name);
+		assert_string_equal(read_file(path, &len), want);
+	}
+}
+
+/* A batch of requests gets one reply each, in order, a malformed one an
+ * error in its place. */
+static void
+test_batch_replies_in_order(void **state)
+{
+	struct scratch	*s = *state;
+	struct ipc_msg	 m[3], r[3];
+	int		 i;
+
+	for (i = 0; i < 3; i += 2) {
+		ipc_msg_init(&m[i], DELIVER_T_REQUEST);
+		ipc_msg_add(&m[i], "v", "2");
+		ipc_msg_add(&m[i], "id", ID);
+		ipc_msg_add(&m[i], "path", "active/" ID);
+		ipc_msg_add_int(&m[i], "offset", (long long)strlen(HEADER));
+		ipc_msg_add(&m[i], "sender", "");
+		ipc_msg_add(&m[i], "nrcpt", "1");
+		ipc_msg_add(&m[i], "rcpt.0", i == 0 ? "x@example.net" :
+		    "a..b@localhost");
+	}
+	ipc_msg_init(&m[1], DELIVER_T_REQUEST);
+	ipc_msg_add(&m[1], "v", "2");
+	deliver_batch(&s->ctx, m, 3, r);
+	assert_null(s->ctx.local);
+	assert_int_equal(r[0].type, DELIVER_T_REPLY);
+	assert_string_equal(ipc_msg_get(&r[0], "dsn.0"), "5.1.2");
+	assert_int_equal(r[1].type, IPC_T_ERROR);
+	assert_string_equal(ipc_msg_get(&r[1], "text"), "missing id");
+	assert_int_equal(r[2].type, DELIVER_T_REPLY);
+	assert_string_equal(ipc_msg_get(&r[2], "dsn.0"), "5.1.3");
+	for (i = 0; i < 3; i++) {
+		ipc_msg_free(&m[i]);
+		ipc_msg_free(&r[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -437,6 +514,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_queue_file_checks,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handle_request,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_replies_in_order,
 		    setup, teardown),
 	};
 
