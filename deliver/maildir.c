@@ -1,7 +1,8 @@
 /*
  * maildir - deliver messages into one user's Maildir, following the maildir
- * protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync it, link
- * it into new/<unique>, unlink tmp/<unique>, fsync new/.  A reader only ever
+ * protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync it, move
+ * it to new/<unique> (its link and unlink in one renameat2 that never
+ * replaces a name), fsync new/.  A reader only ever
  * sees complete messages in new/, and "ok" is reported only once the new/
  * entry is durable.  Several messages for the same mailbox share the last
  * step: one fsync of new/ makes all their links durable.
@@ -207,11 +208,18 @@ maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
 	return used > 0 ? io_write_all(out, buf, used) : 0;
 }
 
-/* Move tmp/name to new/name: link() then unlink() as the protocol says, or
- * rename() on file systems without hard links. */
+/* Move tmp/name to new/name.  The protocol's link() and unlink() in one
+ * step: renameat2(RENAME_NOREPLACE) is atomic and, like link(), never
+ * replaces an existing name.  Where it is not supported (NFS, older
+ * kernels), link() then unlink(), or rename() on file systems without
+ * hard links. */
 static int
 maildir_publish(const struct maildir *md, const char *name)
 {
+	if (renameat2(md->tmp, name, md->new, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -1;
 	if (linkat(md->tmp, name, md->new, name, 0) < 0) {
 		if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
 			return -1;
@@ -247,7 +255,7 @@ maildir_fill(int fd, const struct deliver_msg *msg, const char *rcpt,
 	return fsync(fd);
 }
 
-/* Write the job's message into tmp/ and link it into new/.  0, or -1 with
+/* Write the job's message into tmp/ and move it into new/.  0, or -1 with
  * job->res set and nothing left behind: a retry must not make a second
  * copy.  The link is not durable until the caller's fsync of new/. */
 static int

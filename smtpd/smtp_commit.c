@@ -27,7 +27,6 @@
 #include <event2/event.h>
 
 #include "buf.h"
-#include "io.h"
 #include "log.h"
 #include "queue.h"
 #include "smtp_commit.h"
@@ -61,6 +60,7 @@ struct smtp_commit {
 	pthread_t		*threads;
 	int			 pipe[2];	/* workers -> event loop */
 	struct event		*ev;
+	int			 incoming;	/* incoming/, open for fsync */
 };
 
 /* With c->lock held: return once an fsync of incoming/ that started after
@@ -83,7 +83,7 @@ smtp_commit_dir_sync(struct smtp_commit *c, struct smtp_commit_job *job)
 		c->dirwait = NULL;
 		c->dir_syncing = 1;
 		pthread_mutex_unlock(&c->lock);
-		r = io_fsync_dir(queue_dir_name(QDIR_INCOMING));
+		r = fsync(c->incoming);
 		err = r < 0 ? errno : 0;
 		pthread_mutex_lock(&c->lock);
 		for (j = take; j != NULL; j = j->dnext) {
@@ -218,6 +218,12 @@ smtp_commit_new(struct event_base *base, int nthreads)
 	pthread_cond_init(&c->dir_synced, NULL);
 	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("pipe: %s", strerror(errno));
+	/* Open once: the group commit fsyncs it for every message. */
+	c->incoming = open(queue_dir_name(QDIR_INCOMING),
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->incoming < 0)
+		log_fatal("%s: %s", queue_dir_name(QDIR_INCOMING),
+		    strerror(errno));
 	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST,
 	    smtp_commit_readable, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) < 0)
@@ -264,6 +270,7 @@ smtp_commit_free(struct smtp_commit *c)
 	event_free(c->ev);
 	close(c->pipe[0]);
 	close(c->pipe[1]);
+	close(c->incoming);
 	pthread_cond_destroy(&c->wake);
 	pthread_cond_destroy(&c->dir_synced);
 	pthread_mutex_destroy(&c->lock);
