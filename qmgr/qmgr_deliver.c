@@ -9,9 +9,10 @@
  * them, so the busier the queue, the cheaper each delivery.  The sockets
  * never block qmgr: requests and replies go through bufferevents, and a
  * connection that goes QMGR_REPLY_TIMEOUT without a reply while requests
- * are out counts as a crash of the agent.  After a crash the message is retried soon (the
- * master restarts deliver within seconds), never dropped and never sent to
- * the long deferred back-off for a fault that was not its own.
+ * are out counts as a crash of the agent.  After a crash its messages are
+ * retried soon (the master restarts deliver within seconds), never dropped
+ * and never sent to the long deferred back-off for a fault that was not
+ * their own.
  */
 #include <errno.h>
 #include <stdlib.h>
