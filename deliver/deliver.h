@@ -92,7 +92,7 @@ void	deliver_log(const char *id, const char *rcpt, const char *relay,
  * each turned into its reply, DELIVER_T_REPLY or IPC_T_ERROR; the replies
  * are built only when every delivery of the batch is durable. */
 int	deliver_message_open(const struct deliver_request *,
-	    struct deliver_msg *, const char **why);
+	    struct deliver_msg *, uid_t owner, const char **why);
 void	deliver_batch(struct deliver_ctx *, const struct ipc_msg *req, int n,
 	    struct ipc_msg *reply);
 void	deliver_handle(struct deliver_ctx *, const struct ipc_msg *,

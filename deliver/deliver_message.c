@@ -5,7 +5,10 @@
  *
  * The queue file is opened here, as root and before any privilege switch,
  * with O_NOFOLLOW and a regular-file check, so a planted symbolic link or
- * FIFO in active/ cannot point this process elsewhere.  The message offset
+ * FIFO in active/ cannot point this process elsewhere; and it must belong
+ * to the owner of active/ and have no other name, so a hard link to some
+ * file of root's (were the queue's owner ever subverted) is not mailed
+ * out either.  The message offset
  * from qmgr is checked against the file itself: it must sit right after the
  * header's "data" line, or a qmgr bug would deliver header bytes as mail.
  */
@@ -52,10 +55,11 @@ message_check_offset(const struct deliver_msg *msg, const char **why)
 	return 0;
 }
 
-/* Open req->path for reading.  0, or -1 with *why (msg->fd closed). */
+/* Open req->path, a file of owner's, for reading.  0, or -1 with *why
+ * (msg->fd closed). */
 int
 deliver_message_open(const struct deliver_request *req,
-    struct deliver_msg *msg, const char **why)
+    struct deliver_msg *msg, uid_t owner, const char **why)
 {
 	struct stat	 st;
 
@@ -72,6 +76,10 @@ deliver_message_open(const struct deliver_request *req,
 		*why = strerror(errno);
 	else if (!S_ISREG(st.st_mode))
 		*why = "not a regular file";
+	else if (st.st_uid != owner)
+		*why = "not owned by the owner of active/";
+	else if (st.st_nlink != 1)
+		*why = "has more than one name";
 	else {
 		msg->size = st.st_size;
 		if (message_check_offset(msg, why) == 0)
@@ -110,7 +118,7 @@ struct batch_item {
  * batch until transport_flush(). */
 static void
 batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
-    struct batch_item *it)
+    uid_t owner, struct batch_item *it)
 {
 	const char	*why;
 
@@ -121,7 +129,7 @@ batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
 	}
 	it->refused = NULL;
 	it->result = xcalloc((size_t)it->req.nrcpt, sizeof(*it->result));
-	if (deliver_message_open(&it->req, &it->msg, &why) < 0)
+	if (deliver_message_open(&it->req, &it->msg, owner, &why) < 0)
 		message_defer_all(&it->req, it->result, why);
 	else
 		transport_dispatch(ctx, &it->msg, it->result);
@@ -149,12 +157,17 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
     struct ipc_msg *reply)
 {
 	struct batch_item	*it;
+	struct stat		 active;
+	uid_t			 owner;
 	int			 i;
 
+	/* No owner to compare with: every queue file is refused below. */
+	owner = stat(queue_dir_name(QDIR_ACTIVE), &active) == 0 ?
+	    active.st_uid : (uid_t)-1;
 	it = xcalloc((size_t)n, sizeof(*it));
 	ctx->local = local_batch_new();
 	for (i = 0; i < n; i++)
-		batch_item_start(ctx, &req[i], &it[i]);
+		batch_item_start(ctx, &req[i], owner, &it[i]);
 	transport_flush(ctx);
 	local_batch_free(ctx->local);
 	ctx->local = NULL;

@@ -46,6 +46,7 @@ struct scratch {
 	const char		*rcpt[2];
 	struct deliver_msg	 msg;
 	struct local_user	 u;
+	uid_t			 owner;		/* expected queue file owner */
 };
 
 static int
@@ -83,6 +84,7 @@ setup(void **state)
 	snprintf(s->u.home, sizeof(s->u.home), "%s", s->home);
 	s->u.uid = geteuid();
 	s->u.gid = getegid();
+	s->owner = geteuid();
 	*state = s;
 	return 0;
 }
@@ -171,7 +173,7 @@ open_msg(struct scratch *s)
 {
 	const char	*why = NULL;
 
-	if (deliver_message_open(&s->req, &s->msg, &why) != 0)
+	if (deliver_message_open(&s->req, &s->msg, geteuid(), &why) != 0)
 		fail_msg("open: %s", why);
 }
 
@@ -329,7 +331,8 @@ expect_open_fails(struct scratch *s, const char *why_part)
 {
 	const char	*why = NULL;
 
-	assert_int_equal(deliver_message_open(&s->req, &s->msg, &why), -1);
+	assert_int_equal(deliver_message_open(&s->req, &s->msg, s->owner,
+	    &why), -1);
 	assert_int_equal(s->msg.fd, -1);
 	assert_non_null(why);
 	if (strstr(why, why_part) == NULL)
@@ -357,6 +360,16 @@ test_queue_file_checks(void **state)
 	expect_open_fails(s, "not a regular file");
 	assert_int_equal(unlink("active/" ID), 0);
 	expect_open_fails(s, strerror(ENOENT));
+
+	/* A second name, or somebody else's file. */
+	assert_int_equal(link("real", "active/" ID), 0);
+	expect_open_fails(s, "more than one name");
+	assert_int_equal(unlink("real"), 0);
+	s->owner = geteuid() + 1;
+	expect_open_fails(s, "not owned");
+	s->owner = geteuid();
+	open_msg(s);
+	close(s->msg.fd);
 }
 
 /* A whole request: remote and malformed recipients bounce, local ones for
