@@ -25,7 +25,7 @@
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: master [-fv] [-c config]\n");
+	fprintf(stderr, "usage: master [-fnv] [-c config]\n");
 	exit(1);
 }
 
@@ -98,6 +98,22 @@ master_daemonize(void)
 	return 0;
 }
 
+/* -n: both files read and checked as a start or reload would; nothing
+ * else is touched.  Exits 0 or 1. */
+static void
+master_check(const char *config)
+{
+	struct master_conf	 mc;
+	char			 path[PATH_MAX];
+
+	if (master_abspath(config, path, sizeof(path)) == -1 ||
+	    supervise_load(path, &mc) == -1)
+		exit(1);
+	printf("%s: configuration ok, %d service(s)\n", path, mc.table.count);
+	supervise_conf_free(&mc);
+	exit(0);
+}
+
 /* Everything up to the first daemon; exits 1 on any error. */
 static void
 master_start(struct master *m, const char *config, int *pidfd)
@@ -132,16 +148,19 @@ main(int argc, char **argv)
 {
 	static struct master m;	/* large (PATH_MAX); not on the stack */
 	const char	*config = TERN_SYSCONFDIR "/tern.conf";
-	int		 ch, pidfd;
+	int		 ch, pidfd, check = 0;
 
 	m.sigfd = -1;
-	while ((ch = getopt(argc, argv, "c:fv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fnv")) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
 			break;
 		case 'f':
 			m.foreground = 1;
+			break;
+		case 'n':
+			check = 1;
 			break;
 		case 'v':
 			m.verbose = 1;
@@ -158,6 +177,8 @@ main(int argc, char **argv)
 	log_open("master", 1);
 	log_set_verbose(m.verbose);
 
+	if (check)
+		master_check(config);
 	master_start(&m, config, &pidfd);
 	supervise_run(&m);
 

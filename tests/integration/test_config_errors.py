@@ -37,3 +37,22 @@ def test_missing_config_file(tmp_path):
     r = subprocess.run([str(BUILD / "bin" / "master"), "-c", str(tmp_path / "nope.conf"), "-f"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "nope.conf" in r.stderr
+
+
+def test_check_mode_touches_nothing(tmp_path):
+    """master -n reads and checks both files, says so and exits; it creates
+    no queue directory, binds nothing, starts nothing."""
+    conf = tmp_path / "tern.conf"
+    conf.write_text(f"queue_directory = {tmp_path}/queue\ndaemon_directory = {BUILD}/bin\n"
+                    f"master_config = {tmp_path}/master.conf\n")
+    (tmp_path / "master.conf").write_text("smtpd  inet  127.0.0.1:1  -  n  1  smtpd\n")
+    r = subprocess.run([str(BUILD / "bin" / "master"), "-n", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"{conf}: configuration ok, 1 service(s)\n"
+    assert not (tmp_path / "queue").exists()
+    conf.write_text(conf.read_text() + "smtpd_timeout = soon\n")
+    r = subprocess.run([str(BUILD / "bin" / "master"), "-n", "-c", str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and r.stdout == ""
+    assert f"{conf}:4:" in r.stderr and "smtpd_timeout" in r.stderr
