@@ -603,10 +603,27 @@ queue_writer_publish(struct queue_writer *w)
 		saved = errno;
 		close(w->fd);
 		w->fd = -1;
+		(void)queue_writer_withdraw(w);
 		errno = saved;
 		return queue_writer_fail(w);
 	}
 	return queue_writer_close(w);
+}
+
+int
+queue_writer_withdraw(struct queue_writer *w)
+{
+	char	 path[QUEUE_PATH_SIZE];
+	int	 saved = errno;
+
+	if (queue_path(path, sizeof(path), QDIR_INCOMING, w->id) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (unlink(path) < 0)
+		return -1;
+	errno = saved;
+	return 0;
 }
 
 int

@@ -149,6 +149,12 @@ int	queue_writer_publish(struct queue_writer *);
  * 0 or -1. */
 int	queue_writer_rename(struct queue_writer *);
 int	queue_writer_close(struct queue_writer *);
+/* After queue_writer_rename(), when the fsync of incoming/ failed: take the
+ * file back out of incoming/, so that the temporary error the client gets
+ * is true and no copy is delivered behind its back.  0, or -1 (errno) if
+ * it could not be removed: qmgr may have taken it already, and a retry by
+ * the client will then make a duplicate, never a loss. */
+int	queue_writer_withdraw(struct queue_writer *);
 /* sync + publish. */
 int	queue_writer_commit(struct queue_writer *);
 /* Close and unlink the tmp file (safe to call after a failure, or twice). */

@@ -110,6 +110,7 @@ smtp_commit_run(struct smtp_commit *c, struct smtp_commit_job *job)
 	pthread_mutex_unlock(&c->lock);
 	if (job->dir_result < 0) {
 		(void)queue_writer_close(job->w);
+		(void)queue_writer_withdraw(job->w);
 		job->err = job->dir_err;
 		return -1;
 	}

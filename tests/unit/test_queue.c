@@ -312,6 +312,20 @@ test_abort(void **state)
 	assert_int_equal(queue_writer_write(w, "x", 1), -1);
 	assert_int_equal(queue_writer_commit(w), -1);
 
+	/* Renamed into incoming/, then withdrawn (its directory fsync
+	 * failed): gone again, and a second try says so. */
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(queue_writer_sync(w), 0);
+	assert_int_equal(queue_writer_rename(w), 0);
+	assert_int_equal(queue_writer_close(w), 0);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, w->id),
+	    0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(queue_writer_withdraw(w), 0);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(queue_writer_withdraw(w), -1);
+	assert_int_equal(errno, ENOENT);
+
 	/* An envelope the reader would refuse is never written. */
 	env.sender = "bad\nsender";
 	assert_int_equal(queue_writer_open(w, &env), -1);
