@@ -408,17 +408,36 @@ queue_pool_fill(struct queue_pool *pool)
 }
 
 /* Is the file on fd one we may overwrite: a regular file of ours, with no
- * other name? */
+ * other name, that nobody else has open?  The last is what a write lease
+ * tells (Linux grants one only then): a delivery agent that qmgr gave up
+ * on may still be reading the old message through its own descriptor, and
+ * must go on reading the old message, not a new one.  Once the file has
+ * left active/, its name in tmp/ is the only way to open it. */
 static int
 queue_reuse_ok(int fd)
 {
 	struct stat	 st;
 
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_uid == geteuid() && st.st_nlink == 1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1)
+		return 0;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		return 0;
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	return 1;
 }
 
-/* Take a file from free/ as tmp/<new id>.  0, or -1 when none is left. */
+/* Nothing more from free/ for a while (it cannot be used just now). */
+static int
+queue_pool_pause(struct queue_pool *pool)
+{
+	pool->n = 0;
+	pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
+	return -1;
+}
+
+/* Take a file from free/ as tmp/<new id>.  0, or -1 when none is left or
+ * free/ cannot be used (the caller then creates a file). */
 static int
 queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 {
@@ -437,14 +456,30 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP,
 		    w->id) < 0)
 			return -1;
-		/* Another process may have taken it first: ENOENT. */
-		if (rename(from, w->tmp_path) < 0)
-			continue;
-		w->fd = open(w->tmp_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Never over an existing tmp/ file, as O_EXCL would not. */
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, w->tmp_path,
+		    RENAME_NOREPLACE) < 0) {
+			/* Another process took it first: try the next. */
+			if (errno == ENOENT)
+				continue;
+			/* Read-only, no permission, another mount... */
+			return queue_pool_pause(pool);
+		}
+		/* O_NONBLOCK: a FIFO planted there must not hang us. */
+		w->fd = open(w->tmp_path,
+		    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 		if (w->fd >= 0 && queue_reuse_ok(w->fd)) {
 			w->reused = 1;
 			return 0;
 		}
+		if (w->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Ours to use later: put it back. */
+			if (rename(w->tmp_path, from) < 0)
+				unlink(w->tmp_path);
+			w->tmp_path[0] = '\0';
+			return queue_pool_pause(pool);
+		}
+		/* Not reusable: removed, as qmgr would have. */
 		if (w->fd >= 0)
 			close(w->fd);
 		w->fd = -1;
@@ -806,14 +841,17 @@ queue_pending_count(const struct queue_envelope *env)
 int
 queue_recycle(enum queue_dir d, const char *id)
 {
-	char	 from[QUEUE_PATH_SIZE], to[QUEUE_PATH_SIZE];
+	char		 from[QUEUE_PATH_SIZE], to[QUEUE_PATH_SIZE];
+	struct stat	 st;
 
 	if (queue_path(from, sizeof(from), d, id) < 0 ||
 	    queue_path(to, sizeof(to), QDIR_FREE, id) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (rename(from, to) == 0)
+	/* A big file would sit in free/ at full size until reused. */
+	if (stat(from, &st) == 0 && st.st_size <= QUEUE_REUSE_MAX &&
+	    rename(from, to) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
 }

@@ -15,7 +15,10 @@
  *	           is much cheaper than allocating one, and a busy queue would
  *	           otherwise allocate and free one per message.  Their bytes
  *	           are those of old messages until reused, as a deleted file's
- *	           blocks would be; qmgr trims free/ to QUEUE_FREE_MAX files.
+ *	           blocks would be.  Only files up to QUEUE_REUSE_MAX bytes go
+ *	           there, and qmgr trims free/ to QUEUE_FREE_MAX files, so it
+ *	           holds at most 64 MiB.  A file is reused only if nobody has
+ *	           it open (queue_reuse_ok).
  *	private/   UNIX sockets of the daemons
  *
  * A queue file (QUEUE_FORMAT_VERSION 1) is a text header of records, one per
@@ -60,6 +63,7 @@ enum queue_dir {
 };
 
 #define QUEUE_FREE_MAX		1024	/* files qmgr leaves in free/ */
+#define QUEUE_REUSE_MAX		(64 * 1024)	/* larger files are removed */
 #define QUEUE_POOL_BATCH	64	/* names a writer takes per look */
 #define QUEUE_POOL_RETRY_MS	100	/* free/ was empty: look again after */
 

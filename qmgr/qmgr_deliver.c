@@ -308,7 +308,9 @@ conn_send(struct qmgr_conn *c, struct qmgr_msg *m, const struct ipc_msg *req)
 }
 
 /* Where the next request goes: an idle connection; else NULL while a new
- * one may be opened; else the least busy proven one with room. */
+ * one may be opened; else the least busy proven one with room.  Not while
+ * a connection waits for a deliver process: the busy ones must run dry so
+ * that one of them can be closed and its process freed. */
 static struct qmgr_conn *
 pool_pick(struct qmgr *q)
 {
@@ -316,7 +318,8 @@ pool_pick(struct qmgr *q)
 
 	if ((c = pool_idle(q)) != NULL)
 		return c;
-	if (!q->backing_off && q->nconns < pool_limit(q))
+	if ((!q->backing_off && q->nconns < pool_limit(q)) ||
+	    pool_someone_waits(q, NULL))
 		return NULL;
 	return pool_least_busy(q);
 }

@@ -85,9 +85,16 @@ smtp_session_want_read(struct smtp_session *s)
 	    s->phase == SMTP_PHASE_DATA) && !s->throttled && !s->srv->stopping;
 	if (want == s->reading)
 		return;
-	if (want ? event_add(s->rev, s->srv->timeout) : event_del(s->rev))
+	if (want ? event_add(s->rev, s->srv->timeout) : event_del(s->rev)) {
 		log_error("cannot %s reading from [%s]", want ? "resume" :
 		    "pause", s->client);
+		/* Without its read event the session would linger with no
+		 * time-out: end it once the replies are out. */
+		if (want) {
+			s->phase = SMTP_PHASE_CLOSING;
+			return;
+		}
+	}
 	s->reading = want;
 }
 
@@ -270,8 +277,10 @@ smtp_session_read(struct smtp_session *s)
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
 
-	if (evbuffer_reserve_space(s->in, SMTP_READ_SIZE, &v, 1) < 1)
+	if (evbuffer_reserve_space(s->in, SMTP_READ_SIZE, &v, 1) < 1) {
+		errno = ENOMEM;
 		return -1;
+	}
 	if (v.iov_len > SMTP_READ_SIZE)
 		v.iov_len = SMTP_READ_SIZE;
 	do
@@ -285,7 +294,11 @@ smtp_session_read(struct smtp_session *s)
 		return -1;
 	}
 	v.iov_len = (size_t)n;
-	return evbuffer_commit_space(s->in, &v, 1) == 0 ? 1 : -1;
+	if (evbuffer_commit_space(s->in, &v, 1) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 1;
 }
 
 static void

@@ -703,6 +703,60 @@ test_reuse_refuses_linked(void **state)
 	free(w);
 }
 
+/* A file somebody still has open (a delivery agent qmgr gave up on, still
+ * reading the old message) is not written over: the reader goes on seeing
+ * the old bytes, and the writer gets a new file. */
+static void
+test_reuse_refuses_open(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	struct queue_pool	 pool;
+	char			 path[QUEUE_PATH_SIZE], c;
+	ino_t			 ino;
+	struct stat		 st;
+	int			 reader;
+
+	(void)state;
+	memset(&pool, 0, sizeof(pool));
+	ino = free_file("BUSY", 10, 1);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_FREE, "BUSY"), 0);
+	reader = open(path, O_RDONLY);
+	assert_true(reader >= 0);
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 0);
+	assert_int_equal(fstat(w->fd, &st), 0);
+	assert_true(st.st_ino != ino);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(queue_writer_write(w, "new", 3), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(pread(reader, &c, 1, 0), 1);
+	assert_int_equal(c, 'X');
+	close(reader);
+	free(env.rcpt);
+	free(w);
+}
+
+/* Only small files go to free/; a big one is removed. */
+static void
+test_recycle_size_limit(void **state)
+{
+	char	 path[QUEUE_PATH_SIZE];
+	int	 fd;
+
+	(void)state;
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "BIG"), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, QUEUE_REUSE_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(queue_recycle(QDIR_ACTIVE, "BIG"), 0);
+	assert_int_equal(count_dir(QDIR_ACTIVE), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -722,6 +776,8 @@ main(void)
 		QT(test_format),
 		QT(test_reuse),
 		QT(test_reuse_refuses_linked),
+		QT(test_reuse_refuses_open),
+		QT(test_recycle_size_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
