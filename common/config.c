@@ -71,7 +71,7 @@ static const struct config_key config_keys[] = {
 	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1 },
 	{ "maximal_backoff_time", CT_TIME, O(maximal_backoff_time), "4000", 0, 1 },
 	{ "maximal_queue_lifetime", CT_TIME, O(maximal_queue_lifetime), "5d", 0, 0 },
-	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "8", 0, 1 },
+	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "4", 0, 1 },
 	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0 },
 	{ "resolver_nameservers", CT_LIST, O(resolver_nameservers), "", 0, 0 },
 	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1 },

@@ -45,7 +45,7 @@ struct tern_config {
 	int	 minimal_backoff_time;	/* seconds, default 300 */
 	int	 maximal_backoff_time;	/* seconds, default 4000 */
 	int	 maximal_queue_lifetime; /* seconds, default 5d */
-	int	 deliver_concurrency;	/* parallel deliveries, default 8 */
+	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
 	/* deliver */
 	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
 	/* resolver */

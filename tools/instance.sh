@@ -56,7 +56,7 @@ CONF
 # service   type   address              user   chroot  limit  program
 smtpd       inet   $listen       -      n       2      smtpd
 qmgr        unix   private/qmgr         -      n       1      qmgr
-deliver     unix   private/deliver      $deliver_user   n       8      deliver
+deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
 CONF
 	fi

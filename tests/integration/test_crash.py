@@ -48,7 +48,7 @@ def test_daemons_run_as_their_own_users(tern):
     wait_for(lambda: all(owners().get(n) == {u} for n, u in expected.items()),
              what="every daemon to run as its own user")
     services = tern.services()
-    assert len(services["smtpd"]) == 2 and len(services["deliver"]) == 8
+    assert len(services["smtpd"]) == 2 and len(services["deliver"]) == 4
     assert proc_status(tern.master_pid())["Uid"].split()[0] == "0"
 
 

@@ -82,7 +82,7 @@ test_defaults(void **state)
 	assert_int_equal(cf.minimal_backoff_time, 300);
 	assert_int_equal(cf.maximal_backoff_time, 4000);
 	assert_int_equal(cf.maximal_queue_lifetime, 5 * 86400);
-	assert_int_equal(cf.deliver_concurrency, 8);
+	assert_int_equal(cf.deliver_concurrency, 4);
 	assert_string_equal(cf.home_mailbox, "Maildir/");
 	assert_int_equal(cf.resolver_nameservers.count, 0);
 	assert_int_equal(cf.resolver_timeout, 30);
