@@ -23,10 +23,11 @@
  * to deliver_concurrency connections open.  On one connection qmgr may send
  * up to DELIVER_PIPELINE_MAX requests before it reads a reply (version 2;
  * version 1 allowed one); the replies come back in request order.  deliver
- * handles the requests it finds waiting as one batch, so deliveries into
- * the same mailbox share a privilege switch and one fsync of new/, and it
- * answers each only when the whole batch is durable.  A malformed request
- * gets IPC_T_ERROR, in its place in the order.
+ * handles the requests it finds waiting (up to about 100 recipients) as one
+ * batch, so deliveries into the same mailbox share a privilege switch and
+ * one fsync of new/, and it answers each only when the whole batch is
+ * durable.  A malformed request gets IPC_T_ERROR, in its place in the
+ * order.
  */
 #ifndef TERN_PROTO_DELIVER_H
 #define TERN_PROTO_DELIVER_H

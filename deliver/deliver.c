@@ -91,14 +91,29 @@ deliver_more_waiting(int fd)
 	return poll(&pfd, 1, 0) == 1;
 }
 
+/* Recipients a request names, for sizing a batch; a malformed request
+ * counts as one (it is refused without delivering anything). */
+static long long
+deliver_request_rcpts(const struct ipc_msg *m)
+{
+	long long	 n;
+
+	return ipc_msg_get_int(m, "nrcpt", 1, DELIVER_RCPT_MAX, &n) < 0 ?
+	    1 : n;
+}
+
 /* Read the request qmgr sent and every further one already waiting, up to
- * DELIVER_PIPELINE_MAX: they are handled as one batch.  The count, or -1
- * when a frame could not be read: then the connection is over and nothing
- * read from it is acted on, as qmgr will retry all of it. */
+ * DELIVER_PIPELINE_MAX requests and DELIVER_BATCH_RCPT recipients: they
+ * are handled as one batch, and no reply goes out before the whole batch
+ * is done, so a batch must stay small enough not to hold the first reply
+ * back for long.  The count, or -1 when a frame could not be read: then
+ * the connection is over and nothing read from it is acted on, as qmgr
+ * will retry all of it. */
 static int
 deliver_read_batch(int fd, struct ipc_msg *req)
 {
-	int	 n = 0, i;
+	long long	 rcpts = 0;
+	int		 n = 0, i;
 
 	do {
 		/* Idle had no limit; a frame once begun must come soon. */
@@ -111,8 +126,10 @@ deliver_read_batch(int fd, struct ipc_msg *req)
 				ipc_msg_free(&req[i]);
 			return -1;
 		}
+		rcpts += deliver_request_rcpts(&req[n]);
 		n++;
-	} while (n < DELIVER_PIPELINE_MAX && deliver_more_waiting(fd));
+	} while (n < DELIVER_PIPELINE_MAX && rcpts < DELIVER_BATCH_RCPT &&
+	    deliver_more_waiting(fd));
 	return n;
 }
 

@@ -26,6 +26,8 @@
 #define DELIVER_READ_TIMEOUT	(60 * 1000)	/* rest of a frame, ms */
 #define DELIVER_WRITE_TIMEOUT	(60 * 1000)	/* a reply, ms */
 #define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
+#define DELIVER_BATCH_RCPT	100	/* no more requests once a batch has
+					   this many recipients */
 
 enum deliver_status {
 	DELIVER_OK,		/* durably in the mailbox */
