@@ -208,3 +208,34 @@ def test_pipelined_requests_each_delivered_once(make_instance):
         want = sorted(expected_lf(m) for u, m in sent if u == user)
         assert got == want
     wait_for(lambda: "requests in one batch" in inst.log(), what="a batch in the log")
+
+
+def test_batch_stops_at_100_recipients(make_instance):
+    """A batch takes no further request once it names 100 recipients: three
+    pipelined requests of 60 recipients each make a batch of two, then one.
+    The recipients are unknown users that smtpd lets through (no recipient
+    check), so deliver answers each with a quick 5.1.1."""
+    inst = make_instance("deliver_concurrency = 1\nverbose = yes\n"
+                         "local_recipient_check = no")
+    agents = inst.services()["deliver"]
+
+    def send(tag, rcpts):
+        msg = b"Subject: %s\r\n\r\nbody\r\n" % tag
+        with inst.smtp() as s:
+            s.sendmail("p@example.org", rcpts, msg)
+
+    send(b"prove", ["terntest1@localhost"])  # later requests pipeline
+    wait_delivered("terntest1", 1)
+    for pid in agents:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(3):
+            send(b"big %d" % i, [f"nobody-{i}-{k}@localhost" for k in range(60)])
+    finally:
+        for pid in agents:
+            os.kill(pid, signal.SIGCONT)
+    wait_for(lambda: inst.log().count("relay=local, dsn=5.1.1, status=bounced") == 180, timeout=30,
+             what="180 bounces")
+    log = inst.log()
+    assert "2 requests in one batch" in log
+    assert "3 requests in one batch" not in log
