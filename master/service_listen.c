@@ -108,7 +108,7 @@ service_listen_queue(uid_t uid, gid_t gid)
 
 /* One socket for one address; -1 with errno and *what set on failure. */
 static int
-inet_bind(const struct addrinfo *ai, const char **what)
+inet_bind(const struct addrinfo *ai, int v6only, const char **what)
 {
 	int	 fd, on = 1, saved;
 
@@ -121,9 +121,10 @@ inet_bind(const struct addrinfo *ai, const char **what)
 	*what = "setsockopt";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
-	/* A v6 address means only v6: "*" and v4 addresses are separate. */
+	/* A v6 address means only v6; "*" is both (v4 clients arrive as
+	 * ::ffff:a.b.c.d, which smtpd logs as a.b.c.d). */
 	if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
 		goto fail;
 	*what = "bind";
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
@@ -137,6 +138,34 @@ fail:
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/* "*:port": every IPv6 and IPv4 address on one dual-stack socket, or
+ * every IPv4 address where the kernel has no IPv6.  -1 with *err. */
+static int
+listen_any(const char *port, const char **what, int *err)
+{
+	struct addrinfo	 hints, *res;
+	int		 fd = -1, family;
+
+	for (family = AF_INET6; fd == -1; family = AF_INET) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = family;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		if (getaddrinfo(NULL, port, &hints, &res) != 0) {
+			*what = "getaddrinfo";
+			*err = EINVAL;
+		} else {
+			fd = inet_bind(res, 0, what);
+			*err = errno;
+			freeaddrinfo(res);
+		}
+		if (family == AF_INET || (fd == -1 && *err != EAFNOSUPPORT &&
+		    *err != EADDRNOTAVAIL))
+			break;
+	}
+	return fd;
 }
 
 static int
@@ -153,15 +182,19 @@ listen_inet(const struct service *s)
 		    s->address, why);
 		return -1;
 	}
+	if (strcmp(host, "*") == 0) {
+		if ((fd = listen_any(port, &what, &err)) == -1)
+			log_error("service %s: cannot listen on %s: %s: %s",
+			    s->name, s->address, what, strerror(err));
+		return fd;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	/* "*" is every IPv4 address; [::]:port is its IPv6 counterpart. */
-	hints.ai_family = strcmp(host, "*") == 0 ? AF_INET : AF_UNSPEC;
+	hints.ai_family = AF_UNSPEC;
 	if (s->address[0] == '[')
 		hints.ai_flags |= AI_NUMERICHOST;
-	gai = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints,
-	    &res);
+	gai = getaddrinfo(host, port, &hints, &res);
 	if (gai != 0) {
 		log_error("service %s: cannot resolve %s: %s", s->name,
 		    s->address, gai_strerror(gai));
@@ -171,7 +204,7 @@ listen_inet(const struct service *s)
 	 * first one that binds. */
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
 		n++;
-		if ((fd = inet_bind(ai, &what)) == -1)
+		if ((fd = inet_bind(ai, 1, &what)) == -1)
 			err = errno;
 	}
 	if (fd != -1 && (ai != NULL || n > 1))

@@ -76,10 +76,10 @@ def pid_alive(pid):
 class Instance:
     """A running tern instance: paths, process table, and crash tools."""
 
-    def __init__(self, directory, port, extra_conf=""):
+    def __init__(self, directory, port, extra_conf="", host="127.0.0.1"):
         self.dir = Path(directory)
         self.port = port
-        self.listen = f"127.0.0.1:{port}"
+        self.listen = f"{host}:{port}"
         self.extra_conf = extra_conf
         self.queue = self.dir / "queue"
         self.logfile = self.dir / "log" / "tern.log"
@@ -201,7 +201,8 @@ def _empty_maildirs():
 
 @pytest.fixture
 def make_instance(test_users, request):
-    """Factory: make_instance(extra_conf="") -> started Instance.
+    """Factory: make_instance(extra_conf="", host="127.0.0.1") -> started
+    Instance, smtpd listening on host:<a free port>.
 
     Instances live under /var/tmp (not pytest's 0700 tmp dir) so that the
     unprivileged daemons can reach them."""
@@ -209,11 +210,11 @@ def make_instance(test_users, request):
     INSTANCE_ROOT.mkdir(parents=True, exist_ok=True)
     INSTANCE_ROOT.chmod(0o755)
 
-    def make(extra_conf=""):
+    def make(extra_conf="", host="127.0.0.1"):
         _empty_maildirs()
         d = Path(tempfile.mkdtemp(prefix="inst-", dir=INSTANCE_ROOT))
         d.chmod(0o755)
-        inst = Instance(d, free_port(), extra_conf)
+        inst = Instance(d, free_port(), extra_conf, host)
         made.append(inst)
         inst.start()
         return inst

@@ -8,6 +8,7 @@ import os
 import pwd
 import re
 import signal
+import smtplib
 import socket
 import subprocess
 import time
@@ -197,3 +198,18 @@ def test_crash_loop_backs_off(tern):
     pids = [p for ps in now.values() for p in ps] + [master]
     tern.stop()
     assert not [(p, proc_cmdline(p), proc_status(p).get("State")) for p in pids if pid_alive(p)]
+
+
+def test_star_listens_on_ipv4_and_ipv6(make_instance):
+    """*:port is every address, IPv6 and IPv4, on one dual-stack socket; an
+    IPv4 client is logged as such, not as ::ffff:127.0.0.1."""
+    inst = make_instance(host="*")
+    msg = b"Subject: both\r\n\r\nover v6\r\n"
+    with smtplib.SMTP("::1", inst.port, timeout=30) as s:
+        s.sendmail("v6@example.org", ["terntest1@localhost"], msg)
+    with smtplib.SMTP("127.0.0.1", inst.port, timeout=30) as s:
+        assert s.noop()[0] == 250
+    wait_for(lambda: len(maildir_new("terntest1")) == 1, what="the message sent over IPv6")
+    log = inst.log()
+    assert "connect from [::1]" in log
+    assert "connect from [127.0.0.1]" in log and "::ffff:" not in log
