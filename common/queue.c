@@ -841,17 +841,16 @@ queue_pending_count(const struct queue_envelope *env)
 int
 queue_recycle(enum queue_dir d, const char *id)
 {
-	char		 from[QUEUE_PATH_SIZE], to[QUEUE_PATH_SIZE];
+	char		 from[QUEUE_PATH_SIZE];
 	struct stat	 st;
 
-	if (queue_path(from, sizeof(from), d, id) < 0 ||
-	    queue_path(to, sizeof(to), QDIR_FREE, id) < 0) {
+	if (queue_path(from, sizeof(from), d, id) < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* A big file would sit in free/ at full size until reused. */
 	if (stat(from, &st) == 0 && st.st_size <= QUEUE_REUSE_MAX &&
-	    rename(from, to) == 0)
+	    queue_move(id, d, QDIR_FREE) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
 }

@@ -132,7 +132,8 @@ struct queue_pool {
 };
 
 /* queue_writer_open(), but the file is one from free/ renamed to tmp/<new
- * id> and overwritten, if pool finds one that is a plain file of ours. */
+ * id> and overwritten, if pool finds one that is a plain file of ours with
+ * one name that nobody else has open. */
 int	queue_writer_open_reuse(struct queue_writer *,
 	    struct queue_envelope *env, struct queue_pool *pool);
 /* Move a finished message's file from d/<id> to free/<id>, or remove it

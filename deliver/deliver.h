@@ -136,8 +136,8 @@ int	local_user_resolve(const char *rcpt, local_user_lookup_fn, void *arg,
 	    struct local_user *, struct deliver_result *);
 int	local_user_getpw(const char *name, struct local_user *, void *arg);
 
-/* local.c: the local transport.  local_batch_new/free bracket a batch;
- * without a batch, local deliveries are made at once. */
+/* local.c: the local transport.  deliver_batch() brackets every batch with
+ * local_batch_new/free (ctx->local); deliveries wait in it for the flush. */
 extern const struct transport transport_local;
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);

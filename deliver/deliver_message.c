@@ -8,9 +8,9 @@
  * FIFO in active/ cannot point this process elsewhere; and it must belong
  * to the owner of active/ and have no other name, so a hard link to some
  * file of root's (were the queue's owner ever subverted) is not mailed
- * out either.  The message offset
- * from qmgr is checked against the file itself: it must sit right after the
- * header's "data" line, or a qmgr bug would deliver header bytes as mail.
+ * out either.  The message offset from qmgr is checked against the file
+ * itself: it must sit right after the header's "data" line, or a qmgr bug
+ * would deliver header bytes as mail.
  */
 #include <sys/stat.h>
 

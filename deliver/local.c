@@ -4,10 +4,11 @@
  * an account (local_user.c) and picks the mailbox format from
  * home_mailbox; only Maildir exists so far, and mbox would be added here.
  *
- * Within a batch of requests (deliver_message.c) deliveries are collected
- * rather than made at once, and local_flush() makes them grouped by
- * account: one privilege switch, one opening of the Maildir and one fsync
- * of its new/ per account and batch (maildir.c).  The collection is
+ * Transports run only within a batch of requests (deliver_message.c), and
+ * local deliveries are collected for it rather than made at once;
+ * local_flush() makes them grouped by account: one privilege switch, one
+ * opening of the Maildir and one fsync of its new/ per account and batch
+ * (maildir.c).  The collection is
  * bounded; when it is full it is flushed early, which costs sharing, never
  * correctness.  The accounts looked up for a batch are remembered for it,
  * so a busy mailbox costs one passwd lookup per batch.
@@ -84,8 +85,6 @@ local_flush(struct deliver_ctx *ctx)
 	struct maildir_job	*run[LOCAL_BATCH_JOBS];
 	int			 k;
 
-	if (b == NULL)
-		return;
 	for (k = 0; k < b->nuser; k++)
 		local_flush_user(ctx, b, k, run);
 	b->njob = 0;
@@ -155,20 +154,18 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct local_user	 u;
 	size_t			 len = strlen(mailbox);
 
-	if (local_user_resolve(rcpt, ctx->local != NULL ? local_lookup_cached :
-	    local_user_getpw, ctx->local, &u, res) < 0) {
+	if (local_user_resolve(rcpt, local_lookup_cached, ctx->local, &u,
+	    res) < 0) {
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
-	if (len == 0 || mailbox[len - 1] != '/')
-		deliver_result_set(res, DELIVER_DEFER, "4.3.5",
-		    "mbox delivery not supported");
-	else if (ctx->local != NULL) {
+	if (len > 0 && mailbox[len - 1] == '/') {
 		local_collect(ctx, msg, rcpt, &u, res);
 		return;
-	} else
-		maildir_deliver(ctx, msg, rcpt, &u, mailbox, res);
+	}
+	deliver_result_set(res, DELIVER_DEFER, "4.3.5",
+	    "mbox delivery not supported");
 	local_where(ctx, &u, where, sizeof(where));
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }

@@ -2,10 +2,10 @@
  * maildir - deliver messages into one user's Maildir, following the maildir
  * protocol (cr.yp.to/proto/maildir.html): write tmp/<unique>, fsync it, move
  * it to new/<unique> (its link and unlink in one renameat2 that never
- * replaces a name), fsync new/.  A reader only ever
- * sees complete messages in new/, and "ok" is reported only once the new/
- * entry is durable.  Several messages for the same mailbox share the last
- * step: one fsync of new/ makes all their links durable.
+ * replaces a name), fsync new/.  A reader only ever sees complete messages
+ * in new/, and "ok" is reported only once the new/ entry is durable.
+ * Several messages for the same mailbox share the last step: one fsync of
+ * new/ makes all their entries durable.
  *
  * Everything below the home directory happens with the recipient's
  * effective ids (privs_become), so a user's symbolic links, permissions and

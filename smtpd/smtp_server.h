@@ -1,7 +1,8 @@
 /*
  * smtp_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
- * workers, the qmgr notifier and the list of live sessions.  There is no
+ * workers, the qmgr notifier, the pool of queue files to reuse, the cache
+ * of local users and the list of live sessions.  There is no
  * global state: everything a session needs is reached through this struct.
  */
 #ifndef TERN_SMTP_SERVER_H
@@ -12,12 +13,12 @@
 
 #include <stddef.h>
 
-struct event;
-struct event_base;
-struct evconnlistener;
 #include "queue.h"
 #include "smtp_policy.h"
 
+struct event;
+struct event_base;
+struct evconnlistener;
 struct smtp_commit;
 struct smtp_notify;
 struct smtp_session;

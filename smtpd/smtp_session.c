@@ -16,7 +16,6 @@
  * of processing, so no handler ever runs on a freed session.
  */
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -106,7 +105,8 @@ smtp_session_close(struct smtp_session *s)
 }
 
 /* Stop reading while a client that does not read its replies lets them
- * pile up; the write callback resumes.  1 if throttled. */
+ * pile up; smtp_session_settle() resumes once they are written.  1 if
+ * throttled. */
 static int
 smtp_session_throttle(struct smtp_session *s)
 {
