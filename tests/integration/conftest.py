@@ -7,6 +7,7 @@ Maildirs are emptied before every test.  Every wait is a poll with a bounded
 time-out (wait_for), never a fixed sleep.
 """
 
+import fcntl
 import os
 import pwd
 import re
@@ -167,6 +168,26 @@ def user_home(user):
 def maildir_new(user):
     d = user_home(user) / "Maildir" / "new"
     return sorted(d.iterdir()) if d.is_dir() else []
+
+
+# The test users and their Maildirs are shared by every checkout on this
+# machine: two test runs at once (say, two worktrees) would empty each
+# other's Maildirs.  One run at a time holds this lock; a second one waits.
+RUN_LOCK = Path("/var/tmp/tern-test.lock")
+
+
+def pytest_sessionstart(session):
+    if os.geteuid() != 0:
+        return
+    fd = os.open(RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    session.config._tern_run_lock = fd
+
+
+def pytest_sessionfinish(session):
+    fd = getattr(session.config, "_tern_run_lock", None)
+    if fd is not None:
+        os.close(fd)
 
 
 def _ensure_user(user):

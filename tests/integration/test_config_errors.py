@@ -44,7 +44,10 @@ def test_check_mode_touches_nothing(tmp_path):
     no queue directory, binds nothing, starts nothing."""
     conf = tmp_path / "tern.conf"
     conf.write_text(f"queue_directory = {tmp_path}/queue\ndaemon_directory = {BUILD}/bin\n"
-                    f"master_config = {tmp_path}/master.conf\n")
+                    f"master_config = {tmp_path}/master.conf\n"
+                    # an account every Debian system has: on a fresh machine
+                    # no earlier test has created the tern user yet
+                    f"mail_owner = nobody\n")
     (tmp_path / "master.conf").write_text("smtpd  inet  127.0.0.1:1  -  n  1  smtpd\n")
     r = subprocess.run([str(BUILD / "bin" / "master"), "-n", "-c", str(conf)],
                        capture_output=True, text=True, timeout=30)
@@ -55,4 +58,4 @@ def test_check_mode_touches_nothing(tmp_path):
     r = subprocess.run([str(BUILD / "bin" / "master"), "-n", "-c", str(conf)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and r.stdout == ""
-    assert f"{conf}:4:" in r.stderr and "smtpd_timeout" in r.stderr
+    assert f"{conf}:5:" in r.stderr and "smtpd_timeout" in r.stderr
