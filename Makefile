@@ -3,8 +3,9 @@
 # Conventions (so adding a file never needs an edit here):
 #   common/*.c                 -> build/libtern.a, linked by every program
 #   DIR/*.c for each daemon    -> build/DIR/libDIR.a (all but DIR/DIR.c) + DIR/DIR.c = build/bin/DIR
-#   tools/NAME.c               -> build/bin/NAME (one file per command, linked with libtern.a)
-#   tests/unit/test_NAME.c     -> build/tests/test_NAME (cmocka; links every daemon archive)
+#   tools/NAME/*.c, an admin command, the same way: build/tools/NAME/libNAME.a + build/bin/NAME
+#   tests/unit/test_NAME.c     -> build/tests/test_NAME (cmocka; links every program archive)
+#   mk/*.sh                    the scripts behind make deps/run/stop/install (not installed)
 #
 # Targets: all (default), check, run, stop, deps, install, bench, clean.
 # Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR.
@@ -53,23 +54,26 @@ COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
 LIBTERN    = $(B)/libtern.a
 
-# Per-daemon archive of everything except the file holding main().
-define daemon_rules
-$(1)_LIBSRC := $$(filter-out $(1)/$(1).c,$$(wildcard $(1)/*.c))
-$(1)_LIBOBJ := $$($(1)_LIBSRC:%.c=$(B)/%.o)
-$(B)/$(1)/lib$(1).a: $$($(1)_LIBOBJ)
+# A program lives in folder $(1) and is named $(2): an archive of every file
+# but the one holding main() ($(1)/$(2).c), so unit tests can link its parts.
+define program_rules
+$(2)_LIBSRC := $$(filter-out $(1)/$(2).c,$$(wildcard $(1)/*.c))
+$(2)_LIBOBJ := $$($(2)_LIBSRC:%.c=$(B)/%.o)
+$(B)/$(1)/lib$(2).a: $$($(2)_LIBOBJ) | $(B)/empty.o
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^ $(B)/empty.o
-$(B)/bin/$(1): $(B)/$(1)/$(1).o $(B)/$(1)/lib$(1).a $(LIBTERN)
+$(B)/bin/$(2): $(B)/$(1)/$(2).o $(B)/$(1)/lib$(2).a $(LIBTERN)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS_$(1)) $(LIBS_COMMON)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(LIBS_$(2)) $(LIBS_COMMON)
 endef
-$(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
+TOOLS = $(patsubst tools/%/,%,$(wildcard tools/*/))
+$(foreach d,$(DAEMONS),$(eval $(call program_rules,$(d),$(d))))
+$(foreach t,$(TOOLS),$(eval $(call program_rules,tools/$(t),$(t))))
 
-DAEMON_ARCHIVES = $(foreach d,$(DAEMONS),$(B)/$(d)/lib$(d).a)
+DAEMON_ARCHIVES = $(foreach d,$(DAEMONS),$(B)/$(d)/lib$(d).a) \
+                  $(foreach t,$(TOOLS),$(B)/tools/$(t)/lib$(t).a)
 DAEMON_BINS     = $(foreach d,$(DAEMONS),$(B)/bin/$(d))
-TOOL_SRC   = $(wildcard tools/*.c)
-TOOL_BINS  = $(TOOL_SRC:tools/%.c=$(B)/bin/%)
+TOOL_BINS       = $(foreach t,$(TOOLS),$(B)/bin/$(t))
 TEST_SRC   = $(wildcard tests/unit/test_*.c)
 TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 ALL_LIBS   = -lunbound -lpthread $(LIBS_COMMON)
@@ -90,17 +94,13 @@ $(B)/%.o: %.c | $(B)/empty.o
 $(LIBTERN): $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/bin/%: tools/%.c $(LIBTERN)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBTERN) $(LIBS_COMMON)
-
 $(B)/tests/%: tests/unit/%.c $(DAEMON_ARCHIVES) $(LIBTERN)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(DAEMON_ARCHIVES) $(LIBTERN) -lcmocka $(ALL_LIBS)
 
 # deps: install what building and testing need, when root and something is missing.
 deps:
-	@sh tools/deps.sh
+	@sh mk/deps.sh
 
 unit-check: $(TEST_BINS)
 	@sh tests/run-unit.sh $(TEST_BINS)
@@ -114,13 +114,13 @@ check: deps
 
 run: deps
 	$(MAKE) all
-	@sh tools/instance.sh start $(CURDIR)/run 127.0.0.1:2525 $(abspath $(B))
+	@sh mk/instance.sh start $(CURDIR)/run 127.0.0.1:2525 $(abspath $(B))
 
 stop:
-	@sh tools/instance.sh stop $(CURDIR)/run
+	@sh mk/instance.sh stop $(CURDIR)/run
 
 install: all
-	@sh tools/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(QUEUEDIR)" "$(B)"
+	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(QUEUEDIR)" "$(B)"
 
 bench: deps
 	$(MAKE) all

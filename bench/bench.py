@@ -100,7 +100,7 @@ METRICS = {
 def parse_args():
     p = argparse.ArgumentParser(description="tern benchmark (see docs/PERFORMANCE.md)")
     p.add_argument("--build", required=True, help="tern build directory (with bin/)")
-    p.add_argument("--repo", default=str(REPO), help="tern source tree (tools/instance.sh, etc/)")
+    p.add_argument("--repo", default=str(REPO), help="tern source tree (mk/instance.sh, etc/)")
     p.add_argument("--postfix-root", default=None,
                    help="unpacked postfix package (default WORKDIR/postfix-root)")
     for name, env, default, typ, help_ in OPTIONS:

@@ -2,7 +2,7 @@
 
 An MTA object starts a fresh, private instance of one mail system on a
 loopback port, says when it is ready and when its queue is empty, and stops
-it.  `TernMTA` uses tools/instance.sh with the build under test; `PostfixMTA`
+it.  `TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA`
 runs Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and
 master.cf this module writes under the bench work directory (never
 /etc/postfix or /var/spool/postfix).
@@ -507,7 +507,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 
 class TernMTA(MTA):
-    """tern from a build directory, started with tools/instance.sh."""
+    """tern from a build directory, started with mk/instance.sh."""
 
     name = "tern"
     SERVICES = ("smtpd", "qmgr", "deliver", "resolver")
@@ -580,15 +580,15 @@ class TernMTA(MTA):
             extra.append(f"{self.relay_key()} = [{self.relay_to[0]}]:{self.relay_to[1]}")
         env = dict(os.environ, TERN_CONF_EXTRA="\n".join(extra))
         self.fresh_group()
-        cmd = ["sh", str(self.repo / "tools" / "instance.sh"), "start", str(self.base),
+        cmd = ["sh", str(self.repo / "mk" / "instance.sh"), "start", str(self.base),
                f"127.0.0.1:{self.port}", str(self.build)]
         try:
             res = self.run_in_group(cmd, env=env, timeout=60)
         except subprocess.TimeoutExpired:
-            raise BenchError("tools/instance.sh start did not finish within 60 s\n" + self.log_tail())
+            raise BenchError("mk/instance.sh start did not finish within 60 s\n" + self.log_tail())
         if res.returncode != 0:
             err = res.stderr.strip().splitlines() or ["(no message)"]
-            raise BenchError(f"tools/instance.sh start failed ({res.returncode}): {err[-1]}\n"
+            raise BenchError(f"mk/instance.sh start failed ({res.returncode}): {err[-1]}\n"
                              + "\n".join(err[:-1]) + f"\n{self.log_tail()}")
         if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
             raise BenchError(f"not every tern service is running after 15 s "
@@ -598,10 +598,10 @@ class TernMTA(MTA):
     def stop(self):
         if self.master_pid():
             try:
-                subprocess.run(["sh", str(self.repo / "tools" / "instance.sh"), "stop", str(self.base)],
+                subprocess.run(["sh", str(self.repo / "mk" / "instance.sh"), "stop", str(self.base)],
                                capture_output=True, timeout=30)
             except subprocess.TimeoutExpired:
-                log("tools/instance.sh stop did not finish within 30 s")
+                log("mk/instance.sh stop did not finish within 30 s")
 
     def queue_empty(self):
         for sub in ("tmp", "incoming", "active", "deferred"):

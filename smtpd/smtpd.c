@@ -15,7 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
-#include "smtp_server.h"
+#include "smtpd_server.h"
 
 static void
 smtpd_stop(evutil_socket_t sig, short what, void *arg)
@@ -45,7 +45,7 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_ctx	 ctx;
-	struct smtp_server	 srv;
+	struct smtpd_server	 srv;
 	struct event_base	*base;
 	struct event		*sigterm, *sigint;
 
@@ -58,7 +58,7 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		log_fatal("cannot create the event loop");
 	daemon_drop_privs(&ctx);
-	smtp_server_init(&srv, base, &ctx.cfg, ctx.listen_fd);
+	smtpd_server_init(&srv, base, &ctx.cfg, ctx.listen_fd);
 	sigterm = evsignal_new(base, SIGTERM, smtpd_stop, base);
 	sigint = evsignal_new(base, SIGINT, smtpd_stop, base);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
@@ -66,7 +66,7 @@ main(int argc, char **argv)
 		log_fatal("cannot install signal handlers");
 	log_debug("accepting connections");
 	event_base_dispatch(base);
-	smtp_server_free(&srv);
+	smtpd_server_free(&srv);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

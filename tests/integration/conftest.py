@@ -1,7 +1,7 @@
 """Integration-test harness: the real tern suite in a temporary instance.
 
 Each test that asks for the `tern` fixture gets a fresh instance directory
-started with tools/instance.sh, exactly as `make run` starts ./run, on a free
+started with mk/instance.sh, exactly as `make run` starts ./run, on a free
 loopback port.  Test users (terntest1, terntest2) are real system users whose
 Maildirs are emptied before every test.  Every wait is a poll with a bounded
 time-out (wait_for), never a fixed sleep.
@@ -24,7 +24,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("TERN_BUILD", REPO / "build"))
-INSTANCE_SH = REPO / "tools" / "instance.sh"
+INSTANCE_SH = REPO / "mk" / "instance.sh"
 TEST_USERS = ("terntest1", "terntest2")
 TEST_HOME_ROOT = Path("/var/tmp/tern-test-home")
 INSTANCE_ROOT = Path("/var/tmp/tern-test-instances")

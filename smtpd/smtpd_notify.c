@@ -1,5 +1,5 @@
 /*
- * smtp_notify - the qmgr notifier.  The connection is made lazily, when
+ * smtpd_notify - the qmgr notifier.  The connection is made lazily, when
  * there is something to say, and a failed connect is not retried for
  * SMTP_NOTIFY_RETRY_MS, so a missing qmgr costs one failed connect(2) per
  * interval rather than one per message.  A UNIX-domain connect either
@@ -25,9 +25,9 @@
 #include "ipc_event.h"
 #include "log.h"
 #include "proto_qmgr.h"
-#include "smtp_notify.h"
+#include "smtpd_notify.h"
 
-struct smtp_notify {
+struct smtpd_notify {
 	struct event_base	*base;
 	struct bufferevent	*bev;		/* NULL while disconnected */
 	char			*path;
@@ -35,7 +35,7 @@ struct smtp_notify {
 };
 
 static void
-smtp_notify_drop(struct smtp_notify *n)
+smtpd_notify_drop(struct smtpd_notify *n)
 {
 	if (n->bev != NULL) {
 		bufferevent_free(n->bev);
@@ -45,7 +45,7 @@ smtp_notify_drop(struct smtp_notify *n)
 }
 
 static void
-smtp_notify_reply(struct smtp_notify *n, const struct ipc_msg *m)
+smtpd_notify_reply(struct smtpd_notify *n, const struct ipc_msg *m)
 {
 	const char	*text;
 
@@ -57,37 +57,37 @@ smtp_notify_reply(struct smtp_notify *n, const struct ipc_msg *m)
 }
 
 static void
-smtp_notify_read(struct bufferevent *bev, void *arg)
+smtpd_notify_read(struct bufferevent *bev, void *arg)
 {
-	struct smtp_notify	*n = arg;
+	struct smtpd_notify	*n = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct ipc_msg		 m;
 	int			 r;
 
 	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &m)) == 1) {
-		smtp_notify_reply(n, &m);
+		smtpd_notify_reply(n, &m);
 		ipc_msg_free(&m);
 	}
 	if (r == 0)
 		return;
 	log_warn("qmgr sent a malformed frame; reconnecting");
-	smtp_notify_drop(n);
+	smtpd_notify_drop(n);
 }
 
 static void
-smtp_notify_event(struct bufferevent *bev, short what, void *arg)
+smtpd_notify_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct smtp_notify	*n = arg;
+	struct smtpd_notify	*n = arg;
 
 	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("qmgr connection closed");
-		smtp_notify_drop(n);
+		smtpd_notify_drop(n);
 	}
 }
 
 static int
-smtp_notify_connect(struct smtp_notify *n)
+smtpd_notify_connect(struct smtpd_notify *n)
 {
 	struct sockaddr_un	 sun;
 	int			 fd;
@@ -104,24 +104,24 @@ smtp_notify_connect(struct smtp_notify *n)
 		log_debug("connect %s: %s", n->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		smtp_notify_drop(n);
+		smtpd_notify_drop(n);
 		return -1;
 	}
 	if ((n->bev = bufferevent_socket_new(n->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		close(fd);
-		smtp_notify_drop(n);
+		smtpd_notify_drop(n);
 		return -1;
 	}
-	bufferevent_setcb(n->bev, smtp_notify_read, NULL, smtp_notify_event, n);
+	bufferevent_setcb(n->bev, smtpd_notify_read, NULL, smtpd_notify_event, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 	return 0;
 }
 
-struct smtp_notify *
-smtp_notify_new(struct event_base *base, const char *path)
+struct smtpd_notify *
+smtpd_notify_new(struct event_base *base, const char *path)
 {
-	struct smtp_notify	*n = xcalloc(1, sizeof(*n));
+	struct smtpd_notify	*n = xcalloc(1, sizeof(*n));
 
 	n->base = base;
 	n->path = xstrdup(path);
@@ -129,13 +129,13 @@ smtp_notify_new(struct event_base *base, const char *path)
 }
 
 void
-smtp_notify_send(struct smtp_notify *n, const char *id)
+smtpd_notify_send(struct smtpd_notify *n, const char *id)
 {
 	struct ipc_msg	 m;
 	char		*frame;
 	size_t		 len;
 
-	if (n->bev == NULL && smtp_notify_connect(n) < 0)
+	if (n->bev == NULL && smtpd_notify_connect(n) < 0)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(n->bev)) >
 	    SMTP_NOTIFY_BACKLOG) {
@@ -153,7 +153,7 @@ smtp_notify_send(struct smtp_notify *n, const char *id)
 }
 
 void
-smtp_notify_free(struct smtp_notify *n)
+smtpd_notify_free(struct smtpd_notify *n)
 {
 	if (n == NULL)
 		return;

@@ -1,5 +1,5 @@
 /*
- * smtp_command - parse one SMTP command line.  The input is whatever a
+ * smtpd_command - parse one SMTP command line.  The input is whatever a
  * client sent, so every scan is bounded by an explicit length and nothing is
  * assumed about NUL termination; the grammar is RFC 5321's, with only the
  * tolerance real clients need (one space after "FROM:"/"TO:", source routes
@@ -8,12 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtp_command.h"
+#include "smtpd_command.h"
 
 static const struct {
 	const char	*name;
-	enum smtp_verb	 verb;
-} smtp_verbs[] = {
+	enum smtpd_verb	 verb;
+} smtpd_verbs[] = {
 	{ "HELO", SMTP_VERB_HELO },
 	{ "EHLO", SMTP_VERB_EHLO },
 	{ "MAIL", SMTP_VERB_MAIL },
@@ -26,10 +26,10 @@ static const struct {
 	{ "QUIT", SMTP_VERB_QUIT },
 };
 
-#define SMTP_NVERBS	(sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+#define SMTP_NVERBS	(sizeof(smtpd_verbs) / sizeof(smtpd_verbs[0]))
 
 int
-smtp_fail(struct smtp_result *res, int code, const char *enhanced,
+smtpd_fail(struct smtpd_result *res, int code, const char *enhanced,
     const char *text)
 {
 	res->code = code;
@@ -39,7 +39,7 @@ smtp_fail(struct smtp_result *res, int code, const char *enhanced,
 }
 
 static int
-smtp_is_alnum(unsigned char c)
+smtpd_is_alnum(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9');
@@ -47,7 +47,7 @@ smtp_is_alnum(unsigned char c)
 
 /* Case-insensitive ASCII prefix test that never reads past len. */
 static int
-smtp_has_prefix(const char *s, size_t len, const char *prefix)
+smtpd_has_prefix(const char *s, size_t len, const char *prefix)
 {
 	size_t	 n = strlen(prefix);
 
@@ -55,13 +55,13 @@ smtp_has_prefix(const char *s, size_t len, const char *prefix)
 }
 
 static int
-smtp_token_eq(const char *s, size_t len, const char *word)
+smtpd_token_eq(const char *s, size_t len, const char *word)
 {
 	return len == strlen(word) && strncasecmp(s, word, len) == 0;
 }
 
 void
-smtp_command_split(const char *line, size_t len, struct smtp_command *cmd)
+smtpd_command_split(const char *line, size_t len, struct smtpd_command *cmd)
 {
 	size_t	 i, vlen;
 
@@ -71,8 +71,8 @@ smtp_command_split(const char *line, size_t len, struct smtp_command *cmd)
 		;
 	cmd->verb = SMTP_VERB_UNKNOWN;
 	for (i = 0; i < SMTP_NVERBS; i++) {
-		if (smtp_token_eq(line, vlen, smtp_verbs[i].name)) {
-			cmd->verb = smtp_verbs[i].verb;
+		if (smtpd_token_eq(line, vlen, smtpd_verbs[i].name)) {
+			cmd->verb = smtpd_verbs[i].verb;
 			break;
 		}
 	}
@@ -84,13 +84,13 @@ smtp_command_split(const char *line, size_t len, struct smtp_command *cmd)
 }
 
 const char *
-smtp_command_name(enum smtp_verb verb)
+smtpd_command_name(enum smtpd_verb verb)
 {
 	size_t	 i;
 
 	for (i = 0; i < SMTP_NVERBS; i++)
-		if (smtp_verbs[i].verb == verb)
-			return smtp_verbs[i].name;
+		if (smtpd_verbs[i].verb == verb)
+			return smtpd_verbs[i].name;
 	return "unknown";
 }
 
@@ -100,7 +100,7 @@ smtp_command_name(enum smtp_verb verb)
  * backslash escapes, so quotes are followed.
  */
 static size_t
-smtp_path_end(const char *p, size_t len)
+smtpd_path_end(const char *p, size_t len)
 {
 	size_t	 i;
 	int	 quoted = 0;
@@ -118,7 +118,7 @@ smtp_path_end(const char *p, size_t len)
 
 /* A-d-l = At-domain *( "," At-domain ), At-domain = "@" Domain. */
 static int
-smtp_route_valid(const char *s, size_t len)
+smtpd_route_valid(const char *s, size_t len)
 {
 	size_t	 start = 0, i;
 
@@ -139,8 +139,8 @@ smtp_route_valid(const char *s, size_t len)
  * routes.
  */
 static int
-smtp_mailbox(const char *s, size_t len, int is_mail, struct smtp_path *path,
-    struct smtp_result *res)
+smtpd_mailbox(const char *s, size_t len, int is_mail, struct smtpd_path *path,
+    struct smtpd_result *res)
 {
 	const char	*bad = is_mail ? "Bad sender address syntax" :
 			    "Bad recipient address syntax";
@@ -150,17 +150,17 @@ smtp_mailbox(const char *s, size_t len, int is_mail, struct smtp_path *path,
 
 	if (len > 0 && s[0] == '@') {
 		if ((colon = memchr(s, ':', len)) == NULL ||
-		    !smtp_route_valid(s, (size_t)(colon - s)))
-			return smtp_fail(res, 501, dsn, bad);
+		    !smtpd_route_valid(s, (size_t)(colon - s)))
+			return smtpd_fail(res, 501, dsn, bad);
 		len -= (size_t)(colon - s) + 1;
 		s = colon + 1;
 	}
-	if (!is_mail && smtp_token_eq(s, len, "postmaster"))
+	if (!is_mail && smtpd_token_eq(s, len, "postmaster"))
 		path->postmaster = 1;
 	else if (!addr_valid_mailbox(s, len, NULL))
-		return smtp_fail(res, 501, dsn, bad);
+		return smtpd_fail(res, 501, dsn, bad);
 	if (len >= sizeof(path->addr))
-		return smtp_fail(res, 501, dsn, bad);
+		return smtpd_fail(res, 501, dsn, bad);
 	memcpy(path->addr, s, len);
 	path->addr[len] = '\0';
 	path->addrlen = len;
@@ -169,7 +169,7 @@ smtp_mailbox(const char *s, size_t len, int is_mail, struct smtp_path *path,
 
 /* SIZE=<digits>, RFC 1870; the value must fit an unsigned long long. */
 static int
-smtp_param_size(const char *v, size_t len, struct smtp_path *path)
+smtpd_param_size(const char *v, size_t len, struct smtpd_path *path)
 {
 	unsigned long long	 n = 0, d;
 	size_t			 i;
@@ -190,13 +190,13 @@ smtp_param_size(const char *v, size_t len, struct smtp_path *path)
 }
 
 static int
-smtp_param_body(const char *v, size_t len, struct smtp_path *path)
+smtpd_param_body(const char *v, size_t len, struct smtpd_path *path)
 {
 	if (path->body != SMTP_BODY_NONE)
 		return -1;
-	if (smtp_token_eq(v, len, "7BIT"))
+	if (smtpd_token_eq(v, len, "7BIT"))
 		path->body = SMTP_BODY_7BIT;
-	else if (smtp_token_eq(v, len, "8BITMIME"))
+	else if (smtpd_token_eq(v, len, "8BITMIME"))
 		path->body = SMTP_BODY_8BITMIME;
 	else
 		return -1;
@@ -211,15 +211,15 @@ smtp_param_body(const char *v, size_t len, struct smtp_path *path)
  * value (NULL, 0 when there is no "=").
  */
 static size_t
-smtp_param_split(const char *s, size_t len, const char **v, size_t *vlen)
+smtpd_param_split(const char *s, size_t len, const char **v, size_t *vlen)
 {
 	size_t		 k, i;
 	unsigned char	 c;
 
-	if (len == 0 || !smtp_is_alnum((unsigned char)s[0]))
+	if (len == 0 || !smtpd_is_alnum((unsigned char)s[0]))
 		return 0;
 	for (k = 1; k < len && s[k] != '='; k++)
-		if (!smtp_is_alnum((unsigned char)s[k]) && s[k] != '-')
+		if (!smtpd_is_alnum((unsigned char)s[k]) && s[k] != '-')
 			return 0;
 	*v = NULL;
 	*vlen = 0;
@@ -238,30 +238,30 @@ smtp_param_split(const char *s, size_t len, const char **v, size_t *vlen)
 }
 
 static int
-smtp_param(const char *s, size_t len, int is_mail, struct smtp_path *path,
-    struct smtp_result *res)
+smtpd_param(const char *s, size_t len, int is_mail, struct smtpd_path *path,
+    struct smtpd_result *res)
 {
 	const char	*v;
 	size_t		 klen, vlen;
 
-	if ((klen = smtp_param_split(s, len, &v, &vlen)) == 0)
-		return smtp_fail(res, 501, "5.5.4", "Bad parameter syntax");
-	if (is_mail && smtp_token_eq(s, klen, "SIZE")) {
-		if (smtp_param_size(v, vlen, path) < 0)
-			return smtp_fail(res, 501, "5.5.4", "Bad SIZE parameter");
+	if ((klen = smtpd_param_split(s, len, &v, &vlen)) == 0)
+		return smtpd_fail(res, 501, "5.5.4", "Bad parameter syntax");
+	if (is_mail && smtpd_token_eq(s, klen, "SIZE")) {
+		if (smtpd_param_size(v, vlen, path) < 0)
+			return smtpd_fail(res, 501, "5.5.4", "Bad SIZE parameter");
 		return 0;
 	}
-	if (is_mail && smtp_token_eq(s, klen, "BODY")) {
-		if (smtp_param_body(v, vlen, path) < 0)
-			return smtp_fail(res, 501, "5.5.4", "Bad BODY parameter");
+	if (is_mail && smtpd_token_eq(s, klen, "BODY")) {
+		if (smtpd_param_body(v, vlen, path) < 0)
+			return smtpd_fail(res, 501, "5.5.4", "Bad BODY parameter");
 		return 0;
 	}
-	return smtp_fail(res, 555, "5.5.4", "Unsupported parameter");
+	return smtpd_fail(res, 555, "5.5.4", "Unsupported parameter");
 }
 
 static int
-smtp_params(const char *s, size_t len, int is_mail, struct smtp_path *path,
-    struct smtp_result *res)
+smtpd_params(const char *s, size_t len, int is_mail, struct smtpd_path *path,
+    struct smtpd_result *res)
 {
 	size_t	 i = 0, start;
 
@@ -272,15 +272,15 @@ smtp_params(const char *s, size_t len, int is_mail, struct smtp_path *path,
 			return 0;
 		for (start = i; i < len && s[i] != ' '; i++)
 			;
-		if (smtp_param(s + start, i - start, is_mail, path, res) < 0)
+		if (smtpd_param(s + start, i - start, is_mail, path, res) < 0)
 			return -1;
 	}
 }
 
 /* Common to MAIL and RCPT: "<kw>[ ]<path>[ params]". */
 static int
-smtp_command_path(const char *arg, size_t len, const char *kw, int is_mail,
-    struct smtp_path *path, struct smtp_result *res)
+smtpd_command_path(const char *arg, size_t len, const char *kw, int is_mail,
+    struct smtpd_path *path, struct smtpd_result *res)
 {
 	const char	*syntax = is_mail ? "Syntax: MAIL FROM:<address>" :
 			    "Syntax: RCPT TO:<address>";
@@ -288,40 +288,40 @@ smtp_command_path(const char *arg, size_t len, const char *kw, int is_mail,
 
 	memset(path, 0, sizeof(*path));
 	memset(res, 0, sizeof(*res));
-	if (!smtp_has_prefix(arg, len, kw))
-		return smtp_fail(res, 501, "5.5.4", syntax);
+	if (!smtpd_has_prefix(arg, len, kw))
+		return smtpd_fail(res, 501, "5.5.4", syntax);
 	arg += kwlen;
 	len -= kwlen;
 	if (len > 0 && arg[0] == ' ') {
 		arg++;
 		len--;
 	}
-	if (len == 0 || arg[0] != '<' || (end = smtp_path_end(arg, len)) == 0)
-		return smtp_fail(res, 501, "5.5.4", syntax);
+	if (len == 0 || arg[0] != '<' || (end = smtpd_path_end(arg, len)) == 0)
+		return smtpd_fail(res, 501, "5.5.4", syntax);
 	if (end == 1) {
 		if (!is_mail)
-			return smtp_fail(res, 501, "5.1.3",
+			return smtpd_fail(res, 501, "5.1.3",
 			    "Bad recipient address syntax");
 		path->null = 1;
-	} else if (smtp_mailbox(arg + 1, end - 1, is_mail, path, res) < 0)
+	} else if (smtpd_mailbox(arg + 1, end - 1, is_mail, path, res) < 0)
 		return -1;
 	arg += end + 1;
 	len -= end + 1;
 	if (len > 0 && arg[0] != ' ')
-		return smtp_fail(res, 501, "5.5.4", syntax);
-	return smtp_params(arg, len, is_mail, path, res);
+		return smtpd_fail(res, 501, "5.5.4", syntax);
+	return smtpd_params(arg, len, is_mail, path, res);
 }
 
 int
-smtp_command_mail(const char *arg, size_t len, struct smtp_path *path,
-    struct smtp_result *res)
+smtpd_command_mail(const char *arg, size_t len, struct smtpd_path *path,
+    struct smtpd_result *res)
 {
-	return smtp_command_path(arg, len, "FROM:", 1, path, res);
+	return smtpd_command_path(arg, len, "FROM:", 1, path, res);
 }
 
 int
-smtp_command_rcpt(const char *arg, size_t len, struct smtp_path *path,
-    struct smtp_result *res)
+smtpd_command_rcpt(const char *arg, size_t len, struct smtpd_path *path,
+    struct smtpd_result *res)
 {
-	return smtp_command_path(arg, len, "TO:", 0, path, res);
+	return smtpd_command_path(arg, len, "TO:", 0, path, res);
 }

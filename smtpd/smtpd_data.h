@@ -1,5 +1,5 @@
 /*
- * smtp_data - the incremental decoder of an SMTP DATA stream.
+ * smtpd_data - the incremental decoder of an SMTP DATA stream.
  *
  * It is fed the bytes that follow "354" in chunks of any size, split
  * anywhere, and produces the message as it goes into the queue file:
@@ -10,13 +10,13 @@
  * output stops but the input is still read to the end marker, so that the
  * session can answer 552 at the right moment.  Pure: no I/O, no allocation.
  */
-#ifndef TERN_SMTP_DATA_H
-#define TERN_SMTP_DATA_H
+#ifndef TERN_SMTPD_DATA_H
+#define TERN_SMTPD_DATA_H
 
 #include <stddef.h>
 
-struct smtp_data {
-	int	 state;		/* where we are in a line; see smtp_data.c */
+struct smtpd_data {
+	int	 state;		/* where we are in a line; see smtpd_data.c */
 	int	 done;		/* CRLF.CRLF seen */
 	int	 too_big;	/* size went past limit */
 	size_t	 size;		/* decoded message bytes so far */
@@ -28,7 +28,7 @@ struct smtp_data {
  * the input always suffices; smaller ones just consume less. */
 #define SMTP_DATA_SLACK	1
 
-void	smtp_data_init(struct smtp_data *, size_t limit);
+void	smtpd_data_init(struct smtpd_data *, size_t limit);
 /*
  * Decode in[0..inlen) into out[0..outcap).  Returns the number of input
  * bytes consumed; *outlen gets the number of bytes written.  Decoding
@@ -37,7 +37,7 @@ void	smtp_data_init(struct smtp_data *, size_t limit);
  * be at least 2 for progress).  Once d->too_big is set nothing more is
  * written, but input is still consumed.
  */
-size_t	smtp_data_decode(struct smtp_data *, const char *in, size_t inlen,
+size_t	smtpd_data_decode(struct smtpd_data *, const char *in, size_t inlen,
 	    char *out, size_t outcap, size_t *outlen);
 
 #endif

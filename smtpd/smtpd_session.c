@@ -1,5 +1,5 @@
 /*
- * smtp_session - the connection side of a session.
+ * smtpd_session - the connection side of a session.
  *
  * Input is processed in order for as long as complete commands are
  * buffered (RFC 2920 pipelining), and the replies collect in the output
@@ -12,7 +12,7 @@
  * Reading stops while a commit is pending, so commands that follow the end
  * of DATA are answered only after "250 queued", and while too much output
  * waits for a client that does not read it.  A session is freed only from
- * the top of a libevent callback (smtp_session_settle), never in the middle
+ * the top of a libevent callback (smtpd_session_settle), never in the middle
  * of processing, so no handler ever runs on a freed session.
  */
 #include <sys/socket.h>
@@ -31,50 +31,50 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "smtp_server.h"
-#include "smtp_session.h"
+#include "smtpd_server.h"
+#include "smtpd_session.h"
 
 /* Bytes asked for by one read(2): a 4 KiB message and its commands. */
 #define SMTP_READ_SIZE		(16 * 1024)
 
-static void	smtp_session_writable(evutil_socket_t, short, void *);
+static void	smtpd_session_writable(evutil_socket_t, short, void *);
 
 /* Replies */
 
 struct evbuffer *
-smtp_session_out(struct smtp_session *s)
+smtpd_session_out(struct smtpd_session *s)
 {
 	return s->out;
 }
 
 void
-smtp_session_reply(struct smtp_session *s, int code, const char *enhanced,
+smtpd_session_reply(struct smtpd_session *s, int code, const char *enhanced,
     const char *text)
 {
-	evbuffer_add_printf(smtp_session_out(s), "%d %s %s\r\n", code, enhanced,
+	evbuffer_add_printf(smtpd_session_out(s), "%d %s %s\r\n", code, enhanced,
 	    text);
 	if (code >= 500)
 		s->errors++;
 }
 
 void
-smtp_session_result(struct smtp_session *s, const struct smtp_result *r)
+smtpd_session_result(struct smtpd_session *s, const struct smtpd_result *r)
 {
-	smtp_session_reply(s, r->code, r->enhanced, r->text);
+	smtpd_session_reply(s, r->code, r->enhanced, r->text);
 }
 
 void
-smtp_session_reply_host(struct smtp_session *s, int code,
+smtpd_session_reply_host(struct smtpd_session *s, int code,
     const char *enhanced, const char *text)
 {
-	evbuffer_add_printf(smtp_session_out(s), "%d %s %s %s\r\n", code,
+	evbuffer_add_printf(smtpd_session_out(s), "%d %s %s %s\r\n", code,
 	    enhanced, s->srv->cfg->myhostname, text);
 }
 
 /* Reading and closing */
 
 void
-smtp_session_want_read(struct smtp_session *s)
+smtpd_session_want_read(struct smtpd_session *s)
 {
 	int	 want;
 
@@ -98,33 +98,33 @@ smtp_session_want_read(struct smtp_session *s)
 }
 
 void
-smtp_session_close(struct smtp_session *s)
+smtpd_session_close(struct smtpd_session *s)
 {
 	s->phase = SMTP_PHASE_CLOSING;
-	smtp_session_want_read(s);
+	smtpd_session_want_read(s);
 }
 
 /* Stop reading while a client that does not read its replies lets them
- * pile up; smtp_session_settle() resumes once they are written.  1 if
+ * pile up; smtpd_session_settle() resumes once they are written.  1 if
  * throttled. */
 static int
-smtp_session_throttle(struct smtp_session *s)
+smtpd_session_throttle(struct smtpd_session *s)
 {
-	if (evbuffer_get_length(smtp_session_out(s)) <= SMTP_OUTPUT_MAX)
+	if (evbuffer_get_length(smtpd_session_out(s)) <= SMTP_OUTPUT_MAX)
 		return 0;
 	s->throttled = 1;
-	smtp_session_want_read(s);
+	smtpd_session_want_read(s);
 	return 1;
 }
 
 /* A client that keeps getting errors is confused or probing: end it. */
 static void
-smtp_session_check_errors(struct smtp_session *s)
+smtpd_session_check_errors(struct smtpd_session *s)
 {
 	if (s->errors > SMTP_ERROR_LIMIT && s->phase == SMTP_PHASE_COMMAND) {
 		log_info("too many errors from [%s]", s->client);
-		smtp_session_reply_host(s, 421, "4.7.0", "Error: too many errors");
-		smtp_session_close(s);
+		smtpd_session_reply_host(s, 421, "4.7.0", "Error: too many errors");
+		smtpd_session_close(s);
 	}
 }
 
@@ -135,7 +135,7 @@ smtp_session_check_errors(struct smtp_session *s)
  * answered once its end is seen.
  */
 static int
-smtp_session_line(struct smtp_session *s, struct evbuffer *in)
+smtpd_session_line(struct smtpd_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 eol;
 	char			 line[SMTP_LINE_MAX + 1];
@@ -153,32 +153,32 @@ smtp_session_line(struct smtp_session *s, struct evbuffer *in)
 	if (s->discarding || len > SMTP_LINE_MAX) {
 		evbuffer_drain(in, len + eol_len);
 		s->discarding = 0;
-		smtp_session_reply(s, 500, "5.5.2", "Line too long");
+		smtpd_session_reply(s, 500, "5.5.2", "Line too long");
 	} else {
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
-		smtp_dialog_command(s, line, len);
+		smtpd_dialog_command(s, line, len);
 	}
-	smtp_session_check_errors(s);
+	smtpd_session_check_errors(s);
 	return 1;
 }
 
 /* Process every complete command (and message) that is buffered. */
 static void
-smtp_session_input(struct smtp_session *s)
+smtpd_session_input(struct smtpd_session *s)
 {
 	struct evbuffer	*in = s->in;
 	int		 progress = 1;
 
 	while (progress && !s->srv->stopping) {
 		if (s->phase == SMTP_PHASE_COMMAND)
-			progress = smtp_session_line(s, in);
+			progress = smtpd_session_line(s, in);
 		else if (s->phase == SMTP_PHASE_DATA)
-			progress = smtp_message_input(s, in);
+			progress = smtpd_message_input(s, in);
 		else
 			return;
-		if (smtp_session_throttle(s))
+		if (smtpd_session_throttle(s))
 			return;
 	}
 }
@@ -187,7 +187,7 @@ smtp_session_input(struct smtp_session *s)
  * socket takes it without blocking; arm the write event for the rest.
  * 0, or -1 when the client is gone. */
 static int
-smtp_session_flush(struct smtp_session *s)
+smtpd_session_flush(struct smtpd_session *s)
 {
 	while (evbuffer_get_length(s->out) > 0) {
 		if (evbuffer_write(s->out, s->fd) >= 0)
@@ -200,7 +200,7 @@ smtp_session_flush(struct smtp_session *s)
 			return -1;
 		}
 		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
-		    EV_WRITE, smtp_session_writable, s)) == NULL)
+		    EV_WRITE, smtpd_session_writable, s)) == NULL)
 			return -1;
 		if (event_add(s->wev, s->srv->timeout) < 0)
 			return -1;
@@ -213,66 +213,66 @@ smtp_session_flush(struct smtp_session *s)
  * more: write the replies; go on with input a full output buffer held up
  * once it has been written; free a session that is done.  May free. */
 static void
-smtp_session_settle(struct smtp_session *s)
+smtpd_session_settle(struct smtpd_session *s)
 {
 	for (;;) {
-		if (smtp_session_flush(s) < 0) {
-			smtp_session_free(s);
+		if (smtpd_session_flush(s) < 0) {
+			smtpd_session_free(s);
 			return;
 		}
 		if (!s->throttled || evbuffer_get_length(s->out) > 0)
 			break;
 		s->throttled = 0;
-		smtp_session_want_read(s);
-		smtp_session_input(s);
+		smtpd_session_want_read(s);
+		smtpd_session_input(s);
 	}
 	if (s->phase == SMTP_PHASE_CLOSING && evbuffer_get_length(s->out) == 0)
-		smtp_session_free(s);
+		smtpd_session_free(s);
 }
 
 void
-smtp_session_resume(struct smtp_session *s)
+smtpd_session_resume(struct smtpd_session *s)
 {
-	smtp_session_want_read(s);
-	smtp_session_input(s);
-	smtp_session_settle(s);
+	smtpd_session_want_read(s);
+	smtpd_session_input(s);
+	smtpd_session_settle(s);
 }
 
 /* Event callbacks */
 
 static void
-smtp_session_timeout(struct smtp_session *s)
+smtpd_session_timeout(struct smtpd_session *s)
 {
 	log_info("timeout after %s from [%s]",
 	    s->phase == SMTP_PHASE_DATA ? "DATA" : "command", s->client);
 	if (s->phase == SMTP_PHASE_DATA) {
 		s->phase = SMTP_PHASE_COMMAND;
-		smtp_dialog_reset(s);
+		smtpd_dialog_reset(s);
 	}
-	smtp_session_reply_host(s, 421, "4.4.2", "Error: timeout exceeded");
-	smtp_session_close(s);
-	smtp_session_settle(s);
+	smtpd_session_reply_host(s, 421, "4.4.2", "Error: timeout exceeded");
+	smtpd_session_close(s);
+	smtpd_session_settle(s);
 }
 
 /* The client closed its side.  One that half-closes after QUIT still
  * gets its 221, if the socket would not take it at once. */
 static void
-smtp_session_eof(struct smtp_session *s)
+smtpd_session_eof(struct smtpd_session *s)
 {
 	if (s->phase == SMTP_PHASE_DATA)
 		log_info("lost connection after DATA from [%s]", s->client);
 	if (s->phase == SMTP_PHASE_COMMAND &&
 	    evbuffer_get_length(s->out) > 0) {
-		smtp_session_close(s);
+		smtpd_session_close(s);
 		return;
 	}
-	smtp_session_free(s);
+	smtpd_session_free(s);
 }
 
 /* One read(2) straight into the input buffer.  1 read, 0 nothing to read
  * now, -1 end of file or error (errno 0 for end of file). */
 static int
-smtp_session_read(struct smtp_session *s)
+smtpd_session_read(struct smtpd_session *s)
 {
 	struct evbuffer_iovec	 v;
 	ssize_t			 n;
@@ -302,50 +302,50 @@ smtp_session_read(struct smtp_session *s)
 }
 
 static void
-smtp_session_readable(evutil_socket_t fd, short what, void *arg)
+smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_session	*s = arg;
+	struct smtpd_session	*s = arg;
 	int			 r;
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
-		smtp_session_timeout(s);
+		smtpd_session_timeout(s);
 		return;
 	}
-	if ((r = smtp_session_read(s)) < 0) {
+	if ((r = smtpd_session_read(s)) < 0) {
 		if (errno != 0) {
 			log_debug("connection error from [%s]: %s", s->client,
 			    strerror(errno));
-			smtp_session_free(s);
+			smtpd_session_free(s);
 		} else
-			smtp_session_eof(s);
+			smtpd_session_eof(s);
 		return;
 	}
 	if (r > 0)
-		smtp_session_input(s);
-	smtp_session_settle(s);
+		smtpd_session_input(s);
+	smtpd_session_settle(s);
 }
 
 /* The socket takes output again, or a client that does not take its
  * replies has had its time-out: it gets no more. */
 static void
-smtp_session_writable(evutil_socket_t fd, short what, void *arg)
+smtpd_session_writable(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_session	*s = arg;
+	struct smtpd_session	*s = arg;
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
 		log_info("timeout sending to [%s]", s->client);
-		smtp_session_free(s);
+		smtpd_session_free(s);
 		return;
 	}
-	smtp_session_settle(s);
+	smtpd_session_settle(s);
 }
 
 /* Life cycle */
 
 static void
-smtp_session_peer(struct smtp_session *s, const struct sockaddr *sa)
+smtpd_session_peer(struct smtpd_session *s, const struct sockaddr *sa)
 {
 	const struct sockaddr_in6	*sin6;
 	const void			*a = NULL;
@@ -368,7 +368,7 @@ smtp_session_peer(struct smtp_session *s, const struct sockaddr *sa)
 }
 
 static void
-smtp_session_release(struct smtp_session *s)
+smtpd_session_release(struct smtpd_session *s)
 {
 	if (s->rev != NULL)
 		event_free(s->rev);
@@ -386,15 +386,15 @@ smtp_session_release(struct smtp_session *s)
 }
 
 void
-smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
+smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 {
-	struct smtp_session	*s;
+	struct smtpd_session	*s;
 	int			 on = 1;
 
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	s->fd = fd;
-	smtp_session_peer(s, sa);
+	smtpd_session_peer(s, sa);
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
@@ -402,11 +402,11 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
 	s->rev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
-	    smtp_session_readable, s);
+	    smtpd_session_readable, s);
 	/* The listener hands over non-blocking sockets. */
 	if (s->in == NULL || s->out == NULL || s->rev == NULL) {
 		log_error("cannot set up a session for [%s]", s->client);
-		smtp_session_release(s);
+		smtpd_session_release(s);
 		free(s);
 		return;
 	}
@@ -414,37 +414,37 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa)
 	srv->nsessions++;
 	log_info("connect from [%s]", s->client);
 	evbuffer_add_printf(s->out, "220 %s\r\n", srv->cfg->smtpd_banner);
-	smtp_session_want_read(s);
-	smtp_session_settle(s);
+	smtpd_session_want_read(s);
+	smtpd_session_settle(s);
 }
 
 void
-smtp_session_free(struct smtp_session *s)
+smtpd_session_free(struct smtpd_session *s)
 {
 	if (s->fd >= 0) {
 		log_info("disconnect from [%s]", s->client);
-		smtp_session_release(s);
+		smtpd_session_release(s);
 		LIST_REMOVE(s, entry);
 		s->srv->nsessions--;
 	}
 	/* The commit worker still owns the queue file: the struct waits,
-	 * detached, for smtp_message's completion callback to free it. */
+	 * detached, for smtpd_message's completion callback to free it. */
 	if (s->phase == SMTP_PHASE_COMMIT) {
 		s->gone = 1;
 		return;
 	}
-	smtp_dialog_reset(s);
+	smtpd_dialog_reset(s);
 	free(s->helo);
 	free(s);
 }
 
 void
-smtp_session_shutdown(struct smtp_session *s)
+smtpd_session_shutdown(struct smtpd_session *s)
 {
 	/* Commits are finished before sessions are shut down; should one
 	 * still run, its worker keeps the file and the session lingers. */
 	if (s->phase == SMTP_PHASE_COMMIT) {
-		smtp_session_free(s);
+		smtpd_session_free(s);
 		return;
 	}
 	if (s->phase == SMTP_PHASE_DATA) {
@@ -452,12 +452,12 @@ smtp_session_shutdown(struct smtp_session *s)
 		s->phase = SMTP_PHASE_COMMAND;
 	}
 	if (s->phase != SMTP_PHASE_CLOSING)
-		smtp_session_reply_host(s, 421, "4.3.2",
+		smtpd_session_reply_host(s, 421, "4.3.2",
 		    "Service shutting down");
 	/* One non-blocking attempt: a shutdown waits for nobody. */
 	if (evbuffer_write(s->out, s->fd) < 0)
 		log_debug("goodbye to [%s] not sent: %s", s->client,
 		    strerror(errno));
 	s->phase = SMTP_PHASE_CLOSING;
-	smtp_session_free(s);
+	smtpd_session_free(s);
 }

@@ -1,5 +1,5 @@
 /*
- * smtp_policy - recipient acceptance.  The checks are cheap and local:
+ * smtpd_policy - recipient acceptance.  The checks are cheap and local:
  * mydestination decides what is ours (an address literal never is, so
  * "user@[127.0.0.1]" cannot be used to relay), and the password database
  * decides which local users exist.  A failed lookup is a temporary error,
@@ -15,11 +15,11 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
-#include "smtp_policy.h"
+#include "smtpd_policy.h"
 
 /* 1 the user exists, 0 it does not, -1 the lookup failed. */
 static int
-smtp_policy_user_exists(const char *name)
+smtpd_policy_user_exists(const char *name)
 {
 	errno = 0;
 	if (getpwnam(name) != NULL)
@@ -32,7 +32,7 @@ smtp_policy_user_exists(const char *name)
 }
 
 static int
-smtp_user_cached(struct smtp_user_cache *c, const char *name)
+smtpd_user_cached(struct smtpd_user_cache *c, const char *name)
 {
 	long long	 now = io_now_ms();
 	int		 i;
@@ -44,7 +44,7 @@ smtp_user_cached(struct smtp_user_cache *c, const char *name)
 }
 
 static void
-smtp_user_remember(struct smtp_user_cache *c, const char *name)
+smtpd_user_remember(struct smtpd_user_cache *c, const char *name)
 {
 	unsigned int	 i = c->next++ % SMTP_USER_CACHE_SIZE;
 
@@ -56,37 +56,37 @@ smtp_user_remember(struct smtp_user_cache *c, const char *name)
  * (addr_local_user) on both sides, so that nothing smtpd accepts turns
  * into a bounce at delivery. */
 static int
-smtp_policy_user(struct smtp_user_cache *cache, const char *rcpt,
-    struct smtp_result *res)
+smtpd_policy_user(struct smtpd_user_cache *cache, const char *rcpt,
+    struct smtpd_result *res)
 {
 	char	 name[ADDR_LOCAL_MAX + 1];
 	int	 r = 0;
 
 	if (addr_local_user(rcpt, name, sizeof(name)) == 0) {
-		if (smtp_user_cached(cache, name))
+		if (smtpd_user_cached(cache, name))
 			return 0;
-		if ((r = smtp_policy_user_exists(name)) > 0) {
-			smtp_user_remember(cache, name);
+		if ((r = smtpd_policy_user_exists(name)) > 0) {
+			smtpd_user_remember(cache, name);
 			return 0;
 		}
 	}
 	/* Without root, the database itself is missing (smtpd chrooted,
 	 * say): that must not turn into 550 for every user. */
-	if (r == 0 && smtp_policy_user_exists("root") <= 0) {
+	if (r == 0 && smtpd_policy_user_exists("root") <= 0) {
 		log_warn("password database unusable: no user root");
 		r = -2;
 	} else if (r < 0)
 		log_warn("password database lookup failed: %s", strerror(errno));
 	if (r < 0)
-		return smtp_fail(res, 451, "4.3.0",
+		return smtpd_fail(res, 451, "4.3.0",
 		    "Error: recipient lookup failed, try again later");
-	return smtp_fail(res, 550, "5.1.1",
+	return smtpd_fail(res, 550, "5.1.1",
 	    "Recipient address rejected: User unknown in local recipient table");
 }
 
 int
-smtp_policy_rcpt(const struct tern_config *cfg, struct smtp_user_cache *cache,
-    const struct smtp_path *path, struct smtp_result *res)
+smtpd_policy_rcpt(const struct tern_config *cfg, struct smtpd_user_cache *cache,
+    const struct smtpd_path *path, struct smtpd_result *res)
 {
 	char		 local[ADDR_LOCAL_MAX + 1];
 	const char	*domain;
@@ -97,12 +97,12 @@ smtp_policy_rcpt(const struct tern_config *cfg, struct smtp_user_cache *cache,
 	domain = addr_domain(path->addr);
 	if (domain == NULL || domain[0] == '[' ||
 	    !config_is_local_domain(cfg, domain))
-		return smtp_fail(res, 554, "5.7.1", "Relay access denied");
+		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");
 	if (addr_local_part(path->addr, local, sizeof(local)) < 0)
-		return smtp_fail(res, 501, "5.1.3",
+		return smtpd_fail(res, 501, "5.1.3",
 		    "Bad recipient address syntax");
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)
 		return 0;
-	return smtp_policy_user(cache, path->addr, res);
+	return smtpd_policy_user(cache, path->addr, res);
 }

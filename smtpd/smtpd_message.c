@@ -1,5 +1,5 @@
 /*
- * smtp_message - one message, from "354" to "250 queued": the queue file
+ * smtpd_message - one message, from "354" to "250 queued": the queue file
  * is created when DATA is accepted, the decoded stream goes into it as it
  * arrives (through a small stack buffer, so a session holds no message
  * buffer of its own), and at the end a commit worker makes it durable.  The
@@ -15,12 +15,12 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
-#include "smtp_commit.h"
-#include "smtp_data.h"
-#include "smtp_notify.h"
-#include "smtp_queue.h"
-#include "smtp_server.h"
-#include "smtp_session.h"
+#include "smtpd_commit.h"
+#include "smtpd_data.h"
+#include "smtpd_notify.h"
+#include "smtpd_queue.h"
+#include "smtpd_server.h"
+#include "smtpd_session.h"
 
 /* Decoded DATA goes through a stack buffer of this size on its way to the
  * queue writer. */
@@ -29,7 +29,7 @@
 #define SMTP_DATA_IOV		8
 
 void
-smtp_message_discard(struct smtp_session *s)
+smtpd_message_discard(struct smtpd_session *s)
 {
 	if (s->qw != NULL) {
 		queue_writer_abort(s->qw);
@@ -39,10 +39,10 @@ smtp_message_discard(struct smtp_session *s)
 }
 
 void
-smtp_message_start(struct smtp_session *s)
+smtpd_message_start(struct smtpd_session *s)
 {
 	const struct tern_config	*cfg = s->srv->cfg;
-	struct smtp_txn			 t;
+	struct smtpd_txn			 t;
 
 	memset(&t, 0, sizeof(t));
 	t.arrival = (long long)time(NULL);
@@ -54,27 +54,27 @@ smtp_message_start(struct smtp_session *s)
 	t.myhostname = cfg->myhostname;
 	t.nrcpt = s->nrcpt;
 	t.rcpt = s->rcpt;
-	if ((s->qw = smtp_queue_open(&t, &s->srv->pool)) == NULL) {
+	if ((s->qw = smtpd_queue_open(&t, &s->srv->pool)) == NULL) {
 		log_error("cannot create a queue file for [%s]: %s", s->client,
 		    strerror(errno));
-		smtp_session_reply(s, 451, "4.3.0", "Error: queue file write error");
+		smtpd_session_reply(s, 451, "4.3.0", "Error: queue file write error");
 		return;
 	}
 	memcpy(s->id, s->qw->id, sizeof(s->id));
 	log_qid(LOG_LEVEL_INFO, s->id, "client=%s helo=%s", s->client, s->helo);
-	smtp_data_init(&s->dec, cfg->message_size_limit);
+	smtpd_data_init(&s->dec, cfg->message_size_limit);
 	s->write_failed = 0;
 	s->phase = SMTP_PHASE_DATA;
-	evbuffer_add_printf(smtp_session_out(s),
+	evbuffer_add_printf(smtpd_session_out(s),
 	    "354 End data with <CR><LF>.<CR><LF>\r\n");
 }
 
 static void
-smtp_message_store(struct smtp_session *s, const char *p, size_t n)
+smtpd_message_store(struct smtpd_session *s, const char *p, size_t n)
 {
 	if (s->dec.too_big) {
 		/* The rest is only read to find its end: free the disk now. */
-		smtp_message_discard(s);
+		smtpd_message_discard(s);
 		return;
 	}
 	if (n == 0 || s->write_failed)
@@ -88,14 +88,14 @@ smtp_message_store(struct smtp_session *s, const char *p, size_t n)
 
 /* Back on the event loop after the commit worker is done. */
 static void
-smtp_message_committed(void *arg, int result, int err)
+smtpd_message_committed(void *arg, int result, int err)
 {
-	struct smtp_session	*s = arg;
+	struct smtpd_session	*s = arg;
 
 	if (result == 0) {
 		log_qid(LOG_LEVEL_INFO, s->id, "from=<%s> size=%zu nrcpt=%d",
 		    s->sender, s->qw->data_len, s->nrcpt);
-		smtp_notify_send(s->srv->notify, s->id);
+		smtpd_notify_send(s->srv->notify, s->id);
 	} else {
 		log_qid(LOG_LEVEL_ERROR, s->id, "queue file commit failed: %s",
 		    strerror(err));
@@ -110,41 +110,41 @@ smtp_message_committed(void *arg, int result, int err)
 		 * loss. */
 		log_qid(LOG_LEVEL_INFO, s->id, "client [%s] left before the "
 		    "reply", s->client);
-		smtp_session_free(s);
+		smtpd_session_free(s);
 		return;
 	}
 	if (result == 0)
-		evbuffer_add_printf(smtp_session_out(s),
+		evbuffer_add_printf(smtpd_session_out(s),
 		    "250 2.0.0 Ok: queued as %s\r\n", s->id);
 	else
-		smtp_session_reply(s, 451, "4.3.0", "Error: queueing failed");
-	smtp_dialog_reset(s);
-	smtp_session_resume(s);
+		smtpd_session_reply(s, 451, "4.3.0", "Error: queueing failed");
+	smtpd_dialog_reset(s);
+	smtpd_session_resume(s);
 }
 
 static void
-smtp_message_end(struct smtp_session *s)
+smtpd_message_end(struct smtpd_session *s)
 {
 	if (s->dec.too_big || s->write_failed) {
 		s->phase = SMTP_PHASE_COMMAND;
 		if (s->dec.too_big) {
 			log_qid(LOG_LEVEL_INFO, s->id, "reject: message too big "
 			    "(%zu bytes) from [%s]", s->dec.size, s->client);
-			smtp_session_reply(s, 552, "5.3.4",
+			smtpd_session_reply(s, 552, "5.3.4",
 			    "Error: message file too big");
 		} else
-			smtp_session_reply(s, 451, "4.3.0",
+			smtpd_session_reply(s, 451, "4.3.0",
 			    "Error: queueing failed");
-		smtp_dialog_reset(s);
+		smtpd_dialog_reset(s);
 		return;
 	}
 	s->phase = SMTP_PHASE_COMMIT;
-	smtp_session_want_read(s);
-	smtp_commit_submit(s->srv->commit, s->qw, smtp_message_committed, s);
+	smtpd_session_want_read(s);
+	smtpd_commit_submit(s->srv->commit, s->qw, smtpd_message_committed, s);
 }
 
 int
-smtp_message_input(struct smtp_session *s, struct evbuffer *in)
+smtpd_message_input(struct smtpd_session *s, struct evbuffer *in)
 {
 	struct evbuffer_iovec	 v[SMTP_DATA_IOV];
 	char			 out[SMTP_DATA_CHUNK];
@@ -159,10 +159,10 @@ smtp_message_input(struct smtp_session *s, struct evbuffer *in)
 		for (i = 0; i < n && !s->dec.done; i++) {
 			for (off = 0; off < v[i].iov_len && !s->dec.done;
 			    off += used) {
-				used = smtp_data_decode(&s->dec,
+				used = smtpd_data_decode(&s->dec,
 				    (const char *)v[i].iov_base + off,
 				    v[i].iov_len - off, out, sizeof(out), &olen);
-				smtp_message_store(s, out, olen);
+				smtpd_message_store(s, out, olen);
 			}
 			total += off;
 		}
@@ -172,6 +172,6 @@ smtp_message_input(struct smtp_session *s, struct evbuffer *in)
 	}
 	if (!s->dec.done)
 		return 0;
-	smtp_message_end(s);
+	smtpd_message_end(s);
 	return 1;
 }

@@ -1,5 +1,5 @@
 /*
- * smtp_commit - the commit worker pool.  Jobs wait in a FIFO under one
+ * smtpd_commit - the commit worker pool.  Jobs wait in a FIFO under one
  * mutex; a worker takes one, commits it (the only thing the workers ever
  * do: no logging, no libevent, no session state), and moves it to the done
  * list.
@@ -29,30 +29,30 @@
 #include "buf.h"
 #include "log.h"
 #include "queue.h"
-#include "smtp_commit.h"
+#include "smtpd_commit.h"
 
 /* fsync needs next to no stack; keep the threads' reservations small. */
 #define SMTP_COMMIT_STACK	(256 * 1024)
 
-struct smtp_commit_job {
-	struct smtp_commit_job	*next;
-	struct smtp_commit_job	*dnext;		/* waiting for incoming/ fsync */
+struct smtpd_commit_job {
+	struct smtpd_commit_job	*next;
+	struct smtpd_commit_job	*dnext;		/* waiting for incoming/ fsync */
 	int			 dir_done;
 	int			 dir_result;
 	int			 dir_err;
 	struct queue_writer	*w;
-	smtp_commit_done_fn	 done;
+	smtpd_commit_done_fn	 done;
 	void			*arg;
 	int			 result;
 	int			 err;
 };
 
-struct smtp_commit {
+struct smtpd_commit {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 wake;		/* a job arrived, or stop */
-	struct smtp_commit_job	*head, *tail;	/* waiting, FIFO */
-	struct smtp_commit_job	*done;		/* finished, LIFO */
-	struct smtp_commit_job	*dirwait;	/* renamed, awaiting dir fsync */
+	struct smtpd_commit_job	*head, *tail;	/* waiting, FIFO */
+	struct smtpd_commit_job	*done;		/* finished, LIFO */
+	struct smtpd_commit_job	*dirwait;	/* renamed, awaiting dir fsync */
 	int			 dir_syncing;	/* a worker is in fsync(incoming/) */
 	pthread_cond_t		 dir_synced;	/* a dir fsync finished */
 	int			 stop;
@@ -66,9 +66,9 @@ struct smtp_commit {
 /* With c->lock held: return once an fsync of incoming/ that started after
  * job's rename has finished, running it if nobody else is. */
 static void
-smtp_commit_dir_sync(struct smtp_commit *c, struct smtp_commit_job *job)
+smtpd_commit_dir_sync(struct smtpd_commit *c, struct smtpd_commit_job *job)
 {
-	struct smtp_commit_job	*take, *j;
+	struct smtpd_commit_job	*take, *j;
 	int			 r, err;
 
 	job->dir_done = 0;
@@ -99,14 +99,14 @@ smtp_commit_dir_sync(struct smtp_commit *c, struct smtp_commit_job *job)
 /* fsync the file, rename it into incoming/, fsync incoming/ (shared), close
  * it.  0, or -1 with job->err. */
 static int
-smtp_commit_run(struct smtp_commit *c, struct smtp_commit_job *job)
+smtpd_commit_run(struct smtpd_commit *c, struct smtpd_commit_job *job)
 {
 	if (queue_writer_sync(job->w) < 0 || queue_writer_rename(job->w) < 0) {
 		job->err = errno;
 		return -1;
 	}
 	pthread_mutex_lock(&c->lock);
-	smtp_commit_dir_sync(c, job);
+	smtpd_commit_dir_sync(c, job);
 	pthread_mutex_unlock(&c->lock);
 	if (job->dir_result < 0) {
 		(void)queue_writer_close(job->w);
@@ -122,10 +122,10 @@ smtp_commit_run(struct smtp_commit *c, struct smtp_commit_job *job)
 }
 
 static void *
-smtp_commit_worker(void *arg)
+smtpd_commit_worker(void *arg)
 {
-	struct smtp_commit	*c = arg;
-	struct smtp_commit_job	*job;
+	struct smtpd_commit	*c = arg;
+	struct smtpd_commit_job	*job;
 	int			 wake;
 
 	pthread_mutex_lock(&c->lock);
@@ -140,7 +140,7 @@ smtp_commit_worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		job->err = 0;
-		job->result = smtp_commit_run(c, job);
+		job->result = smtpd_commit_run(c, job);
 
 		pthread_mutex_lock(&c->lock);
 		wake = c->done == NULL;
@@ -158,9 +158,9 @@ smtp_commit_worker(void *arg)
 
 /* Run the callbacks of every finished job, oldest first. */
 static void
-smtp_commit_complete(struct smtp_commit *c)
+smtpd_commit_complete(struct smtpd_commit *c)
 {
-	struct smtp_commit_job	*list, *job, *rev = NULL;
+	struct smtpd_commit_job	*list, *job, *rev = NULL;
 
 	pthread_mutex_lock(&c->lock);
 	list = c->done;
@@ -179,18 +179,18 @@ smtp_commit_complete(struct smtp_commit *c)
 }
 
 static void
-smtp_commit_readable(evutil_socket_t fd, short what, void *arg)
+smtpd_commit_readable(evutil_socket_t fd, short what, void *arg)
 {
 	char	 drain[64];
 
 	(void)what;
 	while (read(fd, drain, sizeof(drain)) > 0)
 		;
-	smtp_commit_complete(arg);
+	smtpd_commit_complete(arg);
 }
 
 static void
-smtp_commit_start(struct smtp_commit *c)
+smtpd_commit_start(struct smtpd_commit *c)
 {
 	pthread_attr_t	 attr;
 	sigset_t	 all, old;
@@ -202,17 +202,17 @@ smtp_commit_start(struct smtp_commit *c)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SMTP_COMMIT_STACK);
 	for (i = 0; i < c->nthreads; i++)
-		if ((r = pthread_create(&c->threads[i], &attr, smtp_commit_worker,
+		if ((r = pthread_create(&c->threads[i], &attr, smtpd_commit_worker,
 		    c)) != 0)
 			log_fatal("pthread_create: %s", strerror(r));
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-struct smtp_commit *
-smtp_commit_new(struct event_base *base, int nthreads)
+struct smtpd_commit *
+smtpd_commit_new(struct event_base *base, int nthreads)
 {
-	struct smtp_commit	*c = xcalloc(1, sizeof(*c));
+	struct smtpd_commit	*c = xcalloc(1, sizeof(*c));
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
@@ -226,20 +226,20 @@ smtp_commit_new(struct event_base *base, int nthreads)
 		log_fatal("%s: %s", queue_dir_name(QDIR_INCOMING),
 		    strerror(errno));
 	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST,
-	    smtp_commit_readable, c);
+	    smtpd_commit_readable, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) < 0)
 		log_fatal("cannot watch the commit pipe");
 	c->nthreads = nthreads > 0 ? nthreads : 1;
 	c->threads = xcalloc((size_t)c->nthreads, sizeof(*c->threads));
-	smtp_commit_start(c);
+	smtpd_commit_start(c);
 	return c;
 }
 
 void
-smtp_commit_submit(struct smtp_commit *c, struct queue_writer *w,
-    smtp_commit_done_fn done, void *arg)
+smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
+    smtpd_commit_done_fn done, void *arg)
 {
-	struct smtp_commit_job	*job = xcalloc(1, sizeof(*job));
+	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
 
 	job->w = w;
 	job->done = done;
@@ -255,7 +255,7 @@ smtp_commit_submit(struct smtp_commit *c, struct queue_writer *w,
 }
 
 void
-smtp_commit_free(struct smtp_commit *c)
+smtpd_commit_free(struct smtpd_commit *c)
 {
 	int	 i;
 
@@ -267,7 +267,7 @@ smtp_commit_free(struct smtp_commit *c)
 	pthread_mutex_unlock(&c->lock);
 	for (i = 0; i < c->nthreads; i++)
 		pthread_join(c->threads[i], NULL);
-	smtp_commit_complete(c);
+	smtpd_commit_complete(c);
 	event_free(c->ev);
 	close(c->pipe[0]);
 	close(c->pipe[1]);

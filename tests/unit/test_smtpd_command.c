@@ -1,5 +1,5 @@
 /*
- * Unit tests for smtpd/smtp_command.c: verb splitting, MAIL/RCPT paths
+ * Unit tests for smtpd/smtpd_command.c: verb splitting, MAIL/RCPT paths
  * (brackets, the one tolerated space, source routes, <>, <postmaster>,
  * 8-bit and control bytes, length limits), ESMTP parameters, and a
  * fixed-seed mutation loop that must never crash or read out of bounds.
@@ -13,14 +13,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "smtpd/smtp_command.h"
+#include "smtpd/smtpd_command.h"
 
 static void
-split(const char *line, enum smtp_verb verb, const char *arg)
+split(const char *line, enum smtpd_verb verb, const char *arg)
 {
-	struct smtp_command	 c;
+	struct smtpd_command	 c;
 
-	smtp_command_split(line, strlen(line), &c);
+	smtpd_command_split(line, strlen(line), &c);
 	assert_int_equal(c.verb, verb);
 	assert_int_equal(c.arglen, strlen(arg));
 	assert_memory_equal(c.arg, arg, c.arglen);
@@ -47,29 +47,29 @@ test_split(void **state)
 	split("DAT", SMTP_VERB_UNKNOWN, "");
 	split("FROB x", SMTP_VERB_UNKNOWN, "x");
 	split("MAIL:FROM:<a@b>", SMTP_VERB_UNKNOWN, "");
-	assert_string_equal(smtp_command_name(SMTP_VERB_RCPT), "RCPT");
+	assert_string_equal(smtpd_command_name(SMTP_VERB_RCPT), "RCPT");
 }
 
 /* The verb is compared with its length: an embedded NUL is no match. */
 static void
 test_split_nul(void **state)
 {
-	struct smtp_command	 c;
+	struct smtpd_command	 c;
 
 	(void)state;
-	smtp_command_split("QU\0T", 4, &c);
+	smtpd_command_split("QU\0T", 4, &c);
 	assert_int_equal(c.verb, SMTP_VERB_UNKNOWN);
-	smtp_command_split("QUIT\0", 4, &c);
+	smtpd_command_split("QUIT\0", 4, &c);
 	assert_int_equal(c.verb, SMTP_VERB_QUIT);
 }
 
 static void
 mail_ok(const char *arg, const char *addr)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 
-	if (smtp_command_mail(arg, strlen(arg), &p, &r) != 0)
+	if (smtpd_command_mail(arg, strlen(arg), &p, &r) != 0)
 		fail_msg("MAIL %s: %d %s %s", arg, r.code, r.enhanced, r.text);
 	assert_string_equal(p.addr, addr);
 	assert_int_equal(p.addrlen, strlen(addr));
@@ -79,10 +79,10 @@ mail_ok(const char *arg, const char *addr)
 static void
 rcpt_ok(const char *arg, const char *addr)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 
-	if (smtp_command_rcpt(arg, strlen(arg), &p, &r) != 0)
+	if (smtpd_command_rcpt(arg, strlen(arg), &p, &r) != 0)
 		fail_msg("RCPT %s: %d %s %s", arg, r.code, r.enhanced, r.text);
 	assert_string_equal(p.addr, addr);
 	assert_false(p.null);
@@ -91,10 +91,10 @@ rcpt_ok(const char *arg, const char *addr)
 static void
 mail_bad_n(const char *arg, size_t len, int code, const char *enhanced)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 
-	if (smtp_command_mail(arg, len, &p, &r) != -1)
+	if (smtpd_command_mail(arg, len, &p, &r) != -1)
 		fail_msg("MAIL %s accepted as <%s>", arg, p.addr);
 	assert_int_equal(r.code, code);
 	assert_string_equal(r.enhanced, enhanced);
@@ -110,10 +110,10 @@ mail_bad(const char *arg, int code, const char *enhanced)
 static void
 rcpt_bad(const char *arg, int code, const char *enhanced)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 
-	if (smtp_command_rcpt(arg, strlen(arg), &p, &r) != -1)
+	if (smtpd_command_rcpt(arg, strlen(arg), &p, &r) != -1)
 		fail_msg("RCPT %s accepted as <%s>", arg, p.addr);
 	assert_int_equal(r.code, code);
 	assert_string_equal(r.enhanced, enhanced);
@@ -203,31 +203,31 @@ test_long_domain(void **state)
 static void
 test_mail_params(void **state)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 	const char		*a;
 
 	(void)state;
 	a = "FROM:<a@example.org> SIZE=12345 BODY=8BITMIME";
-	assert_int_equal(smtp_command_mail(a, strlen(a), &p, &r), 0);
+	assert_int_equal(smtpd_command_mail(a, strlen(a), &p, &r), 0);
 	assert_true(p.has_size);
 	assert_true(p.size == 12345);
 	assert_int_equal(p.body, SMTP_BODY_8BITMIME);
 
 	a = "FROM:<> body=7bit  size=0";
-	assert_int_equal(smtp_command_mail(a, strlen(a), &p, &r), 0);
+	assert_int_equal(smtpd_command_mail(a, strlen(a), &p, &r), 0);
 	assert_true(p.null);
 	assert_true(p.has_size);
 	assert_true(p.size == 0);
 	assert_int_equal(p.body, SMTP_BODY_7BIT);
 
 	a = "FROM:<a@example.org>";
-	assert_int_equal(smtp_command_mail(a, strlen(a), &p, &r), 0);
+	assert_int_equal(smtpd_command_mail(a, strlen(a), &p, &r), 0);
 	assert_false(p.has_size);
 	assert_int_equal(p.body, SMTP_BODY_NONE);
 
 	a = "FROM:<a@example.org> SIZE=18446744073709551615";
-	assert_int_equal(smtp_command_mail(a, strlen(a), &p, &r), 0);
+	assert_int_equal(smtpd_command_mail(a, strlen(a), &p, &r), 0);
 	assert_true(p.size == 18446744073709551615ULL);
 
 	mail_bad("FROM:<a@example.org> SIZE=18446744073709551616", 501, "5.5.4");
@@ -252,8 +252,8 @@ test_mail_params(void **state)
 static void
 test_rcpt(void **state)
 {
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 
 	(void)state;
 	rcpt_ok("TO:<user@localhost>", "user@localhost");
@@ -261,9 +261,9 @@ test_rcpt(void **state)
 	rcpt_ok("TO:<@a.example,@b.example:user@localhost>", "user@localhost");
 	rcpt_ok("TO:<postmaster>", "postmaster");
 	rcpt_ok("TO:<PostMaster>", "PostMaster");
-	assert_int_equal(smtp_command_rcpt("TO:<postmaster>", 15, &p, &r), 0);
+	assert_int_equal(smtpd_command_rcpt("TO:<postmaster>", 15, &p, &r), 0);
 	assert_true(p.postmaster);
-	assert_int_equal(smtp_command_rcpt("TO:<postmaster@localhost>", 25, &p, &r), 0);
+	assert_int_equal(smtpd_command_rcpt("TO:<postmaster@localhost>", 25, &p, &r), 0);
 	assert_false(p.postmaster);
 
 	rcpt_bad("TO:<>", 501, "5.1.3");
@@ -290,8 +290,8 @@ test_mutations(void **state)
 		"TO:<postmaster>",
 	};
 	static const char	 alphabet[] = "<>@:,.\" \\=[]aZ9\r\n\0\x80";
-	struct smtp_path	 p;
-	struct smtp_result	 r;
+	struct smtpd_path	 p;
+	struct smtpd_result	 r;
 	unsigned int		 seed = 777;
 	size_t			 len, i, round;
 	char			*buf;
@@ -310,8 +310,8 @@ test_mutations(void **state)
 		for (i = 0; i < 3 && len > 0; i++)
 			buf[rand_r(&seed) % (int)len] =
 			    alphabet[rand_r(&seed) % (int)(sizeof(alphabet) - 1)];
-		rc = (round & 1) ? smtp_command_mail(buf, len, &p, &r) :
-		    smtp_command_rcpt(buf, len, &p, &r);
+		rc = (round & 1) ? smtpd_command_mail(buf, len, &p, &r) :
+		    smtpd_command_rcpt(buf, len, &p, &r);
 		if (rc == 0) {
 			assert_true(p.addrlen < sizeof(p.addr));
 			assert_int_equal(strlen(p.addr), p.addrlen);

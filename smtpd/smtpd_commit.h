@@ -1,33 +1,33 @@
 /*
- * smtp_commit - a small pool of threads that make queue files durable
+ * smtpd_commit - a small pool of threads that make queue files durable
  * (fsync the file, rename it into incoming/, fsync the directory).  An fsync
  * can take milliseconds; done here it never stalls the event loop and the
  * other sessions, and fsyncs that run at the same time share one journal
  * commit in the file system.  Files committed together share one fsync of
- * incoming/ (group commit, see smtp_commit.c).  Completions come back to the
+ * incoming/ (group commit, see smtpd_commit.c).  Completions come back to the
  * event loop through a pipe, and their callbacks run there, never in a
  * worker thread.
  */
-#ifndef TERN_SMTP_COMMIT_H
-#define TERN_SMTP_COMMIT_H
+#ifndef TERN_SMTPD_COMMIT_H
+#define TERN_SMTPD_COMMIT_H
 
 struct event_base;
 struct queue_writer;
-struct smtp_commit;
+struct smtpd_commit;
 
 #define SMTP_COMMIT_THREADS	8
 
 /* Called on the event loop: result 0 (durable in incoming/) or -1 with
  * err the errno of the failure. */
-typedef void	(*smtp_commit_done_fn)(void *arg, int result, int err);
+typedef void	(*smtpd_commit_done_fn)(void *arg, int result, int err);
 
 /* Start nthreads workers; exits through log_fatal on failure. */
-struct smtp_commit *smtp_commit_new(struct event_base *, int nthreads);
+struct smtpd_commit *smtpd_commit_new(struct event_base *, int nthreads);
 /* Commit w in a worker, then call done(arg, ...).  w must stay valid and
  * untouched until then. */
-void	smtp_commit_submit(struct smtp_commit *, struct queue_writer *w,
-	    smtp_commit_done_fn done, void *arg);
+void	smtpd_commit_submit(struct smtpd_commit *, struct queue_writer *w,
+	    smtpd_commit_done_fn done, void *arg);
 /* Finish every submitted commit, run the callbacks, stop the workers. */
-void	smtp_commit_free(struct smtp_commit *);
+void	smtpd_commit_free(struct smtpd_commit *);
 
 #endif

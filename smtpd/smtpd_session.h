@@ -1,18 +1,18 @@
 /*
- * smtp_session - one SMTP conversation.  Three files share this state:
+ * smtpd_session - one SMTP conversation.  Three files share this state:
  *
- *	smtp_session.c	the connection: bufferevent, reading command lines,
+ *	smtpd_session.c	the connection: bufferevent, reading command lines,
  *			pipelining, throttling, time-outs, closing, replies
- *	smtp_dialog.c	the commands: what HELO, MAIL, RCPT, DATA, ... do
- *	smtp_message.c	the message: queue file, DATA stream, commit
+ *	smtpd_dialog.c	the commands: what HELO, MAIL, RCPT, DATA, ... do
+ *	smtpd_message.c	the message: queue file, DATA stream, commit
  *
  * A session is in one phase at a time.  The session owns its queue file
  * only during DATA; at the end of DATA it hands the file to the commit
  * workers and stops reading until the commit is done, so nothing is
  * acknowledged before it is durable.
  */
-#ifndef TERN_SMTP_SESSION_H
-#define TERN_SMTP_SESSION_H
+#ifndef TERN_SMTPD_SESSION_H
+#define TERN_SMTPD_SESSION_H
 
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -21,12 +21,12 @@
 #include <stddef.h>
 
 #include "queue.h"
-#include "smtp_command.h"
-#include "smtp_data.h"
+#include "smtpd_command.h"
+#include "smtpd_data.h"
 
 struct event;
 struct evbuffer;
-struct smtp_server;
+struct smtpd_server;
 
 /* Longest command line accepted, without CRLF: RFC 5321 allows 512 with
  * CRLF, plus room for ESMTP parameters (section 4.5.3.1.4). */
@@ -37,22 +37,22 @@ struct smtp_server;
  * reading its replies. */
 #define SMTP_OUTPUT_MAX		(16 * 1024)
 
-enum smtp_phase {
+enum smtpd_phase {
 	SMTP_PHASE_COMMAND,	/* reading commands */
 	SMTP_PHASE_DATA,	/* reading the message after 354 */
 	SMTP_PHASE_COMMIT,	/* a worker is committing the message */
 	SMTP_PHASE_CLOSING	/* last reply queued; free once written */
 };
 
-struct smtp_session {
-	LIST_ENTRY(smtp_session) entry;
-	struct smtp_server	*srv;
+struct smtpd_session {
+	LIST_ENTRY(smtpd_session) entry;
+	struct smtpd_server	*srv;
 	int			 fd;		/* -1 once the client is gone */
 	struct event		*rev;		/* readable, or idle time-out */
 	struct event		*wev;		/* made when a write would block */
 	struct evbuffer		*in;
 	struct evbuffer		*out;
-	enum smtp_phase		 phase;
+	enum smtpd_phase		 phase;
 	unsigned int		 reading:1;	/* rev is added */
 	unsigned int		 esmtp:1;	/* EHLO rather than HELO */
 	unsigned int		 discarding:1;	/* inside an over-long line */
@@ -68,47 +68,47 @@ struct smtp_session {
 	int			 rcpt_cap;
 	int			 rcpt_tried;	/* RCPT commands, accepted or not */
 	struct queue_writer	*qw;		/* only during DATA and commit */
-	struct smtp_data	 dec;
+	struct smtpd_data	 dec;
 	char			 id[QUEUE_ID_SIZE]; /* of the message in DATA */
 	char			 client[INET6_ADDRSTRLEN];
 };
 
-/* smtp_session.c */
+/* smtpd_session.c */
 /* Start a session on an accepted socket (the session owns fd). */
-void	smtp_session_new(struct smtp_server *, int fd, const struct sockaddr *);
+void	smtpd_session_new(struct smtpd_server *, int fd, const struct sockaddr *);
 /* Server shutdown: tell the client, flush what can be flushed without
  * blocking, abort an unfinished message, free the session. */
-void	smtp_session_shutdown(struct smtp_session *);
-void	smtp_session_reply(struct smtp_session *, int code,
+void	smtpd_session_shutdown(struct smtpd_session *);
+void	smtpd_session_reply(struct smtpd_session *, int code,
 	    const char *enhanced, const char *text);
-void	smtp_session_result(struct smtp_session *, const struct smtp_result *);
+void	smtpd_session_result(struct smtpd_session *, const struct smtpd_result *);
 /* "code enhanced myhostname text", as 421 replies customarily are. */
-void	smtp_session_reply_host(struct smtp_session *, int code,
+void	smtpd_session_reply_host(struct smtpd_session *, int code,
 	    const char *enhanced, const char *text);
-struct evbuffer *smtp_session_out(struct smtp_session *);
+struct evbuffer *smtpd_session_out(struct smtpd_session *);
 /* Enable or disable reading to suit the phase. */
-void	smtp_session_want_read(struct smtp_session *);
+void	smtpd_session_want_read(struct smtpd_session *);
 /* End the session once the replies queued so far are written. */
-void	smtp_session_close(struct smtp_session *);
+void	smtpd_session_close(struct smtpd_session *);
 /* After a commit: read again and process what is buffered.  May free. */
-void	smtp_session_resume(struct smtp_session *);
+void	smtpd_session_resume(struct smtpd_session *);
 /* Drop the connection (during a commit the struct lingers, detached). */
-void	smtp_session_free(struct smtp_session *);
+void	smtpd_session_free(struct smtpd_session *);
 
-/* smtp_dialog.c */
+/* smtpd_dialog.c */
 /* Act on one command line (without CRLF). */
-void	smtp_dialog_command(struct smtp_session *, const char *line, size_t);
+void	smtpd_dialog_command(struct smtpd_session *, const char *line, size_t);
 /* Forget MAIL, RCPT and any unfinished message (never during a commit,
  * when a worker owns the queue file). */
-void	smtp_dialog_reset(struct smtp_session *);
+void	smtpd_dialog_reset(struct smtpd_session *);
 
-/* smtp_message.c */
+/* smtpd_message.c */
 /* DATA was accepted: create the queue file and answer 354 (or 451). */
-void	smtp_message_start(struct smtp_session *);
+void	smtpd_message_start(struct smtpd_session *);
 /* Decode buffered DATA input; 1 once the message has ended (and been
  * answered or handed to a commit worker), 0 when more input is needed. */
-int	smtp_message_input(struct smtp_session *, struct evbuffer *);
+int	smtpd_message_input(struct smtpd_session *, struct evbuffer *);
 /* Remove the unfinished queue file, if any. */
-void	smtp_message_discard(struct smtp_session *);
+void	smtpd_message_discard(struct smtpd_session *);
 
 #endif

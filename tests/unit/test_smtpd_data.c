@@ -1,5 +1,5 @@
 /*
- * Unit tests for smtpd/smtp_data.c: dot-unstuffing, CRLF to LF, bare CR and
+ * Unit tests for smtpd/smtpd_data.c: dot-unstuffing, CRLF to LF, bare CR and
  * LF kept, the end marker recognized only as CRLF.CRLF (SMTP smuggling),
  * every split position of the input, small output buffers, the size limit,
  * and a fixed-seed comparison against a simple whole-buffer reference.
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "smtpd/smtp_data.h"
+#include "smtpd/smtpd_data.h"
 
 struct decoded {
 	char	 out[8192];
@@ -32,20 +32,20 @@ static void
 decode_chunked(const char *in, size_t len, const size_t *chunks, size_t nchunks,
     size_t outcap, size_t limit, struct decoded *r)
 {
-	struct smtp_data	 d;
+	struct smtpd_data	 d;
 	char			 tmp[8192];
 	size_t			 pos = 0, k = 0, n, used, olen;
 
 	assert_true(outcap <= sizeof(tmp));
 	memset(r, 0, sizeof(*r));
-	smtp_data_init(&d, limit);
+	smtpd_data_init(&d, limit);
 	while (pos < len && !d.done) {
 		n = chunks[k++ % nchunks];
 		if (n > len - pos)
 			n = len - pos;
 		/* A chunk is fed until it is used up or the marker is seen. */
 		while (n > 0 && !d.done) {
-			used = smtp_data_decode(&d, in + pos, n, tmp, outcap, &olen);
+			used = smtpd_data_decode(&d, in + pos, n, tmp, outcap, &olen);
 			assert_true(olen <= outcap);
 			assert_true(used > 0 || olen > 0);
 			assert_true(r->outlen + olen <= sizeof(r->out));

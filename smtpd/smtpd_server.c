@@ -1,5 +1,5 @@
 /*
- * smtp_server - accepting connections and owning what sessions share.
+ * smtpd_server - accepting connections and owning what sessions share.
  * Several smtpd processes accept on the one socket the master bound; each
  * enforces smtpd_client_limit on its own sessions.  A refused client gets
  * a 421 written straight to its socket, without a session: refusing must
@@ -20,10 +20,10 @@
 #include "config.h"
 #include "log.h"
 #include "proto_qmgr.h"
-#include "smtp_commit.h"
-#include "smtp_notify.h"
-#include "smtp_server.h"
-#include "smtp_session.h"
+#include "smtpd_commit.h"
+#include "smtpd_notify.h"
+#include "smtpd_server.h"
+#include "smtpd_session.h"
 
 /* After accept(2) runs out of descriptors or memory, pause this long. */
 #define SMTP_ACCEPT_PAUSE_SEC	1
@@ -32,10 +32,10 @@
 #define SMTP_FD_RESERVE		(64 + 2 * SMTP_COMMIT_THREADS)
 
 static void
-smtp_server_accept(struct evconnlistener *l, evutil_socket_t fd,
+smtpd_server_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct smtp_server	*srv = arg;
+	struct smtpd_server	*srv = arg;
 
 	(void)l;
 	(void)salen;
@@ -48,15 +48,15 @@ smtp_server_accept(struct evconnlistener *l, evutil_socket_t fd,
 		    srv->nsessions);
 		return;
 	}
-	smtp_session_new(srv, fd, sa);
+	smtpd_session_new(srv, fd, sa);
 }
 
 /* EMFILE and friends leave the connection in the backlog, so the listener
  * would fire again at once: stop accepting for a moment instead. */
 static void
-smtp_server_accept_error(struct evconnlistener *l, void *arg)
+smtpd_server_accept_error(struct evconnlistener *l, void *arg)
 {
-	struct smtp_server	*srv = arg;
+	struct smtpd_server	*srv = arg;
 	struct timeval		 tv = { SMTP_ACCEPT_PAUSE_SEC, 0 };
 	int			 err = EVUTIL_SOCKET_ERROR();
 
@@ -66,9 +66,9 @@ smtp_server_accept_error(struct evconnlistener *l, void *arg)
 }
 
 static void
-smtp_server_resume(evutil_socket_t fd, short what, void *arg)
+smtpd_server_resume(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_server	*srv = arg;
+	struct smtpd_server	*srv = arg;
 
 	(void)fd;
 	(void)what;
@@ -79,7 +79,7 @@ smtp_server_resume(evutil_socket_t fd, short what, void *arg)
 /* smtpd_client_limit, unless the descriptor limit is lower: a client is
  * better off with a 421 than stuck in the listen queue behind EMFILE. */
 static void
-smtp_server_limit(struct smtp_server *srv)
+smtpd_server_limit(struct smtpd_server *srv)
 {
 	struct rlimit	 rl;
 	long long	 usable;
@@ -97,7 +97,7 @@ smtp_server_limit(struct smtp_server *srv)
 
 /* The replies that depend only on the configuration, built once. */
 static void
-smtp_server_replies(struct smtp_server *srv)
+smtpd_server_replies(struct smtpd_server *srv)
 {
 	const struct tern_config	*cfg = srv->cfg;
 	struct buf			 b;
@@ -118,7 +118,7 @@ smtp_server_replies(struct smtp_server *srv)
 }
 
 void
-smtp_server_init(struct smtp_server *srv, struct event_base *base,
+smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
     const struct tern_config *cfg, int listen_fd)
 {
 	struct timeval	 tv;
@@ -127,30 +127,30 @@ smtp_server_init(struct smtp_server *srv, struct event_base *base,
 	srv->base = base;
 	srv->cfg = cfg;
 	LIST_INIT(&srv->sessions);
-	smtp_server_limit(srv);
-	smtp_server_replies(srv);
+	smtpd_server_limit(srv);
+	smtpd_server_replies(srv);
 	/* Thousands of sessions share one time-out value: a common timeout
 	 * queue makes arming each of them O(1). */
 	tv.tv_sec = cfg->smtpd_timeout;
 	tv.tv_usec = 0;
 	if ((srv->timeout = event_base_init_common_timeout(base, &tv)) == NULL)
 		log_fatal("cannot set up the session time-out");
-	srv->commit = smtp_commit_new(base, SMTP_COMMIT_THREADS);
-	srv->notify = smtp_notify_new(base, QMGR_SOCKET);
-	if ((srv->resume = evtimer_new(base, smtp_server_resume, srv)) == NULL)
+	srv->commit = smtpd_commit_new(base, SMTP_COMMIT_THREADS);
+	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
+	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
 	/* backlog -1: the master already called listen(2). */
-	srv->listener = evconnlistener_new(base, smtp_server_accept, srv,
+	srv->listener = evconnlistener_new(base, smtpd_server_accept, srv,
 	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (srv->listener == NULL)
 		log_fatal("cannot listen on fd %d", listen_fd);
-	evconnlistener_set_error_cb(srv->listener, smtp_server_accept_error);
+	evconnlistener_set_error_cb(srv->listener, smtpd_server_accept_error);
 }
 
 void
-smtp_server_free(struct smtp_server *srv)
+smtpd_server_free(struct smtpd_server *srv)
 {
-	struct smtp_session	*s;
+	struct smtpd_session	*s;
 
 	srv->stopping = 1;
 	/* The socket is the master's (and other smtpd's): not closed here. */
@@ -159,10 +159,10 @@ smtp_server_free(struct smtp_server *srv)
 	if (srv->resume != NULL)
 		event_free(srv->resume);
 	/* Messages being committed get their "250" before the goodbye. */
-	smtp_commit_free(srv->commit);
+	smtpd_commit_free(srv->commit);
 	while ((s = LIST_FIRST(&srv->sessions)) != NULL)
-		smtp_session_shutdown(s);
-	smtp_notify_free(srv->notify);
+		smtpd_session_shutdown(s);
+	smtpd_notify_free(srv->notify);
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));

@@ -1,5 +1,5 @@
 /*
- * smtp_data - decode the DATA stream one state transition at a time, so a
+ * smtpd_data - decode the DATA stream one state transition at a time, so a
  * chunk boundary may fall anywhere (between CR and LF, after the dot of the
  * end marker) without changing the result.  Long stretches of ordinary text
  * are copied with memchr/memcpy; only CR and the start of a line after CRLF
@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "smtp_data.h"
+#include "smtpd_data.h"
 
 /*
  * A "line start" is only the position after CRLF (or the start of the
@@ -23,7 +23,7 @@ enum {
 };
 
 void
-smtp_data_init(struct smtp_data *d, size_t limit)
+smtpd_data_init(struct smtpd_data *d, size_t limit)
 {
 	memset(d, 0, sizeof(*d));
 	d->state = SMTP_DATA_BOL;
@@ -32,7 +32,7 @@ smtp_data_init(struct smtp_data *d, size_t limit)
 
 /* Account for n decoded bytes and copy them unless over the limit. */
 static void
-smtp_data_put(struct smtp_data *d, const char *p, size_t n, char *out,
+smtpd_data_put(struct smtpd_data *d, const char *p, size_t n, char *out,
     size_t *o)
 {
 	d->size += n;
@@ -48,7 +48,7 @@ smtp_data_put(struct smtp_data *d, const char *p, size_t n, char *out,
 
 /* Copy text up to the next CR (or the end of input or output room). */
 static size_t
-smtp_data_text(struct smtp_data *d, const char *in, size_t inlen, char *out,
+smtpd_data_text(struct smtpd_data *d, const char *in, size_t inlen, char *out,
     size_t outcap, size_t *o)
 {
 	const char	*cr;
@@ -58,7 +58,7 @@ smtp_data_text(struct smtp_data *d, const char *in, size_t inlen, char *out,
 		run = outcap - *o;
 	cr = memchr(in, '\r', run);
 	n = cr != NULL ? (size_t)(cr - in) : run;
-	smtp_data_put(d, in, n, out, o);
+	smtpd_data_put(d, in, n, out, o);
 	if (cr == NULL)
 		return n;
 	d->state = SMTP_DATA_CR;
@@ -66,7 +66,7 @@ smtp_data_text(struct smtp_data *d, const char *in, size_t inlen, char *out,
 }
 
 size_t
-smtp_data_decode(struct smtp_data *d, const char *in, size_t inlen,
+smtpd_data_decode(struct smtpd_data *d, const char *in, size_t inlen,
     char *out, size_t outcap, size_t *outlen)
 {
 	size_t	 i = 0, o = 0;
@@ -77,7 +77,7 @@ smtp_data_decode(struct smtp_data *d, const char *in, size_t inlen,
 		c = in[i];
 		switch (d->state) {
 		case SMTP_DATA_TEXT:
-			i += smtp_data_text(d, in + i, inlen - i, out, outcap, &o);
+			i += smtpd_data_text(d, in + i, inlen - i, out, outcap, &o);
 			break;
 		case SMTP_DATA_BOL:
 			if (c == '.') {
@@ -99,17 +99,17 @@ smtp_data_decode(struct smtp_data *d, const char *in, size_t inlen,
 				d->done = 1;
 				i++;
 			} else {
-				smtp_data_put(d, "\r", 1, out, &o);
+				smtpd_data_put(d, "\r", 1, out, &o);
 				d->state = SMTP_DATA_TEXT;
 			}
 			break;
 		case SMTP_DATA_CR:
 			if (c == '\n') {
-				smtp_data_put(d, "\n", 1, out, &o);
+				smtpd_data_put(d, "\n", 1, out, &o);
 				d->state = SMTP_DATA_BOL;
 				i++;
 			} else {
-				smtp_data_put(d, "\r", 1, out, &o);
+				smtpd_data_put(d, "\r", 1, out, &o);
 				d->state = SMTP_DATA_TEXT;
 			}
 			break;

@@ -1,5 +1,5 @@
 /*
- * smtp_command - the SMTP command line parser of smtpd: verb recognition
+ * smtpd_command - the SMTP command line parser of smtpd: verb recognition
  * and the MAIL FROM / RCPT TO paths and parameters (RFC 5321 4.1.1, 4.1.2,
  * RFC 1870 SIZE, RFC 6152 8BITMIME).
  *
@@ -9,14 +9,14 @@
  * complete SMTP reply (code, enhanced status code, text) that the session
  * sends as it is.
  */
-#ifndef TERN_SMTP_COMMAND_H
-#define TERN_SMTP_COMMAND_H
+#ifndef TERN_SMTPD_COMMAND_H
+#define TERN_SMTPD_COMMAND_H
 
 #include <stddef.h>
 
 #include "addr.h"
 
-enum smtp_verb {
+enum smtpd_verb {
 	SMTP_VERB_UNKNOWN,
 	SMTP_VERB_HELO,
 	SMTP_VERB_EHLO,
@@ -31,27 +31,27 @@ enum smtp_verb {
 };
 
 /* A command line split into verb and argument.  arg points into the line. */
-struct smtp_command {
-	enum smtp_verb	 verb;
+struct smtpd_command {
+	enum smtpd_verb	 verb;
 	const char	*arg;		/* first byte after the verb's blanks */
 	size_t		 arglen;	/* 0 when there is no argument */
 };
 
 /* An error reply; code 0 means "no error". */
-struct smtp_result {
+struct smtpd_result {
 	int		 code;		/* 501, 555, ... */
 	const char	*enhanced;	/* "5.5.4" */
 	const char	*text;		/* static, without code or CRLF */
 };
 
-enum smtp_body {
+enum smtpd_body {
 	SMTP_BODY_NONE,			/* no BODY parameter */
 	SMTP_BODY_7BIT,
 	SMTP_BODY_8BITMIME
 };
 
 /* A parsed MAIL FROM or RCPT TO. */
-struct smtp_path {
+struct smtpd_path {
 	char		 addr[ADDR_PATH_MAX + 1]; /* mailbox, no brackets or
 						     route; "" for <> */
 	size_t		 addrlen;
@@ -59,7 +59,7 @@ struct smtp_path {
 	int		 postmaster;	/* RCPT TO:<postmaster> (no domain) */
 	int		 has_size;	/* SIZE= was given */
 	unsigned long long size;	/* its value */
-	enum smtp_body	 body;
+	enum smtpd_body	 body;
 };
 
 /* Longest SIZE= value accepted, in digits (far above any real limit). */
@@ -67,20 +67,20 @@ struct smtp_path {
 
 /* Split line[0..len) (without CRLF) into verb and argument.  Trailing blanks
  * are ignored.  Never fails: an unrecognized verb is SMTP_VERB_UNKNOWN. */
-void	smtp_command_split(const char *line, size_t len, struct smtp_command *);
+void	smtpd_command_split(const char *line, size_t len, struct smtpd_command *);
 
 /* Parse the argument of MAIL ("FROM:<path> [params]") or RCPT
  * ("TO:<path> [params]").  0 with *path filled, or -1 with *res set. */
-int	smtp_command_mail(const char *arg, size_t len, struct smtp_path *,
-	    struct smtp_result *);
-int	smtp_command_rcpt(const char *arg, size_t len, struct smtp_path *,
-	    struct smtp_result *);
+int	smtpd_command_mail(const char *arg, size_t len, struct smtpd_path *,
+	    struct smtpd_result *);
+int	smtpd_command_rcpt(const char *arg, size_t len, struct smtpd_path *,
+	    struct smtpd_result *);
 
 /* The verb's name ("MAIL"), for logs. */
-const char *smtp_command_name(enum smtp_verb);
+const char *smtpd_command_name(enum smtpd_verb);
 
 /* Fill res with a refusal and return -1, for every parser and policy check. */
-int	smtp_fail(struct smtp_result *, int code, const char *enhanced,
+int	smtpd_fail(struct smtpd_result *, int code, const char *enhanced,
 	    const char *text);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * smtp_queue - the first bytes of every queue file smtpd writes.  The
+ * smtpd_queue - the first bytes of every queue file smtpd writes.  The
  * Received: header goes through the same writer as the message, so the
  * message that qmgr and deliver see already carries the trace line
  * RFC 5321 section 4.4 requires of every SMTP server.
@@ -11,14 +11,14 @@
 
 #include "buf.h"
 #include "queue.h"
-#include "smtp_queue.h"
+#include "smtpd_queue.h"
 
 /* Helo, host name, queue id, one address and a date fit many times over. */
 #define SMTP_RECEIVED_MAX	2048
 
 /* RFC 5322 date-time, e.g. "Tue, 03 Mar 2026 10:00:00 +0100". */
 static int
-smtp_queue_date(char *out, size_t outlen, time_t t)
+smtpd_queue_date(char *out, size_t outlen, time_t t)
 {
 	struct tm	 tm;
 
@@ -30,12 +30,12 @@ smtp_queue_date(char *out, size_t outlen, time_t t)
 }
 
 int
-smtp_queue_received(struct buf *b, const struct smtp_txn *t, const char *id,
+smtpd_queue_received(struct buf *b, const struct smtpd_txn *t, const char *id,
     time_t when)
 {
 	char	 date[64];
 
-	if (smtp_queue_date(date, sizeof(date), when) < 0)
+	if (smtpd_queue_date(date, sizeof(date), when) < 0)
 		return -1;
 	if (buf_appendf(b, "Received: from %s ([%s%s])\n"
 	    "\tby %s (tern) with %s id %s\n", t->helo,
@@ -50,7 +50,7 @@ smtp_queue_received(struct buf *b, const struct smtp_txn *t, const char *id,
 }
 
 struct queue_writer *
-smtp_queue_open(struct smtp_txn *t, struct queue_pool *pool)
+smtpd_queue_open(struct smtpd_txn *t, struct queue_pool *pool)
 {
 	struct queue_envelope	 env;
 	struct queue_writer	*w;
@@ -72,7 +72,7 @@ smtp_queue_open(struct smtp_txn *t, struct queue_pool *pool)
 		return NULL;
 	}
 	buf_init(&b, SMTP_RECEIVED_MAX);
-	if (smtp_queue_received(&b, t, w->id, (time_t)t->arrival) < 0) {
+	if (smtpd_queue_received(&b, t, w->id, (time_t)t->arrival) < 0) {
 		errno = ENAMETOOLONG;
 		goto fail;
 	}

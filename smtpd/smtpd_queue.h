@@ -1,9 +1,9 @@
 /*
- * smtp_queue - turn an SMTP transaction into the start of a queue file:
+ * smtpd_queue - turn an SMTP transaction into the start of a queue file:
  * the envelope (queue.h) and smtpd's own Received: header (RFC 5321 4.4).
  */
-#ifndef TERN_SMTP_QUEUE_H
-#define TERN_SMTP_QUEUE_H
+#ifndef TERN_SMTPD_QUEUE_H
+#define TERN_SMTPD_QUEUE_H
 
 #include <time.h>
 
@@ -11,7 +11,7 @@ struct buf;
 struct queue_rcpt;
 struct queue_writer;
 
-struct smtp_txn {
+struct smtpd_txn {
 	long long		 arrival;	/* time(NULL) at DATA */
 	const char		*sender;	/* "" for <> */
 	const char		*client;	/* IP address, no brackets */
@@ -26,9 +26,9 @@ struct smtp_txn {
 /* Create tmp/<id> with the envelope and the Received: header, reusing a
  * file from pool if there is one.  Returns a new writer (w->id is the
  * queue id) or NULL with errno set. */
-struct queue_writer *smtp_queue_open(struct smtp_txn *, struct queue_pool *);
+struct queue_writer *smtpd_queue_open(struct smtpd_txn *, struct queue_pool *);
 /* Append the Received: header for id, dated t, to b.  0 or -1 (too long). */
-int	smtp_queue_received(struct buf *b, const struct smtp_txn *,
+int	smtpd_queue_received(struct buf *b, const struct smtpd_txn *,
 	    const char *id, time_t t);
 
 #endif

@@ -1,0 +1,230 @@
+/*
+ * smtpd_dialog - what each SMTP command does: the order rules of RFC 5321
+ * section 4.1.4 (HELO before MAIL, MAIL before RCPT, RCPT before DATA), the
+ * syntax checks of smtpd_command and the recipient policy of smtpd_policy.
+ * Every reply is a fixed text; nothing the client sent is echoed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "smtpd_command.h"
+#include "smtpd_policy.h"
+#include "smtpd_server.h"
+#include "smtpd_session.h"
+
+void
+smtpd_dialog_reset(struct smtpd_session *s)
+{
+	int	 i;
+
+	smtpd_message_discard(s);
+	for (i = 0; i < s->nrcpt; i++)
+		free(s->rcpt[i].addr);
+	free(s->rcpt);
+	s->rcpt = NULL;
+	s->nrcpt = s->rcpt_cap = s->rcpt_tried = 0;
+	free(s->sender);
+	s->sender = NULL;
+}
+
+/* RFC 5321 wants a Domain or an address literal; real clients send odd
+ * names (underscores, bare host names), and the name is only recorded, so
+ * any single printable word is accepted. */
+static int
+smtpd_dialog_helo_valid(const char *arg, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > ADDR_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)arg[i] <= ' ' || (unsigned char)arg[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static void
+smtpd_dialog_helo(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	struct smtpd_server	*srv = s->srv;
+
+	if (!smtpd_dialog_helo_valid(cmd->arg, cmd->arglen)) {
+		smtpd_session_reply(s, 501, "5.5.4", cmd->verb == SMTP_VERB_EHLO ?
+		    "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+		return;
+	}
+	/* RFC 5321 4.1.4: a second EHLO resets the transaction. */
+	smtpd_dialog_reset(s);
+	free(s->helo);
+	s->helo = xstrndup(cmd->arg, cmd->arglen);
+	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
+	if (s->esmtp)
+		evbuffer_add(smtpd_session_out(s), srv->ehlo, srv->ehlo_len);
+	else
+		evbuffer_add_printf(smtpd_session_out(s), "250 %s\r\n",
+		    srv->cfg->myhostname);
+}
+
+static void
+smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	const struct tern_config	*cfg = s->srv->cfg;
+	struct smtpd_path		 path;
+	struct smtpd_result		 res;
+
+	if (s->helo == NULL) {
+		smtpd_session_reply(s, 503, "5.5.1", "Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->sender != NULL) {
+		smtpd_session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
+		return;
+	}
+	if (smtpd_command_mail(cmd->arg, cmd->arglen, &path, &res) < 0) {
+		smtpd_session_result(s, &res);
+		return;
+	}
+	if (path.has_size && cfg->message_size_limit > 0 &&
+	    path.size > cfg->message_size_limit) {
+		smtpd_session_reply(s, 552, "5.3.4",
+		    "Message size exceeds fixed limit");
+		return;
+	}
+	s->sender = xstrdup(path.addr);
+	smtpd_session_reply(s, 250, "2.1.0", "Ok");
+}
+
+static int
+smtpd_dialog_has_rcpt(const struct smtpd_session *s, const char *addr)
+{
+	int	 i;
+
+	for (i = 0; i < s->nrcpt; i++)
+		if (strcasecmp(s->rcpt[i].addr, addr) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+smtpd_dialog_add_rcpt(struct smtpd_session *s, const char *addr)
+{
+	if (s->nrcpt == s->rcpt_cap) {
+		s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+		s->rcpt = xreallocarray(s->rcpt, (size_t)s->rcpt_cap,
+		    sizeof(*s->rcpt));
+	}
+	memset(&s->rcpt[s->nrcpt], 0, sizeof(s->rcpt[s->nrcpt]));
+	s->rcpt[s->nrcpt].addr = xstrdup(addr);
+	s->rcpt[s->nrcpt].status = RCPT_PENDING;
+	s->nrcpt++;
+}
+
+static void
+smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	const struct tern_config	*cfg = s->srv->cfg;
+	struct smtpd_path		 path;
+	struct smtpd_result		 res;
+
+	if (s->sender == NULL) {
+		smtpd_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+		return;
+	}
+	s->rcpt_tried++;
+	if (smtpd_command_rcpt(cmd->arg, cmd->arglen, &path, &res) < 0) {
+		smtpd_session_result(s, &res);
+		return;
+	}
+	if (s->nrcpt >= cfg->smtpd_recipient_limit) {
+		smtpd_session_reply(s, 452, "4.5.3", "Error: too many recipients");
+		return;
+	}
+	if (smtpd_policy_rcpt(cfg, &s->srv->users, &path, &res) < 0) {
+		smtpd_session_result(s, &res);
+		return;
+	}
+	/* A repeated recipient is acknowledged but delivered once. */
+	if (!smtpd_dialog_has_rcpt(s, path.addr))
+		smtpd_dialog_add_rcpt(s, path.addr);
+	smtpd_session_reply(s, 250, "2.1.5", "Ok");
+}
+
+static void
+smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	if (cmd->arglen > 0)
+		smtpd_session_reply(s, 501, "5.5.4", "Syntax: DATA");
+	else if (s->sender == NULL)
+		smtpd_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
+	else if (s->nrcpt == 0 && s->rcpt_tried == 0)
+		smtpd_session_reply(s, 503, "5.5.1", "Error: need RCPT command");
+	else if (s->nrcpt == 0)
+		smtpd_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+	else
+		smtpd_message_start(s);
+}
+
+static void
+smtpd_dialog_other(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	switch (cmd->verb) {
+	case SMTP_VERB_RSET:
+		smtpd_dialog_reset(s);
+		smtpd_session_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_VERB_NOOP:
+		smtpd_session_reply(s, 250, "2.0.0", "Ok");
+		break;
+	case SMTP_VERB_VRFY:
+		if (cmd->arglen == 0)
+			smtpd_session_reply(s, 501, "5.5.4", "Syntax: VRFY address");
+		else
+			smtpd_session_reply(s, 252, "2.0.0", "Cannot VRFY user, "
+			    "but will accept message and attempt delivery");
+		break;
+	case SMTP_VERB_HELP:
+		smtpd_session_reply(s, 214, "2.0.0", "Commands: HELO EHLO MAIL "
+		    "RCPT DATA RSET NOOP VRFY HELP QUIT");
+		break;
+	case SMTP_VERB_QUIT:
+		smtpd_session_reply(s, 221, "2.0.0", "Bye");
+		smtpd_session_close(s);
+		break;
+	default:
+		smtpd_session_reply(s, 500, "5.5.2", "Error: command not recognized");
+		break;
+	}
+}
+
+void
+smtpd_dialog_command(struct smtpd_session *s, const char *line, size_t len)
+{
+	struct smtpd_command	 cmd;
+
+	smtpd_command_split(line, len, &cmd);
+	switch (cmd.verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+		smtpd_dialog_helo(s, &cmd);
+		break;
+	case SMTP_VERB_MAIL:
+		smtpd_dialog_mail(s, &cmd);
+		break;
+	case SMTP_VERB_RCPT:
+		smtpd_dialog_rcpt(s, &cmd);
+		break;
+	case SMTP_VERB_DATA:
+		smtpd_dialog_data(s, &cmd);
+		break;
+	default:
+		smtpd_dialog_other(s, &cmd);
+		break;
+	}
+}
