@@ -7,11 +7,10 @@
 
 #include "ipc_event.h"
 
-int
-ipc_evbuffer_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
+long
+ipc_evbuffer_frame_length(struct evbuffer *in)
 {
 	unsigned char	*p;
-	long		 total;
 	size_t		 avail;
 
 	avail = evbuffer_get_length(in);
@@ -19,10 +18,20 @@ ipc_evbuffer_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
 		return 0;
 	if ((p = evbuffer_pullup(in, 4)) == NULL)
 		return -1;
-	total = ipc_frame_length(p, avail);
+	return ipc_frame_length(p, avail);
+}
+
+int
+ipc_evbuffer_take(struct evbuffer *in, size_t max, struct ipc_msg *msg)
+{
+	unsigned char	*p;
+	long		 total;
+
+	if ((total = ipc_evbuffer_frame_length(in)) == 0)
+		return 0;
 	if (total < 0 || (size_t)total > max)
 		return -1;
-	if (avail < (size_t)total)
+	if (evbuffer_get_length(in) < (size_t)total)
 		return 0;
 	if ((p = evbuffer_pullup(in, total)) == NULL)
 		return -1;

@@ -48,7 +48,6 @@ main(int argc, char **argv)
 
 	memset(&q, 0, sizeof(q));
 	q.cfg = &ctx.cfg;
-	q.listen_fd = -1;
 	if ((q.base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
 	qmgr_active_init(&q);

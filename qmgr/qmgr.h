@@ -123,8 +123,7 @@ TAILQ_HEAD(qmgr_msg_list, qmgr_msg);
 
 struct qmgr_conn;
 TAILQ_HEAD(qmgr_conn_list, qmgr_conn);
-struct qmgr_client;
-TAILQ_HEAD(qmgr_client_list, qmgr_client);
+struct ipc_server;
 
 struct qmgr {
 	struct event_base	*base;
@@ -152,11 +151,7 @@ struct qmgr {
 	struct event		*waitcheck_ev;	/* requests stuck in backlog? */
 
 	/* qmgr protocol clients (qmgr_listen.c) */
-	int			 listen_fd;
-	struct event		*accept_ev;
-	struct event		*accept_pause;	/* out of descriptors: wait */
-	struct qmgr_client_list	 clients;
-	int			 nclients;
+	struct ipc_server	*listener;
 };
 
 /* qmgr_active.c */

@@ -85,9 +85,7 @@ resolver_init(struct resolver *r, struct event_base *base, struct ub_ctx *ub,
 	r->base = base;
 	r->ub = ub;
 	r->timeout = cfg->resolver_timeout > 0 ? cfg->resolver_timeout : 1;
-	r->listen_fd = -1;
 	TAILQ_INIT(&r->orphans);
-	TAILQ_INIT(&r->clients);
 }
 
 int

@@ -7,7 +7,7 @@
  *
  *	resolver_proto.c   request checks and reply encoding (pure)
  *	resolver_lookup.c  one MX request as a state machine over libunbound
- *	resolver_client.c  the listening socket and the client connections
+ *	resolver_listen.c  the server side: requests in, lookups, replies out
  *	mx_set.c, dns_wire.c  pure helpers (see their headers)
  */
 #ifndef TERN_RESOLVER_H
@@ -28,7 +28,7 @@ struct ub_ctx;
 #define RESOLVER_WRITE_TIMEOUT	60	/* s for a client to take its reply */
 #define RESOLVER_TEXT_MAX	256	/* reply text */
 
-struct resolver_client;
+struct ipc_server;
 struct resolver_query;
 
 struct resolver {
@@ -39,13 +39,8 @@ struct resolver {
 	/* Queries whose lookup went away but that libunbound would not
 	 * cancel: they are freed when their answer arrives, or at exit. */
 	TAILQ_HEAD(, resolver_query) orphans;
-	/* the server side */
-	int			 listen_fd;
-	struct event		*accept_ev;
-	struct event		*resume_ev;	/* accept again after EMFILE */
-	int			 accepting;
-	TAILQ_HEAD(, resolver_client) clients;
-	int			 nclients;
+	/* the server side (resolver_listen.c) */
+	struct ipc_server	*listener;
 };
 
 /* ---- resolver_proto.c: the resolver protocol (proto_resolver.h) ------- */
@@ -89,7 +84,7 @@ void	resolver_lookup_process(struct resolver *);
 /* After ub_ctx_delete(): free the orphaned queries. */
 void	resolver_lookup_shutdown(struct resolver *);
 
-/* ---- resolver_client.c: the socket side ----------------------------- */
+/* ---- resolver_listen.c: the server side ---------------------------- */
 
 int	resolver_listen_init(struct resolver *, int listen_fd);
 /* Close every client (abandoning its lookup) and stop listening. */
