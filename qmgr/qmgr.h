@@ -130,7 +130,7 @@ struct qmgr {
 	struct event_base	*base;
 	const struct tern_config *cfg;
 
-	/* the active set (qmgr_active.c) */
+	/* the active set (qmgr_active.c; its events are qmgr.c's) */
 	struct qmgr_msg_list	 msgs;		/* all of them */
 	struct qmgr_msg_list	 fifo;		/* ready, in pickup order */
 	struct qmgr_msg_list	 parked;
@@ -159,20 +159,26 @@ struct qmgr {
 	int			 nclients;
 };
 
-/* qmgr_active.c */
+/* qmgr_active.c: the set's bookkeeping */
 void	qmgr_active_init(struct qmgr *);
-void	qmgr_active_free(struct qmgr *);
 int	qmgr_active_room(const struct qmgr *);
 /* Take a file that is in active/ into memory and schedule it. */
 void	qmgr_active_add(struct qmgr *, const char *id);
-/* Ask for the dispatcher (and, if room appeared, a rescan) to run soon. */
+/* Take an unloaded message out of the set and free it. */
+void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
+/* Ask for the dispatcher (and, if room appeared, a rescan) to run soon:
+ * q->kick_ev and q->rescan_ev, whose callbacks are qmgr.c's. */
 void	qmgr_active_kick(struct qmgr *);
 /* Pop the oldest ready message, or NULL. */
 struct qmgr_msg *qmgr_active_next(struct qmgr *);
 /* Put a message back in the FIFO (at the head: it keeps its turn). */
 void	qmgr_active_requeue(struct qmgr *, struct qmgr_msg *);
+/* Set an unloaded message aside until qmgr_active_unpark(). */
+void	qmgr_active_park(struct qmgr *, struct qmgr_msg *);
 /* Move parked messages back to the FIFO (called from the scan timer). */
 void	qmgr_active_unpark(struct qmgr *);
+
+/* qmgr_message.c: one message's life */
 /* Open the file and choose the next batch.  1: req is built and m is
  * BUSY; 0: nothing to send, m was finished and freed (or parked). */
 int	qmgr_msg_load(struct qmgr *, struct qmgr_msg *, struct ipc_msg *req);
@@ -182,6 +188,8 @@ void	qmgr_msg_retry(struct qmgr *, struct qmgr_msg *, int crashed);
 /* Record deliver's outcome for the batch, then continue or finish. */
 void	qmgr_msg_done(struct qmgr *, struct qmgr_msg *,
 	    const struct qmgr_outcome *);
+/* Shutdown: close and free every message (their files stay in active/). */
+void	qmgr_msg_free_all(struct qmgr *);
 
 /* A file in tmp/ this old (seconds) is a reception that smtpd abandoned. */
 #define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
