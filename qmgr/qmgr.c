@@ -26,13 +26,14 @@ qmgr_stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* qmgr_active_kick(): hand ready messages to the delivery agents. */
+/* qmgr_active_kick(): hand queued entries to the transports, load ready
+ * messages. */
 static void
 qmgr_kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	qmgr_deliver_dispatch(arg);
+	qmgr_dispatch(arg);
 }
 
 /* qmgr_active_kick(): the active set has room again after a backlog. */
@@ -80,7 +81,8 @@ main(int argc, char **argv)
 	if (q.kick_ev == NULL || q.rescan_ev == NULL)
 		log_fatal("qmgr: cannot create events");
 	qmgr_active_init(&q);
-	qmgr_deliver_init(&q);
+	TAILQ_INIT(&q.dests);
+	qmgr_transport_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)
 		log_warn("no listening socket (-l): relying on queue scans");
@@ -101,9 +103,10 @@ main(int argc, char **argv)
 	 * takes them back. */
 	if (ctx.listen_fd != -1)
 		qmgr_listen_free(&q);
-	qmgr_deliver_free(&q);
+	qmgr_transport_free_all(&q);
 	qmgr_scan_free(&q);
 	qmgr_msg_free_all(&q);
+	qmgr_dest_free_all(&q);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
 	event_free(sigterm);

@@ -1,7 +1,9 @@
 /*
  * qmgr_active - the active set: every message whose file is in active/ and
  * that qmgr is working on, the FIFO of those ready for a delivery agent and
- * the list of those parked after a file operation failed.  Only the set's
+ * the list of those parked after a file operation failed.  A message
+ * leaves the FIFO when the dispatcher loads it; its recipients then wait in
+ * the destination queues (qmgr_dest.c) until the round is over.  Only the set's
  * bookkeeping lives here (which list a message is on, how many there are);
  * what happens to a message is qmgr_message.c's, and who runs the
  * dispatcher when there is work is qmgr.c's.  Nothing here fails.
@@ -36,7 +38,7 @@ qmgr_active_room(const struct qmgr *q)
 void
 qmgr_active_kick(struct qmgr *q)
 {
-	if (!TAILQ_EMPTY(&q->fifo) && q->kick_ev != NULL)
+	if ((!TAILQ_EMPTY(&q->fifo) || q->nwaiting > 0) && q->kick_ev != NULL)
 		event_active(q->kick_ev, 0, 0);
 	/* Refill in big steps, so a long backlog costs one directory read per
 	 * half a set, not one per finished message. */
@@ -53,6 +55,7 @@ qmgr_active_add(struct qmgr *q, const char *id)
 	m = xcalloc(1, sizeof(*m));
 	strlcpy(m->id, id, sizeof(m->id));
 	m->fd = -1;
+	TAILQ_INIT(&m->entries);
 	m->state = QMGR_MSG_READY;
 	TAILQ_INSERT_TAIL(&q->msgs, m, all);
 	TAILQ_INSERT_TAIL(&q->fifo, m, ready);
@@ -90,15 +93,6 @@ qmgr_active_next(struct qmgr *q)
 	TAILQ_REMOVE(&q->fifo, m, ready);
 	m->state = QMGR_MSG_BUSY;
 	return m;
-}
-
-void
-qmgr_active_requeue(struct qmgr *q, struct qmgr_msg *m)
-{
-	active_unlink(q, m);
-	m->state = QMGR_MSG_READY;
-	TAILQ_INSERT_HEAD(&q->fifo, m, ready);
-	qmgr_active_kick(q);
 }
 
 void

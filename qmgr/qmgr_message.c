@@ -1,8 +1,12 @@
 /*
  * qmgr_message - the life of one message in the active set: its file is
- * opened, a batch of its pending recipients is chosen, deliver's outcomes
- * are recorded, and when every pending recipient has been tried the file is
- * removed, deferred or (unusable) moved to corrupt/.  The one rule here is
+ * opened, each pending recipient is routed (qmgr_route.c) and the
+ * recipients are grouped into one entry per destination, queued in
+ * qmgr_dest.c; the outcomes of each entry's requests are recorded, and when
+ * every entry is done (every pending recipient tried once: a round) the
+ * file is removed, deferred or (unusable) moved to corrupt/.  Recipients
+ * routed to the internal "error" transport get their outcome here, with no
+ * delivery agent.  The one rule here is
  * the order of durable steps: a recipient's status is on disk before
  * anything else is done about it (or, when the round finishes the message,
  * the file is removed instead), and a file is removed only when no
@@ -22,17 +26,30 @@
 #include "qmgr.h"
 
 static void
-msg_unload(struct qmgr_msg *m)
+entry_free(struct qmgr *q, struct qmgr_entry *e)
 {
+	qmgr_dest_drop(q, e);
+	TAILQ_REMOVE(&e->msg->entries, e, mlink);
+	e->msg->nentries--;
+	free(e->rcpt);
+	free(e->batch);
+	free(e);
+}
+
+/* Only with no request out: an entry on a connection must stay valid. */
+static void
+msg_unload(struct qmgr *q, struct qmgr_msg *m)
+{
+	struct qmgr_entry *e;
+
+	while ((e = TAILQ_FIRST(&m->entries)) != NULL)
+		entry_free(q, e);
 	if (m->fd != -1)
 		close(m->fd);
 	m->fd = -1;
 	if (m->loaded)
 		queue_envelope_free(&m->env);
 	m->loaded = 0;
-	free(m->batch);
-	m->batch = NULL;
-	m->nbatch = 0;
 }
 
 /* A file operation failed (EIO, EMFILE, ...): keep the message in memory
@@ -41,15 +58,14 @@ msg_unload(struct qmgr_msg *m)
 static void
 msg_park(struct qmgr *q, struct qmgr_msg *m)
 {
-	msg_unload(m);
-	m->cursor = 0;
+	msg_unload(q, m);
 	qmgr_active_park(q, m);
 }
 
 static void
 msg_free(struct qmgr *q, struct qmgr_msg *m)
 {
-	msg_unload(m);
+	msg_unload(q, m);
 	qmgr_active_remove(q, m);
 }
 
@@ -57,7 +73,7 @@ msg_free(struct qmgr *q, struct qmgr_msg *m)
 static void
 msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 {
-	msg_unload(m);
+	msg_unload(q, m);
 	if (queue_move(m->id, QDIR_ACTIVE, QDIR_CORRUPT) == -1) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "corrupt queue file (%s), and "
 		    "cannot move it to corrupt/: %s", why, strerror(errno));
@@ -74,7 +90,7 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 static void
 msg_remove(struct qmgr *q, struct qmgr_msg *m)
 {
-	msg_unload(m);
+	msg_unload(q, m);
 	if (queue_recycle(QDIR_ACTIVE, m->id) == -1) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
 		    m->id, strerror(errno));
@@ -103,7 +119,7 @@ log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
 
 /*
  * A recipient will never be delivered: bounced by deliver, or expired.
- * TODO(bounce): this and qmgr_msg_done() are the places where a delivery
+ * TODO(bounce): this and qmgr_entry_done() are the places where a delivery
  * status notification to the sender (RFC 3464) must be queued - durably,
  * before the status byte is set or the file removed, so a crash cannot lose
  * the bounce.  Until then the outcome is only logged.
@@ -175,17 +191,6 @@ msg_finish(struct qmgr *q, struct qmgr_msg *m)
 }
 
 static int
-msg_pending_from(const struct qmgr_msg *m, int from)
-{
-	int i;
-
-	for (i = from; i < m->env.nrcpt; i++)
-		if (m->env.rcpt[i].status == RCPT_PENDING)
-			return 1;
-	return 0;
-}
-
-static int
 msg_open(struct qmgr *q, struct qmgr_msg *m)
 {
 	const char	*err = NULL;
@@ -220,64 +225,192 @@ msg_open(struct qmgr *q, struct qmgr_msg *m)
 	return 0;
 }
 
-/* deliver crashed on this message QMGR_CONN_FAIL_MAX times in a row: it is
- * probably the cause, so stop hammering deliver and take the normal
- * back-off. */
-static void
-msg_give_up(struct qmgr *q, struct qmgr_msg *m)
+static struct qmgr_entry *
+entry_new(struct qmgr_msg *m, struct qmgr_dest *d, int size)
 {
-	int i;
+	struct qmgr_entry *e;
 
-	for (i = 0; i < m->env.nrcpt; i++)
-		if (m->env.rcpt[i].status == RCPT_PENDING)
-			log_rcpt(m, i, LOG_LEVEL_WARN, "deferred", "4.3.0",
-			    "delivery agent failed repeatedly");
-	m->conn_fail = 0;
-	msg_defer(q, m);
+	e = xcalloc(1, sizeof(*e));
+	e->msg = m;
+	e->dest = d;
+	e->rcpt = xreallocarray(NULL, (size_t)size, sizeof(int));
+	e->batch = xreallocarray(NULL, (size_t)size, sizeof(int));
+	TAILQ_INSERT_TAIL(&m->entries, e, mlink);
+	m->nentries++;
+	return e;
 }
 
-int
-qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m, struct ipc_msg *req)
+/* Every entry of the round is done: the message is finished, deferred or,
+ * if a request could not be built for it, moved to corrupt/. */
+static void
+entry_finish(struct qmgr *q, struct qmgr_entry *e)
+{
+	struct qmgr_msg *m = e->msg;
+
+	if (e->dest != NULL)
+		qmgr_dest_back(q, e, 0);
+	entry_free(q, e);
+	if (m->nentries > 0)
+		return;
+	if (m->corrupt != NULL)
+		msg_corrupt(q, m, m->corrupt);
+	else
+		msg_finish(q, m);
+}
+
+/* The outcome of a recipient qmgr decides itself: the "error" transport
+ * bounces with the route's reason; a transport not in the table defers. */
+static void
+route_outcome(const struct qmgr_route *r, int known,
+    struct qmgr_outcome *o)
+{
+	if (strcmp(r->transport, QMGR_TRANSPORT_ERROR) == 0) {
+		o->status = QMGR_RCPT_BOUNCE;
+		o->dsn = r->dsn != NULL ? r->dsn : "5.0.0";
+		o->text = r->text;
+	} else if (!known) {
+		o->status = QMGR_RCPT_DEFER;
+		o->dsn = "4.3.5";
+		o->text = "mail transport unavailable";
+	}
+}
+
+/* The entry of m for d, made if this round has none yet.  Few entries per
+ * message (one per next hop), so a walk is enough. */
+static struct qmgr_entry *
+msg_entry_for(struct qmgr_msg *m, struct qmgr_dest *d)
+{
+	struct qmgr_entry *e;
+
+	TAILQ_FOREACH(e, &m->entries, mlink)
+		if (e->dest == d)
+			return e;
+	return entry_new(m, d, m->env.nrcpt);
+}
+
+/*
+ * Route every pending recipient.  Those with a destination join its entry
+ * (queued at once, so a message's destinations all get their turn); those
+ * whose outcome is already known form one entry that is recorded here,
+ * last, when the others are queued and so keep the message alive.
+ */
+static void
+msg_route(struct qmgr *q, struct qmgr_msg *m)
+{
+	struct qmgr_route	*r;
+	struct qmgr_outcome	*out;
+	struct qmgr_transport	*t;
+	struct qmgr_entry	*e, *here = NULL;
+	int			 i;
+
+	r = xcalloc((size_t)m->env.nrcpt, sizeof(*r));
+	out = xcalloc((size_t)m->env.nrcpt, sizeof(*out));
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpt[i].status != RCPT_PENDING)
+			continue;
+		qmgr_route(q->cfg, m->env.rcpt[i].addr, &r[i]);
+		t = qmgr_transport_find(q, r[i].transport);
+		if (t == NULL) {
+			if (here == NULL)
+				here = entry_new(m, NULL, m->env.nrcpt);
+			route_outcome(&r[i], 0, &out[here->nbatch]);
+			here->rcpt[here->nbatch] = i;
+			here->batch[here->nbatch++] = i;
+			continue;
+		}
+		e = msg_entry_for(m, qmgr_dest_get(q, t, r[i].nexthop));
+		e->rcpt[e->nrcpt++] = i;
+	}
+	TAILQ_FOREACH(e, &m->entries, mlink)
+		if (e->dest != NULL)
+			qmgr_dest_put(q, e);
+	if (here != NULL) {
+		here->nrcpt = here->cursor = here->nbatch;
+		qmgr_entry_done(q, here, out);
+	}
+	free(out);
+	free(r);
+	qmgr_active_kick(q);
+}
+
+void
+qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m)
 {
 	if (!m->loaded && msg_open(q, m) == -1)
-		return 0;
+		return;
 	if (queue_pending_count(&m->env) == 0) {
 		msg_remove(q, m);
+		return;
+	}
+	msg_route(q, m);
+}
+
+/* An agent crashed on this message QMGR_CONN_FAIL_MAX times in a row: it
+ * is probably the cause, so stop hammering the agents; what is left of
+ * the entry waits for the normal back-off with the rest of the round. */
+static void
+entry_give_up(struct qmgr *q, struct qmgr_entry *e)
+{
+	int k;
+
+	for (k = e->cursor; k < e->nrcpt; k++)
+		log_rcpt(e->msg, e->rcpt[k], LOG_LEVEL_WARN, "deferred",
+		    "4.3.0", "delivery agent failed repeatedly");
+	entry_finish(q, e);
+}
+
+/* The request goes over the entry's recipients from the cursor on, as a
+ * view of the envelope that holds only them. */
+int
+qmgr_entry_request(struct qmgr *q, struct qmgr_entry *e, struct ipc_msg *req)
+{
+	struct qmgr_msg		*m = e->msg;
+	struct queue_envelope	 view;
+	int			 k, used = 0, r;
+
+	if (m->corrupt != NULL) {
+		entry_finish(q, e);
 		return 0;
 	}
 	if (m->conn_fail >= QMGR_CONN_FAIL_MAX) {
-		msg_give_up(q, m);
+		entry_give_up(q, e);
 		return 0;
 	}
-	if (!msg_pending_from(m, m->cursor)) {
-		msg_finish(q, m);
+	view = m->env;
+	view.nrcpt = e->nrcpt - e->cursor;
+	view.rcpt = xreallocarray(NULL, (size_t)(view.nrcpt > 0 ?
+	    view.nrcpt : 1), sizeof(*view.rcpt));
+	for (k = 0; k < view.nrcpt; k++)
+		view.rcpt[k] = m->env.rcpt[e->rcpt[e->cursor + k]];
+	r = qmgr_request_build(&view, &used, req, e->batch, &e->nbatch,
+	    e->dest->nexthop);
+	free(view.rcpt);
+	if (r == -1) {
+		m->corrupt = "sender or recipient too long for a delivery "
+		    "request";
+		entry_finish(q, e);
 		return 0;
 	}
-	if (m->batch == NULL)
-		m->batch = xreallocarray(NULL, DELIVER_RCPT_MAX, sizeof(int));
-	m->batch_start = m->cursor;
-	if (qmgr_request_build(&m->env, &m->cursor, req, m->batch,
-	    &m->nbatch) == -1) {
-		msg_corrupt(q, m, "sender or recipient too long for a "
-		    "delivery request");
+	if (e->nbatch == 0) {	/* cannot happen: all were pending */
+		entry_finish(q, e);
 		return 0;
 	}
-	if (m->nbatch == 0) {	/* cannot happen: pending checked above */
-		msg_finish(q, m);
-		return 0;
-	}
-	m->state = QMGR_MSG_BUSY;
+	for (k = 0; k < e->nbatch; k++)
+		e->batch[k] = e->rcpt[e->cursor + e->batch[k]];
+	e->batch_start = e->cursor;
+	e->cursor += used;
 	return 1;
 }
 
 void
-qmgr_msg_retry(struct qmgr *q, struct qmgr_msg *m, int crashed)
+qmgr_entry_retry(struct qmgr *q, struct qmgr_entry *e, int crashed)
 {
-	m->cursor = m->batch_start;
-	msg_unload(m);
+	e->cursor = e->batch_start;
+	e->nbatch = 0;
 	if (crashed)
-		m->conn_fail++;
-	qmgr_active_requeue(q, m);
+		e->msg->conn_fail++;
+	qmgr_dest_back(q, e, 1);
+	qmgr_active_kick(q);
 }
 
 /*
@@ -286,14 +419,15 @@ qmgr_msg_retry(struct qmgr *q, struct qmgr_msg *m, int crashed)
  * recorded, and they stay pending in memory.
  */
 static int
-msg_record(struct qmgr_msg *m, const struct qmgr_outcome *out)
+msg_record(struct qmgr_msg *m, const struct qmgr_entry *e,
+    const struct qmgr_outcome *out)
 {
 	int k, n = 0;
 
-	for (k = 0; k < m->nbatch; k++) {
+	for (k = 0; k < e->nbatch; k++) {
 		if (out[k].status == QMGR_RCPT_DEFER)
 			continue;
-		if (queue_rcpt_write(m->fd, &m->env, m->batch[k],
+		if (queue_rcpt_write(m->fd, &m->env, e->batch[k],
 		    out[k].status == QMGR_RCPT_OK ? RCPT_DELIVERED :
 		    RCPT_BOUNCED) == -1)
 			return -1;
@@ -304,7 +438,7 @@ msg_record(struct qmgr_msg *m, const struct qmgr_outcome *out)
 
 /*
  * A batch's outcomes.  If they finish the message (no recipient deferred,
- * none pending outside this batch) the file leaves active/ for free/ next,
+ * none pending outside this batch, in this entry or another) the file leaves active/ for free/ next,
  * and the status bytes are not written at all: leaving is the record.  A
  * crash before it repeats these deliveries, as a crash between deliver's
  * fsync and a status mark always could; Postfix does the same.  Otherwise every
@@ -312,24 +446,25 @@ msg_record(struct qmgr_msg *m, const struct qmgr_outcome *out)
  * for all of them, before anything acts on the outcomes.
  */
 void
-qmgr_msg_done(struct qmgr *q, struct qmgr_msg *m,
+qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
     const struct qmgr_outcome *out)
 {
-	int k, i, final, recorded, err = 0;
+	struct qmgr_msg	*m = e->msg;
+	int		 k, i, final, recorded, err = 0;
 
 	m->conn_fail = 0;
-	final = !msg_pending_from(m, m->cursor) &&
-	    queue_pending_count(&m->env) == m->nbatch;
-	for (k = 0; k < m->nbatch && final; k++)
+	final = e->cursor >= e->nrcpt &&
+	    queue_pending_count(&m->env) == e->nbatch;
+	for (k = 0; k < e->nbatch && final; k++)
 		if (out[k].status == QMGR_RCPT_DEFER)
 			final = 0;
 	recorded = final;
 	if (!final) {
-		recorded = msg_record(m, out) == 0;
+		recorded = msg_record(m, e, out) == 0;
 		err = errno;
 	}
-	for (k = 0; k < m->nbatch; k++) {
-		i = m->batch[k];
+	for (k = 0; k < e->nbatch; k++) {
+		i = e->batch[k];
 		switch (out[k].status) {
 		case QMGR_RCPT_OK:
 			if (!recorded) {
@@ -364,16 +499,17 @@ qmgr_msg_done(struct qmgr *q, struct qmgr_msg *m,
 			break;
 		}
 	}
-	m->nbatch = 0;
-	if (msg_pending_from(m, m->cursor)) {
+	e->nbatch = 0;
+	if (e->cursor < e->nrcpt) {
 		/* More than one request's worth: the next batch keeps the
-		 * message's place at the head of the FIFO. */
-		msg_unload(m);
-		qmgr_active_requeue(q, m);
+		 * entry's place at the head of its queue. */
+		qmgr_dest_back(q, e, 1);
+		qmgr_active_kick(q);
 		return;
 	}
-	msg_finish(q, m);
+	entry_finish(q, e);
 }
+
 
 void
 qmgr_msg_free_all(struct qmgr *q)
