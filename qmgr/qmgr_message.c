@@ -6,13 +6,12 @@
  * every entry is done (every pending recipient tried once: a round) the
  * file is removed, deferred or (unusable) moved to corrupt/.  Recipients
  * routed to the internal "error" transport get their outcome here, with no
- * delivery agent.  The one rule here is
- * the order of durable steps: a recipient's status is on disk before
- * anything else is done about it (or, when the round finishes the message,
- * the file is removed instead), and a file is removed only when no
- * recipient in it is pending.  Everything else may be repeated after a
- * crash; nothing may be skipped.  A file operation that fails parks the
- * message (qmgr_active.c) until the next scan.
+ * delivery agent.  The one rule here is the order of durable steps: a
+ * recipient's status is on disk before anything else is done about it (or,
+ * when the round finishes the message, the file is removed instead), and a
+ * file is removed only when no recipient in it is pending.  Everything else
+ * may be repeated after a crash; nothing may be skipped.  A file operation
+ * that fails parks the message (qmgr_active.c) until the next scan.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,8 +239,8 @@ entry_new(struct qmgr_msg *m, struct qmgr_dest *d, int size)
 	return e;
 }
 
-/* Every entry of the round is done: the message is finished, deferred or,
- * if a request could not be built for it, moved to corrupt/. */
+/* The entry is done.  If it was the round's last, the message is finished,
+ * deferred or, if a request could not be built for it, moved to corrupt/. */
 static void
 entry_finish(struct qmgr *q, struct qmgr_entry *e)
 {
@@ -258,17 +257,17 @@ entry_finish(struct qmgr *q, struct qmgr_entry *e)
 		msg_finish(q, m);
 }
 
-/* The outcome of a recipient qmgr decides itself: the "error" transport
- * bounces with the route's reason; a transport not in the table defers. */
+/* The outcome of a recipient whose transport is not in the table: the
+ * "error" transport bounces with the route's reason; any other (a
+ * transport_maps entry naming a service qmgr does not know) defers. */
 static void
-route_outcome(const struct qmgr_route *r, int known,
-    struct qmgr_outcome *o)
+route_outcome(const struct qmgr_route *r, struct qmgr_outcome *o)
 {
 	if (strcmp(r->transport, QMGR_TRANSPORT_ERROR) == 0) {
 		o->status = QMGR_RCPT_BOUNCE;
 		o->dsn = r->dsn != NULL ? r->dsn : "5.0.0";
 		o->text = r->text;
-	} else if (!known) {
+	} else {
 		o->status = QMGR_RCPT_DEFER;
 		o->dsn = "4.3.5";
 		o->text = "mail transport unavailable";
@@ -313,7 +312,7 @@ msg_route(struct qmgr *q, struct qmgr_msg *m)
 		if (t == NULL) {
 			if (here == NULL)
 				here = entry_new(m, NULL, m->env.nrcpt);
-			route_outcome(&r[i], 0, &out[here->nbatch]);
+			route_outcome(&r[i], &out[here->nbatch]);
 			here->rcpt[here->nbatch] = i;
 			here->batch[here->nbatch++] = i;
 			continue;
@@ -438,10 +437,11 @@ msg_record(struct qmgr_msg *m, const struct qmgr_entry *e,
 
 /*
  * A batch's outcomes.  If they finish the message (no recipient deferred,
- * none pending outside this batch, in this entry or another) the file leaves active/ for free/ next,
- * and the status bytes are not written at all: leaving is the record.  A
- * crash before it repeats these deliveries, as a crash between deliver's
- * fsync and a status mark always could; Postfix does the same.  Otherwise every
+ * none pending outside this batch, in this entry or another) the file
+ * leaves active/ for free/ next, and the status bytes are not written at
+ * all: leaving is the record.  A crash before it repeats these deliveries,
+ * as a crash between deliver's fsync and a status mark always could;
+ * Postfix does the same.  Otherwise every
  * delivered or bounced recipient of the batch is marked, with one fdatasync
  * for all of them, before anything acts on the outcomes.
  */
