@@ -4,9 +4,9 @@
  * One struct qmgr holds all of the daemon's state: the active set of
  * messages and its ready FIFO, the queue of each destination (transport and
  * next hop), the pool of connections of each transport, the clients of the
- * qmgr protocol and the timers.  It is passed to
- * every function; nothing here is a hidden global, so the pure parts can be
- * unit-tested without an event loop.
+ * qmgr protocol and the timers.  It is passed to every function; nothing
+ * here is a hidden global, so the pure parts can be unit-tested without an
+ * event loop.
  */
 #ifndef TERN_QMGR_H
 #define TERN_QMGR_H
@@ -244,8 +244,8 @@ void	qmgr_active_add(struct qmgr *, const char *id);
 /* Take an unloaded message out of the set and free it. */
 void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
 /* Ask for the dispatcher (when messages are ready or entries wait) and, if
- * room appeared, a rescan to run soon:
- * q->kick_ev and q->rescan_ev, whose callbacks are qmgr.c's. */
+ * room appeared, a rescan to run soon: q->kick_ev and q->rescan_ev, whose
+ * callbacks are qmgr.c's. */
 void	qmgr_active_kick(struct qmgr *);
 /* Pop the oldest ready message, or NULL. */
 struct qmgr_msg *qmgr_active_next(struct qmgr *);
