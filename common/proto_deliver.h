@@ -9,6 +9,8 @@
  *	    path=<queue file, relative to the queue directory: "active/<id>">
  *	    offset=<byte offset of the message in that file (data_off)>
  *	    sender=<envelope sender, "" for <>>
+ *	    nexthop=<next hop of the request's destination (qmgr_route.c):
+ *	        the recipients' domain for "local"; optional, unused by deliver>
  *	    nrcpt=<N, 1..DELIVER_RCPT_MAX>
  *	    rcpt.<i>=<recipient address>          for i = 0 .. N-1
  *	-> DELIVER_T_REPLY

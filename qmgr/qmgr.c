@@ -3,8 +3,10 @@
  * from incoming/ into active/, hands it to the delivery agents, records
  * each recipient's outcome in the queue file, retries what was deferred and
  * removes what is done.  One instance, unprivileged, working directory the
- * queue.  This file only wires the modules to one event loop and takes them
- * down again on SIGTERM.
+ * queue.  This file wires the modules to one event loop: it owns the two
+ * events through which the others ask for work (the dispatcher, a rescan
+ * when the active set has room), so that no module has to call back into
+ * the one that called it; and it takes everything down again on SIGTERM.
  */
 #include <signal.h>
 #include <string.h>
@@ -22,6 +24,29 @@ qmgr_stop_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_info("signal %d: stopping", (int)sig);
 	event_base_loopbreak(arg);
+}
+
+/* qmgr_active_kick(): hand queued entries to the transports, load ready
+ * messages. */
+static void
+qmgr_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	qmgr_dispatch(arg);
+}
+
+/* qmgr_active_kick(): the active set has room again after a backlog. */
+static void
+qmgr_rescan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr *q = arg;
+
+	(void)fd;
+	(void)what;
+	q->backlog = 0;		/* the scans set it again if still short */
+	qmgr_scan_incoming(q);
+	qmgr_scan_deferred(q, 0);
 }
 
 /* Crash recovery first, then whatever arrived while qmgr was down. */
@@ -50,8 +75,13 @@ main(int argc, char **argv)
 	q.cfg = &ctx.cfg;
 	if ((q.base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
+	q.kick_ev = event_new(q.base, -1, 0, qmgr_kick_cb, &q);
+	q.rescan_ev = event_new(q.base, -1, 0, qmgr_rescan_cb, &q);
+	if (q.kick_ev == NULL || q.rescan_ev == NULL)
+		log_fatal("qmgr: cannot create events");
 	qmgr_active_init(&q);
-	qmgr_deliver_init(&q);
+	TAILQ_INIT(&q.dests);
+	qmgr_transport_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)
 		log_warn("no listening socket (-l): relying on queue scans");
@@ -72,9 +102,12 @@ main(int argc, char **argv)
 	 * takes them back. */
 	if (ctx.listen_fd != -1)
 		qmgr_listen_free(&q);
-	qmgr_deliver_free(&q);
+	qmgr_transport_free_all(&q);
 	qmgr_scan_free(&q);
-	qmgr_active_free(&q);
+	qmgr_msg_free_all(&q);
+	qmgr_dest_free_all(&q);
+	event_free(q.kick_ev);
+	event_free(q.rescan_ev);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(q.base);

@@ -2,10 +2,11 @@
  * qmgr - internal interfaces of the queue manager.
  *
  * One struct qmgr holds all of the daemon's state: the active set of
- * messages and its ready FIFO, the pool of connections to the delivery
- * agents, the clients of the qmgr protocol and the timers.  It is passed to
- * every function; nothing here is a hidden global, so the pure parts can be
- * unit-tested without an event loop.
+ * messages and its ready FIFO, the queue of each destination (transport and
+ * next hop), the pool of connections of each transport, the clients of the
+ * qmgr protocol and the timers.  It is passed to every function; nothing
+ * here is a hidden global, so the pure parts can be unit-tested without an
+ * event loop.
  */
 #ifndef TERN_QMGR_H
 #define TERN_QMGR_H
@@ -30,6 +31,7 @@ struct evbuffer;
 #define QMGR_ACTIVE_MAX		10000	/* messages held in memory */
 #endif
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
+#define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot */
 #define QMGR_CLIENT_MAX		512	/* qmgr-protocol clients */
 #define QMGR_REQUEST_MAX	4096	/* largest client frame, header incl. */
 #define QMGR_CLIENT_OUT_MAX	(16 * 1024) /* unread replies before pausing */
@@ -60,6 +62,28 @@ int	qmgr_retry_delay(int nfail);
  * characters and non-ASCII bytes with '?', truncating with "...". */
 void	qmgr_text_safe(char *dst, size_t dstlen, const char *src);
 
+/* ---- qmgr_route.c: recipient -> transport:nexthop (pure) ------------ */
+
+#define QMGR_TRANSPORT_LOCAL	"local"	/* deliver(8), private/deliver */
+#define QMGR_TRANSPORT_ERROR	"error"	/* internal: bounce, no agent */
+#define QMGR_TRANSPORT_NAME_MAX	32
+#define QMGR_NEXTHOP_MAX	256
+
+/* Where a recipient goes.  transport_maps and relayhost (issue 9) fill
+ * the same fields; a transport other than "error" names a row of the
+ * transport table (qmgr_transport.c). */
+struct qmgr_route {
+	char		 transport[QMGR_TRANSPORT_NAME_MAX];
+	char		 nexthop[QMGR_NEXTHOP_MAX];	/* lower case */
+	const char	*dsn;			/* "error": static status */
+	char		 text[QMGR_TEXT_MAX];	/* "error": the reason */
+};
+
+/* Route rcpt: no domain or a local domain (mydestination) -> "local" with
+ * the domain (myhostname) as next hop; bad syntax -> "error" 5.1.3; any
+ * other domain -> "error" 5.1.2 until the SMTP client exists. */
+void	qmgr_route(const struct tern_config *, const char *rcpt,
+	    struct qmgr_route *);
 
 /* ---- qmgr_request.c: the deliver protocol, both directions ----------- */
 
@@ -71,7 +95,8 @@ struct qmgr_outcome {
 	const char		*text;
 };
 
-/* Build a DELIVER_T_REQUEST for the pending recipients of env from index
+/* Build a DELIVER_T_REQUEST (to next hop nexthop, attribute "nexthop"
+ * unless NULL) for the pending recipients of env from index
  * *cursor on, as many as fit in one request (DELIVER_RCPT_MAX and the frame
  * size).  Their envelope indices go to idx[] (room for DELIVER_RCPT_MAX),
  * their number to *nidx; *cursor moves past the last one taken.  0 on
@@ -79,7 +104,7 @@ struct qmgr_outcome {
  * *cursor on.  -1 (req freed) when the envelope or the first recipient
  * cannot be put in a request at all: the file is then unusable. */
 int	qmgr_request_build(const struct queue_envelope *env, int *cursor,
-	    struct ipc_msg *req, int *idx, int *nidx);
+	    struct ipc_msg *req, int *idx, int *nidx, const char *nexthop);
 /* Read a reply to a request of n recipients into out[0..n-1].  Every
  * outcome is filled: recipients the reply does not answer properly are
  * deferred.  0, or -1 with *err when the reply as a whole is unusable (all
@@ -100,36 +125,91 @@ enum qmgr_req_kind qmgr_listen_check(const struct ipc_msg *req,
 
 enum qmgr_msg_state {
 	QMGR_MSG_READY,		/* in the ready FIFO */
-	QMGR_MSG_BUSY,		/* a request for it is out on a connection */
+	QMGR_MSG_BUSY,		/* loaded: its entries are queued or out */
 	QMGR_MSG_PARKED,	/* a file operation failed; retried each scan */
 };
+
+struct qmgr_entry;
+TAILQ_HEAD(qmgr_entry_list, qmgr_entry);
 
 struct qmgr_msg {
 	char			 id[QUEUE_ID_SIZE];
 	enum qmgr_msg_state	 state;
 	TAILQ_ENTRY(qmgr_msg)	 all;		/* every message in memory */
 	TAILQ_ENTRY(qmgr_msg)	 ready;		/* ready FIFO or parked list */
-	int			 cursor;	/* next recipient this round */
-	int			 conn_fail;	/* deliver died on it, in a row */
+	int			 conn_fail;	/* an agent died on it, in a row */
 	int			 loaded;	/* fd and env are valid */
 	int			 announced;	/* "from=..." has been logged */
 	int			 fd;
 	struct queue_envelope	 env;
-	int			*batch;		/* env indices sent, while loaded */
-	int			 nbatch;
-	int			 batch_start;	/* cursor before this batch */
+	struct qmgr_entry_list	 entries;	/* this round's, while loaded */
+	int			 nentries;
+	const char		*corrupt;	/* why, once found unusable */
 };
 TAILQ_HEAD(qmgr_msg_list, qmgr_msg);
 
+/*
+ * The recipients of one message that go to one destination, in envelope
+ * order.  A request takes as many of them from the cursor on as fit; the
+ * entry goes back to the head of its destination's queue while some are
+ * left.
+ */
+struct qmgr_entry {
+	TAILQ_ENTRY(qmgr_entry)	 link;		/* its destination's queue */
+	TAILQ_ENTRY(qmgr_entry)	 mlink;		/* its message's entries */
+	struct qmgr_msg		*msg;
+	struct qmgr_dest	*dest;		/* NULL: outcomes known here */
+	int			 waiting;	/* on dest's queue */
+	int			*rcpt;		/* envelope indices */
+	int			 nrcpt;
+	int			 cursor;	/* rcpt[cursor..] not yet sent */
+	int			 batch_start;	/* cursor before the request out */
+	int			*batch;		/* envelope indices sent */
+	int			 nbatch;
+};
+
+/* A destination: a transport and a next hop, with its queue of entries
+ * and the number of its requests out.  Made on first use, freed when idle. */
+struct qmgr_dest {
+	TAILQ_ENTRY(qmgr_dest)	 link;		/* q->dests, round-robin order */
+	struct qmgr_transport	*transport;
+	char			 nexthop[QMGR_NEXTHOP_MAX];
+	struct qmgr_entry_list	 todo;		/* oldest first */
+	int			 ntodo;
+	int			 busy;		/* requests out */
+};
+TAILQ_HEAD(qmgr_dest_list, qmgr_dest);
+
 struct qmgr_conn;
 TAILQ_HEAD(qmgr_conn_list, qmgr_conn);
+
+/* A transport: a delivery service of master.conf, one socket and a pool of
+ * connections to its processes.  The internal "error" transport is not in
+ * the table: qmgr_message.c records its outcomes itself. */
+struct qmgr_transport {
+	TAILQ_ENTRY(qmgr_transport) link;
+	struct qmgr		*q;
+	char			 name[QMGR_TRANSPORT_NAME_MAX];
+	char			 socket[QUEUE_PATH_SIZE];
+	int			 concurrency;	/* connections, at most */
+	int			 dest_limit;	/* requests out per destination;
+						 * 0: only the pool's limit */
+	struct qmgr_conn_list	 conns;
+	int			 nconns;
+	int			 nfail;		/* consecutive failures */
+	int			 backing_off;	/* no new connections now */
+	struct event		*backoff_ev;
+	struct event		*waitcheck_ev;	/* requests stuck in backlog? */
+};
+TAILQ_HEAD(qmgr_transport_list, qmgr_transport);
+
 struct ipc_server;
 
 struct qmgr {
 	struct event_base	*base;
 	const struct tern_config *cfg;
 
-	/* the active set (qmgr_active.c) */
+	/* the active set (qmgr_active.c; its events are qmgr.c's) */
 	struct qmgr_msg_list	 msgs;		/* all of them */
 	struct qmgr_msg_list	 fifo;		/* ready, in pickup order */
 	struct qmgr_msg_list	 parked;
@@ -142,41 +222,71 @@ struct qmgr {
 	/* scanning (qmgr_scan.c) */
 	struct event		*scan_ev;	/* every queue_scan_interval */
 
-	/* the deliver pool (qmgr_deliver.c) */
-	struct qmgr_conn_list	 conns;
-	int			 nconns;
-	int			 nfail;		/* consecutive failures */
-	int			 backing_off;	/* no new connections now */
-	struct event		*backoff_ev;
-	struct event		*waitcheck_ev;	/* requests stuck in backlog? */
+	/* destinations (qmgr_dest.c) and transports (qmgr_transport.c) */
+	struct qmgr_dest_list	 dests;
+	int			 nwaiting;	/* entries on their queues */
+	struct qmgr_transport_list transports;
 
 	/* qmgr protocol clients (qmgr_listen.c) */
 	struct ipc_server	*listener;
 };
 
-/* qmgr_active.c */
+/* qmgr_active.c: the set's bookkeeping */
 void	qmgr_active_init(struct qmgr *);
-void	qmgr_active_free(struct qmgr *);
 int	qmgr_active_room(const struct qmgr *);
 /* Take a file that is in active/ into memory and schedule it. */
 void	qmgr_active_add(struct qmgr *, const char *id);
-/* Ask for the dispatcher (and, if room appeared, a rescan) to run soon. */
+/* Take an unloaded message out of the set and free it. */
+void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
+/* Ask for the dispatcher (when messages are ready or entries wait) and, if
+ * room appeared, a rescan to run soon: q->kick_ev and q->rescan_ev, whose
+ * callbacks are qmgr.c's. */
 void	qmgr_active_kick(struct qmgr *);
 /* Pop the oldest ready message, or NULL. */
 struct qmgr_msg *qmgr_active_next(struct qmgr *);
-/* Put a message back in the FIFO (at the head: it keeps its turn). */
-void	qmgr_active_requeue(struct qmgr *, struct qmgr_msg *);
+/* Set an unloaded message aside until qmgr_active_unpark(). */
+void	qmgr_active_park(struct qmgr *, struct qmgr_msg *);
 /* Move parked messages back to the FIFO (called from the scan timer). */
 void	qmgr_active_unpark(struct qmgr *);
-/* Open the file and choose the next batch.  1: req is built and m is
- * BUSY; 0: nothing to send, m was finished and freed (or parked). */
-int	qmgr_msg_load(struct qmgr *, struct qmgr_msg *, struct ipc_msg *req);
+
+/* qmgr_message.c: one message's life */
+/* Open the file, route every pending recipient and queue one entry per
+ * destination (outcomes known at once, as for the "error" transport, are
+ * recorded here).  The message may be finished, parked or freed on return. */
+void	qmgr_msg_load(struct qmgr *, struct qmgr_msg *);
+/* The request for an entry just taken from its queue.  1: req is built;
+ * 0: nothing to send, the entry was dropped (its message may be gone). */
+int	qmgr_entry_request(struct qmgr *, struct qmgr_entry *,
+	    struct ipc_msg *req);
 /* The request could not go out (or the connection died before the reply):
- * forget the batch and retry it later from the FIFO. */
-void	qmgr_msg_retry(struct qmgr *, struct qmgr_msg *, int crashed);
-/* Record deliver's outcome for the batch, then continue or finish. */
-void	qmgr_msg_done(struct qmgr *, struct qmgr_msg *,
+ * forget the batch and put the entry back at the head of its queue. */
+void	qmgr_entry_retry(struct qmgr *, struct qmgr_entry *, int crashed);
+/* Record the outcomes of the entry's batch, then continue or finish. */
+void	qmgr_entry_done(struct qmgr *, struct qmgr_entry *,
 	    const struct qmgr_outcome *);
+/* Shutdown: close and free every message (their files stay in active/). */
+void	qmgr_msg_free_all(struct qmgr *);
+
+/* qmgr_dest.c: the queue of each destination */
+/* The destination (transport, nexthop), made if new. */
+struct qmgr_dest *qmgr_dest_get(struct qmgr *, struct qmgr_transport *,
+	    const char *nexthop);
+/* Queue a new entry at the tail of its destination's queue. */
+void	qmgr_dest_put(struct qmgr *, struct qmgr_entry *);
+/* Take the head entry of d (a request for it will be out) and move d to
+ * the end of the round-robin order. */
+struct qmgr_entry *qmgr_dest_take(struct qmgr *, struct qmgr_dest *);
+/* The request for e is over; again: e goes back to the head of its queue.
+ * A destination with nothing queued or out is freed. */
+void	qmgr_dest_back(struct qmgr *, struct qmgr_entry *, int again);
+/* Take e off its queue (its message is being freed). */
+void	qmgr_dest_drop(struct qmgr *, struct qmgr_entry *);
+void	qmgr_dest_free_all(struct qmgr *);
+
+/* qmgr_dispatch.c: the scheduler */
+/* Send queued entries to their transports, fairly between destinations,
+ * and load ready messages while there is room. */
+void	qmgr_dispatch(struct qmgr *);
 
 /* A file in tmp/ this old (seconds) is a reception that smtpd abandoned. */
 #define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
@@ -192,11 +302,16 @@ void	qmgr_scan_trim_free(struct qmgr *);	/* free/ over QUEUE_FREE_MAX */
 void	qmgr_scan_notify(struct qmgr *, const char *id);
 void	qmgr_scan_free(struct qmgr *);
 
-/* qmgr_deliver.c */
-void	qmgr_deliver_init(struct qmgr *);
-/* Hand ready messages to free connections. */
-void	qmgr_deliver_dispatch(struct qmgr *);
-void	qmgr_deliver_free(struct qmgr *);
+/* qmgr_transport.c: the transport table and each transport's pool */
+/* The transports of master.conf's delivery services ("local" today). */
+void	qmgr_transport_init(struct qmgr *);
+struct qmgr_transport *qmgr_transport_find(struct qmgr *, const char *name);
+/* Could a request go out on t now? */
+int	qmgr_transport_ready(struct qmgr_transport *);
+/* Send the request for e.  0, or -1: no connection (t backs off). */
+int	qmgr_transport_send(struct qmgr_transport *, struct qmgr_entry *,
+	    const struct ipc_msg *req);
+void	qmgr_transport_free_all(struct qmgr *);
 
 /* qmgr_listen.c */
 int	qmgr_listen_init(struct qmgr *, int fd);

@@ -21,7 +21,7 @@ attr_cost(const char *name, const char *value)
 
 static int
 request_head(const struct queue_envelope *env, struct ipc_msg *req,
-    size_t *used)
+    size_t *used, const char *nexthop)
 {
 	char	path[QUEUE_PATH_SIZE], offset[32];
 
@@ -37,12 +37,17 @@ request_head(const struct queue_envelope *env, struct ipc_msg *req,
 	*used = attr_cost("v", "2") + attr_cost("id", env->id) +
 	    attr_cost("path", path) + attr_cost("offset", offset) +
 	    attr_cost("sender", env->sender ? env->sender : "");
+	if (nexthop != NULL) {
+		if (ipc_msg_add(req, "nexthop", nexthop) == -1)
+			return -1;
+		*used += attr_cost("nexthop", nexthop);
+	}
 	return 0;
 }
 
 int
 qmgr_request_build(const struct queue_envelope *env, int *cursor,
-    struct ipc_msg *req, int *idx, int *nidx)
+    struct ipc_msg *req, int *idx, int *nidx, const char *nexthop)
 {
 	char	name[IPC_NAME_MAX + 1];
 	size_t	used, cost;
@@ -50,7 +55,7 @@ qmgr_request_build(const struct queue_envelope *env, int *cursor,
 
 	*nidx = 0;
 	ipc_msg_init(req, DELIVER_T_REQUEST);
-	if (request_head(env, req, &used) == -1)
+	if (request_head(env, req, &used, nexthop) == -1)
 		goto fail;
 	for (i = *cursor; i < env->nrcpt && n < DELIVER_RCPT_MAX; i++) {
 		if (env->rcpt[i].status != RCPT_PENDING)

@@ -3,8 +3,8 @@
  * by a rename into active/ (or, at start-up, by being found there), so a
  * file is always in exactly one directory and a crash at any point leaves
  * it where some scan will find it again.  Scans stop when the active set is
- * full and note the backlog; the active set asks for a rescan when it has
- * room again.
+ * full and note the backlog; qmgr_active_kick() asks for a rescan when the
+ * set has room again.
  */
 #include <dirent.h>
 #include <errno.h>

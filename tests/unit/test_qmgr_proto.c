@@ -62,7 +62,8 @@ test_request_basic(void **state)
 
 	(void)state;
 	env_make(&env, 3, "PDP", 0);
-	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    "example.org"), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(idx[0], 0);
 	assert_int_equal(idx[1], 2);
@@ -74,6 +75,7 @@ test_request_basic(void **state)
 	assert_string_equal(ipc_msg_get(&req, "path"), "active/" TEST_ID);
 	assert_string_equal(ipc_msg_get(&req, "offset"), "321");
 	assert_string_equal(ipc_msg_get(&req, "sender"), "sender@example.org");
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "example.org");
 	assert_string_equal(ipc_msg_get(&req, "nrcpt"), "2");
 	assert_string_equal(ipc_msg_get(&req, "rcpt.0"), "user0@example.org");
 	assert_string_equal(ipc_msg_get(&req, "rcpt.1"), "user2@example.org");
@@ -81,7 +83,8 @@ test_request_basic(void **state)
 	ipc_msg_free(&req);
 
 	/* Nothing pending from the cursor on. */
-	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    NULL), 0);
 	assert_int_equal(n, 0);
 	queue_envelope_free(&env);
 }
@@ -97,7 +100,8 @@ test_request_null_sender(void **state)
 	env_make(&env, 1, "P", 0);
 	free(env.sender);
 	env.sender = xstrdup("");
-	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    NULL), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ipc_msg_get(&req, "sender"), "");
 	ipc_msg_free(&req);
@@ -117,7 +121,7 @@ check_batches(struct queue_envelope *env, int max_per_request)
 
 	for (;;) {
 		assert_int_equal(qmgr_request_build(env, &cursor, &req, idx,
-		    &n), 0);
+		    &n, NULL), 0);
 		if (n == 0)
 			break;
 		requests++;
@@ -175,7 +179,8 @@ test_request_unsendable(void **state)
 
 	(void)state;
 	env_make(&env, 2, "P", IPC_VALUE_MAX + 10);
-	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), -1);
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    NULL), -1);
 	assert_int_equal(n, 0);
 	queue_envelope_free(&env);
 }

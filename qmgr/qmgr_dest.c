@@ -1,0 +1,113 @@
+/*
+ * qmgr_dest - the queue of each destination, a transport and a next hop
+ * ("local:example.org"): a FIFO of entries (the recipients of one message
+ * for that destination) and the number of its requests out, which the
+ * dispatcher holds under the transport's per-destination limit.  The
+ * destinations themselves form a round-robin list, so that a destination
+ * with a long queue takes turns with the others instead of going first.
+ * A destination is made on first use and freed when nothing is queued or
+ * out, so memory follows the work, not the history.  Nothing here fails.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "qmgr.h"
+
+/* A linear search: there are as many destinations as next hops with mail
+ * in memory; a table keyed by name comes with remote delivery. */
+struct qmgr_dest *
+qmgr_dest_get(struct qmgr *q, struct qmgr_transport *t, const char *nexthop)
+{
+	struct qmgr_dest *d;
+
+	TAILQ_FOREACH(d, &q->dests, link)
+		if (d->transport == t && strcmp(d->nexthop, nexthop) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->transport = t;
+	strlcpy(d->nexthop, nexthop, sizeof(d->nexthop));
+	TAILQ_INIT(&d->todo);
+	TAILQ_INSERT_TAIL(&q->dests, d, link);
+	return d;
+}
+
+static void
+dest_release(struct qmgr *q, struct qmgr_dest *d)
+{
+	if (d->ntodo > 0 || d->busy > 0)
+		return;
+	TAILQ_REMOVE(&q->dests, d, link);
+	free(d);
+}
+
+void
+qmgr_dest_put(struct qmgr *q, struct qmgr_entry *e)
+{
+	TAILQ_INSERT_TAIL(&e->dest->todo, e, link);
+	e->waiting = 1;
+	e->dest->ntodo++;
+	q->nwaiting++;
+}
+
+struct qmgr_entry *
+qmgr_dest_take(struct qmgr *q, struct qmgr_dest *d)
+{
+	struct qmgr_entry *e = TAILQ_FIRST(&d->todo);
+
+	TAILQ_REMOVE(&d->todo, e, link);
+	e->waiting = 0;
+	d->ntodo--;
+	q->nwaiting--;
+	d->busy++;
+	TAILQ_REMOVE(&q->dests, d, link);
+	TAILQ_INSERT_TAIL(&q->dests, d, link);
+	return e;
+}
+
+void
+qmgr_dest_back(struct qmgr *q, struct qmgr_entry *e, int again)
+{
+	struct qmgr_dest *d = e->dest;
+
+	d->busy--;
+	if (again) {
+		/* It keeps its turn: the rest of one message's recipients
+		 * follow each other. */
+		TAILQ_INSERT_HEAD(&d->todo, e, link);
+		e->waiting = 1;
+		d->ntodo++;
+		q->nwaiting++;
+		return;
+	}
+	e->dest = NULL;
+	dest_release(q, d);
+}
+
+void
+qmgr_dest_drop(struct qmgr *q, struct qmgr_entry *e)
+{
+	struct qmgr_dest *d = e->dest;
+
+	if (!e->waiting)
+		return;
+	TAILQ_REMOVE(&d->todo, e, link);
+	e->waiting = 0;
+	d->ntodo--;
+	q->nwaiting--;
+	e->dest = NULL;
+	dest_release(q, d);
+}
+
+/* Shutdown: the entries belong to their messages, which free them. */
+void
+qmgr_dest_free_all(struct qmgr *q)
+{
+	struct qmgr_dest *d;
+
+	while ((d = TAILQ_FIRST(&q->dests)) != NULL) {
+		TAILQ_REMOVE(&q->dests, d, link);
+		free(d);
+	}
+	q->nwaiting = 0;
+}

@@ -1,0 +1,521 @@
+/*
+ * qmgr_message - the life of one message in the active set: its file is
+ * opened, each pending recipient is routed (qmgr_route.c) and the
+ * recipients are grouped into one entry per destination, queued in
+ * qmgr_dest.c; the outcomes of each entry's requests are recorded, and when
+ * every entry is done (every pending recipient tried once: a round) the
+ * file is removed, deferred or (unusable) moved to corrupt/.  Recipients
+ * routed to the internal "error" transport get their outcome here, with no
+ * delivery agent.  The one rule here is the order of durable steps: a
+ * recipient's status is on disk before anything else is done about it (or,
+ * when the round finishes the message, the file is removed instead), and a
+ * file is removed only when no recipient in it is pending.  Everything else
+ * may be repeated after a crash; nothing may be skipped.  A file operation
+ * that fails parks the message (qmgr_active.c) until the next scan.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "qmgr.h"
+
+static void
+entry_free(struct qmgr *q, struct qmgr_entry *e)
+{
+	qmgr_dest_drop(q, e);
+	TAILQ_REMOVE(&e->msg->entries, e, mlink);
+	e->msg->nentries--;
+	free(e->rcpt);
+	free(e->batch);
+	free(e);
+}
+
+/* Only with no request out: an entry on a connection must stay valid. */
+static void
+msg_unload(struct qmgr *q, struct qmgr_msg *m)
+{
+	struct qmgr_entry *e;
+
+	while ((e = TAILQ_FIRST(&m->entries)) != NULL)
+		entry_free(q, e);
+	if (m->fd != -1)
+		close(m->fd);
+	m->fd = -1;
+	if (m->loaded)
+		queue_envelope_free(&m->env);
+	m->loaded = 0;
+}
+
+/* A file operation failed (EIO, EMFILE, ...): keep the message in memory
+ * and start its round again at the next scan, when things may be better.
+ * The file is still in active/, so a restart would find it too. */
+static void
+msg_park(struct qmgr *q, struct qmgr_msg *m)
+{
+	msg_unload(q, m);
+	qmgr_active_park(q, m);
+}
+
+static void
+msg_free(struct qmgr *q, struct qmgr_msg *m)
+{
+	msg_unload(q, m);
+	qmgr_active_remove(q, m);
+}
+
+/* Unusable file: keep it for a human, in corrupt/. */
+static void
+msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
+{
+	msg_unload(q, m);
+	if (queue_move(m->id, QDIR_ACTIVE, QDIR_CORRUPT) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "corrupt queue file (%s), and "
+		    "cannot move it to corrupt/: %s", why, strerror(errno));
+		msg_park(q, m);
+		return;
+	}
+	log_qid(LOG_LEVEL_ERROR, m->id, "corrupt queue file (%s), moved to "
+	    "corrupt/", why);
+	msg_free(q, m);
+}
+
+/* The message is done: its file leaves active/ for free/, where smtpd
+ * will write a new message into it (see queue.h). */
+static void
+msg_remove(struct qmgr *q, struct qmgr_msg *m)
+{
+	msg_unload(q, m);
+	if (queue_recycle(QDIR_ACTIVE, m->id) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
+		    m->id, strerror(errno));
+		msg_park(q, m);
+		return;
+	}
+	log_qid(LOG_LEVEL_INFO, m->id, "removed");
+	msg_free(q, m);
+}
+
+static void
+log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
+    const char *dsn, const char *text)
+{
+	char addr[QUEUE_ADDR_MAX], safe[QMGR_TEXT_MAX];
+
+	qmgr_text_safe(addr, sizeof(addr), m->env.rcpt[i].addr);
+	qmgr_text_safe(safe, sizeof(safe), text);
+	if (dsn != NULL && log_verbose())
+		log_qid(level, m->id, "to=<%s>, status=%s (%s) dsn=%s", addr,
+		    status, safe, dsn);
+	else
+		log_qid(level, m->id, "to=<%s>, status=%s (%s)", addr, status,
+		    safe);
+}
+
+/*
+ * A recipient will never be delivered: bounced by deliver, or expired.
+ * TODO(bounce): this and qmgr_entry_done() are the places where a delivery
+ * status notification to the sender (RFC 3464) must be queued - durably,
+ * before the status byte is set or the file removed, so a crash cannot lose
+ * the bounce.  Until then the outcome is only logged.
+ */
+static int
+msg_bounce(struct qmgr_msg *m, int i, const char *status, const char *dsn,
+    const char *text)
+{
+	if (queue_rcpt_mark(m->fd, &m->env, i, RCPT_BOUNCED) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot record status=%s for "
+		    "recipient %d: %s; will try again", status, i,
+		    strerror(errno));
+		return -1;
+	}
+	m->env.rcpt[i].status = RCPT_BOUNCED;
+	log_rcpt(m, i, LOG_LEVEL_INFO, status, dsn, text);
+	return 0;
+}
+
+/* Some recipients remain pending: either the queue lifetime is over (then
+ * they bounce as expired) or the file waits in deferred/, its mtime being
+ * the time of the next attempt. */
+static void
+msg_defer(struct qmgr *q, struct qmgr_msg *m)
+{
+	const struct tern_config *cfg = q->cfg;
+	struct timespec	ts[2];
+	long long	now, age;
+	int		i, wait;
+
+	now = (long long)time(NULL);
+	age = now - m->env.arrival;
+	if (qmgr_expired(age, cfg->maximal_queue_lifetime)) {
+		for (i = 0; i < m->env.nrcpt; i++)
+			if (m->env.rcpt[i].status == RCPT_PENDING)
+				(void)msg_bounce(m, i, "expired", "5.4.7",
+				    "message expired in the queue");
+		if (queue_pending_count(&m->env) == 0) {
+			msg_remove(q, m);
+			return;
+		}
+	}
+	wait = qmgr_backoff(age, cfg->minimal_backoff_time,
+	    cfg->maximal_backoff_time);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = (time_t)(now + wait);
+	ts[1].tv_nsec = 0;
+	if (futimens(m->fd, ts) == -1 ||
+	    queue_move(m->id, QDIR_ACTIVE, QDIR_DEFERRED) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot defer: %s",
+		    strerror(errno));
+		msg_park(q, m);
+		return;
+	}
+	log_qid(LOG_LEVEL_INFO, m->id, "deferred, %d recipient(s) pending, "
+	    "next attempt in %d s", queue_pending_count(&m->env), wait);
+	msg_free(q, m);
+}
+
+/* The round is over: every pending recipient has been tried once. */
+static void
+msg_finish(struct qmgr *q, struct qmgr_msg *m)
+{
+	if (queue_pending_count(&m->env) == 0)
+		msg_remove(q, m);
+	else
+		msg_defer(q, m);
+}
+
+static int
+msg_open(struct qmgr *q, struct qmgr_msg *m)
+{
+	const char	*err = NULL;
+	char		 sender[QUEUE_ADDR_MAX];
+
+	memset(&m->env, 0, sizeof(m->env));
+	errno = 0;
+	if (queue_file_open(QDIR_ACTIVE, m->id, O_RDWR, &m->env, &m->fd,
+	    &err) == -1) {
+		m->fd = -1;
+		if (errno == EINVAL && err != NULL)
+			msg_corrupt(q, m, err);
+		else if (errno == ENOENT) {
+			log_qid(LOG_LEVEL_WARN, m->id, "queue file vanished "
+			    "from active/");
+			msg_free(q, m);
+		} else {
+			log_qid(LOG_LEVEL_ERROR, m->id, "cannot open queue "
+			    "file: %s", strerror(errno));
+			msg_park(q, m);
+		}
+		return -1;
+	}
+	m->loaded = 1;
+	if (!m->announced) {	/* once, not on every retry or batch */
+		m->announced = 1;
+		qmgr_text_safe(sender, sizeof(sender), m->env.sender);
+		log_qid(LOG_LEVEL_INFO, m->id, "from=<%s>, nrcpt=%d, pending=%d "
+		    "(queue active)", sender, m->env.nrcpt,
+		    queue_pending_count(&m->env));
+	}
+	return 0;
+}
+
+static struct qmgr_entry *
+entry_new(struct qmgr_msg *m, struct qmgr_dest *d, int size)
+{
+	struct qmgr_entry *e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->msg = m;
+	e->dest = d;
+	e->rcpt = xreallocarray(NULL, (size_t)size, sizeof(int));
+	e->batch = xreallocarray(NULL, (size_t)size, sizeof(int));
+	TAILQ_INSERT_TAIL(&m->entries, e, mlink);
+	m->nentries++;
+	return e;
+}
+
+/* The entry is done.  If it was the round's last, the message is finished,
+ * deferred or, if a request could not be built for it, moved to corrupt/. */
+static void
+entry_finish(struct qmgr *q, struct qmgr_entry *e)
+{
+	struct qmgr_msg *m = e->msg;
+
+	if (e->dest != NULL)
+		qmgr_dest_back(q, e, 0);
+	entry_free(q, e);
+	if (m->nentries > 0)
+		return;
+	if (m->corrupt != NULL)
+		msg_corrupt(q, m, m->corrupt);
+	else
+		msg_finish(q, m);
+}
+
+/* The outcome of a recipient whose transport is not in the table: the
+ * "error" transport bounces with the route's reason; any other (a
+ * transport_maps entry naming a service qmgr does not know) defers. */
+static void
+route_outcome(const struct qmgr_route *r, struct qmgr_outcome *o)
+{
+	if (strcmp(r->transport, QMGR_TRANSPORT_ERROR) == 0) {
+		o->status = QMGR_RCPT_BOUNCE;
+		o->dsn = r->dsn != NULL ? r->dsn : "5.0.0";
+		o->text = r->text;
+	} else {
+		o->status = QMGR_RCPT_DEFER;
+		o->dsn = "4.3.5";
+		o->text = "mail transport unavailable";
+	}
+}
+
+/* The entry of m for d, made if this round has none yet.  Few entries per
+ * message (one per next hop), so a walk is enough. */
+static struct qmgr_entry *
+msg_entry_for(struct qmgr_msg *m, struct qmgr_dest *d)
+{
+	struct qmgr_entry *e;
+
+	TAILQ_FOREACH(e, &m->entries, mlink)
+		if (e->dest == d)
+			return e;
+	return entry_new(m, d, m->env.nrcpt);
+}
+
+/*
+ * Route every pending recipient.  Those with a destination join its entry
+ * (queued at once, so a message's destinations all get their turn); those
+ * whose outcome is already known form one entry that is recorded here,
+ * last, when the others are queued and so keep the message alive.
+ */
+static void
+msg_route(struct qmgr *q, struct qmgr_msg *m)
+{
+	struct qmgr_route	*r;
+	struct qmgr_outcome	*out;
+	struct qmgr_transport	*t;
+	struct qmgr_entry	*e, *here = NULL;
+	int			 i;
+
+	r = xcalloc((size_t)m->env.nrcpt, sizeof(*r));
+	out = xcalloc((size_t)m->env.nrcpt, sizeof(*out));
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpt[i].status != RCPT_PENDING)
+			continue;
+		qmgr_route(q->cfg, m->env.rcpt[i].addr, &r[i]);
+		t = qmgr_transport_find(q, r[i].transport);
+		if (t == NULL) {
+			if (here == NULL)
+				here = entry_new(m, NULL, m->env.nrcpt);
+			route_outcome(&r[i], &out[here->nbatch]);
+			here->rcpt[here->nbatch] = i;
+			here->batch[here->nbatch++] = i;
+			continue;
+		}
+		e = msg_entry_for(m, qmgr_dest_get(q, t, r[i].nexthop));
+		e->rcpt[e->nrcpt++] = i;
+	}
+	TAILQ_FOREACH(e, &m->entries, mlink)
+		if (e->dest != NULL)
+			qmgr_dest_put(q, e);
+	if (here != NULL) {
+		here->nrcpt = here->cursor = here->nbatch;
+		qmgr_entry_done(q, here, out);
+	}
+	free(out);
+	free(r);
+	qmgr_active_kick(q);
+}
+
+void
+qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m)
+{
+	if (!m->loaded && msg_open(q, m) == -1)
+		return;
+	if (queue_pending_count(&m->env) == 0) {
+		msg_remove(q, m);
+		return;
+	}
+	msg_route(q, m);
+}
+
+/* An agent crashed on this message QMGR_CONN_FAIL_MAX times in a row: it
+ * is probably the cause, so stop hammering the agents; what is left of
+ * the entry waits for the normal back-off with the rest of the round. */
+static void
+entry_give_up(struct qmgr *q, struct qmgr_entry *e)
+{
+	int k;
+
+	for (k = e->cursor; k < e->nrcpt; k++)
+		log_rcpt(e->msg, e->rcpt[k], LOG_LEVEL_WARN, "deferred",
+		    "4.3.0", "delivery agent failed repeatedly");
+	entry_finish(q, e);
+}
+
+/* The request goes over the entry's recipients from the cursor on, as a
+ * view of the envelope that holds only them. */
+int
+qmgr_entry_request(struct qmgr *q, struct qmgr_entry *e, struct ipc_msg *req)
+{
+	struct qmgr_msg		*m = e->msg;
+	struct queue_envelope	 view;
+	int			 k, used = 0, r;
+
+	if (m->corrupt != NULL) {
+		entry_finish(q, e);
+		return 0;
+	}
+	if (m->conn_fail >= QMGR_CONN_FAIL_MAX) {
+		entry_give_up(q, e);
+		return 0;
+	}
+	view = m->env;
+	view.nrcpt = e->nrcpt - e->cursor;
+	view.rcpt = xreallocarray(NULL, (size_t)(view.nrcpt > 0 ?
+	    view.nrcpt : 1), sizeof(*view.rcpt));
+	for (k = 0; k < view.nrcpt; k++)
+		view.rcpt[k] = m->env.rcpt[e->rcpt[e->cursor + k]];
+	r = qmgr_request_build(&view, &used, req, e->batch, &e->nbatch,
+	    e->dest->nexthop);
+	free(view.rcpt);
+	if (r == -1) {
+		m->corrupt = "sender or recipient too long for a delivery "
+		    "request";
+		entry_finish(q, e);
+		return 0;
+	}
+	if (e->nbatch == 0) {	/* cannot happen: all were pending */
+		entry_finish(q, e);
+		return 0;
+	}
+	for (k = 0; k < e->nbatch; k++)
+		e->batch[k] = e->rcpt[e->cursor + e->batch[k]];
+	e->batch_start = e->cursor;
+	e->cursor += used;
+	return 1;
+}
+
+void
+qmgr_entry_retry(struct qmgr *q, struct qmgr_entry *e, int crashed)
+{
+	e->cursor = e->batch_start;
+	e->nbatch = 0;
+	if (crashed)
+		e->msg->conn_fail++;
+	qmgr_dest_back(q, e, 1);
+	qmgr_active_kick(q);
+}
+
+/*
+ * Write the status bytes of the batch's finished recipients and make them
+ * durable with one fdatasync.  0, or -1 (errno): then none of them counts as
+ * recorded, and they stay pending in memory.
+ */
+static int
+msg_record(struct qmgr_msg *m, const struct qmgr_entry *e,
+    const struct qmgr_outcome *out)
+{
+	int k, n = 0;
+
+	for (k = 0; k < e->nbatch; k++) {
+		if (out[k].status == QMGR_RCPT_DEFER)
+			continue;
+		if (queue_rcpt_write(m->fd, &m->env, e->batch[k],
+		    out[k].status == QMGR_RCPT_OK ? RCPT_DELIVERED :
+		    RCPT_BOUNCED) == -1)
+			return -1;
+		n++;
+	}
+	return n > 0 ? fdatasync(m->fd) : 0;
+}
+
+/*
+ * A batch's outcomes.  If they finish the message (no recipient deferred,
+ * none pending outside this batch, in this entry or another) the file
+ * leaves active/ for free/ next, and the status bytes are not written at
+ * all: leaving is the record.  A crash before it repeats these deliveries,
+ * as a crash between deliver's fsync and a status mark always could;
+ * Postfix does the same.  Otherwise every
+ * delivered or bounced recipient of the batch is marked, with one fdatasync
+ * for all of them, before anything acts on the outcomes.
+ */
+void
+qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
+    const struct qmgr_outcome *out)
+{
+	struct qmgr_msg	*m = e->msg;
+	int		 k, i, final, recorded, err = 0;
+
+	m->conn_fail = 0;
+	final = e->cursor >= e->nrcpt &&
+	    queue_pending_count(&m->env) == e->nbatch;
+	for (k = 0; k < e->nbatch && final; k++)
+		if (out[k].status == QMGR_RCPT_DEFER)
+			final = 0;
+	recorded = final;
+	if (!final) {
+		recorded = msg_record(m, e, out) == 0;
+		err = errno;
+	}
+	for (k = 0; k < e->nbatch; k++) {
+		i = e->batch[k];
+		switch (out[k].status) {
+		case QMGR_RCPT_OK:
+			if (!recorded) {
+				/* Still pending on disk: it will be
+				 * delivered again. */
+				log_qid(LOG_LEVEL_ERROR, m->id, "cannot record "
+				    "status=sent for recipient %d: %s; it will "
+				    "be repeated", i, strerror(err));
+				break;
+			}
+			m->env.rcpt[i].status = RCPT_DELIVERED;
+			/* deliver has logged it, with the mailbox; one line
+			 * per delivery, as in Postfix. */
+			if (log_verbose())
+				log_rcpt(m, i, LOG_LEVEL_INFO, "sent",
+				    out[k].dsn, out[k].text);
+			break;
+		case QMGR_RCPT_BOUNCE:
+			if (!recorded) {
+				log_qid(LOG_LEVEL_ERROR, m->id, "cannot record "
+				    "status=bounced for recipient %d: %s; will "
+				    "try again", i, strerror(err));
+				break;
+			}
+			m->env.rcpt[i].status = RCPT_BOUNCED;
+			log_rcpt(m, i, LOG_LEVEL_INFO, "bounced", out[k].dsn,
+			    out[k].text);
+			break;
+		case QMGR_RCPT_DEFER:
+			log_rcpt(m, i, LOG_LEVEL_INFO, "deferred", out[k].dsn,
+			    out[k].text);
+			break;
+		}
+	}
+	e->nbatch = 0;
+	if (e->cursor < e->nrcpt) {
+		/* More than one request's worth: the next batch keeps the
+		 * entry's place at the head of its queue. */
+		qmgr_dest_back(q, e, 1);
+		qmgr_active_kick(q);
+		return;
+	}
+	entry_finish(q, e);
+}
+
+
+void
+qmgr_msg_free_all(struct qmgr *q)
+{
+	struct qmgr_msg *m;
+
+	while ((m = TAILQ_FIRST(&q->msgs)) != NULL)
+		msg_free(q, m);
+}

@@ -1,0 +1,478 @@
+/*
+ * qmgr_transport - the transport table and, for each transport, the pool
+ * of connections to its delivery service.  A transport is one service of
+ * master.conf ("local": deliver(8) on private/deliver; an SMTP client on
+ * private/smtp is one more row), all speaking the delivery protocol of
+ * proto_deliver.h.  At most concurrency connections per transport.  A
+ * request goes to an idle connection first, then to a new one, and only
+ * when every connection is busy is it pipelined behind others (up to
+ * DELIVER_PIPELINE_MAX per connection): an agent that finds several
+ * requests waiting handles them together (deliver shares one fsync of a
+ * Maildir's new/ among them), so the busier the queue, the cheaper each
+ * delivery.  The sockets never block qmgr: requests and replies go through
+ * bufferevents, and a connection that goes QMGR_REPLY_TIMEOUT without a
+ * reply while requests are out counts as a crash of the agent.  After a
+ * crash its entries are retried soon (the master restarts the service
+ * within seconds), never dropped and never sent to the long deferred
+ * back-off for a fault that was not their own.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "io.h"
+#include "log.h"
+#include "qmgr.h"
+
+struct qmgr_conn {
+	TAILQ_ENTRY(qmgr_conn)	 link;
+	struct qmgr_transport	*t;
+	struct bufferevent	*bev;
+	/* Requests out, oldest first: out[(head + k) % DELIVER_PIPELINE_MAX]
+	 * for k < nout.  Replies come back in this order. */
+	struct qmgr_entry	*out[DELIVER_PIPELINE_MAX];
+	int			 head;
+	int			 nout;
+	/* Has answered a request: an agent process has accepted it.  Until
+	 * then it may still wait in the listen backlog. */
+	int			 proven;
+	long long		 sent_ms;	/* when the oldest request went out */
+};
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	pool_waitcheck_cb(evutil_socket_t, short, void *);
+
+static void
+pool_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_transport *t = arg;
+
+	(void)fd;
+	(void)what;
+	t->backing_off = 0;
+	qmgr_active_kick(t->q);
+}
+
+static void
+transport_add(struct qmgr *q, const char *name, const char *socket,
+    int concurrency, int dest_limit)
+{
+	struct qmgr_transport *t;
+
+	t = xcalloc(1, sizeof(*t));
+	t->q = q;
+	strlcpy(t->name, name, sizeof(t->name));
+	strlcpy(t->socket, socket, sizeof(t->socket));
+	t->concurrency = concurrency > 0 ? concurrency : 1;
+	t->dest_limit = dest_limit;
+	TAILQ_INIT(&t->conns);
+	t->backoff_ev = evtimer_new(q->base, pool_backoff_cb, t);
+	t->waitcheck_ev = evtimer_new(q->base, pool_waitcheck_cb, t);
+	if (t->backoff_ev == NULL || t->waitcheck_ev == NULL)
+		log_fatal("qmgr: cannot create events");
+	TAILQ_INSERT_TAIL(&q->transports, t, link);
+}
+
+/*
+ * One row per delivery service in master.conf, each at its own socket
+ * with its own concurrency.  The local transport has no limit per
+ * destination beyond its pool: every local domain is one machine.  The
+ * SMTP client (issue 9) adds ("smtp", "private/smtp", its process limit,
+ * smtp_destination_concurrency_limit); pickup and notifications are not
+ * transports (they feed the queue or read it).
+ */
+void
+qmgr_transport_init(struct qmgr *q)
+{
+	TAILQ_INIT(&q->transports);
+	transport_add(q, QMGR_TRANSPORT_LOCAL, DELIVER_SOCKET,
+	    q->cfg->deliver_concurrency, 0);
+}
+
+struct qmgr_transport *
+qmgr_transport_find(struct qmgr *q, const char *name)
+{
+	struct qmgr_transport *t;
+
+	TAILQ_FOREACH(t, &q->transports, link)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+/* Trouble with the service: no new connection for a while.  Failures
+ * during one pause count once, so four agents killed together cost one
+ * second, not sixteen. */
+static void
+pool_failed(struct qmgr_transport *t)
+{
+	struct timeval tv;
+
+	if (t->backing_off)
+		return;
+	t->nfail++;
+	tv.tv_sec = qmgr_retry_delay(t->nfail);
+	tv.tv_usec = 0;
+	t->backing_off = 1;
+	evtimer_add(t->backoff_ev, &tv);
+	log_warn("%s: delivery agent trouble, %d time(s) in a row; new "
+	    "connections in %ld s", t->name, t->nfail, (long)tv.tv_sec);
+}
+
+static void
+conn_close(struct qmgr_conn *c)
+{
+	struct qmgr_transport *t = c->t;
+
+	TAILQ_REMOVE(&t->conns, c, link);
+	t->nconns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static struct qmgr_entry *
+conn_pop(struct qmgr_conn *c)
+{
+	struct qmgr_entry *e = c->out[c->head];
+
+	c->out[c->head] = NULL;
+	c->head = (c->head + 1) % DELIVER_PIPELINE_MAX;
+	c->nout--;
+	return e;
+}
+
+/* The connection is gone with requests on it: as far as qmgr knows their
+ * recipients were not delivered, so the entries go back to their queues. */
+static void
+conn_lost(struct qmgr_conn *c, const char *why)
+{
+	struct qmgr_transport	*t = c->t;
+	struct qmgr_entry	*e;
+	int			 lost = c->nout > 0;
+
+	TAILQ_REMOVE(&t->conns, c, link);
+	t->nconns--;
+	bufferevent_free(c->bev);
+	while (c->nout > 0) {
+		e = conn_pop(c);
+		log_qid(LOG_LEVEL_WARN, e->msg->id, "delivery agent %s; will "
+		    "retry", why);
+		qmgr_entry_retry(t->q, e, 1);
+	}
+	free(c);
+	if (lost)
+		pool_failed(t);
+	qmgr_active_kick(t->q);
+}
+
+static void
+conn_timeouts(struct qmgr_conn *c)
+{
+	struct timeval busy = { QMGR_REPLY_TIMEOUT, 0 };
+	struct timeval idle = { QMGR_IDLE_TIMEOUT, 0 };
+
+	if (c->nout > 0)
+		bufferevent_set_timeouts(c->bev, &busy, &busy);
+	else
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+}
+
+static struct qmgr_conn *
+conn_open(struct qmgr_transport *t)
+{
+	struct sockaddr_un	 sun;
+	struct qmgr_conn	*c;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, t->socket, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_error("socket: %s", strerror(errno));
+		return NULL;
+	}
+	/* A local connect completes at once or fails (EAGAIN: backlog
+	 * full); it never leaves a half-open socket to wait for. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("connect to %s: %s", t->socket, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->t = t;
+	c->bev = bufferevent_socket_new(t->q->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_error("bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, IPC_FRAME_MAX + 4);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&t->conns, c, link);
+	t->nconns++;
+	return c;
+}
+
+static struct qmgr_conn *
+pool_idle(struct qmgr_transport *t)
+{
+	struct qmgr_conn *c;
+
+	TAILQ_FOREACH(c, &t->conns, link)
+		if (c->nout == 0)
+			return c;
+	return NULL;
+}
+
+/* The proven connection with the fewest requests out that has room for
+ * one more.  Not an unproven one: it may still wait in the listen
+ * backlog, and a request behind it would wait too. */
+static struct qmgr_conn *
+pool_least_busy(struct qmgr_transport *t)
+{
+	struct qmgr_conn *c, *best = NULL;
+
+	TAILQ_FOREACH(c, &t->conns, link)
+		if (c->proven && c->nout < DELIVER_PIPELINE_MAX &&
+		    (best == NULL || c->nout < best->nout))
+			best = c;
+	return best;
+}
+
+/*
+ * An agent process serves one connection at a time, so with fewer
+ * processes than the transport's concurrency some of our connections wait
+ * in the listen backlog while others hold the processes.  A connection
+ * whose first request has gone unanswered for QMGR_BACKLOG_MS probably
+ * waits so; then an answered connection is closed instead of kept, freeing
+ * its process for the waiting one.  With enough processes nobody waits and
+ * connections persist.
+ */
+static struct qmgr_conn *
+pool_oldest_unanswered(struct qmgr_transport *t, const struct qmgr_conn *self)
+{
+	struct qmgr_conn *c, *old = NULL;
+
+	TAILQ_FOREACH(c, &t->conns, link)
+		if (c != self && c->nout > 0 && !c->proven &&
+		    (old == NULL || c->sent_ms < old->sent_ms))
+			old = c;
+	return old;
+}
+
+static int
+pool_someone_waits(struct qmgr_transport *t, const struct qmgr_conn *self)
+{
+	struct qmgr_conn *old = pool_oldest_unanswered(t, self);
+
+	return old != NULL && io_now_ms() - old->sent_ms >= QMGR_BACKLOG_MS;
+}
+
+/* Check again when the oldest unanswered request will have waited
+ * QMGR_BACKLOG_MS. */
+static void
+pool_waitcheck_arm(struct qmgr_transport *t)
+{
+	struct qmgr_conn	*old;
+	struct timeval		 tv;
+	long long		 ms;
+
+	if ((old = pool_oldest_unanswered(t, NULL)) == NULL)
+		return;
+	ms = old->sent_ms + QMGR_BACKLOG_MS - io_now_ms();
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (!evtimer_pending(t->waitcheck_ev, NULL))
+		evtimer_add(t->waitcheck_ev, &tv);
+}
+
+/* Idle connections hold agent processes too: let them go while a request
+ * waits, and look again while one still does. */
+static void
+pool_waitcheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qmgr_transport	*t = arg;
+	struct qmgr_conn	*c, *next;
+
+	(void)fd;
+	(void)what;
+	if (pool_someone_waits(t, NULL))
+		for (c = TAILQ_FIRST(&t->conns); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, link);
+			if (c->nout == 0)
+				conn_close(c);
+		}
+	pool_waitcheck_arm(t);
+}
+
+static void
+conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
+{
+	if (c->nout == 0)
+		c->sent_ms = io_now_ms();
+	c->out[(c->head + c->nout) % DELIVER_PIPELINE_MAX] = e;
+	c->nout++;
+	if (ipc_evbuffer_put(bufferevent_get_output(c->bev), req) == -1) {
+		conn_lost(c, "request could not be encoded");
+		return;
+	}
+	conn_timeouts(c);
+	if (!c->proven)
+		pool_waitcheck_arm(c->t);
+	log_debug("%s: request for %d recipient(s) sent to %s", e->msg->id,
+	    e->nbatch, c->t->name);
+}
+
+/* Where the next request goes: 1 and *cp an idle connection; else 1 and
+ * *cp NULL while a new one may be opened; else 1 and the least busy proven
+ * one with room; else 0.  Not while a connection waits for an agent
+ * process: the busy ones must run dry so that one of them can be closed
+ * and its process freed. */
+static int
+pool_pick(struct qmgr_transport *t, struct qmgr_conn **cp)
+{
+	if ((*cp = pool_idle(t)) != NULL)
+		return 1;
+	if (!t->backing_off && t->nconns < t->concurrency)
+		return 1;
+	if (pool_someone_waits(t, NULL))
+		return 0;
+	return (*cp = pool_least_busy(t)) != NULL;
+}
+
+int
+qmgr_transport_ready(struct qmgr_transport *t)
+{
+	struct qmgr_conn *c;
+
+	return pool_pick(t, &c);
+}
+
+int
+qmgr_transport_send(struct qmgr_transport *t, struct qmgr_entry *e,
+    const struct ipc_msg *req)
+{
+	struct qmgr_conn *c;
+
+	if (!pool_pick(t, &c))
+		return -1;
+	if (c == NULL && (c = conn_open(t)) == NULL) {
+		pool_failed(t);
+		return -1;
+	}
+	conn_send(c, e, req);
+	return 0;
+}
+
+static void
+conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
+{
+	struct qmgr_entry	*e = conn_pop(c);
+	struct qmgr_outcome	*out;
+	const char		*err = NULL;
+	char			 safe[QMGR_TEXT_MAX];
+
+	c->proven = 1;
+	c->sent_ms = io_now_ms();
+	c->t->nfail = 0;
+	out = xreallocarray(NULL, e->nbatch > 0 ? e->nbatch : 1, sizeof(*out));
+	if (qmgr_reply_parse(reply, e->nbatch, out, &err) == -1) {
+		qmgr_text_safe(safe, sizeof(safe), err);
+		log_qid(LOG_LEVEL_ERROR, e->msg->id, "bad reply from delivery "
+		    "agent: %s", safe);
+	}
+	qmgr_entry_done(c->t->q, e, out);
+	free(out);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct qmgr_conn	*c = arg;
+	struct qmgr_transport	*t = c->t;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct ipc_msg		 reply;
+	int			 r;
+
+	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply)) != 0) {
+		if (r == -1) {
+			log_error("malformed frame from delivery agent");
+			conn_lost(c, "sent a malformed frame");
+			return;
+		}
+		if (c->nout == 0) {
+			ipc_msg_free(&reply);
+			log_error("delivery agent sent more replies than "
+			    "there were requests");
+			conn_lost(c, "protocol error");
+			return;
+		}
+		conn_reply(c, &reply);
+		ipc_msg_free(&reply);
+	}
+	if (c->nout > 0) {
+		conn_timeouts(c);
+		qmgr_active_kick(t->q);
+		return;
+	}
+	/* An idle connection that holds up a waiting one is closed by
+	 * pool_waitcheck_cb. */
+	if (pool_someone_waits(t, c))
+		conn_close(c);
+	else
+		conn_timeouts(c);
+	qmgr_active_kick(t->q);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct qmgr_conn *c = arg;
+
+	(void)bev;
+	if (c->nout == 0) {
+		/* Idle: timed out, or the agent went away; nothing lost. */
+		log_debug("idle delivery agent connection closed");
+		conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		conn_lost(c, "did not answer in time");
+	else if (what & BEV_EVENT_EOF)
+		conn_lost(c, "closed the connection");
+	else
+		conn_lost(c, "connection failed");
+}
+
+void
+qmgr_transport_free_all(struct qmgr *q)
+{
+	struct qmgr_transport	*t;
+	struct qmgr_conn	*c;
+
+	/* Outstanding entries belong to their messages, which stay in
+	 * active/ and are freed by qmgr_msg_free_all(); a restart delivers
+	 * them again. */
+	while ((t = TAILQ_FIRST(&q->transports)) != NULL) {
+		while ((c = TAILQ_FIRST(&t->conns)) != NULL)
+			conn_close(c);
+		event_free(t->backoff_ev);
+		event_free(t->waitcheck_ev);
+		TAILQ_REMOVE(&q->transports, t, link);
+		free(t);
+	}
+}
