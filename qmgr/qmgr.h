@@ -87,6 +87,18 @@ int	qmgr_request_build(const struct queue_envelope *env, int *cursor,
 int	qmgr_reply_parse(const struct ipc_msg *reply, int n,
 	    struct qmgr_outcome *out, const char **err);
 
+struct qmgr;
+struct qmgr_msg;
+/* Until qmgr routes (issue 7, item 1), the one routing decision qmgr makes,
+ * which routing replaces: 1 if no transport serves rcpt yet (a valid
+ * address outside mydestination), 0 if it goes to deliver. */
+int	qmgr_request_remote(const struct tern_config *, const char *rcpt);
+/* Bounce the pending recipients of m from m->cursor on that
+ * qmgr_request_remote() names (5.1.2 "remote delivery not available yet",
+ * as deliver used to), through qmgr_msg_done() as if deliver had answered:
+ * then 1, and m may be gone.  0 if there were none. */
+int	qmgr_request_bounce_remote(struct qmgr *, struct qmgr_msg *);
+
 /* ---- qmgr_listen.c: the qmgr protocol, server side ------------------- */
 
 enum qmgr_req_kind { QMGR_REQ_BAD, QMGR_REQ_NOTIFY, QMGR_REQ_FLUSH };

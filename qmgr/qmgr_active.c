@@ -394,6 +394,8 @@ qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m, struct ipc_msg *req)
 	if (m->batch == NULL)
 		m->batch = xreallocarray(NULL, DELIVER_RCPT_MAX, sizeof(int));
 	m->batch_start = m->cursor;
+	if (qmgr_request_bounce_remote(q, m))	/* until qmgr routes */
+		return 0;
 	if (qmgr_request_build(&m->env, &m->cursor, req, m->batch,
 	    &m->nbatch) == -1) {
 		msg_corrupt(q, m, "sender or recipient too long for a "

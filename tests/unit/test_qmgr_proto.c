@@ -74,6 +74,7 @@ test_request_basic(void **state)
 	assert_string_equal(ipc_msg_get(&req, "path"), "active/" TEST_ID);
 	assert_string_equal(ipc_msg_get(&req, "offset"), "321");
 	assert_string_equal(ipc_msg_get(&req, "sender"), "sender@example.org");
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "example.org");
 	assert_string_equal(ipc_msg_get(&req, "nrcpt"), "2");
 	assert_string_equal(ipc_msg_get(&req, "rcpt.0"), "user0@example.org");
 	assert_string_equal(ipc_msg_get(&req, "rcpt.1"), "user2@example.org");
