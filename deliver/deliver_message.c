@@ -1,7 +1,7 @@
 /*
  * deliver_message - a batch of requests from start to replies: check each,
- * open the queue file it names, let the transports deliver, and collect the
- * outcomes in request order.
+ * open the queue file it names, let the local transport deliver, and
+ * collect the outcomes in request order.
  *
  * The queue file is opened here, as root and before any privilege switch,
  * with O_NOFOLLOW and a regular-file check, so a planted symbolic link or

@@ -105,6 +105,72 @@ test_request_null_sender(void **state)
 	queue_envelope_free(&env);
 }
 
+/* The next hop is the recipients' domain when they share one, else "". */
+static void
+test_request_nexthop(void **state)
+{
+	struct queue_envelope	 env;
+	struct ipc_msg		 req;
+	int			 idx[DELIVER_RCPT_MAX], n, cursor;
+
+	(void)state;
+	env_make(&env, 3, "P", 0);
+	free(env.rcpt[2].addr);
+	env.rcpt[2].addr = xstrdup("user2@EXAMPLE.org");
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "example.org");
+	ipc_msg_free(&req);
+	free(env.rcpt[1].addr);
+	env.rcpt[1].addr = xstrdup("user1@example.net");
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "");
+	ipc_msg_free(&req);
+	/* Only the recipients still to go count. */
+	env.rcpt[1].status = RCPT_DELIVERED;
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "example.org");
+	ipc_msg_free(&req);
+	free(env.rcpt[0].addr);
+	env.rcpt[0].addr = xstrdup("postmaster");
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n), 0);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "");
+	ipc_msg_free(&req);
+	queue_envelope_free(&env);
+}
+
+/* Until qmgr routes: what qmgr bounces itself (valid, not ours) and what
+ * goes to deliver (ours, or malformed, which deliver bounces 5.1.3). */
+static void
+test_request_remote(void **state)
+{
+	static const char	 text[] =
+	    "mydestination = localhost, mail.example.org\n";
+	static const char *const to_deliver[] = {
+		"a@localhost", "a@LOCALHOST", "a@Mail.Example.Org", "postmaster",
+		"a..b@localhost", "x@", "@localhost", "a@-bad-.org",
+	};
+	static const char *const remote[] = {
+		"a@example.net", "a@[127.0.0.1]", "a@localhost.example.org",
+	};
+	struct tern_config	 cfg;
+	size_t			 i;
+
+	(void)state;
+	assert_int_equal(config_parse("test", text, strlen(text), &cfg), 0);
+	for (i = 0; i < sizeof(to_deliver) / sizeof(to_deliver[0]); i++)
+		if (qmgr_request_remote(&cfg, to_deliver[i]) != 0)
+			fail_msg("%s taken for remote", to_deliver[i]);
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (qmgr_request_remote(&cfg, remote[i]) != 1)
+			fail_msg("%s taken for local", remote[i]);
+	config_free(&cfg);
+}
+
 /* Every pending recipient exactly once, in order, over several requests,
  * each of which encodes into a legal frame. */
 static void
@@ -409,6 +475,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_basic),
 		cmocka_unit_test(test_request_null_sender),
+		cmocka_unit_test(test_request_nexthop),
+		cmocka_unit_test(test_request_remote),
 		cmocka_unit_test(test_request_batches_by_count),
 		cmocka_unit_test(test_request_batches_by_size),
 		cmocka_unit_test(test_request_unsendable),
