@@ -57,7 +57,7 @@ test_request_roundtrip(void **state)
 	struct deliver_request	 in, got;
 	struct ipc_msg		 m, d;
 	const char		*err = NULL, **rcpt;
-	char			 buf[DELIVER_RCPT_MAX][24];
+	char			 buf[DELIVER_RCPT_MAX][32];
 	size_t			 h;
 	int			 i;
 
