@@ -14,4 +14,6 @@
 #define IPC_T_OK	0x01
 #define IPC_T_ERROR	0x02
 
+#define IPC_A_TEXT	"text"	/* the reason in an IPC_T_ERROR */
+
 #endif

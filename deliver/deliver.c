@@ -96,10 +96,9 @@ deliver_more_waiting(int fd)
 static long long
 deliver_request_rcpts(const struct ipc_msg *m)
 {
-	long long	 n;
+	int	 n = proto_deliver_request_nrcpt(m);
 
-	return ipc_msg_get_int(m, "nrcpt", 1, DELIVER_RCPT_MAX, &n) < 0 ?
-	    1 : n;
+	return n < 0 ? 1 : n;
 }
 
 /* Read the request qmgr sent and every further one already waiting, up to

@@ -1,12 +1,14 @@
 /*
- * deliver - interfaces shared by the modules of the delivery agent.
+ * deliver - interfaces shared by the modules of the delivery agent, the
+ * local transport.
  *
  * One request from qmgr names one queue file and up to DELIVER_RCPT_MAX of
- * its recipients (deliver_request.c checks it).  The dispatcher
- * (transport.c) groups the recipients by transport, local Maildir delivery
- * today and remote SMTP later, and each transport fills one deliver_result
- * per recipient, which deliver_request.c turns into the reply.  Nothing here
- * keeps state between requests except the deliver_ctx that main() owns.
+ * its recipients (common/proto_deliver.c checks it).  qmgr routes: deliver
+ * is handed recipients in our own domains only, and transport.c checks
+ * each once more before the local transport (local.c, maildir.c) fills one
+ * deliver_result per recipient, which deliver_request.c turns into the
+ * reply.  Nothing here keeps state between requests except the deliver_ctx
+ * that main() owns.
  */
 #ifndef TERN_DELIVER_H
 #define TERN_DELIVER_H
@@ -16,6 +18,7 @@
 
 #include "config.h"
 #include "ipc.h"
+#include "proto_deliver.h"
 #include "queue.h"
 
 #define DELIVER_DSN_SIZE	16	/* "4.3.0" with room to spare */
@@ -29,28 +32,11 @@
 #define DELIVER_BATCH_RCPT	100	/* no more requests once a batch has
 					   this many recipients */
 
-enum deliver_status {
-	DELIVER_OK,		/* durably in the mailbox */
-	DELIVER_DEFER,		/* try again later */
-	DELIVER_BOUNCE		/* never */
-};
-
 /* The outcome of one recipient, as it goes back to qmgr. */
 struct deliver_result {
 	enum deliver_status	 status;
 	char			 dsn[DELIVER_DSN_SIZE];
 	char			 text[DELIVER_TEXT_SIZE];
-};
-
-/* A validated request.  Strings point into the ipc_msg it came from, so it
- * lives no longer than that message. */
-struct deliver_request {
-	const char	 *id;
-	const char	 *path;		/* "active/<id>" */
-	off_t		  offset;	/* first message byte in the file */
-	const char	 *sender;	/* "" for the null sender */
-	int		  nrcpt;
-	const char	**rcpt;		/* nrcpt entries, allocated */
 };
 
 /* The message as the transports see it: an open queue file, read with
@@ -75,18 +61,13 @@ struct deliver_ctx {
 	struct local_batch *local;
 };
 
-/* deliver_request.c */
-int	deliver_request_parse(const struct ipc_msg *, struct deliver_request *,
-	    const char **err);
-void	deliver_request_free(struct deliver_request *);
+/* deliver_request.c: outcomes, and the reply and log lines made of them.
+ * (The request itself is checked by proto_deliver_request_decode().) */
 int	deliver_reply_build(struct ipc_msg *, const struct deliver_result *,
 	    int n);
-void	deliver_error_build(struct ipc_msg *, const char *text);
-int	deliver_addr_clean(const char *);
 void	deliver_result_set(struct deliver_result *, enum deliver_status,
 	    const char *dsn, const char *fmt, ...)
 	    __attribute__((format(printf, 4, 5)));
-const char *deliver_status_name(enum deliver_status);
 void	deliver_log(const char *id, const char *rcpt, const char *relay,
 	    const char *mailbox, const struct deliver_result *);
 
@@ -100,20 +81,11 @@ void	deliver_batch(struct deliver_ctx *, const struct ipc_msg *req, int n,
 void	deliver_handle(struct deliver_ctx *, const struct ipc_msg *,
 	    struct ipc_msg *reply);
 
-/* transport.c */
-struct transport {
-	const char	*name;	/* "local", later "smtp"; for logs */
-	/* Deliver msg to the recipients req->rcpt[idx[0..n)], writing
-	 * result[idx[k]] for each; must set every one of them, at once or
-	 * by the time flush returns.  msg stays open until then. */
-	void	(*deliver)(struct deliver_ctx *, const struct deliver_msg *,
-		    const int *idx, int n, struct deliver_result *result);
-	/* Finish what deliver left pending, or NULL. */
-	void	(*flush)(struct deliver_ctx *);
-};
-
-const struct transport *transport_select(const struct tern_config *,
-	    const char *rcpt);
+/* transport.c: every recipient of a request goes to the local transport,
+ * or is refused there and then (bad address: 5.1.3; a domain that is not
+ * ours, which qmgr should not have sent: 5.3.5). */
+int	transport_check(const struct tern_config *, const char *rcpt,
+	    struct deliver_result *);
 void	transport_dispatch(struct deliver_ctx *, const struct deliver_msg *,
 	    struct deliver_result *result);
 void	transport_flush(struct deliver_ctx *);
@@ -137,8 +109,12 @@ int	local_user_resolve(const char *rcpt, local_user_lookup_fn, void *arg,
 int	local_user_getpw(const char *name, struct local_user *, void *arg);
 
 /* local.c: the local transport.  deliver_batch() brackets every batch with
- * local_batch_new/free (ctx->local); deliveries wait in it for the flush. */
-extern const struct transport transport_local;
+ * local_batch_new/free (ctx->local); deliveries wait in it for the flush.
+ * local_deliver() must set result[idx[k]] for every k, at once or by the
+ * time local_flush() returns; msg stays open until then. */
+void	local_deliver(struct deliver_ctx *, const struct deliver_msg *,
+	    const int *idx, int n, struct deliver_result *result);
+void	local_flush(struct deliver_ctx *);
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
 

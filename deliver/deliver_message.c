@@ -1,7 +1,7 @@
 /*
  * deliver_message - a batch of requests from start to replies: check each,
- * open the queue file it names, let the transports deliver, and collect the
- * outcomes in request order.
+ * open the queue file it names, let the local transport deliver, and
+ * collect the outcomes in request order.
  *
  * The queue file is opened here, as root and before any privilege switch,
  * with O_NOFOLLOW and a regular-file check, so a planted symbolic link or
@@ -123,7 +123,7 @@ batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
 	const char	*why;
 
 	it->msg.fd = -1;
-	if (deliver_request_parse(m, &it->req, &it->refused) < 0) {
+	if (proto_deliver_request_decode(m, &it->req, &it->refused) < 0) {
 		log_warn("bad request from qmgr: %s", it->refused);
 		return;
 	}
@@ -138,16 +138,19 @@ batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
 static void
 batch_item_finish(struct batch_item *it, struct ipc_msg *reply)
 {
-	if (it->refused != NULL)
-		deliver_error_build(reply, it->refused);
-	else if (deliver_reply_build(reply, it->result, it->req.nrcpt) < 0) {
+	const char	*refused = it->refused;
+
+	if (refused == NULL &&
+	    deliver_reply_build(reply, it->result, it->req.nrcpt) < 0) {
 		log_qid(LOG_LEVEL_ERROR, it->req.id, "cannot encode the reply");
-		deliver_error_build(reply, "reply too large");
+		refused = "reply too large";
 	}
+	if (refused != NULL && proto_deliver_error_encode(reply, refused) < 0)
+		log_warn("cannot encode error reply \"%s\"", refused);
 	if (it->msg.fd >= 0)
 		close(it->msg.fd);
 	free(it->result);
-	deliver_request_free(&it->req);
+	proto_deliver_request_free(&it->req);
 }
 
 /* Turn requests req[0..n) into reply[0..n).  Every delivery of the batch

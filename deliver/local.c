@@ -1,17 +1,18 @@
 /*
  * local - the local transport: recipients in one of our own domains
- * (mydestination) go to an account's mailbox.  It maps each recipient to
- * an account (local_user.c) and picks the mailbox format from
- * home_mailbox; only Maildir exists so far, and mbox would be added here.
+ * (mydestination, checked by transport.c) go to an account's mailbox.  It
+ * maps each recipient to an account (local_user.c) and picks the mailbox
+ * format from home_mailbox; only Maildir exists so far, and mbox would be
+ * added here.
  *
- * Transports run only within a batch of requests (deliver_message.c), and
- * local deliveries are collected for it rather than made at once;
- * local_flush() makes them grouped by account: one privilege switch, one
- * opening of the Maildir and one fsync of its new/ per account and batch
- * (maildir.c).  The collection is
- * bounded; when it is full it is flushed early, which costs sharing, never
- * correctness.  The accounts looked up for a batch are remembered for it,
- * so a busy mailbox costs one passwd lookup per batch.
+ * It runs only within a batch of requests (deliver_message.c), and
+ * deliveries are collected for it rather than made at once; local_flush()
+ * makes them grouped by account: one privilege switch, one opening of the
+ * Maildir and one fsync of its new/ per account and batch (maildir.c).
+ * The collection is bounded; when it is full it is flushed early, which
+ * costs sharing, never correctness.  The accounts looked up for a batch
+ * are remembered for it, so a busy mailbox costs one passwd lookup per
+ * batch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 		    run[j]->res);
 }
 
-static void
+void
 local_flush(struct deliver_ctx *ctx)
 {
 	struct local_batch	*b = ctx->local;
@@ -170,7 +171,7 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
 
-static void
+void
 local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const int *idx, int n, struct deliver_result *result)
 {
@@ -180,7 +181,3 @@ local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_deliver_one(ctx, msg, msg->req->rcpt[idx[k]],
 		    &result[idx[k]]);
 }
-
-const struct transport transport_local = {
-	"local", local_deliver, local_flush
-};

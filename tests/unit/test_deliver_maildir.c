@@ -372,7 +372,7 @@ test_queue_file_checks(void **state)
 	close(s->msg.fd);
 }
 
-/* A whole request: remote and malformed recipients bounce, local ones for
+/* A whole request: misrouted and malformed recipients bounce, local ones for
  * users that do not exist bounce, and mbox-style home_mailbox defers. */
 static void
 test_handle_request(void **state)
@@ -381,11 +381,12 @@ test_handle_request(void **state)
 	struct ipc_msg	 m, r;
 
 	ipc_msg_init(&m, DELIVER_T_REQUEST);
-	ipc_msg_add(&m, "v", "2");
+	ipc_msg_add(&m, "v", "3");
 	ipc_msg_add(&m, "id", ID);
 	ipc_msg_add(&m, "path", "active/" ID);
 	ipc_msg_add_int(&m, "offset", (long long)strlen(HEADER));
 	ipc_msg_add(&m, "sender", "");
+	ipc_msg_add(&m, "nexthop", "");
 	ipc_msg_add(&m, "nrcpt", "4");
 	ipc_msg_add(&m, "rcpt.0", "x@example.net");
 	ipc_msg_add(&m, "rcpt.1", "no-such-user-tern-xyz@localhost");
@@ -398,7 +399,7 @@ test_handle_request(void **state)
 	assert_int_equal(r.type, DELIVER_T_REPLY);
 	assert_string_equal(ipc_msg_get(&r, "nrcpt"), "4");
 	assert_string_equal(ipc_msg_get(&r, "status.0"), "bounce");
-	assert_string_equal(ipc_msg_get(&r, "dsn.0"), "5.1.2");
+	assert_string_equal(ipc_msg_get(&r, "dsn.0"), "5.3.5");
 	assert_string_equal(ipc_msg_get(&r, "status.1"), "bounce");
 	assert_string_equal(ipc_msg_get(&r, "dsn.1"), "5.1.1");
 	assert_string_equal(ipc_msg_get(&r, "text.1"), "user unknown");
@@ -422,7 +423,7 @@ test_handle_request(void **state)
 
 	/* Malformed: IPC_T_ERROR with the reason. */
 	ipc_msg_init(&m, DELIVER_T_REQUEST);
-	ipc_msg_add(&m, "v", "2");
+	ipc_msg_add(&m, "v", "3");
 	deliver_handle(&s->ctx, &m, &r);
 	assert_int_equal(r.type, IPC_T_ERROR);
 	assert_string_equal(ipc_msg_get(&r, "text"), "missing id");
@@ -482,21 +483,22 @@ test_batch_replies_in_order(void **state)
 
 	for (i = 0; i < 3; i += 2) {
 		ipc_msg_init(&m[i], DELIVER_T_REQUEST);
-		ipc_msg_add(&m[i], "v", "2");
+		ipc_msg_add(&m[i], "v", "3");
 		ipc_msg_add(&m[i], "id", ID);
 		ipc_msg_add(&m[i], "path", "active/" ID);
 		ipc_msg_add_int(&m[i], "offset", (long long)strlen(HEADER));
 		ipc_msg_add(&m[i], "sender", "");
+		ipc_msg_add(&m[i], "nexthop", "localhost");
 		ipc_msg_add(&m[i], "nrcpt", "1");
 		ipc_msg_add(&m[i], "rcpt.0", i == 0 ? "x@example.net" :
 		    "a..b@localhost");
 	}
 	ipc_msg_init(&m[1], DELIVER_T_REQUEST);
-	ipc_msg_add(&m[1], "v", "2");
+	ipc_msg_add(&m[1], "v", "3");
 	deliver_batch(&s->ctx, m, 3, r);
 	assert_null(s->ctx.local);
 	assert_int_equal(r[0].type, DELIVER_T_REPLY);
-	assert_string_equal(ipc_msg_get(&r[0], "dsn.0"), "5.1.2");
+	assert_string_equal(ipc_msg_get(&r[0], "dsn.0"), "5.3.5");
 	assert_int_equal(r[1].type, IPC_T_ERROR);
 	assert_string_equal(ipc_msg_get(&r[1], "text"), "missing id");
 	assert_int_equal(r[2].type, DELIVER_T_REPLY);

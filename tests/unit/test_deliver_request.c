@@ -1,5 +1,7 @@
 /*
- * Unit tests for deliver/deliver_request.c: a well-formed request is
+ * Unit tests for deliver's side of the delivery protocol (the request
+ * checks of common/proto_deliver.c, deliver/deliver_request.c): a
+ * well-formed request is
  * accepted with every field, each kind of malformed request is refused with
  * a reason (missing or bad attributes, a path that is not active/<id>,
  * addresses with control characters, recipient counts out of range), and
@@ -29,11 +31,12 @@ make_request(struct ipc_msg *m, int nrcpt)
 	int	 i;
 
 	ipc_msg_init(m, DELIVER_T_REQUEST);
-	assert_int_equal(ipc_msg_add(m, "v", "2"), 0);
+	assert_int_equal(ipc_msg_add(m, "v", "3"), 0);
 	assert_int_equal(ipc_msg_add(m, "id", ID), 0);
 	assert_int_equal(ipc_msg_add(m, "path", "active/" ID), 0);
 	assert_int_equal(ipc_msg_add(m, "offset", "123"), 0);
 	assert_int_equal(ipc_msg_add(m, "sender", "someone@example.org"), 0);
+	assert_int_equal(ipc_msg_add(m, "nexthop", "localhost"), 0);
 	assert_int_equal(ipc_msg_add_int(m, "nrcpt", nrcpt), 0);
 	for (i = 0; i < nrcpt; i++) {
 		snprintf(name, sizeof(name), "rcpt.%d", i);
@@ -73,15 +76,16 @@ test_valid_request(void **state)
 
 	(void)state;
 	make_request(&m, 3);
-	assert_int_equal(deliver_request_parse(&m, &req, &err), 0);
+	assert_int_equal(proto_deliver_request_decode(&m, &req, &err), 0);
 	assert_string_equal(req.id, ID);
 	assert_string_equal(req.path, "active/" ID);
 	assert_int_equal(req.offset, 123);
 	assert_string_equal(req.sender, "someone@example.org");
+	assert_string_equal(req.nexthop, "localhost");
 	assert_int_equal(req.nrcpt, 3);
 	assert_string_equal(req.rcpt[0], "r0@localhost");
 	assert_string_equal(req.rcpt[2], "r2@localhost");
-	deliver_request_free(&req);
+	proto_deliver_request_free(&req);
 	ipc_msg_free(&m);
 }
 
@@ -95,9 +99,9 @@ test_null_sender_and_unknown_attributes(void **state)
 	(void)state;
 	make_variant(&m, NULL, "sender", "");
 	assert_int_equal(ipc_msg_add(&m, "future_attr", "x"), 0);
-	assert_int_equal(deliver_request_parse(&m, &req, &err), 0);
+	assert_int_equal(proto_deliver_request_decode(&m, &req, &err), 0);
 	assert_string_equal(req.sender, "");
-	deliver_request_free(&req);
+	proto_deliver_request_free(&req);
 	ipc_msg_free(&m);
 }
 
@@ -111,11 +115,11 @@ expect_bad(const char *skip, const char *name, const char *value,
 	const char		*err = NULL;
 
 	make_variant(&m, skip, name, value);
-	if (deliver_request_parse(&m, &req, &err) != -1)
+	if (proto_deliver_request_decode(&m, &req, &err) != -1)
 		fail_msg("accepted %s=%s", name ? name : skip, value ? value : "");
 	assert_non_null(err);
 	assert_string_equal(err, reason);
-	deliver_request_free(&req);
+	proto_deliver_request_free(&req);
 	ipc_msg_free(&m);
 }
 
@@ -128,6 +132,7 @@ test_missing_attributes(void **state)
 	expect_bad("path", NULL, NULL, "missing path");
 	expect_bad("offset", NULL, NULL, "missing offset");
 	expect_bad("sender", NULL, NULL, "missing sender");
+	expect_bad("nexthop", NULL, NULL, "missing nexthop");
 	expect_bad("nrcpt", NULL, NULL, "missing nrcpt");
 	expect_bad("rcpt.1", NULL, NULL, "missing rcpt.<i>");
 }
@@ -137,7 +142,8 @@ test_bad_version_and_id(void **state)
 {
 	(void)state;
 	expect_bad(NULL, "v", "1", "unsupported protocol version");
-	expect_bad(NULL, "v", "3", "unsupported protocol version");
+	expect_bad(NULL, "v", "2", "unsupported protocol version");
+	expect_bad(NULL, "v", "4", "unsupported protocol version");
 	expect_bad(NULL, "v", "0", "unsupported protocol version");
 	expect_bad(NULL, "v", "one", "unsupported protocol version");
 	expect_bad(NULL, "id", "", "bad id");
@@ -207,9 +213,9 @@ test_addresses_without_control_characters(void **state)
 	memset(longaddr, 'a', sizeof(longaddr) - 1);
 	longaddr[sizeof(longaddr) - 1] = '\0';
 	expect_bad(NULL, "rcpt.0", longaddr, "bad rcpt.<i>");
-	assert_int_equal(deliver_addr_clean("plain@example.org"), 1);
-	assert_int_equal(deliver_addr_clean(""), 1);
-	assert_int_equal(deliver_addr_clean("\"\xc3\xa9\"@x"), 1);
+	assert_int_equal(proto_deliver_addr_clean("plain@example.org"), 1);
+	assert_int_equal(proto_deliver_addr_clean(""), 1);
+	assert_int_equal(proto_deliver_addr_clean("\"\xc3\xa9\"@x"), 1);
 }
 
 static void
@@ -222,9 +228,9 @@ test_wrong_type(void **state)
 	(void)state;
 	make_request(&m, 1);
 	m.type = DELIVER_T_REPLY;
-	assert_int_equal(deliver_request_parse(&m, &req, &err), -1);
+	assert_int_equal(proto_deliver_request_decode(&m, &req, &err), -1);
 	assert_string_equal(err, "not a delivery request");
-	deliver_request_free(&req);
+	proto_deliver_request_free(&req);
 	ipc_msg_free(&m);
 }
 
@@ -242,10 +248,10 @@ test_roundtrip_through_frame(void **state)
 	make_request(&m, DELIVER_RCPT_MAX);
 	assert_int_equal(ipc_encode(&m, &frame, &len), 0);
 	assert_int_equal(ipc_decode(frame, len, &d), 0);
-	assert_int_equal(deliver_request_parse(&d, &req, &err), 0);
+	assert_int_equal(proto_deliver_request_decode(&d, &req, &err), 0);
 	assert_int_equal(req.nrcpt, DELIVER_RCPT_MAX);
 	assert_string_equal(req.rcpt[DELIVER_RCPT_MAX - 1], "r999@localhost");
-	deliver_request_free(&req);
+	proto_deliver_request_free(&req);
 	ipc_msg_free(&d);
 	ipc_msg_free(&m);
 	free(frame);
@@ -311,7 +317,7 @@ test_error_reply(void **state)
 	struct ipc_msg	 r;
 
 	(void)state;
-	deliver_error_build(&r, "bad offset");
+	assert_int_equal(proto_deliver_error_encode(&r, "bad offset"), 0);
 	assert_int_equal(r.type, IPC_T_ERROR);
 	assert_string_equal(ipc_msg_get(&r, "text"), "bad offset");
 	ipc_msg_free(&r);
@@ -328,9 +334,9 @@ test_result_text_is_bounded(void **state)
 	big[sizeof(big) - 1] = '\0';
 	deliver_result_set(&res, DELIVER_DEFER, "4.3.0", "%s", big);
 	assert_int_equal(strlen(res.text), DELIVER_TEXT_SIZE - 1);
-	assert_string_equal(deliver_status_name(DELIVER_OK), "ok");
-	assert_string_equal(deliver_status_name(DELIVER_DEFER), "defer");
-	assert_string_equal(deliver_status_name(DELIVER_BOUNCE), "bounce");
+	assert_string_equal(proto_deliver_status_name(DELIVER_OK), "ok");
+	assert_string_equal(proto_deliver_status_name(DELIVER_DEFER), "defer");
+	assert_string_equal(proto_deliver_status_name(DELIVER_BOUNCE), "bounce");
 }
 
 int

@@ -193,31 +193,51 @@ test_getpw(void **state)
 	assert_int_equal(local_user_getpw("no-such-user-tern-xyz", &u, NULL), 0);
 }
 
+/* Which recipients the local transport takes: ours, with or without a
+ * domain; a bad address bounces 5.1.3, another domain (misrouted by qmgr)
+ * 5.3.5, and neither reaches an account. */
 static void
-test_transport_select(void **state)
+test_transport_check(void **state)
 {
 	static const char	 text[] =
 	    "mydestination = localhost, mail.example.org\n";
+	static const char *const local[] = {
+		"a@localhost", "a@LOCALHOST", "a@Mail.Example.Org", "postmaster",
+	};
+	static const char *const bad[] = {
+		"a..b@localhost", "a@-bad-.org", "@localhost", "x@",
+	};
+	static const char *const foreign[] = {
+		"a@example.net", "a@[127.0.0.1]", "root@example.org",
+	};
+	struct deliver_result	 res;
 	struct tern_config	 cfg;
+	size_t			 i;
 
 	(void)state;
 	assert_int_equal(config_parse("test", text, strlen(text), &cfg), 0);
-	assert_ptr_equal(transport_select(&cfg, "a@localhost"), &transport_local);
-	assert_ptr_equal(transport_select(&cfg, "a@LOCALHOST"), &transport_local);
-	assert_ptr_equal(transport_select(&cfg, "a@Mail.Example.Org"),
-	    &transport_local);
-	assert_ptr_equal(transport_select(&cfg, "postmaster"), &transport_local);
-	assert_string_equal(transport_select(&cfg, "a@example.net")->name, "smtp");
-	assert_string_equal(transport_select(&cfg, "a@[127.0.0.1]")->name, "smtp");
-	assert_string_equal(transport_select(&cfg, "a..b@localhost")->name,
-	    "error");
-	assert_string_equal(transport_select(&cfg, "a@-bad-.org")->name, "error");
-	assert_string_equal(transport_select(&cfg, "@localhost")->name, "error");
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		deliver_result_set(&res, DELIVER_DEFER, "4.3.0", "untouched");
+		assert_int_equal(transport_check(&cfg, local[i], &res), 0);
+		assert_string_equal(res.text, "untouched");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(transport_check(&cfg, bad[i], &res), -1);
+		assert_int_equal(res.status, DELIVER_BOUNCE);
+		assert_string_equal(res.dsn, "5.1.3");
+		assert_non_null(strstr(res.text, "bad recipient address"));
+	}
+	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		assert_int_equal(transport_check(&cfg, foreign[i], &res), -1);
+		assert_int_equal(res.status, DELIVER_BOUNCE);
+		assert_string_equal(res.dsn, "5.3.5");
+		assert_non_null(strstr(res.text, "not a local domain"));
+	}
 	config_free(&cfg);
 }
 
-/* Remote and malformed recipients interleaved: each outcome lands at its
- * own index, whatever order the transports run in. */
+/* Misrouted and malformed recipients interleaved: each outcome lands at
+ * its own index, and none of them reaches the local transport. */
 static void
 test_dispatch_keeps_request_order(void **state)
 {
@@ -225,7 +245,8 @@ test_dispatch_keeps_request_order(void **state)
 		"a@example.net", "bad..addr@localhost", "b@example.com",
 		"x@", "c@example.net",
 	};
-	struct deliver_request	 req = { "0ABC", "active/0ABC", 6, "", 5, rcpt };
+	struct deliver_request	 req = { "0ABC", "active/0ABC", 6, "", "", 5,
+	    rcpt };
 	struct deliver_msg	 msg = { &req, -1, 6, 6 };
 	struct deliver_result	 res[5];
 	struct deliver_ctx	 ctx;
@@ -240,12 +261,13 @@ test_dispatch_keeps_request_order(void **state)
 	transport_dispatch(&ctx, &msg, res);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(res[i].status, DELIVER_BOUNCE);
-	assert_string_equal(res[0].dsn, "5.1.2");
-	assert_string_equal(res[0].text, "remote delivery not available yet");
+	assert_string_equal(res[0].dsn, "5.3.5");
+	assert_string_equal(res[0].text,
+	    "misrouted: example.net is not a local domain");
 	assert_string_equal(res[1].dsn, "5.1.3");
-	assert_string_equal(res[2].dsn, "5.1.2");
+	assert_string_equal(res[2].dsn, "5.3.5");
 	assert_string_equal(res[3].dsn, "5.1.3");
-	assert_string_equal(res[4].dsn, "5.1.2");
+	assert_string_equal(res[4].dsn, "5.3.5");
 	assert_non_null(strstr(res[1].text, "bad recipient address"));
 	config_free(&cfg);
 }
@@ -260,7 +282,7 @@ main(void)
 		cmocka_unit_test(test_unknown_users),
 		cmocka_unit_test(test_lookup_failure_defers),
 		cmocka_unit_test(test_getpw),
-		cmocka_unit_test(test_transport_select),
+		cmocka_unit_test(test_transport_check),
 		cmocka_unit_test(test_dispatch_keeps_request_order),
 	};
 

@@ -108,6 +108,30 @@ test_request_null_sender(void **state)
 	queue_envelope_free(&env);
 }
 
+/* The next hop is routing's (qmgr_route.c): sent as given, "" for none. */
+static void
+test_request_nexthop(void **state)
+{
+	struct queue_envelope	 env;
+	struct ipc_msg		 req;
+	int			 idx[DELIVER_RCPT_MAX], n, cursor;
+
+	(void)state;
+	env_make(&env, 3, "P", 0);
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    "example.org"), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "example.org");
+	ipc_msg_free(&req);
+	cursor = 0;
+	assert_int_equal(qmgr_request_build(&env, &cursor, &req, idx, &n,
+	    NULL), 0);
+	assert_string_equal(ipc_msg_get(&req, "nexthop"), "");
+	ipc_msg_free(&req);
+	queue_envelope_free(&env);
+}
+
 /* Every pending recipient exactly once, in order, over several requests,
  * each of which encodes into a legal frame. */
 static void
@@ -413,6 +437,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_basic),
 		cmocka_unit_test(test_request_null_sender),
+		cmocka_unit_test(test_request_nexthop),
 		cmocka_unit_test(test_request_batches_by_count),
 		cmocka_unit_test(test_request_batches_by_size),
 		cmocka_unit_test(test_request_unsendable),

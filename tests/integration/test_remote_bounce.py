@@ -1,0 +1,53 @@
+"""Until qmgr routes (issue 7), qmgr itself bounces a recipient outside
+mydestination with 5.1.2 "remote delivery not available yet", as deliver's
+stand-in for remote delivery used to, and never hands it to deliver (the
+local transport only); the local recipients of the same message are
+delivered as usual.  smtpd accepts local domains only, so the queue files
+are edited while no qmgr runs, as a pickup service or an older
+configuration could leave them."""
+
+import os
+import signal
+
+from conftest import pid_alive, wait_for
+from test_queue_retry import copies, send
+
+
+def readdress(path, old, new):
+    data = path.read_bytes()
+    line = f"\nrcpt P {old}\n".encode()
+    assert line in data
+    path.write_bytes(data.replace(line, f"\nrcpt P {new}\n".encode(), 1))
+
+
+def test_qmgr_bounces_remote_recipients(make_instance):
+    inst = make_instance("queue_scan_interval = 1h")
+    master = inst.master_pid()
+    old_qmgr, = inst.services()["qmgr"]
+    os.kill(master, signal.SIGSTOP)
+    try:
+        os.kill(old_qmgr, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(old_qmgr), what="qmgr to die")
+        mixed = send(inst, ["terntest1@localhost", "terntest2@localhost"], "remote-1")
+        alone = send(inst, ["terntest2@localhost"], "remote-2")
+        readdress(inst.queue / "incoming" / mixed, "terntest2@localhost",
+                  "someone@example.net")
+        readdress(inst.queue / "incoming" / alone, "terntest2@localhost",
+                  "other@[192.0.2.1]")
+    finally:
+        os.kill(master, signal.SIGCONT)
+    wait_for(lambda: inst.services().get("qmgr", [old_qmgr]) != [old_qmgr], timeout=20,
+             what="the master to restart qmgr")
+    wait_for(lambda: f"{mixed}: removed" in inst.log() and f"{alone}: removed" in inst.log(),
+             timeout=30, what="both messages finished")
+    log = inst.log()
+    assert (f"{mixed}: to=<someone@example.net>, status=bounced "
+            "(remote delivery not available yet)") in log
+    assert (f"{alone}: to=<other@[192.0.2.1]>, status=bounced "
+            "(remote delivery not available yet)") in log
+    # deliver never saw them: it logs every recipient it is handed with relay=.
+    assert "to=<someone@example.net>, relay=" not in log
+    assert "to=<other@[192.0.2.1]>, relay=" not in log
+    assert copies("terntest1", "remote-1") == 1
+    assert copies("terntest2", "remote-1") == 0 and copies("terntest2", "remote-2") == 0
+    assert not any(inst.queue_files(d) for d in ("incoming", "active", "deferred"))
