@@ -12,6 +12,13 @@
  * bounded; when it is full it is flushed early, which costs sharing, never
  * correctness.  The accounts looked up for a batch are remembered for it,
  * so a busy mailbox costs one passwd lookup per batch.
+ *
+ * A message is written once per mailbox, however many of its recipients
+ * name that mailbox ("alice", "Alice" and "postmaster" may all be one
+ * account): the first recipient's delivery is made, and every later one
+ * of the same message and mailbox in the batch is a follower that gets
+ * that delivery's outcome at the flush.  Otherwise one transaction with a
+ * thousand spellings of one user would write a thousand copies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +30,34 @@
 #define LOCAL_BATCH_USERS	8	/* accounts in one batch */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one batch */
 
+/* A message delivered (or being delivered) into a mailbox in this batch.
+ * res is the outcome of the recipient whose delivery it is; it is final
+ * once the job has been flushed. */
+struct local_copy {
+	const char		*qid;	/* the message, by queue id */
+	uid_t			 uid;	/* the mailbox: owner and home */
+	char			*home;
+	struct deliver_result	*res;
+};
+
+/* A recipient whose message was already delivered into its mailbox. */
+struct local_follower {
+	int			 copy;	/* in copy[] */
+	const char		*qid;
+	const char		*rcpt;
+	struct deliver_result	*res;
+};
+
 struct local_batch {
 	struct local_user	 user[LOCAL_BATCH_USERS];
 	int			 nuser;
 	struct maildir_job	 job[LOCAL_BATCH_JOBS];
 	int			 job_user[LOCAL_BATCH_JOBS];	/* in user[] */
 	int			 njob;
+	struct local_copy	*copy;	/* for the whole batch */
+	int			 ncopy, copy_cap;
+	struct local_follower	*follow;	/* until the next flush */
+	int			 nfollow, follow_cap;
 };
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
@@ -39,12 +68,22 @@ local_batch_new(void)
 
 	b->nuser = 0;
 	b->njob = 0;
+	b->copy = NULL;
+	b->ncopy = b->copy_cap = 0;
+	b->follow = NULL;
+	b->nfollow = b->follow_cap = 0;
 	return b;
 }
 
 void
 local_batch_free(struct local_batch *b)
 {
+	int	 i;
+
+	for (i = 0; i < b->ncopy; i++)
+		free(b->copy[i].home);
+	free(b->copy);
+	free(b->follow);
 	free(b);
 }
 
@@ -78,6 +117,28 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 		    run[j]->res);
 }
 
+/* Each follower gets the outcome of the delivery it shares.  Every copy
+ * named here was collected before its follower, so it is flushed. */
+static void
+local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
+{
+	const struct local_copy	*c;
+	struct local_follower	*f;
+	char			 where[DELIVER_PATH_SIZE];
+	int			 i;
+
+	for (i = 0; i < b->nfollow; i++) {
+		f = &b->follow[i];
+		c = &b->copy[f->copy];
+		*f->res = *c->res;
+		if (snprintf(where, sizeof(where), "%s/%s", c->home,
+		    ctx->cfg->home_mailbox) < 0)
+			where[0] = '\0';
+		deliver_log(f->qid, f->rcpt, "local", where, f->res);
+	}
+	b->nfollow = 0;
+}
+
 static void
 local_flush(struct deliver_ctx *ctx)
 {
@@ -89,9 +150,61 @@ local_flush(struct deliver_ctx *ctx)
 		local_flush_user(ctx, b, k, run);
 	b->njob = 0;
 	b->nuser = 0;
+	local_flush_followers(ctx, b);
 }
 
-/* A local_user_lookup_fn that answers from the batch's accounts first. */
+/* The copy of message qid in u's mailbox, or -1 if there is none yet. */
+static int
+local_copy_find(const struct local_batch *b, const char *qid,
+    const struct local_user *u)
+{
+	int	 i;
+
+	for (i = 0; i < b->ncopy; i++)
+		if (b->copy[i].uid == u->uid &&
+		    strcmp(b->copy[i].qid, qid) == 0 &&
+		    strcmp(b->copy[i].home, u->home) == 0)
+			return i;
+	return -1;
+}
+
+static void
+local_copy_add(struct local_batch *b, const char *qid,
+    const struct local_user *u, struct deliver_result *res)
+{
+	struct local_copy	*c;
+
+	if (b->ncopy == b->copy_cap) {
+		b->copy_cap = b->copy_cap ? b->copy_cap * 2 : 16;
+		b->copy = xreallocarray(b->copy, (size_t)b->copy_cap,
+		    sizeof(*b->copy));
+	}
+	c = &b->copy[b->ncopy++];
+	c->qid = qid;
+	c->uid = u->uid;
+	c->home = xstrdup(u->home);
+	c->res = res;
+}
+
+static void
+local_follow(struct local_batch *b, int copy, const char *qid,
+    const char *rcpt, struct deliver_result *res)
+{
+	struct local_follower	*f;
+
+	if (b->nfollow == b->follow_cap) {
+		b->follow_cap = b->follow_cap ? b->follow_cap * 2 : 16;
+		b->follow = xreallocarray(b->follow, (size_t)b->follow_cap,
+		    sizeof(*b->follow));
+	}
+	f = &b->follow[b->nfollow++];
+	f->copy = copy;
+	f->qid = qid;
+	f->rcpt = rcpt;
+	f->res = res;
+}
+
+/* A local_recipient_lookup_fn that answers from the batch's accounts first. */
 static int
 local_lookup_cached(const char *name, struct local_user *u, void *arg)
 {
@@ -103,7 +216,7 @@ local_lookup_cached(const char *name, struct local_user *u, void *arg)
 			*u = b->user[k];
 			return 1;
 		}
-	return local_user_getpw(name, u, NULL);
+	return local_recipient_getpw(name, u, NULL);
 }
 
 /* Index of u in the batch, added if new; -1 if the batch has no room. */
@@ -123,7 +236,8 @@ local_batch_user(struct local_batch *b, const struct local_user *u)
 	return b->nuser++;
 }
 
-/* Collect one delivery, flushing first if the batch is full. */
+/* Collect one delivery, flushing first if the batch is full; a message
+ * already collected for u's mailbox is not collected again. */
 static void
 local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct local_user *u, struct deliver_result *res)
@@ -132,6 +246,10 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct maildir_job	*job;
 	int			 k;
 
+	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
+		local_follow(b, k, msg->req->id, rcpt, res);
+		return;
+	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
 	    (k = local_batch_user(b, u)) < 0) {
 		local_flush(ctx);
@@ -143,6 +261,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	job->rcpt = rcpt;
 	job->res = res;
 	b->job_user[b->njob++] = k;
+	local_copy_add(b, msg->req->id, u, res);
 }
 
 static void
