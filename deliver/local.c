@@ -30,22 +30,16 @@
 #define LOCAL_BATCH_USERS	8	/* accounts in one batch */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one batch */
 
-/* A message delivered (or being delivered) into a mailbox in this batch.
- * res is the outcome of the recipient whose delivery it is; it is final
- * once the job has been flushed. */
+/* One recipient's message in a mailbox, in this batch: either the
+ * delivery itself (leader -1; res is final once its job is flushed) or a
+ * follower of the copy leader, whose outcome it takes at the flush. */
 struct local_copy {
 	const char		*qid;	/* the message, by queue id */
+	const char		*rcpt;
 	uid_t			 uid;	/* the mailbox: owner and home */
 	char			*home;
 	struct deliver_result	*res;
-};
-
-/* A recipient whose message was already delivered into its mailbox. */
-struct local_follower {
-	int			 copy;	/* in copy[] */
-	const char		*qid;
-	const char		*rcpt;
-	struct deliver_result	*res;
+	int			 leader;	/* in copy[], or -1 */
 };
 
 struct local_batch {
@@ -56,8 +50,7 @@ struct local_batch {
 	int			 njob;
 	struct local_copy	*copy;	/* for the whole batch */
 	int			 ncopy, copy_cap;
-	struct local_follower	*follow;	/* until the next flush */
-	int			 nfollow, follow_cap;
+	int			 nsettled;	/* copy[0..nsettled) flushed */
 };
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
@@ -69,9 +62,7 @@ local_batch_new(void)
 	b->nuser = 0;
 	b->njob = 0;
 	b->copy = NULL;
-	b->ncopy = b->copy_cap = 0;
-	b->follow = NULL;
-	b->nfollow = b->follow_cap = 0;
+	b->ncopy = b->copy_cap = b->nsettled = 0;
 	return b;
 }
 
@@ -83,7 +74,6 @@ local_batch_free(struct local_batch *b)
 	for (i = 0; i < b->ncopy; i++)
 		free(b->copy[i].home);
 	free(b->copy);
-	free(b->follow);
 	free(b);
 }
 
@@ -117,26 +107,24 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 		    run[j]->res);
 }
 
-/* Each follower gets the outcome of the delivery it shares.  Every copy
- * named here was collected before its follower, so it is flushed. */
+/* Each follower since the last flush gets the outcome of the delivery it
+ * shares: its leader was collected before it, so it has been flushed. */
 static void
 local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 {
-	const struct local_copy	*c;
-	struct local_follower	*f;
+	struct local_copy	*f;
 	char			 where[DELIVER_PATH_SIZE];
-	int			 i;
 
-	for (i = 0; i < b->nfollow; i++) {
-		f = &b->follow[i];
-		c = &b->copy[f->copy];
-		*f->res = *c->res;
-		if (snprintf(where, sizeof(where), "%s/%s", c->home,
+	for (; b->nsettled < b->ncopy; b->nsettled++) {
+		f = &b->copy[b->nsettled];
+		if (f->leader < 0)
+			continue;
+		*f->res = *b->copy[f->leader].res;
+		if (snprintf(where, sizeof(where), "%s/%s", f->home,
 		    ctx->cfg->home_mailbox) < 0)
 			where[0] = '\0';
 		deliver_log(f->qid, f->rcpt, "local", where, f->res);
 	}
-	b->nfollow = 0;
 }
 
 static void
@@ -153,7 +141,8 @@ local_flush(struct deliver_ctx *ctx)
 	local_flush_followers(ctx, b);
 }
 
-/* The copy of message qid in u's mailbox, or -1 if there is none yet. */
+/* The delivery of message qid into u's mailbox, or -1 if there is none
+ * yet. */
 static int
 local_copy_find(const struct local_batch *b, const char *qid,
     const struct local_user *u)
@@ -161,7 +150,7 @@ local_copy_find(const struct local_batch *b, const char *qid,
 	int	 i;
 
 	for (i = 0; i < b->ncopy; i++)
-		if (b->copy[i].uid == u->uid &&
+		if (b->copy[i].leader < 0 && b->copy[i].uid == u->uid &&
 		    strcmp(b->copy[i].qid, qid) == 0 &&
 		    strcmp(b->copy[i].home, u->home) == 0)
 			return i;
@@ -169,8 +158,8 @@ local_copy_find(const struct local_batch *b, const char *qid,
 }
 
 static void
-local_copy_add(struct local_batch *b, const char *qid,
-    const struct local_user *u, struct deliver_result *res)
+local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
+    const struct local_user *u, struct deliver_result *res, int leader)
 {
 	struct local_copy	*c;
 
@@ -181,30 +170,15 @@ local_copy_add(struct local_batch *b, const char *qid,
 	}
 	c = &b->copy[b->ncopy++];
 	c->qid = qid;
+	c->rcpt = rcpt;
 	c->uid = u->uid;
 	c->home = xstrdup(u->home);
 	c->res = res;
+	c->leader = leader;
 }
 
-static void
-local_follow(struct local_batch *b, int copy, const char *qid,
-    const char *rcpt, struct deliver_result *res)
-{
-	struct local_follower	*f;
-
-	if (b->nfollow == b->follow_cap) {
-		b->follow_cap = b->follow_cap ? b->follow_cap * 2 : 16;
-		b->follow = xreallocarray(b->follow, (size_t)b->follow_cap,
-		    sizeof(*b->follow));
-	}
-	f = &b->follow[b->nfollow++];
-	f->copy = copy;
-	f->qid = qid;
-	f->rcpt = rcpt;
-	f->res = res;
-}
-
-/* A local_recipient_lookup_fn that answers from the batch's accounts first. */
+/* A local_recipient_lookup_fn that answers from the batch's accounts
+ * first. */
 static int
 local_lookup_cached(const char *name, struct local_user *u, void *arg)
 {
@@ -247,7 +221,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	int			 k;
 
 	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
-		local_follow(b, k, msg->req->id, rcpt, res);
+		local_copy_add(b, msg->req->id, rcpt, u, res, k);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
@@ -261,7 +235,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	job->rcpt = rcpt;
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg->req->id, u, res);
+	local_copy_add(b, msg->req->id, rcpt, u, res, -1);
 }
 
 static void

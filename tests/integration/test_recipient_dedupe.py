@@ -12,12 +12,12 @@ copies of a message into one Maildir (issue 8, finding 1).
 import os
 import pwd
 import re
-import socket
 import time
 from pathlib import Path
 
 import ternipc
-from conftest import maildir_new, wait_for
+from conftest import wait_for
+from test_smtp_protocol import Client
 
 SPELLINGS = [
     "terntest1@localhost",
@@ -29,33 +29,6 @@ SPELLINGS = [
     "terntest1@dedupe.example",
     '"terntest1"@Dedupe.Example',
 ]
-
-
-class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-        assert self.reply()[0] == 220
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError(f"closed; got {lines!r}")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
 
 
 def copies(home, token):
@@ -83,6 +56,7 @@ def transaction(inst, rcpts, token):
     """Send one message to rcpts: ([RCPT replies], queue id)."""
     c = Client(inst.port)
     try:
+        assert c.reply()[0] == 220
         assert c.cmd("EHLO dedupe.client")[0] == 250
         assert c.cmd("MAIL FROM:<d@example.org>")[0] == 250
         replies = [c.cmd(f"RCPT TO:<{r}>") for r in rcpts]

@@ -16,51 +16,7 @@
 #include <cmocka.h>
 
 #include "local_recipient.h"
-
-struct fake_pw {
-	const char	*name;
-	uid_t		 uid;
-	const char	*home;
-};
-
-struct fake_db {
-	const struct fake_pw	*users;
-	int			 fail;		/* errno to fail with, or 0 */
-	int			 calls;
-	char			 asked[256];	/* names asked, space-separated */
-};
-
-static const struct fake_pw users[] = {
-	{ "root", 0, "/root" },
-	{ "alice", 1001, "/home/alice" },
-	{ "bob.smith", 1002, "/home/bob" },
-	{ NULL, 0, NULL },
-};
-
-static int
-fake_lookup(const char *name, struct local_user *u, void *arg)
-{
-	struct fake_db		*db = arg;
-	const struct fake_pw	*p;
-	size_t			 n = strlen(db->asked);
-
-	db->calls++;
-	snprintf(db->asked + n, sizeof(db->asked) - n, "%s%s", n ? " " : "",
-	    name);
-	if (db->fail) {
-		errno = db->fail;
-		return -1;
-	}
-	for (p = db->users; p->name != NULL; p++)
-		if (strcmp(p->name, name) == 0) {
-			snprintf(u->name, sizeof(u->name), "%s", p->name);
-			snprintf(u->home, sizeof(u->home), "%s", p->home);
-			u->uid = p->uid;
-			u->gid = p->uid + 1;
-			return 1;
-		}
-	return 0;
-}
+#include "fake_passwd.h"
 
 static enum local_recipient_status
 resolve(const struct fake_pw *table, int fail, const char *rcpt,
@@ -79,7 +35,7 @@ expect_found(const char *rcpt, const char *account, uid_t uid)
 	struct local_user	 u;
 	const char		*why;
 
-	if (resolve(users, 0, rcpt, &u, &db, &why) != LOCAL_RCPT_FOUND)
+	if (resolve(fake_users, 0, rcpt, &u, &db, &why) != LOCAL_RCPT_FOUND)
 		fail_msg("%s: not found", rcpt);
 	assert_string_equal(u.name, account);
 	assert_int_equal(u.uid, uid);
@@ -93,7 +49,7 @@ expect_unknown(const char *rcpt, const char *asked)
 	struct fake_db		 db;
 	struct local_user	 u;
 
-	assert_int_equal(resolve(users, 0, rcpt, &u, &db, NULL),
+	assert_int_equal(resolve(fake_users, 0, rcpt, &u, &db, NULL),
 	    LOCAL_RCPT_UNKNOWN);
 	assert_string_equal(u.name, "");
 	if (strcmp(db.asked, asked) != 0)
@@ -171,7 +127,7 @@ test_tempfail(void **state)
 	const char		*why;
 
 	(void)state;
-	assert_int_equal(resolve(users, EIO, "alice@localhost", &u, &db, &why),
+	assert_int_equal(resolve(fake_users, EIO, "alice@localhost", &u, &db, &why),
 	    LOCAL_RCPT_TEMPFAIL);
 	assert_string_equal(why, strerror(EIO));
 	assert_string_equal(db.asked, "alice");
