@@ -9,7 +9,6 @@
  * keep one recipient per mailbox.
  */
 #include <string.h>
-#include <strings.h>
 
 #include "addr.h"
 #include "config.h"
