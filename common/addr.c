@@ -204,36 +204,124 @@ addr_domain(const char *mailbox)
 	return at + 1;
 }
 
+/* The octets a local part stands for: a Quoted-string s[0..len) (quotes
+ * included) unquoted and unescaped, anything else as it is.  0, or -1 if
+ * they do not fit out[0..outlen) with a NUL. */
+static int
+addr_unquote(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t	 i, n = 0;
+
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		s++;
+		len -= 2;
+	} else {
+		/* A Dot-string is copied as it is. */
+		if (len >= outlen)
+			return -1;
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len)
+			i++;
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = s[i];
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 int
 addr_local_part(const char *mailbox, char *out, size_t outlen)
 {
-	const char	*at, *p, *end;
-	size_t		 n = 0;
+	const char	*at;
 
 	if (mailbox == NULL || outlen == 0 ||
 	    (at = strrchr(mailbox, '@')) == NULL)
 		return -1;
-	p = mailbox;
-	end = at;
-	if (end - p >= 2 && p[0] == '"' && end[-1] == '"') {
-		p++;
-		end--;
-	} else {
-		/* A Dot-string is copied as it is. */
-		if ((size_t)(end - p) >= outlen)
+	return addr_unquote(mailbox, (size_t)(at - mailbox), out, outlen);
+}
+
+/* Append s[0..len) to out at *n, keeping room for the NUL; -1 if full. */
+static int
+addr_put(char *out, size_t outlen, size_t *n, const char *s, size_t len)
+{
+	if (len >= outlen - *n)
+		return -1;
+	memcpy(out + *n, s, len);
+	*n += len;
+	out[*n] = '\0';
+	return 0;
+}
+
+/* The shortest spelling of the local part whose octets are raw[0..len):
+ * bare when they form a Dot-string, else quoted with only '"' and '\\'
+ * escaped, which is all that qtextSMTP lacks (RFC 5321 section 4.1.2). */
+static int
+addr_put_local(char *out, size_t outlen, size_t *n, const char *raw,
+    size_t len)
+{
+	size_t	 i;
+
+	if (addr_dot_string(raw, len))
+		return addr_put(out, outlen, n, raw, len);
+	if (addr_put(out, outlen, n, "\"", 1) < 0)
+		return -1;
+	for (i = 0; i < len; i++)
+		if (((raw[i] == '"' || raw[i] == '\\') &&
+		    addr_put(out, outlen, n, "\\", 1) < 0) ||
+		    addr_put(out, outlen, n, raw + i, 1) < 0)
 			return -1;
-		memcpy(out, p, (size_t)(end - p));
-		out[end - p] = '\0';
-		return 0;
-	}
-	for (; p < end; p++) {
-		if (*p == '\\' && p + 1 < end)
-			p++;
-		if (n + 1 >= outlen)
+	return addr_put(out, outlen, n, "\"", 1);
+}
+
+/* addr_canonical of a valid mailbox whose local part is s[0..local). */
+static int
+addr_canonical_put(const char *s, size_t len, size_t local, char *out,
+    size_t outlen)
+{
+	char	 raw[ADDR_LOCAL_MAX + 1], c;
+	size_t	 i, n = 0;
+
+	if (addr_unquote(s, local, raw, sizeof(raw)) < 0 ||
+	    addr_put_local(out, outlen, &n, raw, strlen(raw)) < 0 ||
+	    addr_put(out, outlen, &n, "@", 1) < 0)
+		return -1;
+	for (i = local + 1; i < len; i++) {
+		c = (char)tolower((unsigned char)s[i]);
+		if (addr_put(out, outlen, &n, &c, 1) < 0)
 			return -1;
-		out[n++] = *p;
 	}
-	out[n] = '\0';
+	return 0;
+}
+
+int
+addr_canonical(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t	 local, n = 0;
+
+	if (out == NULL || outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (s == NULL)
+		return -1;
+	if (len == 10 && strncasecmp(s, "postmaster", 10) == 0)
+		return addr_put(out, outlen, &n, "postmaster", 10);
+	if (!addr_valid_mailbox(s, len, NULL))
+		return -1;
+	/* Valid, so the local part ends at the quote or at the first '@'. */
+	if (s[0] == '"')
+		local = addr_quoted_len(s, len);
+	else
+		for (local = 0; s[local] != '@'; local++)
+			;
+	if (addr_canonical_put(s, len, local, out, outlen) < 0) {
+		out[0] = '\0';
+		return -1;
+	}
 	return 0;
 }
 

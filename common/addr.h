@@ -31,6 +31,16 @@ const char *addr_domain(const char *mailbox);
 /* Copy the local part (unquoted if it was a Quoted-string) into out.
  * 0 or -1 if it does not fit / addr has no '@'. */
 int	addr_local_part(const char *mailbox, char *out, size_t outlen);
+/* The canonical spelling of the valid mailbox s[0..len), or of a bare
+ * "postmaster" in any case: the local part without quotes when its octets
+ * form a Dot-string, else quoted with only '"' and '\\' escaped (needless
+ * backslashes dropped); the domain in lower case; "postmaster" for the
+ * bare one.  Two spellings of one address give one string, so recipients
+ * can be compared as text, and the result is itself valid and canonical
+ * (never longer than s).  The local part keeps its case: it may matter to
+ * a remote host (RFC 5321 section 2.4).  0, or -1 if s is not a valid
+ * mailbox or the result does not fit out[0..outlen) with a NUL. */
+int	addr_canonical(const char *s, size_t len, char *out, size_t outlen);
 /* The login name that receives mail for a local recipient: the local part
  * (unquoted), lower-cased; an address without a domain ("postmaster", RFC
  * 5321 section 4.1.1.3) is all local part.  smtpd (RCPT check) and deliver

@@ -10,7 +10,7 @@
  *	    offset=<byte offset of the message in that file (data_off)>
  *	    sender=<envelope sender, "" for <>>
  *	    nexthop=<the next hop of the request's destination, as qmgr routed
- *	        it (qmgr_route.c): the recipients' domain for "local"; a
+ *	        it (qmgr_route.c): myhostname for "local"; a
  *	        host or domain for a remote transport>          (version 3)
  *	    nrcpt=<N, 1..DELIVER_RCPT_MAX>
  *	    rcpt.<i>=<recipient address>          for i = 0 .. N-1
@@ -20,8 +20,8 @@
  *	    dsn.<i>=<enhanced status, e.g. 2.0.0, 4.2.2, 5.1.1>   same order
  *	    text.<i>=<human-readable outcome, for logs and bounces>
  *
- * The next hop is the transport's business: the recipients' domain or
- * myhostname for the local transport (which checks nothing against it), a
+ * The next hop is the transport's business: myhostname for the local
+ * transport (which checks nothing against it), a
  * domain (MX lookup) or "[host]:port" (no lookup) for an SMTP client.
  *
  * "ok" means the message is durably in the recipient's mailbox (or was

@@ -18,13 +18,13 @@
 
 #include "config.h"
 #include "ipc.h"
+#include "local_recipient.h"
 #include "proto_deliver.h"
 #include "queue.h"
 
 #define DELIVER_DSN_SIZE	16	/* "4.3.0" with room to spare */
 #define DELIVER_TEXT_SIZE	256	/* reply and log text; longer is cut */
 #define DELIVER_HOST_SIZE	256	/* gethostname() result */
-#define DELIVER_USER_SIZE	256	/* a login name */
 #define DELIVER_PATH_SIZE	4096	/* a home directory or mailbox path */
 #define DELIVER_READ_TIMEOUT	(60 * 1000)	/* rest of a frame, ms */
 #define DELIVER_WRITE_TIMEOUT	(60 * 1000)	/* a reply, ms */
@@ -90,23 +90,11 @@ void	transport_dispatch(struct deliver_ctx *, const struct deliver_msg *,
 	    struct deliver_result *result);
 void	transport_flush(struct deliver_ctx *);
 
-/* local_user.c: recipient -> local account.  Aliases and .forward files
- * will be expanded here, in front of the passwd lookup. */
-struct local_user {
-	char	 name[DELIVER_USER_SIZE];	/* the account, e.g. "root" */
-	uid_t	 uid;
-	gid_t	 gid;
-	char	 home[DELIVER_PATH_SIZE];
-};
-
-/* A passwd lookup: 1 found (*u filled), 0 no such user, -1 error (errno).
- * A parameter so the tests can replace the system's user database. */
-typedef int (*local_user_lookup_fn)(const char *name, struct local_user *u,
-	    void *arg);
-
-int	local_user_resolve(const char *rcpt, local_user_lookup_fn, void *arg,
-	    struct local_user *, struct deliver_result *);
-int	local_user_getpw(const char *name, struct local_user *, void *arg);
+/* local_user.c: recipient -> local account (common/local_recipient.c),
+ * as a delivery outcome: 0, or -1 with *res a bounce (5.1.1, no such
+ * user) or a deferral (4.3.0, the lookup failed). */
+int	local_user_resolve(const char *rcpt, local_recipient_lookup_fn,
+	    void *arg, struct local_user *, struct deliver_result *);
 
 /* local.c: the local transport.  deliver_batch() brackets every batch with
  * local_batch_new/free (ctx->local); deliveries wait in it for the flush.

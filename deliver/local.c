@@ -13,6 +13,13 @@
  * costs sharing, never correctness.  The accounts looked up for a batch
  * are remembered for it, so a busy mailbox costs one passwd lookup per
  * batch.
+ *
+ * A message is written once per mailbox, however many of its recipients
+ * name that mailbox ("alice", "Alice" and "postmaster" may all be one
+ * account): the first recipient's delivery is made, and every later one
+ * of the same message and mailbox in the batch is a follower that gets
+ * that delivery's outcome at the flush.  Otherwise one transaction with a
+ * thousand spellings of one user would write a thousand copies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +31,27 @@
 #define LOCAL_BATCH_USERS	8	/* accounts in one batch */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one batch */
 
+/* One recipient's message in a mailbox, in this batch: either the
+ * delivery itself (leader -1; res is final once its job is flushed) or a
+ * follower of the copy leader, whose outcome it takes at the flush. */
+struct local_copy {
+	const char		*qid;	/* the message, by queue id */
+	const char		*rcpt;
+	uid_t			 uid;	/* the mailbox: owner and home */
+	char			*home;
+	struct deliver_result	*res;
+	int			 leader;	/* in copy[], or -1 */
+};
+
 struct local_batch {
 	struct local_user	 user[LOCAL_BATCH_USERS];
 	int			 nuser;
 	struct maildir_job	 job[LOCAL_BATCH_JOBS];
 	int			 job_user[LOCAL_BATCH_JOBS];	/* in user[] */
 	int			 njob;
+	struct local_copy	*copy;	/* for the whole batch */
+	int			 ncopy, copy_cap;
+	int			 nsettled;	/* copy[0..nsettled) flushed */
 };
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
@@ -40,12 +62,19 @@ local_batch_new(void)
 
 	b->nuser = 0;
 	b->njob = 0;
+	b->copy = NULL;
+	b->ncopy = b->copy_cap = b->nsettled = 0;
 	return b;
 }
 
 void
 local_batch_free(struct local_batch *b)
 {
+	int	 i;
+
+	for (i = 0; i < b->ncopy; i++)
+		free(b->copy[i].home);
+	free(b->copy);
 	free(b);
 }
 
@@ -79,6 +108,26 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 		    run[j]->res);
 }
 
+/* Each follower since the last flush gets the outcome of the delivery it
+ * shares: its leader was collected before it, so it has been flushed. */
+static void
+local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
+{
+	struct local_copy	*f;
+	char			 where[DELIVER_PATH_SIZE];
+
+	for (; b->nsettled < b->ncopy; b->nsettled++) {
+		f = &b->copy[b->nsettled];
+		if (f->leader < 0)
+			continue;
+		*f->res = *b->copy[f->leader].res;
+		if (snprintf(where, sizeof(where), "%s/%s", f->home,
+		    ctx->cfg->home_mailbox) < 0)
+			where[0] = '\0';
+		deliver_log(f->qid, f->rcpt, "local", where, f->res);
+	}
+}
+
 void
 local_flush(struct deliver_ctx *ctx)
 {
@@ -90,9 +139,47 @@ local_flush(struct deliver_ctx *ctx)
 		local_flush_user(ctx, b, k, run);
 	b->njob = 0;
 	b->nuser = 0;
+	local_flush_followers(ctx, b);
 }
 
-/* A local_user_lookup_fn that answers from the batch's accounts first. */
+/* The delivery of message qid into u's mailbox, or -1 if there is none
+ * yet. */
+static int
+local_copy_find(const struct local_batch *b, const char *qid,
+    const struct local_user *u)
+{
+	int	 i;
+
+	for (i = 0; i < b->ncopy; i++)
+		if (b->copy[i].leader < 0 && b->copy[i].uid == u->uid &&
+		    strcmp(b->copy[i].qid, qid) == 0 &&
+		    strcmp(b->copy[i].home, u->home) == 0)
+			return i;
+	return -1;
+}
+
+static void
+local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
+    const struct local_user *u, struct deliver_result *res, int leader)
+{
+	struct local_copy	*c;
+
+	if (b->ncopy == b->copy_cap) {
+		b->copy_cap = b->copy_cap ? b->copy_cap * 2 : 16;
+		b->copy = xreallocarray(b->copy, (size_t)b->copy_cap,
+		    sizeof(*b->copy));
+	}
+	c = &b->copy[b->ncopy++];
+	c->qid = qid;
+	c->rcpt = rcpt;
+	c->uid = u->uid;
+	c->home = xstrdup(u->home);
+	c->res = res;
+	c->leader = leader;
+}
+
+/* A local_recipient_lookup_fn that answers from the batch's accounts
+ * first. */
 static int
 local_lookup_cached(const char *name, struct local_user *u, void *arg)
 {
@@ -104,7 +191,7 @@ local_lookup_cached(const char *name, struct local_user *u, void *arg)
 			*u = b->user[k];
 			return 1;
 		}
-	return local_user_getpw(name, u, NULL);
+	return local_recipient_getpw(name, u, NULL);
 }
 
 /* Index of u in the batch, added if new; -1 if the batch has no room. */
@@ -124,7 +211,8 @@ local_batch_user(struct local_batch *b, const struct local_user *u)
 	return b->nuser++;
 }
 
-/* Collect one delivery, flushing first if the batch is full. */
+/* Collect one delivery, flushing first if the batch is full; a message
+ * already collected for u's mailbox is not collected again. */
 static void
 local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct local_user *u, struct deliver_result *res)
@@ -133,6 +221,10 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct maildir_job	*job;
 	int			 k;
 
+	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
+		local_copy_add(b, msg->req->id, rcpt, u, res, k);
+		return;
+	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
 	    (k = local_batch_user(b, u)) < 0) {
 		local_flush(ctx);
@@ -144,6 +236,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	job->rcpt = rcpt;
 	job->res = res;
 	b->job_user[b->njob++] = k;
+	local_copy_add(b, msg->req->id, rcpt, u, res, -1);
 }
 
 static void

@@ -38,8 +38,19 @@ route_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+static void
+route_local(const struct tern_config *cfg, struct qmgr_route *r)
+{
+	route_set(r, QMGR_TRANSPORT_LOCAL,
+	    cfg->myhostname != NULL ? cfg->myhostname : "");
+	route_lower(r->nexthop);
+}
+
 /* An address without a domain is local (RFC 5321 lets "postmaster" stand
- * alone); its next hop is this host.  One that fails RFC 5321 syntax never
+ * alone).  Every local recipient has one next hop, this host, whatever
+ * local domain it names (Postfix: local_transport = local:$myhostname): a
+ * message's local recipients then travel in one request, so deliver sees
+ * every spelling of one mailbox together and writes the message once.  One that fails RFC 5321 syntax never
  * gets better: 5.1.3.  Remote domains bounce 5.1.2 until the SMTP client
  * exists; then they route to "smtp:<domain>". */
 void
@@ -49,9 +60,7 @@ qmgr_route(const struct tern_config *cfg, const char *rcpt,
 	const char	*domain, *why = "bad syntax";
 
 	if (strchr(rcpt, '@') == NULL) {
-		route_set(r, QMGR_TRANSPORT_LOCAL,
-		    cfg->myhostname != NULL ? cfg->myhostname : "");
-		route_lower(r->nexthop);
+		route_local(cfg, r);
 		return;
 	}
 	if (!addr_valid_mailbox(rcpt, strlen(rcpt), &why) ||
@@ -69,6 +78,5 @@ qmgr_route(const struct tern_config *cfg, const char *rcpt,
 		    "yet");
 		return;
 	}
-	route_set(r, QMGR_TRANSPORT_LOCAL, domain);
-	route_lower(r->nexthop);
+	route_local(cfg, r);
 }

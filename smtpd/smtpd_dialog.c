@@ -2,11 +2,11 @@
  * smtpd_dialog - what each SMTP command does: the order rules of RFC 5321
  * section 4.1.4 (HELO before MAIL, MAIL before RCPT, RCPT before DATA), the
  * syntax checks of smtpd_command and the recipient policy of smtpd_policy.
- * Every reply is a fixed text; nothing the client sent is echoed.
+ * Every reply is a fixed text; nothing the client sent is echoed.  A
+ * recipient is kept in its canonical spelling, and once per mailbox.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -25,11 +25,15 @@ smtpd_dialog_reset(struct smtpd_session *s)
 	int	 i;
 
 	smtpd_message_discard(s);
-	for (i = 0; i < s->nrcpt; i++)
+	for (i = 0; i < s->nrcpt; i++) {
 		free(s->rcpt[i].addr);
+		free(s->rcpt_account[i]);
+	}
 	free(s->rcpt);
+	free(s->rcpt_account);
 	s->rcpt = NULL;
-	s->nrcpt = s->rcpt_cap = s->rcpt_tried = 0;
+	s->rcpt_account = NULL;
+	s->nrcpt = s->rcpt_cap = s->rcpt_tried = s->rcpt_accepted = 0;
 	free(s->sender);
 	s->sender = NULL;
 }
@@ -101,29 +105,54 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 	smtpd_session_reply(s, 250, "2.1.0", "Ok");
 }
 
+/* Is addr (canonical), or another address of the same mailbox, a
+ * recipient already?  Either way the message would be stored twice. */
 static int
-smtpd_dialog_has_rcpt(const struct smtpd_session *s, const char *addr)
+smtpd_dialog_has_rcpt(const struct smtpd_session *s, const char *addr,
+    const char *account)
 {
 	int	 i;
 
 	for (i = 0; i < s->nrcpt; i++)
-		if (strcasecmp(s->rcpt[i].addr, addr) == 0)
+		if (strcmp(s->rcpt[i].addr, addr) == 0 ||
+		    (account[0] != '\0' && s->rcpt_account[i] != NULL &&
+		    strcmp(s->rcpt_account[i], account) == 0))
 			return 1;
 	return 0;
 }
 
 static void
-smtpd_dialog_add_rcpt(struct smtpd_session *s, const char *addr)
+smtpd_dialog_add_rcpt(struct smtpd_session *s, const char *addr,
+    const char *account)
 {
 	if (s->nrcpt == s->rcpt_cap) {
 		s->rcpt_cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
 		s->rcpt = xreallocarray(s->rcpt, (size_t)s->rcpt_cap,
 		    sizeof(*s->rcpt));
+		s->rcpt_account = xreallocarray(s->rcpt_account,
+		    (size_t)s->rcpt_cap, sizeof(*s->rcpt_account));
 	}
 	memset(&s->rcpt[s->nrcpt], 0, sizeof(s->rcpt[s->nrcpt]));
 	s->rcpt[s->nrcpt].addr = xstrdup(addr);
 	s->rcpt[s->nrcpt].status = RCPT_PENDING;
+	s->rcpt_account[s->nrcpt] = account[0] != '\0' ? xstrdup(account) :
+	    NULL;
 	s->nrcpt++;
+}
+
+/* Replace path's address by its canonical spelling (addr_canonical): it is
+ * what the policy checks, the queue file keeps and duplicates are found
+ * by.  0, or -1 (never for an address the parser accepted). */
+static int
+smtpd_dialog_canonical(struct smtpd_path *path)
+{
+	char	 canon[sizeof(path->addr)];
+
+	if (addr_canonical(path->addr, path->addrlen, canon, sizeof(canon)) < 0)
+		return -1;
+	path->addrlen = strlen(canon);
+	memcpy(path->addr, canon, path->addrlen + 1);
+	return 0;
 }
 
 static void
@@ -132,6 +161,7 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 	const struct tern_config	*cfg = s->srv->cfg;
 	struct smtpd_path		 path;
 	struct smtpd_result		 res;
+	char				 account[LOCAL_USER_NAME_SIZE];
 
 	if (s->sender == NULL) {
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
@@ -142,17 +172,30 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_result(s, &res);
 		return;
 	}
-	if (s->nrcpt >= cfg->smtpd_recipient_limit) {
+	if (smtpd_dialog_canonical(&path) < 0) {
+		smtpd_session_reply(s, 501, "5.1.3",
+		    "Bad recipient address syntax");
+		return;
+	}
+	/* Duplicates count: each costs a lookup, and the limit bounds the
+	 * work of one transaction. */
+	if (s->rcpt_accepted >= cfg->smtpd_recipient_limit) {
 		smtpd_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	if (smtpd_policy_rcpt(cfg, &s->srv->users, &path, &res) < 0) {
+	if (smtpd_policy_rcpt(cfg, &s->srv->users, &path, account,
+	    sizeof(account), &res) < 0) {
 		smtpd_session_result(s, &res);
 		return;
 	}
-	/* A repeated recipient is acknowledged but delivered once. */
-	if (!smtpd_dialog_has_rcpt(s, path.addr))
-		smtpd_dialog_add_rcpt(s, path.addr);
+	s->rcpt_accepted++;
+	/* A repeated recipient is acknowledged but stored (and so delivered)
+	 * once: one spelling, or one mailbox, however it is addressed. */
+	if (smtpd_dialog_has_rcpt(s, path.addr, account)) {
+		smtpd_session_reply(s, 250, "2.1.5", "Ok: duplicate recipient");
+		return;
+	}
+	smtpd_dialog_add_rcpt(s, path.addr, account);
 	smtpd_session_reply(s, 250, "2.1.5", "Ok");
 }
 

@@ -1,15 +1,14 @@
 /*
  * smtpd_policy - recipient acceptance.  The checks are cheap and local:
  * mydestination decides what is ours (an address literal never is, so
- * "user@[127.0.0.1]" cannot be used to relay), and the password database
- * decides which local users exist.  A failed lookup is a temporary error,
- * never a 550, so a broken name service (or a password database left
- * outside a chroot) does not bounce real mail.
+ * "user@[127.0.0.1]" cannot be used to relay), and local_recipient_resolve
+ * decides which local recipients exist, by the rule deliver uses to place
+ * their mail.  A failed lookup is a temporary error, never a 550, so a
+ * broken name service (or a password database left outside a chroot) does
+ * not bounce real mail.  The account found is also what the caller uses to
+ * keep one recipient per mailbox.
  */
-#include <errno.h>
-#include <pwd.h>
 #include <string.h>
-#include <strings.h>
 
 #include "addr.h"
 #include "config.h"
@@ -17,92 +16,90 @@
 #include "log.h"
 #include "smtpd_policy.h"
 
-/* 1 the user exists, 0 it does not, -1 the lookup failed. */
-static int
-smtpd_policy_user_exists(const char *name)
-{
-	errno = 0;
-	if (getpwnam(name) != NULL)
-		return 1;
-	/* getpwnam(3) lists these as "not found" for some implementations. */
-	if (errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF ||
-	    errno == EPERM)
-		return 0;
-	return -1;
-}
-
-static int
-smtpd_user_cached(struct smtpd_user_cache *c, const char *name)
+/* The account cached for login name, or NULL. */
+static const char *
+smtpd_user_cached(const struct smtpd_user_cache *c, const char *name)
 {
 	long long	 now = io_now_ms();
 	int		 i;
 
 	for (i = 0; i < SMTP_USER_CACHE_SIZE; i++)
 		if (c->until_ms[i] > now && strcmp(c->name[i], name) == 0)
-			return 1;
-	return 0;
+			return c->account[i];
+	return NULL;
 }
 
 static void
-smtpd_user_remember(struct smtpd_user_cache *c, const char *name)
+smtpd_user_remember(struct smtpd_user_cache *c, const char *name,
+    const char *account)
 {
 	unsigned int	 i = c->next++ % SMTP_USER_CACHE_SIZE;
 
 	strlcpy(c->name[i], name, sizeof(c->name[i]));
+	strlcpy(c->account[i], account, sizeof(c->account[i]));
 	c->until_ms[i] = io_now_ms() + SMTP_USER_CACHE_MS;
 }
 
-/* Does the account that deliver would pick for rcpt exist?  The same rule
- * (addr_local_user) on both sides, so that nothing smtpd accepts turns
- * into a bounce at delivery. */
+/* Resolve rcpt (whose login name is name) as deliver will, through the
+ * cache: 1 found (account set), 0 unknown, -1 the lookup failed. */
 static int
-smtpd_policy_user(struct smtpd_user_cache *cache, const char *rcpt,
+smtpd_policy_resolve(struct smtpd_user_cache *cache, const char *rcpt,
+    const char *name, char *account, size_t len)
+{
+	struct local_user	 u;
+	const char		*hit, *why;
+
+	if ((hit = smtpd_user_cached(cache, name)) != NULL) {
+		strlcpy(account, hit, len);
+		return 1;
+	}
+	switch (local_recipient_resolve(rcpt, local_recipient_getpw, NULL, &u,
+	    &why)) {
+	case LOCAL_RCPT_FOUND:
+		smtpd_user_remember(cache, name, u.name);
+		strlcpy(account, u.name, len);
+		return 1;
+	case LOCAL_RCPT_UNKNOWN:
+		return 0;
+	default:
+		log_warn("recipient lookup failed: %s", why);
+		return -1;
+	}
+}
+
+int
+smtpd_policy_rcpt(const struct tern_config *cfg, struct smtpd_user_cache *cache,
+    const struct smtpd_path *path, char *account, size_t len,
     struct smtpd_result *res)
 {
-	char	 name[ADDR_LOCAL_MAX + 1];
-	int	 r = 0;
+	char		 name[ADDR_LOCAL_MAX + 1];
+	const char	*domain;
+	int		 r, postmaster;
 
-	if (addr_local_user(rcpt, name, sizeof(name)) == 0) {
-		if (smtpd_user_cached(cache, name))
-			return 0;
-		if ((r = smtpd_policy_user_exists(name)) > 0) {
-			smtpd_user_remember(cache, name);
-			return 0;
-		}
+	memset(res, 0, sizeof(*res));
+	account[0] = '\0';
+	if (!path->postmaster && ((domain = addr_domain(path->addr)) == NULL ||
+	    domain[0] == '[' || !config_is_local_domain(cfg, domain)))
+		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");
+	if (addr_local_user(path->addr, name, sizeof(name)) < 0)
+		name[0] = '\0';
+	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
+	postmaster = strcmp(name, "postmaster") == 0;
+	if (!cfg->local_recipient_check) {
+		strlcpy(account, name, len);
+		return 0;
 	}
-	/* Without root, the database itself is missing (smtpd chrooted,
-	 * say): that must not turn into 550 for every user. */
-	if (r == 0 && smtpd_policy_user_exists("root") <= 0) {
-		log_warn("password database unusable: no user root");
-		r = -2;
-	} else if (r < 0)
-		log_warn("password database lookup failed: %s", strerror(errno));
+	r = name[0] != '\0' ?
+	    smtpd_policy_resolve(cache, path->addr, name, account, len) : 0;
+	if (r > 0)
+		return 0;
+	if (postmaster) {
+		strlcpy(account, name, len);
+		return 0;
+	}
 	if (r < 0)
 		return smtpd_fail(res, 451, "4.3.0",
 		    "Error: recipient lookup failed, try again later");
 	return smtpd_fail(res, 550, "5.1.1",
 	    "Recipient address rejected: User unknown in local recipient table");
-}
-
-int
-smtpd_policy_rcpt(const struct tern_config *cfg, struct smtpd_user_cache *cache,
-    const struct smtpd_path *path, struct smtpd_result *res)
-{
-	char		 local[ADDR_LOCAL_MAX + 1];
-	const char	*domain;
-
-	memset(res, 0, sizeof(*res));
-	if (path->postmaster)
-		return 0;
-	domain = addr_domain(path->addr);
-	if (domain == NULL || domain[0] == '[' ||
-	    !config_is_local_domain(cfg, domain))
-		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");
-	if (addr_local_part(path->addr, local, sizeof(local)) < 0)
-		return smtpd_fail(res, 501, "5.1.3",
-		    "Bad recipient address syntax");
-	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
-	if (strcasecmp(local, "postmaster") == 0 || !cfg->local_recipient_check)
-		return 0;
-	return smtpd_policy_user(cache, path->addr, res);
 }

@@ -63,10 +63,14 @@ struct smtpd_session {
 	int			 errors;	/* 5xx replies so far */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
-	struct queue_rcpt	*rcpt;		/* accepted recipients */
+	struct queue_rcpt	*rcpt;		/* accepted recipients, each
+						   once (canonical spelling) */
+	char			**rcpt_account;	/* per rcpt: the mailbox's
+						   account, or NULL */
 	int			 nrcpt;
 	int			 rcpt_cap;
 	int			 rcpt_tried;	/* RCPT commands, accepted or not */
+	int			 rcpt_accepted;	/* accepted, duplicates too */
 	struct queue_writer	*qw;		/* only during DATA and commit */
 	struct smtpd_data	 dec;
 	char			 id[QUEUE_ID_SIZE]; /* of the message in DATA */

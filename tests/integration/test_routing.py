@@ -1,6 +1,6 @@
 """Routing in qmgr: every recipient of a message gets a transport and a next
-hop.  Recipients in two local domains (two destinations of the local
-transport) are both delivered; a remote domain and an address that fails
+hop.  Recipients in two local domains (one destination: the local
+transport to myhostname) are both delivered; a remote domain and an address that fails
 syntax go to qmgr's internal error transport and bounce with the same
 status and text deliver used to give them, without a delivery agent.  smtpd
 refuses such recipients, so the test writes them into the queue file

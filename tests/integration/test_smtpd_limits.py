@@ -84,6 +84,8 @@ def test_recipient_limit(make_instance):
     inst = make_instance("smtpd_recipient_limit = 3\nmyhostname = limits.example")
     c = session(inst)
     expect(c.cmd("MAIL FROM:<r@example.org>"), 250)
+    # The third names terntest1's mailbox again: acknowledged and kept
+    # once, but it counts, so the fourth is one too many.
     for rcpt in ("terntest1@localhost", "terntest2@localhost", "terntest1@limits.example"):
         expect(c.cmd(f"RCPT TO:<{rcpt}>"), 250, "2.1.5")
     expect(c.cmd("RCPT TO:<terntest2@limits.example>"), 452, "4.5.3")
@@ -94,10 +96,9 @@ def test_recipient_limit(make_instance):
     expect(c.cmd("MAIL FROM:<r@example.org>"), 250)
     expect(c.cmd("RCPT TO:<terntest2@limits.example>"), 250)
     c.close()
-    files = delivered("terntest1", "rcpt-limit", 2)
+    (path,) = delivered("terntest1", "rcpt-limit", 1)
     delivered("terntest2", "rcpt-limit", 1)
-    assert sorted(p.read_bytes().split(b"\n")[1] for p in files) == [
-        b"Delivered-To: terntest1@limits.example", b"Delivered-To: terntest1@localhost"]
+    assert path.read_bytes().split(b"\n")[1] == b"Delivered-To: terntest1@localhost"
 
 
 def message_of_size(n, tag):

@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/addr.c: RFC 5321 mailboxes, domains and address
  * literals, the length limits, and random input in exact-size buffers so
- * an over-read shows under ASan.
+ * an over-read shows under ASan (also through addr_canonical, whose own
+ * tests are test_addr_canonical.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 
 #include "addr.h"
@@ -248,13 +250,32 @@ test_parts(void **state)
 	assert_string_equal(addr_lower("", out, sizeof(out)), "");
 }
 
+/* addr_canonical refuses exactly what is not a mailbox (or a bare
+ * postmaster); what it gives is a mailbox, no longer, and canonical. */
+static void
+canonical_agrees(const char *s, size_t len, int valid)
+{
+	char	 c1[ADDR_PATH_MAX + 1], c2[ADDR_PATH_MAX + 1];
+	int	 r = addr_canonical(s, len, c1, sizeof(c1));
+
+	if (len == 10 && strncasecmp(s, "postmaster", 10) == 0)
+		return;
+	assert_int_equal(r, valid ? 0 : -1);
+	if (!valid)
+		return;
+	assert_true(addr_valid_mailbox(c1, strlen(c1), NULL));
+	assert_true(strlen(c1) <= len);
+	assert_int_equal(addr_canonical(c1, strlen(c1), c2, sizeof(c2)), 0);
+	assert_string_equal(c1, c2);
+}
+
 static void
 test_random(void **state)
 {
 	static const char alphabet[] = "aZ09.@\"\\[]:-_ \x01\x80!IPv6";
 	char	*s;
 	size_t	 len, i;
-	int	 round, ok = 0;
+	int	 round, ok = 0, valid;
 
 	(void)state;
 	srandom(99);
@@ -264,7 +285,8 @@ test_random(void **state)
 		for (i = 0; i < len; i++)
 			s[i] = random() % 8 ? alphabet[random() % (sizeof(alphabet) - 1)] :
 			    (char)random();
-		ok += addr_valid_mailbox(s, len, NULL);
+		ok += valid = addr_valid_mailbox(s, len, NULL);
+		canonical_agrees(s, len, valid);
 		addr_valid_domain(s, len);
 		addr_valid_literal(s, len);
 		free(s);

@@ -1,0 +1,92 @@
+/*
+ * local_recipient - recipient to account.  Names that could never be a
+ * login (addr_local_user) are unknown without asking the database, so odd
+ * bytes from the network never reach an NSS back end; everything else is
+ * one lookup, and a "not found" is believed only when the same database
+ * still knows root.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "local_recipient.h"
+
+#define PW_BUF_SIZE	(16 * 1024)	/* getpwnam_r() scratch space */
+
+/* name was not found: is that the truth, or is the database unusable? */
+static enum local_recipient_status
+local_recipient_absent(local_recipient_lookup_fn lookup, void *arg,
+    struct local_user *u, const char **why)
+{
+	int	 r = lookup("root", u, arg);
+
+	memset(u, 0, sizeof(*u));
+	if (r > 0)
+		return LOCAL_RCPT_UNKNOWN;
+	*why = r < 0 ? strerror(errno) : "password database has no root";
+	return LOCAL_RCPT_TEMPFAIL;
+}
+
+enum local_recipient_status
+local_recipient_resolve(const char *rcpt, local_recipient_lookup_fn lookup,
+    void *arg, struct local_user *u, const char **why)
+{
+	char		 name[ADDR_LOCAL_MAX + 1];
+	const char	*ignored;
+	int		 r;
+
+	if (why == NULL)
+		why = &ignored;
+	*why = NULL;
+	memset(u, 0, sizeof(*u));
+	if (addr_local_user(rcpt, name, sizeof(name)) < 0)
+		return LOCAL_RCPT_UNKNOWN;
+	/* The seam for aliases, virtual maps and extensions: they rewrite
+	 * name here, before the database is asked. */
+	r = lookup(name, u, arg);
+	if (r == 0 && strcmp(name, "postmaster") == 0)
+		r = lookup("root", u, arg);
+	if (r > 0)
+		return LOCAL_RCPT_FOUND;
+	memset(u, 0, sizeof(*u));
+	if (r < 0) {
+		*why = strerror(errno);
+		return LOCAL_RCPT_TEMPFAIL;
+	}
+	if (strcmp(name, "postmaster") == 0) {
+		*why = "password database has no root";
+		return LOCAL_RCPT_TEMPFAIL;
+	}
+	return local_recipient_absent(lookup, arg, u, why);
+}
+
+int
+local_recipient_getpw(const char *name, struct local_user *u, void *arg)
+{
+	struct passwd	 pw, *found = NULL;
+	char		 buf[PW_BUF_SIZE];
+	int		 r;
+
+	(void)arg;
+	r = getpwnam_r(name, &pw, buf, sizeof(buf), &found);
+	/* getpwnam(3) lists these as "not found" for some implementations. */
+	if (r == ENOENT || r == ESRCH || r == EBADF || r == EPERM ||
+	    (r == 0 && found == NULL))
+		return 0;
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	if (strlen(pw.pw_name) >= sizeof(u->name) ||
+	    strlen(pw.pw_dir) >= sizeof(u->home)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(u->name, sizeof(u->name), "%s", pw.pw_name);
+	snprintf(u->home, sizeof(u->home), "%s", pw.pw_dir);
+	u->uid = pw.pw_uid;
+	u->gid = pw.pw_gid;
+	return 1;
+}
