@@ -35,7 +35,8 @@
 #define CONFIG_VALUE_MAX	(64 * 1024)
 #define CONFIG_KEY_MAX		64
 
-enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME };
+enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
+    CT_CHOICE };
 
 #define CF_EMPTY_OK	0x01	/* a string may be empty */
 #define CF_EXPAND	0x02	/* $myhostname is expanded */
@@ -67,6 +68,8 @@ static const struct config_key config_keys[] = {
 	{ "smtpd_timeout", CT_TIME, O(smtpd_timeout), "300", 0, 1 },
 	{ "smtpd_client_limit", CT_COUNT, O(smtpd_client_limit), "20000", 0, 1 },
 	{ "local_recipient_check", CT_BOOL, O(local_recipient_check), "yes", 0, 0 },
+	{ "smtpd_forbid_bare_newline", CT_CHOICE, O(smtpd_forbid_bare_newline),
+	    "reject", 0, 0 },
 	{ "queue_scan_interval", CT_TIME, O(queue_scan_interval), "60", 0, 1 },
 	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1 },
 	{ "maximal_backoff_time", CT_TIME, O(maximal_backoff_time), "4000", 0, 1 },
@@ -79,6 +82,41 @@ static const struct config_key config_keys[] = {
 };
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* The words a CT_CHOICE key accepts (case does not matter); its value is
+ * the index of the word, as the enum beside the field in config.h says. */
+static const struct {
+	const char	*key;
+	const char	*word[4];	/* NULL after the last */
+} config_choices[] = {
+	{ "smtpd_forbid_bare_newline", { "no", "reject", NULL } },
+};
+
+static const char *const *
+config_choice_words(const struct config_key *k)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(config_choices) / sizeof(config_choices[0]); i++)
+		if (strcmp(config_choices[i].key, k->name) == 0)
+			return config_choices[i].word;
+	return NULL;
+}
+
+static int
+config_parse_choice(const struct config_key *k, const char *s, int *out)
+{
+	const char *const	*w = config_choice_words(k);
+	int			 i;
+
+	for (i = 0; w != NULL && w[i] != NULL; i++) {
+		if (strcasecmp(s, w[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
 /* What one parse run keeps beside the configuration itself. */
 struct config_run {
@@ -286,6 +324,8 @@ config_set(struct tern_config *cf, const struct config_key *k, const char *value
 		return 0;
 	case CT_BOOL:
 		return config_parse_bool(value, f);
+	case CT_CHOICE:
+		return config_parse_choice(k, value, f);
 	case CT_COUNT:
 		if (config_parse_count(value, &i) < 0 || i < k->min)
 			return -1;
@@ -683,6 +723,9 @@ config_print_key(const struct tern_config *cf, const struct config_key *k,
 		break;
 	case CT_BOOL:
 		buf_appendf(b, " %s", *(const int *)f ? "yes" : "no");
+		break;
+	case CT_CHOICE:
+		buf_appendf(b, " %s", config_choice_words(k)[*(const int *)f]);
 		break;
 	case CT_COUNT:
 	case CT_TIME:

@@ -9,7 +9,7 @@
  * "file:line: reason"; config_load() then returns -1 and the caller exits.
  *
  * Value types: string; list (separated by commas and/or white space); bool
- * (yes/no); count (a non-negative integer); size (bytes, suffix k/m/g
+ * (yes/no); choice (one of a key's own words, stored as an enum); count (a non-negative integer); size (bytes, suffix k/m/g
  * allowed); time (seconds, suffix s/m/h/d allowed).
  */
 #ifndef TERN_CONFIG_H
@@ -22,6 +22,12 @@
 struct config_list {
 	int	 count;
 	char	*item[CONFIG_LIST_MAX];
+};
+
+/* smtpd_forbid_bare_newline: what a bare CR or LF from a client gets. */
+enum {
+	CONFIG_BARE_NL_NO = 0,		/* "no": kept as content, never a line end */
+	CONFIG_BARE_NL_REJECT = 1	/* "reject": 5xx, message discarded */
 };
 
 struct tern_config {
@@ -40,6 +46,7 @@ struct tern_config {
 	int	 smtpd_timeout;		/* seconds, default 300 */
 	int	 smtpd_client_limit;	/* sessions per smtpd process, default 20000 */
 	int	 local_recipient_check;	/* bool, default yes: 550 unknown users */
+	int	 smtpd_forbid_bare_newline; /* CONFIG_BARE_NL_*, default reject */
 	/* qmgr */
 	int	 queue_scan_interval;	/* seconds, default 60 */
 	int	 minimal_backoff_time;	/* seconds, default 300 */

@@ -1,7 +1,7 @@
 /*
  * daemon - the common start-up of every tern daemon, in one fixed order:
  * command line, listening socket, configuration, log, queue directory,
- * signals.  Anything wrong here is fatal, because a daemon that starts half
+ * signals (daemon_signals).  Anything wrong here is fatal, because a daemon that starts half
  * configured is worse than one the master keeps restarting.
  */
 #include <sys/socket.h>
@@ -107,8 +107,25 @@ daemon_setup(int argc, char **argv, const char *progname, struct daemon_ctx *ctx
 	log_open(ctx->service != NULL ? ctx->service : progname, ctx->foreground);
 	if (chdir(ctx->cfg.queue_directory) < 0)
 		log_fatal("chdir %s: %s", ctx->cfg.queue_directory, strerror(errno));
-	/* A peer that goes away must cost an EPIPE, not the process. */
+	daemon_signals();
+}
+
+/*
+ * Signals whose default action would kill a daemon for something that is
+ * not an error.  SIGPIPE: a peer that goes away must cost an EPIPE, not the
+ * process.  SIGIO: taking a write lease (F_SETLEASE, as the queue writer
+ * does to prove that nobody else has a reused file open) makes this process
+ * the lease holder, and any other process that opens the file before the
+ * lease is dropped makes the kernel send the holder SIGIO, whose default
+ * action is to terminate: smtpd with all its sessions.  Nobody here uses
+ * SIGIO to learn anything, so it is ignored; the lease still breaks (the
+ * opener waits until we drop it, which we do at once).
+ */
+void
+daemon_signals(void)
+{
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGIO, SIG_IGN);
 }
 
 void

@@ -12,8 +12,9 @@
  *
  * daemon_setup() parses that, loads the configuration (exit 1 with
  * "file:line: reason" on error), opens the log, changes to the queue
- * directory and ignores SIGPIPE.  The daemon then does whatever needs root
- * or files outside the chroot, and calls daemon_drop_privs().
+ * directory and ignores SIGPIPE and SIGIO (daemon_signals).  The daemon
+ * then does whatever needs root or files outside the chroot, and calls
+ * daemon_drop_privs().
  */
 #ifndef TERN_DAEMON_H
 #define TERN_DAEMON_H
@@ -40,6 +41,9 @@ struct daemon_ctx {
 
 void	daemon_setup(int argc, char **argv, const char *progname,
 	    struct daemon_ctx *);
+/* Ignore the signals whose default action would kill a daemon for nothing
+ * (SIGPIPE, and SIGIO from a broken write lease); see daemon.c. */
+void	daemon_signals(void);
 void	daemon_drop_privs(struct daemon_ctx *);	/* exits on failure */
 /* Exit (SIGTERM) when the master dies; re-arm after credential changes. */
 void	daemon_watch_master(const struct daemon_ctx *);

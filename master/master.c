@@ -3,7 +3,8 @@
  *
  * Start-up runs in an order chosen so that every error still reaches the
  * terminal and nothing is half done: read and check both configuration
- * files, prepare the queue directory, take the pid file lock (so a second
+ * files, check (as root) that only root controls the queue directory,
+ * prepare it, take the pid file lock (so a second
  * master stops before it touches a socket), bind every listening socket,
  * and only then leave the terminal and start the daemons.  See master(8).
  */
@@ -19,6 +20,7 @@
 
 #include "log.h"
 #include "master_pid.h"
+#include "queue_trust.h"
 #include "service_listen.h"
 #include "supervise.h"
 
@@ -126,7 +128,8 @@ master_start(struct master *m, const char *config, int *pidfd)
 	if (supervise_load(m->config_path, mc) == -1)
 		exit(1);
 	log_set_verbose(m->verbose || mc->cfg.verbose);
-	if (service_listen_chdir(mc->cfg.queue_directory) == -1 ||
+	if (queue_trust_check(mc->cfg.queue_directory) == -1 ||
+	    service_listen_chdir(mc->cfg.queue_directory) == -1 ||
 	    service_listen_queue(mc->owner_uid, mc->owner_gid) == -1)
 		exit(1);
 	if ((*pidfd = master_pid_lock(MASTER_PID_PATH)) == -1)

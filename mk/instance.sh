@@ -72,6 +72,10 @@ start() {
 	owner=$(id -un)
 	if [ "$(id -u)" -eq 0 ]; then ensure_user; owner=tern; fi
 	write_config "$dir" "$listen" "$build" "$owner"
+	# A master running as root refuses a queue directory, or a parent of
+	# it, that anyone but root may write (master(8)); mkdir -p under a
+	# loose umask would make one.
+	if [ "$(id -u)" -eq 0 ]; then chmod go-w "$dir" "$dir/queue"; fi
 	setsid "$build/bin/master" -c "$dir/etc/tern.conf" -f \
 	    >> "$dir/log/tern.log" 2>&1 < /dev/null &
 	# dash has no /dev/tcp: probe the port with bash, bounded to 10 s.

@@ -84,6 +84,14 @@ smtpd_command_split(const char *line, size_t len, struct smtpd_command *cmd)
 }
 
 const char *
+smtpd_command_bare(const char *line, size_t len, size_t eol_len)
+{
+	if (memchr(line, '\r', len) != NULL)
+		return "CR";
+	return eol_len == 1 ? "LF" : NULL;
+}
+
+const char *
 smtpd_command_name(enum smtpd_verb verb)
 {
 	size_t	 i;

@@ -76,6 +76,13 @@ int	smtpd_command_mail(const char *arg, size_t len, struct smtpd_path *,
 int	smtpd_command_rcpt(const char *arg, size_t len, struct smtpd_path *,
 	    struct smtpd_result *);
 
+/*
+ * A command line line[0..len) that its reader ended at a LF, eol_len being
+ * 2 for CRLF and 1 for a bare LF: "CR" if it holds a bare CR, else "LF" if
+ * it ended in a bare LF, else NULL (RFC 5321 2.3.8 allows neither).
+ */
+const char *smtpd_command_bare(const char *line, size_t len, size_t eol_len);
+
 /* The verb's name ("MAIL"), for logs. */
 const char *smtpd_command_name(enum smtpd_verb);
 

@@ -3,7 +3,8 @@
  * chunk boundary may fall anywhere (between CR and LF, after the dot of the
  * end marker) without changing the result.  Long stretches of ordinary text
  * are copied with memchr/memcpy; only CR and the start of a line after CRLF
- * need the state machine.
+ * need the state machine.  A bare CR shows up where a CR is not followed by
+ * LF; a bare LF is any LF outside that state (smtpd_data_text).
  */
 #include <string.h>
 
@@ -30,13 +31,27 @@ smtpd_data_init(struct smtpd_data *d, size_t limit)
 	d->limit = limit;
 }
 
-/* Account for n decoded bytes and copy them unless over the limit. */
+int
+smtpd_data_failed(const struct smtpd_data *d)
+{
+	return d->too_big || (d->bare != 0 && !d->keep_bare);
+}
+
+/* A CR or LF that is not part of a CRLF: remember the first. */
+static void
+smtpd_data_bare(struct smtpd_data *d, int which)
+{
+	if (d->bare == 0)
+		d->bare = which;
+}
+
+/* Account for n decoded bytes and copy them unless the message failed. */
 static void
 smtpd_data_put(struct smtpd_data *d, const char *p, size_t n, char *out,
     size_t *o)
 {
 	d->size += n;
-	if (d->too_big)
+	if (smtpd_data_failed(d))
 		return;
 	if (d->limit > 0 && d->size > d->limit) {
 		d->too_big = 1;
@@ -46,18 +61,27 @@ smtpd_data_put(struct smtpd_data *d, const char *p, size_t n, char *out,
 	*o += n;
 }
 
-/* Copy text up to the next CR (or the end of input or output room). */
+/* Copy text up to the next CR (or the end of input or output room).  Any
+ * LF in it is bare: a CRLF's LF is taken in SMTP_DATA_CR. */
 static size_t
 smtpd_data_text(struct smtpd_data *d, const char *in, size_t inlen, char *out,
     size_t outcap, size_t *o)
 {
-	const char	*cr;
+	const char	*cr, *lf;
 	size_t		 run = inlen, n;
 
-	if (!d->too_big && run > outcap - *o)
+	if (!smtpd_data_failed(d) && run > outcap - *o)
 		run = outcap - *o;
 	cr = memchr(in, '\r', run);
 	n = cr != NULL ? (size_t)(cr - in) : run;
+	if (d->bare == 0 && (lf = memchr(in, '\n', n)) != NULL) {
+		/* Stop at it, so that a refused message's output is exactly
+		 * what came before, however the input was cut. */
+		n = (size_t)(lf - in);
+		smtpd_data_put(d, in, n, out, o);
+		smtpd_data_bare(d, SMTP_DATA_BARE_LF);
+		return n;
+	}
 	smtpd_data_put(d, in, n, out, o);
 	if (cr == NULL)
 		return n;
@@ -73,7 +97,8 @@ smtpd_data_decode(struct smtpd_data *d, const char *in, size_t inlen,
 	char	 c;
 
 	/* Each step below writes at most 2 bytes (a held CR, then text). */
-	while (i < inlen && !d->done && (d->too_big || o + 2 <= outcap)) {
+	while (i < inlen && !d->done && (smtpd_data_failed(d) ||
+	    o + 2 <= outcap)) {
 		c = in[i];
 		switch (d->state) {
 		case SMTP_DATA_TEXT:
@@ -99,6 +124,7 @@ smtpd_data_decode(struct smtpd_data *d, const char *in, size_t inlen,
 				d->done = 1;
 				i++;
 			} else {
+				smtpd_data_bare(d, SMTP_DATA_BARE_CR);
 				smtpd_data_put(d, "\r", 1, out, &o);
 				d->state = SMTP_DATA_TEXT;
 			}
@@ -109,6 +135,7 @@ smtpd_data_decode(struct smtpd_data *d, const char *in, size_t inlen,
 				d->state = SMTP_DATA_BOL;
 				i++;
 			} else {
+				smtpd_data_bare(d, SMTP_DATA_BARE_CR);
 				smtpd_data_put(d, "\r", 1, out, &o);
 				d->state = SMTP_DATA_TEXT;
 			}

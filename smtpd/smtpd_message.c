@@ -6,6 +6,7 @@
  * reply waits for the commit; the session reads nothing meanwhile.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,6 +64,7 @@ smtpd_message_start(struct smtpd_session *s)
 	memcpy(s->id, s->qw->id, sizeof(s->id));
 	log_qid(LOG_LEVEL_INFO, s->id, "client=%s helo=%s", s->client, s->helo);
 	smtpd_data_init(&s->dec, cfg->message_size_limit);
+	s->dec.keep_bare = cfg->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO;
 	s->write_failed = 0;
 	s->phase = SMTP_PHASE_DATA;
 	evbuffer_add_printf(smtpd_session_out(s),
@@ -72,7 +74,7 @@ smtpd_message_start(struct smtpd_session *s)
 static void
 smtpd_message_store(struct smtpd_session *s, const char *p, size_t n)
 {
-	if (s->dec.too_big) {
+	if (smtpd_data_failed(&s->dec)) {
 		/* The rest is only read to find its end: free the disk now. */
 		smtpd_message_discard(s);
 		return;
@@ -122,20 +124,36 @@ smtpd_message_committed(void *arg, int result, int err)
 	smtpd_session_resume(s);
 }
 
+/* The message failed: nothing is stored, the client gets the reason, and
+ * the session is ready for the next transaction.  A bare CR or LF is
+ * answered first: it says the client's line ends are broken. */
+static void
+smtpd_message_refuse(struct smtpd_session *s)
+{
+	const char	*what = s->dec.bare == SMTP_DATA_BARE_CR ? "CR" : "LF";
+	char		 text[64];
+
+	s->phase = SMTP_PHASE_COMMAND;
+	if (s->dec.bare != 0 && !s->dec.keep_bare) {
+		log_qid(LOG_LEVEL_INFO, s->id, "reject: bare <%s> received in "
+		    "DATA from [%s]", what, s->client);
+		snprintf(text, sizeof(text), "Error: bare <%s> received", what);
+		smtpd_session_reply(s, 550, "5.5.2", text);
+	} else if (s->dec.too_big) {
+		log_qid(LOG_LEVEL_INFO, s->id, "reject: message too big "
+		    "(%zu bytes) from [%s]", s->dec.size, s->client);
+		smtpd_session_reply(s, 552, "5.3.4",
+		    "Error: message file too big");
+	} else
+		smtpd_session_reply(s, 451, "4.3.0", "Error: queueing failed");
+	smtpd_dialog_reset(s);	/* removes the queue file */
+}
+
 static void
 smtpd_message_end(struct smtpd_session *s)
 {
-	if (s->dec.too_big || s->write_failed) {
-		s->phase = SMTP_PHASE_COMMAND;
-		if (s->dec.too_big) {
-			log_qid(LOG_LEVEL_INFO, s->id, "reject: message too big "
-			    "(%zu bytes) from [%s]", s->dec.size, s->client);
-			smtpd_session_reply(s, 552, "5.3.4",
-			    "Error: message file too big");
-		} else
-			smtpd_session_reply(s, 451, "4.3.0",
-			    "Error: queueing failed");
-		smtpd_dialog_reset(s);
+	if (smtpd_data_failed(&s->dec) || s->write_failed) {
+		smtpd_message_refuse(s);
 		return;
 	}
 	s->phase = SMTP_PHASE_COMMIT;

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,6 +130,27 @@ smtpd_session_check_errors(struct smtpd_session *s)
 }
 
 /*
+ * A command line with a bare CR, or ended by a bare LF, is refused unless
+ * smtpd_forbid_bare_newline = no, as its DATA would be: the client's line
+ * ends are broken, and what it meant is anybody's guess.  1 if refused.
+ */
+static int
+smtpd_session_bare(struct smtpd_session *s, const char *line, size_t len,
+    size_t eol_len)
+{
+	const char	*what;
+	char		 text[64];
+
+	if (s->srv->cfg->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO ||
+	    (what = smtpd_command_bare(line, len, eol_len)) == NULL)
+		return 0;
+	log_info("bare <%s> received in a command from [%s]", what, s->client);
+	snprintf(text, sizeof(text), "Error: bare <%s> received", what);
+	smtpd_session_reply(s, 500, "5.5.2", text);
+	return 1;
+}
+
+/*
  * Take one command line off the input and act on it.  0 when no complete
  * line is buffered.  A line longer than SMTP_LINE_MAX is dropped as it
  * arrives (the buffer never holds more than one read past the limit) and
@@ -158,7 +180,8 @@ smtpd_session_line(struct smtpd_session *s, struct evbuffer *in)
 		evbuffer_remove(in, line, len);
 		evbuffer_drain(in, eol_len);
 		line[len] = '\0';
-		smtpd_dialog_command(s, line, len);
+		if (!smtpd_session_bare(s, line, len, eol_len))
+			smtpd_dialog_command(s, line, len);
 	}
 	smtpd_session_check_errors(s);
 	return 1;

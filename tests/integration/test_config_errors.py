@@ -1,9 +1,18 @@
 """A bad configuration stops start-up with "file:line: reason" on stderr and
-a non-zero exit, before anything is bound or started."""
+a non-zero exit, before anything is bound or started; so does, for a master
+running as root, a queue directory that anyone but root could change."""
 
+import os
+import pwd
+import shutil
+import socket
 import subprocess
+import tempfile
+from pathlib import Path
 
-from conftest import BUILD
+import pytest
+
+from conftest import BUILD, INSTANCE_ROOT
 
 
 def run_master(tmp_path, conf_text, master_text=None):
@@ -59,3 +68,102 @@ def test_check_mode_touches_nothing(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 1 and r.stdout == ""
     assert f"{conf}:5:" in r.stderr and "smtpd_timeout" in r.stderr
+
+
+# Issue 8 finding 8: a root master refuses a queue directory that anyone but
+# root could change.  Each case has smtpd listen on an address this test
+# holds already, so that a master which gets past the check stops right after
+# preparing the queue ("cannot listen on ADDRESS"), and the test can tell the
+# two apart.
+def master_with_queue(top, queue, preexec=None):
+    """Run the master on queue -> (CompletedProcess, the address it was
+    given)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        address = f"127.0.0.1:{held.getsockname()[1]}"
+        conf = top / "tern.conf"
+        conf.write_text(f"queue_directory = {queue}\ndaemon_directory = {BUILD}/bin\n"
+                        f"master_config = {top}/master.conf\nmail_owner = nobody\n")
+        (top / "master.conf").write_text(f"smtpd  inet  {address}  -  n  1  smtpd\n")
+        for f in (conf, top / "master.conf"):
+            f.chmod(0o644)
+        return subprocess.run([str(BUILD / "bin" / "master"), "-c", str(conf), "-f"],
+                              capture_output=True, text=True, timeout=30,
+                              preexec_fn=preexec), address
+
+
+@pytest.fixture
+def top():
+    """A root-owned directory, mode 0755, that unprivileged users can read."""
+    if os.geteuid() != 0:
+        pytest.skip("the queue owner check applies to a master running as root")
+    INSTANCE_ROOT.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="trust-", dir=INSTANCE_ROOT))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def expect_refused(run, queue, shown, why):
+    r, _ = run
+    assert r.returncode != 0
+    assert f"unsafe queue directory: {shown} is {why}" in r.stderr, r.stderr
+    # Refused before anything was made or given away.
+    assert not (queue / "incoming").exists()
+
+
+def test_safe_queue_directory_passes(top):
+    queue = top / "queue"
+    queue.mkdir(mode=0o755)
+    r, address = master_with_queue(top, queue)
+    assert r.returncode != 0 and "unsafe" not in r.stderr, r.stderr
+    assert f"cannot listen on {address}" in r.stderr, r.stderr
+    assert (queue / "incoming").is_dir()
+
+
+def test_group_writable_queue_directory_refused(top):
+    queue = top / "queue"
+    queue.mkdir()
+    queue.chmod(0o775)
+    expect_refused(master_with_queue(top, queue), queue, queue, "group-writable")
+
+
+def test_queue_directory_of_another_user_refused(top):
+    queue = top / "queue"
+    queue.mkdir(mode=0o755)
+    os.chown(queue, pwd.getpwnam("nobody").pw_uid, 0)
+    expect_refused(master_with_queue(top, queue), queue, queue, "not owned by root")
+
+
+def test_world_writable_parent_refused(top):
+    parent = top / "spool"
+    parent.mkdir()
+    parent.chmod(0o1777)
+    queue = parent / "queue"
+    queue.mkdir(mode=0o755)
+    expect_refused(master_with_queue(top, queue), queue, f"{queue}/..", "world-writable")
+    # Also when the master would make the queue directory itself.
+    queue.rmdir()
+    expect_refused(master_with_queue(top, queue), queue, parent, "world-writable")
+
+
+def test_unprivileged_master_skips_the_check(top):
+    """A developer's instance runs as one user throughout: its queue is that
+    user's, which is all it can be."""
+    nobody = pwd.getpwnam("nobody")
+    os.chown(top, nobody.pw_uid, nobody.pw_gid)
+    queue = top / "queue"
+    queue.mkdir()
+    queue.chmod(0o777)
+    os.chown(queue, nobody.pw_uid, nobody.pw_gid)
+
+    def become_nobody():
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+
+    r, address = master_with_queue(top, queue, become_nobody)
+    assert r.returncode != 0 and "unsafe" not in r.stderr, r.stderr
+    assert f"cannot listen on {address}" in r.stderr, r.stderr
+    assert (queue / "incoming").is_dir()

@@ -170,14 +170,77 @@ def test_pipelined_transaction(tern):
     wait_for(lambda: maildir_new("terntest1") and maildir_new("terntest2"), what="both deliveries")
 
 
-def test_bare_lf_dot_does_not_end_data(tern):
-    """SMTP smuggling defence: only CRLF.CRLF ends the message."""
+SMUGGLING = [b"\n.\r\n", b"\r\n.\n", b"\r.\r", b"\n.\n", b"\r.\r\n", b"\n", b"\r"]
+
+
+def start_data(c, rcpt="terntest1@localhost"):
+    expect(c.cmd("MAIL FROM:<s@example.org>"), 250)
+    expect(c.cmd(f"RCPT TO:<{rcpt}>"), 250)
+    expect(c.cmd("DATA"), 354)
+
+
+def test_bare_newline_in_data_rejected(tern):
+    """Issue 8 finding 7: a bare CR or LF anywhere in the message gets 550
+    5.5.2 once the real CRLF.CRLF has arrived (what was smuggled in after it
+    is never taken as commands), nothing is stored or delivered, and the
+    session goes on with the next transaction."""
     c = Client(tern.port)
     expect(c.reply(), 220)
     expect(c.cmd("EHLO smuggle.example"), 250)
-    expect(c.cmd("MAIL FROM:<s@example.org>"), 250)
-    expect(c.cmd("RCPT TO:<terntest1@localhost>"), 250)
-    expect(c.cmd("DATA"), 354)
+    for seq in SMUGGLING + [None]:
+        start_data(c)
+        if seq is None:     # a bare CR in a header line
+            c.send(b"Subject: a\rBcc: terntest2@localhost\r\n\r\nbody\r\n")
+        else:
+            c.send(b"Subject: smuggle\r\n\r\nfirst" + seq +
+                   b"MAIL FROM:<evil@example.org>\r\nRCPT TO:<terntest2@localhost>\r\n"
+                   b"DATA\r\nSubject: smuggled\r\n\r\nevil\r\n")
+        code, lines = c.cmd(".")
+        assert code == 550 and lines[0].startswith("550 5.5.2 Error: bare <"), (seq, lines)
+        # The next reply answers the next command: nothing after the bare
+        # byte was read as a command.
+        expect(c.cmd("NOOP"), 250)
+        assert tern.queue_files("incoming") == [] and tern.queue_files("tmp") == []
+    start_data(c)
+    code, lines = c.cmd(b"Subject: clean\r\n\r\nfine\r\n.")
+    assert code == 250 and "queued as" in lines[0], lines
+    expect(c.cmd("QUIT"), 221)
+    c.close()
+    (path,) = wait_for(lambda: maildir_new("terntest1"), what="the clean message")
+    assert b"Subject: clean\n" in path.read_bytes()
+    assert maildir_new("terntest2") == []
+    assert len(maildir_new("terntest1")) == 1
+
+
+def test_bare_newline_in_command_rejected(tern):
+    """A command line ended by a bare LF, or holding a bare CR, is not
+    executed: 500 5.5.2, and the session goes on."""
+    c = Client(tern.port)
+    expect(c.reply(), 220)
+    c.send(b"EHLO lf.example\n")
+    code, lines = c.reply()
+    assert code == 500 and lines[0] == "500 5.5.2 Error: bare <LF> received", lines
+    expect(c.cmd("HELO cr.example\rMAIL FROM:<x@example.org>"), 500, "5.5.2")
+    expect(c.cmd("MAIL FROM:<a@example.org>"), 503, "5.5.1")  # no HELO took
+    expect(c.cmd("EHLO ok.example"), 250)
+    c.send(b"MAIL FROM:<a@example.org>\r\r\n")
+    code, lines = c.reply()
+    assert code == 500 and lines[0] == "500 5.5.2 Error: bare <CR> received", lines
+    expect(c.cmd("NOOP"), 250)
+    expect(c.cmd("QUIT"), 221)
+    c.close()
+
+
+def test_bare_newline_kept_when_allowed(make_instance):
+    """smtpd_forbid_bare_newline = no: bare CR and LF are message content
+    (never a line end: only CRLF.CRLF ends the data), and commands may end
+    in a bare LF."""
+    inst = make_instance("smtpd_forbid_bare_newline = no")
+    c = Client(inst.port)
+    expect(c.reply(), 220)
+    c.send(b"EHLO smuggle.example\n")
+    expect(c.reply(), 250)
+    start_data(c)
     c.send(b"Subject: smuggle\r\n\r\nfirst\n.\nMAIL FROM:<evil@example.org>\r\n"
            b"still body\r.\r\nend\r\n")
     code, lines = c.cmd(".")

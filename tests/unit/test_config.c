@@ -78,6 +78,7 @@ test_defaults(void **state)
 	assert_int_equal(cf.smtpd_timeout, 300);
 	assert_int_equal(cf.smtpd_client_limit, 20000);
 	assert_int_equal(cf.local_recipient_check, 1);
+	assert_int_equal(cf.smtpd_forbid_bare_newline, CONFIG_BARE_NL_REJECT);
 	assert_int_equal(cf.queue_scan_interval, 60);
 	assert_int_equal(cf.minimal_backoff_time, 300);
 	assert_int_equal(cf.maximal_backoff_time, 4000);
@@ -243,6 +244,12 @@ test_errors(void **state)
 	expect_error(" = 3\n", "continuation line without a key");
 	expect_error("= 3\n", "/etc/t/tern.conf:1: missing key");
 	expect_error("verbose = maybe\n", "bad value for verbose: 'maybe'");
+	/* Postfix's "normalize" is not offered; its "yes" meant different
+	 * things in different versions. */
+	expect_error("smtpd_forbid_bare_newline = normalize\n",
+	    "bad value for smtpd_forbid_bare_newline: 'normalize'");
+	expect_error("smtpd_forbid_bare_newline = yes\n",
+	    "bad value for smtpd_forbid_bare_newline: 'yes'");
 	expect_error("verbose =\n", "bad value for verbose: ''");
 	expect_error("smtpd_timeout = 10x\n", "bad value for smtpd_timeout");
 	expect_error("smtpd_timeout = 0\n", "bad value for smtpd_timeout: '0'");
@@ -462,6 +469,7 @@ test_load_and_print(void **state)
 	assert_non_null(strstr(text, "mydestination = localhost, "));
 	assert_non_null(strstr(text, "resolver_nameservers =\n"));
 	assert_non_null(strstr(text, "maximal_queue_lifetime = 432000\n"));
+	assert_non_null(strstr(text, "smtpd_forbid_bare_newline = reject\n"));
 	config_free(&cf);
 	unlink(out);
 	unlink(path);
@@ -483,6 +491,22 @@ test_load_and_print(void **state)
 	rmdir(dir);
 }
 
+static void
+test_choice(void **state)
+{
+	struct tern_config	 cf;
+
+	(void)state;
+	assert_int_equal(parse_capture("t", "smtpd_forbid_bare_newline = no\n",
+	    &cf), 0);
+	assert_int_equal(cf.smtpd_forbid_bare_newline, CONFIG_BARE_NL_NO);
+	config_free(&cf);
+	assert_int_equal(parse_capture("t", "smtpd_forbid_bare_newline = REJECT\n",
+	    &cf), 0);
+	assert_int_equal(cf.smtpd_forbid_bare_newline, CONFIG_BARE_NL_REJECT);
+	config_free(&cf);
+}
+
 int
 main(void)
 {
@@ -501,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_parse_list),
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_load_and_print),
+		cmocka_unit_test(test_choice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

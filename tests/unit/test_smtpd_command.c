@@ -324,6 +324,22 @@ test_mutations(void **state)
 	}
 }
 
+/* A bare CR anywhere, or a line ended by a bare LF (eol_len 1). */
+static void
+test_bare(void **state)
+{
+	(void)state;
+	assert_null(smtpd_command_bare("NOOP", 4, 2));
+	assert_null(smtpd_command_bare("", 0, 2));
+	assert_string_equal(smtpd_command_bare("NOOP", 4, 1), "LF");
+	assert_string_equal(smtpd_command_bare("", 0, 1), "LF");
+	assert_string_equal(smtpd_command_bare("HELO a\rb", 8, 2), "CR");
+	assert_string_equal(smtpd_command_bare("NOOP\r", 5, 2), "CR");
+	assert_string_equal(smtpd_command_bare("\r", 1, 1), "CR");
+	/* Bounded by len: a CR past it is not looked at. */
+	assert_null(smtpd_command_bare("NOOP\r", 4, 2));
+}
+
 int
 main(void)
 {
@@ -336,6 +352,7 @@ main(void)
 		cmocka_unit_test(test_mail_params),
 		cmocka_unit_test(test_rcpt),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_bare),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
