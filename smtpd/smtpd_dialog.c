@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "queue.h"
+#include "queue_file.h"
 #include "smtpd_command.h"
 #include "smtpd_policy.h"
 #include "smtpd_server.h"

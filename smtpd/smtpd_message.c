@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_commit.h"
 #include "smtpd_data.h"
 #include "smtpd_notify.h"

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_queue.h"
 
 /* Helo, host name, queue id, one address and a date fit many times over. */

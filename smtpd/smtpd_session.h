@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_command.h"
 #include "smtpd_data.h"
 

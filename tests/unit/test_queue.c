@@ -1,8 +1,8 @@
 /*
- * Unit tests for common/queue.c: ids and paths, the writer's commit
- * protocol, byte-exact round trips through a real queue directory (a fresh
- * mkdtemp directory per test), durable status marks, and the strict header
- * parser on corrupt input.
+ * Unit tests for common/queue.c, queue_file.c and queue_writer.c: ids and
+ * paths, the writer's commit protocol, byte-exact round trips through a
+ * real queue directory (a fresh mkdtemp directory per test), durable status
+ * marks, and the strict header parser on corrupt input.
  */
 #include <sys/stat.h>
 
@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include "queue.h"
+#include "queue_file.h"
+#include "queue_writer.h"
 
 struct qdir {
 	char	 dir[64];
