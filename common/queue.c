@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -113,6 +114,34 @@ queue_path(char *out, size_t outlen, enum queue_dir d, const char *id)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+/* Where renameat2() has no RENAME_NOREPLACE (an old kernel, NFS, some
+ * FUSE file systems): link() never replaces either; then unlink the old
+ * name, or undo the link so that the file never keeps two names. */
+static int
+queue_rename_link(const char *from, const char *to)
+{
+	int	 saved;
+
+	if (link(from, to) < 0)
+		return -1;
+	if (unlink(from) == 0)
+		return 0;
+	saved = errno;
+	(void)unlink(to);
+	errno = saved;
+	return -1;
+}
+
+int
+queue_rename(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -1;
+	return queue_rename_link(from, to);
+}
+
 int
 queue_move(const char *id, enum queue_dir from, enum queue_dir to)
 {
@@ -123,7 +152,7 @@ queue_move(const char *id, enum queue_dir from, enum queue_dir to)
 		errno = EINVAL;
 		return -1;
 	}
-	return rename(src, dst);
+	return queue_rename(src, dst);
 }
 
 int
@@ -136,8 +165,11 @@ queue_recycle(enum queue_dir d, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
-	/* A big file would sit in free/ at full size until reused. */
-	if (stat(from, &st) == 0 && st.st_size <= QUEUE_REUSE_MAX &&
+	/* A big file would sit in free/ at full size until reused; and a
+	 * writer makes only active/ and deferred/ durable before it writes
+	 * over a file from free/ (queue_writer.c). */
+	if ((d == QDIR_ACTIVE || d == QDIR_DEFERRED) &&
+	    stat(from, &st) == 0 && st.st_size <= QUEUE_REUSE_MAX &&
 	    queue_move(id, d, QDIR_FREE) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;

@@ -20,7 +20,8 @@
  *	           blocks would be.  Only files up to QUEUE_REUSE_MAX bytes go
  *	           there, and qmgr trims free/ to QUEUE_FREE_MAX files, so it
  *	           holds at most 64 MiB.  A file is reused only if nobody has
- *	           it open (queue_reuse_ok).
+ *	           it open (queue_reuse_ok), and only once the rename that
+ *	           put it there is durable (queue_pool_settle).
  *	private/   UNIX sockets of the daemons
  */
 #ifndef TERN_QUEUE_H
@@ -50,10 +51,18 @@ int	queue_id_valid(const char *);
 void	queue_id_new(char id[QUEUE_ID_SIZE]);
 /* "<dir>/<id>" into out; -1 if it does not fit or id is invalid. */
 int	queue_path(char *out, size_t outlen, enum queue_dir, const char *id);
-/* rename <from>/<id> to <to>/<id>.  0 or -1 (errno). */
+/* Rename from to to, never over an existing name: an id that ever
+ * repeated (the clock stepped back, a pid reused) must not replace
+ * acknowledged mail.  renameat2(RENAME_NOREPLACE), or link() and unlink()
+ * where the file system lacks it.  0 or -1 (errno; EEXIST: to exists, and
+ * both files are left as they were). */
+int	queue_rename(const char *from, const char *to);
+/* queue_rename() <from>/<id> to <to>/<id>.  0 or -1 (errno). */
 int	queue_move(const char *id, enum queue_dir from, enum queue_dir to);
 /* Move a finished message's file from d/<id> to free/<id>, or remove it
- * if it cannot go there.  0 or -1 (errno; the file is still in d/). */
+ * if it cannot go there (too big, free/<id> exists, or d is not active/
+ * or deferred/: the writer makes only those renames durable before it
+ * reuses a file).  0 or -1 (errno; the file is still in d/). */
 int	queue_recycle(enum queue_dir d, const char *id);
 
 #endif

@@ -54,6 +54,26 @@ queue_writer_create(struct queue_writer *w)
 	return -1;
 }
 
+/* Make the renames that put the listed files into free/ durable before
+ * any of them is written over.  A file leaves active/ (or deferred/) for
+ * free/ without an fsync of the directory; were it overwritten in place
+ * while that rename could still be undone by a crash, active/<old id>
+ * could come back naming a file whose first block is the old message's,
+ * id check passed, and whose later blocks hold parts of a new one.  One
+ * fsync of each source directory after reading free/ covers every name
+ * read: it was renamed before the fsync started.  (Opening the file with
+ * O_TRUNC instead would rely on a journal ordering the truncation after
+ * the rename, which ext4 without a journal does not give, and would throw
+ * away the blocks that reuse keeps.) */
+static int
+queue_pool_settle(void)
+{
+	if (io_fsync_dir(queue_dir_name(QDIR_ACTIVE)) < 0 ||
+	    io_fsync_dir(queue_dir_name(QDIR_DEFERRED)) < 0)
+		return -1;
+	return 0;
+}
+
 /* Refill the pool with up to QUEUE_POOL_BATCH names from free/, a random
  * sample of its first QUEUE_FREE_MAX entries (reservoir sampling), so that
  * smtpd processes reading the same directory seldom reach for the same
@@ -83,6 +103,8 @@ queue_pool_fill(struct queue_pool *pool)
 		closedir(d);
 	}
 	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
+	if (pool->n > 0 && queue_pool_settle() < 0)
+		pool->n = 0;
 	if (pool->n == 0)
 		pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
 }
@@ -137,8 +159,7 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		    w->id) < 0)
 			return -1;
 		/* Never over an existing tmp/ file, as O_EXCL would not. */
-		if (renameat2(AT_FDCWD, from, AT_FDCWD, w->tmp_path,
-		    RENAME_NOREPLACE) < 0) {
+		if (queue_rename(from, w->tmp_path) < 0) {
 			/* Another process took it first: try the next. */
 			if (errno == ENOENT)
 				continue;
@@ -154,7 +175,7 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		}
 		if (w->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
 			/* Ours to use later: put it back. */
-			if (rename(w->tmp_path, from) < 0)
+			if (queue_rename(w->tmp_path, from) < 0)
 				unlink(w->tmp_path);
 			w->tmp_path[0] = '\0';
 			return queue_pool_pause(pool);
@@ -186,12 +207,14 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 	w->id[0] = w->tmp_path[0] = '\0';
 	w->error = 0;
 	w->reused = 0;
-	w->size = 0;
+	w->size = w->size_off = 0;
 	w->data_len = w->pending = 0;
 	if ((pool == NULL || queue_writer_take(w, pool) < 0) &&
 	    queue_writer_create(w) < 0)
 		return -1;
 	memcpy(env->id, w->id, sizeof(env->id));
+	/* The size is written at sync; until then readers refuse the file. */
+	env->data_len = -1;
 	if ((head = queue_envelope_format(env, &len)) == NULL) {
 		queue_writer_abort(w);
 		errno = EINVAL;
@@ -202,6 +225,7 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 		for (i = 0; i < env->nrcpt && i < check.nrcpt; i++)
 			env->rcpt[i].status_off = check.rcpt[i].status_off;
 		env->data_off = check.data_off;
+		env->size_off = w->size_off = check.size_off;
 		queue_envelope_free(&check);
 	}
 	if (io_write_all(w->fd, head, len) < 0) {
@@ -264,8 +288,12 @@ queue_writer_sync(struct queue_writer *w)
 	}
 	if (queue_writer_flush(w) < 0)
 		return -1;
-	/* A reused file may be longer than this message: cut the rest. */
+	/* A reused file may be longer than this message: cut the rest, and
+	 * only then say where the message ends, so that no state of the file
+	 * in between has a finished header followed by old bytes. */
 	if (w->reused && ftruncate(w->fd, w->size) < 0)
+		return queue_writer_fail(w);
+	if (queue_size_write(w->fd, w->size_off, (off_t)w->data_len) < 0)
 		return queue_writer_fail(w);
 	if (fsync(w->fd) < 0)
 		return queue_writer_fail(w);
@@ -275,17 +303,13 @@ queue_writer_sync(struct queue_writer *w)
 int
 queue_writer_rename(struct queue_writer *w)
 {
-	char	 path[QUEUE_PATH_SIZE];
-
 	if (w->error != 0 || w->fd < 0 || w->pending > 0) {
 		errno = w->error ? w->error : w->fd < 0 ? EBADF : EINVAL;
 		return -1;
 	}
-	if (queue_path(path, sizeof(path), QDIR_INCOMING, w->id) < 0) {
-		errno = ENAMETOOLONG;
-		return queue_writer_fail(w);
-	}
-	if (rename(w->tmp_path, path) < 0)
+	/* Never over a file already in incoming/ (EEXIST): the commit fails
+	 * with a temporary error, and acknowledged mail stays as it was. */
+	if (queue_move(w->id, QDIR_TMP, QDIR_INCOMING) < 0)
 		return queue_writer_fail(w);
 	/* The file has left tmp/: abort must not unlink anything now. */
 	w->tmp_path[0] = '\0';

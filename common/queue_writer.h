@@ -1,8 +1,12 @@
 /*
  * queue_writer - create queue files (smtpd, and later pickup): the header,
  * the message, and the commit that makes a message durable in incoming/
- * before anyone acknowledges it; with the pool of free/ files it writes new
- * messages into instead of allocating an inode per message.
+ * before anyone acknowledges it (write, cut a reused file to length, write
+ * the header's size, fsync, rename into incoming/ without replacing
+ * anything, fsync the directory); with the pool of free/ files it writes
+ * new messages into instead of allocating an inode per message.  A file
+ * from free/ is written over only after the renames that put it there are
+ * durable, so no crash can bring back its old name over new bytes.
  */
 #ifndef TERN_QUEUE_WRITER_H
 #define TERN_QUEUE_WRITER_H
@@ -24,6 +28,7 @@ struct queue_writer {
 	int	 error;		/* errno of the first failure, sticky */
 	int	 reused;	/* a file from free/: cut to size at sync */
 	off_t	 size;		/* bytes written to the file, header incl. */
+	off_t	 size_off;	/* of the header's size value */
 	size_t	 data_len;	/* message bytes written */
 	size_t	 pending;	/* bytes in wbuf */
 	char	 wbuf[64 * 1024];

@@ -98,6 +98,7 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		return;
 	}
 	s->sender = xstrdup(path.addr);
+	s->body = path.body;
 	smtpd_session_reply(s, 250, "2.1.0", "Ok");
 }
 

@@ -63,6 +63,7 @@ struct smtpd_session {
 	int			 errors;	/* 5xx replies so far */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
+	enum smtpd_body		 body;		/* MAIL BODY= */
 	struct queue_rcpt	*rcpt;		/* accepted recipients */
 	int			 nrcpt;
 	int			 rcpt_cap;
