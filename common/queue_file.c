@@ -69,17 +69,23 @@ queue_record(struct queue_parser *qp, const char *kw, const char **val,
 	return 1;
 }
 
-static int
-queue_clean_value(const char *v, size_t n)
+int
+queue_text_clean(const char *v, size_t n, size_t max)
 {
 	size_t	 i;
 
-	if (n > QUEUE_ADDR_MAX)
+	if (n > max)
 		return 0;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
 			return 0;
 	return 1;
+}
+
+static int
+queue_clean_value(const char *v, size_t n)
+{
+	return queue_text_clean(v, n, QUEUE_ADDR_MAX);
 }
 
 static int

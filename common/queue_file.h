@@ -1,9 +1,9 @@
 /*
  * queue_file - the queue file format: parse and write a queue file's
- * header, read one from a descriptor, change a recipient's status in place,
- * and append and read back outcome records.  Usable on its own (a buffer, a
- * descriptor) by anything that reads queue files; only queue_file_open()
- * knows the queue directories.
+ * header, read one from a buffer or a descriptor, and change a recipient's
+ * status in place (outcome records: queue_outcome.h).  Usable on its own by
+ * anything that reads queue files; only queue_file_open() knows the queue
+ * directories.  Malformed input is refused with a reason, never guessed at.
  *
  * A queue file (QUEUE_FORMAT_VERSION 2) is a text header of records, one per
  * line, each "keyword value" (an empty value may be written "keyword " or
@@ -51,7 +51,12 @@
  * not a complete, valid record and ignores the rest, and the next append
  * writes over that rest and cuts the file after itself.  The latest record
  * of a recipient is its current reason; the status byte stays the
- * authority for whether it is done.
+ * authority for whether it is done.  Why after the message: an append
+ * never moves the header or the message, needs no second file per message
+ * and no rewrite, and one fdatasync makes it durable together with the
+ * status bytes of the same batch (Postfix appends its records so too).
+ * deliver/deliver_message.c still reads a message to the end of the file:
+ * it must stop at data_off + data_len before any record is written.
  *
  * The status byte of a rcpt line is the only thing ever changed in place
  * (queue_rcpt_mark: one pwrite + fdatasync; or several queue_rcpt_write and
@@ -159,6 +164,9 @@ int	queue_pending_count(const struct queue_envelope *);
 /* Write the size value of a version 2 header (at size_off) in place: the
  * writer's last step before its fsync.  0 or -1 (errno). */
 int	queue_size_write(int fd, off_t size_off, off_t data_len);
+/* Is v[0..n) at most max bytes without a control character or DEL, as
+ * every value in a queue file must be?  1 or 0. */
+int	queue_text_clean(const char *v, size_t n, size_t max);
 /* pwrite all of p at off (EINTR and short writes handled).  0 or -1. */
 int	queue_pwrite_all(int fd, const void *p, size_t len, off_t off);
 

@@ -54,19 +54,6 @@ outcome_host_valid(const char *v, size_t n)
 	return 1;
 }
 
-static int
-outcome_text_valid(const char *v, size_t n)
-{
-	size_t	 i;
-
-	if (n > QUEUE_TEXT_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 int
 queue_outcome_format(const struct queue_outcome *o, char *out, size_t outlen)
 {
@@ -75,7 +62,9 @@ queue_outcome_format(const struct queue_outcome *o, char *out, size_t outlen)
 	size_t	 tlen = strnlen(o->text, QUEUE_TEXT_MAX), i;
 	int	 n;
 
-	if (o->rcpt < 0 || o->time < 0 || o->action == '\0' ||
+	/* Within what the reader takes: 9 and 18 digits. */
+	if (o->rcpt < 0 || o->rcpt > 999999999 || o->time < 0 ||
+	    o->time > 999999999999999999LL || o->action == '\0' ||
 	    strchr(OUTCOME_ACTIONS, o->action) == NULL ||
 	    (clen > 0 && !outcome_code_valid(o->code, clen)) ||
 	    (hlen > 0 && !outcome_host_valid(o->host, hlen))) {
@@ -171,7 +160,7 @@ queue_outcome_parse(const char *line, size_t len, int nrcpt,
 		return outcome_fail(err, "bad host");
 	if (f[0] != '-')
 		memcpy(o->host, f, n);
-	if (!outcome_text_valid(p, (size_t)(end - p)))
+	if (!queue_text_clean(p, (size_t)(end - p), QUEUE_TEXT_MAX))
 		return outcome_fail(err, "bad text");
 	memcpy(o->text, p, (size_t)(end - p));
 	return 0;

@@ -154,45 +154,12 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd,
 	    newpath, flags);
 }
 
-struct qdir {
-	char	 dir[64];
-	char	 oldcwd[4096];
-};
+#include "tests/unit/queue_testdir.h"
 
-static int
-setup_dir(void **state)
+static void
+queue_testdir_reset(void)
 {
-	struct qdir	*q = calloc(1, sizeof(*q));
-
-	assert_non_null(q);
-	assert_non_null(getcwd(q->oldcwd, sizeof(q->oldcwd)));
-	strcpy(q->dir, "/tmp/tern-queue-XXXXXX");
-	assert_non_null(mkdtemp(q->dir));
-	assert_int_equal(chdir(q->dir), 0);
-	assert_int_equal(queue_dirs_create(), 0);
 	memset(&crash, 0, sizeof(crash));
-	*state = q;
-	return 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-teardown_dir(void **state)
-{
-	struct qdir	*q = *state;
-
-	assert_int_equal(chdir(q->oldcwd), 0);
-	nftw(q->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(q);
-	return 0;
 }
 
 static void
@@ -898,14 +865,7 @@ test_recycle_size_limit(void **state)
 static void
 put(enum queue_dir d, const char *id, const char *text)
 {
-	char	 path[QUEUE_PATH_SIZE];
-	int	 fd;
-
-	assert_int_equal(queue_path(path, sizeof(path), d, id), 0);
-	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
+	close(put_file(d, id, text, strlen(text)));
 }
 
 /* Is <dir>/<id> there with exactly text (and one name)? */

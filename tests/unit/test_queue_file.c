@@ -26,44 +26,11 @@
 #include "queue_outcome.h"
 #include "queue_writer.h"
 
-struct qdir {
-	char	 dir[64];
-	char	 oldcwd[4096];
-};
+#include "tests/unit/queue_testdir.h"
 
-static int
-setup_dir(void **state)
+static void
+queue_testdir_reset(void)
 {
-	struct qdir	*q = calloc(1, sizeof(*q));
-
-	assert_non_null(q);
-	assert_non_null(getcwd(q->oldcwd, sizeof(q->oldcwd)));
-	strcpy(q->dir, "/tmp/tern-qfile-XXXXXX");
-	assert_non_null(mkdtemp(q->dir));
-	assert_int_equal(chdir(q->dir), 0);
-	assert_int_equal(queue_dirs_create(), 0);
-	*state = q;
-	return 0;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
-teardown_dir(void **state)
-{
-	struct qdir	*q = *state;
-
-	assert_int_equal(chdir(q->oldcwd), 0);
-	nftw(q->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(q);
-	return 0;
 }
 
 #define V1_HEAD	"tern-queue 1\nid ABC\ntime 1700000000\nfrom s@x\nclient local\n" \
@@ -78,17 +45,16 @@ teardown_dir(void **state)
 #define V2_SIZE	"00000000000000000026"
 #define V2_FILE	V2_HEAD(V2_SIZE) V2_BODY
 
-/* Write text as <dir>/<id>; its descriptor, opened O_RDWR. */
+/* V2_FILE as active/ABC, opened for qmgr's updates. */
 static int
-put_file(enum queue_dir d, const char *id, const char *text, size_t len)
+open_v2(struct queue_envelope *env)
 {
-	char	 path[QUEUE_PATH_SIZE];
-	int	 fd;
+	const char	*err = NULL;
+	int		 fd;
 
-	assert_int_equal(queue_path(path, sizeof(path), d, id), 0);
-	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(put_file(QDIR_ACTIVE, "ABC", V2_FILE, strlen(V2_FILE)));
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, env, &fd,
+	    &err), 0);
 	return fd;
 }
 
@@ -283,6 +249,22 @@ collect(const struct queue_outcome *o, void *arg)
 	return s->stop_at != 0 && s->n >= s->stop_at ? 7 : 0;
 }
 
+/* Close and open active/ABC again, as after a restart, and read its
+ * records into seen; the new descriptor. */
+static int
+reread(int fd, struct queue_envelope *env, struct seen *seen)
+{
+	const char	*err = NULL;
+
+	close(fd);
+	queue_envelope_free(env);
+	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, env, &fd,
+	    &err), 0);
+	memset(seen, 0, sizeof(*seen));
+	assert_int_equal(queue_outcome_read(fd, env, collect, seen), 0);
+	return fd;
+}
+
 static void
 outcome_set(struct queue_outcome *o, int rcpt, char action, const char *code,
     const char *host, const char *text)
@@ -314,16 +296,12 @@ test_outcomes(void **state)
 	struct queue_envelope	 env;
 	struct queue_outcome	 o;
 	struct seen		 seen;
-	const char		*err = NULL;
 	char			 msg[64];
 	off_t			 end;
 	int			 fd, i;
 
 	(void)state;
-	fd = put_file(QDIR_ACTIVE, "ABC", V2_FILE, strlen(V2_FILE));
-	close(fd);
-	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, &env, &fd,
-	    &err), 0);
+	fd = open_v2(&env);
 	outcome_set(&o, 0, OUTCOME_DELAYED, "4.4.1", "mx.example.org[192.0.2.5]",
 	    "connect: timed out");
 	assert_int_equal(queue_outcome_append(fd, &env, &o), 0);
@@ -337,19 +315,14 @@ test_outcomes(void **state)
 	o.text[QUEUE_TEXT_MAX] = '\0';
 	assert_int_equal(queue_outcome_append(fd, &env, &o), 0);
 	assert_int_equal(env.outcome_end, file_size(fd));
-	close(fd);
-	queue_envelope_free(&env);
 
-	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, &env, &fd,
-	    &err), 0);
+	fd = reread(fd, &env, &seen);
 	assert_int_equal(env.data_len, 26);
 	/* The message is still exactly what it was. */
 	assert_int_equal(pread(fd, msg, (size_t)env.data_len, env.data_off), 26);
 	assert_memory_equal(msg, V2_BODY, 26);
 	assert_int_equal(pread(fd, msg, 8, env.data_off + 26), 8);
 	assert_memory_equal(msg, "outcome ", 8);
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(queue_outcome_read(fd, &env, collect, &seen), 0);
 	assert_int_equal(seen.n, 3);
 	assert_int_equal(seen.o[0].rcpt, 0);
 	assert_int_equal(seen.o[0].action, OUTCOME_DELAYED);
@@ -376,12 +349,7 @@ test_outcomes(void **state)
 
 	/* A crash in the middle of an append: half a record at the end. */
 	assert_int_equal(pwrite(fd, "outcome 1 D 17", 14, end), 14);
-	close(fd);
-	queue_envelope_free(&env);
-	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, &env, &fd,
-	    &err), 0);
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(queue_outcome_read(fd, &env, collect, &seen), 0);
+	fd = reread(fd, &env, &seen);
 	assert_int_equal(seen.n, 3);
 	assert_int_equal(env.outcome_end, end);
 	assert_int_equal(env.outcome_torn, 1);
@@ -389,12 +357,7 @@ test_outcomes(void **state)
 	outcome_set(&o, 1, OUTCOME_RELAYED, "2.0.0", "b.example", "ok");
 	assert_int_equal(queue_outcome_append(fd, &env, &o), 0);
 	assert_int_equal(file_size(fd), env.outcome_end);
-	close(fd);
-	queue_envelope_free(&env);
-	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, &env, &fd,
-	    &err), 0);
-	memset(&seen, 0, sizeof(seen));
-	assert_int_equal(queue_outcome_read(fd, &env, collect, &seen), 0);
+	fd = reread(fd, &env, &seen);
 	assert_int_equal(seen.n, 4);
 	assert_int_equal(seen.o[3].action, OUTCOME_RELAYED);
 
@@ -436,10 +399,7 @@ test_outcomes_many(void **state)
 	int			 fd, i;
 
 	(void)state;
-	fd = put_file(QDIR_ACTIVE, "ABC", V2_FILE, strlen(V2_FILE));
-	close(fd);
-	assert_int_equal(queue_file_open(QDIR_ACTIVE, "ABC", O_RDWR, &env, &fd,
-	    &err), 0);
+	fd = open_v2(&env);
 	for (i = 0; i < 500; i++) {
 		outcome_set(&o, i % 2, OUTCOME_DELAYED, "4.2.0", "h", "");
 		memset(o.text, 'a' + i % 26, (size_t)(i * 7 % QUEUE_TEXT_MAX));
@@ -519,6 +479,14 @@ test_outcome_hostile(void **state)
 	assert_int_equal(queue_outcome_format(&o, line, sizeof(line)), -1);
 	outcome_set(&o, -1, OUTCOME_BOUNCED, "", "", "");
 	assert_int_equal(queue_outcome_format(&o, line, sizeof(line)), -1);
+	outcome_set(&o, 0, OUTCOME_BOUNCED, "", "", "");
+	o.time = 1000000000000000000LL;	/* more digits than the reader takes */
+	assert_int_equal(queue_outcome_format(&o, line, sizeof(line)), -1);
+	o.time = 999999999999999999LL;
+	assert_true(queue_outcome_format(&o, line, sizeof(line)) > 0);
+	assert_int_equal(queue_outcome_parse(line, strlen(line) - 1, 1, &o,
+	    &err), 0);
+	assert_int_equal(o.time, 999999999999999999LL);
 	outcome_set(&o, 0, OUTCOME_BOUNCED, "5.0.0", "h", "t");
 	assert_int_equal(queue_outcome_format(&o, line, 10), -1);
 	assert_int_equal(queue_outcome_format(&o, line, sizeof(line)),
