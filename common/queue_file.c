@@ -416,7 +416,7 @@ queue_envelope_free(struct queue_envelope *env)
 	memset(env, 0, sizeof(*env));
 }
 
-#define S(p)	((p) != NULL ? (p) : "")
+#define QUEUE_STR(p)	((p) != NULL ? (p) : "")
 
 static int
 queue_format_head(struct buf *b, const struct queue_envelope *env)
@@ -435,9 +435,10 @@ queue_format_head(struct buf *b, const struct queue_envelope *env)
 	return buf_appendf(b, "tern-queue %d\nid %s\ntime %lld\nsize %s\n"
 	    "from %s\nclient %s\nhelo %s\nbody %s\nsmtputf8 %d\nret %s\n"
 	    "envid %s\n", QUEUE_FORMAT_VERSION, env->id, env->arrival, size,
-	    S(env->sender), S(env->client), S(env->helo),
+	    QUEUE_STR(env->sender), QUEUE_STR(env->client),
+	    QUEUE_STR(env->helo),
 	    queue_body_names[env->body], env->smtputf8 ? 1 : 0,
-	    queue_ret_names[env->ret], S(env->envid));
+	    queue_ret_names[env->ret], QUEUE_STR(env->envid));
 }
 
 static int
@@ -448,7 +449,7 @@ queue_format_rcpt(struct buf *b, const struct queue_rcpt *r)
 	if (queue_notify_format(r->notify, notify, sizeof(notify)) < 0)
 		return -1;
 	return buf_appendf(b, "rcpt %c %s\norcpt %s\nnotify %s\n", r->status,
-	    S(r->addr), S(r->orcpt), notify);
+	    QUEUE_STR(r->addr), QUEUE_STR(r->orcpt), notify);
 }
 
 char *
@@ -655,7 +656,8 @@ queue_size_write(int fd, off_t size_off, off_t data_len)
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(v, sizeof(v), "%0*lld", QUEUE_SIZE_DIGITS, (long long)data_len);
+	snprintf(v, sizeof(v), "%0*lld", QUEUE_SIZE_DIGITS,
+	    (long long)data_len);
 	return queue_pwrite_all(fd, v, QUEUE_SIZE_DIGITS, size_off);
 }
 

@@ -17,7 +17,7 @@
 #include "queue_outcome.h"
 
 #define OUTCOME_ACTIONS		"DBTRE"
-#define OUTCOME_CHUNK		(16 * 1024)	/* > QUEUE_OUTCOME_MAX */
+#define OUTCOME_CHUNK	(16 * 1024)	/* > QUEUE_OUTCOME_MAX */
 
 /* RFC 3463: class "." subject "." detail, class 2, 4 or 5, the others one
  * to three digits. */
@@ -139,8 +139,8 @@ queue_outcome_parse(const char *line, size_t len, int nrcpt,
 	if (len < 8 || memcmp(line, "outcome ", 8) != 0)
 		return outcome_fail(err, "not an outcome record");
 	p += 8;
-	if (!outcome_field(&p, end, &f, &n) || outcome_number(f, n, 9, &v) < 0 ||
-	    v >= nrcpt)
+	if (!outcome_field(&p, end, &f, &n) ||
+	    outcome_number(f, n, 9, &v) < 0 || v >= nrcpt)
 		return outcome_fail(err, "bad recipient index");
 	o->rcpt = (int)v;
 	if (!outcome_field(&p, end, &f, &n) || n != 1 || f[0] == '\0' ||
