@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "buf.h"
-#include "queue.h"
 #include "proto_deliver.h"
+#include "queue_file.h"
 
 /* Attribute bytes in one frame, and what finish() must still find room
  * for: "nrcpt\0" and up to four digits with their "\0". */

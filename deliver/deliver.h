@@ -21,6 +21,7 @@
 #include "local_recipient.h"
 #include "proto_deliver.h"
 #include "queue.h"
+#include "queue_file.h"
 
 #define DELIVER_DSN_SIZE	16	/* "4.3.0" with room to spare */
 #define DELIVER_TEXT_SIZE	256	/* reply and log text; longer is cut */

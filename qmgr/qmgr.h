@@ -20,6 +20,7 @@
 #include "ipc_event.h"
 #include "proto_deliver.h"
 #include "queue.h"
+#include "queue_file.h"
 
 struct event;
 struct event_base;

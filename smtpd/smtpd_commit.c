@@ -28,7 +28,7 @@
 
 #include "buf.h"
 #include "log.h"
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_commit.h"
 
 /* fsync needs next to no stack; keep the threads' reservations small. */

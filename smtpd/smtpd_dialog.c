@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "queue.h"
+#include "queue_file.h"
 #include "smtpd_command.h"
 #include "smtpd_policy.h"
 #include "smtpd_server.h"
@@ -102,6 +102,7 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		return;
 	}
 	s->sender = xstrdup(path.addr);
+	s->body = path.body;
 	smtpd_session_reply(s, 250, "2.1.0", "Ok");
 }
 

@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_commit.h"
 #include "smtpd_data.h"
 #include "smtpd_notify.h"
@@ -48,6 +48,7 @@ smtpd_message_start(struct smtpd_session *s)
 	memset(&t, 0, sizeof(t));
 	t.arrival = (long long)time(NULL);
 	t.sender = s->sender;
+	t.body = s->body;
 	t.client = s->client;
 	t.client_v6 = s->client_v6;
 	t.helo = s->helo;

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_queue.h"
 
 /* Helo, host name, queue id, one address and a date fit many times over. */
@@ -49,6 +49,20 @@ smtpd_queue_received(struct buf *b, const struct smtpd_txn *t, const char *id,
 	return buf_appendf(b, "\t; %s\n", date);
 }
 
+/* What the queue file says of MAIL's BODY= (RFC 6152). */
+static enum queue_body
+smtpd_queue_body(enum smtpd_body body)
+{
+	switch (body) {
+	case SMTP_BODY_7BIT:
+		return QUEUE_BODY_7BIT;
+	case SMTP_BODY_8BITMIME:
+		return QUEUE_BODY_8BITMIME;
+	default:
+		return QUEUE_BODY_NONE;
+	}
+}
+
 struct queue_writer *
 smtpd_queue_open(struct smtpd_txn *t, struct queue_pool *pool)
 {
@@ -60,6 +74,7 @@ smtpd_queue_open(struct smtpd_txn *t, struct queue_pool *pool)
 	memset(&env, 0, sizeof(env));
 	env.arrival = t->arrival;
 	env.sender = (char *)t->sender;
+	env.body = smtpd_queue_body(t->body);
 	env.client = (char *)t->client;
 	env.helo = (char *)t->helo;
 	env.nrcpt = t->nrcpt;

@@ -1,11 +1,13 @@
 /*
  * smtpd_queue - turn an SMTP transaction into the start of a queue file:
- * the envelope (queue.h) and smtpd's own Received: header (RFC 5321 4.4).
+ * the envelope (queue_file.h) and smtpd's own Received: header (RFC 5321 4.4).
  */
 #ifndef TERN_SMTPD_QUEUE_H
 #define TERN_SMTPD_QUEUE_H
 
 #include <time.h>
+
+#include "smtpd_command.h"
 
 struct buf;
 struct queue_rcpt;
@@ -14,6 +16,7 @@ struct queue_writer;
 struct smtpd_txn {
 	long long		 arrival;	/* time(NULL) at DATA */
 	const char		*sender;	/* "" for <> */
+	enum smtpd_body		 body;		/* MAIL BODY= */
 	const char		*client;	/* IP address, no brackets */
 	int			 client_v6;
 	const char		*helo;

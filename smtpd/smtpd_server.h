@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_policy.h"
 
 struct event;

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "queue.h"
+#include "queue_writer.h"
 #include "smtpd_command.h"
 #include "smtpd_data.h"
 
@@ -63,6 +63,7 @@ struct smtpd_session {
 	int			 errors;	/* 5xx replies so far */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
+	enum smtpd_body		 body;		/* MAIL BODY= */
 	struct queue_rcpt	*rcpt;		/* accepted recipients, each
 						   once (canonical spelling) */
 	char			**rcpt_account;	/* per rcpt: the mailbox's

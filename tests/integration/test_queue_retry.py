@@ -3,7 +3,7 @@ message in deferred/ with its next attempt time as mtime and the recipient
 still pending in the file; QMGR_T_FLUSH retries it and it is delivered once
 the cause is gone.  A recipient already delivered is never delivered again,
 and messages left in incoming/ and active/ by a dead qmgr are delivered by
-the next one.  See qmgr(8) and common/queue.h."""
+the next one.  See qmgr(8), common/queue.h and common/queue_file.h."""
 
 import os
 import pwd
@@ -149,3 +149,24 @@ def test_new_qmgr_recovers_incoming_and_active(make_instance):
     assert copies("terntest1", "recover-1") == 1 and copies("terntest1", "recover-2") == 1
     assert "recovered 1 message(s) from active/" in inst.log()
     assert set(inst.services()["smtpd"]) == smtpd  # smtpd did not mind
+
+
+def test_queue_file_keeps_mail_parameters(make_instance, homeless):
+    """smtpd writes format 2 (common/queue_file.h): MAIL's BODY= is kept,
+    and the size record says where the message ends."""
+    inst = make_instance("minimal_backoff_time = 120")
+    with inst.smtp() as s:
+        s.ehlo("retry.example")
+        assert s.mail("r@example.org", ["BODY=8BITMIME"])[0] == 250
+        assert s.rcpt("terntest3@localhost")[0] == 250
+        code, text = s.data(b"Subject: body\r\n\r\n8bit \xc3\xa9\r\n")
+        assert code == 250, text
+        qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+    data = deferred(inst, qid).read_bytes()
+    head, message = data.split(b"\ndata\n", 1)
+    head += b"\n"
+    assert head.startswith(b"tern-queue 2\n")
+    assert b"\nbody 8BITMIME\n" in head
+    assert b"\nnotify \n" in head
+    size = int(re.search(rb"^size (\d{20})$", head, re.M).group(1))
+    assert size == len(message) and message.endswith("8bit é\n".encode())

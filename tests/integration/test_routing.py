@@ -36,7 +36,9 @@ def test_recipients_routed_per_destination(make_instance):
         qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
         path = inst.queue / "incoming" / qid
         head, body = path.read_bytes().split(b"\ndata\n", 1)
-        head += b"\nrcpt P someone@remote.example\nrcpt P bad..dots@localhost"
+        # format 2: each rcpt line has its orcpt and notify lines (queue_file.h)
+        head += (b"\nrcpt P someone@remote.example\norcpt \nnotify "
+                 b"\nrcpt P bad..dots@localhost\norcpt \nnotify ")
         path.write_bytes(head + b"\ndata\n" + body)
     finally:
         os.kill(master, signal.SIGCONT)

@@ -1,10 +1,17 @@
 /*
- * Unit tests for common/queue.c: ids and paths, the writer's commit
- * protocol, byte-exact round trips through a real queue directory (a fresh
- * mkdtemp directory per test), durable status marks, and the strict header
- * parser on corrupt input.
+ * Unit tests for common/queue.c, queue_file.c and queue_writer.c: ids and
+ * paths, the writer's commit protocol, byte-exact round trips through a
+ * real queue directory (a fresh mkdtemp directory per test), durable status
+ * marks, and the strict header parser on corrupt input.
+ *
+ * fsync(), ftruncate() and renameat2() are replaced in this program (the
+ * library's calls bind to these definitions, which then make the system
+ * call) so that a test can watch the order of the writer's durable steps,
+ * look at the file at each of them as a crash there would leave it, and
+ * make renameat2() fail as it does where RENAME_NOREPLACE is unsupported.
  */
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,45 +29,137 @@
 #include <cmocka.h>
 
 #include "queue.h"
+#include "queue_file.h"
+#include "queue_outcome.h"
+#include "queue_writer.h"
+#include "buf.h"
 
-struct qdir {
-	char	 dir[64];
-	char	 oldcwd[4096];
-};
+/* What the replaced system calls watch and found. */
+static struct {
+	int		 no_renameat2;	/* fail renameat2() with EINVAL */
+	ino_t		 watch;		/* the reused file */
+	ino_t		 active;	/* active/ */
+	char		 old_path[QUEUE_PATH_SIZE]; /* free/<old id> */
+	const char	*old;		/* its content before reuse */
+	size_t		 oldlen;
+	const char	*id;		/* the new message */
+	const char	*body;
+	int		 settled;	/* fsyncs of active/ */
+	int		 settled_clean;	/* ... while the file was still old */
+	int		 truncates;	/* the writer's cut, and there */
+	int		 cut_refused;	/* the file was no message for anyone */
+	int		 syncs;		/* its fsyncs, and there */
+	int		 sync_exact;	/* the file was exactly the new one */
+} crash;
 
-static int
-setup_dir(void **state)
+static char *
+read_path(const char *path, size_t *len)
 {
-	struct qdir	*q = calloc(1, sizeof(*q));
+	struct stat	 st;
+	char		*p;
+	int		 fd = open(path, O_RDONLY);
 
-	assert_non_null(q);
-	assert_non_null(getcwd(q->oldcwd, sizeof(q->oldcwd)));
-	strcpy(q->dir, "/tmp/tern-queue-XXXXXX");
-	assert_non_null(mkdtemp(q->dir));
-	assert_int_equal(chdir(q->dir), 0);
-	assert_int_equal(queue_dirs_create(), 0);
-	*state = q;
-	return 0;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	p = malloc((size_t)st.st_size + 1);
+	*len = (size_t)pread(fd, p, (size_t)st.st_size, 0);
+	close(fd);
+	return p;
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* The file behind fd, as a crash now would leave it (the writer's own
+ * descriptor is write-only). */
+static char *
+read_fd(int fd, size_t *len)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	char	 path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return read_path(path, len);
 }
 
+/* Could these bytes pass for a message under any name? */
 static int
-teardown_dir(void **state)
+parses(const char *p, size_t len, struct queue_envelope *env)
 {
-	struct qdir	*q = *state;
+	const char	*err;
 
-	assert_int_equal(chdir(q->oldcwd), 0);
-	nftw(q->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(q);
-	return 0;
+	return queue_file_parse(p, len, env, &err) == 0;
+}
+
+int
+fsync(int fd)
+{
+	struct queue_envelope	 env;
+	struct stat		 st;
+	size_t			 len;
+	char			*p;
+
+	if (crash.watch != 0 && fstat(fd, &st) == 0) {
+		if (st.st_ino == crash.active) {
+			crash.settled++;
+			p = read_path(crash.old_path, &len);
+			if (p != NULL && len == crash.oldlen &&
+			    memcmp(p, crash.old, len) == 0)
+				crash.settled_clean++;
+			free(p);
+		} else if (st.st_ino == crash.watch) {
+			crash.syncs++;
+			p = read_fd(fd, &len);
+			if (p != NULL && parses(p, len, &env)) {
+				if (strcmp(env.id, crash.id) == 0 &&
+				    env.data_off + env.data_len == (off_t)len &&
+				    env.data_len == (off_t)strlen(crash.body) &&
+				    memcmp(p + env.data_off, crash.body,
+				    strlen(crash.body)) == 0)
+					crash.sync_exact++;
+				queue_envelope_free(&env);
+			}
+			free(p);
+		}
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int
+ftruncate(int fd, off_t len)
+{
+	struct queue_envelope	 env;
+	struct stat		 st;
+	size_t			 n;
+	char			*p;
+
+	if (crash.watch != 0 && fstat(fd, &st) == 0 &&
+	    st.st_ino == crash.watch) {
+		crash.truncates++;
+		p = read_fd(fd, &n);
+		if (p != NULL && !parses(p, n, &env))
+			crash.cut_refused++;
+		else if (p != NULL)
+			queue_envelope_free(&env);
+		free(p);
+	}
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+int
+renameat2(int olddirfd, const char *oldpath, int newdirfd,
+    const char *newpath, unsigned int flags)
+{
+	if (crash.no_renameat2) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd,
+	    newpath, flags);
+}
+
+#include "tests/unit/queue_testdir.h"
+
+static void
+queue_testdir_reset(void)
+{
+	memset(&crash, 0, sizeof(crash));
 }
 
 static void
@@ -371,7 +470,8 @@ test_corrupt(void **state)
 {
 	static const struct { const char *text, *err; } cases[] = {
 		{ "", "bad version line" },
-		{ "tern-queue 2\n", "bad version line" },
+		{ "tern-queue 3\n", "bad version line" },
+		{ "tern-queue 0\n", "bad version line" },
 		{ "tern-queue 1 \n", "bad version line" },
 		{ "id ABC\ntern-queue 1\n", "bad version line" },
 		{ "tern-queue 1\nid abc\n", "bad id record" },
@@ -562,8 +662,10 @@ test_format(void **state)
 	strcpy(env.id, "0ABC");
 	s = queue_envelope_format(&env, &len);
 	assert_non_null(s);
-	assert_string_equal(s, "tern-queue 1\nid 0ABC\ntime 1700000000\nfrom \n"
-	    "client 192.0.2.1\nhelo client.example\nrcpt P x@y\ndata\n");
+	assert_string_equal(s, "tern-queue 2\nid 0ABC\ntime 1700000000\n"
+	    "size 00000000000000000000\nfrom \nclient 192.0.2.1\n"
+	    "helo client.example\nbody \nsmtputf8 0\nret \nenvid \n"
+	    "rcpt P x@y\norcpt \nnotify \ndata\n");
 	assert_int_equal(len, strlen(s));
 	free(s);
 	env.rcpt[0].status = 'Q';
@@ -759,6 +861,220 @@ test_recycle_size_limit(void **state)
 	assert_int_equal(count_dir(QDIR_FREE), 0);
 }
 
+/* Write text as <dir>/<id>. */
+static void
+put(enum queue_dir d, const char *id, const char *text)
+{
+	close(put_file(d, id, text, strlen(text)));
+}
+
+/* Is <dir>/<id> there with exactly text (and one name)? */
+static int
+holds(enum queue_dir d, const char *id, const char *text)
+{
+	char		 path[QUEUE_PATH_SIZE], *p;
+	struct stat	 st;
+	size_t		 len;
+	int		 ok;
+
+	assert_int_equal(queue_path(path, sizeof(path), d, id), 0);
+	if (stat(path, &st) < 0 || st.st_nlink != 1 ||
+	    (p = read_path(path, &len)) == NULL)
+		return 0;
+	ok = len == strlen(text) && memcmp(p, text, len) == 0;
+	free(p);
+	return ok;
+}
+
+/* A move never replaces a file already under the name, with
+ * RENAME_NOREPLACE and with the link()+unlink() used where the file
+ * system lacks it. */
+static void
+test_move_noreplace(void **state)
+{
+	int	 fallback;
+
+	(void)state;
+	for (fallback = 0; fallback < 2; fallback++) {
+		crash.no_renameat2 = fallback;
+		put(QDIR_INCOMING, "DUP", "new");
+		put(QDIR_ACTIVE, "DUP", "acknowledged");
+		assert_int_equal(queue_move("DUP", QDIR_INCOMING, QDIR_ACTIVE), -1);
+		assert_int_equal(errno, EEXIST);
+		assert_true(holds(QDIR_INCOMING, "DUP", "new"));
+		assert_true(holds(QDIR_ACTIVE, "DUP", "acknowledged"));
+		assert_int_equal(queue_move("DUP", QDIR_ACTIVE, QDIR_DEFERRED), 0);
+		assert_int_equal(queue_move("DUP", QDIR_INCOMING, QDIR_ACTIVE), 0);
+		assert_true(holds(QDIR_ACTIVE, "DUP", "new"));
+		assert_true(holds(QDIR_DEFERRED, "DUP", "acknowledged"));
+		assert_int_equal(count_dir(QDIR_INCOMING), 0);
+		assert_int_equal(queue_move("DUP", QDIR_INCOMING, QDIR_ACTIVE), -1);
+		assert_int_equal(errno, ENOENT);
+		/* Recycling onto a name taken in free/ removes the file. */
+		put(QDIR_FREE, "DUP", "free");
+		assert_int_equal(queue_recycle(QDIR_ACTIVE, "DUP"), 0);
+		assert_int_equal(count_dir(QDIR_ACTIVE), 0);
+		assert_true(holds(QDIR_FREE, "DUP", "free"));
+		assert_int_equal(unlink("free/DUP"), 0);
+		assert_int_equal(unlink("deferred/DUP"), 0);
+	}
+}
+
+/* A commit that finds its name taken in incoming/ fails (the client gets
+ * a temporary error) and leaves the acknowledged file as it was. */
+static void
+test_commit_noreplace(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	int			 fallback;
+
+	(void)state;
+	sample_env(&env, addrs, 1);
+	for (fallback = 0; fallback < 2; fallback++) {
+		crash.no_renameat2 = fallback;
+		assert_int_equal(queue_writer_open(w, &env), 0);
+		put(QDIR_INCOMING, w->id, "acknowledged");
+		assert_int_equal(queue_writer_write(w, "second\n", 7), 0);
+		assert_int_equal(queue_writer_commit(w), -1);
+		assert_int_equal(errno, EEXIST);
+		assert_true(holds(QDIR_INCOMING, w->id, "acknowledged"));
+		queue_writer_abort(w);
+		assert_int_equal(count_dir(QDIR_TMP), 0);
+		/* The same with the group commit's halves. */
+		assert_int_equal(queue_writer_open(w, &env), 0);
+		put(QDIR_INCOMING, w->id, "acknowledged");
+		assert_int_equal(queue_writer_sync(w), 0);
+		assert_int_equal(queue_writer_rename(w), -1);
+		assert_int_equal(errno, EEXIST);
+		assert_true(holds(QDIR_INCOMING, w->id, "acknowledged"));
+		queue_writer_abort(w);
+		assert_int_equal(count_dir(QDIR_TMP), 0);
+		assert_int_equal(count_dir(QDIR_INCOMING), 2 * fallback + 2);
+	}
+	free(env.rcpt);
+	free(w);
+}
+
+/* Only files leaving active/ or deferred/ go to free/: those are the
+ * directories a writer makes durable before it reuses a file. */
+static void
+test_recycle_sources(void **state)
+{
+	(void)state;
+	put(QDIR_HOLD, "H1", "held");
+	assert_int_equal(queue_recycle(QDIR_HOLD, "H1"), 0);
+	assert_int_equal(count_dir(QDIR_HOLD), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	put(QDIR_DEFERRED, "D1", "deferred");
+	assert_int_equal(queue_recycle(QDIR_DEFERRED, "D1"), 0);
+	assert_true(holds(QDIR_FREE, "D1", "deferred"));
+}
+
+static int
+count_records(const struct queue_outcome *o, void *arg)
+{
+	(void)o;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Issue 8, finding 5: a long old message's file reused for a short new
+ * one.  At every point where a crash could stop the writer, the file must
+ * be no message with the new id and the old tail, and the old name must
+ * not be able to come back over new bytes: active/ is made durable (its
+ * fsync) before the first byte of the file changes; the file is refused
+ * until the writer has cut it and written the size; at its fsync it is
+ * exactly the new message. */
+static void
+test_reuse_crash_order(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env, old, got;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	struct queue_pool	 pool;
+	struct buf		 b;
+	struct stat		 st;
+	const char		*body = "Subject: short\n\nnew\n", *err = NULL;
+	char			*head, *p, path[QUEUE_PATH_SIZE];
+	size_t			 len, n;
+	int			 i, fd, records = 0;
+
+	(void)state;
+	/* The old message: a real queue file whose text looks like outcome
+	 * records, which must never be read as the new message's. */
+	sample_env(&old, addrs, 1);
+	strcpy(old.id, "OLDX");
+	buf_init(&b, QUEUE_REUSE_MAX);
+	for (i = 0; b.len < 48 * 1024; i++)
+		assert_int_equal(buf_appendf(&b,
+		    "outcome 0 D 1 - - forged %d\n", i), 0);
+	old.data_len = (off_t)b.len;
+	head = queue_envelope_format(&old, &len);
+	assert_non_null(head);
+	put(QDIR_ACTIVE, "OLDX", head);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "OLDX"), 0);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, b.data, b.len), (ssize_t)b.len);
+	close(fd);
+	free(head);
+	buf_free(&b);
+	free(old.rcpt);
+	assert_int_equal(queue_recycle(QDIR_ACTIVE, "OLDX"), 0);
+
+	memset(&crash, 0, sizeof(crash));
+	assert_int_equal(queue_path(crash.old_path, sizeof(crash.old_path),
+	    QDIR_FREE, "OLDX"), 0);
+	crash.old = read_path(crash.old_path, &crash.oldlen);
+	assert_int_equal(stat(crash.old_path, &st), 0);
+	crash.watch = st.st_ino;
+	assert_int_equal(stat("active", &st), 0);
+	crash.active = st.st_ino;
+
+	memset(&pool, 0, sizeof(pool));
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 1);
+	crash.id = w->id;
+	crash.body = body;
+	/* Before anything was written over the old bytes, active/ was
+	 * durable without the old name. */
+	assert_true(crash.settled >= 1);
+	assert_int_equal(crash.settled_clean, crash.settled);
+
+	/* A crash after the header, or after the message: new id, old tail,
+	 * and refused. */
+	p = read_path(w->tmp_path, &n);
+	assert_false(parses(p, n, &got));
+	assert_int_equal(queue_file_parse(p, n, &got, &err), -1);
+	assert_string_equal(err, "unfinished file");
+	free(p);
+	/* The state after the message is written, before the cut, is looked
+	 * at by ftruncate() above. */
+	assert_int_equal(queue_writer_write(w, body, strlen(body)), 0);
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(crash.truncates, 1);
+	assert_int_equal(crash.cut_refused, 1);
+	assert_int_equal(crash.syncs, 1);
+	assert_int_equal(crash.sync_exact, 1);
+	assert_int_equal(count_dir(QDIR_ACTIVE), 0);
+
+	assert_int_equal(queue_file_open(QDIR_INCOMING, env.id, O_RDONLY, &got,
+	    &fd, &err), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_ino, crash.watch);
+	assert_int_equal(got.data_len, (off_t)strlen(body));
+	assert_int_equal(queue_outcome_read(fd, &got, count_records, &records), 0);
+	assert_int_equal(records, 0);
+	close(fd);
+	queue_envelope_free(&got);
+	free((char *)crash.old);
+	memset(&crash, 0, sizeof(crash));
+	free(env.rcpt);
+	free(w);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -780,6 +1096,10 @@ main(void)
 		QT(test_reuse_refuses_linked),
 		QT(test_reuse_refuses_open),
 		QT(test_recycle_size_limit),
+		QT(test_move_noreplace),
+		QT(test_commit_noreplace),
+		QT(test_recycle_sources),
+		QT(test_reuse_crash_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

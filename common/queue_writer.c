@@ -1,0 +1,393 @@
+/*
+ * queue_writer - create queue files: write the header and the message, then
+ * commit in the order that lets smtpd acknowledge a message (write, fsync
+ * the file, rename into incoming/, fsync the directory), reusing the files
+ * of finished messages from free/ when it safely can.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "io.h"
+#include "queue.h"
+#include "queue_file.h"
+#include "queue_writer.h"
+
+#define QUEUE_OPEN_TRIES	100
+
+static int
+queue_writer_fail(struct queue_writer *w)
+{
+	if (w->error == 0)
+		w->error = errno ? errno : EIO;
+	errno = w->error;
+	return -1;
+}
+
+/* Create tmp/<new id>, retrying on the rare clash with an existing name. */
+static int
+queue_writer_create(struct queue_writer *w)
+{
+	int	 tries;
+
+	for (tries = 0; tries < QUEUE_OPEN_TRIES; tries++) {
+		queue_id_new(w->id);
+		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP, w->id) < 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		w->fd = open(w->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		    0600);
+		if (w->fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	w->tmp_path[0] = '\0';
+	return -1;
+}
+
+/* Make the renames that put the listed files into free/ durable before
+ * any of them is written over.  A file leaves active/ (or deferred/) for
+ * free/ without an fsync of the directory; were it overwritten in place
+ * while that rename could still be undone by a crash, active/<old id>
+ * could come back naming a file whose first block is the old message's,
+ * id check passed, and whose later blocks hold parts of a new one.  One
+ * fsync of each source directory after reading free/ covers every name
+ * read: it was renamed before the fsync started.  (Opening the file with
+ * O_TRUNC instead would rely on a journal ordering the truncation after
+ * the rename, which ext4 without a journal does not give, and would throw
+ * away the blocks that reuse keeps.) */
+static int
+queue_pool_settle(void)
+{
+	if (io_fsync_dir(queue_dir_name(QDIR_ACTIVE)) < 0 ||
+	    io_fsync_dir(queue_dir_name(QDIR_DEFERRED)) < 0)
+		return -1;
+	return 0;
+}
+
+/* Refill the pool with up to QUEUE_POOL_BATCH names from free/, a random
+ * sample of its first QUEUE_FREE_MAX entries (reservoir sampling), so that
+ * smtpd processes reading the same directory seldom reach for the same
+ * file.  Nothing found: no new look for a while. */
+static void
+queue_pool_fill(struct queue_pool *pool)
+{
+	struct dirent	*de;
+	DIR		*d;
+	int		 seen = 0, j;
+
+	if (io_now_ms() < pool->retry_ms)
+		return;
+	if (pool->seed == 0)
+		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
+	if ((d = opendir(queue_dir_name(QDIR_FREE))) != NULL) {
+		while (seen < QUEUE_FREE_MAX && (de = readdir(d)) != NULL) {
+			if (!queue_id_valid(de->d_name))
+				continue;
+			j = seen < QUEUE_POOL_BATCH ? seen :
+			    rand_r(&pool->seed) % (seen + 1);
+			seen++;
+			if (j < QUEUE_POOL_BATCH)
+				strlcpy(pool->name[j], de->d_name,
+				    QUEUE_ID_SIZE);
+		}
+		closedir(d);
+	}
+	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
+	if (pool->n > 0 && queue_pool_settle() < 0)
+		pool->n = 0;
+	if (pool->n == 0)
+		pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
+}
+
+/* Is the file on fd one we may overwrite: a regular file of ours, with no
+ * other name, that nobody else has open?  The last is what a write lease
+ * tells (Linux grants one only then): a delivery agent that qmgr gave up
+ * on may still be reading the old message through its own descriptor, and
+ * must go on reading the old message, not a new one.  Once the file has
+ * left active/, its name in tmp/ is the only way to open it. */
+static int
+queue_reuse_ok(int fd)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1)
+		return 0;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		return 0;
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	return 1;
+}
+
+/* Nothing more from free/ for a while (it cannot be used just now). */
+static int
+queue_pool_pause(struct queue_pool *pool)
+{
+	pool->n = 0;
+	pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
+	return -1;
+}
+
+/* Take a file from free/ as tmp/<new id>.  0, or -1 when none is left or
+ * free/ cannot be used (the caller then creates a file). */
+static int
+queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
+{
+	char	 from[QUEUE_PATH_SIZE];
+
+	for (;;) {
+		if (pool->n == 0)
+			queue_pool_fill(pool);
+		if (pool->n == 0)
+			return -1;
+		pool->n--;
+		if (queue_path(from, sizeof(from), QDIR_FREE,
+		    pool->name[pool->n]) < 0)
+			continue;
+		queue_id_new(w->id);
+		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP,
+		    w->id) < 0)
+			return -1;
+		/* Never over an existing tmp/ file, as O_EXCL would not. */
+		if (queue_rename(from, w->tmp_path) < 0) {
+			/* Another process took it first: try the next. */
+			if (errno == ENOENT)
+				continue;
+			/* Read-only, no permission, another mount... */
+			return queue_pool_pause(pool);
+		}
+		/* O_NONBLOCK: a FIFO planted there must not hang us. */
+		w->fd = open(w->tmp_path,
+		    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+		if (w->fd >= 0 && queue_reuse_ok(w->fd)) {
+			w->reused = 1;
+			return 0;
+		}
+		if (w->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* Ours to use later: put it back. */
+			if (queue_rename(w->tmp_path, from) < 0)
+				unlink(w->tmp_path);
+			w->tmp_path[0] = '\0';
+			return queue_pool_pause(pool);
+		}
+		/* Not reusable: removed, as qmgr would have. */
+		if (w->fd >= 0)
+			close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+	}
+}
+
+int
+queue_writer_open(struct queue_writer *w, struct queue_envelope *env)
+{
+	return queue_writer_open_reuse(w, env, NULL);
+}
+
+int
+queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
+    struct queue_pool *pool)
+{
+	struct queue_envelope	 check;
+	char			*head;
+	size_t			 len;
+	int			 i;
+
+	w->fd = -1;
+	w->id[0] = w->tmp_path[0] = '\0';
+	w->error = 0;
+	w->reused = 0;
+	w->size = w->size_off = 0;
+	w->data_len = w->pending = 0;
+	if ((pool == NULL || queue_writer_take(w, pool) < 0) &&
+	    queue_writer_create(w) < 0)
+		return -1;
+	memcpy(env->id, w->id, sizeof(env->id));
+	/* The size is written at sync; until then readers refuse the file. */
+	env->data_len = -1;
+	if ((head = queue_envelope_format(env, &len)) == NULL) {
+		queue_writer_abort(w);
+		errno = EINVAL;
+		return -1;
+	}
+	/* Give the caller the offsets the reader will see. */
+	if (queue_envelope_parse(head, len, &check, NULL) == 0) {
+		for (i = 0; i < env->nrcpt && i < check.nrcpt; i++)
+			env->rcpt[i].status_off = check.rcpt[i].status_off;
+		env->data_off = check.data_off;
+		env->size_off = w->size_off = check.size_off;
+		queue_envelope_free(&check);
+	}
+	if (io_write_all(w->fd, head, len) < 0) {
+		int saved = errno;
+
+		free(head);
+		queue_writer_abort(w);
+		errno = saved;
+		return -1;
+	}
+	free(head);
+	w->size = (off_t)len;
+	return 0;
+}
+
+static int
+queue_writer_flush(struct queue_writer *w)
+{
+	if (w->error != 0) {
+		errno = w->error;
+		return -1;
+	}
+	if (w->pending > 0 && io_write_all(w->fd, w->wbuf, w->pending) < 0)
+		return queue_writer_fail(w);
+	w->size += (off_t)w->pending;
+	w->pending = 0;
+	return 0;
+}
+
+int
+queue_writer_write(struct queue_writer *w, const void *p, size_t n)
+{
+	if (w->error != 0 || w->fd < 0) {
+		errno = w->error ? w->error : EBADF;
+		return -1;
+	}
+	if (w->pending + n > sizeof(w->wbuf)) {
+		if (queue_writer_flush(w) < 0)
+			return -1;
+		if (n >= sizeof(w->wbuf)) {
+			if (io_write_all(w->fd, p, n) < 0)
+				return queue_writer_fail(w);
+			w->size += (off_t)n;
+			w->data_len += n;
+			return 0;
+		}
+	}
+	memcpy(w->wbuf + w->pending, p, n);
+	w->pending += n;
+	w->data_len += n;
+	return 0;
+}
+
+int
+queue_writer_sync(struct queue_writer *w)
+{
+	if (w->fd < 0) {
+		errno = w->error ? w->error : EBADF;
+		return -1;
+	}
+	if (queue_writer_flush(w) < 0)
+		return -1;
+	/* A reused file may be longer than this message: cut the rest, and
+	 * only then say where the message ends, so that no state of the file
+	 * in between has a finished header followed by old bytes. */
+	if (w->reused && ftruncate(w->fd, w->size) < 0)
+		return queue_writer_fail(w);
+	if (queue_size_write(w->fd, w->size_off, (off_t)w->data_len) < 0)
+		return queue_writer_fail(w);
+	if (fsync(w->fd) < 0)
+		return queue_writer_fail(w);
+	return 0;
+}
+
+int
+queue_writer_rename(struct queue_writer *w)
+{
+	if (w->error != 0 || w->fd < 0 || w->pending > 0) {
+		errno = w->error ? w->error : w->fd < 0 ? EBADF : EINVAL;
+		return -1;
+	}
+	/* Never over a file already in incoming/ (EEXIST): the commit fails
+	 * with a temporary error, and acknowledged mail stays as it was. */
+	if (queue_move(w->id, QDIR_TMP, QDIR_INCOMING) < 0)
+		return queue_writer_fail(w);
+	/* The file has left tmp/: abort must not unlink anything now. */
+	w->tmp_path[0] = '\0';
+	return 0;
+}
+
+int
+queue_writer_close(struct queue_writer *w)
+{
+	int	 fd = w->fd;
+
+	w->fd = -1;
+	if (fd < 0) {
+		errno = w->error ? w->error : EBADF;
+		return -1;
+	}
+	if (close(fd) < 0)
+		return queue_writer_fail(w);
+	return 0;
+}
+
+int
+queue_writer_publish(struct queue_writer *w)
+{
+	int	 saved;
+
+	if (queue_writer_rename(w) < 0)
+		return -1;
+	if (io_fsync_dir(queue_dir_name(QDIR_INCOMING)) < 0) {
+		saved = errno;
+		close(w->fd);
+		w->fd = -1;
+		(void)queue_writer_withdraw(w);
+		errno = saved;
+		return queue_writer_fail(w);
+	}
+	return queue_writer_close(w);
+}
+
+int
+queue_writer_withdraw(struct queue_writer *w)
+{
+	char	 path[QUEUE_PATH_SIZE];
+	int	 saved = errno;
+
+	if (queue_path(path, sizeof(path), QDIR_INCOMING, w->id) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (unlink(path) < 0)
+		return -1;
+	errno = saved;
+	return 0;
+}
+
+int
+queue_writer_commit(struct queue_writer *w)
+{
+	if (queue_writer_sync(w) < 0)
+		return -1;
+	return queue_writer_publish(w);
+}
+
+void
+queue_writer_abort(struct queue_writer *w)
+{
+	int	 saved = errno;
+
+	/* tmp_path marks ownership, so a zeroed or published writer is left
+	 * alone (fd 0 is never closed by mistake). */
+	if (w->tmp_path[0] != '\0') {
+		if (w->fd >= 0)
+			close(w->fd);
+		unlink(w->tmp_path);
+		w->tmp_path[0] = '\0';
+	}
+	w->fd = -1;
+	w->pending = 0;
+	errno = saved;
+}
+

@@ -1,0 +1,81 @@
+/*
+ * queue_writer - create queue files (smtpd, and later pickup): the header,
+ * the message, and the commit that makes a message durable in incoming/
+ * before anyone acknowledges it (write, cut a reused file to length, write
+ * the header's size, fsync, rename into incoming/ without replacing
+ * anything, fsync the directory); with the pool of free/ files it writes
+ * new messages into instead of allocating an inode per message.  A file
+ * from free/ is written over only after the renames that put it there are
+ * durable, so no crash can bring back its old name over new bytes.
+ */
+#ifndef TERN_QUEUE_WRITER_H
+#define TERN_QUEUE_WRITER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "queue.h"
+#include "queue_file.h"
+
+#define QUEUE_POOL_BATCH	64	/* names a writer takes per look */
+#define QUEUE_POOL_RETRY_MS	100	/* free/ was empty: look again after */
+
+/* Writer: smtpd (and the pickup path) create files with it. */
+struct queue_writer {
+	int	 fd;
+	char	 id[QUEUE_ID_SIZE];
+	char	 tmp_path[QUEUE_PATH_SIZE];
+	int	 error;		/* errno of the first failure, sticky */
+	int	 reused;	/* a file from free/: cut to size at sync */
+	off_t	 size;		/* bytes written to the file, header incl. */
+	off_t	 size_off;	/* of the header's size value */
+	size_t	 data_len;	/* message bytes written */
+	size_t	 pending;	/* bytes in wbuf */
+	char	 wbuf[64 * 1024];
+};
+
+/* Create tmp/<new id> (env->id is ignored and replaced by the new id, which
+ * is also copied to w->id) and write the header.  0 or -1 (errno). */
+int	queue_writer_open(struct queue_writer *, struct queue_envelope *env);
+
+/* Names of files in free/ that one process may take, refilled from the
+ * directory when empty.  Zero it to start. */
+struct queue_pool {
+	char		 name[QUEUE_POOL_BATCH][QUEUE_ID_SIZE];
+	int		 n;
+	long long	 retry_ms;	/* no look at free/ before this */
+	unsigned int	 seed;		/* for taking names in random order */
+};
+
+/* queue_writer_open(), but the file is one from free/ renamed to tmp/<new
+ * id> and overwritten, if pool finds one that is a plain file of ours with
+ * one name that nobody else has open. */
+int	queue_writer_open_reuse(struct queue_writer *,
+	    struct queue_envelope *env, struct queue_pool *pool);
+/* Append message bytes (buffered).  0 or -1; errors are sticky. */
+int	queue_writer_write(struct queue_writer *, const void *, size_t);
+/* Flush and fsync the file (the expensive part, may run in a worker
+ * thread).  0 or -1. */
+int	queue_writer_sync(struct queue_writer *);
+/* Rename tmp/<id> to incoming/<id> and fsync incoming/.  Only after this
+ * returns 0 may the message be acknowledged.  Closes the file. */
+int	queue_writer_publish(struct queue_writer *);
+/* The two halves of publish, for callers that share one fsync of incoming/
+ * among several files (group commit): rename tmp/<id> to incoming/<id>
+ * (the file stays open), and close it.  A message may be acknowledged only
+ * once an fsync of incoming/ that started after its rename has returned 0.
+ * 0 or -1. */
+int	queue_writer_rename(struct queue_writer *);
+int	queue_writer_close(struct queue_writer *);
+/* After queue_writer_rename(), when the fsync of incoming/ failed: take the
+ * file back out of incoming/, so that the temporary error the client gets
+ * is true and no copy is delivered behind its back.  0, or -1 (errno) if
+ * it could not be removed: qmgr may have taken it already, and a retry by
+ * the client will then make a duplicate, never a loss. */
+int	queue_writer_withdraw(struct queue_writer *);
+/* sync + publish. */
+int	queue_writer_commit(struct queue_writer *);
+/* Close and unlink the tmp file (safe to call after a failure, or twice). */
+void	queue_writer_abort(struct queue_writer *);
+
+#endif
