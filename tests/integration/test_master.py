@@ -45,7 +45,7 @@ def read(path):
 
 
 def all_running(inst):
-    """{service: [pid, ...]} once every instance of the four services runs."""
+    """{service: [pid, ...]} once every instance of the services runs."""
     svc = inst.services()
     limits = {s: n for s, n in inst.service_limits().items() if s in SERVICES}
     return all(len(svc.get(s, [])) == n for s, n in limits.items()) and svc
@@ -88,7 +88,7 @@ def test_sighup_reloads_config(tern):
     # Every daemon was restarted to read the new configuration.
     for s in SERVICES:
         assert not set(after[s]) & set(before[s]), s
-    assert "reloaded: 4 service(s)" in tern.log()
+    assert "reloaded: 5 service(s)" in tern.log()
     mail_flows(tern, "after-reload")
 
 
