@@ -102,10 +102,10 @@ smtpd_session_arm(struct smtpd_session *s, int fresh)
 	return event_add(s->rev, &tv);
 }
 
-/* After a read of n bytes that completed `lines` command lines: a new
- * command deadline, or in DATA the old one extended by the data rate;
- * libevent restarted the persistent event's full time-out, so the timer is
- * set again either way. */
+/* After a read of n bytes that completed `lines` command lines or
+ * messages: a new command deadline, or in DATA the old one extended by the
+ * data rate; libevent restarted the persistent event's full time-out, so
+ * the timer is set again either way. */
 static void
 smtpd_session_clock(struct smtpd_session *s, size_t n, int lines)
 {
@@ -232,7 +232,7 @@ smtpd_session_line(struct smtpd_session *s, struct evbuffer *in)
 }
 
 /* Process every complete command (and message) that is buffered; the
- * number of command lines taken. */
+ * number of command lines and messages taken (each restarts the clock). */
 static int
 smtpd_session_input(struct smtpd_session *s)
 {
@@ -243,7 +243,7 @@ smtpd_session_input(struct smtpd_session *s)
 		if (s->phase == SMTP_PHASE_COMMAND)
 			lines += progress = smtpd_session_line(s, in);
 		else if (s->phase == SMTP_PHASE_DATA)
-			progress = smtpd_message_input(s, in);
+			lines += progress = smtpd_message_input(s, in);
 		else
 			break;
 		if (smtpd_session_throttle(s))
@@ -514,18 +514,17 @@ static int
 smtpd_session_limits(struct smtpd_session *s, int count, int rate)
 {
 	const struct tern_config	*cfg = s->srv->cfg;
-	const char			*what;
 
 	if (cfg->smtpd_client_connection_count_limit > 0 &&
 	    count > cfg->smtpd_client_connection_count_limit)
-		what = "count";
+		log_warn("connection count limit exceeded: %d from [%s]",
+		    count, s->client);
 	else if (cfg->smtpd_client_connection_rate_limit > 0 &&
 	    rate > cfg->smtpd_client_connection_rate_limit)
-		what = "rate";
+		log_warn("connection rate limit exceeded: %d from [%s]",
+		    rate, s->client);
 	else
 		return 0;
-	log_warn("connection %s limit exceeded: %d from [%s]", what,
-	    strcmp(what, "count") == 0 ? count : rate, s->client);
 	evbuffer_add_printf(s->out, "421 4.7.0 %s Error: too many connections "
 	    "from %s\r\n", cfg->myhostname, s->client);
 	s->phase = SMTP_PHASE_CLOSING;
