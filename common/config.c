@@ -20,6 +20,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cidr.h"
 #include "config.h"
 #include "io.h"
 #include "log.h"
@@ -41,6 +42,7 @@ enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
 #define CF_EMPTY_OK	0x01	/* a string may be empty */
 #define CF_EXPAND	0x02	/* $myhostname is expanded */
 #define CF_HOSTNAME	0x04	/* must be a valid domain name */
+#define CF_NETWORKS	0x08	/* a list of networks (cidr.h) */
 
 struct config_key {
 	const char	*name;
@@ -70,6 +72,20 @@ static const struct config_key config_keys[] = {
 	{ "local_recipient_check", CT_BOOL, O(local_recipient_check), "yes", 0, 0 },
 	{ "smtpd_forbid_bare_newline", CT_CHOICE, O(smtpd_forbid_bare_newline),
 	    "reject", 0, 0 },
+	{ "smtpd_junk_command_limit", CT_COUNT, O(smtpd_junk_command_limit),
+	    "100", 0, 1 },
+	{ "smtpd_min_data_rate", CT_COUNT, O(smtpd_min_data_rate), "500", 0, 1 },
+	{ "smtpd_session_time_limit", CT_TIME, O(smtpd_session_time_limit), "1h",
+	    0, 0 },
+	{ "queue_minfree", CT_SIZE, O(queue_minfree), "0", 0, 0 },
+	{ "smtpd_client_connection_count_limit", CT_COUNT,
+	    O(smtpd_client_connection_count_limit), "50", 0, 0 },
+	{ "smtpd_client_connection_rate_limit", CT_COUNT,
+	    O(smtpd_client_connection_rate_limit), "0", 0, 0 },
+	{ "smtpd_client_event_limit_exceptions", CT_LIST,
+	    O(smtpd_client_event_limit_exceptions), "127.0.0.0/8, ::1",
+	    CF_NETWORKS, 0 },
+	{ "anvil_rate_time_unit", CT_TIME, O(anvil_rate_time_unit), "60", 0, 1 },
 	{ "queue_scan_interval", CT_TIME, O(queue_scan_interval), "60", 0, 1 },
 	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1 },
 	{ "maximal_backoff_time", CT_TIME, O(maximal_backoff_time), "4000", 0, 1 },
@@ -295,6 +311,18 @@ config_has_ctl(const char *s)
 	return 0;
 }
 
+static int
+config_check_networks(const struct config_list *l)
+{
+	struct cidr	 c;
+	int		 i;
+
+	for (i = 0; i < l->count; i++)
+		if (cidr_parse(l->item[i], &c) < 0)
+			return -1;
+	return 0;
+}
+
 /* Parse value into the key's field (replacing what was there); -1 leaves the
  * field unchanged. */
 static int
@@ -319,6 +347,10 @@ config_set(struct tern_config *cf, const struct config_key *k, const char *value
 	case CT_LIST:
 		if (config_parse_list(value, &l) < 0)
 			return -1;
+		if ((k->flags & CF_NETWORKS) && config_check_networks(&l) < 0) {
+			config_list_free(&l);
+			return -1;
+		}
 		config_clear_key(cf, k);
 		*(struct config_list *)f = l;
 		return 0;

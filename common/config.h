@@ -47,6 +47,16 @@ struct tern_config {
 	int	 smtpd_client_limit;	/* sessions per smtpd process, default 20000 */
 	int	 local_recipient_check;	/* bool, default yes: 550 unknown users */
 	int	 smtpd_forbid_bare_newline; /* CONFIG_BARE_NL_*, default reject */
+	int	 smtpd_junk_command_limit; /* NOOP, RSET, VRFY, unknown; 100 */
+	int	 smtpd_min_data_rate;	/* bytes/s that extend the DATA deadline, 500 */
+	int	 smtpd_session_time_limit; /* seconds per session, 1h; 0 = none */
+	size_t	 queue_minfree;		/* bytes free to accept mail, default 0 */
+	/* smtpd and anvil: limits per client address */
+	int	 smtpd_client_connection_count_limit; /* default 50; 0 = none */
+	int	 smtpd_client_connection_rate_limit; /* per time unit, 0 = none */
+	struct config_list smtpd_client_event_limit_exceptions; /* networks,
+					   default "127.0.0.0/8, ::1" */
+	int	 anvil_rate_time_unit;	/* seconds, default 60 */
 	/* qmgr */
 	int	 queue_scan_interval;	/* seconds, default 60 */
 	int	 minimal_backoff_time;	/* seconds, default 300 */

@@ -294,8 +294,9 @@ ipc_decode(const void *frame, size_t framelen, struct ipc_msg *m)
 	return 0;
 }
 
-int
-ipc_connect(const char *path)
+/* flags: SOCK_NONBLOCK or 0. */
+static int
+ipc_connect_flags(const char *path, int flags)
 {
 	struct sockaddr_un	 sun;
 	int			 fd, saved;
@@ -307,7 +308,7 @@ ipc_connect(const char *path)
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0)) < 0)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		saved = errno;
@@ -316,6 +317,18 @@ ipc_connect(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+int
+ipc_connect(const char *path)
+{
+	return ipc_connect_flags(path, 0);
+}
+
+int
+ipc_connect_nonblock(const char *path)
+{
+	return ipc_connect_flags(path, SOCK_NONBLOCK);
 }
 
 static int

@@ -76,6 +76,10 @@ int	ipc_decode(const void *frame, size_t framelen, struct ipc_msg *);
  * Return 0, or -1 with errno set (ETIMEDOUT, EPROTO for bad frames,
  * ECONNRESET for EOF). */
 int	ipc_connect(const char *path);
+/* The same, for a socket to use with libevent: non-blocking.  A UNIX-domain
+ * connect completes or fails at once (EAGAIN: the server's backlog is
+ * full), so the descriptor is ready for use when this returns it. */
+int	ipc_connect_nonblock(const char *path);
 int	ipc_write(int fd, const struct ipc_msg *, int timeout);
 int	ipc_read(int fd, struct ipc_msg *, int timeout);
 int	ipc_call(int fd, const struct ipc_msg *req, struct ipc_msg *reply,

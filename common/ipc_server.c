@@ -355,6 +355,14 @@ ipc_server_set_data(struct ipc_server *s, ipc_client_id id, void *data)
 	return 0;
 }
 
+void *
+ipc_server_data(const struct ipc_server *s, ipc_client_id id)
+{
+	struct ipc_client	*c;
+
+	return (c = server_find(s, id)) != NULL ? c->data : NULL;
+}
+
 int
 ipc_server_nclients(const struct ipc_server *s)
 {

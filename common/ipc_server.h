@@ -69,6 +69,8 @@ void	ipc_server_drop(struct ipc_server *, ipc_client_id);
 /* Attach the daemon's data to client id (given back to the gone
  * callback).  -1 if the client is gone. */
 int	ipc_server_set_data(struct ipc_server *, ipc_client_id, void *data);
+/* The data attached to client id; NULL if none or the client is gone. */
+void	*ipc_server_data(const struct ipc_server *, ipc_client_id);
 /* Clients connected now. */
 int	ipc_server_nclients(const struct ipc_server *);
 

@@ -58,6 +58,7 @@ smtpd       inet   $listen       -      n       2      smtpd
 qmgr        unix   private/qmgr         -      n       1      qmgr
 deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
+anvil       unix   private/anvil        -      n       1      anvil
 CONF
 	fi
 }

@@ -58,7 +58,7 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		log_fatal("cannot create the event loop");
 	daemon_drop_privs(&ctx);
-	smtpd_server_init(&srv, base, &ctx.cfg, ctx.listen_fd);
+	smtpd_server_init(&srv, base, &ctx.cfg, ctx.listen_fd, ctx.service);
 	sigterm = evsignal_new(base, SIGTERM, smtpd_stop, base);
 	sigint = evsignal_new(base, SIGINT, smtpd_stop, base);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||

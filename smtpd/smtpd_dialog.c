@@ -18,6 +18,7 @@
 #include "smtpd_policy.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
+#include "smtpd_space.h"
 
 void
 smtpd_dialog_reset(struct smtpd_session *s)
@@ -99,6 +100,11 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 	    path.size > cfg->message_size_limit) {
 		smtpd_session_reply(s, 552, "5.3.4",
 		    "Message size exceeds fixed limit");
+		return;
+	}
+	if (path.has_size && !smtpd_space_check(cfg, path.size)) {
+		smtpd_session_reply(s, 452, "4.3.1",
+		    "Insufficient system storage");
 		return;
 	}
 	s->sender = xstrdup(path.addr);
@@ -211,6 +217,9 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 	else if (s->nrcpt == 0)
 		smtpd_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
+	else if (!smtpd_space_check(s->srv->cfg, 0))
+		smtpd_session_reply(s, 452, "4.3.1",
+		    "Insufficient system storage");
 	else
 		smtpd_message_start(s);
 }
@@ -218,6 +227,10 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 static void
 smtpd_dialog_other(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
+	/* Junk (smtpd_junk_command_limit): NOOP, RSET, VRFY and unknown
+	 * verbs (ETRN among them) move no mail; HELP and QUIT are not. */
+	if (cmd->verb != SMTP_VERB_HELP && cmd->verb != SMTP_VERB_QUIT)
+		s->junk++;
 	switch (cmd->verb) {
 	case SMTP_VERB_RSET:
 		smtpd_dialog_reset(s);

@@ -116,10 +116,13 @@ smtpd_message_committed(void *arg, int result, int err)
 		smtpd_session_free(s);
 		return;
 	}
-	if (result == 0)
+	if (result == 0) {
 		evbuffer_add_printf(smtpd_session_out(s),
 		    "250 2.0.0 Ok: queued as %s\r\n", s->id);
-	else
+		/* As Postfix: a client that delivers mail may RSET and NOOP
+		 * between messages as often as it likes. */
+		s->junk = 0;
+	} else
 		smtpd_session_reply(s, 451, "4.3.0", "Error: queueing failed");
 	smtpd_dialog_reset(s);
 	smtpd_session_resume(s);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "proto_qmgr.h"
+#include "smtpd_anvil.h"
 #include "smtpd_commit.h"
 #include "smtpd_notify.h"
 #include "smtpd_server.h"
@@ -119,7 +120,7 @@ smtpd_server_replies(struct smtpd_server *srv)
 
 void
 smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
-    const struct tern_config *cfg, int listen_fd)
+    const struct tern_config *cfg, int listen_fd, const char *service)
 {
 	struct timeval	 tv;
 
@@ -137,6 +138,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 		log_fatal("cannot set up the session time-out");
 	srv->commit = smtpd_commit_new(base, SMTP_COMMIT_THREADS);
 	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
+	srv->anvil = smtpd_anvil_new(base, cfg, service);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
 	/* backlog -1: the master already called listen(2). */
@@ -163,6 +165,7 @@ smtpd_server_free(struct smtpd_server *srv)
 	while ((s = LIST_FIRST(&srv->sessions)) != NULL)
 		smtpd_session_shutdown(s);
 	smtpd_notify_free(srv->notify);
+	smtpd_anvil_free(srv->anvil);
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));

@@ -1,7 +1,7 @@
 /*
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
- * workers, the qmgr notifier, the pool of queue files to reuse, the cache
+ * workers, the qmgr notifier, the anvil client, the pool of queue files to reuse, the cache
  * of local users and the list of live sessions.  There is no
  * global state: everything a session needs is reached through this struct.
  */
@@ -19,6 +19,7 @@
 struct event;
 struct event_base;
 struct evconnlistener;
+struct smtpd_anvil;
 struct smtpd_commit;
 struct smtpd_notify;
 struct smtpd_session;
@@ -33,6 +34,7 @@ struct smtpd_server {
 	struct event		*resume;	/* re-enables accept after EMFILE */
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
+	struct smtpd_anvil	*anvil;		/* limits per client address */
 	struct queue_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
 	struct smtpd_session_list sessions;
@@ -50,7 +52,7 @@ struct smtpd_server {
 /* Set up everything, listening on listen_fd (already bound and listening,
  * shared with other smtpd processes); exits through log_fatal on failure. */
 void	smtpd_server_init(struct smtpd_server *, struct event_base *,
-	    const struct tern_config *, int listen_fd);
+	    const struct tern_config *, int listen_fd, const char *service);
 /* Stop accepting, let pending commits finish, say goodbye to every session
  * and free it all.  Called after the event loop has ended. */
 void	smtpd_server_free(struct smtpd_server *);

@@ -7,8 +7,14 @@
  * with the input: a reply costs one write(2), and a write event is armed
  * only when the socket's buffer is full.  Input is read into an evbuffer
  * with plain read(2) (libevent's own reader asks FIONREAD first, a system
- * call per read).  One persistent read event per session carries the idle
- * time-out; it is removed only while reading is paused.
+ * call per read).  One persistent read event per session carries the
+ * session's deadline; it is removed only while reading is paused.  The
+ * deadline does not restart on every read, or a client trickling a byte
+ * at a time would hold its session forever: a command line must be
+ * complete within smtpd_timeout of the previous one (or of reading being
+ * resumed), the DATA stream within smtpd_timeout extended by one second
+ * per smtpd_min_data_rate bytes received (never beyond smtpd_timeout of
+ * idleness), and the whole session within smtpd_session_time_limit.
  * Reading stops while a commit is pending, so commands that follow the end
  * of DATA are answered only after "250 queued", and while too much output
  * waits for a client that does not read it.  A session is freed only from
@@ -21,6 +27,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +38,9 @@
 
 #include "buf.h"
 #include "config.h"
+#include "io.h"
 #include "log.h"
+#include "smtpd_anvil.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
 
@@ -39,6 +48,7 @@
 #define SMTP_READ_SIZE		(16 * 1024)
 
 static void	smtpd_session_writable(evutil_socket_t, short, void *);
+static int	smtpd_session_arm(struct smtpd_session *, int);
 
 /* Replies */
 
@@ -74,6 +84,52 @@ smtpd_session_reply_host(struct smtpd_session *s, int code,
 
 /* Reading and closing */
 
+/* (Re)start the read event's timer for what is left of the deadline (or
+ * of the session).  fresh: the deadline is a whole smtpd_timeout from now,
+ * which the server's common time-out queue arms in O(1).  0 or -1. */
+static int
+smtpd_session_arm(struct smtpd_session *s, int fresh)
+{
+	long long	 now = io_now_ms(), end = s->deadline_ms, left;
+	struct timeval	 tv;
+
+	if (s->end_ms < end)
+		end = s->end_ms;
+	else if (fresh)
+		return event_add(s->rev, s->srv->timeout);
+	left = end > now ? end - now : 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	return event_add(s->rev, &tv);
+}
+
+/* After a read of n bytes that completed `lines` command lines or
+ * messages: a new command deadline, or in DATA the old one extended by the
+ * data rate; libevent restarted the persistent event's full time-out, so
+ * the timer is set again either way. */
+static void
+smtpd_session_clock(struct smtpd_session *s, size_t n, int lines)
+{
+	const struct tern_config	*cfg = s->srv->cfg;
+	long long			 idle;
+
+	if (!s->reading)
+		return;
+	idle = io_now_ms() + 1000LL * cfg->smtpd_timeout;
+	if (lines > 0)
+		s->deadline_ms = idle;
+	else if (s->phase == SMTP_PHASE_DATA) {
+		s->deadline_ms += (long long)(n * 1000 /
+		    (size_t)cfg->smtpd_min_data_rate);
+		if (s->deadline_ms > idle)
+			s->deadline_ms = idle;
+	}
+	if (smtpd_session_arm(s, lines > 0) < 0) {
+		log_error("cannot set the time-out of [%s]", s->client);
+		smtpd_session_close(s);
+	}
+}
+
 void
 smtpd_session_want_read(struct smtpd_session *s)
 {
@@ -85,7 +141,9 @@ smtpd_session_want_read(struct smtpd_session *s)
 	    s->phase == SMTP_PHASE_DATA) && !s->throttled && !s->srv->stopping;
 	if (want == s->reading)
 		return;
-	if (want ? event_add(s->rev, s->srv->timeout) : event_del(s->rev)) {
+	if (want)
+		s->deadline_ms = io_now_ms() + 1000LL * s->srv->cfg->smtpd_timeout;
+	if (want ? smtpd_session_arm(s, 1) : event_del(s->rev)) {
 		log_error("cannot %s reading from [%s]", want ? "resume" :
 		    "pause", s->client);
 		/* Without its read event the session would linger with no
@@ -118,13 +176,21 @@ smtpd_session_throttle(struct smtpd_session *s)
 	return 1;
 }
 
-/* A client that keeps getting errors is confused or probing: end it. */
+/* A client that keeps getting errors, or keeps sending commands that move
+ * no mail, is confused, probing or holding a session: end it. */
 static void
 smtpd_session_check_errors(struct smtpd_session *s)
 {
-	if (s->errors > SMTP_ERROR_LIMIT && s->phase == SMTP_PHASE_COMMAND) {
+	if (s->phase != SMTP_PHASE_COMMAND)
+		return;
+	if (s->errors > SMTP_ERROR_LIMIT) {
 		log_info("too many errors from [%s]", s->client);
 		smtpd_session_reply_host(s, 421, "4.7.0", "Error: too many errors");
+		smtpd_session_close(s);
+	} else if (s->junk > s->srv->cfg->smtpd_junk_command_limit) {
+		log_info("too many junk commands from [%s]", s->client);
+		smtpd_session_reply_host(s, 421, "4.7.0",
+		    "Error: too many junk commands");
 		smtpd_session_close(s);
 	}
 }
@@ -175,6 +241,7 @@ smtpd_session_line(struct smtpd_session *s, struct evbuffer *in)
 	if (s->discarding || len > SMTP_LINE_MAX) {
 		evbuffer_drain(in, len + eol_len);
 		s->discarding = 0;
+		s->junk++;
 		smtpd_session_reply(s, 500, "5.5.2", "Line too long");
 	} else {
 		evbuffer_remove(in, line, len);
@@ -187,23 +254,25 @@ smtpd_session_line(struct smtpd_session *s, struct evbuffer *in)
 	return 1;
 }
 
-/* Process every complete command (and message) that is buffered. */
-static void
+/* Process every complete command (and message) that is buffered; the
+ * number of command lines and messages taken (each restarts the clock). */
+static int
 smtpd_session_input(struct smtpd_session *s)
 {
 	struct evbuffer	*in = s->in;
-	int		 progress = 1;
+	int		 progress = 1, lines = 0;
 
 	while (progress && !s->srv->stopping) {
 		if (s->phase == SMTP_PHASE_COMMAND)
-			progress = smtpd_session_line(s, in);
+			lines += progress = smtpd_session_line(s, in);
 		else if (s->phase == SMTP_PHASE_DATA)
-			progress = smtpd_message_input(s, in);
+			lines += progress = smtpd_message_input(s, in);
 		else
-			return;
+			break;
 		if (smtpd_session_throttle(s))
-			return;
+			break;
 	}
+	return lines;
 }
 
 /* Write out what the replies left in the output buffer, as far as the
@@ -266,8 +335,14 @@ smtpd_session_resume(struct smtpd_session *s)
 static void
 smtpd_session_timeout(struct smtpd_session *s)
 {
-	log_info("timeout after %s from [%s]",
-	    s->phase == SMTP_PHASE_DATA ? "DATA" : "command", s->client);
+	if (io_now_ms() >= s->end_ms)
+		log_info("session time limit exceeded in %s from [%s]",
+		    s->phase == SMTP_PHASE_DATA ? "DATA" : "command",
+		    s->client);
+	else
+		log_info("timeout after %s from [%s]",
+		    s->phase == SMTP_PHASE_DATA ? "DATA" : "command",
+		    s->client);
 	if (s->phase == SMTP_PHASE_DATA) {
 		s->phase = SMTP_PHASE_COMMAND;
 		smtpd_dialog_reset(s);
@@ -328,7 +403,8 @@ static void
 smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtpd_session	*s = arg;
-	int			 r;
+	size_t			 before = evbuffer_get_length(s->in), got;
+	int			 r, lines = 0;
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
@@ -344,8 +420,10 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 			smtpd_session_eof(s);
 		return;
 	}
+	got = evbuffer_get_length(s->in) - before;
 	if (r > 0)
-		smtpd_session_input(s);
+		lines = smtpd_session_input(s);
+	smtpd_session_clock(s, got, lines);
 	smtpd_session_settle(s);
 }
 
@@ -408,6 +486,14 @@ smtpd_session_release(struct smtpd_session *s)
 	s->fd = -1;
 }
 
+static void
+smtpd_session_greet(struct smtpd_session *s)
+{
+	evbuffer_add_printf(s->out, "220 %s\r\n", s->srv->cfg->smtpd_banner);
+	smtpd_session_want_read(s);
+	smtpd_session_settle(s);
+}
+
 void
 smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 {
@@ -418,6 +504,8 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 	s->srv = srv;
 	s->fd = fd;
 	smtpd_session_peer(s, sa);
+	s->end_ms = srv->cfg->smtpd_session_time_limit > 0 ? io_now_ms() +
+	    1000LL * srv->cfg->smtpd_session_time_limit : LLONG_MAX;
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
@@ -436,9 +524,47 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 	LIST_INSERT_HEAD(&srv->sessions, s, entry);
 	srv->nsessions++;
 	log_info("connect from [%s]", s->client);
-	evbuffer_add_printf(s->out, "220 %s\r\n", srv->cfg->smtpd_banner);
-	smtpd_session_want_read(s);
-	smtpd_session_settle(s);
+	if (smtpd_anvil_connect(srv->anvil, s)) {
+		s->phase = SMTP_PHASE_CONNECT;
+		return;
+	}
+	smtpd_session_greet(s);
+}
+
+/* The limits per client address, as Postfix words them; a session over
+ * one is refused before its greeting.  0, or -1 once refused. */
+static int
+smtpd_session_limits(struct smtpd_session *s, int count, int rate)
+{
+	const struct tern_config	*cfg = s->srv->cfg;
+
+	if (cfg->smtpd_client_connection_count_limit > 0 &&
+	    count > cfg->smtpd_client_connection_count_limit)
+		log_warn("connection count limit exceeded: %d from [%s]",
+		    count, s->client);
+	else if (cfg->smtpd_client_connection_rate_limit > 0 &&
+	    rate > cfg->smtpd_client_connection_rate_limit)
+		log_warn("connection rate limit exceeded: %d from [%s]",
+		    rate, s->client);
+	else
+		return 0;
+	evbuffer_add_printf(s->out, "421 4.7.0 %s Error: too many connections "
+	    "from %s\r\n", cfg->myhostname, s->client);
+	s->phase = SMTP_PHASE_CLOSING;
+	return -1;
+}
+
+void
+smtpd_session_admit(struct smtpd_session *s, int count, int rate)
+{
+	if (s->phase != SMTP_PHASE_CONNECT)
+		return;
+	s->phase = SMTP_PHASE_COMMAND;
+	if (smtpd_session_limits(s, count, rate) < 0) {
+		smtpd_session_settle(s);
+		return;
+	}
+	smtpd_session_greet(s);
 }
 
 void
@@ -446,6 +572,7 @@ smtpd_session_free(struct smtpd_session *s)
 {
 	if (s->fd >= 0) {
 		log_info("disconnect from [%s]", s->client);
+		smtpd_anvil_disconnect(s->srv->anvil, s);
 		smtpd_session_release(s);
 		LIST_REMOVE(s, entry);
 		s->srv->nsessions--;

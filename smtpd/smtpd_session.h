@@ -26,12 +26,15 @@
 
 struct event;
 struct evbuffer;
+struct smtpd_anvil_wait;
 struct smtpd_server;
 
 /* Longest command line accepted, without CRLF: RFC 5321 allows 512 with
  * CRLF, plus room for ESMTP parameters (section 4.5.3.1.4). */
 #define SMTP_LINE_MAX		2048
-/* More than this many 5xx replies in a session end it (421). */
+/* More than this many 5xx replies in a session end it (421); more than
+ * smtpd_junk_command_limit junk commands (NOOP, RSET, VRFY, unknown
+ * ones, over-long lines) do too. */
 #define SMTP_ERROR_LIMIT	20
 /* Stop reading while this much output waits for a client that is not
  * reading its replies. */
@@ -41,7 +44,8 @@ enum smtpd_phase {
 	SMTP_PHASE_COMMAND,	/* reading commands */
 	SMTP_PHASE_DATA,	/* reading the message after 354 */
 	SMTP_PHASE_COMMIT,	/* a worker is committing the message */
-	SMTP_PHASE_CLOSING	/* last reply queued; free once written */
+	SMTP_PHASE_CLOSING,	/* last reply queued; free once written */
+	SMTP_PHASE_CONNECT	/* asking anvil before the greeting */
 };
 
 struct smtpd_session {
@@ -61,6 +65,14 @@ struct smtpd_session {
 	unsigned int		 write_failed:1; /* queue file write error */
 	unsigned int		 client_v6:1;
 	int			 errors;	/* 5xx replies so far */
+	int			 junk;		/* NOOP, RSET, VRFY, unknown, ...
+						   since the last message */
+	long long		 deadline_ms;	/* io_now_ms() by which the
+						   command (or DATA) must be in */
+	long long		 end_ms;	/* smtpd_session_time_limit */
+	struct smtpd_anvil_wait	*anvil_wait;	/* anvil's answer is due */
+	unsigned int		 anvil_gen;	/* counted by anvil on this
+						   connection (smtpd_anvil.c) */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
 	enum smtpd_body		 body;		/* MAIL BODY= */
@@ -81,6 +93,9 @@ struct smtpd_session {
 /* smtpd_session.c */
 /* Start a session on an accepted socket (the session owns fd). */
 void	smtpd_session_new(struct smtpd_server *, int fd, const struct sockaddr *);
+/* anvil's answer for a session in SMTP_PHASE_CONNECT: its client's
+ * sessions and their rate (0: unknown); greet it or refuse it.  May free. */
+void	smtpd_session_admit(struct smtpd_session *, int count, int rate);
 /* Server shutdown: tell the client, flush what can be flushed without
  * blocking, abort an unfinished message, free the session. */
 void	smtpd_session_shutdown(struct smtpd_session *);

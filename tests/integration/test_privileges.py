@@ -36,6 +36,8 @@ PROCESSES = {
                 {"null", "log", "listen:own", "signalfd", "queue", "connected"}),
     "resolver": ("mail_owner", "mail_owner", "none",
                  {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
+    "anvil": ("mail_owner", "mail_owner", "none",
+              {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
 }
 
 

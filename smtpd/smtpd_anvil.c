@@ -1,0 +1,324 @@
+/*
+ * smtpd_anvil - asking anvil(8) about new sessions (see smtpd_anvil.h).
+ * Every request waits in a FIFO for its reply (anvil answers in order);
+ * an entry names its session, or nothing once the session has gone (or
+ * for a DISCONNECT).  One timer watches the oldest entry.  A connection
+ * has a generation number, and a session remembers the one it was counted
+ * on: a session counted on a connection that has since dropped is no
+ * longer counted by anvil, and must not be ended again on the next one.
+ */
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "buf.h"
+#include "cidr.h"
+#include "config.h"
+#include "io.h"
+#include "ipc.h"
+#include "ipc_event.h"
+#include "log.h"
+#include "proto_anvil.h"
+#include "smtpd_anvil.h"
+#include "smtpd_session.h"
+
+/* Replies are small; anything larger is a broken anvil. */
+#define SMTP_ANVIL_REPLY_MAX	4096
+/* "anvil unavailable" is logged at most this often. */
+#define SMTP_ANVIL_LOG_MS	(60 * 1000)
+
+struct smtpd_anvil_wait {
+	TAILQ_ENTRY(smtpd_anvil_wait) entry;
+	struct smtpd_session	*s;		/* NULL: nobody waits */
+	long long		 sent_ms;
+};
+
+TAILQ_HEAD(smtpd_anvil_queue, smtpd_anvil_wait);
+
+struct smtpd_anvil {
+	struct event_base	*base;
+	const struct tern_config *cfg;
+	char			*service;
+	struct cidr		*exempt;	/* event limit exceptions */
+	int			 nexempt;
+	struct bufferevent	*bev;		/* NULL while disconnected */
+	unsigned int		 gen;		/* of the connection; never 0 */
+	long long		 retry_at;	/* io_now_ms() of the next try */
+	long long		 logged_at;
+	struct smtpd_anvil_queue waits;
+	struct event		*timer;		/* the oldest wait's limit */
+};
+
+static void	smtpd_anvil_drop(struct smtpd_anvil *, const char *why);
+
+/* Log why limits are off now, once a minute at most. */
+static void
+smtpd_anvil_unavailable(struct smtpd_anvil *a, const char *why)
+{
+	long long	 now = io_now_ms();
+
+	if (a->logged_at != 0 && now - a->logged_at < SMTP_ANVIL_LOG_MS)
+		return;
+	a->logged_at = now;
+	log_warn("anvil %s: client connection limits not applied", why);
+}
+
+static void
+smtpd_anvil_arm(struct smtpd_anvil *a)
+{
+	struct smtpd_anvil_wait	*w = TAILQ_FIRST(&a->waits);
+	struct timeval		 tv;
+	long long		 left;
+
+	if (w == NULL) {
+		event_del(a->timer);
+		return;
+	}
+	left = w->sent_ms + SMTP_ANVIL_WAIT_MS - io_now_ms();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	/* Without the timer a silent anvil holds sessions until it
+	 * closes; never seen, and then only in a broken event loop. */
+	if (event_add(a->timer, &tv) < 0)
+		log_error("cannot arm the anvil timer");
+}
+
+/* The oldest request's answer: its session (if any) may go on. */
+static void
+smtpd_anvil_answer(struct smtpd_anvil *a, int count, int rate)
+{
+	struct smtpd_anvil_wait	*w = TAILQ_FIRST(&a->waits);
+	struct smtpd_session	*s;
+
+	TAILQ_REMOVE(&a->waits, w, entry);
+	s = w->s;
+	free(w);
+	if (s != NULL) {
+		s->anvil_wait = NULL;
+		smtpd_session_admit(s, count, rate);
+	}
+}
+
+/* Give up on this connection: every waiting session is let in. */
+static void
+smtpd_anvil_drop(struct smtpd_anvil *a, const char *why)
+{
+	if (why != NULL)
+		smtpd_anvil_unavailable(a, why);
+	if (a->bev != NULL) {
+		bufferevent_free(a->bev);
+		a->bev = NULL;
+	}
+	if (++a->gen == 0)
+		a->gen = 1;
+	a->retry_at = io_now_ms() + SMTP_ANVIL_RETRY_MS;
+	while (!TAILQ_EMPTY(&a->waits))
+		smtpd_anvil_answer(a, 0, 0);
+	event_del(a->timer);
+}
+
+static void
+smtpd_anvil_reply(struct smtpd_anvil *a, const struct ipc_msg *m)
+{
+	const char	*status = ipc_msg_get(m, "status");
+	long long	 count = 0, rate = 0;
+
+	if (m->type == ANVIL_T_REPLY && status != NULL &&
+	    strcmp(status, "ok") == 0) {
+		(void)ipc_msg_get_int(m, "count", 0, 1LL << 30, &count);
+		(void)ipc_msg_get_int(m, "rate", 0, 1LL << 30, &rate);
+	} else if (m->type != ANVIL_T_REPLY) {
+		status = ipc_msg_get(m, "text");
+		log_warn("anvil refused a request: %s",
+		    status != NULL ? status : "(no text)");
+	}
+	smtpd_anvil_answer(a, (int)count, (int)rate);
+}
+
+static void
+smtpd_anvil_read(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_anvil	*a = arg;
+	struct ipc_msg		 m;
+	int			 r;
+
+	while ((r = ipc_evbuffer_take(bufferevent_get_input(bev),
+	    SMTP_ANVIL_REPLY_MAX, &m)) == 1) {
+		if (TAILQ_EMPTY(&a->waits)) {
+			ipc_msg_free(&m);
+			smtpd_anvil_drop(a, "sent a reply nobody asked for");
+			return;
+		}
+		smtpd_anvil_reply(a, &m);
+		ipc_msg_free(&m);
+		/* An admitted session may have been refused and freed, and
+		 * may have dropped nothing; the connection is still ours. */
+		if (a->bev != bev)
+			return;
+	}
+	if (r < 0) {
+		smtpd_anvil_drop(a, "sent a malformed reply");
+		return;
+	}
+	smtpd_anvil_arm(a);
+}
+
+static void
+smtpd_anvil_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		smtpd_anvil_drop(arg, "closed the connection");
+}
+
+static void
+smtpd_anvil_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	smtpd_anvil_drop(arg, "did not answer in time");
+}
+
+static int
+smtpd_anvil_open(struct smtpd_anvil *a)
+{
+	int	 fd;
+
+	if (io_now_ms() < a->retry_at)
+		return -1;
+	if ((fd = ipc_connect_nonblock(ANVIL_SOCKET)) < 0) {
+		a->retry_at = io_now_ms() + SMTP_ANVIL_RETRY_MS;
+		smtpd_anvil_unavailable(a, strerror(errno));
+		return -1;
+	}
+	if ((a->bev = bufferevent_socket_new(a->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		a->retry_at = io_now_ms() + SMTP_ANVIL_RETRY_MS;
+		return -1;
+	}
+	bufferevent_setcb(a->bev, smtpd_anvil_read, NULL, smtpd_anvil_event, a);
+	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* Send one request and queue its wait; the wait, or NULL if not sent. */
+static struct smtpd_anvil_wait *
+smtpd_anvil_send(struct smtpd_anvil *a, uint8_t type, const char *client,
+    struct smtpd_session *s)
+{
+	struct smtpd_anvil_wait	*w;
+	struct ipc_msg		 m;
+	int			 r;
+
+	if (a->bev == NULL && smtpd_anvil_open(a) < 0)
+		return NULL;
+	ipc_msg_init(&m, type);
+	r = ipc_msg_add_int(&m, "v", PROTO_ANVIL_VERSION) == 0 &&
+	    ipc_msg_addf(&m, "ident", "%s:%s", a->service, client) == 0 &&
+	    ipc_evbuffer_put(bufferevent_get_output(a->bev), &m) == 0;
+	ipc_msg_free(&m);
+	if (!r)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	w->sent_ms = io_now_ms();
+	TAILQ_INSERT_TAIL(&a->waits, w, entry);
+	if (TAILQ_FIRST(&a->waits) == w)
+		smtpd_anvil_arm(a);
+	return w;
+}
+
+static int
+smtpd_anvil_exempt(const struct smtpd_anvil *a, const char *client)
+{
+	int	 i;
+
+	for (i = 0; i < a->nexempt; i++)
+		if (cidr_match(&a->exempt[i], client))
+			return 1;
+	return 0;
+}
+
+int
+smtpd_anvil_connect(struct smtpd_anvil *a, struct smtpd_session *s)
+{
+	if (a->cfg->smtpd_client_connection_count_limit == 0 &&
+	    a->cfg->smtpd_client_connection_rate_limit == 0)
+		return 0;
+	if (smtpd_anvil_exempt(a, s->client))
+		return 0;
+	if ((s->anvil_wait = smtpd_anvil_send(a, ANVIL_T_CONNECT, s->client,
+	    s)) == NULL)
+		return 0;
+	s->anvil_gen = a->gen;
+	return 1;
+}
+
+void
+smtpd_anvil_disconnect(struct smtpd_anvil *a, struct smtpd_session *s)
+{
+	if (s->anvil_wait != NULL) {
+		s->anvil_wait->s = NULL;
+		s->anvil_wait = NULL;
+	}
+	if (s->anvil_gen != 0 && s->anvil_gen == a->gen && a->bev != NULL)
+		(void)smtpd_anvil_send(a, ANVIL_T_DISCONNECT, s->client, NULL);
+	s->anvil_gen = 0;
+}
+
+struct smtpd_anvil *
+smtpd_anvil_new(struct event_base *base, const struct tern_config *cfg,
+    const char *service)
+{
+	const struct config_list *l = &cfg->smtpd_client_event_limit_exceptions;
+	struct smtpd_anvil	*a = xcalloc(1, sizeof(*a));
+	int			 i;
+
+	a->base = base;
+	a->cfg = cfg;
+	a->service = xstrdup(service);
+	a->gen = 1;
+	TAILQ_INIT(&a->waits);
+	if (l->count > 0)
+		a->exempt = xreallocarray(NULL, (size_t)l->count,
+		    sizeof(*a->exempt));
+	/* config.c has checked every entry. */
+	for (i = 0; i < l->count; i++)
+		if (cidr_parse(l->item[i], &a->exempt[a->nexempt]) == 0)
+			a->nexempt++;
+	if ((a->timer = evtimer_new(base, smtpd_anvil_timeout, a)) == NULL)
+		log_fatal("cannot create a timer");
+	return a;
+}
+
+void
+smtpd_anvil_free(struct smtpd_anvil *a)
+{
+	struct smtpd_anvil_wait	*w;
+
+	if (a == NULL)
+		return;
+	if (a->bev != NULL)
+		bufferevent_free(a->bev);
+	while ((w = TAILQ_FIRST(&a->waits)) != NULL) {
+		TAILQ_REMOVE(&a->waits, w, entry);
+		if (w->s != NULL)
+			w->s->anvil_wait = NULL;
+		free(w);
+	}
+	event_free(a->timer);
+	free(a->exempt);
+	free(a->service);
+	free(a);
+}

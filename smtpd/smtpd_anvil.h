@@ -1,0 +1,43 @@
+/*
+ * smtpd_anvil - the limits per client address (Postfix's names and
+ * meanings): smtpd_client_connection_count_limit sessions at once and
+ * smtpd_client_connection_rate_limit new sessions per anvil_rate_time_unit,
+ * counted across every smtpd process by anvil(8) (proto_anvil.h), for
+ * clients outside smtpd_client_event_limit_exceptions.
+ *
+ * A new session asks anvil before its greeting, over one persistent,
+ * non-blocking connection shared by the process's sessions (requests are
+ * pipelined, and replies come back in order).  Nothing ever blocks the
+ * event loop, and a missing or slow anvil never stops mail: when anvil
+ * cannot be reached, or has not answered the oldest request within
+ * SMTP_ANVIL_WAIT_MS, every waiting session is let in with a log line,
+ * the connection is dropped (anvil then forgets what it counted on it) and
+ * tried again SMTP_ANVIL_RETRY_MS later.  Fail open: limits are a defence
+ * against abuse, and an outage of anvil must not become one of mail.
+ */
+#ifndef TERN_SMTPD_ANVIL_H
+#define TERN_SMTPD_ANVIL_H
+
+struct event_base;
+struct smtpd_anvil;
+struct smtpd_session;
+struct tern_config;
+
+/* The longest a new session waits for anvil before it is let in. */
+#define SMTP_ANVIL_WAIT_MS	1000
+/* Wait this long after a failed or dropped connection before trying again. */
+#define SMTP_ANVIL_RETRY_MS	1000
+
+/* service: the smtpd service name (master.conf), which keys the counts. */
+struct smtpd_anvil *smtpd_anvil_new(struct event_base *,
+	    const struct tern_config *, const char *service);
+/* Ask anvil about the new session s.  1: asked; smtpd_session_admit(s, ...)
+ * follows later.  0: nothing to ask (no limits, an exempt client, anvil
+ * unavailable): the session may start at once. */
+int	smtpd_anvil_connect(struct smtpd_anvil *, struct smtpd_session *s);
+/* Session s ends: forget its question, tell anvil if it was counted. */
+void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
+/* Free (sessions first: a waiting session is never admitted from here). */
+void	smtpd_anvil_free(struct smtpd_anvil *);
+
+#endif

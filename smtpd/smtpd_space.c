@@ -1,0 +1,50 @@
+/*
+ * smtpd_space - the free-space check before a message (see smtpd_space.h).
+ * One statvfs(2) per MAIL SIZE= or DATA: cheap next to the queue file
+ * that follows.
+ */
+#include <sys/statvfs.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "smtpd_space.h"
+
+int
+smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
+    size_t message_size_limit, unsigned long long size)
+{
+	unsigned long long	 need, floor;
+
+	/* 1.5 x the limit, without overflow for absurd limits. */
+	floor = (unsigned long long)message_size_limit;
+	floor = floor + floor / 2 < floor ? ~0ULL : floor + floor / 2;
+	need = (unsigned long long)queue_minfree > floor ?
+	    (unsigned long long)queue_minfree : floor;
+	if (avail < need)
+		return 0;
+	return size <= avail - need;
+}
+
+int
+smtpd_space_check(const struct tern_config *cfg, unsigned long long size)
+{
+	struct statvfs	 st;
+	unsigned long long avail;
+
+	if (statvfs(".", &st) < 0) {
+		log_warn("statvfs of the queue: %s: free space not checked",
+		    strerror(errno));
+		return 1;
+	}
+	avail = (unsigned long long)st.f_bavail * st.f_frsize;
+	if (smtpd_space_enough(avail, cfg->queue_minfree,
+	    cfg->message_size_limit, size))
+		return 1;
+	log_warn("not enough free space in the queue: %llu bytes free, "
+	    "queue_minfree %zu, message_size_limit %zu, message size %llu",
+	    avail, cfg->queue_minfree, cfg->message_size_limit, size);
+	return 0;
+}
