@@ -68,6 +68,11 @@ $(B)/bin/$(2): $(B)/$(1)/$(2).o $(B)/$(1)/lib$(2).a $(LIBTERN)
 endef
 TOOLS = $(patsubst tools/%/,%,$(wildcard tools/*/))
 $(foreach d,$(DAEMONS),$(eval $(call program_rules,$(d),$(d))))
+
+# The master checks every key of tern.conf (master/master_params.c): it links
+# each daemon's key table, DIR/DIR_params.o, which is data only.
+PARAMS_OBJ = $(foreach d,$(filter-out master,$(DAEMONS)),$(B)/$(d)/$(d)_params.o)
+$(B)/bin/master: $(PARAMS_OBJ)
 $(foreach t,$(TOOLS),$(eval $(call program_rules,tools/$(t),$(t))))
 
 DAEMON_ARCHIVES = $(foreach d,$(DAEMONS),$(B)/$(d)/lib$(d).a) \

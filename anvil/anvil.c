@@ -19,6 +19,7 @@
 #include "io.h"
 #include "log.h"
 #include "proto_anvil.h"
+#include "anvil_params.h"
 
 static void
 anvil_stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -47,11 +48,12 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_ctx	 ctx;
+	struct anvil_params	 par;
 	struct anvil		 a;
 	struct event		*sigterm, *sigint;
 	struct timeval		 unit;
 
-	daemon_setup(argc, argv, "anvil", &ctx);
+	daemon_setup(argc, argv, "anvil", &anvil_params_table, &par, &ctx);
 	if (ctx.listen_fd < 0)
 		log_fatal("no listening socket (-l): nothing to serve");
 	daemon_drop_privs(&ctx);
@@ -60,8 +62,8 @@ main(int argc, char **argv)
 	if ((a.base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
 	anvil_table_init(&a.table, ANVIL_ENTRY_MAX,
-	    1000LL * ctx.cfg.anvil_rate_time_unit);
-	unit.tv_sec = ctx.cfg.anvil_rate_time_unit;
+	    1000LL * par.anvil_rate_time_unit);
+	unit.tv_sec = par.anvil_rate_time_unit;
 	unit.tv_usec = 0;
 	a.expire_ev = event_new(a.base, -1, EV_PERSIST, anvil_expire_cb, &a);
 	if (a.expire_ev == NULL || event_add(a.expire_ev, &unit) < 0)
@@ -74,7 +76,7 @@ main(int argc, char **argv)
 	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
 		log_fatal("cannot install signal handlers");
 
-	log_info("started, rate time unit %ds", ctx.cfg.anvil_rate_time_unit);
+	log_info("started, rate time unit %ds", par.anvil_rate_time_unit);
 	if (event_base_dispatch(a.base) < 0)
 		log_error("event loop failed");
 

@@ -1,8 +1,9 @@
 /*
- * config - reading tern.conf.  One table lists every key with its type,
- * default and place in struct tern_config; defaults are strings run through
- * the same parsers as the file, so a default can never be a value the file
- * would reject.  Errors name the file and line and parsing goes on, so one
+ * config - reading tern.conf: a generic parser over key tables.  A table
+ * lists keys with their type, default and place in the caller's struct (the
+ * global table below fills struct tern_config; each daemon has its own, see
+ * config.h); defaults are strings run through the same parsers as the file,
+ * so a default can never be a value the file would reject.  Errors name the file and line and parsing goes on, so one
  * run reports every mistake; the caller gets -1 and a freed configuration.
  */
 #include <sys/stat.h>
@@ -36,97 +37,33 @@
 #define CONFIG_VALUE_MAX	(64 * 1024)
 #define CONFIG_KEY_MAX		64
 
-enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
-    CT_CHOICE };
-
-#define CF_EMPTY_OK	0x01	/* a string may be empty */
-#define CF_EXPAND	0x02	/* $myhostname is expanded */
-#define CF_HOSTNAME	0x04	/* must be a valid domain name */
-#define CF_NETWORKS	0x08	/* a list of networks (cidr.h) */
-
-struct config_key {
-	const char	*name;
-	enum config_type type;
-	size_t		 off;
-	const char	*def;	/* NULL: computed (myhostname, master_config) */
-	int		 flags;
-	long long	 min;	/* counts, sizes and times */
-};
-
 #define O(f)	offsetof(struct tern_config, f)
 
-static const struct config_key config_keys[] = {
-	{ "myhostname", CT_STRING, O(myhostname), NULL, CF_HOSTNAME, 0 },
+static const struct config_key config_global_keys[] = {
+	{ "myhostname", CT_STRING, O(myhostname), NULL, CF_HOSTNAME, 0, NULL,
+	    NULL },
 	{ "mydestination", CT_LIST, O(mydestination), "localhost, $myhostname",
-	    CF_EXPAND, 0 },
-	{ "smtpd_banner", CT_STRING, O(smtpd_banner), "$myhostname ESMTP tern",
-	    CF_EXPAND | CF_EMPTY_OK, 0 },
-	{ "queue_directory", CT_STRING, O(queue_directory), "/var/spool/tern", 0, 0 },
-	{ "daemon_directory", CT_STRING, O(daemon_directory), TERN_LIBEXECDIR, 0, 0 },
-	{ "mail_owner", CT_STRING, O(mail_owner), "tern", 0, 0 },
-	{ "master_config", CT_STRING, O(master_config), NULL, 0, 0 },
-	{ "message_size_limit", CT_SIZE, O(message_size_limit), "10240000", 0, 1 },
-	{ "smtpd_recipient_limit", CT_COUNT, O(smtpd_recipient_limit), "1000", 0, 1 },
-	{ "smtpd_timeout", CT_TIME, O(smtpd_timeout), "300", 0, 1 },
-	{ "smtpd_client_limit", CT_COUNT, O(smtpd_client_limit), "20000", 0, 1 },
-	{ "local_recipient_check", CT_BOOL, O(local_recipient_check), "yes", 0, 0 },
-	{ "smtpd_forbid_bare_newline", CT_CHOICE, O(smtpd_forbid_bare_newline),
-	    "reject", 0, 0 },
-	{ "smtpd_junk_command_limit", CT_COUNT, O(smtpd_junk_command_limit),
-	    "100", 0, 1 },
-	{ "smtpd_min_data_rate", CT_COUNT, O(smtpd_min_data_rate), "500", 0, 1 },
-	{ "smtpd_session_time_limit", CT_TIME, O(smtpd_session_time_limit), "1h",
-	    0, 0 },
-	{ "queue_minfree", CT_SIZE, O(queue_minfree), "0", 0, 0 },
-	{ "smtpd_client_connection_count_limit", CT_COUNT,
-	    O(smtpd_client_connection_count_limit), "50", 0, 0 },
-	{ "smtpd_client_connection_rate_limit", CT_COUNT,
-	    O(smtpd_client_connection_rate_limit), "0", 0, 0 },
-	{ "smtpd_client_event_limit_exceptions", CT_LIST,
-	    O(smtpd_client_event_limit_exceptions), "127.0.0.0/8, ::1",
-	    CF_NETWORKS, 0 },
-	{ "anvil_rate_time_unit", CT_TIME, O(anvil_rate_time_unit), "60", 0, 1 },
-	{ "queue_scan_interval", CT_TIME, O(queue_scan_interval), "60", 0, 1 },
-	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1 },
-	{ "maximal_backoff_time", CT_TIME, O(maximal_backoff_time), "4000", 0, 1 },
-	{ "maximal_queue_lifetime", CT_TIME, O(maximal_queue_lifetime), "5d", 0, 0 },
-	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "4", 0, 1 },
-	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0 },
-	{ "resolver_nameservers", CT_LIST, O(resolver_nameservers), "", 0, 0 },
-	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1 },
-	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0 },
+	    CF_EXPAND, 0, NULL, NULL },
+	{ "queue_directory", CT_STRING, O(queue_directory), "/var/spool/tern", 0,
+	    0, NULL, NULL },
+	{ "daemon_directory", CT_STRING, O(daemon_directory), TERN_LIBEXECDIR, 0,
+	    0, NULL, NULL },
+	{ "mail_owner", CT_STRING, O(mail_owner), "tern", 0, 0, NULL, NULL },
+	{ "master_config", CT_STRING, O(master_config), "master.conf",
+	    CF_BESIDE, 0, NULL, NULL },
+	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0, NULL, NULL },
 };
 
-#define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
-
-/* The words a CT_CHOICE key accepts (case does not matter); its value is
- * the index of the word, as the enum beside the field in config.h says. */
-static const struct {
-	const char	*key;
-	const char	*word[4];	/* NULL after the last */
-} config_choices[] = {
-	{ "smtpd_forbid_bare_newline", { "no", "reject", NULL } },
-};
-
-static const char *const *
-config_choice_words(const struct config_key *k)
-{
-	size_t	 i;
-
-	for (i = 0; i < sizeof(config_choices) / sizeof(config_choices[0]); i++)
-		if (strcmp(config_choices[i].key, k->name) == 0)
-			return config_choices[i].word;
-	return NULL;
-}
+const struct config_table config_global_table =
+    CONFIG_TABLE("global", config_global_keys, struct tern_config);
 
 static int
 config_parse_choice(const struct config_key *k, const char *s, int *out)
 {
-	const char *const	*w = config_choice_words(k);
-	int			 i;
+	int	 i;
 
-	for (i = 0; w != NULL && w[i] != NULL; i++) {
-		if (strcasecmp(s, w[i]) == 0) {
+	for (i = 0; k->words != NULL && k->words[i] != NULL; i++) {
+		if (strcasecmp(s, k->words[i]) == 0) {
 			*out = i;
 			return 0;
 		}
@@ -134,11 +71,21 @@ config_parse_choice(const struct config_key *k, const char *s, int *out)
 	return -1;
 }
 
+/* One table with the struct it fills and where each key was set. */
+struct config_use {
+	const struct config_table *table;
+	void		*dest;
+	int		 scratch;	/* dest is ours: free it at the end */
+	int		*line;		/* per key; 0 = default */
+};
+
 /* What one parse run keeps beside the configuration itself. */
 struct config_run {
 	const char	*name;
 	int		 errors;
-	int		 line[NKEYS];	/* where each key was set; 0 = default */
+	int		 flags;
+	struct config_use *use;		/* [0] is the global table */
+	size_t		 nuse;
 };
 
 /* Value parsers */
@@ -285,15 +232,15 @@ config_expand(const char *s, const char *host)
 /* Setting and freeing one key */
 
 static void *
-config_field(struct tern_config *cf, const struct config_key *k)
+config_field(void *dest, const struct config_key *k)
 {
-	return (char *)cf + k->off;
+	return (char *)dest + k->off;
 }
 
 static void
-config_clear_key(struct tern_config *cf, const struct config_key *k)
+config_clear_key(void *dest, const struct config_key *k)
 {
-	void	*f = config_field(cf, k);
+	void	*f = config_field(dest, k);
 
 	if (k->type == CT_STRING) {
 		free(*(char **)f);
@@ -326,9 +273,9 @@ config_check_networks(const struct config_list *l)
 /* Parse value into the key's field (replacing what was there); -1 leaves the
  * field unchanged. */
 static int
-config_set(struct tern_config *cf, const struct config_key *k, const char *value)
+config_set(void *dest, const struct config_key *k, const char *value)
 {
-	void			*f = config_field(cf, k);
+	void			*f = config_field(dest, k);
 	struct config_list	 l;
 	size_t			 sz;
 	int			 i;
@@ -341,7 +288,7 @@ config_set(struct tern_config *cf, const struct config_key *k, const char *value
 		    ((k->flags & CF_HOSTNAME) &&
 		    !addr_valid_domain(value, strlen(value))))
 			return -1;
-		config_clear_key(cf, k);
+		config_clear_key(dest, k);
 		*(char **)f = xstrdup(value);
 		return 0;
 	case CT_LIST:
@@ -351,7 +298,7 @@ config_set(struct tern_config *cf, const struct config_key *k, const char *value
 			config_list_free(&l);
 			return -1;
 		}
-		config_clear_key(cf, k);
+		config_clear_key(dest, k);
 		*(struct config_list *)f = l;
 		return 0;
 	case CT_BOOL:
@@ -379,13 +326,13 @@ config_set(struct tern_config *cf, const struct config_key *k, const char *value
 }
 
 static const struct config_key *
-config_lookup(const char *name)
+config_lookup(const struct config_table *t, const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(config_keys[i].name, name) == 0)
-			return &config_keys[i];
+	for (i = 0; i < t->nkey; i++)
+		if (strcmp(t->key[i].name, name) == 0)
+			return &t->key[i];
 	return NULL;
 }
 
@@ -418,45 +365,97 @@ config_beside(const char *path, const char *file)
 	return b.data;
 }
 
+/* A CF_BESIDE string that was just set is made relative to tern.conf. */
 static void
-config_defaults_for(struct tern_config *cf, const char *path)
+config_set_beside(void *dest, const struct config_key *k, const char *path)
+{
+	char	**f = config_field(dest, k);
+	char	 *p;
+
+	if (!(k->flags & CF_BESIDE))
+		return;
+	p = config_beside(path, *f);
+	free(*f);
+	*f = p;
+}
+
+static void
+config_defaults_table(const struct config_table *t, void *dest,
+    const char *path)
 {
 	size_t	 i;
 
-	memset(cf, 0, sizeof(*cf));
-	for (i = 0; i < NKEYS; i++)
-		if (config_keys[i].def != NULL &&
-		    config_set(cf, &config_keys[i], config_keys[i].def) < 0)
+	memset(dest, 0, t->size);
+	for (i = 0; i < t->nkey; i++) {
+		if (t->key[i].def == NULL)
+			continue;
+		if (config_set(dest, &t->key[i], t->key[i].def) < 0)
 			log_fatal("config: bad built-in default for %s",
-			    config_keys[i].name);
+			    t->key[i].name);
+		config_set_beside(dest, &t->key[i], path);
+	}
+}
+
+static void
+config_defaults_global(struct tern_config *cf, const char *path)
+{
+	config_defaults_table(&config_global_table, cf, path);
 	cf->myhostname = config_default_hostname();
-	cf->master_config = config_beside(path, "master.conf");
 	cf->path = xstrdup(path);
+}
+
+static char *
+config_expand_free(char *s, const char *host)
+{
+	char	*e = config_expand(s, host);
+
+	free(s);
+	return e;
 }
 
 /* Expansion runs after the whole file is read, so myhostname may come after
  * the keys that use it. */
 static void
-config_expand_all(struct tern_config *cf)
+config_expand_table(const struct config_table *t, void *dest, const char *host)
 {
-	char	*s;
-	int	 i;
+	struct config_list	*l;
+	char			**s;
+	size_t			 i;
+	int			 j;
 
-	s = config_expand(cf->smtpd_banner, cf->myhostname);
-	free(cf->smtpd_banner);
-	cf->smtpd_banner = s;
-	for (i = 0; i < cf->mydestination.count; i++) {
-		s = config_expand(cf->mydestination.item[i], cf->myhostname);
-		free(cf->mydestination.item[i]);
-		cf->mydestination.item[i] = s;
+	for (i = 0; i < t->nkey; i++) {
+		if (!(t->key[i].flags & CF_EXPAND))
+			continue;
+		if (t->key[i].type == CT_STRING) {
+			s = config_field(dest, &t->key[i]);
+			*s = config_expand_free(*s, host);
+		} else if (t->key[i].type == CT_LIST) {
+			l = config_field(dest, &t->key[i]);
+			for (j = 0; j < l->count; j++)
+				l->item[j] = config_expand_free(l->item[j], host);
+		}
+	}
+}
+
+void
+config_defaults_parts(struct tern_config *cf, const struct config_part *part,
+    size_t nparts)
+{
+	const char	*path = TERN_SYSCONFDIR "/tern.conf";
+	size_t		 i;
+
+	config_defaults_global(cf, path);
+	config_expand_table(&config_global_table, cf, cf->myhostname);
+	for (i = 0; i < nparts; i++) {
+		config_defaults_table(part[i].table, part[i].dest, path);
+		config_expand_table(part[i].table, part[i].dest, cf->myhostname);
 	}
 }
 
 void
 config_defaults(struct tern_config *cf)
 {
-	config_defaults_for(cf, TERN_SYSCONFDIR "/tern.conf");
-	config_expand_all(cf);
+	config_defaults_parts(cf, NULL, 0);
 }
 
 /* Parsing */
@@ -491,11 +490,29 @@ config_trim(char *s)
 	return s;
 }
 
-/* One complete "key = value" entry, continuation lines already joined. */
-static void
-config_apply(struct tern_config *cf, struct config_run *run, int line, char *text)
+/* The key's table among those of this run; NULL: no table declares it. */
+static const struct config_key *
+config_find(struct config_run *run, const char *name, struct config_use **use)
 {
 	const struct config_key	*k;
+	size_t			 i;
+
+	for (i = 0; i < run->nuse; i++) {
+		if ((k = config_lookup(run->use[i].table, name)) != NULL) {
+			*use = &run->use[i];
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* One complete "key = value" entry, continuation lines already joined. */
+static void
+config_apply(struct config_run *run, int line, char *text)
+{
+	const struct config_key	*k;
+	struct config_use	*u;
+	int			*set;
 	char			*eq, *key, *value;
 	char			 shown[80];
 
@@ -510,23 +527,22 @@ config_apply(struct tern_config *cf, struct config_run *run, int line, char *tex
 		config_err(run, line, "missing key before '='");
 		return;
 	}
-	if ((k = config_lookup(key)) == NULL) {
-		config_err(run, line, "unknown key '%.*s'", CONFIG_KEY_MAX, key);
+	if ((k = config_find(run, key, &u)) == NULL) {
+		/* Another program's key: the master's whole-file check has it. */
+		if (run->flags & CONFIG_ALL_KEYS)
+			config_err(run, line, "unknown key '%.*s'",
+			    CONFIG_KEY_MAX, key);
 		return;
 	}
-	if (run->line[k - config_keys] != 0) {
+	set = &u->line[k - u->table->key];
+	if (*set != 0) {
 		config_err(run, line, "duplicate key '%s' (first set on line %d)",
-		    k->name, run->line[k - config_keys]);
+		    k->name, *set);
 		return;
 	}
-	run->line[k - config_keys] = line;
-	if (config_set(cf, k, value) == 0) {
-		if (k->type == CT_STRING && strcmp(k->name, "master_config") == 0) {
-			char *p = config_beside(run->name, value);
-
-			free(cf->master_config);
-			cf->master_config = p;
-		}
+	*set = line;
+	if (config_set(u->dest, k, value) == 0) {
+		config_set_beside(u->dest, k, run->name);
 		return;
 	}
 	snprintf(shown, sizeof(shown), "%s", value);
@@ -536,21 +552,29 @@ config_apply(struct tern_config *cf, struct config_run *run, int line, char *tex
 	config_err(run, line, "bad value for %s: '%s'", k->name, shown);
 }
 
-/* Rules that involve two keys, checked once the file is complete. */
+/* Rules that involve two keys (not_above), checked once the file is
+ * complete; reported on the later of the two lines. */
 static void
-config_check(struct tern_config *cf, struct config_run *run)
+config_check_use(struct config_run *run, const struct config_use *u)
 {
-	const struct config_key	*k = config_lookup("maximal_backoff_time");
-	const struct config_key	*j = config_lookup("minimal_backoff_time");
-	int			 line;
+	const struct config_key	*k, *hi;
+	int			 lo_v, hi_v, line;
+	size_t			 i;
 
-	if (cf->minimal_backoff_time > cf->maximal_backoff_time) {
-		line = run->line[k - config_keys];
-		if (run->line[j - config_keys] > line)
-			line = run->line[j - config_keys];
-		config_err(run, line, "minimal_backoff_time (%d) is larger than "
-		    "maximal_backoff_time (%d)", cf->minimal_backoff_time,
-		    cf->maximal_backoff_time);
+	for (i = 0; i < u->table->nkey; i++) {
+		k = &u->table->key[i];
+		if (k->not_above == NULL ||
+		    (hi = config_lookup(u->table, k->not_above)) == NULL)
+			continue;
+		lo_v = *(const int *)config_field(u->dest, k);
+		hi_v = *(const int *)config_field(u->dest, hi);
+		if (lo_v <= hi_v)
+			continue;
+		line = u->line[i];
+		if (u->line[hi - u->table->key] > line)
+			line = u->line[hi - u->table->key];
+		config_err(run, line, "%s (%d) is larger than %s (%d)",
+		    k->name, lo_v, hi->name, hi_v);
 	}
 }
 
@@ -570,11 +594,10 @@ struct config_entry {
 };
 
 static void
-config_entry_end(struct tern_config *cf, struct config_run *run,
-    struct config_entry *e)
+config_entry_end(struct config_run *run, struct config_entry *e)
 {
 	if (e->line != 0 && !e->skip)
-		config_apply(cf, run, e->line, e->text.data);
+		config_apply(run, e->line, e->text.data);
 	buf_reset(&e->text);
 	e->line = 0;
 	e->skip = 0;
@@ -582,8 +605,8 @@ config_entry_end(struct tern_config *cf, struct config_run *run,
 
 /* Add one physical line (already without its newline) to the entries. */
 static void
-config_line(struct tern_config *cf, struct config_run *run,
-    struct config_entry *e, int lineno, const char *p, size_t n)
+config_line(struct config_run *run, struct config_entry *e, int lineno,
+    const char *p, size_t n)
 {
 	size_t	 lead = 0;
 
@@ -598,7 +621,7 @@ config_line(struct tern_config *cf, struct config_run *run,
 	if (lead >= n || p[lead] == '#')
 		return;		/* blank lines and comments end nothing */
 	if (lead == 0) {
-		config_entry_end(cf, run, e);
+		config_entry_end(run, e);
 		e->line = lineno;
 	} else if (e->line == 0) {
 		config_err(run, lineno, "continuation line without a key");
@@ -614,8 +637,7 @@ config_line(struct tern_config *cf, struct config_run *run,
 }
 
 static void
-config_lines(struct tern_config *cf, struct config_run *run, const char *text,
-    size_t len)
+config_lines(struct config_run *run, const char *text, size_t len)
 {
 	struct config_entry	 e;
 	const char		*p = text, *end = text + len, *nl;
@@ -627,35 +649,94 @@ config_lines(struct tern_config *cf, struct config_run *run, const char *text,
 		lineno++;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
-		config_line(cf, run, &e, lineno, p, (size_t)(nl - p));
+		config_line(run, &e, lineno, p, (size_t)(nl - p));
 		p = nl < end ? nl + 1 : end;
 	}
-	config_entry_end(cf, run, &e);
+	config_entry_end(run, &e);
 	buf_free(&e.text);
+}
+
+/* The global table first, then the parts; a part without dest gets a
+ * scratch struct, freed by config_run_end(). */
+static void
+config_run_start(struct config_run *run, const char *name, int flags,
+    struct tern_config *cf, const struct config_part *part, size_t nparts)
+{
+	struct config_use	*u;
+	size_t			 i;
+
+	memset(run, 0, sizeof(*run));
+	run->name = name != NULL ? name : "(config)";
+	run->flags = flags;
+	run->nuse = nparts + 1;
+	run->use = xcalloc(run->nuse, sizeof(*run->use));
+	for (i = 0; i < run->nuse; i++) {
+		u = &run->use[i];
+		u->table = i == 0 ? &config_global_table : part[i - 1].table;
+		u->dest = i == 0 ? cf : part[i - 1].dest;
+		if (u->dest == NULL) {
+			u->dest = xcalloc(1, u->table->size);
+			u->scratch = 1;
+		}
+		u->line = xcalloc(u->table->nkey + 1, sizeof(*u->line));
+		if (i == 0)
+			config_defaults_global(cf, run->name);
+		else
+			config_defaults_table(u->table, u->dest, run->name);
+	}
+}
+
+static void
+config_run_end(struct config_run *run)
+{
+	struct config_use	*u;
+	size_t			 i;
+
+	for (i = 0; i < run->nuse; i++) {
+		u = &run->use[i];
+		if (i > 0 && (u->scratch || run->errors > 0))
+			config_free_part(u->table, u->dest);
+		if (u->scratch)
+			free(u->dest);
+		free(u->line);
+	}
+	free(run->use);
+}
+
+int
+config_parse_parts(const char *name, const char *text, size_t len,
+    struct tern_config *cf, const struct config_part *part, size_t nparts,
+    int flags)
+{
+	struct config_run	 run;
+	size_t			 i;
+
+	config_run_start(&run, name, flags, cf, part, nparts);
+	config_lines(&run, text, len);
+	for (i = 0; run.errors == 0 && i < run.nuse; i++)
+		config_check_use(&run, &run.use[i]);
+	if (run.errors == 0)
+		for (i = 0; i < run.nuse; i++)
+			config_expand_table(run.use[i].table, run.use[i].dest,
+			    cf->myhostname);
+	config_run_end(&run);
+	if (run.errors > 0) {
+		config_free(cf);
+		return -1;
+	}
+	return 0;
 }
 
 int
 config_parse(const char *name, const char *text, size_t len,
     struct tern_config *cf)
 {
-	struct config_run	 run;
-
-	memset(&run, 0, sizeof(run));
-	run.name = name != NULL ? name : "(config)";
-	config_defaults_for(cf, run.name);
-	config_lines(cf, &run, text, len);
-	if (run.errors == 0)
-		config_check(cf, &run);
-	if (run.errors > 0) {
-		config_free(cf);
-		return -1;
-	}
-	config_expand_all(cf);
-	return 0;
+	return config_parse_parts(name, text, len, cf, NULL, 0, 0);
 }
 
 int
-config_load(const char *path, struct tern_config *cf)
+config_load_parts(const char *path, struct tern_config *cf,
+    const struct config_part *part, size_t nparts, int flags)
 {
 	struct stat	 st;
 	char		*text;
@@ -666,6 +747,9 @@ config_load(const char *path, struct tern_config *cf)
 	if (path == NULL)
 		path = TERN_SYSCONFDIR "/tern.conf";
 	memset(cf, 0, sizeof(*cf));
+	for (r = 0; (size_t)r < nparts; r++)
+		if (part[r].dest != NULL)
+			memset(part[r].dest, 0, part[r].table->size);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("%s: %s", path, strerror(errno));
 		return -1;
@@ -692,20 +776,32 @@ config_load(const char *path, struct tern_config *cf)
 		return -1;
 	}
 	close(fd);
-	r = config_parse(path, text, len, cf);
+	r = config_parse_parts(path, text, len, cf, part, nparts, flags);
 	free(text);
 	return r;
+}
+
+int
+config_load(const char *path, struct tern_config *cf)
+{
+	return config_load_parts(path, cf, NULL, 0, 0);
+}
+
+void
+config_free_part(const struct config_table *t, void *dest)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->nkey; i++)
+		config_clear_key(dest, &t->key[i]);
+	memset(dest, 0, t->size);
 }
 
 void
 config_free(struct tern_config *cf)
 {
-	size_t	 i;
-
-	for (i = 0; i < NKEYS; i++)
-		config_clear_key(cf, &config_keys[i]);
 	free(cf->path);
-	memset(cf, 0, sizeof(*cf));
+	config_free_part(&config_global_table, cf);
 }
 
 /* Compare two domain names ignoring case and one trailing dot on each. */
@@ -735,10 +831,9 @@ config_is_local_domain(const struct tern_config *cf, const char *domain)
 }
 
 static void
-config_print_key(const struct tern_config *cf, const struct config_key *k,
-    struct buf *b)
+config_print_key(const void *dest, const struct config_key *k, struct buf *b)
 {
-	const void	*f = (const char *)cf + k->off;
+	const void	*f = (const char *)dest + k->off;
 	const struct config_list *l;
 	int		 i;
 
@@ -757,7 +852,7 @@ config_print_key(const struct tern_config *cf, const struct config_key *k,
 		buf_appendf(b, " %s", *(const int *)f ? "yes" : "no");
 		break;
 	case CT_CHOICE:
-		buf_appendf(b, " %s", config_choice_words(k)[*(const int *)f]);
+		buf_appendf(b, " %s", k->words[*(const int *)f]);
 		break;
 	case CT_COUNT:
 	case CT_TIME:
@@ -771,14 +866,14 @@ config_print_key(const struct tern_config *cf, const struct config_key *k,
 }
 
 void
-config_print(const struct tern_config *cf, int fd)
+config_print(const struct config_table *t, const void *dest, int fd)
 {
 	struct buf	 b;
 	size_t		 i;
 
 	buf_init(&b, SIZE_MAX);
-	for (i = 0; i < NKEYS; i++)
-		config_print_key(cf, &config_keys[i], &b);
+	for (i = 0; i < t->nkey; i++)
+		config_print_key(dest, &t->key[i], &b);
 	if (b.len > 0 && io_write_all(fd, b.data, b.len) < 0)
 		log_warn("config_print: %s", strerror(errno));
 	buf_free(&b);

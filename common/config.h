@@ -6,7 +6,7 @@
  * (joined with one space).  Every key has a documented default (see
  * etc/tern.conf and tern.conf(5)), so an empty file is a valid configuration.
  * An unknown key, a repeated key or a bad value is an error reported as
- * "file:line: reason"; config_load() then returns -1 and the caller exits.
+ * "file:line: reason"; the parse then returns -1 and the caller exits.
  *
  * Value types: string; list (separated by commas and/or white space); bool
  * (yes/no); choice (one of a key's own words, stored as an enum); count (a non-negative integer); size (bytes, suffix k/m/g
@@ -24,71 +24,106 @@ struct config_list {
 	char	*item[CONFIG_LIST_MAX];
 };
 
-/* smtpd_forbid_bare_newline: what a bare CR or LF from a client gets. */
-enum {
-	CONFIG_BARE_NL_NO = 0,		/* "no": kept as content, never a line end */
-	CONFIG_BARE_NL_REJECT = 1	/* "reject": 5xx, message discarded */
+/*
+ * Key tables.  Each program declares the keys it reads in its own folder
+ * (DIR/DIR_params.c: a struct and a table of struct config_key over it);
+ * the keys every program needs (identity, paths, verbose) are the global
+ * table here, struct tern_config.  A program parses the file with the
+ * global table plus its own and ignores keys that neither declares: it does
+ * not know the other programs' keys.  The whole-file check -- every key is
+ * declared by some table, every value is valid -- is the master's: it parses
+ * with the global table and every daemon's table (it links their tables,
+ * master/master_params.c) at start, on reload and with "master -n", so a
+ * typo never reaches a daemon.  See docs/ARCHITECTURE.md, "Configuration".
+ */
+enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
+    CT_CHOICE };
+
+#define CF_EMPTY_OK	0x01	/* a string may be empty */
+#define CF_EXPAND	0x02	/* $myhostname is expanded (string or list) */
+#define CF_HOSTNAME	0x04	/* must be a valid domain name */
+#define CF_NETWORKS	0x08	/* a list of networks (cidr.h) */
+#define CF_BESIDE	0x10	/* a relative path is taken from tern.conf's dir */
+
+struct config_key {
+	const char	*name;
+	enum config_type type;
+	size_t		 off;	/* of the field in the table's struct */
+	const char	*def;	/* NULL: computed (myhostname only) */
+	int		 flags;
+	long long	 min;	/* counts, sizes and times */
+	const char *const *words; /* CT_CHOICE: value = index, NULL ends */
+	const char	*not_above; /* time/count key of the same table that
+				   this one may not exceed */
 };
 
+struct config_table {
+	const char		*name;	/* the program, for messages */
+	const struct config_key	*key;
+	size_t			 nkey;
+	size_t			 size;	/* of the struct the keys fill */
+};
+
+#define CONFIG_TABLE(prog, keys, type) \
+	{ (prog), (keys), sizeof(keys) / sizeof((keys)[0]), sizeof(type) }
+
+/* One table and the struct it fills; dest NULL: values are checked and
+ * dropped (the master's whole-file check). */
+struct config_part {
+	const struct config_table *table;
+	void			*dest;
+};
+
+/* The keys every program reads. */
 struct tern_config {
 	/* identity */
 	char	*myhostname;		/* default: the system host name */
 	struct config_list mydestination; /* default: "localhost, $myhostname" */
-	char	*smtpd_banner;		/* default: "$myhostname ESMTP tern" */
 	/* paths and users */
 	char	*queue_directory;	/* default: /var/spool/tern */
 	char	*daemon_directory;	/* default: compiled-in LIBEXECDIR */
 	char	*mail_owner;		/* default: tern */
 	char	*master_config;		/* default: master.conf beside tern.conf */
-	/* smtpd */
-	size_t	 message_size_limit;	/* default: 10240000 */
-	int	 smtpd_recipient_limit;	/* default: 1000 */
-	int	 smtpd_timeout;		/* seconds, default 300 */
-	int	 smtpd_client_limit;	/* sessions per smtpd process, default 20000 */
-	int	 local_recipient_check;	/* bool, default yes: 550 unknown users */
-	int	 smtpd_forbid_bare_newline; /* CONFIG_BARE_NL_*, default reject */
-	int	 smtpd_junk_command_limit; /* NOOP, RSET, VRFY, unknown; 100 */
-	int	 smtpd_min_data_rate;	/* bytes/s that extend the DATA deadline, 500 */
-	int	 smtpd_session_time_limit; /* seconds per session, 1h; 0 = none */
-	size_t	 queue_minfree;		/* bytes free to accept mail, default 0 */
-	/* smtpd and anvil: limits per client address */
-	int	 smtpd_client_connection_count_limit; /* default 50; 0 = none */
-	int	 smtpd_client_connection_rate_limit; /* per time unit, 0 = none */
-	struct config_list smtpd_client_event_limit_exceptions; /* networks,
-					   default "127.0.0.0/8, ::1" */
-	int	 anvil_rate_time_unit;	/* seconds, default 60 */
-	/* qmgr */
-	int	 queue_scan_interval;	/* seconds, default 60 */
-	int	 minimal_backoff_time;	/* seconds, default 300 */
-	int	 maximal_backoff_time;	/* seconds, default 4000 */
-	int	 maximal_queue_lifetime; /* seconds, default 5d */
-	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
-	/* deliver */
-	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
-	/* resolver */
-	struct config_list resolver_nameservers; /* default: empty = resolv.conf */
-	int	 resolver_timeout;	/* seconds, default 30 */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */
 	char	*path;
 };
 
-/* Load path (NULL: TERN_SYSCONFDIR "/tern.conf").  On error prints
- * "file:line: reason" through log_error and returns -1. */
+extern const struct config_table config_global_table;
+
+/* config_parse_parts() flags */
+#define CONFIG_ALL_KEYS	0x01	/* a key no table declares is an error */
+
+/*
+ * Parse text (name is used in messages) into cf (the global table) and
+ * each part.  Without CONFIG_ALL_KEYS, keys of no given table are skipped.
+ * On error prints "file:line: reason" for every mistake through log_error,
+ * frees cf and the parts, and returns -1.
+ */
+int	config_parse_parts(const char *name, const char *text, size_t len,
+	    struct tern_config *, const struct config_part *, size_t nparts,
+	    int flags);
+/* The same from path (NULL: TERN_SYSCONFDIR "/tern.conf"). */
+int	config_load_parts(const char *path, struct tern_config *,
+	    const struct config_part *, size_t nparts, int flags);
+/* Defaults only (what an empty file gives), for cf and the parts. */
+void	config_defaults_parts(struct tern_config *, const struct config_part *,
+	    size_t nparts);
+void	config_free_part(const struct config_table *, void *dest);
+
+/* The global table alone, every other key skipped. */
 int	config_load(const char *path, struct tern_config *);
-/* Parse from memory; name is used in messages.  Same rules as config_load. */
 int	config_parse(const char *name, const char *text, size_t len,
 	    struct tern_config *);
 void	config_free(struct tern_config *);
-/* Defaults only (what an empty file gives). */
 void	config_defaults(struct tern_config *);
 
 /* Is domain (case-insensitive, no trailing dot) listed in mydestination? */
 int	config_is_local_domain(const struct tern_config *, const char *domain);
 
-/* Print every key and its value, as "key = value" lines (tern-config -a). */
-void	config_print(const struct tern_config *, int fd);
+/* Print every key of a table and its value, as "key = value" lines. */
+void	config_print(const struct config_table *, const void *dest, int fd);
 
 /* Value parsers, exported for tests: 0 ok, -1 bad. */
 int	config_parse_bool(const char *, int *);

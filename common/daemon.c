@@ -84,13 +84,16 @@ daemon_options(int argc, char **argv, struct daemon_ctx *ctx, int *verbose,
 }
 
 void
-daemon_setup(int argc, char **argv, const char *progname, struct daemon_ctx *ctx)
+daemon_setup(int argc, char **argv, const char *progname,
+    const struct config_table *params, void *dest, struct daemon_ctx *ctx)
 {
 	int	 verbose = 0, listen = 0;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->progname = progname;
 	ctx->listen_fd = -1;
+	ctx->params.table = params;
+	ctx->params.dest = dest;
 	daemon_options(argc, argv, ctx, &verbose, &listen);
 	if (listen) {
 		daemon_check_listener();
@@ -101,7 +104,7 @@ daemon_setup(int argc, char **argv, const char *progname, struct daemon_ctx *ctx
 	}
 	/* Errors before log_open() reach stderr: the master or the person who
 	 * started us sees "file:line: reason". */
-	if (config_load(ctx->config_path, &ctx->cfg) < 0)
+	if (config_load_parts(ctx->config_path, &ctx->cfg, &ctx->params, 1, 0) < 0)
 		exit(1);
 	log_set_verbose(verbose || ctx->cfg.verbose);
 	log_open(ctx->service != NULL ? ctx->service : progname, ctx->foreground);
@@ -173,4 +176,5 @@ daemon_cleanup(struct daemon_ctx *ctx)
 		ctx->listen_fd = -1;
 	}
 	config_free(&ctx->cfg);
+	config_free_part(ctx->params.table, ctx->params.dest);
 }

@@ -37,10 +37,14 @@ struct daemon_ctx {
 	int		 nargs;		/* arguments after the options */
 	char		**args;
 	struct tern_config cfg;
+	struct config_part params;	/* the program's own keys */
 };
 
+/* params: the program's own key table and the struct it fills (see
+ * config.h); keys of other programs are skipped here, the master checks
+ * them. */
 void	daemon_setup(int argc, char **argv, const char *progname,
-	    struct daemon_ctx *);
+	    const struct config_table *params, void *dest, struct daemon_ctx *);
 /* Ignore the signals whose default action would kill a daemon for nothing
  * (SIGPIPE, and SIGIO from a broken write lease); see daemon.c. */
 void	daemon_signals(void);

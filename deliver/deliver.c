@@ -199,10 +199,12 @@ deliver_loop(struct deliver_ctx *ctx, int lfd, int sigfd)
 }
 
 static void
-deliver_ctx_init(struct deliver_ctx *ctx, const struct tern_config *cfg)
+deliver_ctx_init(struct deliver_ctx *ctx, const struct tern_config *cfg,
+    const struct deliver_params *par)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->cfg = cfg;
+	ctx->par = par;
 	/* The maildir protocol wants the machine's name, not myhostname,
 	 * which several hosts sharing an NFS Maildir may have in common. */
 	if (gethostname(ctx->hostname, sizeof(ctx->hostname) - 1) < 0 ||
@@ -215,9 +217,10 @@ main(int argc, char **argv)
 {
 	struct daemon_ctx	 dctx;
 	struct deliver_ctx	 ctx;
+	struct deliver_params	 par;
 	int			 sigfd;
 
-	daemon_setup(argc, argv, "deliver", &dctx);
+	daemon_setup(argc, argv, "deliver", &deliver_params_table, &par, &dctx);
 	if (dctx.listen_fd < 0)
 		log_fatal("no listening socket (-l): master starts deliver");
 	/* No privs_drop(): writing each user's mailbox as that user needs
@@ -225,7 +228,7 @@ main(int argc, char **argv)
 	if (!privs_is_root())
 		log_info("not running as root: delivering only to uid %ld",
 		    (long)geteuid());
-	deliver_ctx_init(&ctx, &dctx.cfg);
+	deliver_ctx_init(&ctx, &dctx.cfg, &par);
 	sigfd = deliver_signals_open();
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
 	close(sigfd);

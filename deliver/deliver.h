@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "deliver_params.h"
 #include "ipc.h"
 #include "local_recipient.h"
 #include "proto_deliver.h"
@@ -54,6 +55,7 @@ struct local_batch;
 /* Per-process state, owned by main() and passed down explicitly. */
 struct deliver_ctx {
 	const struct tern_config *cfg;
+	const struct deliver_params *par;
 	char		 hostname[DELIVER_HOST_SIZE];	/* for Maildir names */
 	unsigned long	 counter;	/* deliveries so far, for names */
 	pid_t		 pid;		/* for names; 0 until first needed */

@@ -84,7 +84,7 @@ static void
 local_where(const struct deliver_ctx *ctx, const struct local_user *u,
     char *where, size_t len)
 {
-	if (snprintf(where, len, "%s/%s", u->home, ctx->cfg->home_mailbox) < 0)
+	if (snprintf(where, len, "%s/%s", u->home, ctx->par->home_mailbox) < 0)
 		where[0] = '\0';
 }
 
@@ -101,7 +101,7 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 			run[n++] = &b->job[j];
 	if (n == 0)
 		return;
-	maildir_deliver_many(ctx, &b->user[k], ctx->cfg->home_mailbox, run, n);
+	maildir_deliver_many(ctx, &b->user[k], ctx->par->home_mailbox, run, n);
 	local_where(ctx, &b->user[k], where, sizeof(where));
 	for (j = 0; j < n; j++)
 		deliver_log(run[j]->msg->req->id, run[j]->rcpt, "local", where,
@@ -122,7 +122,7 @@ local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 			continue;
 		*f->res = *b->copy[f->leader].res;
 		if (snprintf(where, sizeof(where), "%s/%s", f->home,
-		    ctx->cfg->home_mailbox) < 0)
+		    ctx->par->home_mailbox) < 0)
 			where[0] = '\0';
 		deliver_log(f->qid, f->rcpt, "local", where, f->res);
 	}
@@ -243,7 +243,7 @@ static void
 local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, struct deliver_result *res)
 {
-	const char		*mailbox = ctx->cfg->home_mailbox;
+	const char		*mailbox = ctx->par->home_mailbox;
 	char			 where[DELIVER_PATH_SIZE];
 	struct local_user	 u;
 	size_t			 len = strlen(mailbox);

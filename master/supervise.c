@@ -22,6 +22,7 @@
 
 #include "io.h"
 #include "log.h"
+#include "master_params.h"
 #include "privs.h"
 #include "service_listen.h"
 #include "service_spawn.h"
@@ -76,7 +77,7 @@ supervise_open_signals(struct master *m)
 	return 0;
 }
 
-/* config_load() already makes master_config absolute when tern.conf's path
+/* The config parser already makes master_config absolute when tern.conf's path
  * is; this is only a safety net that keeps to the same rule. */
 static int
 load_table_path(const char *config_path, const char *master_config,
@@ -199,7 +200,7 @@ supervise_load(const char *config_path, struct master_conf *mc)
 	char	 table_path[PATH_MAX], err[1024];
 
 	memset(mc, 0, sizeof(*mc));
-	if (config_load(config_path, &mc->cfg) == -1)
+	if (master_params_load(config_path, &mc->cfg) == -1)
 		return -1;
 	if (load_check_paths(config_path, &mc->cfg) == -1)
 		goto fail;

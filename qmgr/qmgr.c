@@ -63,16 +63,18 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_ctx	 ctx;
+	struct qmgr_params	 par;
 	struct qmgr		 q;
 	struct event		*sigterm, *sigint;
 
-	daemon_setup(argc, argv, "qmgr", &ctx);
+	daemon_setup(argc, argv, "qmgr", &qmgr_params_table, &par, &ctx);
 	daemon_drop_privs(&ctx);
 	if (queue_dirs_create() == -1)
 		log_fatal("cannot create the queue directories");
 
 	memset(&q, 0, sizeof(q));
 	q.cfg = &ctx.cfg;
+	q.par = &par;
 	if ((q.base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
 	q.kick_ev = event_new(q.base, -1, 0, qmgr_kick_cb, &q);
@@ -94,7 +96,7 @@ main(int argc, char **argv)
 		log_fatal("cannot install signal handlers");
 
 	qmgr_startup_scan(&q);
-	log_info("started, deliver_concurrency=%d", q.cfg->deliver_concurrency);
+	log_info("started, deliver_concurrency=%d", q.par->deliver_concurrency);
 	if (event_base_dispatch(q.base) == -1)
 		log_error("event loop failed");
 

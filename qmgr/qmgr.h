@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "qmgr_params.h"
 #include "ipc.h"
 #include "ipc_event.h"
 #include "proto_deliver.h"
@@ -209,6 +210,7 @@ struct ipc_server;
 struct qmgr {
 	struct event_base	*base;
 	const struct tern_config *cfg;
+	const struct qmgr_params *par;
 
 	/* the active set (qmgr_active.c; its events are qmgr.c's) */
 	struct qmgr_msg_list	 msgs;		/* all of them */

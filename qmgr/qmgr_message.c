@@ -144,7 +144,7 @@ msg_bounce(struct qmgr_msg *m, int i, const char *status, const char *dsn,
 static void
 msg_defer(struct qmgr *q, struct qmgr_msg *m)
 {
-	const struct tern_config *cfg = q->cfg;
+	const struct qmgr_params *cfg = q->par;
 	struct timespec	ts[2];
 	long long	now, age;
 	int		i, wait;

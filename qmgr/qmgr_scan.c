@@ -38,8 +38,8 @@ qmgr_scan_init(struct qmgr *q)
 {
 	struct timeval tv;
 
-	tv.tv_sec = q->cfg->queue_scan_interval > 0 ?
-	    q->cfg->queue_scan_interval : 1;
+	tv.tv_sec = q->par->queue_scan_interval > 0 ?
+	    q->par->queue_scan_interval : 1;
 	tv.tv_usec = 0;
 	q->scan_ev = event_new(q->base, -1, EV_PERSIST, scan_timer_cb, q);
 	if (q->scan_ev == NULL || event_add(q->scan_ev, &tv) == -1)

@@ -95,7 +95,7 @@ qmgr_transport_init(struct qmgr *q)
 {
 	TAILQ_INIT(&q->transports);
 	transport_add(q, QMGR_TRANSPORT_LOCAL, DELIVER_SOCKET,
-	    q->cfg->deliver_concurrency, 0);
+	    q->par->deliver_concurrency, 0);
 }
 
 struct qmgr_transport *

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "resolver.h"
+#include "resolver_params.h"
 
 static void
 resolver_stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -49,7 +50,7 @@ resolver_ub_option(struct ub_ctx *ub, const char *opt, const char *val)
  * key file, read here before the privileges go).
  */
 static struct ub_ctx *
-resolver_ub_new(const struct tern_config *cfg)
+resolver_ub_new(const struct resolver_params *cfg)
 {
 	struct ub_ctx	*ub;
 	int		 i, err;
@@ -79,7 +80,7 @@ resolver_ub_new(const struct tern_config *cfg)
 
 static void
 resolver_init(struct resolver *r, struct event_base *base, struct ub_ctx *ub,
-    const struct tern_config *cfg)
+    const struct resolver_params *cfg)
 {
 	memset(r, 0, sizeof(*r));
 	r->base = base;
@@ -92,20 +93,22 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_ctx	 ctx;
+	struct resolver_params	 par;
 	struct resolver		 r;
 	struct event_base	*base;
 	struct event		*ub_ev, *sigterm, *sigint;
 	struct ub_ctx		*ub;
 
-	daemon_setup(argc, argv, "resolver", &ctx);
+	daemon_setup(argc, argv, "resolver", &resolver_params_table, &par,
+	    &ctx);
 	if (ctx.listen_fd < 0)
 		log_fatal("no listening socket (-l): nothing to serve");
-	ub = resolver_ub_new(&ctx.cfg);
+	ub = resolver_ub_new(&par);
 	daemon_drop_privs(&ctx);
 
 	if ((base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
-	resolver_init(&r, base, ub, &ctx.cfg);
+	resolver_init(&r, base, ub, &par);
 	ub_ev = event_new(base, ub_fd(ub), EV_READ | EV_PERSIST,
 	    resolver_ub_cb, &r);
 	if (ub_fd(ub) < 0 || ub_ev == NULL || event_add(ub_ev, NULL) < 0)
@@ -119,7 +122,7 @@ main(int argc, char **argv)
 		log_fatal("cannot install signal handlers");
 
 	log_info("started, timeout=%ds, nameservers=%s", r.timeout,
-	    ctx.cfg.resolver_nameservers.count > 0 ? "configured" :
+	    par.resolver_nameservers.count > 0 ? "configured" :
 	    "resolv.conf");
 	if (event_base_dispatch(base) < 0)
 		log_error("event loop failed");

@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "smtpd_params.h"
 #include "smtpd_server.h"
 
 static void
@@ -45,11 +46,12 @@ int
 main(int argc, char **argv)
 {
 	struct daemon_ctx	 ctx;
+	struct smtpd_params	 par;
 	struct smtpd_server	 srv;
 	struct event_base	*base;
 	struct event		*sigterm, *sigint;
 
-	daemon_setup(argc, argv, "smtpd", &ctx);
+	daemon_setup(argc, argv, "smtpd", &smtpd_params_table, &par, &ctx);
 	if (ctx.listen_fd < 0)
 		log_fatal("no listening socket: smtpd is started by master (-l)");
 	smtpd_raise_nofile();
@@ -58,7 +60,8 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		log_fatal("cannot create the event loop");
 	daemon_drop_privs(&ctx);
-	smtpd_server_init(&srv, base, &ctx.cfg, ctx.listen_fd, ctx.service);
+	smtpd_server_init(&srv, base, &ctx.cfg, &par, ctx.listen_fd,
+	    ctx.service);
 	sigterm = evsignal_new(base, SIGTERM, smtpd_stop, base);
 	sigint = evsignal_new(base, SIGINT, smtpd_stop, base);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||

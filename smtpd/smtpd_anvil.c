@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "config.h"
+#include "smtpd_params.h"
 #include "io.h"
 #include "ipc.h"
 #include "ipc_event.h"
@@ -45,7 +46,7 @@ TAILQ_HEAD(smtpd_anvil_queue, smtpd_anvil_wait);
 
 struct smtpd_anvil {
 	struct event_base	*base;
-	const struct tern_config *cfg;
+	const struct smtpd_params *par;
 	char			*service;
 	struct cidr		*exempt;	/* event limit exceptions */
 	int			 nexempt;
@@ -253,8 +254,8 @@ smtpd_anvil_exempt(const struct smtpd_anvil *a, const char *client)
 int
 smtpd_anvil_connect(struct smtpd_anvil *a, struct smtpd_session *s)
 {
-	if (a->cfg->smtpd_client_connection_count_limit == 0 &&
-	    a->cfg->smtpd_client_connection_rate_limit == 0)
+	if (a->par->smtpd_client_connection_count_limit == 0 &&
+	    a->par->smtpd_client_connection_rate_limit == 0)
 		return 0;
 	if (smtpd_anvil_exempt(a, s->client))
 		return 0;
@@ -278,15 +279,15 @@ smtpd_anvil_disconnect(struct smtpd_anvil *a, struct smtpd_session *s)
 }
 
 struct smtpd_anvil *
-smtpd_anvil_new(struct event_base *base, const struct tern_config *cfg,
+smtpd_anvil_new(struct event_base *base, const struct smtpd_params *par,
     const char *service)
 {
-	const struct config_list *l = &cfg->smtpd_client_event_limit_exceptions;
+	const struct config_list *l = &par->smtpd_client_event_limit_exceptions;
 	struct smtpd_anvil	*a = xcalloc(1, sizeof(*a));
 	int			 i;
 
 	a->base = base;
-	a->cfg = cfg;
+	a->par = par;
 	a->service = xstrdup(service);
 	a->gen = 1;
 	TAILQ_INIT(&a->waits);

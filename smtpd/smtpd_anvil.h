@@ -21,7 +21,7 @@
 struct event_base;
 struct smtpd_anvil;
 struct smtpd_session;
-struct tern_config;
+struct smtpd_params;
 
 /* The longest a new session waits for anvil before it is let in. */
 #define SMTP_ANVIL_WAIT_MS	1000
@@ -30,7 +30,7 @@ struct tern_config;
 
 /* service: the smtpd service name (master.conf), which keys the counts. */
 struct smtpd_anvil *smtpd_anvil_new(struct event_base *,
-	    const struct tern_config *, const char *service);
+	    const struct smtpd_params *, const char *service);
 /* Ask anvil about the new session s.  1: asked; smtpd_session_admit(s, ...)
  * follows later.  0: nothing to ask (no limits, an exempt client, anvil
  * unavailable): the session may start at once. */

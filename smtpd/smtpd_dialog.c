@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "smtpd_params.h"
 #include "log.h"
 #include "queue_file.h"
 #include "smtpd_command.h"
@@ -80,7 +81,7 @@ smtpd_dialog_helo(struct smtpd_session *s, const struct smtpd_command *cmd)
 static void
 smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
-	const struct tern_config	*cfg = s->srv->cfg;
+	const struct smtpd_params	*par = s->srv->par;
 	struct smtpd_path		 path;
 	struct smtpd_result		 res;
 
@@ -96,13 +97,13 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_result(s, &res);
 		return;
 	}
-	if (path.has_size && cfg->message_size_limit > 0 &&
-	    path.size > cfg->message_size_limit) {
+	if (path.has_size && par->message_size_limit > 0 &&
+	    path.size > par->message_size_limit) {
 		smtpd_session_reply(s, 552, "5.3.4",
 		    "Message size exceeds fixed limit");
 		return;
 	}
-	if (path.has_size && !smtpd_space_check(cfg, path.size)) {
+	if (path.has_size && !smtpd_space_check(par, path.size)) {
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 		return;
@@ -166,6 +167,7 @@ static void
 smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
 	const struct tern_config	*cfg = s->srv->cfg;
+	const struct smtpd_params	*par = s->srv->par;
 	struct smtpd_path		 path;
 	struct smtpd_result		 res;
 	char				 account[LOCAL_USER_NAME_SIZE];
@@ -186,11 +188,11 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 	}
 	/* Duplicates count: each costs a lookup, and the limit bounds the
 	 * work of one transaction. */
-	if (s->rcpt_accepted >= cfg->smtpd_recipient_limit) {
+	if (s->rcpt_accepted >= par->smtpd_recipient_limit) {
 		smtpd_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	if (smtpd_policy_rcpt(cfg, &s->srv->users, &path, account,
+	if (smtpd_policy_rcpt(cfg, par, &s->srv->users, &path, account,
 	    sizeof(account), &res) < 0) {
 		smtpd_session_result(s, &res);
 		return;
@@ -217,7 +219,7 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 	else if (s->nrcpt == 0)
 		smtpd_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
-	else if (!smtpd_space_check(s->srv->cfg, 0))
+	else if (!smtpd_space_check(s->srv->par, 0))
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 	else

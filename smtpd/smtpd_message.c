@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 
 #include "config.h"
+#include "smtpd_params.h"
 #include "log.h"
 #include "queue_writer.h"
 #include "smtpd_commit.h"
@@ -43,6 +44,7 @@ void
 smtpd_message_start(struct smtpd_session *s)
 {
 	const struct tern_config	*cfg = s->srv->cfg;
+	const struct smtpd_params	*par = s->srv->par;
 	struct smtpd_txn			 t;
 
 	memset(&t, 0, sizeof(t));
@@ -64,8 +66,8 @@ smtpd_message_start(struct smtpd_session *s)
 	}
 	memcpy(s->id, s->qw->id, sizeof(s->id));
 	log_qid(LOG_LEVEL_INFO, s->id, "client=%s helo=%s", s->client, s->helo);
-	smtpd_data_init(&s->dec, cfg->message_size_limit);
-	s->dec.keep_bare = cfg->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO;
+	smtpd_data_init(&s->dec, par->message_size_limit);
+	s->dec.keep_bare = par->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO;
 	s->write_failed = 0;
 	s->phase = SMTP_PHASE_DATA;
 	evbuffer_add_printf(smtpd_session_out(s),

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "smtpd_params.h"
 #include "io.h"
 #include "log.h"
 #include "smtpd_policy.h"
@@ -68,7 +69,8 @@ smtpd_policy_resolve(struct smtpd_user_cache *cache, const char *rcpt,
 }
 
 int
-smtpd_policy_rcpt(const struct tern_config *cfg, struct smtpd_user_cache *cache,
+smtpd_policy_rcpt(const struct tern_config *cfg,
+    const struct smtpd_params *par, struct smtpd_user_cache *cache,
     const struct smtpd_path *path, char *account, size_t len,
     struct smtpd_result *res)
 {
@@ -85,7 +87,7 @@ smtpd_policy_rcpt(const struct tern_config *cfg, struct smtpd_user_cache *cache,
 		name[0] = '\0';
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	postmaster = strcmp(name, "postmaster") == 0;
-	if (!cfg->local_recipient_check) {
+	if (!par->local_recipient_check) {
 		strlcpy(account, name, len);
 		return 0;
 	}

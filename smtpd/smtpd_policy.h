@@ -12,6 +12,7 @@
 #include "smtpd_command.h"
 
 struct tern_config;
+struct smtpd_params;
 
 #define SMTP_USER_CACHE_SIZE	64
 #define SMTP_USER_CACHE_MS	(10 * 1000)
@@ -34,7 +35,8 @@ struct smtpd_user_cache {
  * account[0..len) set to the mailbox it reaches: the account's login, or
  * the login name the address stands for when nothing was looked up, or ""
  * when it names no login.  Else -1 with *res set. */
-int	smtpd_policy_rcpt(const struct tern_config *, struct smtpd_user_cache *,
+int	smtpd_policy_rcpt(const struct tern_config *,
+	    const struct smtpd_params *, struct smtpd_user_cache *,
 	    const struct smtpd_path *, char *account, size_t len,
 	    struct smtpd_result *res);
 

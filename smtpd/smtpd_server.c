@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "smtpd_params.h"
 #include "log.h"
 #include "proto_qmgr.h"
 #include "smtpd_anvil.h"
@@ -85,7 +86,7 @@ smtpd_server_limit(struct smtpd_server *srv)
 	struct rlimit	 rl;
 	long long	 usable;
 
-	srv->max_sessions = srv->cfg->smtpd_client_limit;
+	srv->max_sessions = srv->par->smtpd_client_limit;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	usable = (long long)rl.rlim_cur - SMTP_FD_RESERVE;
@@ -101,12 +102,13 @@ static void
 smtpd_server_replies(struct smtpd_server *srv)
 {
 	const struct tern_config	*cfg = srv->cfg;
+	const struct smtpd_params	*par = srv->par;
 	struct buf			 b;
 
 	buf_init(&b, 4096);
 	if (buf_appendf(&b, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
 	    "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n", cfg->myhostname,
-	    cfg->message_size_limit) < 0)
+	    par->message_size_limit) < 0)
 		log_fatal("myhostname too long");
 	srv->ehlo = b.data;
 	srv->ehlo_len = b.len;
@@ -120,25 +122,27 @@ smtpd_server_replies(struct smtpd_server *srv)
 
 void
 smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
-    const struct tern_config *cfg, int listen_fd, const char *service)
+    const struct tern_config *cfg, const struct smtpd_params *par,
+    int listen_fd, const char *service)
 {
 	struct timeval	 tv;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	srv->cfg = cfg;
+	srv->par = par;
 	LIST_INIT(&srv->sessions);
 	smtpd_server_limit(srv);
 	smtpd_server_replies(srv);
 	/* Thousands of sessions share one time-out value: a common timeout
 	 * queue makes arming each of them O(1). */
-	tv.tv_sec = cfg->smtpd_timeout;
+	tv.tv_sec = par->smtpd_timeout;
 	tv.tv_usec = 0;
 	if ((srv->timeout = event_base_init_common_timeout(base, &tv)) == NULL)
 		log_fatal("cannot set up the session time-out");
 	srv->commit = smtpd_commit_new(base, SMTP_COMMIT_THREADS);
 	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
-	srv->anvil = smtpd_anvil_new(base, cfg, service);
+	srv->anvil = smtpd_anvil_new(base, par, service);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
 	/* backlog -1: the master already called listen(2). */

@@ -24,12 +24,14 @@ struct smtpd_commit;
 struct smtpd_notify;
 struct smtpd_session;
 struct tern_config;
+struct smtpd_params;
 
 LIST_HEAD(smtpd_session_list, smtpd_session);
 
 struct smtpd_server {
 	struct event_base	*base;
 	const struct tern_config *cfg;
+	const struct smtpd_params *par;
 	struct evconnlistener	*listener;
 	struct event		*resume;	/* re-enables accept after EMFILE */
 	struct smtpd_commit	*commit;
@@ -52,7 +54,8 @@ struct smtpd_server {
 /* Set up everything, listening on listen_fd (already bound and listening,
  * shared with other smtpd processes); exits through log_fatal on failure. */
 void	smtpd_server_init(struct smtpd_server *, struct event_base *,
-	    const struct tern_config *, int listen_fd, const char *service);
+	    const struct tern_config *, const struct smtpd_params *,
+	    int listen_fd, const char *service);
 /* Stop accepting, let pending commits finish, say goodbye to every session
  * and free it all.  Called after the event loop has ended. */
 void	smtpd_server_free(struct smtpd_server *);

@@ -38,6 +38,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "smtpd_params.h"
 #include "io.h"
 #include "log.h"
 #include "smtpd_anvil.h"
@@ -110,17 +111,17 @@ smtpd_session_arm(struct smtpd_session *s, int fresh)
 static void
 smtpd_session_clock(struct smtpd_session *s, size_t n, int lines)
 {
-	const struct tern_config	*cfg = s->srv->cfg;
+	const struct smtpd_params	*par = s->srv->par;
 	long long			 idle;
 
 	if (!s->reading)
 		return;
-	idle = io_now_ms() + 1000LL * cfg->smtpd_timeout;
+	idle = io_now_ms() + 1000LL * par->smtpd_timeout;
 	if (lines > 0)
 		s->deadline_ms = idle;
 	else if (s->phase == SMTP_PHASE_DATA) {
 		s->deadline_ms += (long long)(n * 1000 /
-		    (size_t)cfg->smtpd_min_data_rate);
+		    (size_t)par->smtpd_min_data_rate);
 		if (s->deadline_ms > idle)
 			s->deadline_ms = idle;
 	}
@@ -142,7 +143,7 @@ smtpd_session_want_read(struct smtpd_session *s)
 	if (want == s->reading)
 		return;
 	if (want)
-		s->deadline_ms = io_now_ms() + 1000LL * s->srv->cfg->smtpd_timeout;
+		s->deadline_ms = io_now_ms() + 1000LL * s->srv->par->smtpd_timeout;
 	if (want ? smtpd_session_arm(s, 1) : event_del(s->rev)) {
 		log_error("cannot %s reading from [%s]", want ? "resume" :
 		    "pause", s->client);
@@ -187,7 +188,7 @@ smtpd_session_check_errors(struct smtpd_session *s)
 		log_info("too many errors from [%s]", s->client);
 		smtpd_session_reply_host(s, 421, "4.7.0", "Error: too many errors");
 		smtpd_session_close(s);
-	} else if (s->junk > s->srv->cfg->smtpd_junk_command_limit) {
+	} else if (s->junk > s->srv->par->smtpd_junk_command_limit) {
 		log_info("too many junk commands from [%s]", s->client);
 		smtpd_session_reply_host(s, 421, "4.7.0",
 		    "Error: too many junk commands");
@@ -207,7 +208,7 @@ smtpd_session_bare(struct smtpd_session *s, const char *line, size_t len,
 	const char	*what;
 	char		 text[64];
 
-	if (s->srv->cfg->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO ||
+	if (s->srv->par->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO ||
 	    (what = smtpd_command_bare(line, len, eol_len)) == NULL)
 		return 0;
 	log_info("bare <%s> received in a command from [%s]", what, s->client);
@@ -489,7 +490,7 @@ smtpd_session_release(struct smtpd_session *s)
 static void
 smtpd_session_greet(struct smtpd_session *s)
 {
-	evbuffer_add_printf(s->out, "220 %s\r\n", s->srv->cfg->smtpd_banner);
+	evbuffer_add_printf(s->out, "220 %s\r\n", s->srv->par->smtpd_banner);
 	smtpd_session_want_read(s);
 	smtpd_session_settle(s);
 }
@@ -504,8 +505,8 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 	s->srv = srv;
 	s->fd = fd;
 	smtpd_session_peer(s, sa);
-	s->end_ms = srv->cfg->smtpd_session_time_limit > 0 ? io_now_ms() +
-	    1000LL * srv->cfg->smtpd_session_time_limit : LLONG_MAX;
+	s->end_ms = srv->par->smtpd_session_time_limit > 0 ? io_now_ms() +
+	    1000LL * srv->par->smtpd_session_time_limit : LLONG_MAX;
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
@@ -536,20 +537,20 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 static int
 smtpd_session_limits(struct smtpd_session *s, int count, int rate)
 {
-	const struct tern_config	*cfg = s->srv->cfg;
+	const struct smtpd_params	*par = s->srv->par;
 
-	if (cfg->smtpd_client_connection_count_limit > 0 &&
-	    count > cfg->smtpd_client_connection_count_limit)
+	if (par->smtpd_client_connection_count_limit > 0 &&
+	    count > par->smtpd_client_connection_count_limit)
 		log_warn("connection count limit exceeded: %d from [%s]",
 		    count, s->client);
-	else if (cfg->smtpd_client_connection_rate_limit > 0 &&
-	    rate > cfg->smtpd_client_connection_rate_limit)
+	else if (par->smtpd_client_connection_rate_limit > 0 &&
+	    rate > par->smtpd_client_connection_rate_limit)
 		log_warn("connection rate limit exceeded: %d from [%s]",
 		    rate, s->client);
 	else
 		return 0;
 	evbuffer_add_printf(s->out, "421 4.7.0 %s Error: too many connections "
-	    "from %s\r\n", cfg->myhostname, s->client);
+	    "from %s\r\n", s->srv->cfg->myhostname, s->client);
 	s->phase = SMTP_PHASE_CLOSING;
 	return -1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "smtpd_params.h"
 #include "log.h"
 #include "smtpd_space.h"
 
@@ -29,7 +30,7 @@ smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 }
 
 int
-smtpd_space_check(const struct tern_config *cfg, unsigned long long size)
+smtpd_space_check(const struct smtpd_params *par, unsigned long long size)
 {
 	struct statvfs	 st;
 	unsigned long long avail;
@@ -40,11 +41,11 @@ smtpd_space_check(const struct tern_config *cfg, unsigned long long size)
 		return 1;
 	}
 	avail = (unsigned long long)st.f_bavail * st.f_frsize;
-	if (smtpd_space_enough(avail, cfg->queue_minfree,
-	    cfg->message_size_limit, size))
+	if (smtpd_space_enough(avail, par->queue_minfree,
+	    par->message_size_limit, size))
 		return 1;
 	log_warn("not enough free space in the queue: %llu bytes free, "
 	    "queue_minfree %zu, message_size_limit %zu, message size %llu",
-	    avail, cfg->queue_minfree, cfg->message_size_limit, size);
+	    avail, par->queue_minfree, par->message_size_limit, size);
 	return 0;
 }

@@ -14,13 +14,13 @@
 
 #include <stddef.h>
 
-struct tern_config;
+struct smtpd_params;
 
 /* 1 if avail bytes leave room for a message of size bytes (0: unknown)
  * under queue_minfree and message_size_limit; pure, for tests. */
 int	smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 	    size_t message_size_limit, unsigned long long size);
 /* The same for the queue directory (the current directory). */
-int	smtpd_space_check(const struct tern_config *, unsigned long long size);
+int	smtpd_space_check(const struct smtpd_params *, unsigned long long size);
 
 #endif

@@ -13,6 +13,8 @@
 
 #include "common/cidr.h"
 #include "common/config.h"
+#include "anvil/anvil_params.h"
+#include "smtpd/smtpd_params.h"
 
 static void
 test_parse(void **state)
@@ -78,30 +80,40 @@ static void
 test_config_key(void **state)
 {
 	struct tern_config	 cf;
+	struct smtpd_params	 sp;
+	struct anvil_params	 ap;
+	const struct config_part part[] = {
+		{ &smtpd_params_table, &sp }, { &anvil_params_table, &ap },
+	};
 
 	(void)state;
-	assert_int_equal(config_parse("t", "", 0, &cf), 0);
-	assert_int_equal(cf.smtpd_client_event_limit_exceptions.count, 2);
-	assert_string_equal(cf.smtpd_client_event_limit_exceptions.item[0],
+	assert_int_equal(config_parse_parts("t", "", 0, &cf, part, 2, 0), 0);
+	assert_int_equal(sp.smtpd_client_event_limit_exceptions.count, 2);
+	assert_string_equal(sp.smtpd_client_event_limit_exceptions.item[0],
 	    "127.0.0.0/8");
-	assert_int_equal(cf.smtpd_client_connection_count_limit, 50);
-	assert_int_equal(cf.smtpd_client_connection_rate_limit, 0);
-	assert_int_equal(cf.anvil_rate_time_unit, 60);
-	assert_int_equal(cf.smtpd_junk_command_limit, 100);
-	assert_int_equal(cf.smtpd_session_time_limit, 3600);
-	assert_int_equal(cf.queue_minfree, 0);
+	assert_int_equal(sp.smtpd_client_connection_count_limit, 50);
+	assert_int_equal(sp.smtpd_client_connection_rate_limit, 0);
+	assert_int_equal(ap.anvil_rate_time_unit, 60);
+	assert_int_equal(sp.smtpd_junk_command_limit, 100);
+	assert_int_equal(sp.smtpd_session_time_limit, 3600);
+	assert_int_equal(sp.queue_minfree, 0);
 	config_free(&cf);
+	config_free_part(&smtpd_params_table, &sp);
+	config_free_part(&anvil_params_table, &ap);
 	{
 		static const char text[] =
 		    "smtpd_client_event_limit_exceptions =\n";
-		assert_int_equal(config_parse("t", text, strlen(text), &cf), 0);
-		assert_int_equal(cf.smtpd_client_event_limit_exceptions.count, 0);
+		assert_int_equal(config_parse_parts("t", text, strlen(text), &cf,
+		    part, 2, 0), 0);
+		assert_int_equal(sp.smtpd_client_event_limit_exceptions.count, 0);
 		config_free(&cf);
+		config_free_part(&smtpd_params_table, &sp);
 	}
 	{
 		static const char text[] =
 		    "smtpd_client_event_limit_exceptions = 10.0.0.0/8, 10.1.0.0/8\n";
-		assert_int_equal(config_parse("t", text, strlen(text), &cf), -1);
+		assert_int_equal(config_parse_parts("t", text, strlen(text), &cf,
+		    part, 2, 0), -1);
 	}
 }
 

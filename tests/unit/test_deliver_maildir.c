@@ -41,6 +41,7 @@ struct scratch {
 	char			 home[128];
 	char			 oldcwd[4096];
 	struct tern_config	 cfg;
+	struct deliver_params	 par;
 	struct deliver_ctx	 ctx;
 	struct deliver_request	 req;
 	const char		*rcpt[2];
@@ -53,6 +54,7 @@ static int
 setup(void **state)
 {
 	struct scratch	*s = calloc(1, sizeof(*s));
+	struct config_part part = { &deliver_params_table, NULL };
 	int		 fd;
 
 	assert_non_null(s);
@@ -69,8 +71,10 @@ setup(void **state)
 	    (ssize_t)strlen(HEADER BODY));
 	close(fd);
 
-	config_defaults(&s->cfg);
+	part.dest = &s->par;
+	config_defaults_parts(&s->cfg, &part, 1);
 	s->ctx.cfg = &s->cfg;
+	s->ctx.par = &s->par;
 	strcpy(s->ctx.hostname, "host/with:odd");
 	s->rcpt[0] = "User@localhost";
 	s->rcpt[1] = "other@localhost";
@@ -106,6 +110,7 @@ teardown(void **state)
 	assert_int_equal(chdir(s->oldcwd), 0);
 	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	config_free(&s->cfg);
+	config_free_part(&deliver_params_table, &s->par);
 	free(s);
 	return 0;
 }
@@ -393,8 +398,8 @@ test_handle_request(void **state)
 	ipc_msg_add(&m, "rcpt.2", "root@localhost");
 	ipc_msg_add(&m, "rcpt.3", "a..b@localhost");
 	/* mbox is refused before anything in root's home is touched. */
-	free(s->cfg.home_mailbox);
-	s->cfg.home_mailbox = strdup("Mailbox");
+	free(s->par.home_mailbox);
+	s->par.home_mailbox = strdup("Mailbox");
 	deliver_handle(&s->ctx, &m, &r);
 	assert_int_equal(r.type, DELIVER_T_REPLY);
 	assert_string_equal(ipc_msg_get(&r, "nrcpt"), "4");

@@ -172,12 +172,15 @@ test_dispatch_keeps_request_order(void **state)
 	struct deliver_result	 res[5];
 	struct deliver_ctx	 ctx;
 	struct tern_config	 cfg;
+	struct deliver_params	 par;
+	struct config_part	 part = { &deliver_params_table, &par };
 	int			 i;
 
 	(void)state;
-	config_defaults(&cfg);
+	config_defaults_parts(&cfg, &part, 1);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
+	ctx.par = &par;
 	strcpy(ctx.hostname, "test");
 	transport_dispatch(&ctx, &msg, res);
 	for (i = 0; i < 5; i++)
@@ -191,6 +194,7 @@ test_dispatch_keeps_request_order(void **state)
 	assert_string_equal(res[4].dsn, "5.3.5");
 	assert_non_null(strstr(res[1].text, "bad recipient address"));
 	config_free(&cfg);
+	config_free_part(&deliver_params_table, &par);
 }
 
 int

@@ -1,0 +1,15 @@
+/*
+ * deliver_params - deliver's key table: data only, so the master can link it for
+ * its whole-file check without any of deliver's code.
+ */
+#include "deliver_params.h"
+
+#define O(f)	offsetof(struct deliver_params, f)
+
+static const struct config_key deliver_keys[] = {
+	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0, NULL,
+	    NULL },
+};
+
+const struct config_table deliver_params_table =
+    CONFIG_TABLE("deliver", deliver_keys, struct deliver_params);

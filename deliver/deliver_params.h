@@ -1,0 +1,17 @@
+/*
+ * deliver_params - the tern.conf keys deliver reads (besides the global ones in
+ * struct tern_config), parsed by common/config.c from deliver_params_table.
+ * Defaults and meanings: etc/tern.conf and tern.conf(5).
+ */
+#ifndef DELIVER_PARAMS_H
+#define DELIVER_PARAMS_H
+
+#include "config.h"
+
+struct deliver_params {
+	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
+};
+
+extern const struct config_table deliver_params_table;
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * qmgr_params - qmgr's key table: data only, so the master can link it for
+ * its whole-file check without any of qmgr's code.
+ */
+#include "qmgr_params.h"
+
+#define O(f)	offsetof(struct qmgr_params, f)
+
+static const struct config_key qmgr_keys[] = {
+	{ "queue_scan_interval", CT_TIME, O(queue_scan_interval), "60", 0, 1,
+	    NULL, NULL },
+	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1,
+	    NULL, "maximal_backoff_time" },
+	{ "maximal_backoff_time", CT_TIME, O(maximal_backoff_time), "4000", 0, 1,
+	    NULL, NULL },
+	{ "maximal_queue_lifetime", CT_TIME, O(maximal_queue_lifetime), "5d", 0,
+	    0, NULL, NULL },
+	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "4", 0, 1,
+	    NULL, NULL },
+};
+
+const struct config_table qmgr_params_table =
+    CONFIG_TABLE("qmgr", qmgr_keys, struct qmgr_params);

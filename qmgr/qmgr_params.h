@@ -1,0 +1,21 @@
+/*
+ * qmgr_params - the tern.conf keys qmgr reads (besides the global ones in
+ * struct tern_config), parsed by common/config.c from qmgr_params_table.
+ * Defaults and meanings: etc/tern.conf and tern.conf(5).
+ */
+#ifndef QMGR_PARAMS_H
+#define QMGR_PARAMS_H
+
+#include "config.h"
+
+struct qmgr_params {
+	int	 queue_scan_interval;	/* seconds, default 60 */
+	int	 minimal_backoff_time;	/* seconds, default 300 */
+	int	 maximal_backoff_time;	/* seconds, default 4000 */
+	int	 maximal_queue_lifetime; /* seconds, default 5d */
+	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
+};
+
+extern const struct config_table qmgr_params_table;
+
+#endif
