@@ -3,8 +3,9 @@
  * lists keys with their type, default and place in the caller's struct (the
  * global table below fills struct tern_config; each daemon has its own, see
  * config.h); defaults are strings run through the same parsers as the file,
- * so a default can never be a value the file would reject.  Errors name the file and line and parsing goes on, so one
- * run reports every mistake; the caller gets -1 and a freed configuration.
+ * so a default can never be a value the file would reject.  Errors name the
+ * file and line and parsing goes on, so one run reports every mistake; the
+ * caller gets -1 and a freed configuration (and freed parts).
  */
 #include <sys/stat.h>
 

@@ -30,11 +30,14 @@ struct config_list {
  * the keys every program needs (identity, paths, verbose) are the global
  * table here, struct tern_config.  A program parses the file with the
  * global table plus its own and ignores keys that neither declares: it does
- * not know the other programs' keys.  The whole-file check -- every key is
- * declared by some table, every value is valid -- is the master's: it parses
- * with the global table and every daemon's table (it links their tables,
- * master/master_params.c) at start, on reload and with "master -n", so a
- * typo never reaches a daemon.  See docs/ARCHITECTURE.md, "Configuration".
+ * not know the other programs' keys, and linking every table into every
+ * daemon would bring back the one struct they all carry.  The whole-file
+ * check -- every key is declared by some table, every value is valid -- is
+ * the master's: it parses with the global table and every daemon's table
+ * (it links their tables, master/master_params.c) at start, on reload and
+ * with "master -n", so a typo stops the master (or a reload keeps the old
+ * configuration) before a daemon runs with it.  No key may be in two tables
+ * (a unit test checks).  See docs/ARCHITECTURE.md, "Configuration".
  */
 enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
     CT_CHOICE };

@@ -61,7 +61,8 @@ int	supervise_block_signals(void);
 /* Receive the blocked signals through m->sigfd.  0 or -1 (logged). */
 int	supervise_open_signals(struct master *m);
 
-/* Read and check both files: tern.conf at config_path (absolute), and the
+/* Read and check both files: tern.conf at config_path (absolute), every
+ * key against every program's table (master_params.h), and the
  * service table it names; resolve each service's user.  0, or -1 after
  * logging "file:line: reason". */
 int	supervise_load(const char *config_path, struct master_conf *);

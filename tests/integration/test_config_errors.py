@@ -36,6 +36,25 @@ def test_bad_value(tmp_path):
     assert f"{tmp_path}/tern.conf:2:" in r.stderr and "message_size_limit" in r.stderr
 
 
+@pytest.mark.parametrize("line", [
+    "smtpd_timeout = 0",            # smtpd's table
+    "maximal_backoff_time = soon",  # qmgr's
+    "home_mailbox =",               # deliver's
+    "resolver_timeout = 0",         # resolver's
+    "anvil_rate_time_unit = 1y",    # anvil's
+])
+def test_every_daemons_keys_checked_by_master(tmp_path, line):
+    """Daemons skip keys that are not theirs; the master checks the whole
+    file against every daemon's table, at start and with -n."""
+    key = line.split()[0]
+    r = run_master(tmp_path, line + "\n")
+    assert r.returncode != 0
+    assert f"{tmp_path}/tern.conf:2: bad value for {key}" in r.stderr
+    r = subprocess.run([str(BUILD / "bin" / "master"), "-n", "-c", str(tmp_path / "tern.conf")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and f"tern.conf:2: bad value for {key}" in r.stderr
+
+
 def test_bad_service_table(tmp_path):
     r = run_master(tmp_path, "", "smtpd  tcp  127.0.0.1:1  -  n  1  smtpd\n")
     assert r.returncode != 0
