@@ -24,7 +24,14 @@ def session(inst, helo="limits.example"):
 def closed(c, timeout=5):
     """The server closes the connection within timeout s."""
     c.sock.settimeout(timeout)
-    return c.buf == b"" and c.sock.recv(1) == b""
+    if c.buf != b"":
+        return False
+    try:
+        return c.sock.recv(1) == b""
+    except ConnectionResetError:
+        # A server that closes with unread input in its socket (a client
+        # still trickling bytes) makes the kernel answer with a reset.
+        return True
 
 
 def tagged(user, tag):
