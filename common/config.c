@@ -92,6 +92,7 @@ static const struct config_key config_keys[] = {
 	{ "maximal_queue_lifetime", CT_TIME, O(maximal_queue_lifetime), "5d", 0, 0 },
 	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "4", 0, 1 },
 	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0 },
+	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1 },
 	{ "resolver_nameservers", CT_LIST, O(resolver_nameservers), "", 0, 0 },
 	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1 },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0 },

@@ -65,6 +65,9 @@ struct tern_config {
 	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
 	/* deliver */
 	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
+	int	 local_time_limit;	/* seconds per batch of mailbox work,
+					   default 1000 (Postfix's
+					   command_time_limit) */
 	/* resolver */
 	struct config_list resolver_nameservers; /* default: empty = resolv.conf */
 	int	 resolver_timeout;	/* seconds, default 30 */

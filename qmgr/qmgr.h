@@ -37,7 +37,8 @@ struct evbuffer;
 #define QMGR_REQUEST_MAX	4096	/* largest client frame, header incl. */
 #define QMGR_CLIENT_OUT_MAX	(16 * 1024) /* unread replies before pausing */
 #define QMGR_CLIENT_TIMEOUT	60	/* s to write a reply to a client */
-#define QMGR_REPLY_TIMEOUT	600	/* s for deliver to answer a request */
+#define QMGR_REPLY_GRACE	60	/* s beyond local_time_limit for deliver
+					   to answer a request */
 #define QMGR_IDLE_TIMEOUT	60	/* s an unused deliver connection lives */
 #define QMGR_BACKLOG_MS		500	/* unanswered this long: not accepted */
 #define QMGR_RETRY_MIN		1	/* s, first retry after deliver trouble */
