@@ -147,8 +147,27 @@ struct qmgr_msg {
 	struct qmgr_entry_list	 entries;	/* this round's, while loaded */
 	int			 nentries;
 	const char		*corrupt;	/* why, once found unusable */
+	unsigned long long	*reason;	/* per recipient: digest of its
+						   latest outcome record, 0 if
+						   none (qmgr_record.c) */
 };
 TAILQ_HEAD(qmgr_msg_list, qmgr_msg);
+
+/* ---- qmgr_record.c: outcome records in the queue file ---------------- */
+
+/* Read the loaded message's records: what each recipient has on file. */
+void	qmgr_record_load(struct qmgr_msg *);
+/* Append recipient i's outcome (OUTCOME_BOUNCED or OUTCOME_DELAYED; a
+ * delay only when its reason differs from the recipient's latest record)
+ * without a sync: the caller's fdatasync makes it durable with its status
+ * bytes.  1 written, 0 nothing to write (same reason, version 1 file), -1
+ * (errno). */
+int	qmgr_record_write(struct qmgr_msg *, int i, char action,
+	    const char *dsn, const char *text);
+/* A sync failed: what was written may not be on disk, so write it again
+ * next time. */
+void	qmgr_record_forget(struct qmgr_msg *);
+void	qmgr_record_free(struct qmgr_msg *);
 
 /*
  * The recipients of one message that go to one destination, in envelope
