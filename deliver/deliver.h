@@ -135,7 +135,7 @@ struct local_run {
 void	local_run_start(struct deliver_ctx *, const struct local_user *,
 	    const char *mailbox, struct maildir_job **, int n,
 	    struct local_run *);
-void	local_run_wait(struct local_run *, int nrun, long long deadline_ms);
+void	local_run_wait(struct local_run *, int nrun, long long batch_ms);
 
 int	maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	    long pid, unsigned long counter, const char *host);

@@ -17,7 +17,14 @@
  * deferred with 4.3.0 "mailbox delivery timed out", so qmgr retries them
  * after the normal back-off while the other accounts' replies go out on
  * time.  A child killed after it moved a message into new/ may leave that
- * copy behind: a retry can then deliver it twice, never lose it.
+ * copy behind: a retry can then deliver it twice, never lose it.  The
+ * deadline is the batch's, not each flush's, so that deliver answers qmgr
+ * within local_time_limit (qmgr's watchdog is that plus a grace): in the
+ * rare batch that needs more than one flush (over LOCAL_BATCH_USERS
+ * accounts), a hung mailbox in an early flush would leave the later ones
+ * no time.  So a flush that starts late still gets LOCAL_RUN_MIN_MS, as
+ * long as that ends within LOCAL_RUN_SLACK_MS of the batch's deadline
+ * (well inside qmgr's grace); after that its accounts are deferred too.
  *
  * Children are reaped by the kernel (deliver sets SIGCHLD to SIG_IGN), so
  * a child stuck in the kernel leaves no zombie for deliver to wait for.
@@ -37,6 +44,10 @@
 #include "io.h"
 #include "log.h"
 #include "deliver.h"
+
+#define LOCAL_RUN_MIN_MS	2000	/* a late flush's chance */
+#define LOCAL_RUN_SLACK_MS	30000	/* the most past the batch deadline;
+					   < qmgr's QMGR_REPLY_GRACE */
 
 /* The child: deliver, report, exit without running anything of the
  * parent's (no atexit handlers, no stdio flush). */
@@ -161,12 +172,25 @@ local_run_pollset(struct local_run *run, int nrun, struct pollfd *pfd,
 	return n;
 }
 
+/* When this flush's children must be done: the batch's deadline, or a
+ * short chance for a flush that starts after it (see above). */
+static long long
+local_run_deadline(long long batch_ms)
+{
+	long long	 late = io_now_ms() + LOCAL_RUN_MIN_MS;
+
+	if (late <= batch_ms)
+		return batch_ms;
+	return late < batch_ms + LOCAL_RUN_SLACK_MS ? late :
+	    batch_ms + LOCAL_RUN_SLACK_MS;
+}
+
 void
-local_run_wait(struct local_run *run, int nrun, long long deadline_ms)
+local_run_wait(struct local_run *run, int nrun, long long batch_ms)
 {
 	struct pollfd	*pfd = xcalloc((size_t)nrun, sizeof(*pfd));
 	int		*which = xcalloc((size_t)nrun, sizeof(*which));
-	long long	 left;
+	long long	 left, deadline_ms = local_run_deadline(batch_ms);
 	int		 i, n;
 
 	while ((n = local_run_pollset(run, nrun, pfd, which)) > 0) {
