@@ -52,6 +52,9 @@ static const struct config_key config_global_keys[] = {
 	{ "mail_owner", CT_STRING, O(mail_owner), "tern", 0, 0, NULL, NULL },
 	{ "master_config", CT_STRING, O(master_config), "master.conf",
 	    CF_BESIDE, 0, NULL, NULL },
+	/* deliver's mailbox deadline, and qmgr's watchdog on deliver */
+	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1, NULL,
+	    NULL },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0, NULL, NULL },
 };
 

@@ -87,6 +87,9 @@ struct tern_config {
 	char	*daemon_directory;	/* default: compiled-in LIBEXECDIR */
 	char	*mail_owner;		/* default: tern */
 	char	*master_config;		/* default: master.conf beside tern.conf */
+	int	 local_time_limit;	/* seconds per batch of mailbox work,
+					   default 1000 (Postfix's
+					   command_time_limit); deliver and qmgr */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */

@@ -55,8 +55,8 @@
  * never moves the header or the message, needs no second file per message
  * and no rewrite, and one fdatasync makes it durable together with the
  * status bytes of the same batch (Postfix appends its records so too).
- * deliver/deliver_message.c still reads a message to the end of the file:
- * it must stop at data_off + data_len before any record is written.
+ * qmgr writes records (qmgr/qmgr_record.c); deliver/deliver_message.c
+ * reads a message only up to data_off + data_len.
  *
  * The status byte of a rcpt line is the only thing ever changed in place
  * (queue_rcpt_mark: one pwrite + fdatasync; or several queue_rcpt_write and

@@ -62,6 +62,9 @@ struct deliver_ctx {
 	/* Local deliveries collected for the batch being handled (local.c);
 	 * NULL outside deliver_batch(). */
 	struct local_batch *local;
+	/* io_now_ms() by which the batch's mailbox work must be done
+	 * (local_time_limit from its start); set by deliver_batch(). */
+	long long	 deadline_ms;
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.
@@ -116,6 +119,25 @@ struct maildir_job {
 	struct deliver_result	*res;
 	char			 name[MAILDIR_NAME_SIZE];	/* in new/ */
 };
+
+/* local_run.c: one account's maildir jobs in a child process, all the
+ * children of a flush side by side, each killed and its jobs deferred
+ * (4.3.0 "mailbox delivery timed out") if it is not done by the deadline.
+ * local_run_start() sets every job's result on failure to start;
+ * local_run_wait() sets the rest. */
+struct local_run {
+	pid_t			 pid;
+	int			 fd;	/* report pipe; -1 when over */
+	struct maildir_job	**jobs;
+	int			 n;
+	struct deliver_result	*buf;	/* the report as it arrives */
+	size_t			 got;	/* bytes of it so far */
+};
+
+void	local_run_start(struct deliver_ctx *, const struct local_user *,
+	    const char *mailbox, struct maildir_job **, int n,
+	    struct local_run *);
+void	local_run_wait(struct local_run *, int nrun, long long batch_ms);
 
 int	maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	    long pid, unsigned long counter, const char *host);

@@ -10,7 +10,9 @@
  * file of root's (were the queue's owner ever subverted) is not mailed
  * out either.  The message offset from qmgr is checked against the file
  * itself: it must sit right after the header's "data" line, or a qmgr bug
- * would deliver header bytes as mail.
+ * would deliver header bytes as mail.  The message is read up to the
+ * length the header records, not to the end of the file, which carries
+ * qmgr's outcome records after it.
  */
 #include <sys/stat.h>
 
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "io.h"
 #include "log.h"
 #include "proto_deliver.h"
 #include "deliver.h"
@@ -55,6 +58,30 @@ message_check_offset(const struct deliver_msg *msg, const char **why)
 	return 0;
 }
 
+/* The message ends at data_off + data_len, never at the end of the file,
+ * where qmgr appends outcome records (queue_file.h): msg->size is set to
+ * that end, from the file's own header, which must agree with qmgr's
+ * offset.  0, or -1 with *why. */
+static int
+message_limit(struct deliver_msg *msg, const char **why)
+{
+	struct queue_envelope	 env;
+	const char		*err = NULL;
+	int			 r = 0;
+
+	if (queue_file_read(msg->fd, &env, &err) < 0) {
+		*why = err != NULL ? err : strerror(errno);
+		return -1;
+	}
+	if (env.data_off != msg->offset) {
+		*why = "offset is not where the header says the message is";
+		r = -1;
+	} else
+		msg->size = env.data_off + env.data_len;
+	queue_envelope_free(&env);
+	return r;
+}
+
 /* Open req->path, a file of owner's, for reading.  0, or -1 with *why
  * (msg->fd closed). */
 int
@@ -82,7 +109,8 @@ deliver_message_open(const struct deliver_request *req,
 		*why = "has more than one name";
 	else {
 		msg->size = st.st_size;
-		if (message_check_offset(msg, why) == 0)
+		if (message_check_offset(msg, why) == 0 &&
+		    message_limit(msg, why) == 0)
 			return 0;
 	}
 	close(msg->fd);
@@ -168,6 +196,8 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
 	owner = stat(queue_dir_name(QDIR_ACTIVE), &active) == 0 ?
 	    active.st_uid : (uid_t)-1;
 	it = xcalloc((size_t)n, sizeof(*it));
+	ctx->deadline_ms = io_now_ms() +
+	    (long long)ctx->cfg->local_time_limit * 1000;
 	ctx->local = local_batch_new();
 	for (i = 0; i < n; i++)
 		batch_item_start(ctx, &req[i], owner, &it[i]);

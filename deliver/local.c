@@ -8,7 +8,9 @@
  * It runs only within a batch of requests (deliver_message.c), and
  * deliveries are collected for it rather than made at once; local_flush()
  * makes them grouped by account: one privilege switch, one opening of the
- * Maildir and one fsync of its new/ per account and batch (maildir.c).
+ * Maildir and one fsync of its new/ per account and batch (maildir.c),
+ * each account in a child process of its own under the batch's deadline
+ * (local_run.c), so a hung mailbox holds up no other account.
  * The collection is bounded; when it is full it is flushed early, which
  * costs sharing, never correctness.  The accounts looked up for a batch
  * are remembered for it, so a busy mailbox costs one passwd lookup per
@@ -88,24 +90,37 @@ local_where(const struct deliver_ctx *ctx, const struct local_user *u,
 		where[0] = '\0';
 }
 
-/* The deliveries collected for account k, made together. */
-static void
-local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
-    struct maildir_job **run)
+/* Start the deliveries collected for account k, made together in one
+ * child (local_run.c); run[] gets the jobs, from *used on.  0 if the
+ * account has none. */
+static int
+local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
+    struct maildir_job **run, int *used, struct local_run *lr)
 {
-	char	 where[DELIVER_PATH_SIZE];
 	int	 j, n = 0;
 
 	for (j = 0; j < b->njob; j++)
 		if (b->job_user[j] == k)
-			run[n++] = &b->job[j];
+			run[*used + n++] = &b->job[j];
 	if (n == 0)
-		return;
-	maildir_deliver_many(ctx, &b->user[k], ctx->par->home_mailbox, run, n);
+		return 0;
+	local_run_start(ctx, &b->user[k], ctx->par->home_mailbox,
+	    &run[*used], n, lr);
+	*used += n;
+	return 1;
+}
+
+static void
+local_flush_log(struct deliver_ctx *ctx, struct local_batch *b, int k,
+    const struct local_run *lr)
+{
+	char	 where[DELIVER_PATH_SIZE];
+	int	 j;
+
 	local_where(ctx, &b->user[k], where, sizeof(where));
-	for (j = 0; j < n; j++)
-		deliver_log(run[j]->msg->req->id, run[j]->rcpt, "local", where,
-		    run[j]->res);
+	for (j = 0; j < lr->n; j++)
+		deliver_log(lr->jobs[j]->msg->req->id, lr->jobs[j]->rcpt,
+		    "local", where, lr->jobs[j]->res);
 }
 
 /* Each follower since the last flush gets the outcome of the delivery it
@@ -133,10 +148,16 @@ local_flush(struct deliver_ctx *ctx)
 {
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*run[LOCAL_BATCH_JOBS];
-	int			 k;
+	struct local_run	 lr[LOCAL_BATCH_USERS];
+	int			 user[LOCAL_BATCH_USERS];
+	int			 k, nrun = 0, used = 0;
 
 	for (k = 0; k < b->nuser; k++)
-		local_flush_user(ctx, b, k, run);
+		if (local_flush_start(ctx, b, k, run, &used, &lr[nrun]))
+			user[nrun++] = k;
+	local_run_wait(lr, nrun, ctx->deadline_ms);
+	for (k = 0; k < nrun; k++)
+		local_flush_log(ctx, b, user[k], &lr[k]);
 	b->njob = 0;
 	b->nuser = 0;
 	local_flush_followers(ctx, b);

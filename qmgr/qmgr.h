@@ -38,7 +38,8 @@ struct evbuffer;
 #define QMGR_REQUEST_MAX	4096	/* largest client frame, header incl. */
 #define QMGR_CLIENT_OUT_MAX	(16 * 1024) /* unread replies before pausing */
 #define QMGR_CLIENT_TIMEOUT	60	/* s to write a reply to a client */
-#define QMGR_REPLY_TIMEOUT	600	/* s for deliver to answer a request */
+#define QMGR_REPLY_GRACE	60	/* s beyond local_time_limit for deliver
+					   to answer a request */
 #define QMGR_IDLE_TIMEOUT	60	/* s an unused deliver connection lives */
 #define QMGR_BACKLOG_MS		500	/* unanswered this long: not accepted */
 #define QMGR_RETRY_MIN		1	/* s, first retry after deliver trouble */
@@ -147,8 +148,27 @@ struct qmgr_msg {
 	struct qmgr_entry_list	 entries;	/* this round's, while loaded */
 	int			 nentries;
 	const char		*corrupt;	/* why, once found unusable */
+	unsigned long long	*reason;	/* per recipient: digest of its
+						   latest outcome record, 0 if
+						   none (qmgr_record.c) */
 };
 TAILQ_HEAD(qmgr_msg_list, qmgr_msg);
+
+/* ---- qmgr_record.c: outcome records in the queue file ---------------- */
+
+/* Read the loaded message's records: what each recipient has on file. */
+void	qmgr_record_load(struct qmgr_msg *);
+/* Append recipient i's outcome (OUTCOME_BOUNCED or OUTCOME_DELAYED; a
+ * delay only when its reason differs from the recipient's latest record)
+ * without a sync: the caller's fdatasync makes it durable with its status
+ * bytes.  1 written, 0 nothing to write (same reason, version 1 file), -1
+ * (errno). */
+int	qmgr_record_write(struct qmgr_msg *, int i, char action,
+	    const char *dsn, const char *text);
+/* A sync failed: what was written may not be on disk, so write it again
+ * next time. */
+void	qmgr_record_forget(struct qmgr_msg *);
+void	qmgr_record_free(struct qmgr_msg *);
 
 /*
  * The recipients of one message that go to one destination, in envelope

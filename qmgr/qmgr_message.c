@@ -4,7 +4,9 @@
  * recipients are grouped into one entry per destination, queued in
  * qmgr_dest.c; the outcomes of each entry's requests are recorded, and when
  * every entry is done (every pending recipient tried once: a round) the
- * file is removed, deferred or (unusable) moved to corrupt/.  Recipients
+ * file is removed, deferred or (unusable) moved to corrupt/.  Every bounce
+ * and every new reason for a deferral is appended to the file as an outcome
+ * record (qmgr_record.c), durable with the batch's status bytes.  Recipients
  * routed to the internal "error" transport get their outcome here, with no
  * delivery agent.  The one rule here is the order of durable steps: a
  * recipient's status is on disk before anything else is done about it (or,
@@ -23,6 +25,7 @@
 #include "buf.h"
 #include "log.h"
 #include "qmgr.h"
+#include "queue_outcome.h"
 
 static void
 entry_free(struct qmgr *q, struct qmgr_entry *e)
@@ -48,6 +51,7 @@ msg_unload(struct qmgr *q, struct qmgr_msg *m)
 	m->fd = -1;
 	if (m->loaded)
 		queue_envelope_free(&m->env);
+	qmgr_record_free(m);
 	m->loaded = 0;
 }
 
@@ -116,26 +120,44 @@ log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
 		    safe);
 }
 
+#define EXPIRED_DSN	"5.4.7"
+#define EXPIRED_TEXT	"message expired in the queue"
+
 /*
- * A recipient will never be delivered: bounced by deliver, or expired.
+ * The queue lifetime is over: every pending recipient bounces, each with
+ * its outcome record and status byte, all made durable by one fdatasync.
  * TODO(bounce): this and qmgr_entry_done() are the places where a delivery
  * status notification to the sender (RFC 3464) must be queued - durably,
  * before the status byte is set or the file removed, so a crash cannot lose
- * the bounce.  Until then the outcome is only logged.
+ * the bounce.  Until then the outcome is logged and recorded in the file.
  */
-static int
-msg_bounce(struct qmgr_msg *m, int i, const char *status, const char *dsn,
-    const char *text)
+static void
+msg_expire(struct qmgr_msg *m)
 {
-	if (queue_rcpt_mark(m->fd, &m->env, i, RCPT_BOUNCED) == -1) {
-		log_qid(LOG_LEVEL_ERROR, m->id, "cannot record status=%s for "
-		    "recipient %d: %s; will try again", status, i,
-		    strerror(errno));
-		return -1;
+	int	 i, n = 0;
+
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpt[i].status != RCPT_PENDING)
+			continue;
+		if (qmgr_record_write(m, i, OUTCOME_BOUNCED, EXPIRED_DSN,
+		    EXPIRED_TEXT) == -1 ||
+		    queue_rcpt_write(m->fd, &m->env, i, RCPT_BOUNCED) == -1)
+			break;
+		n++;
 	}
-	m->env.rcpt[i].status = RCPT_BOUNCED;
-	log_rcpt(m, i, LOG_LEVEL_INFO, status, dsn, text);
-	return 0;
+	if (i < m->env.nrcpt || (n > 0 && fdatasync(m->fd) == -1)) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot record status=expired: "
+		    "%s; will try again", strerror(errno));
+		qmgr_record_forget(m);
+		return;
+	}
+	for (i = 0; i < m->env.nrcpt; i++) {
+		if (m->env.rcpt[i].status != RCPT_PENDING)
+			continue;
+		m->env.rcpt[i].status = RCPT_BOUNCED;
+		log_rcpt(m, i, LOG_LEVEL_INFO, "expired", EXPIRED_DSN,
+		    EXPIRED_TEXT);
+	}
 }
 
 /* Some recipients remain pending: either the queue lifetime is over (then
@@ -147,15 +169,12 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 	const struct qmgr_params *cfg = q->par;
 	struct timespec	ts[2];
 	long long	now, age;
-	int		i, wait;
+	int		wait;
 
 	now = (long long)time(NULL);
 	age = now - m->env.arrival;
 	if (qmgr_expired(age, cfg->maximal_queue_lifetime)) {
-		for (i = 0; i < m->env.nrcpt; i++)
-			if (m->env.rcpt[i].status == RCPT_PENDING)
-				(void)msg_bounce(m, i, "expired", "5.4.7",
-				    "message expired in the queue");
+		msg_expire(m);
 		if (queue_pending_count(&m->env) == 0) {
 			msg_remove(q, m);
 			return;
@@ -214,6 +233,7 @@ msg_open(struct qmgr *q, struct qmgr_msg *m)
 		return -1;
 	}
 	m->loaded = 1;
+	qmgr_record_load(m);
 	if (!m->announced) {	/* once, not on every retry or batch */
 		m->announced = 1;
 		qmgr_text_safe(sender, sizeof(sender), m->env.sender);
@@ -412,31 +432,57 @@ qmgr_entry_retry(struct qmgr *q, struct qmgr_entry *e, int crashed)
 	qmgr_active_kick(q);
 }
 
+/* The outcome record of one recipient of a batch, if it needs one: a
+ * bounce always, a deferral when its reason changed.  1, 0 or -1. */
+static int
+msg_record_outcome(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
+{
+	switch (o->status) {
+	case QMGR_RCPT_BOUNCE:
+		return qmgr_record_write(m, i, OUTCOME_BOUNCED, o->dsn,
+		    o->text);
+	case QMGR_RCPT_DEFER:
+		return qmgr_record_write(m, i, OUTCOME_DELAYED, o->dsn,
+		    o->text);
+	default:
+		return 0;
+	}
+}
+
 /*
- * Write the status bytes of the batch's finished recipients and make them
- * durable with one fdatasync.  0, or -1 (errno): then none of them counts as
- * recorded, and they stay pending in memory.
+ * Write the status bytes of the batch's finished recipients and the
+ * outcome records of its bounced and (newly) deferred ones, and make them
+ * durable with one fdatasync.  0, or -1 (errno): then none of them counts
+ * as recorded, and they stay pending in memory.
  */
 static int
 msg_record(struct qmgr_msg *m, const struct qmgr_entry *e,
     const struct qmgr_outcome *out)
 {
-	int k, n = 0;
+	int k, r, n = 0;
 
 	for (k = 0; k < e->nbatch; k++) {
+		if ((r = msg_record_outcome(m, e->batch[k], &out[k])) == -1)
+			goto fail;
+		n += r;
 		if (out[k].status == QMGR_RCPT_DEFER)
 			continue;
 		if (queue_rcpt_write(m->fd, &m->env, e->batch[k],
 		    out[k].status == QMGR_RCPT_OK ? RCPT_DELIVERED :
 		    RCPT_BOUNCED) == -1)
-			return -1;
+			goto fail;
 		n++;
 	}
-	return n > 0 ? fdatasync(m->fd) : 0;
+	if (n == 0 || fdatasync(m->fd) == 0)
+		return 0;
+fail:
+	qmgr_record_forget(m);
+	return -1;
 }
 
 /*
- * A batch's outcomes.  If they finish the message (no recipient deferred,
+ * A batch's outcomes.  If they finish the message (every recipient
+ * delivered: none deferred or bounced, whose outcome records must be kept,
  * none pending outside this batch, in this entry or another) the file
  * leaves active/ for free/ next, and the status bytes are not written at
  * all: leaving is the record.  A crash before it repeats these deliveries,
@@ -456,13 +502,16 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 	final = e->cursor >= e->nrcpt &&
 	    queue_pending_count(&m->env) == e->nbatch;
 	for (k = 0; k < e->nbatch && final; k++)
-		if (out[k].status == QMGR_RCPT_DEFER)
+		if (out[k].status != QMGR_RCPT_OK)
 			final = 0;
 	recorded = final;
 	if (!final) {
 		recorded = msg_record(m, e, out) == 0;
 		err = errno;
 	}
+	if (!recorded)	/* the delivered and bounced say it again below */
+		log_qid(LOG_LEVEL_WARN, m->id, "cannot record outcomes: %s",
+		    strerror(err));
 	for (k = 0; k < e->nbatch; k++) {
 		i = e->batch[k];
 		switch (out[k].status) {

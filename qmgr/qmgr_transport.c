@@ -10,8 +10,10 @@
  * requests waiting handles them together (deliver shares one fsync of a
  * Maildir's new/ among them), so the busier the queue, the cheaper each
  * delivery.  The sockets never block qmgr: requests and replies go through
- * bufferevents, and a connection that goes QMGR_REPLY_TIMEOUT without a
- * reply while requests are out counts as a crash of the agent.  After a
+ * bufferevents, and a connection that goes local_time_limit plus
+ * QMGR_REPLY_GRACE without a reply while requests are out counts as a
+ * crash of the agent (deliver itself kills mailbox work at
+ * local_time_limit and defers it, so only a broken agent gets there).  After a
  * crash its entries are retried soon (the master restarts the service
  * within seconds), never dropped and never sent to the long deferred
  * back-off for a fault that was not their own.
@@ -177,7 +179,10 @@ conn_lost(struct qmgr_conn *c, const char *why)
 static void
 conn_timeouts(struct qmgr_conn *c)
 {
-	struct timeval busy = { QMGR_REPLY_TIMEOUT, 0 };
+	/* deliver answers within local_time_limit (it kills mailbox work
+	 * that takes longer); beyond that and a grace it is stuck. */
+	struct timeval busy = {
+	    (time_t)c->t->q->cfg->local_time_limit + QMGR_REPLY_GRACE, 0 };
 	struct timeval idle = { QMGR_IDLE_TIMEOUT, 0 };
 
 	if (c->nout > 0)

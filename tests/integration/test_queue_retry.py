@@ -153,7 +153,8 @@ def test_new_qmgr_recovers_incoming_and_active(make_instance):
 
 def test_queue_file_keeps_mail_parameters(make_instance, homeless):
     """smtpd writes format 2 (common/queue_file.h): MAIL's BODY= is kept,
-    and the size record says where the message ends."""
+    and the size record says where the message ends; what follows it is
+    qmgr's outcome record of the deferral."""
     inst = make_instance("minimal_backoff_time = 120")
     with inst.smtp() as s:
         s.ehlo("retry.example")
@@ -163,10 +164,13 @@ def test_queue_file_keeps_mail_parameters(make_instance, homeless):
         assert code == 250, text
         qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
     data = deferred(inst, qid).read_bytes()
-    head, message = data.split(b"\ndata\n", 1)
+    head, rest = data.split(b"\ndata\n", 1)
     head += b"\n"
     assert head.startswith(b"tern-queue 2\n")
     assert b"\nbody 8BITMIME\n" in head
     assert b"\nnotify \n" in head
     size = int(re.search(rb"^size (\d{20})$", head, re.M).group(1))
-    assert size == len(message) and message.endswith("8bit é\n".encode())
+    message, records = rest[:size], rest[size:]
+    assert message.endswith("Subject: body\n\n8bit é\n".encode())
+    assert re.fullmatch(rb"outcome 0 T \d+ 4\.3\.0 - home directory [^\n]* does not exist\n",
+                        records), records

@@ -1,0 +1,92 @@
+"""A hung mailbox does not stop local delivery (issue 8, finding 3).
+
+terntest2's Maildir is made the mount point of a FUSE file system whose
+server never answers: every open() of it blocks in the kernel, exactly as
+on a hung NFS or FUSE server.  With local_time_limit = 3 s, a message to
+terntest1 and terntest2 is delivered to terntest1 at once, and terntest2's
+copy is deferred after the limit ("mailbox delivery timed out") with the
+normal back-off; deliver goes on serving.  See deliver/local_run.c."""
+
+import ctypes
+import os
+import re
+import time
+
+import pytest
+
+from conftest import maildir_new, user_home, wait_for
+from test_queue_retry import copies, rcpt_status, send
+
+LIMIT = 3
+MNT_DETACH = 2
+
+
+class HungMount:
+    """A FUSE mount on path whose server (us) never reads a request."""
+
+    def __init__(self, path):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.path = path
+        path.mkdir(mode=0o700)
+        self.fd = os.open("/dev/fuse", os.O_RDWR)
+        opts = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other"
+        if self.libc.mount(b"tern-hung", bytes(path), b"fuse", 0, opts.encode()) != 0:
+            err = ctypes.get_errno()
+            os.close(self.fd)
+            path.rmdir()
+            pytest.skip(f"cannot mount a FUSE file system: {os.strerror(err)}")
+
+    def release(self):
+        # Closing the device aborts the connection: whatever still waits
+        # on the mount gets ENOTCONN, and the mount can go.
+        os.close(self.fd)
+        self.libc.umount2(bytes(self.path), MNT_DETACH)
+        os.rmdir(self.path)
+
+
+@pytest.fixture
+def hung_instance(make_instance):
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no /dev/fuse")
+    inst = make_instance(f"local_time_limit = {LIMIT}\nminimal_backoff_time = 120")
+    mount = HungMount(user_home("terntest2") / "Maildir")
+    yield inst
+    mount.release()
+
+
+def test_hung_mailbox_is_deferred_and_others_delivered(hung_instance):
+    inst = hung_instance
+    start = time.monotonic()
+    qid = send(inst, ["terntest1@localhost", "terntest2@localhost"], "hung-1")
+    wait_for(lambda: copies("terntest1", "hung-1") == 1, timeout=LIMIT + 10,
+             what="terntest1's delivery")
+    path = inst.queue / "deferred" / qid
+    wait_for(lambda: path.exists() and not inst.queue_files("active"),
+             timeout=LIMIT + 10, what=f"{qid} in deferred/")
+    # Neither recipient waited for qmgr's watchdog, only for the limit.
+    assert time.monotonic() - start < LIMIT + 8
+    assert rcpt_status(path) == {"terntest1@localhost": "D", "terntest2@localhost": "P"}
+    ahead = path.stat().st_mtime - time.time()
+    assert 100 <= ahead <= 121, ahead
+    log = inst.log()
+    assert re.search(rf"{qid}: to=<terntest2@localhost>, relay=local, .*"
+                     rf"status=deferred.*mailbox delivery timed out", log), log[-3000:]
+    assert "did not finish in time: killed" in log
+    assert f"{qid}: to=<terntest2@localhost>" in log
+
+    # deliver itself is not stuck: the next message goes through at once.
+    send(inst, ["terntest1@localhost"], "hung-2")
+    wait_for(lambda: copies("terntest1", "hung-2") == 1, timeout=LIMIT + 5,
+             what="the next delivery")
+
+
+def test_each_mailbox_in_its_own_process(tern):
+    """Two users in one message: both delivered (the children report back),
+    and the Maildir names carry distinct pids of the mailbox processes."""
+    send(tern, ["terntest1@localhost", "terntest2@localhost"], "run-1")
+    wait_for(lambda: copies("terntest1", "run-1") == 1 and copies("terntest2", "run-1") == 1,
+             what="both deliveries")
+    pids = {re.search(r"P(\d+)Q", p.name).group(1)
+            for u in ("terntest1", "terntest2") for p in maildir_new(u)}
+    deliver_pids = {str(p) for p in tern.services().get("deliver", ())}
+    assert pids and not pids & deliver_pids, (pids, deliver_pids)
