@@ -35,6 +35,8 @@
  * delivery itself (leader -1; res is final once its job is flushed) or a
  * follower of the copy leader, whose outcome it takes at the flush. */
 struct local_copy {
+	const struct deliver_msg *msg;
+	int			 j;	/* the recipient in msg->req */
 	const char		*qid;	/* the message, by queue id */
 	const char		*rcpt;
 	uid_t			 uid;	/* the mailbox: owner and home */
@@ -102,6 +104,10 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 	if (n == 0)
 		return;
 	maildir_deliver_many(ctx, &b->user[k], ctx->cfg->home_mailbox, run, n);
+	/* Recorded at once: a kill before this line repeats these. */
+	for (j = 0; j < n; j++)
+		if (run[j]->res->status == DELIVER_OK)
+			deliver_record_mark(run[j]->msg, run[j]->j);
 	local_where(ctx, &b->user[k], where, sizeof(where));
 	for (j = 0; j < n; j++)
 		deliver_log(run[j]->msg->req->id, run[j]->rcpt, "local", where,
@@ -121,6 +127,8 @@ local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 		if (f->leader < 0)
 			continue;
 		*f->res = *b->copy[f->leader].res;
+		if (f->res->status == DELIVER_OK)
+			deliver_record_mark(f->msg, f->j);
 		if (snprintf(where, sizeof(where), "%s/%s", f->home,
 		    ctx->cfg->home_mailbox) < 0)
 			where[0] = '\0';
@@ -159,7 +167,7 @@ local_copy_find(const struct local_batch *b, const char *qid,
 }
 
 static void
-local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
+local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
     const struct local_user *u, struct deliver_result *res, int leader)
 {
 	struct local_copy	*c;
@@ -170,8 +178,10 @@ local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
 		    sizeof(*b->copy));
 	}
 	c = &b->copy[b->ncopy++];
-	c->qid = qid;
-	c->rcpt = rcpt;
+	c->msg = msg;
+	c->j = j;
+	c->qid = msg->req->id;
+	c->rcpt = msg->req->rcpt[j];
 	c->uid = u->uid;
 	c->home = xstrdup(u->home);
 	c->res = res;
@@ -214,15 +224,15 @@ local_batch_user(struct local_batch *b, const struct local_user *u)
 /* Collect one delivery, flushing first if the batch is full; a message
  * already collected for u's mailbox is not collected again. */
 static void
-local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, const struct local_user *u, struct deliver_result *res)
+local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
+    const struct local_user *u, struct deliver_result *res)
 {
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*job;
 	int			 k;
 
 	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
-		local_copy_add(b, msg->req->id, rcpt, u, res, k);
+		local_copy_add(b, msg, j, u, res, k);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
@@ -233,16 +243,18 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	job = &b->job[b->njob];
 	memset(job, 0, sizeof(*job));
 	job->msg = msg;
-	job->rcpt = rcpt;
+	job->j = j;
+	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg->req->id, rcpt, u, res, -1);
+	local_copy_add(b, msg, j, u, res, -1);
 }
 
 static void
 local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, struct deliver_result *res)
+    int j, struct deliver_result *res)
 {
+	const char		*rcpt = msg->req->rcpt[j];
 	const char		*mailbox = ctx->cfg->home_mailbox;
 	char			 where[DELIVER_PATH_SIZE];
 	struct local_user	 u;
@@ -255,7 +267,7 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
 	if (len > 0 && mailbox[len - 1] == '/') {
-		local_collect(ctx, msg, rcpt, &u, res);
+		local_collect(ctx, msg, j, &u, res);
 		return;
 	}
 	deliver_result_set(res, DELIVER_DEFER, "4.3.5",
@@ -271,6 +283,5 @@ local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	int	 k;
 
 	for (k = 0; k < n; k++)
-		local_deliver_one(ctx, msg, msg->req->rcpt[idx[k]],
-		    &result[idx[k]]);
+		local_deliver_one(ctx, msg, idx[k], &result[idx[k]]);
 }
