@@ -177,6 +177,11 @@ test_unique_name(void **state)
 	assert_int_equal(maildir_unique_name(out, 12, 1, 2, 3, 4, "a:"), -1);
 	assert_int_equal(maildir_unique_name(out, 8, 1, 2, 3, 4, "h"), -1);
 	assert_int_equal(maildir_unique_name(out, sizeof(out), 1, 2, 3, 4, ""), -1);
+	assert_int_equal(maildir_stable_name(out, sizeof(out), 1700000000LL,
+	    "0ABC", 7, "a/b:c"), 0);
+	assert_string_equal(out, "1700000000.T0ABCR7.a\\057b\\072c");
+	assert_int_equal(maildir_stable_name(out, 18, 1700000000LL, "0ABC", 7,
+	    "host"), -1);
 	assert_null(strchr(out, '/'));
 }
 
@@ -683,6 +688,36 @@ test_recorded_is_not_delivered_again(void **state)
 	assert_int_equal(file_status(1), 'P');
 }
 
+/* An attempt killed after its move into new/ and before its record: the
+ * next attempt (here: the same delivery again, with a half-written tmp/
+ * file of the same name left over) finds its copy and makes no second. */
+static void
+test_retry_finds_its_copy(void **state)
+{
+	struct scratch		*s = *state;
+	struct deliver_result	 res;
+	char			 name[256], path[512];
+	int			 fd, k;
+
+	put_v2(s, V2_HEADER("P") BODY);
+	open_msg(s);
+	for (k = 0; k < 2; k++) {
+		maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u,
+		    "Maildir/", &res);
+		if (res.status != DELIVER_OK)
+			fail_msg("%d: %s %s", k, res.dsn, res.text);
+		assert_int_equal(list_dir("home/Maildir/new", name,
+		    sizeof(name)), 1);
+		assert_non_null(strstr(name, ".T" ID "R1."));
+		snprintf(path, sizeof(path), "home/Maildir/tmp/%s", name);
+		fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	deliver_message_close(&s->msg);
+	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 1);
+}
+
 int
 main(void)
 {
@@ -716,6 +751,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_recorded_is_not_delivered_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_finds_its_copy,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
