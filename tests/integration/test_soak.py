@@ -152,9 +152,15 @@ def test_soak_no_loss_no_duplicate(make_instance):
     lost = sorted(want - set(got))
     dups = {k: n for k, n in got.items() if n > 1}
     duplicated = sum(n - 1 for n in dups.values())
+    log = inst.log()
+    # How often a repeat was caught: by deliver's mark in the queue file,
+    # and by the stable Maildir name (a kill between new/ and the mark).
+    by_mark = log.count("delivered already (recorded in the queue file)")
+    by_name = log.count("is there from an earlier attempt")
     print(f"\nsoak: {SECONDS:.0f} s, {CLIENTS} clients: acked={len(acked)} "
           f"lost={len(lost)} duplicated={duplicated} kills={kills} "
-          f"suite_kills={suite_kills} delivered={sum(got.values())}")
+          f"suite_kills={suite_kills} delivered={sum(got.values())} "
+          f"repeats_caught_by_mark={by_mark} by_maildir_name={by_name}")
     assert acked, "no message was acknowledged at all"
     assert not lost, f"{len(lost)} acknowledged deliveries lost: {lost[:10]}"
     assert not dups, f"{duplicated} duplicate deliveries: {sorted(dups)[:10]}"
