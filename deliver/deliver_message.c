@@ -73,9 +73,8 @@ message_check_offset(const struct deliver_msg *msg, const char **why)
 static int
 message_read(struct deliver_msg *msg, const char **why)
 {
-	const char	*err = "corrupt";
-
 	struct flock	 lk;
+	const char	*err = "corrupt";
 
 	memset(&lk, 0, sizeof(lk));
 	lk.l_type = F_WRLCK;

@@ -19,7 +19,9 @@
  * account): the first recipient's delivery is made, and every later one
  * of the same message and mailbox in the batch is a follower that gets
  * that delivery's outcome at the flush.  Otherwise one transaction with a
- * thousand spellings of one user would write a thousand copies.
+ * thousand spellings of one user would write a thousand copies.  Each
+ * account's deliveries, followers included, are recorded in their queue
+ * files (deliver_record.c) as soon as its fsync of new/ returns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +92,22 @@ local_where(const struct deliver_ctx *ctx, const struct local_user *u,
 		where[0] = '\0';
 }
 
+/* Record a delivery in the queue file at once, for its recipient and for
+ * every follower of it (their outcome is its outcome): the sooner the
+ * record, the fewer repeats a kill can cause. */
+static void
+local_record(const struct local_batch *b, const struct maildir_job *job)
+{
+	int	 i, l;
+
+	if (job->res->status != DELIVER_OK)
+		return;
+	deliver_record_mark(job->msg, job->j);
+	for (i = 0; i < b->ncopy; i++)
+		if ((l = b->copy[i].leader) >= 0 && b->copy[l].res == job->res)
+			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
+}
+
 /* The deliveries collected for account k, made together. */
 static void
 local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
@@ -104,10 +122,8 @@ local_flush_user(struct deliver_ctx *ctx, struct local_batch *b, int k,
 	if (n == 0)
 		return;
 	maildir_deliver_many(ctx, &b->user[k], ctx->cfg->home_mailbox, run, n);
-	/* Recorded at once: a kill before this line repeats these. */
 	for (j = 0; j < n; j++)
-		if (run[j]->res->status == DELIVER_OK)
-			deliver_record_mark(run[j]->msg, run[j]->j);
+		local_record(b, run[j]);
 	local_where(ctx, &b->user[k], where, sizeof(where));
 	for (j = 0; j < n; j++)
 		deliver_log(run[j]->msg->req->id, run[j]->rcpt, "local", where,
@@ -127,8 +143,6 @@ local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 		if (f->leader < 0)
 			continue;
 		*f->res = *b->copy[f->leader].res;
-		if (f->res->status == DELIVER_OK)
-			deliver_record_mark(f->msg, f->j);
 		if (snprintf(where, sizeof(where), "%s/%s", f->home,
 		    ctx->cfg->home_mailbox) < 0)
 			where[0] = '\0';

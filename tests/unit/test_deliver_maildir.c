@@ -663,16 +663,10 @@ test_recorded_is_not_delivered_again(void **state)
 	struct ipc_msg	 m, r;
 
 	put_v2(s, V2_HEADER("D") BODY);
-	ipc_msg_init(&m, DELIVER_T_REQUEST);
-	ipc_msg_add(&m, "v", "3");
-	ipc_msg_add(&m, "id", ID);
-	ipc_msg_add(&m, "path", "active/" ID);
-	ipc_msg_add_int(&m, "offset", (long long)s->req.offset);
-	ipc_msg_add(&m, "sender", "");
-	ipc_msg_add(&m, "nexthop", "localhost");
-	ipc_msg_add(&m, "nrcpt", "2");
-	ipc_msg_add(&m, "rcpt.0", "root@localhost");
-	ipc_msg_add(&m, "rcpt.1", "root@localhost");
+	s->rcpt[0] = s->rcpt[1] = "root@localhost";
+	s->req.nrcpt = 2;
+	s->req.nexthop = "localhost";
+	assert_int_equal(proto_deliver_request_encode(&m, &s->req), 0);
 	free(s->cfg.home_mailbox);
 	s->cfg.home_mailbox = strdup("Mailbox");
 	deliver_handle(&s->ctx, &m, &r);
