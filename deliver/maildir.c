@@ -9,8 +9,10 @@
  * queue file gets a name of its own, the same at every attempt
  * (maildir_stable_name), so a repeated delivery (deliver killed after the
  * move into new/ and before it recorded the delivery in the queue file)
- * finds the name taken and is not made twice, unless the user's mail
- * reader moved the first copy to cur/ in between.
+ * finds the name taken by a file of its size and is not made twice,
+ * unless the user's mail reader moved the first copy to cur/ in between.
+ * A name taken by a file of another size (a queue id that repeated) is
+ * not this delivery: it goes under a unique name instead.
  *
  * Everything below the home directory happens with the recipient's
  * effective ids (privs_become), so a user's symbolic links, permissions and
@@ -262,21 +264,59 @@ maildir_publish(const struct maildir *md, const char *name)
 /* The job's name in tmp/ and new/: stable when the recipient has a line
  * in the queue file, else unique (1 or 0 in *stable).  0 or -1. */
 static int
-maildir_name_new(struct deliver_ctx *ctx, const struct maildir_job *job,
-    char *out, size_t outlen, int *stable)
+maildir_name_unique(struct deliver_ctx *ctx, char *out, size_t outlen)
 {
-	const struct deliver_msg *msg = job->msg;
 	struct timespec	 ts;
 
-	*stable = msg->line != NULL && msg->line[job->j] >= 0;
-	if (*stable)
-		return maildir_stable_name(out, outlen, msg->env.arrival,
-		    msg->req->id, msg->line[job->j], ctx->hostname);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (ctx->pid == 0)	/* deliver never forks: ask once */
 		ctx->pid = getpid();
 	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000, (long)ctx->pid, ++ctx->counter, ctx->hostname);
+}
+
+static int
+maildir_name_new(struct deliver_ctx *ctx, const struct maildir_job *job,
+    char *out, size_t outlen, int *stable)
+{
+	const struct deliver_msg *msg = job->msg;
+
+	*stable = msg->line != NULL && msg->line[job->j] >= 0;
+	if (*stable)
+		return maildir_stable_name(out, outlen, msg->env.arrival,
+		    msg->req->id, msg->line[job->j], ctx->hostname);
+	return maildir_name_unique(ctx, out, outlen);
+}
+
+/* new/<job->name>, a stable name, is taken.  1: by this very delivery (the
+ * same size as tmp/<name>), made by an attempt killed before it recorded
+ * it; tmp/<name> is removed.  0: by something else (a repeated queue id),
+ * so tmp/<name> is renamed to a unique name, in job->name, for the caller
+ * to publish.  -1 (errno). */
+static int
+maildir_taken(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job *job)
+{
+	struct stat	 ours, there;
+	char		 name[MAILDIR_NAME_SIZE];
+
+	if (fstatat(md->tmp, job->name, &ours, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (fstatat(md->new, job->name, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(there.st_mode) && there.st_size == ours.st_size) {
+		unlinkat(md->tmp, job->name, 0);
+		log_qid(LOG_LEVEL_INFO, job->msg->req->id, "to=<%s>: new/%s is "
+		    "there from an earlier attempt", job->rcpt, job->name);
+		return 1;
+	}
+	if (maildir_name_unique(ctx, name, sizeof(name)) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (renameat(md->tmp, job->name, md->tmp, name) < 0)
+		return -1;
+	memcpy(job->name, name, sizeof(name));
+	return 0;
 }
 
 /* Create tmp/name for writing.  A stable name may be left there by an
@@ -342,16 +382,16 @@ maildir_store(struct deliver_ctx *ctx, const struct maildir *md,
 	}
 	if (maildir_publish(md, job->name) < 0) {
 		err = errno;
-		unlinkat(md->tmp, job->name, 0);
-		if (stable && err == EEXIST) {
-			/* An attempt killed before it could record its
-			 * delivery: that copy stands, and the fsync of new/
-			 * below makes sure of it. */
-			log_qid(LOG_LEVEL_INFO, job->msg->req->id, "to=<%s>: "
-			    "new/%s is there from an earlier attempt",
-			    job->rcpt, job->name);
+		/* The copy of an attempt killed before it could record its
+		 * delivery stands, and the fsync of new/ below makes sure of
+		 * it; a name taken by anything else is left alone. */
+		if (stable && err == EEXIST &&
+		    ((r = maildir_taken(ctx, md, job)) == 1 ||
+		    (r == 0 && maildir_publish(md, job->name) == 0)))
 			return 0;
-		}
+		if (stable && err == EEXIST)
+			err = errno;
+		unlinkat(md->tmp, job->name, 0);
 		maildir_fail(job->res, "move message into new/", err);
 		return -1;
 	}

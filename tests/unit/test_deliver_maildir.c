@@ -684,7 +684,9 @@ test_recorded_is_not_delivered_again(void **state)
 
 /* An attempt killed after its move into new/ and before its record: the
  * next attempt (here: the same delivery again, with a half-written tmp/
- * file of the same name left over) finds its copy and makes no second. */
+ * file of the same name left over) finds its copy and makes no second.
+ * The half-written file left after the last round is removed by the
+ * next attempt too. */
 static void
 test_retry_finds_its_copy(void **state)
 {
@@ -708,8 +710,17 @@ test_retry_finds_its_copy(void **state)
 		assert_true(fd >= 0);
 		close(fd);
 	}
-	deliver_message_close(&s->msg);
 	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 1);
+
+	/* The name taken by another message (a repeated queue id: another
+	 * size): this one is delivered under a unique name. */
+	snprintf(path, sizeof(path), "home/Maildir/new/%s", name);
+	assert_int_equal(truncate(path, 3), 0);
+	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
+	deliver_message_close(&s->msg);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(list_dir("home/Maildir/new", NULL, 0), 2);
+	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 0);
 }
 
 int
