@@ -7,14 +7,15 @@
 #   tests/unit/test_NAME.c     -> build/tests/test_NAME (cmocka; links every program archive)
 #   mk/*.sh                    the scripts behind make deps/run/stop/install (not installed)
 #
-# Targets: all (default), check, run, stop, deps, install, bench, clean.
-# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR.
+# Targets: all (default), check, run, stop, deps, install, bench, soak, clean.
+# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR, SOAK_SECONDS.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 SANITIZE ?= 0
 PYTHON   ?= /usr/bin/python3
+SOAK_SECONDS ?= 120
 
 # The rules made by $(eval) below come first in this file; "make" alone
 # must still mean "make all".
@@ -83,7 +84,7 @@ TEST_SRC   = $(wildcard tests/unit/test_*.c)
 TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 ALL_LIBS   = -lunbound -lpthread $(LIBS_COMMON)
 
-.PHONY: all check unit-check integration-check run stop deps install bench clean
+.PHONY: all check unit-check integration-check run stop deps install bench soak clean
 all: $(DAEMON_BINS) $(TOOL_BINS)
 
 $(B)/empty.o:
@@ -130,6 +131,12 @@ install: all
 bench: deps
 	$(MAKE) all
 	@sh bench/run.sh $(abspath $(B))
+
+# soak: the crash-cycle soak of make check, SOAK_SECONDS long; prints acked,
+# lost, duplicated and kills.
+soak: all
+	TERN_BUILD=$(abspath $(B)) TERN_SOAK_SECONDS=$(SOAK_SECONDS) \
+	    $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/integration/test_soak.py
 
 clean:
 	rm -rf build build-san

@@ -26,7 +26,18 @@
  *
  * "ok" means the message is durably in the recipient's mailbox (or was
  * accepted by the next hop); "defer" means try again later; "bounce" means
- * never.  A transport process serves one connection at a time; qmgr keeps
+ * never.  Every transport records an "ok" in the queue file before it
+ * replies: it opens "path" read-write, takes a POSIX write lock on it
+ * (F_SETLK; a file locked by another process is deferred, "busy"), reads
+ * the header under the lock, and sets the status byte of each recipient
+ * the mailbox or the next hop has accepted to delivered (queue_rcpt_write,
+ * queue_file.h; no fsync) before the reply, after which it closes the
+ * file.  A recipient whose byte already says delivered is answered "ok"
+ * without another attempt.  So a transport or qmgr killed after the
+ * acceptance and the record repeats nothing; only a kill between the two
+ * can (deliver closes that gap too: maildir.c), and a power loss, which
+ * may repeat a delivery but never loses one.  deliver_record.c does this
+ * for deliver; the SMTP client and the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
  * up to deliver_concurrency connections open.  On one connection qmgr may
  * send up to DELIVER_PIPELINE_MAX requests before it reads a reply (since
  * version 2); the replies come back in request order.  deliver handles the

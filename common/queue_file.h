@@ -55,13 +55,17 @@
  * never moves the header or the message, needs no second file per message
  * and no rewrite, and one fdatasync makes it durable together with the
  * status bytes of the same batch (Postfix appends its records so too).
- * qmgr writes records (qmgr/qmgr_record.c); deliver/deliver_message.c
- * reads a message only up to data_off + data_len.
+ * qmgr writes records (qmgr/qmgr_record.c); deliver reads a message from
+ * data_off for data_len bytes (deliver/deliver_message.c).
  *
  * The status byte of a rcpt line is the only thing ever changed in place
  * (queue_rcpt_mark: one pwrite + fdatasync; or several queue_rcpt_write and
  * one fdatasync), so an outcome is durable before qmgr acts on it and a crash
- * can at worst repeat a delivery, never lose one.
+ * can at worst repeat a delivery, never lose one.  A delivery agent sets
+ * the byte of a recipient it delivered (queue_rcpt_write, no fsync: a
+ * process crash keeps it, a power loss may repeat the delivery) before it
+ * replies to qmgr, holding a POSIX write lock on the file while it reads
+ * and marks it (deliver/deliver_record.c).
  * Everything else about a file is immutable once it leaves tmp/, apart from
  * the outcome records appended after the message.
  *

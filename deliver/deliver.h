@@ -42,12 +42,19 @@ struct deliver_result {
 };
 
 /* The message as the transports see it: an open queue file, read with
- * pread() only, so every recipient starts from the same place. */
+ * pread() only, so every recipient starts from the same place, and
+ * written only at its status bytes (deliver_record.c), under a lock. */
 struct deliver_msg {
 	const struct deliver_request *req;
-	int		 fd;		/* queue file, read-only */
+	int		 fd;		/* queue file, write-locked (fcntl) */
 	off_t		 offset;	/* message is bytes [offset, size) */
-	off_t		 size;		/* file size when it was opened */
+	off_t		 size;		/* end of the message (data_off +
+					   data_len): outcome records follow */
+	struct queue_envelope env;	/* as read under the lock; statuses
+					   kept current by deliver_record */
+	int		 loaded;	/* env is filled */
+	int		*line;		/* per request recipient: its rcpt
+					   line in env, or -1 */
 };
 
 struct local_batch;
@@ -82,10 +89,22 @@ void	deliver_log(const char *id, const char *rcpt, const char *relay,
  * are built only when every delivery of the batch is durable. */
 int	deliver_message_open(const struct deliver_request *,
 	    struct deliver_msg *, uid_t owner, const char **why);
+void	deliver_message_close(struct deliver_msg *);
 void	deliver_batch(struct deliver_ctx *, const struct ipc_msg *req, int n,
 	    struct ipc_msg *reply);
 void	deliver_handle(struct deliver_ctx *, const struct ipc_msg *,
 	    struct ipc_msg *reply);
+
+/* deliver_record.c: recipient j of msg->req as the queue file records
+ * it.  match fills msg->line (deliver_message_open does); done: 1 if the
+ * file already says delivered; mark: say so now (a pwrite, no fsync),
+ * once the delivery is durable and before the reply; all: mark every
+ * recipient whose result is DELIVER_OK. */
+void	deliver_record_match(struct deliver_msg *);
+int	deliver_record_done(const struct deliver_msg *, int j);
+void	deliver_record_mark(const struct deliver_msg *, int j);
+void	deliver_record_all(const struct deliver_msg *,
+	    const struct deliver_result *result);
 
 /* transport.c: every recipient of a request goes to the local transport,
  * or is refused there and then (bad address: 5.1.3; a domain that is not
@@ -115,6 +134,7 @@ void	local_batch_free(struct local_batch *);
 /* maildir.c */
 struct maildir_job {
 	const struct deliver_msg *msg;
+	int			 j;	/* the recipient in msg->req */
 	const char		*rcpt;
 	struct deliver_result	*res;
 	char			 name[MAILDIR_NAME_SIZE];	/* in new/ */
@@ -141,6 +161,8 @@ void	local_run_wait(struct local_run *, int nrun, long long batch_ms);
 
 int	maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	    long pid, unsigned long counter, const char *host);
+int	maildir_stable_name(char *out, size_t outlen, long long arrival,
+	    const char *qid, int line, const char *host);
 void	maildir_deliver_many(struct deliver_ctx *, const struct local_user *,
 	    const char *mailbox, struct maildir_job **, int n);
 void	maildir_deliver(struct deliver_ctx *, const struct deliver_msg *,

@@ -10,9 +10,20 @@
  * file of root's (were the queue's owner ever subverted) is not mailed
  * out either.  The message offset from qmgr is checked against the file
  * itself: it must sit right after the header's "data" line, or a qmgr bug
- * would deliver header bytes as mail.  The message is read up to the
- * length the header records, not to the end of the file, which carries
- * qmgr's outcome records after it.
+ * would deliver header bytes as mail.  The message ends where the header's
+ * size says (outcome records may follow it), or for a version 1 file at
+ * the end of the file.
+ *
+ * The file is opened read-write, for its status bytes (deliver_record.c),
+ * and write-locked (fcntl) for as long as this process has it open, so a
+ * request qmgr repeats while an earlier delivery of it still runs (qmgr
+ * gave up waiting) finds the file busy and is deferred, rather than
+ * reading a status byte that is about to change.  The lock goes with the
+ * process, so a killed deliver leaves none behind.  A POSIX lock, not
+ * flock(): two requests of one batch may name the same file, and a
+ * process does not conflict with itself; as closing any descriptor of the
+ * file drops the process's lock, every item of a batch is marked before
+ * the first is closed.
  */
 #include <sys/stat.h>
 
@@ -58,32 +69,42 @@ message_check_offset(const struct deliver_msg *msg, const char **why)
 	return 0;
 }
 
-/* The message ends at data_off + data_len, never at the end of the file,
- * where qmgr appends outcome records (queue_file.h): msg->size is set to
- * that end, from the file's own header, which must agree with qmgr's
- * offset.  0, or -1 with *why. */
+/* Lock the file and read its header: it must be the request's message,
+ * whose end then bounds the message.  0, or -1 with *why. */
 static int
-message_limit(struct deliver_msg *msg, const char **why)
+message_read(struct deliver_msg *msg, const char **why)
 {
-	struct queue_envelope	 env;
-	const char		*err = NULL;
-	int			 r = 0;
+	struct flock	 lk;
+	const char	*err = "corrupt";
 
-	if (queue_file_read(msg->fd, &env, &err) < 0) {
-		*why = err != NULL ? err : strerror(errno);
+	memset(&lk, 0, sizeof(lk));
+	lk.l_type = F_WRLCK;
+	lk.l_whence = SEEK_SET;
+	if (fcntl(msg->fd, F_SETLK, &lk) < 0) {
+		*why = errno == EAGAIN || errno == EACCES ? "busy: another "
+		    "delivery of it is under way" : strerror(errno);
 		return -1;
 	}
-	if (env.data_off != msg->offset) {
-		*why = "offset is not where the header says the message is";
-		r = -1;
-	} else
-		msg->size = env.data_off + env.data_len;
-	queue_envelope_free(&env);
-	return r;
+	if (queue_file_read(msg->fd, &msg->env, &err) < 0) {
+		*why = errno == EINVAL ? err : strerror(errno);
+		return -1;
+	}
+	msg->loaded = 1;
+	if (strcmp(msg->env.id, msg->req->id) != 0) {
+		*why = "id does not match the request";
+		return -1;
+	}
+	if (msg->env.data_off != msg->offset) {
+		*why = "offset does not follow the data line";
+		return -1;
+	}
+	msg->size = msg->env.data_off + msg->env.data_len;
+	deliver_record_match(msg);
+	return 0;
 }
 
-/* Open req->path, a file of owner's, for reading.  0, or -1 with *why
- * (msg->fd closed). */
+/* Open req->path, a file of owner's, for reading and for its status
+ * bytes.  0, or -1 with *why (msg closed). */
 int
 deliver_message_open(const struct deliver_request *req,
     struct deliver_msg *msg, uid_t owner, const char **why)
@@ -94,7 +115,7 @@ deliver_message_open(const struct deliver_request *req,
 	msg->req = req;
 	msg->offset = req->offset;
 	msg->fd = open(req->path,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (msg->fd < 0) {
 		*why = strerror(errno);
 		return -1;
@@ -110,12 +131,25 @@ deliver_message_open(const struct deliver_request *req,
 	else {
 		msg->size = st.st_size;
 		if (message_check_offset(msg, why) == 0 &&
-		    message_limit(msg, why) == 0)
+		    message_read(msg, why) == 0)
 			return 0;
 	}
-	close(msg->fd);
-	msg->fd = -1;
+	deliver_message_close(msg);
 	return -1;
+}
+
+/* Closing the file releases its lock: after the marks, before the reply. */
+void
+deliver_message_close(struct deliver_msg *msg)
+{
+	if (msg->fd >= 0)
+		close(msg->fd);
+	msg->fd = -1;
+	if (msg->loaded)
+		queue_envelope_free(&msg->env);
+	msg->loaded = 0;
+	free(msg->line);
+	msg->line = NULL;
 }
 
 /* Every recipient gets the same temporary failure. */
@@ -168,6 +202,7 @@ batch_item_finish(struct batch_item *it, struct ipc_msg *reply)
 {
 	const char	*refused = it->refused;
 
+	deliver_message_close(&it->msg);
 	if (refused == NULL &&
 	    deliver_reply_build(reply, it->result, it->req.nrcpt) < 0) {
 		log_qid(LOG_LEVEL_ERROR, it->req.id, "cannot encode the reply");
@@ -175,8 +210,6 @@ batch_item_finish(struct batch_item *it, struct ipc_msg *reply)
 	}
 	if (refused != NULL && proto_deliver_error_encode(reply, refused) < 0)
 		log_warn("cannot encode error reply \"%s\"", refused);
-	if (it->msg.fd >= 0)
-		close(it->msg.fd);
 	free(it->result);
 	proto_deliver_request_free(&it->req);
 }
@@ -204,6 +237,10 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
 	transport_flush(ctx);
 	local_batch_free(ctx->local);
 	ctx->local = NULL;
+	/* Anything not marked at its flush, before any file is closed. */
+	for (i = 0; i < n; i++)
+		if (it[i].msg.fd >= 0)
+			deliver_record_all(&it[i].msg, it[i].result);
 	for (i = 0; i < n; i++)
 		batch_item_finish(&it[i], &reply[i]);
 	free(it);

@@ -21,7 +21,9 @@
  * account): the first recipient's delivery is made, and every later one
  * of the same message and mailbox in the batch is a follower that gets
  * that delivery's outcome at the flush.  Otherwise one transaction with a
- * thousand spellings of one user would write a thousand copies.
+ * thousand spellings of one user would write a thousand copies.  Each
+ * account's deliveries, followers included, are recorded in their queue
+ * files (deliver_record.c) as soon as its fsync of new/ returns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,8 @@
  * delivery itself (leader -1; res is final once its job is flushed) or a
  * follower of the copy leader, whose outcome it takes at the flush. */
 struct local_copy {
+	const struct deliver_msg *msg;
+	int			 j;	/* the recipient in msg->req */
 	const char		*qid;	/* the message, by queue id */
 	const char		*rcpt;
 	uid_t			 uid;	/* the mailbox: owner and home */
@@ -90,6 +94,23 @@ local_where(const struct deliver_ctx *ctx, const struct local_user *u,
 		where[0] = '\0';
 }
 
+/* Record a delivery in the queue file, for its recipient and for every
+ * follower of it (their outcome is its outcome), as soon as the child that
+ * made it has reported: the sooner the record, the fewer repeats a kill
+ * can cause. */
+static void
+local_record(const struct local_batch *b, const struct maildir_job *job)
+{
+	int	 i, l;
+
+	if (job->res->status != DELIVER_OK)
+		return;
+	deliver_record_mark(job->msg, job->j);
+	for (i = 0; i < b->ncopy; i++)
+		if ((l = b->copy[i].leader) >= 0 && b->copy[l].res == job->res)
+			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
+}
+
 /* Start the deliveries collected for account k, made together in one
  * child (local_run.c); run[] gets the jobs, from *used on.  0 if the
  * account has none. */
@@ -117,6 +138,8 @@ local_flush_log(struct deliver_ctx *ctx, struct local_batch *b, int k,
 	char	 where[DELIVER_PATH_SIZE];
 	int	 j;
 
+	for (j = 0; j < lr->n; j++)
+		local_record(b, lr->jobs[j]);
 	local_where(ctx, &b->user[k], where, sizeof(where));
 	for (j = 0; j < lr->n; j++)
 		deliver_log(lr->jobs[j]->msg->req->id, lr->jobs[j]->rcpt,
@@ -180,7 +203,7 @@ local_copy_find(const struct local_batch *b, const char *qid,
 }
 
 static void
-local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
+local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
     const struct local_user *u, struct deliver_result *res, int leader)
 {
 	struct local_copy	*c;
@@ -191,8 +214,10 @@ local_copy_add(struct local_batch *b, const char *qid, const char *rcpt,
 		    sizeof(*b->copy));
 	}
 	c = &b->copy[b->ncopy++];
-	c->qid = qid;
-	c->rcpt = rcpt;
+	c->msg = msg;
+	c->j = j;
+	c->qid = msg->req->id;
+	c->rcpt = msg->req->rcpt[j];
 	c->uid = u->uid;
 	c->home = xstrdup(u->home);
 	c->res = res;
@@ -235,15 +260,15 @@ local_batch_user(struct local_batch *b, const struct local_user *u)
 /* Collect one delivery, flushing first if the batch is full; a message
  * already collected for u's mailbox is not collected again. */
 static void
-local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, const struct local_user *u, struct deliver_result *res)
+local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
+    const struct local_user *u, struct deliver_result *res)
 {
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*job;
 	int			 k;
 
 	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
-		local_copy_add(b, msg->req->id, rcpt, u, res, k);
+		local_copy_add(b, msg, j, u, res, k);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
@@ -254,16 +279,18 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	job = &b->job[b->njob];
 	memset(job, 0, sizeof(*job));
 	job->msg = msg;
-	job->rcpt = rcpt;
+	job->j = j;
+	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg->req->id, rcpt, u, res, -1);
+	local_copy_add(b, msg, j, u, res, -1);
 }
 
 static void
 local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    const char *rcpt, struct deliver_result *res)
+    int j, struct deliver_result *res)
 {
+	const char		*rcpt = msg->req->rcpt[j];
 	const char		*mailbox = ctx->par->home_mailbox;
 	char			 where[DELIVER_PATH_SIZE];
 	struct local_user	 u;
@@ -276,7 +303,7 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
 	if (len > 0 && mailbox[len - 1] == '/') {
-		local_collect(ctx, msg, rcpt, &u, res);
+		local_collect(ctx, msg, j, &u, res);
 		return;
 	}
 	deliver_result_set(res, DELIVER_DEFER, "4.3.5",
@@ -292,6 +319,5 @@ local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	int	 k;
 
 	for (k = 0; k < n; k++)
-		local_deliver_one(ctx, msg, msg->req->rcpt[idx[k]],
-		    &result[idx[k]]);
+		local_deliver_one(ctx, msg, idx[k], &result[idx[k]]);
 }

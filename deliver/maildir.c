@@ -5,7 +5,14 @@
  * replaces a name), fsync new/.  A reader only ever sees complete messages
  * in new/, and "ok" is reported only once the new/ entry is durable.
  * Several messages for the same mailbox share the last step: one fsync of
- * new/ makes all their entries durable.
+ * new/ makes all their entries durable.  A recipient with a line in the
+ * queue file gets a name of its own, the same at every attempt
+ * (maildir_stable_name), so a repeated delivery (deliver killed after the
+ * move into new/ and before it recorded the delivery in the queue file)
+ * finds the name taken by a file of its size and is not made twice,
+ * unless the user's mail reader moved the first copy to cur/ in between.
+ * A name taken by a file of another size (a queue id that repeated) is
+ * not this delivery: it goes under a unique name instead.
  *
  * Everything below the home directory happens with the recipient's
  * effective ids (privs_become), so a user's symbolic links, permissions and
@@ -39,24 +46,15 @@ struct maildir {
 	int	 new;
 };
 
-/* "<sec>.M<usec>P<pid>Q<counter>.<host>", the maildir protocol's unique
- * name, with '/' and ':' in the host name written as \057 and \072 because
- * '/' cannot be in a file name and ':' starts a Maildir's info suffix.
- * 0, or -1 if it does not fit or host is empty. */
-int
-maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
-    long pid, unsigned long counter, const char *host)
+/* Append host to out[0..len) as a Maildir name's last part: '/' and ':'
+ * written as \057 and \072, because '/' cannot be in a file name and ':'
+ * starts a Maildir's info suffix.  0, or -1 if it does not fit or host is
+ * empty. */
+static int
+maildir_name_host(char *out, size_t outlen, size_t len, const char *host)
 {
-	size_t	 len;
-	int	 n;
-
 	if (host == NULL || *host == '\0')
 		return -1;
-	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.", sec, usec, pid,
-	    counter);
-	if (n < 0 || (size_t)n >= outlen)
-		return -1;
-	len = (size_t)n;
 	for (; *host != '\0'; host++) {
 		const char *enc = *host == '/' ? "\\057" :
 		    *host == ':' ? "\\072" : NULL;
@@ -72,6 +70,37 @@ maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	}
 	out[len] = '\0';
 	return 0;
+}
+
+/* "<sec>.M<usec>P<pid>Q<counter>.<host>", the maildir protocol's unique
+ * name.  0, or -1 if it does not fit or host is empty. */
+int
+maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
+    long pid, unsigned long counter, const char *host)
+{
+	int	 n;
+
+	n = snprintf(out, outlen, "%lld.M%ldP%ldQ%lu.", sec, usec, pid,
+	    counter);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return maildir_name_host(out, outlen, (size_t)n, host);
+}
+
+/* "<arrival>.T<queue id>R<rcpt line>.<host>": the same name for every
+ * attempt at one recipient of one message, so an attempt that finds it in
+ * new/ knows an earlier one delivered it (deliver_record.c).  Unique as
+ * long as queue ids are.  0, or -1 as above. */
+int
+maildir_stable_name(char *out, size_t outlen, long long arrival,
+    const char *qid, int line, const char *host)
+{
+	int	 n;
+
+	n = snprintf(out, outlen, "%lld.T%sR%d.", arrival, qid, line);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return maildir_name_host(out, outlen, (size_t)n, host);
 }
 
 /* Outcome of a failed step: a full disk or quota is "mailbox full" (4.2.2,
@@ -232,8 +261,10 @@ maildir_publish(const struct maildir *md, const char *name)
 	return 0;
 }
 
+/* The job's name in tmp/ and new/: stable when the recipient has a line
+ * in the queue file, else unique (1 or 0 in *stable).  0 or -1. */
 static int
-maildir_name_new(struct deliver_ctx *ctx, char *out, size_t outlen)
+maildir_name_unique(struct deliver_ctx *ctx, char *out, size_t outlen)
 {
 	struct timespec	 ts;
 
@@ -242,6 +273,66 @@ maildir_name_new(struct deliver_ctx *ctx, char *out, size_t outlen)
 		ctx->pid = getpid();
 	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000, (long)ctx->pid, ++ctx->counter, ctx->hostname);
+}
+
+static int
+maildir_name_new(struct deliver_ctx *ctx, const struct maildir_job *job,
+    char *out, size_t outlen, int *stable)
+{
+	const struct deliver_msg *msg = job->msg;
+
+	*stable = msg->line != NULL && msg->line[job->j] >= 0;
+	if (*stable)
+		return maildir_stable_name(out, outlen, msg->env.arrival,
+		    msg->req->id, msg->line[job->j], ctx->hostname);
+	return maildir_name_unique(ctx, out, outlen);
+}
+
+/* new/<job->name>, a stable name, is taken.  1: by this very delivery (the
+ * same size as tmp/<name>), made by an attempt killed before it recorded
+ * it; tmp/<name> is removed.  0: by something else (a repeated queue id),
+ * so tmp/<name> is renamed to a unique name, in job->name, for the caller
+ * to publish.  -1 (errno). */
+static int
+maildir_taken(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job *job)
+{
+	struct stat	 ours, there;
+	char		 name[MAILDIR_NAME_SIZE];
+
+	if (fstatat(md->tmp, job->name, &ours, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (fstatat(md->new, job->name, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(there.st_mode) && there.st_size == ours.st_size) {
+		unlinkat(md->tmp, job->name, 0);
+		log_qid(LOG_LEVEL_INFO, job->msg->req->id, "to=<%s>: new/%s is "
+		    "there from an earlier attempt", job->rcpt, job->name);
+		return 1;
+	}
+	if (maildir_name_unique(ctx, name, sizeof(name)) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (renameat(md->tmp, job->name, md->tmp, name) < 0)
+		return -1;
+	memcpy(job->name, name, sizeof(name));
+	return 0;
+}
+
+/* Create tmp/name for writing.  A stable name may be left there by an
+ * attempt that was killed while writing it: that file is ours, and goes.
+ * The descriptor, or -1. */
+static int
+maildir_tmp_create(const struct maildir *md, const char *name, int stable)
+{
+	int	 flags = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	int	 fd;
+
+	fd = openat(md->tmp, name, flags, 0600);
+	if (fd < 0 && stable && errno == EEXIST &&
+	    unlinkat(md->tmp, name, 0) == 0)
+		fd = openat(md->tmp, name, flags, 0600);
+	return fd;
 }
 
 /* Fill the new tmp/ file and make it durable. */
@@ -263,15 +354,15 @@ maildir_store(struct deliver_ctx *ctx, const struct maildir *md,
     struct maildir_job *job)
 {
 	const char	*what;
-	int		 fd, r, err;
+	int		 fd, r, err, stable;
 
-	if (maildir_name_new(ctx, job->name, sizeof(job->name)) < 0) {
+	if (maildir_name_new(ctx, job, job->name, sizeof(job->name),
+	    &stable) < 0) {
 		deliver_result_set(job->res, DELIVER_DEFER, "4.3.0",
 		    "host name too long for a maildir file name");
 		return -1;
 	}
-	fd = openat(md->tmp, job->name,
-	    O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = maildir_tmp_create(md, job->name, stable);
 	if (fd < 0) {
 		maildir_fail(job->res, "create tmp file", errno);
 		return -1;
@@ -291,6 +382,15 @@ maildir_store(struct deliver_ctx *ctx, const struct maildir *md,
 	}
 	if (maildir_publish(md, job->name) < 0) {
 		err = errno;
+		/* The copy of an attempt killed before it could record its
+		 * delivery stands, and the fsync of new/ below makes sure of
+		 * it; a name taken by anything else is left alone. */
+		if (stable && err == EEXIST &&
+		    ((r = maildir_taken(ctx, md, job)) == 1 ||
+		    (r == 0 && maildir_publish(md, job->name) == 0)))
+			return 0;
+		if (stable && err == EEXIST)
+			err = errno;
 		unlinkat(md->tmp, job->name, 0);
 		maildir_fail(job->res, "move message into new/", err);
 		return -1;

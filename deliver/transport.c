@@ -44,7 +44,9 @@ transport_check(const struct tern_config *cfg, const char *rcpt,
 }
 
 /* Fill result[0..nrcpt) for msg, in request order.  Every result starts as
- * a deferral so that a path that forgot one cannot report success. */
+ * a deferral so that a path that forgot one cannot report success.  A
+ * recipient the queue file already records as delivered is not delivered
+ * again (deliver_record.c). */
 void
 transport_dispatch(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     struct deliver_result *result)
@@ -56,7 +58,15 @@ transport_dispatch(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	for (i = 0; i < req->nrcpt; i++) {
 		deliver_result_set(&result[i], DELIVER_DEFER, "4.3.0",
 		    "internal error: no outcome");
-		if (transport_check(ctx->cfg, req->rcpt[i], &result[i]) < 0)
+		if (deliver_record_done(msg, i)) {
+			/* An earlier attempt delivered it and said so in
+			 * the queue file, but its reply never reached
+			 * qmgr. */
+			deliver_result_set(&result[i], DELIVER_OK, "2.0.0",
+			    "delivered already (recorded in the queue file)");
+			deliver_log(req->id, req->rcpt[i], "local", NULL,
+			    &result[i]);
+		} else if (transport_check(ctx->cfg, req->rcpt[i], &result[i]) < 0)
 			deliver_log(req->id, req->rcpt[i], "none", NULL,
 			    &result[i]);
 		else

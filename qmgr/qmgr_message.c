@@ -485,9 +485,9 @@ fail:
  * delivered: none deferred or bounced, whose outcome records must be kept,
  * none pending outside this batch, in this entry or another) the file
  * leaves active/ for free/ next, and the status bytes are not written at
- * all: leaving is the record.  A crash before it repeats these deliveries,
- * as a crash between deliver's fsync and a status mark always could;
- * Postfix does the same.  Otherwise every
+ * all: leaving is the record, and deliver has marked the deliveries in the
+ * file before its reply, so a crash before the move repeats none of them
+ * (a restart finds them marked).  Otherwise every
  * delivered or bounced recipient of the batch is marked, with one fdatasync
  * for all of them, before anything acts on the outcomes.
  */

@@ -5,11 +5,15 @@
  * byte-exact content, the Maildir layout and modes, nothing left in tmp/,
  * failures that leave nothing behind.  Also the queue-file checks (symbolic
  * links, FIFOs, an offset that does not follow the "data" line) and whole
- * requests through deliver_handle().  When run as root, a delivery as an
+ * requests through deliver_handle().  A version 2 file delivers exactly its
+ * message, not the outcome records after it; deliveries are recorded in
+ * the file's status bytes, a recorded one is not made again, and a file
+ * locked by another delivery is deferred.  When run as root, a delivery as an
  * unprivileged user into a home it cannot enter shows that the ids really
  * switch, and come back.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +39,14 @@
 			"from s@example.org\nclient local\nhelo -\n" \
 			"rcpt P u@localhost\ndata\n"
 #define BODY		"Subject: hi\n\nline one\n.dot line\n\xff\xfe raw\n"
+/* Version 2: BODY is 39 bytes, and an outcome record follows it. */
+#define V2_HEADER(st)	"tern-queue 2\nid " ID "\ntime 1700000000\n" \
+			"size 00000000000000000039\nfrom s@example.org\n" \
+			"client local\nhelo -\nbody \nsmtputf8 0\nret \n" \
+			"envid \nrcpt " st " root@localhost\norcpt \n" \
+			"notify \nrcpt P User@localhost\norcpt \nnotify \n" \
+			"data\n"
+#define V2_OUTCOME	"outcome 1 T 1700000001 4.2.0 - try again later\n"
 
 struct scratch {
 	char			 dir[64];	/* queue dir and home in one */
@@ -170,6 +182,11 @@ test_unique_name(void **state)
 	assert_int_equal(maildir_unique_name(out, 12, 1, 2, 3, 4, "a:"), -1);
 	assert_int_equal(maildir_unique_name(out, 8, 1, 2, 3, 4, "h"), -1);
 	assert_int_equal(maildir_unique_name(out, sizeof(out), 1, 2, 3, 4, ""), -1);
+	assert_int_equal(maildir_stable_name(out, sizeof(out), 1700000000LL,
+	    "0ABC", 7, "a/b:c"), 0);
+	assert_string_equal(out, "1700000000.T0ABCR7.a\\057b\\072c");
+	assert_int_equal(maildir_stable_name(out, 18, 1700000000LL, "0ABC", 7,
+	    "host"), -1);
 	assert_null(strchr(out, '/'));
 }
 
@@ -196,7 +213,7 @@ test_deliver_byte_exact(void **state)
 
 	open_msg(s);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	if (res.status != DELIVER_OK)
 		fail_msg("%s %s", res.dsn, res.text);
 	assert_string_equal(res.dsn, "2.0.0");
@@ -238,7 +255,7 @@ test_deliver_twice_nested(void **state)
 	assert_int_equal(res.status, DELIVER_OK);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[1], &s->u, "Mail/box/", &res);
 	assert_int_equal(res.status, DELIVER_OK);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(list_dir("home/Mail/box/new", name, sizeof(name)), 2);
 	assert_int_equal(list_dir("home/Mail/box/tmp", NULL, 0), 0);
 	assert_int_equal(s->ctx.counter, 2);
@@ -258,7 +275,7 @@ test_missing_home_defers(void **state)
 	snprintf(s->u.home, sizeof(s->u.home), "%s/nonexistent", s->dir);
 	open_msg(s);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res.status, DELIVER_DEFER);
 	assert_string_equal(res.dsn, "4.3.0");
 	assert_non_null(strstr(res.text, "does not exist"));
@@ -267,7 +284,7 @@ test_missing_home_defers(void **state)
 	strcpy(s->u.home, "relative/home");
 	open_msg(s);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res.status, DELIVER_DEFER);
 }
 
@@ -282,7 +299,7 @@ test_short_queue_file_leaves_nothing(void **state)
 	open_msg(s);
 	s->msg.size += 100;
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res.status, DELIVER_DEFER);
 	assert_string_equal(res.dsn, "4.3.0");
 	assert_non_null(strstr(res.text, "shorter"));
@@ -303,7 +320,7 @@ test_maildir_is_a_file(void **state)
 	close(fd);
 	open_msg(s);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res.status, DELIVER_DEFER);
 	assert_string_equal(res.dsn, "4.3.0");
 	assert_non_null(strstr(res.text, "create maildir"));
@@ -323,7 +340,7 @@ test_runs_as_the_user(void **state)
 	s->u.gid = 65534;
 	open_msg(s);
 	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res.status, DELIVER_DEFER);
 	assert_non_null(strstr(res.text, "Permission denied"));
 	assert_int_equal(geteuid(), 0);
@@ -374,7 +391,7 @@ test_queue_file_checks(void **state)
 	expect_open_fails(s, "not owned");
 	s->owner = geteuid();
 	open_msg(s);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 }
 
 /* A whole request: misrouted and malformed recipients bounce, local ones for
@@ -463,7 +480,7 @@ test_deliver_many(void **state)
 		jobs[k] = &job[k];
 	}
 	maildir_deliver_many(&s->ctx, &s->u, "Maildir/", jobs, 3);
-	close(s->msg.fd);
+	deliver_message_close(&s->msg);
 	assert_int_equal(res[0].status, DELIVER_OK);
 	assert_int_equal(res[1].status, DELIVER_DEFER);
 	assert_non_null(strstr(res[1].text, "shorter"));
@@ -514,6 +531,203 @@ test_batch_replies_in_order(void **state)
 	}
 }
 
+/* active/ID as a version 2 file, recipient 0 with status st, recipient 1
+ * pending, an outcome record after the message; the request names
+ * recipient 1 (User@localhost) and the message's offset. */
+static void
+put_v2(struct scratch *s, const char *text)
+{
+	int	 fd;
+
+	assert_int_equal(unlink("active/" ID), 0);
+	fd = open("active/" ID, O_CREAT | O_WRONLY | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	s->req.offset = (off_t)(strstr(text, "\ndata\n") + 6 - text);
+}
+
+/* The status byte of rcpt line k of active/ID. */
+static char
+file_status(int k)
+{
+	size_t		 len;
+	const char	*text = read_file("active/" ID, &len), *p = text;
+
+	while ((p = strstr(p, "\nrcpt ")) != NULL && k-- > 0)
+		p++;
+	assert_non_null(p);
+	return p[6];
+}
+
+/* Does another process find the queue file busy?  1 or 0. */
+static int
+busy_elsewhere(struct scratch *s)
+{
+	struct deliver_msg	 other;
+	const char		*why = NULL;
+	pid_t			 pid;
+	int			 st;
+
+	if ((pid = fork()) == 0)
+		_exit(deliver_message_open(&s->req, &other, s->owner,
+		    &why) < 0 && strstr(why, "busy") != NULL ? 1 : 0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* The message ends where the size says: the outcome record after it is
+ * not mail. */
+static void
+test_v2_delivers_exactly_the_message(void **state)
+{
+	struct scratch		*s = *state;
+	struct deliver_result	 res;
+	char			 name[256], path[512];
+	size_t			 len;
+
+	put_v2(s, V2_HEADER("P") BODY V2_OUTCOME);
+	open_msg(s);
+	assert_int_equal(s->msg.size, s->req.offset + 39);
+	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
+	deliver_message_close(&s->msg);
+	if (res.status != DELIVER_OK)
+		fail_msg("%s %s", res.dsn, res.text);
+	assert_int_equal(list_dir("home/Maildir/new", name, sizeof(name)), 1);
+	snprintf(path, sizeof(path), "home/Maildir/new/%s", name);
+	assert_string_equal(read_file(path, &len),
+	    "Return-Path: <s@example.org>\nDelivered-To: User@localhost\n"
+	    BODY);
+}
+
+/* The mark lands on the request recipient's own line, in the file; a
+ * second open of a file that is open for delivery finds it busy. */
+static void
+test_record_mark(void **state)
+{
+	struct scratch	*s = *state;
+
+	put_v2(s, V2_HEADER("P") BODY V2_OUTCOME);
+	open_msg(s);
+	assert_int_equal(s->msg.line[0], 1);
+	assert_false(deliver_record_done(&s->msg, 0));
+	assert_int_equal(busy_elsewhere(s), 1);
+	deliver_record_mark(&s->msg, 0);
+	assert_true(deliver_record_done(&s->msg, 0));
+	deliver_message_close(&s->msg);
+	assert_int_equal(busy_elsewhere(s), 0);
+	assert_int_equal(file_status(0), 'P');
+	assert_int_equal(file_status(1), 'D');
+	open_msg(s);
+	assert_true(deliver_record_done(&s->msg, 0));
+	deliver_message_close(&s->msg);
+
+	/* Not a recipient of the file: delivered, never recorded. */
+	s->rcpt[0] = "stranger@localhost";
+	open_msg(s);
+	assert_int_equal(s->msg.line[0], -1);
+	deliver_record_mark(&s->msg, 0);
+	assert_false(deliver_record_done(&s->msg, 0));
+	deliver_message_close(&s->msg);
+}
+
+/* Two lines with one address: each request recipient takes its own line,
+ * the pending one first. */
+static void
+test_record_match_same_address(void **state)
+{
+	struct scratch	*s = *state;
+
+	put_v2(s, "tern-queue 2\nid " ID "\ntime 1\nsize 00000000000000000039\n"
+	    "from \nclient local\nhelo -\nbody \nsmtputf8 0\nret \nenvid \n"
+	    "rcpt D u@localhost\norcpt \nnotify \n"
+	    "rcpt P u@localhost\norcpt \nnotify \n"
+	    "rcpt P u@localhost\norcpt \nnotify \ndata\n" BODY);
+	s->rcpt[0] = s->rcpt[1] = "u@localhost";
+	s->req.nrcpt = 2;
+	open_msg(s);
+	assert_int_equal(s->msg.line[0], 1);
+	assert_int_equal(s->msg.line[1], 2);
+	deliver_message_close(&s->msg);
+	s->req.nrcpt = 1;
+	open_msg(s);
+	assert_int_equal(s->msg.line[0], 1);
+	deliver_message_close(&s->msg);
+}
+
+/* A request for a recipient the file records as delivered (deliver died
+ * before its reply, and qmgr asks again) is answered ok, and nothing is
+ * delivered; a pending one in the same request is delivered (here: to
+ * root, refused as mbox, so nothing is written anywhere). */
+static void
+test_recorded_is_not_delivered_again(void **state)
+{
+	struct scratch	*s = *state;
+	struct ipc_msg	 m, r;
+
+	put_v2(s, V2_HEADER("D") BODY);
+	s->rcpt[0] = s->rcpt[1] = "root@localhost";
+	s->req.nrcpt = 2;
+	s->req.nexthop = "localhost";
+	assert_int_equal(proto_deliver_request_encode(&m, &s->req), 0);
+	free(s->par.home_mailbox);
+	s->par.home_mailbox = strdup("Mailbox");
+	deliver_handle(&s->ctx, &m, &r);
+	assert_int_equal(r.type, DELIVER_T_REPLY);
+	assert_string_equal(ipc_msg_get(&r, "status.0"), "ok");
+	assert_non_null(strstr(ipc_msg_get(&r, "text.0"), "already"));
+	/* The second has no line of its own (the file names root once). */
+	assert_string_equal(ipc_msg_get(&r, "status.1"), "defer");
+	assert_string_equal(ipc_msg_get(&r, "dsn.1"), "4.3.5");
+	ipc_msg_free(&r);
+	ipc_msg_free(&m);
+	assert_int_equal(file_status(0), 'D');
+	assert_int_equal(file_status(1), 'P');
+}
+
+/* An attempt killed after its move into new/ and before its record: the
+ * next attempt (here: the same delivery again, with a half-written tmp/
+ * file of the same name left over) finds its copy and makes no second.
+ * The half-written file left after the last round is removed by the
+ * next attempt too. */
+static void
+test_retry_finds_its_copy(void **state)
+{
+	struct scratch		*s = *state;
+	struct deliver_result	 res;
+	char			 name[256], path[512];
+	int			 fd, k;
+
+	put_v2(s, V2_HEADER("P") BODY);
+	open_msg(s);
+	for (k = 0; k < 2; k++) {
+		maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u,
+		    "Maildir/", &res);
+		if (res.status != DELIVER_OK)
+			fail_msg("%d: %s %s", k, res.dsn, res.text);
+		assert_int_equal(list_dir("home/Maildir/new", name,
+		    sizeof(name)), 1);
+		assert_non_null(strstr(name, ".T" ID "R1."));
+		snprintf(path, sizeof(path), "home/Maildir/tmp/%s", name);
+		fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 1);
+
+	/* The name taken by another message (a repeated queue id: another
+	 * size): this one is delivered under a unique name. */
+	snprintf(path, sizeof(path), "home/Maildir/new/%s", name);
+	assert_int_equal(truncate(path, 3), 0);
+	maildir_deliver(&s->ctx, &s->msg, s->rcpt[0], &s->u, "Maildir/", &res);
+	deliver_message_close(&s->msg);
+	assert_int_equal(res.status, DELIVER_OK);
+	assert_int_equal(list_dir("home/Maildir/new", NULL, 0), 2);
+	assert_int_equal(list_dir("home/Maildir/tmp", NULL, 0), 0);
+}
+
 int
 main(void)
 {
@@ -538,6 +752,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_many,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_replies_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_v2_delivers_exactly_the_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_mark,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_match_same_address,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recorded_is_not_delivered_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_finds_its_copy,
 		    setup, teardown),
 	};
 

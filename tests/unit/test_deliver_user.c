@@ -168,7 +168,7 @@ test_dispatch_keeps_request_order(void **state)
 	};
 	struct deliver_request	 req = { "0ABC", "active/0ABC", 6, "", "", 5,
 	    rcpt };
-	struct deliver_msg	 msg = { &req, -1, 6, 6 };
+	struct deliver_msg	 msg;
 	struct deliver_result	 res[5];
 	struct deliver_ctx	 ctx;
 	struct tern_config	 cfg;
@@ -177,6 +177,10 @@ test_dispatch_keeps_request_order(void **state)
 	int			 i;
 
 	(void)state;
+	memset(&msg, 0, sizeof(msg));
+	msg.req = &req;
+	msg.fd = -1;
+	msg.offset = msg.size = 6;
 	config_defaults_parts(&cfg, &part, 1);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = &cfg;
