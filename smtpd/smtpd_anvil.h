@@ -8,12 +8,16 @@
  * A new session asks anvil before its greeting, over one persistent,
  * non-blocking connection shared by the process's sessions (requests are
  * pipelined, and replies come back in order).  Nothing ever blocks the
- * event loop, and a missing or slow anvil never stops mail: when anvil
- * cannot be reached, or has not answered the oldest request within
- * SMTP_ANVIL_WAIT_MS, every waiting session is let in with a log line,
- * the connection is dropped (anvil then forgets what it counted on it) and
- * tried again SMTP_ANVIL_RETRY_MS later.  Fail open: limits are a defence
- * against abuse, and an outage of anvil must not become one of mail.
+ * event loop, and a missing or slow anvil never stops mail: a session
+ * whose answer has not come within SMTP_ANVIL_WAIT_MS is let in with a log
+ * line, but the connection is kept and the late answer consumed, so that
+ * what anvil counted stays counted and later DISCONNECTs balance.  When
+ * anvil cannot be reached, closes, answers garbage or stalls for long, the
+ * waiting sessions are let in, the connection is dropped (anvil then
+ * forgets what it counted on it) and tried again SMTP_ANVIL_RETRY_MS later;
+ * the new connection first counts again every session still open.  Fail
+ * open: limits are a defence against abuse, and an outage of anvil must
+ * not become one of mail.
  */
 #ifndef TERN_SMTPD_ANVIL_H
 #define TERN_SMTPD_ANVIL_H
