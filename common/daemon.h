@@ -24,6 +24,9 @@
 #include "config.h"
 
 #define DAEMON_LISTEN_FD 3
+/* "dev:ino" of the queue directory the master checked (queue_trust.h): a
+ * daemon that finds another directory there refuses to run. */
+#define DAEMON_QUEUE_ID_ENV "TERN_QUEUE_ID"
 
 struct daemon_ctx {
 	const char	*progname;
