@@ -85,6 +85,8 @@ static const struct config_key config_keys[] = {
 	{ "smtpd_client_event_limit_exceptions", CT_LIST,
 	    O(smtpd_client_event_limit_exceptions), "127.0.0.0/8, ::1",
 	    CF_NETWORKS, 0 },
+	{ "smtpd_client_ipv6_prefix_length", CT_COUNT,
+	    O(smtpd_client_ipv6_prefix_length), "84", 0, 0 },
 	{ "anvil_rate_time_unit", CT_TIME, O(anvil_rate_time_unit), "60", 0, 1 },
 	{ "queue_scan_interval", CT_TIME, O(queue_scan_interval), "60", 0, 1 },
 	{ "minimal_backoff_time", CT_TIME, O(minimal_backoff_time), "300", 0, 1 },

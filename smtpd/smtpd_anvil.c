@@ -13,8 +13,12 @@
  */
 #include <sys/queue.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -290,8 +294,12 @@ smtpd_anvil_send(struct smtpd_anvil *a, uint8_t type, const char *client,
 {
 	struct smtpd_anvil_wait	*w;
 	struct ipc_msg		 m;
+	char			 key[INET6_ADDRSTRLEN + 8];
 	int			 r;
 
+	if (smtpd_anvil_ident(client, a->cfg->smtpd_client_ipv6_prefix_length,
+	    key, sizeof(key)) < 0)
+		return NULL;
 	if (a->bev == NULL && smtpd_anvil_open(a) < 0)
 		return NULL;
 	/* (Only new sessions: the others are bounded by the open ones.) */
@@ -301,7 +309,7 @@ smtpd_anvil_send(struct smtpd_anvil *a, uint8_t type, const char *client,
 	}
 	ipc_msg_init(&m, type);
 	r = ipc_msg_add_int(&m, "v", PROTO_ANVIL_VERSION) == 0 &&
-	    ipc_msg_addf(&m, "ident", "%s:%s", a->service, client) == 0 &&
+	    ipc_msg_addf(&m, "ident", "%s:%s", a->service, key) == 0 &&
 	    ipc_evbuffer_put(bufferevent_get_output(a->bev), &m) == 0;
 	ipc_msg_free(&m);
 	if (!r)
@@ -314,6 +322,33 @@ smtpd_anvil_send(struct smtpd_anvil *a, uint8_t type, const char *client,
 	if (TAILQ_FIRST(&a->waits) == w || s != NULL)
 		smtpd_anvil_arm(a);
 	return w;
+}
+
+int
+smtpd_anvil_ident(const char *client, int v6_prefix, char *out, size_t len)
+{
+	struct in6_addr	 a6;
+	char		 net[INET6_ADDRSTRLEN];
+	int		 i, n;
+
+	if (strchr(client, ':') == NULL || v6_prefix >= 128)
+		n = snprintf(out, len, "%s", client);
+	else {
+		if (inet_pton(AF_INET6, client, &a6) != 1)
+			return -1;
+		if (v6_prefix < 0)
+			v6_prefix = 0;
+		for (i = 0; i < 16; i++) {
+			if (v6_prefix >= 8 * (i + 1))
+				continue;
+			a6.s6_addr[i] &= v6_prefix > 8 * i ?
+			    (uint8_t)(0xff << (8 - (v6_prefix - 8 * i))) : 0;
+		}
+		if (inet_ntop(AF_INET6, &a6, net, sizeof(net)) == NULL)
+			return -1;
+		n = snprintf(out, len, "%s/%d", net, v6_prefix);
+	}
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 static int

@@ -22,6 +22,8 @@
 #ifndef TERN_SMTPD_ANVIL_H
 #define TERN_SMTPD_ANVIL_H
 
+#include <stddef.h>
+
 struct event_base;
 struct smtpd_anvil;
 struct smtpd_session;
@@ -41,6 +43,11 @@ struct smtpd_anvil *smtpd_anvil_new(struct event_base *,
 int	smtpd_anvil_connect(struct smtpd_anvil *, struct smtpd_session *s);
 /* Session s ends: forget its question, tell anvil if it was counted. */
 void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
+/* The address anvil counts client under: itself for IPv4, its network of
+ * v6_prefix bits for IPv6 ("2001:db8::/84").  0, or -1 if out is short or
+ * client no address. */
+int	smtpd_anvil_ident(const char *client, int v6_prefix, char *out,
+	    size_t len);
 /* Free (sessions first: a waiting session is never admitted from here). */
 void	smtpd_anvil_free(struct smtpd_anvil *);
 
