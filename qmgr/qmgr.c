@@ -53,6 +53,7 @@ qmgr_rescan_cb(evutil_socket_t fd, short what, void *arg)
 static void
 qmgr_startup_scan(struct qmgr *q)
 {
+	qmgr_scan_links();
 	qmgr_scan_recover(q);
 	qmgr_scan_incoming(q);
 	qmgr_scan_deferred(q, 0);
