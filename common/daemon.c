@@ -84,6 +84,13 @@ daemon_options(int argc, char **argv, struct daemon_ctx *ctx, int *verbose,
 	ctx->args = argv + optind;
 }
 
+void
+daemon_queue_id(char out[DAEMON_QUEUE_ID_SIZE], const struct stat *st)
+{
+	snprintf(out, DAEMON_QUEUE_ID_SIZE, "%llu:%llu",
+	    (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+}
+
 /* The master checked the queue directory by path; it must still be the one
  * it checked now that we are in it (nobody swapped a directory on the way
  * in the meantime). */
@@ -91,15 +98,14 @@ static void
 daemon_check_queue(const char *queue_dir)
 {
 	const char		*want = getenv(DAEMON_QUEUE_ID_ENV);
-	char			 id[64];
+	char			 id[DAEMON_QUEUE_ID_SIZE];
 	struct stat		 st;
 
 	if (want == NULL)
 		return;		/* not started by a master */
 	if (stat(".", &st) < 0)
 		log_fatal("stat %s: %s", queue_dir, strerror(errno));
-	snprintf(id, sizeof(id), "%llu:%llu", (unsigned long long)st.st_dev,
-	    (unsigned long long)st.st_ino);
+	daemon_queue_id(id, &st);
 	if (strcmp(id, want) != 0)
 		log_fatal("queue directory %s is not the one the master checked "
 		    "(%s, not %s): refusing to run", queue_dir, id, want);

@@ -207,15 +207,14 @@ queue_trust_check(const char *queue_dir)
 int
 queue_trust_mark(void)
 {
-	char		 id[64];
+	char		 id[DAEMON_QUEUE_ID_SIZE];
 	struct stat	 st;
 
 	if (stat(".", &st) == -1) {
 		log_error("queue directory: %s", strerror(errno));
 		return -1;
 	}
-	snprintf(id, sizeof(id), "%llu:%llu", (unsigned long long)st.st_dev,
-	    (unsigned long long)st.st_ino);
+	daemon_queue_id(id, &st);
 	if (setenv(DAEMON_QUEUE_ID_ENV, id, 1) == -1) {
 		log_error("setenv: %s", strerror(errno));
 		return -1;
