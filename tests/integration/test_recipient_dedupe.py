@@ -176,13 +176,15 @@ def test_postmaster_and_root_once_without_the_check(make_instance):
     except KeyError:
         pass
     inst = make_instance("myhostname = dedupe.example\nlocal_recipient_check = no")
+    token = f"spell-pm2-{os.getpid()}-{time.monotonic_ns()}"   # root's Maildir is shared
     try:
         replies, qid = transaction(inst, ["postmaster", "root@localhost",
-                                          "Postmaster@dedupe.example"], "spell-pm2")
+                                          "Postmaster@dedupe.example"], token)
         assert all(code == 250 for code, _ in replies), replies
         assert re.search(rf"{qid}: from=<d@example.org> size=\d+ nrcpt=1\b", inst.log())
         wait_for(lambda: queue_empty(inst), timeout=20, what="the message delivered")
-        assert len(copies(home_of("root"), "spell-pm2")) == 1
+        assert len(copies(home_of("root"), token)) == 1
     finally:
-        for p in copies(home_of("root"), "spell-pm2"):
+        wait_for(lambda: queue_empty(inst), timeout=20, what="the queue empty")
+        for p in copies(home_of("root"), token):
             os.unlink(p)
