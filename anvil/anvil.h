@@ -50,7 +50,8 @@ struct anvil_table {
 void	anvil_table_init(struct anvil_table *, int max, long long unit_ms);
 void	anvil_table_free(struct anvil_table *);
 /* A session from ident begins at now (ms).  0 with the counts after it;
- * -1 when the table is full (after expiring what it can), nothing counted. */
+ * -1 when the table is full of idents with sessions (idle ones are expired,
+ * else the oldest idle one is forgotten), nothing counted. */
 int	anvil_table_connect(struct anvil_table *, const char *ident,
 	    long long now, int *count, int *rate);
 /* A session from ident ends.  0 with the count left; -1 if ident has no

@@ -6,7 +6,10 @@
  * an ident's first session and restarts at the first session after it has
  * passed.  An entry lives while it has sessions or its unit is running;
  * the table holds at most max entries and, when full, first drops the
- * expired ones, then refuses (the caller then counts nothing).
+ * expired ones, then the one without sessions whose unit began first
+ * (forgetting its rate: better than counting no new ident at all), and
+ * refuses (the caller then counts nothing) only when every entry has
+ * sessions, which takes that many sessions really open.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -72,6 +75,22 @@ anvil_unit_over(const struct anvil_table *t, const struct anvil_entry *e,
 	return now - e->unit_start >= t->unit_ms || now < e->unit_start;
 }
 
+/* Make room by forgetting the oldest rate of an ident without sessions. */
+static int
+anvil_table_evict(struct anvil_table *t)
+{
+	struct anvil_entry	*e, *old = NULL;
+
+	RB_FOREACH(e, anvil_tree, &t->tree)
+		if (e->count == 0 &&
+		    (old == NULL || e->unit_start < old->unit_start))
+			old = e;
+	if (old == NULL)
+		return 0;
+	anvil_table_remove(t, old);
+	return 1;
+}
+
 int
 anvil_table_connect(struct anvil_table *t, const char *ident, long long now,
     int *count, int *rate)
@@ -79,7 +98,8 @@ anvil_table_connect(struct anvil_table *t, const char *ident, long long now,
 	struct anvil_entry	*e;
 
 	if ((e = anvil_table_find(t, ident)) == NULL) {
-		if (t->n >= t->max && anvil_table_expire(t, now) == 0)
+		if (t->n >= t->max && anvil_table_expire(t, now) == 0 &&
+		    anvil_table_evict(t) == 0)
 			return -1;
 		e = xcalloc(1, sizeof(*e));
 		e->ident = xstrdup(ident);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -84,6 +85,33 @@ daemon_options(int argc, char **argv, struct daemon_ctx *ctx, int *verbose,
 }
 
 void
+daemon_queue_id(char out[DAEMON_QUEUE_ID_SIZE], const struct stat *st)
+{
+	snprintf(out, DAEMON_QUEUE_ID_SIZE, "%llu:%llu",
+	    (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+}
+
+/* The master checked the queue directory by path; it must still be the one
+ * it checked now that we are in it (nobody swapped a directory on the way
+ * in the meantime). */
+static void
+daemon_check_queue(const char *queue_dir)
+{
+	const char		*want = getenv(DAEMON_QUEUE_ID_ENV);
+	char			 id[DAEMON_QUEUE_ID_SIZE];
+	struct stat		 st;
+
+	if (want == NULL)
+		return;		/* not started by a master */
+	if (stat(".", &st) < 0)
+		log_fatal("stat %s: %s", queue_dir, strerror(errno));
+	daemon_queue_id(id, &st);
+	if (strcmp(id, want) != 0)
+		log_fatal("queue directory %s is not the one the master checked "
+		    "(%s, not %s): refusing to run", queue_dir, id, want);
+}
+
+void
 daemon_setup(int argc, char **argv, const char *progname,
     const struct config_table *params, void *dest, struct daemon_ctx *ctx)
 {
@@ -110,6 +138,7 @@ daemon_setup(int argc, char **argv, const char *progname,
 	log_open(ctx->service != NULL ? ctx->service : progname, ctx->foreground);
 	if (chdir(ctx->cfg.queue_directory) < 0)
 		log_fatal("chdir %s: %s", ctx->cfg.queue_directory, strerror(errno));
+	daemon_check_queue(ctx->cfg.queue_directory);
 	daemon_signals();
 }
 

@@ -24,6 +24,13 @@
 #include "config.h"
 
 #define DAEMON_LISTEN_FD 3
+/* "dev:ino" of the queue directory the master checked (queue_trust.h): a
+ * daemon that finds another directory there refuses to run. */
+#define DAEMON_QUEUE_ID_ENV "TERN_QUEUE_ID"
+#define DAEMON_QUEUE_ID_SIZE 48
+struct stat;
+/* The value of DAEMON_QUEUE_ID_ENV for the directory st. */
+void	daemon_queue_id(char out[DAEMON_QUEUE_ID_SIZE], const struct stat *st);
 
 struct daemon_ctx {
 	const char	*progname;

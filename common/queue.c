@@ -6,6 +6,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,6 +23,17 @@
 static const char *const queue_dirs[QDIR_COUNT] = {
 	"tmp", "incoming", "active", "deferred", "hold", "corrupt", "free"
 };
+
+/* A move's destination ranks above its source (queue_links_repair): the
+ * name a crash between link() and unlink() should keep is the later one.
+ * (active/ to incoming/ and deferred/ to active/ and back both exist: for
+ * those the file stays in active/, and its status bytes say what is left.) */
+static const enum queue_dir queue_links_rank[] = {
+	QDIR_FREE, QDIR_TMP, QDIR_INCOMING, QDIR_DEFERRED, QDIR_ACTIVE,
+	QDIR_HOLD, QDIR_CORRUPT
+};
+#define QUEUE_LINKS_NRANK \
+	(sizeof(queue_links_rank) / sizeof(queue_links_rank[0]))
 
 const char *
 queue_dir_name(enum queue_dir d)
@@ -116,7 +128,9 @@ queue_path(char *out, size_t outlen, enum queue_dir d, const char *id)
 
 /* Where renameat2() has no RENAME_NOREPLACE (an old kernel, NFS, some
  * FUSE file systems): link() never replaces either; then unlink the old
- * name, or undo the link so that the file never keeps two names. */
+ * name, or undo the link so that the file never keeps two names.  (An old
+ * name already gone was removed by queue_links_repair(), racing us: the
+ * move is done.) */
 static int
 queue_rename_link(const char *from, const char *to)
 {
@@ -124,7 +138,7 @@ queue_rename_link(const char *from, const char *to)
 
 	if (link(from, to) < 0)
 		return -1;
-	if (unlink(from) == 0)
+	if (unlink(from) == 0 || errno == ENOENT)
 		return 0;
 	saved = errno;
 	(void)unlink(to);
@@ -173,4 +187,63 @@ queue_recycle(enum queue_dir d, const char *id)
 	    queue_move(id, d, QDIR_FREE) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Whether <d>/<id> is the file st (another name of it). */
+static int
+queue_same_file(enum queue_dir d, const char *id, const struct stat *st)
+{
+	char		 path[QUEUE_PATH_SIZE];
+	struct stat	 other;
+
+	return queue_path(path, sizeof(path), d, id) == 0 &&
+	    lstat(path, &other) == 0 && S_ISREG(other.st_mode) &&
+	    other.st_dev == st->st_dev && other.st_ino == st->st_ino;
+}
+
+/* Drop <d>/<id> if the same file also has a name further along. */
+static int
+queue_links_one(enum queue_dir d, size_t rank, const char *id)
+{
+	char		 path[QUEUE_PATH_SIZE];
+	struct stat	 st;
+	size_t		 i;
+
+	if (queue_path(path, sizeof(path), d, id) < 0 ||
+	    lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2)
+		return 0;
+	for (i = rank + 1; i < QUEUE_LINKS_NRANK; i++) {
+		if (!queue_same_file(queue_links_rank[i], id, &st))
+			continue;
+		if (unlink(path) < 0)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+int
+queue_links_repair(void)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	size_t		 rank;
+	int		 n = 0, r;
+
+	for (rank = 0; rank + 1 < QUEUE_LINKS_NRANK; rank++) {
+		if ((dir = opendir(queue_dirs[queue_links_rank[rank]])) == NULL)
+			return -1;
+		while ((de = readdir(dir)) != NULL) {
+			if (!queue_id_valid(de->d_name))
+				continue;
+			if ((r = queue_links_one(queue_links_rank[rank], rank,
+			    de->d_name)) < 0) {
+				closedir(dir);
+				return -1;
+			}
+			n += r;
+		}
+		closedir(dir);
+	}
+	return n;
 }

@@ -57,6 +57,13 @@ int	queue_path(char *out, size_t outlen, enum queue_dir, const char *id);
  * where the file system lacks it.  0 or -1 (errno; EEXIST: to exists, and
  * both files are left as they were). */
 int	queue_rename(const char *from, const char *to);
+/* A crash between the link() and the unlink() of queue_rename()'s fallback
+ * leaves one file with two names (which deliver refuses): for each file
+ * with more than one link, remove its names in directories a move could
+ * have left (free/, tmp/, incoming/, deferred/, active/, hold/, corrupt/,
+ * in that order) when the same file also has one further along.  Run by
+ * qmgr at start-up, before its recovery.  How many names went, or -1. */
+int	queue_links_repair(void);
 /* queue_rename() <from>/<id> to <to>/<id>.  0 or -1 (errno). */
 int	queue_move(const char *id, enum queue_dir from, enum queue_dir to);
 /* Move a finished message's file from d/<id> to free/<id>, or remove it

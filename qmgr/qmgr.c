@@ -49,14 +49,33 @@ qmgr_rescan_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_scan_deferred(q, 0);
 }
 
+/* A second look at incoming/ this long after start-up: an smtpd that lost
+ * the previous qmgr drops its notices for SMTP_NOTIFY_RETRY_MS (1 s)
+ * before it connects again, and what it commits in that pause after our
+ * first scan would otherwise wait for queue_scan_interval. */
+#define QMGR_START_RESCAN_MS	2500
+
+static void
+qmgr_start_rescan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	qmgr_scan_incoming(arg);
+}
+
 /* Crash recovery first, then whatever arrived while qmgr was down. */
 static void
 qmgr_startup_scan(struct qmgr *q)
 {
+	qmgr_scan_links();
 	qmgr_scan_recover(q);
 	qmgr_scan_incoming(q);
 	qmgr_scan_deferred(q, 0);
 	qmgr_scan_tmp(q);
+	if (event_base_once(q->base, -1, EV_TIMEOUT, qmgr_start_rescan_cb, q,
+	    &(struct timeval){ QMGR_START_RESCAN_MS / 1000,
+	    (QMGR_START_RESCAN_MS % 1000) * 1000 }) == -1)
+		log_warn("cannot schedule the second scan of incoming/");
 }
 
 int

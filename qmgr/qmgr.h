@@ -316,6 +316,7 @@ void	qmgr_dispatch(struct qmgr *);
 
 /* qmgr_scan.c */
 void	qmgr_scan_init(struct qmgr *);
+void	qmgr_scan_links(void);	/* one name per file, first at start-up */
 void	qmgr_scan_recover(struct qmgr *);	/* active/ at start-up */
 void	qmgr_scan_incoming(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);

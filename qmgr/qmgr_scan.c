@@ -80,6 +80,20 @@ scan_take(struct qmgr *q, const char *id, enum queue_dir from)
 	qmgr_active_add(q, id);
 }
 
+/* Start-up, first: one name per file (queue_links_repair). */
+void
+qmgr_scan_links(void)
+{
+	int	 n;
+
+	if ((n = queue_links_repair()) < 0)
+		log_error("cannot repair files with two queue names: %s",
+		    strerror(errno));
+	else if (n > 0)
+		log_warn("removed %d second queue name(s) left by a crash "
+		    "during a move", n);
+}
+
 /*
  * Start-up: whatever is in active/ was being worked on when the last qmgr
  * stopped.  Its recipients' status bytes say what is left to do.  Should

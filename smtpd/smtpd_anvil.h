@@ -8,15 +8,21 @@
  * A new session asks anvil before its greeting, over one persistent,
  * non-blocking connection shared by the process's sessions (requests are
  * pipelined, and replies come back in order).  Nothing ever blocks the
- * event loop, and a missing or slow anvil never stops mail: when anvil
- * cannot be reached, or has not answered the oldest request within
- * SMTP_ANVIL_WAIT_MS, every waiting session is let in with a log line,
- * the connection is dropped (anvil then forgets what it counted on it) and
- * tried again SMTP_ANVIL_RETRY_MS later.  Fail open: limits are a defence
- * against abuse, and an outage of anvil must not become one of mail.
+ * event loop, and a missing or slow anvil never stops mail: a session
+ * whose answer has not come within SMTP_ANVIL_WAIT_MS is let in with a log
+ * line, but the connection is kept and the late answer consumed, so that
+ * what anvil counted stays counted and later DISCONNECTs balance.  When
+ * anvil cannot be reached, closes, answers garbage or stalls for long, the
+ * waiting sessions are let in, the connection is dropped (anvil then
+ * forgets what it counted on it) and tried again SMTP_ANVIL_RETRY_MS later;
+ * the new connection first counts again every session still open.  Fail
+ * open: limits are a defence against abuse, and an outage of anvil must
+ * not become one of mail.
  */
 #ifndef TERN_SMTPD_ANVIL_H
 #define TERN_SMTPD_ANVIL_H
+
+#include <stddef.h>
 
 struct event_base;
 struct smtpd_anvil;
@@ -37,6 +43,11 @@ struct smtpd_anvil *smtpd_anvil_new(struct event_base *,
 int	smtpd_anvil_connect(struct smtpd_anvil *, struct smtpd_session *s);
 /* Session s ends: forget its question, tell anvil if it was counted. */
 void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
+/* The address anvil counts client under: itself for IPv4, its network of
+ * v6_prefix bits for IPv6 ("2001:db8::/84").  0, or -1 if out is short or
+ * client no address. */
+int	smtpd_anvil_ident(const char *client, int v6_prefix, char *out,
+	    size_t len);
 /* Free (sessions first: a waiting session is never admitted from here). */
 void	smtpd_anvil_free(struct smtpd_anvil *);
 

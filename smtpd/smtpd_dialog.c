@@ -199,9 +199,11 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 	}
 	s->rcpt_accepted++;
 	/* A repeated recipient is acknowledged but stored (and so delivered)
-	 * once: one spelling, or one mailbox, however it is addressed. */
+	 * once: one spelling, or one mailbox, however it is addressed.  The
+	 * reply is a new recipient's, or it would tell which addresses share
+	 * a mailbox. */
 	if (smtpd_dialog_has_rcpt(s, path.addr, account)) {
-		smtpd_session_reply(s, 250, "2.1.5", "Ok: duplicate recipient");
+		smtpd_session_reply(s, 250, "2.1.5", "Ok");
 		return;
 	}
 	smtpd_dialog_add_rcpt(s, path.addr, account);

@@ -11,7 +11,8 @@
 struct event_base;
 struct smtpd_notify;
 
-/* Wait this long after a failed connection before trying again. */
+/* Wait this long after a failed connection before trying again (a new
+ * qmgr scans incoming/ again later than that: QMGR_START_RESCAN_MS). */
 #define SMTP_NOTIFY_RETRY_MS	1000
 /* Drop notices while this much is still unsent. */
 #define SMTP_NOTIFY_BACKLOG	(64 * 1024)

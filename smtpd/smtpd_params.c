@@ -36,6 +36,8 @@ static const struct config_key smtpd_keys[] = {
 	{ "smtpd_client_event_limit_exceptions", CT_LIST,
 	    O(smtpd_client_event_limit_exceptions), "127.0.0.0/8, ::1",
 	    CF_NETWORKS, 0, NULL, NULL },
+	{ "smtpd_client_ipv6_prefix_length", CT_COUNT,
+	    O(smtpd_client_ipv6_prefix_length), "84", 0, 0, NULL, NULL },
 };
 
 const struct config_table smtpd_params_table =

@@ -33,6 +33,8 @@ struct smtpd_params {
 	int	 smtpd_client_connection_rate_limit; /* per time unit, 0 = none */
 	struct config_list smtpd_client_event_limit_exceptions; /* networks,
 					   default "127.0.0.0/8, ::1" */
+	int	 smtpd_client_ipv6_prefix_length; /* IPv6 clients counted per
+					   network of this size; default 84 */
 };
 
 extern const struct config_table smtpd_params_table;

@@ -88,7 +88,12 @@ smtpd_policy_rcpt(const struct tern_config *cfg,
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	postmaster = strcmp(name, "postmaster") == 0;
 	if (!par->local_recipient_check) {
-		strlcpy(account, name, len);
+		/* Unchecked, the mailbox is the login name; but postmaster's
+		 * is root's unless it has an account: ask (cached), so that
+		 * the two are stored once. */
+		if (!postmaster || smtpd_policy_resolve(cache, path->addr, name,
+		    account, len) <= 0)
+			strlcpy(account, name, len);
 		return 0;
 	}
 	r = name[0] != '\0' ?

@@ -71,8 +71,9 @@ struct smtpd_session {
 						   command (or DATA) must be in */
 	long long		 end_ms;	/* smtpd_session_time_limit */
 	struct smtpd_anvil_wait	*anvil_wait;	/* anvil's answer is due */
-	unsigned int		 anvil_gen;	/* counted by anvil on this
-						   connection (smtpd_anvil.c) */
+	TAILQ_ENTRY(smtpd_session) anvil_entry;	/* while anvil_counted */
+	unsigned int		 anvil_counted:1; /* anvil counts it
+						   (smtpd_anvil.c) */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
 	enum smtpd_body		 body;		/* MAIL BODY= */

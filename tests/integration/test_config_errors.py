@@ -161,7 +161,7 @@ def test_world_writable_parent_refused(top):
     parent.chmod(0o1777)
     queue = parent / "queue"
     queue.mkdir(mode=0o755)
-    expect_refused(master_with_queue(top, queue), queue, f"{queue}/..", "world-writable")
+    expect_refused(master_with_queue(top, queue), queue, parent, "world-writable")
     # Also when the master would make the queue directory itself.
     queue.rmdir()
     expect_refused(master_with_queue(top, queue), queue, parent, "world-writable")
@@ -186,3 +186,46 @@ def test_unprivileged_master_skips_the_check(top):
     assert r.returncode != 0 and "unsafe" not in r.stderr, r.stderr
     assert f"cannot listen on {address}" in r.stderr, r.stderr
     assert (queue / "incoming").is_dir()
+
+
+def test_ancestor_of_another_user_refused(top):
+    """Whoever owns a directory higher up may rename the root-owned ones
+    below it away and plant their own tree: refused, however deep."""
+    owned = top / "home"
+    owned.mkdir(mode=0o755)
+    os.chown(owned, pwd.getpwnam("nobody").pw_uid, 0)
+    spool = owned / "spool"
+    spool.mkdir(mode=0o755)
+    queue = spool / "queue"
+    queue.mkdir(mode=0o755)
+    expect_refused(master_with_queue(top, queue), queue, owned, "not owned by root")
+    queue.rmdir()
+    expect_refused(master_with_queue(top, queue), queue, owned, "not owned by root")
+
+
+def test_sticky_ancestor_passes(top):
+    """A root-owned sticky directory above the queue's parent (/tmp,
+    /var/tmp: where the test instances live) is safe: nobody else may move
+    root's directories in it."""
+    sticky = top / "tmp"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    (sticky / "spool").mkdir(mode=0o755)
+    queue = sticky / "spool" / "queue"
+    r, address = master_with_queue(top, queue)
+    assert r.returncode != 0 and "unsafe" not in r.stderr, r.stderr
+    assert f"cannot listen on {address}" in r.stderr, r.stderr
+
+
+def test_daemon_refuses_another_queue_directory(top):
+    """A daemon runs only in the very directory the master checked."""
+    queue = top / "queue"
+    queue.mkdir(mode=0o755)
+    conf = top / "tern.conf"
+    conf.write_text(f"queue_directory = {queue}\nmail_owner = nobody\n")
+    st = os.stat(queue)
+    env = dict(os.environ, TERN_QUEUE_ID=f"{st.st_dev}:{st.st_ino + 1}")
+    r = subprocess.run([str(BUILD / "bin" / "anvil"), "-c", str(conf), "-f"],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode != 0
+    assert "is not the one the master checked" in r.stderr, r.stderr

@@ -238,3 +238,42 @@ def test_stopped_anvil_does_not_stall_smtpd(make_instance):
     wait_for(limited, timeout=15, interval=0.2, what="the limit to hold again")
     for c in held:
         c.close()
+
+
+def test_slow_anvil_keeps_the_counts(make_instance):
+    # A stall longer than smtpd's wait lets the waiting session in, but
+    # must not make anvil forget the sessions it already counted (nor the
+    # late one): the limit holds at once when anvil answers again.
+    inst = make_instance(NO_EXCEPTIONS + "\nsmtpd_client_connection_count_limit = 2")
+    held = [connect_from(inst, "127.0.0.1") for _ in range(2)]
+    for c in held:
+        expect(c.reply(), 220)
+    (anvil,) = inst.services()["anvil"]
+    os.kill(anvil, signal.SIGSTOP)
+    try:
+        late = connect_from(inst, "127.0.0.1")
+        held.append(late)
+        code, lines, _ = cut_off(late, 5)
+        assert code == 220, lines
+        wait_for(lambda: "anvil did not answer in time" in inst.log(),
+                 what="the log line")
+    finally:
+        os.kill(anvil, signal.SIGCONT)
+    for _ in range(4):
+        refused(connect_from(inst, "127.0.0.1"))
+    # The late session's DISCONNECT balances too: with all gone, the
+    # address is served again, up to the limit.
+    for c in held:
+        c.close()
+    again = []
+
+    def served():
+        c = connect_from(inst, "127.0.0.1")
+        code, _ = c.reply() if select.select([c.sock], [], [], 5)[0] else (0, [])
+        if code == 220:
+            again.append(c)
+        else:
+            c.close()
+        return len(again) == 2
+    wait_for(served, timeout=10, interval=0.1, what="two sessions after all ended")
+    refused(connect_from(inst, "127.0.0.1"))

@@ -2,8 +2,9 @@
  * Unit tests for anvil/anvil_table.c and anvil's request check: sessions
  * counted up and down per ident, the rate's fixed time unit (counted,
  * restarted once over, a clock that steps back), expiry of idle idents
- * only, a full table that frees expired entries before it refuses, and a
- * client's sessions released when it goes.
+ * only, a full table that frees expired entries, then the oldest idle one,
+ * before it refuses, a client's sessions released when it goes, and the
+ * key smtpd counts an IPv6 client under (its network).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 
 #include "anvil/anvil.h"
 #include "common/proto_anvil.h"
+#include "smtpd/smtpd_anvil.h"
 
 #define UNIT	60000LL
 
@@ -123,13 +125,67 @@ test_full(void **state)
 	assert_int_equal(t.n, 2);
 	/* Known idents are still counted. */
 	connect_ok(&t, "a", 10, 2, 2);
-	/* Once b is idle and its unit over, c takes its place. */
+	/* Once b is idle, c takes its place even while b's unit runs (b's
+	 * rate is forgotten rather than no new ident counted at all). */
 	assert_int_equal(anvil_table_disconnect(&t, "b", 10, &count), 0);
-	assert_int_equal(anvil_table_connect(&t, "c", UNIT - 1, &count, &rate),
-	    -1);
-	connect_ok(&t, "c", UNIT, 1, 1);
+	connect_ok(&t, "c", 20, 1, 1);
 	assert_int_equal(t.n, 2);
+	assert_int_equal(anvil_table_disconnect(&t, "b", 30, &count), -1);
 	anvil_table_free(&t);
+}
+
+static void
+test_full_evicts_the_oldest_idle(void **state)
+{
+	struct anvil_table	 t;
+	int			 count;
+
+	(void)state;
+	anvil_table_init(&t, 3, UNIT);
+	connect_ok(&t, "busy", 0, 1, 1);
+	connect_ok(&t, "old", 0, 1, 1);
+	connect_ok(&t, "new", 5, 1, 1);
+	assert_int_equal(anvil_table_disconnect(&t, "new", 6, &count), 0);
+	assert_int_equal(anvil_table_disconnect(&t, "old", 7, &count), 0);
+	connect_ok(&t, "x", 10, 1, 1);
+	assert_int_equal(t.n, 3);
+	/* "new" kept its rate; "old" starts again; "busy" was never a
+	 * candidate. */
+	connect_ok(&t, "new", 11, 1, 2);
+	connect_ok(&t, "busy", 12, 2, 2);
+	anvil_table_free(&t);
+}
+
+static void
+test_ipv6_prefix(void **state)
+{
+	char	 key[64];
+
+	(void)state;
+	assert_int_equal(smtpd_anvil_ident("192.0.2.7", 84, key, sizeof(key)),
+	    0);
+	assert_string_equal(key, "192.0.2.7");
+	assert_int_equal(smtpd_anvil_ident("2001:db8:1:2:3:4:5:6", 84, key,
+	    sizeof(key)), 0);
+	assert_string_equal(key, "2001:db8:1:2:3::/84");
+	/* Another address of the same /84: the same key. */
+	assert_int_equal(smtpd_anvil_ident("2001:db8:1:2:3:fff:ffff:ffff", 84,
+	    key, sizeof(key)), 0);
+	assert_string_equal(key, "2001:db8:1:2:3::/84");
+	assert_int_equal(smtpd_anvil_ident("2001:db8:1:2:3:1000::", 84,
+	    key, sizeof(key)), 0);
+	assert_string_equal(key, "2001:db8:1:2:3:1000::/84");
+	assert_int_equal(smtpd_anvil_ident("2001:db8:1:2:3:4:5:6", 64, key,
+	    sizeof(key)), 0);
+	assert_string_equal(key, "2001:db8:1:2::/64");
+	assert_int_equal(smtpd_anvil_ident("2001:db8::1", 128, key,
+	    sizeof(key)), 0);
+	assert_string_equal(key, "2001:db8::1");
+	assert_int_equal(smtpd_anvil_ident("::1", 0, key, sizeof(key)), 0);
+	assert_string_equal(key, "::/0");
+	assert_int_equal(smtpd_anvil_ident("2001:db8::1", 84, key, 8), -1);
+	assert_int_equal(smtpd_anvil_ident("2001:zz::1", 84, key,
+	    sizeof(key)), -1);
 }
 
 static void
@@ -202,6 +258,8 @@ main(void)
 		cmocka_unit_test(test_rate_window),
 		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_full_evicts_the_oldest_idle),
+		cmocka_unit_test(test_ipv6_prefix),
 		cmocka_unit_test(test_release),
 		cmocka_unit_test(test_request_check),
 	};

@@ -920,6 +920,39 @@ test_move_noreplace(void **state)
 	}
 }
 
+/* A crash between link() and unlink() of the fallback left files with two
+ * names: the later one of each move stays, the earlier goes; other links
+ * and other files of the same id are left alone. */
+static void
+test_links_repair(void **state)
+{
+	struct stat	 st;
+
+	(void)state;
+	put(QDIR_INCOMING, "A", "taken");
+	assert_int_equal(link("incoming/A", "active/A"), 0);
+	put(QDIR_TMP, "B", "committed");
+	assert_int_equal(link("tmp/B", "incoming/B"), 0);
+	put(QDIR_ACTIVE, "D", "finished");
+	assert_int_equal(link("active/D", "free/D"), 0);
+	put(QDIR_DEFERRED, "C", "one");
+	put(QDIR_ACTIVE, "C", "another");
+	assert_int_equal(link("deferred/C", "stray"), 0);
+	assert_int_equal(queue_links_repair(), 3);
+	assert_true(holds(QDIR_ACTIVE, "A", "taken"));
+	assert_int_equal(count_dir(QDIR_INCOMING), 1);
+	assert_true(holds(QDIR_INCOMING, "B", "committed"));
+	assert_int_equal(count_dir(QDIR_TMP), 0);
+	assert_true(holds(QDIR_ACTIVE, "D", "finished"));
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(stat("deferred/C", &st), 0);
+	assert_int_equal(st.st_nlink, 2);
+	assert_int_equal(queue_links_repair(), 0);
+	assert_int_equal(unlink("stray"), 0);
+	assert_true(holds(QDIR_DEFERRED, "C", "one"));
+	assert_true(holds(QDIR_ACTIVE, "C", "another"));
+}
+
 /* A commit that finds its name taken in incoming/ fails (the client gets
  * a temporary error) and leaves the acknowledged file as it was. */
 static void
@@ -1082,6 +1115,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		QT(test_dirs),
+		QT(test_links_repair),
 		QT(test_ids),
 		QT(test_round_trip),
 		QT(test_mark_and_move),

@@ -46,6 +46,27 @@ test_why(void **state)
 	assert_string_equal(queue_trust_why(&st), "not a directory");
 }
 
+static void
+test_why_above(void **state)
+{
+	struct stat	 st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFDIR | 0755;
+	assert_null(queue_trust_why_above(&st));
+	/* /tmp: nobody else may move root's directories in it. */
+	st.st_mode = S_IFDIR | 01777;
+	assert_null(queue_trust_why_above(&st));
+	st.st_mode = S_IFDIR | 0777;
+	assert_string_equal(queue_trust_why_above(&st), "world-writable");
+	st.st_mode = S_IFDIR | 0775;
+	assert_string_equal(queue_trust_why_above(&st), "group-writable");
+	st.st_mode = S_IFDIR | 01777;
+	st.st_uid = 8;
+	assert_string_equal(queue_trust_why_above(&st), "not owned by root");
+}
+
 struct tree {
 	char	 top[64];	/* the parent, mode 0755 */
 	char	 queue[96];	/* top/queue */
@@ -126,13 +147,55 @@ test_check_as_root(void **state)
 	assert_int_equal(queue_trust_check(link), 0);
 }
 
+/* A user who owns (or may write) any directory above could rename the
+ * root-owned ones below it away and put their own in their place. */
+static void
+test_ancestors_as_root(void **state)
+{
+	struct tree	*t = *state;
+	char		 mid[96], spool[128], queue[160];
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(mid, sizeof(mid), "%s/open", t->top);
+	snprintf(spool, sizeof(spool), "%s/link", mid);
+	snprintf(queue, sizeof(queue), "%s/queue", spool);
+	assert_int_equal(mkdir(mid, 0755), 0);
+	assert_int_equal(mkdir(spool, 0755), 0);
+	assert_int_equal(queue_trust_check(queue), 0);
+	assert_int_equal(mkdir(queue, 0755), 0);
+	assert_int_equal(queue_trust_check(queue), 0);
+
+	assert_int_equal(chown(mid, 65534, 0), 0);
+	assert_int_equal(queue_trust_check(queue), -1);
+	assert_int_equal(rmdir(queue), 0);
+	assert_int_equal(queue_trust_check(queue), -1);
+	assert_int_equal(mkdir(queue, 0755), 0);
+	assert_int_equal(chown(mid, 0, 0), 0);
+	assert_int_equal(chmod(mid, 0775), 0);
+	assert_int_equal(queue_trust_check(queue), -1);
+	/* Sticky above the parent will do, as /tmp does. */
+	assert_int_equal(chmod(mid, 01777), 0);
+	assert_int_equal(queue_trust_check(queue), 0);
+	/* The queue's parent may not be sticky and open. */
+	assert_int_equal(chmod(spool, 01777), 0);
+	assert_int_equal(queue_trust_check(queue), -1);
+	assert_int_equal(chmod(spool, 0755), 0);
+	assert_int_equal(rmdir(queue), 0);
+	assert_int_equal(rmdir(spool), 0);
+	assert_int_equal(chmod(mid, 0755), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_why),
+		cmocka_unit_test(test_why_above),
 		cmocka_unit_test_setup_teardown(test_check_as_root, tree_setup,
 		    tree_teardown),
+		cmocka_unit_test_setup_teardown(test_ancestors_as_root,
+		    tree_setup, tree_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
