@@ -56,6 +56,11 @@ struct tern_config {
 	int	 smtpd_client_connection_rate_limit; /* per time unit, 0 = none */
 	struct config_list smtpd_client_event_limit_exceptions; /* networks,
 					   default "127.0.0.0/8, ::1" */
+	/* smtpd: relay control */
+	struct config_list mynetworks;	/* networks that may relay, default
+					   "127.0.0.0/8, [::1]/128" */
+	struct config_list relay_domains; /* domains relayed for anyone,
+					   default empty; ".d" = subdomains */
 	int	 anvil_rate_time_unit;	/* seconds, default 60 */
 	/* qmgr */
 	int	 queue_scan_interval;	/* seconds, default 60 */
@@ -63,6 +68,11 @@ struct tern_config {
 	int	 maximal_backoff_time;	/* seconds, default 4000 */
 	int	 maximal_queue_lifetime; /* seconds, default 5d */
 	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
+	char	*relayhost;		/* "" (none), "host", "[host]:port" */
+	struct config_list transport_maps; /* "texthash:/path", ...; empty */
+	int	 default_process_limit;	/* smtp connections in all, 100 */
+	int	 smtp_destination_concurrency_limit; /* per next hop, 20 */
+	int	 smtp_destination_recipient_limit; /* per request, 50 */
 	/* deliver */
 	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
 	/* resolver */
