@@ -62,26 +62,20 @@ route_local(const struct tern_config *cfg, struct qmgr_route *r)
 	route_lower(r->nexthop);
 }
 
-/* "4.x.y" or "5.x.y" followed by white space or the end: its length. */
+/* A 4.x.y or 5.x.y status (RFC 3463, as proto_deliver.c checks it)
+ * followed by white space or the end: its length, else 0. */
 static size_t
 route_status_len(const char *s)
 {
-	size_t	 n = 0;
-	int	 part, digits;
+	char	 tok[QMGR_DSN_MAX];
+	size_t	 n = strcspn(s, " \t");
 
-	if (s[0] != '4' && s[0] != '5')
+	if (n == 0 || n >= sizeof(tok))
 		return 0;
-	n = 1;
-	for (part = 0; part < 2; part++) {
-		if (s[n++] != '.')
-			return 0;
-		for (digits = 0; isdigit((unsigned char)s[n]) && digits < 3;
-		    digits++)
-			n++;
-		if (digits == 0)
-			return 0;
-	}
-	return s[n] == '\0' || isspace((unsigned char)s[n]) ? n : 0;
+	memcpy(tok, s, n);
+	tok[n] = '\0';
+	return proto_deliver_dsn_valid(tok, DELIVER_DEFER) ||
+	    proto_deliver_dsn_valid(tok, DELIVER_BOUNCE) ? n : 0;
 }
 
 /* "error:" and "retry:": an optional status, then the text. */

@@ -207,6 +207,7 @@ test_route_transport_maps(void **state)
 	    "bad.example        error:5.1.1 no such domain here\n"
 	    "tmp.example        error:4.7.1 try later\n"
 	    "plain.example      error:go away\n"
+	    "notstatus.example  error:5.1 is not a status\n"
 	    "retry.example      retry:4.3.2 not now\n"
 	    "hole.example       discard:into the void\n"
 	    "hole2.example      discard:\n"
@@ -243,6 +244,8 @@ test_route_transport_maps(void **state)
 	    "no such domain here");
 	expect_mapped(conf, "u@tmp.example", "error", "", "4.7.1", "try later");
 	expect_mapped(conf, "u@plain.example", "error", "", "5.0.0", "go away");
+	expect_mapped(conf, "u@notstatus.example", "error", "", "5.0.0",
+	    "5.1 is not a status");
 	expect_mapped(conf, "u@retry.example", "retry", "", "4.3.2", "not now");
 	expect_mapped(conf, "u@hole.example", "discard", "", NULL,
 	    "into the void");
