@@ -7,6 +7,7 @@ agent; without any smtp service the mail is deferred, never bounced; a next
 hop that fails to connect repeatedly is marked dead and its mail deferred
 without more attempts."""
 
+import os
 import re
 from collections import defaultdict
 
@@ -28,8 +29,8 @@ def copies(user, token):
     return sum(f"X-Token: {token}\n".encode() in p.read_bytes() for p in maildir_new(user))
 
 
-def test_transport_maps_and_relayhost_next_hops(make_instance, tmp_path_factory):
-    tmap = write_map(INSTANCE_ROOT, f"transport-{id(tmp_path_factory)}", TRANSPORT)
+def test_transport_maps_and_relayhost_next_hops(make_instance):
+    tmap = write_map(INSTANCE_ROOT, f"transport-relay-{os.getpid()}", TRANSPORT)
     inst = make_instance(f"relayhost = [smarthost.test]:2525\n"
                          f"transport_maps = texthash:{tmap}\n"
                          f"smtp_destination_recipient_limit = 2\n")
