@@ -35,7 +35,7 @@ struct evbuffer;
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
-#define QMGR_WAITING_HARD	512	/* ... and on any destination: open
+#define QMGR_WAITING_HARD	256	/* ... and on any destination: open
 					   files of loaded messages */
 #define QMGR_DEAD_FAILS		3	/* connection failures in a row that
 					   make a destination dead */
