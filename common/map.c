@@ -135,6 +135,8 @@ map_table_sort(struct map_table *t)
 {
 	size_t	 i, k = 0;
 
+	if (t->n == 0)
+		return;		/* t->pair is NULL: not for qsort */
 	qsort(t->pair, t->n, sizeof(*t->pair), map_pair_cmp);
 	for (i = 0; i < t->n; i++) {
 		if (k > 0 && strcmp(t->pair[k - 1].key, t->pair[i].key) == 0) {

@@ -466,6 +466,8 @@ test_dead_destinations(void **state)
 	qmgr_dest_drop(&q, ea);
 	assert_ptr_equal(qmgr_dispatch_pick(&q, 1000, &dead), b);
 	assert_int_equal(dead, 0);
+	/* a went with its last entry; the next hop stays dead. */
+	a = qmgr_dest_get(&q, &t, "down.example");
 	/* Dead for minimal_backoff_time, then tried again. */
 	assert_true(qmgr_dest_dead(&q, a, 1000 + cf.minimal_backoff_time - 1));
 	assert_false(qmgr_dest_dead(&q, a, 1000 + cf.minimal_backoff_time));
@@ -477,7 +479,7 @@ test_dead_destinations(void **state)
 	qmgr_dest_drop(&q, eb);
 	free(ea);
 	free(eb);
-	qmgr_dest_free_all(&q);
+	qmgr_dest_free_all(&q);	/* a, still made, and l */
 }
 
 int
