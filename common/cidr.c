@@ -6,7 +6,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
 
 #include "cidr.h"
 
@@ -111,4 +114,34 @@ cidr_match(const struct cidr *c, const char *addr)
 			return 0;
 	}
 	return 1;
+}
+
+int
+cidr_list_parse(char *const *item, int n, struct cidr **out)
+{
+	int	 i, k = 0;
+
+	*out = NULL;
+	if (n <= 0)
+		return 0;
+	*out = xreallocarray(NULL, (size_t)n, sizeof(**out));
+	for (i = 0; i < n; i++)
+		if (cidr_parse(item[i], &(*out)[k]) == 0)
+			k++;
+	if (k == 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return k;
+}
+
+int
+cidr_list_match(const struct cidr *c, int n, const char *addr)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (cidr_match(&c[i], addr))
+			return 1;
+	return 0;
 }

@@ -23,5 +23,11 @@ int	cidr_parse(const char *, struct cidr *);
 /* Is the address in text form (as inet_ntop writes it; an IPv4-mapped IPv6
  * address counts as IPv4) inside the network? */
 int	cidr_match(const struct cidr *, const char *addr);
+/* Parse n networks (a configuration list config.c has already checked)
+ * into a new array *out (NULL when none parse; free() it).  Returns how
+ * many parsed; a bad one is skipped, never guessed at. */
+int	cidr_list_parse(char *const *item, int n, struct cidr **out);
+/* Is the address inside one of the n networks? */
+int	cidr_list_match(const struct cidr *, int n, const char *addr);
 
 #endif

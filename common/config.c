@@ -52,6 +52,11 @@ static const struct config_key config_global_keys[] = {
 	{ "mail_owner", CT_STRING, O(mail_owner), "tern", 0, 0, NULL, NULL },
 	{ "master_config", CT_STRING, O(master_config), "master.conf",
 	    CF_BESIDE, 0, NULL, NULL },
+	/* relay control: smtpd's decision, and the routing that follows */
+	{ "mynetworks", CT_LIST, O(mynetworks), "127.0.0.0/8, [::1]/128",
+	    CF_NETWORKS, 0, NULL, NULL },
+	{ "relay_domains", CT_LIST, O(relay_domains), "", CF_EXPAND, 0, NULL,
+	    NULL },
 	/* deliver's mailbox deadline, and qmgr's watchdog on deliver */
 	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1, NULL,
 	    NULL },

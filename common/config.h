@@ -87,6 +87,10 @@ struct tern_config {
 	char	*daemon_directory;	/* default: compiled-in LIBEXECDIR */
 	char	*mail_owner;		/* default: tern */
 	char	*master_config;		/* default: master.conf beside tern.conf */
+	struct config_list mynetworks;	/* networks that may relay, default
+					   "127.0.0.0/8, [::1]/128" */
+	struct config_list relay_domains; /* domains relayed for anyone,
+					   default empty; ".d" = subdomains */
 	int	 local_time_limit;	/* seconds per batch of mailbox work,
 					   default 1000 (Postfix's
 					   command_time_limit); deliver and qmgr */

@@ -85,6 +85,7 @@ main(int argc, char **argv)
 	struct qmgr_params	 par;
 	struct qmgr		 q;
 	struct event		*sigterm, *sigint;
+	char			 err[MAP_ERR_MAX];
 
 	daemon_setup(argc, argv, "qmgr", &qmgr_params_table, &par, &ctx);
 	daemon_drop_privs(&ctx);
@@ -102,6 +103,12 @@ main(int argc, char **argv)
 		log_fatal("qmgr: cannot create events");
 	qmgr_active_init(&q);
 	TAILQ_INIT(&q.dests);
+	TAILQ_INIT(&q.dead);
+	/* As mail_owner: a table it cannot read now could not be read
+	 * again when it changes either. */
+	if (map_list_open(&q.transport_maps, q.par->transport_maps.item,
+	    q.par->transport_maps.count, err, sizeof(err)) == -1)
+		log_fatal("transport_maps: %s", err);
 	qmgr_transport_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)
@@ -127,6 +134,7 @@ main(int argc, char **argv)
 	qmgr_scan_free(&q);
 	qmgr_msg_free_all(&q);
 	qmgr_dest_free_all(&q);
+	map_list_close(&q.transport_maps);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
 	event_free(sigterm);

@@ -19,6 +19,7 @@
 #include "qmgr_params.h"
 #include "ipc.h"
 #include "ipc_event.h"
+#include "map.h"
 #include "proto_deliver.h"
 #include "queue.h"
 #include "queue_file.h"
@@ -33,7 +34,13 @@ struct evbuffer;
 #define QMGR_ACTIVE_MAX		10000	/* messages held in memory */
 #endif
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
-#define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot */
+#define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
+					   destination that could send */
+#define QMGR_WAITING_HARD	256	/* ... and on any destination: open
+					   files of loaded messages */
+#define QMGR_DEAD_FAILS		3	/* connection failures in a row that
+					   make a destination dead */
+#define QMGR_DEAD_MAX		1024	/* failing destinations remembered */
 #define QMGR_CLIENT_MAX		512	/* qmgr-protocol clients */
 #define QMGR_REQUEST_MAX	4096	/* largest client frame, header incl. */
 #define QMGR_CLIENT_OUT_MAX	(16 * 1024) /* unread replies before pausing */
@@ -68,25 +75,31 @@ void	qmgr_text_safe(char *dst, size_t dstlen, const char *src);
 /* ---- qmgr_route.c: recipient -> transport:nexthop (pure) ------------ */
 
 #define QMGR_TRANSPORT_LOCAL	"local"	/* deliver(8), private/deliver */
+#define QMGR_TRANSPORT_SMTP	"smtp"	/* the SMTP client, QMGR_SMTP_SOCKET */
+#define QMGR_SMTP_SOCKET	"private/smtp"
 #define QMGR_TRANSPORT_ERROR	"error"	/* internal: bounce, no agent */
+#define QMGR_TRANSPORT_RETRY	"retry"	/* internal: defer, no agent */
+#define QMGR_TRANSPORT_DISCARD	"discard" /* internal: delivered nowhere */
 #define QMGR_TRANSPORT_NAME_MAX	32
 #define QMGR_NEXTHOP_MAX	256
+#define QMGR_DSN_MAX		16
 
-/* Where a recipient goes.  transport_maps and relayhost (issue 9) fill
- * the same fields; a transport other than "error" names a row of the
- * transport table (qmgr_transport.c). */
+/* Where a recipient goes.  A transport other than the internal ones names
+ * a row of the transport table (qmgr_transport.c). */
 struct qmgr_route {
 	char		 transport[QMGR_TRANSPORT_NAME_MAX];
 	char		 nexthop[QMGR_NEXTHOP_MAX];	/* lower case */
-	const char	*dsn;			/* "error": static status */
-	char		 text[QMGR_TEXT_MAX];	/* "error": the reason */
+	char		 dsn[QMGR_DSN_MAX];	/* internal ones: the status */
+	char		 text[QMGR_TEXT_MAX];	/* internal ones: the reason */
 };
 
-/* Route rcpt: no domain or a local domain (mydestination) -> "local" with
- * the domain (myhostname) as next hop; bad syntax -> "error" 5.1.3; any
- * other domain -> "error" 5.1.2 until the SMTP client exists. */
-void	qmgr_route(const struct tern_config *, const char *rcpt,
-	    struct qmgr_route *);
+struct map_list;
+
+/* Route rcpt (see qmgr_route.c for the rules): no domain or a local
+ * domain -> "local", next hop myhostname; else transport_maps (maps, may
+ * be NULL), relayhost, "smtp" to the domain; bad syntax -> "error" 5.1.3. */
+void	qmgr_route(const struct tern_config *, const struct qmgr_params *,
+	    struct map_list *maps, const char *rcpt, struct qmgr_route *);
 
 /* ---- qmgr_request.c: the deliver protocol, both directions ----------- */
 
@@ -200,6 +213,20 @@ struct qmgr_dest {
 	int			 ntodo;
 	int			 busy;		/* requests out */
 };
+
+/* A destination that failed to connect: `fails' in a row so far, and
+ * once QMGR_DEAD_FAILS is reached, dead until `until' (its mail goes to
+ * deferred/ instead of occupying agents).  Kept apart from struct
+ * qmgr_dest, which lives only while mail for it is in memory, so that
+ * failures of one message after another add up. */
+struct qmgr_dead {
+	TAILQ_ENTRY(qmgr_dead)	 link;		/* oldest first */
+	struct qmgr_transport	*transport;
+	char			 nexthop[QMGR_NEXTHOP_MAX];
+	int			 fails;
+	time_t			 until;		/* 0: not dead (yet) */
+};
+TAILQ_HEAD(qmgr_dead_list, qmgr_dead);
 TAILQ_HEAD(qmgr_dest_list, qmgr_dest);
 
 struct qmgr_conn;
@@ -216,6 +243,11 @@ struct qmgr_transport {
 	int			 concurrency;	/* connections, at most */
 	int			 dest_limit;	/* requests out per destination;
 						 * 0: only the pool's limit */
+	int			 rcpt_limit;	/* recipients per request; 0:
+						 * only the protocol's */
+	int			 may_die;	/* failing destinations (and the
+						 * service) are marked dead */
+	time_t			 dead_until;	/* the service itself is dead */
 	struct qmgr_conn_list	 conns;
 	int			 nconns;
 	int			 nfail;		/* consecutive failures */
@@ -248,7 +280,10 @@ struct qmgr {
 	/* destinations (qmgr_dest.c) and transports (qmgr_transport.c) */
 	struct qmgr_dest_list	 dests;
 	int			 nwaiting;	/* entries on their queues */
+	struct qmgr_dead_list	 dead;		/* dead destinations */
+	int			 ndead;
 	struct qmgr_transport_list transports;
+	struct map_list		 transport_maps;
 
 	/* qmgr protocol clients (qmgr_listen.c) */
 	struct ipc_server	*listener;
@@ -284,6 +319,11 @@ int	qmgr_entry_request(struct qmgr *, struct qmgr_entry *,
 /* The request could not go out (or the connection died before the reply):
  * forget the batch and put the entry back at the head of its queue. */
 void	qmgr_entry_retry(struct qmgr *, struct qmgr_entry *, int crashed);
+/* The entry's recipients not yet sent are deferred (logged with dsn and
+ * text) and the entry is finished: its message goes to deferred/ when its
+ * round ends. */
+void	qmgr_entry_defer(struct qmgr *, struct qmgr_entry *, const char *dsn,
+	    const char *text);
 /* Record the outcomes of the entry's batch, then continue or finish. */
 void	qmgr_entry_done(struct qmgr *, struct qmgr_entry *,
 	    const struct qmgr_outcome *);
@@ -305,8 +345,26 @@ void	qmgr_dest_back(struct qmgr *, struct qmgr_entry *, int again);
 /* Take e off its queue (its message is being freed). */
 void	qmgr_dest_drop(struct qmgr *, struct qmgr_entry *);
 void	qmgr_dest_free_all(struct qmgr *);
+/* Is d dead now (itself, or its transport's service)? */
+int	qmgr_dest_dead(struct qmgr *, const struct qmgr_dest *, time_t now);
+/* A request to d came back: failed whole for a connection-class reason
+ * (every recipient deferred with a 4.4.x status) or not.  The
+ * QMGR_DEAD_FAILS-th failure in a row marks d dead for
+ * minimal_backoff_time.  1 if that happened now. */
+int	qmgr_dest_result(struct qmgr *, struct qmgr_dest *, int connect_failed,
+	    time_t now);
 
 /* qmgr_dispatch.c: the scheduler */
+/* The destination the next request goes to, or NULL: the first in
+ * round-robin order with entries queued that is dead (*dead = 1: its
+ * entries are to be deferred) or under its limits with a transport that
+ * can take a request.  Pure, for tests. */
+struct qmgr_dest *qmgr_dispatch_pick(struct qmgr *, time_t now, int *dead);
+/* May another message be loaded?  Not while QMGR_WAITING_MAX entries wait
+ * on destinations that could send, nor QMGR_WAITING_HARD on any: a
+ * destination that is slow or at its limit does not hold up the others'
+ * mail, and the open files stay bounded. */
+int	qmgr_dispatch_can_load(struct qmgr *, time_t now);
 /* Send queued entries to their transports, fairly between destinations,
  * and load ready messages while there is room. */
 void	qmgr_dispatch(struct qmgr *);

@@ -6,12 +6,17 @@
  * destinations themselves form a round-robin list, so that a destination
  * with a long queue takes turns with the others instead of going first.
  * A destination is made on first use and freed when nothing is queued or
- * out, so memory follows the work, not the history.  Nothing here fails.
+ * out, so memory follows the work, not the history.  Destinations found
+ * dead (QMGR_DEAD_FAILS requests in a row that could not connect, as the
+ * SMTP client reports them) are remembered apart, for minimal_backoff_time,
+ * in a list bounded by QMGR_DEAD_MAX (the oldest forgotten first).  Nothing
+ * here fails.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "qmgr.h"
 
 /* A linear search: there are as many destinations as next hops with mail
@@ -99,15 +104,83 @@ qmgr_dest_drop(struct qmgr *q, struct qmgr_entry *e)
 	dest_release(q, d);
 }
 
+static void
+dead_remove(struct qmgr *q, struct qmgr_dead *x)
+{
+	TAILQ_REMOVE(&q->dead, x, link);
+	q->ndead--;
+	free(x);
+}
+
+static struct qmgr_dead *
+dead_find(struct qmgr *q, const struct qmgr_dest *d, time_t now)
+{
+	struct qmgr_dead *x, *next;
+
+	for (x = TAILQ_FIRST(&q->dead); x != NULL; x = next) {
+		next = TAILQ_NEXT(x, link);
+		if (x->until != 0 && x->until <= now) {
+			dead_remove(q, x);	/* served its time */
+			continue;
+		}
+		if (x->transport == d->transport &&
+		    strcmp(x->nexthop, d->nexthop) == 0)
+			return x;
+	}
+	return NULL;
+}
+
+int
+qmgr_dest_dead(struct qmgr *q, const struct qmgr_dest *d, time_t now)
+{
+	struct qmgr_dead *x;
+
+	if (d->transport->dead_until > now)
+		return 1;
+	return (x = dead_find(q, d, now)) != NULL && x->until != 0;
+}
+
+int
+qmgr_dest_result(struct qmgr *q, struct qmgr_dest *d, int connect_failed,
+    time_t now)
+{
+	struct qmgr_dead *x = dead_find(q, d, now);
+
+	if (!connect_failed || !d->transport->may_die) {
+		if (x != NULL && x->until == 0)
+			dead_remove(q, x);
+		return 0;
+	}
+	if (x == NULL) {
+		if (q->ndead >= QMGR_DEAD_MAX)
+			dead_remove(q, TAILQ_FIRST(&q->dead));
+		x = xcalloc(1, sizeof(*x));
+		x->transport = d->transport;
+		strlcpy(x->nexthop, d->nexthop, sizeof(x->nexthop));
+		TAILQ_INSERT_TAIL(&q->dead, x, link);
+		q->ndead++;
+	}
+	if (x->until != 0 || ++x->fails < QMGR_DEAD_FAILS)
+		return 0;
+	x->until = now + q->par->minimal_backoff_time;
+	log_warn("%s:%s: %d connection failures in a row; destination marked "
+	    "dead for %d s, its mail deferred", d->transport->name, d->nexthop,
+	    x->fails, q->par->minimal_backoff_time);
+	return 1;
+}
+
 /* Shutdown: the entries belong to their messages, which free them. */
 void
 qmgr_dest_free_all(struct qmgr *q)
 {
 	struct qmgr_dest *d;
+	struct qmgr_dead *x;
 
 	while ((d = TAILQ_FIRST(&q->dests)) != NULL) {
 		TAILQ_REMOVE(&q->dests, d, link);
 		free(d);
 	}
 	q->nwaiting = 0;
+	while ((x = TAILQ_FIRST(&q->dead)) != NULL)
+		dead_remove(q, x);
 }

@@ -7,39 +7,89 @@
  * a destination with a long queue does not hold up the others, and each
  * destination stays under its transport's per-destination limit.  Only
  * when nothing can be sent is the next message loaded and routed, and only
- * while fewer than QMGR_WAITING_MAX entries wait: a loaded message holds
- * its file open, so this bounds the open files to the requests out plus
- * that many.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
+ * while fewer than QMGR_WAITING_MAX entries wait on destinations that
+ * could send, and fewer than QMGR_WAITING_HARD on any: entries stuck
+ * behind a slow destination (at its concurrency limit) do not stop the
+ * next message, whose recipients may go elsewhere, while a loaded message
+ * holds its file open, so the open files stay bounded.  A dead destination
+ * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
+ * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
  * loop turns and the dispatcher is asked to run again.
  */
 #include <event2/event.h>
 
 #include "qmgr.h"
 
-/* Send one entry.  0 when no destination could send. */
+/* Under its per-destination limit, with a transport that can send now. */
+static int
+dispatch_open(const struct qmgr_dest *d)
+{
+	const struct qmgr_transport *t = d->transport;
+
+	return (t->dest_limit == 0 || d->busy < t->dest_limit) &&
+	    qmgr_transport_ready(d->transport);
+}
+
+struct qmgr_dest *
+qmgr_dispatch_pick(struct qmgr *q, time_t now, int *dead)
+{
+	struct qmgr_dest *d;
+
+	*dead = 0;
+	TAILQ_FOREACH(d, &q->dests, link) {
+		if (d->ntodo == 0)
+			continue;
+		if (qmgr_dest_dead(q, d, now)) {
+			*dead = 1;
+			return d;
+		}
+		if (dispatch_open(d))
+			return d;
+	}
+	return NULL;
+}
+
+int
+qmgr_dispatch_can_load(struct qmgr *q, time_t now)
+{
+	struct qmgr_dest	*d;
+	int			 n = 0;
+
+	if (q->nwaiting < QMGR_WAITING_MAX)
+		return 1;
+	if (q->nwaiting >= QMGR_WAITING_HARD)
+		return 0;
+	TAILQ_FOREACH(d, &q->dests, link)
+		if (d->ntodo > 0 && !qmgr_dest_dead(q, d, now) &&
+		    dispatch_open(d))
+			n += d->ntodo;
+	return n < QMGR_WAITING_MAX;
+}
+
+/* Send one entry (or defer one of a dead destination).  0 when no
+ * destination could send. */
 static int
 dispatch_one(struct qmgr *q)
 {
 	struct qmgr_dest	*d;
-	struct qmgr_transport	*t;
 	struct qmgr_entry	*e;
 	struct ipc_msg		 req;
+	int			 dead;
 
-	TAILQ_FOREACH(d, &q->dests, link) {
-		t = d->transport;
-		if (d->ntodo == 0 ||
-		    (t->dest_limit > 0 && d->busy >= t->dest_limit) ||
-		    !qmgr_transport_ready(t))
-			continue;
-		e = qmgr_dest_take(q, d);	/* moves d: stop iterating */
-		if (qmgr_entry_request(q, e, &req) == 0)
-			return 1;	/* finished without a request */
-		if (qmgr_transport_send(t, e, &req) == -1)
-			qmgr_entry_retry(q, e, 0);
-		ipc_msg_free(&req);
+	if ((d = qmgr_dispatch_pick(q, time(NULL), &dead)) == NULL)
+		return 0;
+	e = qmgr_dest_take(q, d);	/* may free d once e is done */
+	if (dead) {
+		qmgr_entry_defer(q, e, "4.4.1", "destination is marked dead "
+		    "after repeated connection failures");
 		return 1;
 	}
-	return 0;
+	if (qmgr_entry_request(q, e, &req) == 0)
+		return 1;	/* finished without a request */
+	if (qmgr_transport_send(d->transport, e, &req) == -1)
+		qmgr_entry_retry(q, e, 0);
+	ipc_msg_free(&req);
+	return 1;
 }
 
 void
@@ -51,7 +101,7 @@ qmgr_dispatch(struct qmgr *q)
 	for (n = 0; n < QMGR_KICK_BATCH; n++) {
 		if (dispatch_one(q))
 			continue;
-		if (q->nwaiting >= QMGR_WAITING_MAX ||
+		if (!qmgr_dispatch_can_load(q, time(NULL)) ||
 		    (m = qmgr_active_next(q)) == NULL)
 			return;		/* a reply or a timer kicks again */
 		qmgr_msg_load(q, m);

@@ -278,16 +278,22 @@ entry_finish(struct qmgr *q, struct qmgr_entry *e)
 }
 
 /* The outcome of a recipient whose transport is not in the table: the
- * "error" transport bounces with the route's reason; any other (a
+ * "error" transport bounces with the route's reason (defers, for a 4.x.y
+ * status), "retry" defers, "discard" counts as delivered; any other (a
  * transport_maps entry naming a service qmgr does not know) defers. */
 static void
 route_outcome(const struct qmgr_route *r, struct qmgr_outcome *o)
 {
-	if (strcmp(r->transport, QMGR_TRANSPORT_ERROR) == 0) {
-		o->status = QMGR_RCPT_BOUNCE;
-		o->dsn = r->dsn != NULL ? r->dsn : "5.0.0";
-		o->text = r->text;
-	} else {
+	o->dsn = r->dsn;
+	o->text = r->text;
+	if (strcmp(r->transport, QMGR_TRANSPORT_ERROR) == 0)
+		o->status = r->dsn[0] == '4' ? QMGR_RCPT_DEFER :
+		    QMGR_RCPT_BOUNCE;
+	else if (strcmp(r->transport, QMGR_TRANSPORT_RETRY) == 0)
+		o->status = QMGR_RCPT_DEFER;
+	else if (strcmp(r->transport, QMGR_TRANSPORT_DISCARD) == 0)
+		o->status = QMGR_RCPT_OK;
+	else {
 		o->status = QMGR_RCPT_DEFER;
 		o->dsn = "4.3.5";
 		o->text = "mail transport unavailable";
@@ -327,7 +333,8 @@ msg_route(struct qmgr *q, struct qmgr_msg *m)
 	for (i = 0; i < m->env.nrcpt; i++) {
 		if (m->env.rcpt[i].status != RCPT_PENDING)
 			continue;
-		qmgr_route(q->cfg, m->env.rcpt[i].addr, &r[i]);
+		qmgr_route(q->cfg, q->par, &q->transport_maps, m->env.rcpt[i].addr,
+		    &r[i]);
 		t = qmgr_transport_find(q, r[i].transport);
 		if (t == NULL) {
 			if (here == NULL)
@@ -364,18 +371,25 @@ qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m)
 	msg_route(q, m);
 }
 
+void
+qmgr_entry_defer(struct qmgr *q, struct qmgr_entry *e, const char *dsn,
+    const char *text)
+{
+	int k;
+
+	for (k = e->cursor; k < e->nrcpt; k++)
+		log_rcpt(e->msg, e->rcpt[k], LOG_LEVEL_WARN, "deferred", dsn,
+		    text);
+	entry_finish(q, e);
+}
+
 /* An agent crashed on this message QMGR_CONN_FAIL_MAX times in a row: it
  * is probably the cause, so stop hammering the agents; what is left of
  * the entry waits for the normal back-off with the rest of the round. */
 static void
 entry_give_up(struct qmgr *q, struct qmgr_entry *e)
 {
-	int k;
-
-	for (k = e->cursor; k < e->nrcpt; k++)
-		log_rcpt(e->msg, e->rcpt[k], LOG_LEVEL_WARN, "deferred",
-		    "4.3.0", "delivery agent failed repeatedly");
-	entry_finish(q, e);
+	qmgr_entry_defer(q, e, "4.3.0", "delivery agent failed repeatedly");
 }
 
 /* The request goes over the entry's recipients from the cursor on, as a
@@ -397,6 +411,11 @@ qmgr_entry_request(struct qmgr *q, struct qmgr_entry *e, struct ipc_msg *req)
 	}
 	view = m->env;
 	view.nrcpt = e->nrcpt - e->cursor;
+	/* smtp_destination_recipient_limit: the rest goes in the next
+	 * request. */
+	if (e->dest->transport->rcpt_limit > 0 &&
+	    view.nrcpt > e->dest->transport->rcpt_limit)
+		view.nrcpt = e->dest->transport->rcpt_limit;
 	view.rcpt = xreallocarray(NULL, (size_t)(view.nrcpt > 0 ?
 	    view.nrcpt : 1), sizeof(*view.rcpt));
 	for (k = 0; k < view.nrcpt; k++)
@@ -526,8 +545,9 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 			}
 			m->env.rcpt[i].status = RCPT_DELIVERED;
 			/* deliver has logged it, with the mailbox; one line
-			 * per delivery, as in Postfix. */
-			if (log_verbose())
+			 * per delivery, as in Postfix.  Without an agent
+			 * ("discard") the line is ours. */
+			if (e->dest == NULL || log_verbose())
 				log_rcpt(m, i, LOG_LEVEL_INFO, "sent",
 				    out[k].dsn, out[k].text);
 			break;

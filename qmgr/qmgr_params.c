@@ -17,6 +17,14 @@ static const struct config_key qmgr_keys[] = {
 	    0, NULL, NULL },
 	{ "deliver_concurrency", CT_COUNT, O(deliver_concurrency), "4", 0, 1,
 	    NULL, NULL },
+	{ "relayhost", CT_STRING, O(relayhost), "", CF_EMPTY_OK, 0, NULL, NULL },
+	{ "transport_maps", CT_LIST, O(transport_maps), "", 0, 0, NULL, NULL },
+	{ "default_process_limit", CT_COUNT, O(default_process_limit), "100", 0,
+	    1, NULL, NULL },
+	{ "smtp_destination_concurrency_limit", CT_COUNT,
+	    O(smtp_destination_concurrency_limit), "20", 0, 1, NULL, NULL },
+	{ "smtp_destination_recipient_limit", CT_COUNT,
+	    O(smtp_destination_recipient_limit), "50", 0, 1, NULL, NULL },
 };
 
 const struct config_table qmgr_params_table =

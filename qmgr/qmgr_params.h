@@ -14,6 +14,11 @@ struct qmgr_params {
 	int	 maximal_backoff_time;	/* seconds, default 4000 */
 	int	 maximal_queue_lifetime; /* seconds, default 5d */
 	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
+	char	*relayhost;		/* "" (none), "host", "[host]:port" */
+	struct config_list transport_maps; /* "texthash:/path", ...; empty */
+	int	 default_process_limit;	/* smtp connections in all, 100 */
+	int	 smtp_destination_concurrency_limit; /* per next hop, 20 */
+	int	 smtp_destination_recipient_limit; /* per request, 50 */
 };
 
 extern const struct config_table qmgr_params_table;

@@ -16,7 +16,15 @@
  * local_time_limit and defers it, so only a broken agent gets there).  After a
  * crash its entries are retried soon (the master restarts the service
  * within seconds), never dropped and never sent to the long deferred
- * back-off for a fault that was not their own.
+ * back-off for a fault that was not their own - except for a transport
+ * that may die (smtp): a service that fails QMGR_DEAD_FAILS times in a row
+ * (no smtp row in master.conf, a client that keeps crashing) is dead for
+ * minimal_backoff_time, and its mail goes to deferred/ rather than wait in
+ * memory, where it would hold up the loading of other mail.  The same
+ * holds per destination: a request whose every recipient is deferred with
+ * a 4.4.x status (RFC 3463's network and routing class: the SMTP client
+ * could not connect to any host) counts as a connection failure of its
+ * next hop (qmgr_dest_result()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,7 +72,7 @@ pool_backoff_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_active_kick(t->q);
 }
 
-static void
+static struct qmgr_transport *
 transport_add(struct qmgr *q, const char *name, const char *socket,
     int concurrency, int dest_limit)
 {
@@ -82,22 +90,31 @@ transport_add(struct qmgr *q, const char *name, const char *socket,
 	if (t->backoff_ev == NULL || t->waitcheck_ev == NULL)
 		log_fatal("qmgr: cannot create events");
 	TAILQ_INSERT_TAIL(&q->transports, t, link);
+	return t;
 }
 
 /*
  * One row per delivery service in master.conf, each at its own socket
  * with its own concurrency.  The local transport has no limit per
  * destination beyond its pool: every local domain is one machine.  The
- * SMTP client (issue 9) adds ("smtp", "private/smtp", its process limit,
- * smtp_destination_concurrency_limit); pickup and notifications are not
- * transports (they feed the queue or read it).
+ * SMTP client has default_process_limit connections in all,
+ * smtp_destination_concurrency_limit per next hop and
+ * smtp_destination_recipient_limit recipients per request; pickup and
+ * notifications are not transports (they feed the queue or read it).
  */
 void
 qmgr_transport_init(struct qmgr *q)
 {
+	struct qmgr_transport *t;
+
 	TAILQ_INIT(&q->transports);
 	transport_add(q, QMGR_TRANSPORT_LOCAL, DELIVER_SOCKET,
 	    q->par->deliver_concurrency, 0);
+	t = transport_add(q, QMGR_TRANSPORT_SMTP, QMGR_SMTP_SOCKET,
+	    q->par->default_process_limit,
+	    q->par->smtp_destination_concurrency_limit);
+	t->rcpt_limit = q->par->smtp_destination_recipient_limit;
+	t->may_die = 1;
 }
 
 struct qmgr_transport *
@@ -122,6 +139,13 @@ pool_failed(struct qmgr_transport *t)
 	if (t->backing_off)
 		return;
 	t->nfail++;
+	if (t->may_die && t->nfail >= QMGR_DEAD_FAILS &&
+	    t->dead_until <= time(NULL)) {
+		t->dead_until = time(NULL) + t->q->par->minimal_backoff_time;
+		log_warn("%s: delivery service failed %d times in a row; its "
+		    "mail is deferred for %d s", t->name, t->nfail,
+		    t->q->par->minimal_backoff_time);
+	}
 	tv.tv_sec = qmgr_retry_delay(t->nfail);
 	tv.tv_usec = 0;
 	t->backing_off = 1;
@@ -383,6 +407,19 @@ qmgr_transport_send(struct qmgr_transport *t, struct qmgr_entry *e,
 	return 0;
 }
 
+/* Every recipient deferred for a network or routing reason (4.4.x). */
+static int
+conn_connect_failed(const struct qmgr_outcome *out, int n)
+{
+	int	 k;
+
+	for (k = 0; k < n; k++)
+		if (out[k].status != QMGR_RCPT_DEFER || out[k].dsn == NULL ||
+		    strncmp(out[k].dsn, "4.4.", 4) != 0)
+			return 0;
+	return n > 0;
+}
+
 static void
 conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
 {
@@ -394,12 +431,15 @@ conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
 	c->proven = 1;
 	c->sent_ms = io_now_ms();
 	c->t->nfail = 0;
+	c->t->dead_until = 0;
 	out = xreallocarray(NULL, e->nbatch > 0 ? e->nbatch : 1, sizeof(*out));
 	if (qmgr_reply_parse(reply, e->nbatch, out, &err) == -1) {
 		qmgr_text_safe(safe, sizeof(safe), err);
 		log_qid(LOG_LEVEL_ERROR, e->msg->id, "bad reply from delivery "
 		    "agent: %s", safe);
-	}
+	} else
+		(void)qmgr_dest_result(c->t->q, e->dest,
+		    conn_connect_failed(out, e->nbatch), time(NULL));
 	qmgr_entry_done(c->t->q, e, out);
 	free(out);
 }

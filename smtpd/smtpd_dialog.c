@@ -192,7 +192,8 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	if (smtpd_policy_rcpt(cfg, par, &s->srv->users, &path, account,
+	if (smtpd_policy_rcpt(cfg, par, &s->srv->relay, s->client,
+	    &s->srv->users, &path, account,
 	    sizeof(account), &res) < 0) {
 		smtpd_session_result(s, &res);
 		return;

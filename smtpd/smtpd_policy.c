@@ -1,7 +1,8 @@
 /*
  * smtpd_policy - recipient acceptance.  The checks are cheap and local:
- * mydestination decides what is ours (an address literal never is, so
- * "user@[127.0.0.1]" cannot be used to relay), and local_recipient_resolve
+ * smtpd_relay decides whether the client may send to the recipient at all
+ * (a local domain, relay_domains, or a client in mynetworks), and for mail
+ * to a local domain local_recipient_resolve
  * decides which local recipients exist, by the rule deliver uses to place
  * their mail.  A failed lookup is a temporary error, never a 550, so a
  * broken name service (or a password database left outside a chroot) does
@@ -16,6 +17,7 @@
 #include "io.h"
 #include "log.h"
 #include "smtpd_policy.h"
+#include "smtpd_relay.h"
 
 /* The account cached for login name, or NULL. */
 static const char *
@@ -70,7 +72,8 @@ smtpd_policy_resolve(struct smtpd_user_cache *cache, const char *rcpt,
 
 int
 smtpd_policy_rcpt(const struct tern_config *cfg,
-    const struct smtpd_params *par, struct smtpd_user_cache *cache,
+    const struct smtpd_params *par, const struct smtpd_relay *relay,
+    const char *client, struct smtpd_user_cache *cache,
     const struct smtpd_path *path, char *account, size_t len,
     struct smtpd_result *res)
 {
@@ -80,9 +83,22 @@ smtpd_policy_rcpt(const struct tern_config *cfg,
 
 	memset(res, 0, sizeof(*res));
 	account[0] = '\0';
-	if (!path->postmaster && ((domain = addr_domain(path->addr)) == NULL ||
-	    domain[0] == '[' || !config_is_local_domain(cfg, domain)))
+	switch (smtpd_relay_check(relay, client, path->addr, path->postmaster)) {
+	case SMTPD_RELAY_DENIED:
 		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");
+	case SMTPD_RELAY_DOMAIN:
+		return 0;
+	case SMTPD_RELAY_CLIENT:
+		/* Relayed unless the domain is ours after all (a routed
+		 * local part from mynetworks): then it is checked as local
+		 * mail, and "user%host" is no user. */
+		if ((domain = addr_domain(path->addr)) == NULL ||
+		    domain[0] == '[' || !config_is_local_domain(cfg, domain))
+			return 0;
+		break;
+	case SMTPD_RELAY_LOCAL:
+		break;
+	}
 	if (addr_local_user(path->addr, name, sizeof(name)) < 0)
 		name[0] = '\0';
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */

@@ -1,7 +1,8 @@
 /*
- * smtpd_policy - which recipients smtpd accepts: local domains only (no
- * relaying), and with local_recipient_check only recipients that resolve
- * to an account (common/local_recipient.c, deliver's own answer).
+ * smtpd_policy - which recipients smtpd accepts: what relay control
+ * (smtpd_relay.h) allows, and for local domains with local_recipient_check
+ * only recipients that resolve to an account (common/local_recipient.c,
+ * deliver's own answer).  Relayed recipients are not looked up.
  * "postmaster" (RFC 5321 4.5.1) is always accepted.
  */
 #ifndef TERN_SMTPD_POLICY_H
@@ -11,6 +12,7 @@
 #include "local_recipient.h"
 #include "smtpd_command.h"
 
+struct smtpd_relay;
 struct tern_config;
 struct smtpd_params;
 
@@ -31,12 +33,14 @@ struct smtpd_user_cache {
 	unsigned int	 next;		/* slot to overwrite */
 };
 
-/* 0 if the recipient (canonical, addr_canonical) is acceptable, with
+/* 0 if the recipient (canonical, addr_canonical) is acceptable from the
+ * client at address client (smtpd_relay_check), with
  * account[0..len) set to the mailbox it reaches: the account's login, or
  * the login name the address stands for when nothing was looked up, or ""
  * when it names no login.  Else -1 with *res set. */
 int	smtpd_policy_rcpt(const struct tern_config *,
-	    const struct smtpd_params *, struct smtpd_user_cache *,
+	    const struct smtpd_params *, const struct smtpd_relay *,
+	    const char *client, struct smtpd_user_cache *,
 	    const struct smtpd_path *, char *account, size_t len,
 	    struct smtpd_result *res);
 

@@ -143,6 +143,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	srv->commit = smtpd_commit_new(base, SMTP_COMMIT_THREADS);
 	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
 	srv->anvil = smtpd_anvil_new(base, par, service);
+	smtpd_relay_init(&srv->relay, cfg);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
 	/* backlog -1: the master already called listen(2). */
@@ -170,6 +171,7 @@ smtpd_server_free(struct smtpd_server *srv)
 		smtpd_session_shutdown(s);
 	smtpd_notify_free(srv->notify);
 	smtpd_anvil_free(srv->anvil);
+	smtpd_relay_free(&srv->relay);
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));

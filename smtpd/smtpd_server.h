@@ -1,7 +1,7 @@
 /*
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
- * workers, the qmgr notifier, the anvil client, the pool of queue files to reuse, the cache
+ * workers, the qmgr notifier, the anvil client, relay control, the pool of queue files to reuse, the cache
  * of local users and the list of live sessions.  There is no
  * global state: everything a session needs is reached through this struct.
  */
@@ -15,6 +15,7 @@
 
 #include "queue_writer.h"
 #include "smtpd_policy.h"
+#include "smtpd_relay.h"
 
 struct event;
 struct event_base;
@@ -39,6 +40,7 @@ struct smtpd_server {
 	struct smtpd_anvil	*anvil;		/* limits per client address */
 	struct queue_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
+	struct smtpd_relay	 relay;		/* mynetworks, parsed */
 	struct smtpd_session_list sessions;
 	int			 nsessions;
 	int			 max_sessions;	/* smtpd_client_limit, or fewer

@@ -1,16 +1,18 @@
 """Routing in qmgr: every recipient of a message gets a transport and a next
 hop.  Recipients in two local domains (one destination: the local
-transport to myhostname) are both delivered; a remote domain and an address that fails
-syntax go to qmgr's internal error transport and bounce with the same
-status and text deliver used to give them, without a delivery agent.  smtpd
-refuses such recipients, so the test writes them into the queue file
-itself, while qmgr is down.  See qmgr(8) and docs/ARCHITECTURE.md."""
+transport to myhostname) are both delivered; a remote domain that
+transport_maps sends to "error:" and an address that fails syntax go to
+qmgr's internal error transport and bounce with their status and text,
+without a delivery agent.  smtpd refuses such recipients, so the test
+writes them into the queue file itself, while qmgr is down.  See qmgr(8)
+and docs/ARCHITECTURE.md."""
 
 import os
 import re
 import signal
 
-from conftest import maildir_new, pid_alive, wait_for
+from conftest import INSTANCE_ROOT, maildir_new, pid_alive, wait_for
+from fakesmtp import write_map
 
 
 def copies(user, token):
@@ -18,8 +20,11 @@ def copies(user, token):
 
 
 def test_recipients_routed_per_destination(make_instance):
+    tmap = write_map(INSTANCE_ROOT, f"transport-routing-{os.getpid()}",
+                     "remote.example error:5.1.2 remote delivery not available yet\n")
     inst = make_instance("myhostname = other.test\n"  # mydestination: localhost, $myhostname
-                         "queue_scan_interval = 1h")
+                         "queue_scan_interval = 1h\n"
+                         f"transport_maps = texthash:{tmap}")
     master = inst.master_pid()
     old_qmgr, = inst.services()["qmgr"]
     os.kill(master, signal.SIGSTOP)
@@ -55,3 +60,4 @@ def test_recipients_routed_per_destination(make_instance):
     assert re.search(r"to=<bad\.\.dots@localhost>, status=bounced "
                      r"\(bad recipient address: [^)]+\)", log), log[-3000:]
     assert not inst.queue_files("corrupt")
+    tmap.unlink()

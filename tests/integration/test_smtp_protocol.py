@@ -13,8 +13,9 @@ from conftest import maildir_new, wait_for
 
 
 class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    def __init__(self, port, source="127.0.0.1"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20,
+                                             source_address=(source, 0))
         self.buf = b""
 
     def reply(self):
@@ -94,7 +95,11 @@ def test_bad_syntax(client):
     expect(client.cmd("NOOP"), 250, "2.0.0")
 
 
-def test_relay_denied_and_unknown_user(client):
+def test_relay_denied_and_unknown_user(make_instance):
+    # A client outside mynetworks: 127.0.0.1 itself may relay by default.
+    inst = make_instance("mynetworks = 127.0.0.1/32")
+    client = Client(inst.port, source="127.0.0.9")
+    expect(client.reply(), 220)
     expect(client.cmd("EHLO test.example"), 250)
     expect(client.cmd("MAIL FROM:<a@example.org>"), 250)
     expect(client.cmd("RCPT TO:<someone@elsewhere.example>"), 554, "5.7.1")
