@@ -27,7 +27,7 @@ MANDIR     = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 
-DAEMONS = master smtpd qmgr deliver resolver anvil
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -49,6 +49,7 @@ LIBS_smtpd    = -lpthread
 LIBS_qmgr     =
 LIBS_deliver  =
 LIBS_master   =
+LIBS_smtp     = -levent_openssl -lssl -lcrypto
 
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
@@ -76,7 +77,7 @@ DAEMON_BINS     = $(foreach d,$(DAEMONS),$(B)/bin/$(d))
 TOOL_BINS       = $(foreach t,$(TOOLS),$(B)/bin/$(t))
 TEST_SRC   = $(wildcard tests/unit/test_*.c)
 TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
-ALL_LIBS   = -lunbound -lpthread $(LIBS_COMMON)
+ALL_LIBS   = -lunbound -lpthread -levent_openssl -lssl -lcrypto $(LIBS_COMMON)
 
 .PHONY: all check unit-check integration-check run stop deps install bench clean
 all: $(DAEMON_BINS) $(TOOL_BINS)

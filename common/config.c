@@ -94,6 +94,28 @@ static const struct config_key config_keys[] = {
 	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0 },
 	{ "resolver_nameservers", CT_LIST, O(resolver_nameservers), "", 0, 0 },
 	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1 },
+	{ "smtp_connect_timeout", CT_TIME, O(smtp_connect_timeout), "30s", 0, 1 },
+	{ "smtp_helo_timeout", CT_TIME, O(smtp_helo_timeout), "300s", 0, 1 },
+	{ "smtp_starttls_timeout", CT_TIME, O(smtp_starttls_timeout), "300s",
+	    0, 1 },
+	{ "smtp_mail_timeout", CT_TIME, O(smtp_mail_timeout), "300s", 0, 1 },
+	{ "smtp_rcpt_timeout", CT_TIME, O(smtp_rcpt_timeout), "300s", 0, 1 },
+	{ "smtp_data_init_timeout", CT_TIME, O(smtp_data_init_timeout), "120s",
+	    0, 1 },
+	{ "smtp_data_xfer_timeout", CT_TIME, O(smtp_data_xfer_timeout), "180s",
+	    0, 1 },
+	{ "smtp_data_done_timeout", CT_TIME, O(smtp_data_done_timeout), "600s",
+	    0, 1 },
+	{ "smtp_quit_timeout", CT_TIME, O(smtp_quit_timeout), "300s", 0, 1 },
+	{ "smtp_helo_name", CT_STRING, O(smtp_helo_name), "$myhostname",
+	    CF_EXPAND, 0 },
+	{ "smtp_bind_address", CT_STRING, O(smtp_bind_address), "", CF_EMPTY_OK,
+	    0 },
+	{ "smtp_bind_address6", CT_STRING, O(smtp_bind_address6), "",
+	    CF_EMPTY_OK, 0 },
+	{ "smtp_tls_security_level", CT_CHOICE, O(smtp_tls_security_level), "may",
+	    0, 0 },
+	{ "smtp_tls_CAfile", CT_STRING, O(smtp_tls_CAfile), "", CF_EMPTY_OK, 0 },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0 },
 };
 
@@ -103,9 +125,10 @@ static const struct config_key config_keys[] = {
  * the index of the word, as the enum beside the field in config.h says. */
 static const struct {
 	const char	*key;
-	const char	*word[4];	/* NULL after the last */
+	const char	*word[5];	/* NULL after the last */
 } config_choices[] = {
 	{ "smtpd_forbid_bare_newline", { "no", "reject", NULL } },
+	{ "smtp_tls_security_level", { "none", "may", "encrypt", "verify" } },
 };
 
 static const char *const *

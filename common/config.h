@@ -30,6 +30,14 @@ enum {
 	CONFIG_BARE_NL_REJECT = 1	/* "reject": 5xx, message discarded */
 };
 
+/* smtp_tls_security_level: how the SMTP client uses STARTTLS. */
+enum config_tls_level {
+	CONFIG_TLS_NONE = 0,		/* "none": never */
+	CONFIG_TLS_MAY = 1,		/* "may": when offered, unauthenticated */
+	CONFIG_TLS_ENCRYPT = 2,		/* "encrypt": required, unauthenticated */
+	CONFIG_TLS_VERIFY = 3		/* "verify": required, CA and name checked */
+};
+
 struct tern_config {
 	/* identity */
 	char	*myhostname;		/* default: the system host name */
@@ -68,6 +76,21 @@ struct tern_config {
 	/* resolver */
 	struct config_list resolver_nameservers; /* default: empty = resolv.conf */
 	int	 resolver_timeout;	/* seconds, default 30 */
+	/* smtp (the SMTP client) */
+	int	 smtp_connect_timeout;	/* seconds, default 30 */
+	int	 smtp_helo_timeout;	/* greeting and EHLO/HELO, default 300 */
+	int	 smtp_starttls_timeout;	/* STARTTLS and handshake, default 300 */
+	int	 smtp_mail_timeout;	/* default 300 */
+	int	 smtp_rcpt_timeout;	/* default 300 */
+	int	 smtp_data_init_timeout; /* reply to DATA, default 120 */
+	int	 smtp_data_xfer_timeout; /* each write of the message, 180 */
+	int	 smtp_data_done_timeout; /* reply to the final dot, 600 */
+	int	 smtp_quit_timeout;	/* default 300 */
+	char	*smtp_helo_name;	/* default: $myhostname */
+	char	*smtp_bind_address;	/* IPv4 source address, default "" */
+	char	*smtp_bind_address6;	/* IPv6 source address, default "" */
+	int	 smtp_tls_security_level; /* CONFIG_TLS_*, default may */
+	char	*smtp_tls_CAfile;	/* default "": the system store */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */
