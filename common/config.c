@@ -468,6 +468,9 @@ config_expand_all(struct tern_config *cf)
 	s = config_expand(cf->smtpd_banner, cf->myhostname);
 	free(cf->smtpd_banner);
 	cf->smtpd_banner = s;
+	s = config_expand(cf->smtp_helo_name, cf->myhostname);
+	free(cf->smtp_helo_name);
+	cf->smtp_helo_name = s;
 	for (i = 0; i < cf->mydestination.count; i++) {
 		s = config_expand(cf->mydestination.item[i], cf->myhostname);
 		free(cf->mydestination.item[i]);

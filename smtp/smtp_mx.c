@@ -102,7 +102,7 @@ mx_take(struct smtp_mx *m, const struct ipc_msg *r)
 		snprintf(host, sizeof(host), "%s", sp + 1);
 		snprintf(name, sizeof(name), "addr.%d", i);
 		if ((addrs = ipc_msg_get(r, name)) == NULL)
-			continue;
+			addrs = "";
 		first = n;
 		(void)smtp_addr_add_list(m->a, &n, m->max, host, addrs,
 		    m->port);

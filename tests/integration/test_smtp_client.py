@@ -24,6 +24,8 @@ import pytest
 
 import ternipc
 from conftest import BUILD, wait_for
+from dnszone import Zone, make_dns_server  # noqa: F401 (fixture)
+from test_resolver import Resolver
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -173,7 +175,7 @@ class Sink:
                               envelope.original_content,
                               list(envelope.mail_options),
                               list(envelope.rcpt_options),
-                              session.ssl is not None))
+                              session.ssl is not None, session.host_name))
         return "250 2.0.0 queued as X"
 
 
@@ -273,7 +275,8 @@ def test_delivered_byte_exact(make_smtp, receiver):
     assert [o[0] for o in out] == ["ok", "ok"], (out, d.log())
     assert out[0][1] == "2.0.0"
     assert len(sink.messages) == 1
-    mail_from, rcpts, content, _, _, tls = sink.messages[0]
+    mail_from, rcpts, content, _, _, tls, helo = sink.messages[0]
+    assert helo == "client.example"     # smtp_helo_name = $myhostname
     assert mail_from == "sender@client.example"
     assert rcpts == ["a@remote.example", "b@remote.example"]
     assert content == wire_form(BODY)
@@ -478,3 +481,75 @@ def test_many_parallel_deliveries_one_process(make_smtp, receiver):
     assert len(results) == 20
     assert all(r[0][0] == "ok" for r in results), results
     assert len(sink.messages) == 20
+
+
+# ---- MX lookups through the resolver and a real DNS server ------------
+
+MX_ZONES = [Zone("example", records=[
+    # best host refuses connections, the second one takes the mail
+    "mxtest.example. MX 10 dead.mxtest.example.",
+    "mxtest.example. MX 20 live.mxtest.example.",
+    "dead.mxtest.example. A 127.0.0.3",
+    "live.mxtest.example. A 127.0.0.2",
+    # no MX: the implicit MX
+    "implicit.example. A 127.0.0.2",
+    "nullmx.example. MX 0 .",
+    # the best host is this machine (myhostname client.example)
+    "loop.example. MX 10 client.example.",
+    "loop.example. MX 20 live.mxtest.example.",
+    "client.example. A 127.0.0.4",
+])]
+
+
+@pytest.fixture(scope="module")
+def mx_resolver(make_dns_server):
+    dns = make_dns_server(MX_ZONES)
+    r = Resolver(dns.nameserver).start()
+    yield r
+    r.stop()
+    r.cleanup()
+
+
+def smtp_with_resolver(make_smtp, resolver):
+    d = make_smtp()
+    os.symlink(resolver.sock_path, d.dir / "private" / "resolver")
+    return d
+
+
+def test_mx_next_host_after_refusal(make_smtp, receiver, mx_resolver):
+    sink, hop = receiver(host="127.0.0.2")
+    port = hop.rsplit(":", 1)[1]
+    d = smtp_with_resolver(make_smtp, mx_resolver)
+    out = d.deliver(f"mxtest.example:{port}", ["a@mxtest.example"], BODY)
+    assert out[0][0] == "ok", (out, d.log())
+    assert len(sink.messages) == 1
+    assert "dead.mxtest.example[127.0.0.3]" in d.log()
+    assert "relay=live.mxtest.example[127.0.0.2]" in d.log()
+
+
+def test_mx_implicit(make_smtp, receiver, mx_resolver):
+    sink, hop = receiver(host="127.0.0.2")
+    port = hop.rsplit(":", 1)[1]
+    d = smtp_with_resolver(make_smtp, mx_resolver)
+    out = d.deliver(f"implicit.example:{port}", ["a@implicit.example"], BODY)
+    assert out[0][0] == "ok", (out, d.log())
+    assert len(sink.messages) == 1
+
+
+def test_null_mx_bounces(make_smtp, mx_resolver):
+    d = smtp_with_resolver(make_smtp, mx_resolver)
+    out = d.deliver("nullmx.example", ["a@nullmx.example"], BODY)
+    assert out[0][0] == "bounce" and out[0][1] == "5.1.10", out
+
+
+def test_mx_loop_bounces(make_smtp, mx_resolver):
+    d = smtp_with_resolver(make_smtp, mx_resolver)
+    out = d.deliver("loop.example", ["a@loop.example"], BODY)
+    assert out[0][0] == "bounce" and out[0][1] == "5.4.6", out
+    assert "loops back to myself" in out[0][2]
+
+
+def test_no_resolver_defers(make_smtp):
+    d = make_smtp()
+    out = d.deliver("mxtest.example", ["a@mxtest.example"], BODY)
+    assert out[0][0] == "defer", out

@@ -507,6 +507,37 @@ test_choice(void **state)
 	config_free(&cf);
 }
 
+/* The SMTP client's keys: the four TLS levels, defaults, $myhostname in
+ * smtp_helo_name. */
+static void
+test_smtp_client_keys(void **state)
+{
+	static const char *const level[] = { "none", "may", "encrypt",
+	    "verify" };
+	struct tern_config	 cf;
+	char			 text[64];
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "smtp_tls_security_level = %s\n",
+		    level[i]);
+		assert_int_equal(parse_capture("t", text, &cf), 0);
+		assert_int_equal(cf.smtp_tls_security_level, i);
+		config_free(&cf);
+	}
+	assert_int_equal(parse_capture("t", "smtp_tls_security_level = dane\n",
+	    &cf), -1);
+	assert_int_equal(parse_capture("t", "myhostname = mx.example\n", &cf),
+	    0);
+	assert_int_equal(cf.smtp_tls_security_level, CONFIG_TLS_MAY);
+	assert_string_equal(cf.smtp_helo_name, "mx.example");
+	assert_int_equal(cf.smtp_connect_timeout, 30);
+	assert_int_equal(cf.smtp_data_done_timeout, 600);
+	assert_string_equal(cf.smtp_tls_CAfile, "");
+	config_free(&cf);
+}
+
 int
 main(void)
 {
@@ -526,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_load_and_print),
 		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_smtp_client_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
