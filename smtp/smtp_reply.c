@@ -110,11 +110,10 @@ smtp_reply_line(struct smtp_reply *r, const char *line, size_t len)
 			line++;
 			len--;
 		}
-	} else if (r->lines > 0 && r->dsn[0] != '\0' &&
-	    strncmp(line, r->dsn, strlen(r->dsn)) == 0 &&
-	    (len == strlen(r->dsn) || line[strlen(r->dsn)] == ' ')) {
+	} else if (r->lines > 0 && (skip = strlen(r->dsn)) > 0 &&
+	    len >= skip && memcmp(line, r->dsn, skip) == 0 &&
+	    (len == skip || line[skip] == ' ')) {
 		/* Repeated on every line by most servers: keep it once. */
-		skip = strlen(r->dsn);
 		line += skip;
 		len -= skip;
 		while (len > 0 && *line == ' ') {

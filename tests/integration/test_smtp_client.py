@@ -553,3 +553,49 @@ def test_no_resolver_defers(make_smtp):
     d = make_smtp()
     out = d.deliver("mxtest.example", ["a@mxtest.example"], BODY)
     assert out[0][0] == "defer", out
+
+
+def test_pipelining_and_dsn_parameters(make_smtp):
+    """A server offering PIPELINING and DSN: MAIL, every RCPT and DATA go
+    out in one write, with the DSN fields of the queue file (xtext)."""
+    def script(srv, conn):
+        buf = bytearray()
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        read_line(conn, buf)
+        conn.sendall(b"250-scripted\r\n250-PIPELINING\r\n250-DSN\r\n"
+                     b"250 SIZE 1000000\r\n")
+        # Everything up to DATA arrives before any reply is sent.
+        while b"DATA\r\n" not in buf:
+            d = conn.recv(4096)
+            if not d:
+                return
+            buf += d
+        cmds = bytes(buf).split(b"\r\n")[:-1]
+        del buf[:]
+        srv.seen.extend(cmds)
+        replies = b"250 2.1.0 ok\r\n"
+        for c in cmds[1:-1]:
+            replies += (b"550 5.1.1 no such user\r\n" if b"bad@" in c
+                        else b"250 2.1.5 ok\r\n")
+        conn.sendall(replies + b"354 go\r\n")
+        while read_line(conn, buf) != b".\r\n":
+            pass
+        conn.sendall(b"250 2.0.0 accepted\r\n")
+        read_line(conn, buf)
+        conn.sendall(b"221 bye\r\n")
+    srv = Scripted(script)
+    try:
+        d = make_smtp()
+        out = d.deliver(srv.nexthop, ["a@remote.example", "bad@remote.example",
+                                      "c@remote.example"], BODY,
+                        ret="HDRS", envid="id+x=y", orcpt="rfc822;a+b@x",
+                        notify="SUCCESS,FAILURE")
+        assert [o[0] for o in out] == ["ok", "bounce", "ok"], (out, d.log())
+        assert out[1][1] == "5.1.1" and "no such user" in out[1][2]
+        assert srv.seen[0] == (b"MAIL FROM:<sender@client.example> SIZE=%d "
+                               b"RET=HDRS ENVID=id+2Bx+3Dy" % len(BODY))
+        assert srv.seen[1] == (b"RCPT TO:<a@remote.example> "
+                               b"NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+2Bb@x")
+        assert srv.seen[-1] == b"DATA"
+    finally:
+        srv.close()
