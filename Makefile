@@ -28,7 +28,7 @@ MANDIR     = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 
-DAEMONS = master smtpd qmgr deliver resolver anvil
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -50,6 +50,7 @@ LIBS_smtpd    = -lpthread
 LIBS_qmgr     =
 LIBS_deliver  =
 LIBS_master   =
+LIBS_smtp     = -levent_openssl -lssl -lcrypto
 
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
@@ -82,7 +83,7 @@ DAEMON_BINS     = $(foreach d,$(DAEMONS),$(B)/bin/$(d))
 TOOL_BINS       = $(foreach t,$(TOOLS),$(B)/bin/$(t))
 TEST_SRC   = $(wildcard tests/unit/test_*.c)
 TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
-ALL_LIBS   = -lunbound -lpthread $(LIBS_COMMON)
+ALL_LIBS   = -lunbound -lpthread -levent_openssl -lssl -lcrypto $(LIBS_COMMON)
 
 .PHONY: all check unit-check integration-check run stop deps install bench soak clean
 all: $(DAEMON_BINS) $(TOOL_BINS)

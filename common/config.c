@@ -57,6 +57,9 @@ static const struct config_key config_global_keys[] = {
 	    CF_NETWORKS, 0, NULL, NULL },
 	{ "relay_domains", CT_LIST, O(relay_domains), "", CF_EXPAND, 0, NULL,
 	    NULL },
+	/* how long the resolver waits for DNS, and the SMTP client for it */
+	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1, NULL,
+	    NULL },
 	/* deliver's mailbox deadline, and qmgr's watchdog on deliver */
 	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1, NULL,
 	    NULL },

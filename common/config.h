@@ -91,6 +91,8 @@ struct tern_config {
 					   "127.0.0.0/8, [::1]/128" */
 	struct config_list relay_domains; /* domains relayed for anyone,
 					   default empty; ".d" = subdomains */
+	int	 resolver_timeout;	/* seconds, default 30; resolver and
+					   the SMTP client */
 	int	 local_time_limit;	/* seconds per batch of mailbox work,
 					   default 1000 (Postfix's
 					   command_time_limit); deliver and qmgr */

@@ -10,6 +10,7 @@
 #include "../deliver/deliver_params.h"
 #include "../qmgr/qmgr_params.h"
 #include "../resolver/resolver_params.h"
+#include "../smtp/smtp_params.h"
 #include "../smtpd/smtpd_params.h"
 
 const struct config_table *const master_params_tables[] = {
@@ -18,6 +19,7 @@ const struct config_table *const master_params_tables[] = {
 	&deliver_params_table,
 	&resolver_params_table,
 	&anvil_params_table,
+	&smtp_params_table,
 };
 
 #define NTABLES	(sizeof(master_params_tables) / sizeof(master_params_tables[0]))

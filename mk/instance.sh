@@ -59,6 +59,7 @@ qmgr        unix   private/qmgr         -      n       1      qmgr
 deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
 anvil       unix   private/anvil        -      n       1      anvil
+smtp        unix   private/smtp         -      n       2      smtp
 CONF
 	fi
 }

@@ -80,12 +80,12 @@ resolver_ub_new(const struct resolver_params *cfg)
 
 static void
 resolver_init(struct resolver *r, struct event_base *base, struct ub_ctx *ub,
-    const struct resolver_params *cfg)
+    int timeout)
 {
 	memset(r, 0, sizeof(*r));
 	r->base = base;
 	r->ub = ub;
-	r->timeout = cfg->resolver_timeout > 0 ? cfg->resolver_timeout : 1;
+	r->timeout = timeout > 0 ? timeout : 1;
 	TAILQ_INIT(&r->orphans);
 }
 
@@ -108,7 +108,7 @@ main(int argc, char **argv)
 
 	if ((base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
-	resolver_init(&r, base, ub, &par);
+	resolver_init(&r, base, ub, ctx.cfg.resolver_timeout);
 	ub_ev = event_new(base, ub_fd(ub), EV_READ | EV_PERSIST,
 	    resolver_ub_cb, &r);
 	if (ub_fd(ub) < 0 || ub_ev == NULL || event_add(ub_ev, NULL) < 0)

@@ -9,8 +9,6 @@
 static const struct config_key resolver_keys[] = {
 	{ "resolver_nameservers", CT_LIST, O(resolver_nameservers), "", 0, 0,
 	    NULL, NULL },
-	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1, NULL,
-	    NULL },
 };
 
 const struct config_table resolver_params_table =

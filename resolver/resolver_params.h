@@ -10,7 +10,6 @@
 
 struct resolver_params {
 	struct config_list resolver_nameservers; /* default: empty = resolv.conf */
-	int	 resolver_timeout;	/* seconds, default 30 */
 };
 
 extern const struct config_table resolver_params_table;

@@ -104,6 +104,19 @@ class Instance:
                 limits[f[0]] = int(f[5])
         return limits
 
+    def drop_service(self, name):
+        """Take service name out of master.conf and reload, as an admin
+        would (tests that stand in for a service, or need it absent)."""
+        conf = self.dir / "etc" / "master.conf"
+        lines = [l for l in conf.read_text().splitlines(keepends=True)
+                 if not (l.split() and l.split()[0] == name)]
+        conf.write_text("".join(lines))
+        os.kill(self.master_pid(), signal.SIGHUP)
+        limits = self.service_limits()
+        wait_for(lambda: name not in self.services() and
+                 all(len(self.services().get(s, ())) == n for s, n in limits.items()),
+                 what=f"{name} gone and the other services back after the reload")
+
     def stop(self):
         subprocess.run(["sh", str(INSTANCE_SH), "stop", str(self.dir)],
                        capture_output=True, text=True, timeout=60)

@@ -34,6 +34,7 @@ def test_transport_maps_and_relayhost_next_hops(make_instance):
     inst = make_instance(f"relayhost = [smarthost.test]:2525\n"
                          f"transport_maps = texthash:{tmap}\n"
                          f"smtp_destination_recipient_limit = 2\n")
+    inst.drop_service("smtp")       # the fake stands in for it
     fake = FakeSmtp(inst.queue)
     try:
         rcpts = ["a@exact.test", "b@Exact.Test", "c@exact.test", "d@x.sub.test",
@@ -64,6 +65,7 @@ def test_transport_maps_and_relayhost_next_hops(make_instance):
 def test_no_smtp_service_defers(make_instance):
     # master.conf has no smtp row: connecting to private/smtp fails.
     inst = make_instance()
+    inst.drop_service("smtp")
     qid = send(inst, ["someone@elsewhere.test", "terntest1@localhost"], "relay-2")
     wait_for(lambda: f"{qid}: deferred" in inst.log(), timeout=30,
              what="the relayed recipient to be deferred")
@@ -77,6 +79,7 @@ def test_no_smtp_service_defers(make_instance):
 
 def test_dead_destination_deferred(make_instance):
     inst = make_instance("smtp_destination_concurrency_limit = 1\n")
+    inst.drop_service("smtp")       # the fake stands in for it
     fake = FakeSmtp(inst.queue, answer=lambda nexthop, rcpt:
                     ("defer", "4.4.1", "fake: connect to dead.test: refused")
                     if nexthop == "dead.test" else ("ok", "2.0.0", "fake: sent"))

@@ -23,6 +23,7 @@ def readdress(path, old, new):
 
 def test_qmgr_defers_remote_recipients_without_smtp_service(make_instance):
     inst = make_instance("queue_scan_interval = 1h")
+    inst.drop_service("smtp")
     master = inst.master_pid()
     old_qmgr, = inst.services()["qmgr"]
     os.kill(master, signal.SIGSTOP)

@@ -20,6 +20,7 @@
 #include "master/master_params.h"
 #include "qmgr/qmgr_params.h"
 #include "resolver/resolver_params.h"
+#include "smtp/smtp_params.h"
 #include "smtpd/smtpd_params.h"
 
 /* stderr of the last parse, so error messages can be checked. */
@@ -32,6 +33,7 @@ static struct qmgr_params	qp;
 static struct deliver_params	dp;
 static struct resolver_params	rp;
 static struct anvil_params	ap;
+static struct smtp_params	mp;
 
 static const struct config_part all_parts[] = {
 	{ &smtpd_params_table, &sp },
@@ -39,6 +41,7 @@ static const struct config_part all_parts[] = {
 	{ &deliver_params_table, &dp },
 	{ &resolver_params_table, &rp },
 	{ &anvil_params_table, &ap },
+	{ &smtp_params_table, &mp },
 };
 #define NPARTS	(sizeof(all_parts) / sizeof(all_parts[0]))
 
@@ -159,7 +162,7 @@ test_defaults(void **state)
 	assert_int_equal(qp.deliver_concurrency, 4);
 	assert_string_equal(dp.home_mailbox, "Maildir/");
 	assert_int_equal(rp.resolver_nameservers.count, 0);
-	assert_int_equal(rp.resolver_timeout, 30);
+	assert_int_equal(cf.resolver_timeout, 30);
 	assert_int_equal(cf.verbose, 0);
 	free_all(&cf);
 	assert_null(cf.myhostname);
@@ -237,7 +240,7 @@ test_all_keys(void **state)
 	assert_int_equal(rp.resolver_nameservers.count, 2);
 	assert_string_equal(rp.resolver_nameservers.item[0], "127.0.0.1@5353");
 	assert_string_equal(rp.resolver_nameservers.item[1], "::1");
-	assert_int_equal(rp.resolver_timeout, 2);
+	assert_int_equal(cf.resolver_timeout, 2);
 	assert_int_equal(cf.verbose, 1);
 	free_all(&cf);
 }
@@ -757,6 +760,37 @@ test_master_check(void **state)
 	rmdir(dir);
 }
 
+/* The SMTP client's keys: the four TLS levels, defaults, $myhostname in
+ * smtp_helo_name. */
+static void
+test_smtp_client_keys(void **state)
+{
+	static const char *const level[] = { "none", "may", "encrypt",
+	    "verify" };
+	struct tern_config	 cf;
+	char			 text[64];
+	int			 i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "smtp_tls_security_level = %s\n",
+		    level[i]);
+		assert_int_equal(parse_capture("t", text, &cf), 0);
+		assert_int_equal(mp.smtp_tls_security_level, i);
+		free_all(&cf);
+	}
+	assert_int_equal(parse_capture("t", "smtp_tls_security_level = dane\n",
+	    &cf), -1);
+	assert_int_equal(parse_capture("t", "myhostname = mx.example\n", &cf),
+	    0);
+	assert_int_equal(mp.smtp_tls_security_level, CONFIG_TLS_MAY);
+	assert_string_equal(mp.smtp_helo_name, "mx.example");
+	assert_int_equal(mp.smtp_connect_timeout, 30);
+	assert_int_equal(mp.smtp_data_done_timeout, 600);
+	assert_string_equal(mp.smtp_tls_CAfile, "");
+	free_all(&cf);
+}
+
 int
 main(void)
 {
@@ -780,6 +814,7 @@ main(void)
 		cmocka_unit_test(test_local_domain),
 		cmocka_unit_test(test_load_and_print),
 		cmocka_unit_test(test_choice),
+		cmocka_unit_test(test_smtp_client_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

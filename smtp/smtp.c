@@ -1,0 +1,70 @@
+/*
+ * smtp - the SMTP client daemon: the transport that delivers mail to other
+ * MTAs.  qmgr sends it delivery requests (proto_deliver.h) on
+ * private/smtp; each becomes one SMTP session (smtp_session.c), and one
+ * event loop runs them all, so a single unprivileged process makes many
+ * deliveries at once.  This file makes the TLS context (reading CA files
+ * while it still may), drops to mail_owner, wires the modules to the
+ * event loop and takes them down on SIGTERM.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "smtp.h"
+
+static void
+smtp_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_ctx	 ctx;
+	struct smtp_params	 par;
+	struct smtp		 s;
+	struct event_base	*base;
+	struct event		*sigterm, *sigint;
+
+	daemon_setup(argc, argv, "smtp", &smtp_params_table, &par, &ctx);
+	if (ctx.listen_fd < 0)
+		log_fatal("no listening socket (-l): nothing to serve");
+	memset(&s, 0, sizeof(s));
+	s.cfg = &ctx.cfg;
+	s.par = &par;
+	if (par.smtp_tls_security_level != CONFIG_TLS_NONE &&
+	    (s.ssl_ctx = smtp_tls_ctx_new(&par)) == NULL)
+		log_warn("TLS is unavailable");
+	daemon_drop_privs(&ctx);
+
+	if ((base = event_base_new()) == NULL)
+		log_fatal("event_base_new failed");
+	s.base = base;
+	if (smtp_listen_init(&s, ctx.listen_fd) < 0)
+		log_fatal("cannot listen on %s", "private/smtp");
+	sigterm = evsignal_new(base, SIGTERM, smtp_stop_cb, base);
+	sigint = evsignal_new(base, SIGINT, smtp_stop_cb, base);
+	if (sigterm == NULL || sigint == NULL ||
+	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
+		log_fatal("cannot install signal handlers");
+
+	log_info("started, helo_name=%s, tls_security_level=%d",
+	    par.smtp_helo_name, par.smtp_tls_security_level);
+	if (event_base_dispatch(base) < 0)
+		log_error("event loop failed");
+
+	smtp_listen_free(&s);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	smtp_tls_ctx_free(s.ssl_ctx);
+	daemon_cleanup(&ctx);
+	return 0;
+}

@@ -1,0 +1,166 @@
+/*
+ * smtp - internal interfaces of the SMTP client daemon, the transport that
+ * sends mail to other MTAs.
+ *
+ * One struct smtp holds the daemon's state (event loop, configuration, TLS
+ * context, the IPC server qmgr talks to); it is passed to every function,
+ * nothing is a hidden global.  The modules:
+ *
+ *	smtp_reply.c    the SMTP reply parser (pure; untrusted input)
+ *	smtp_dot.c      the message encoder: CRLF and dot-stuffing (pure)
+ *	smtp_nexthop.c  next hop parsing and the address list of a delivery
+ *	smtp_mx.c       MX lookups through the resolver daemon
+ *	smtp_session.c  one delivery: an SMTP client session, a state machine
+ *	smtp_tls.c      the OpenSSL context and per-session TLS set-up
+ *	smtp_listen.c   the server side: requests from qmgr in, replies out
+ */
+#ifndef TERN_SMTP_H
+#define TERN_SMTP_H
+
+#include <sys/socket.h>
+
+#include <stddef.h>
+
+#include "config.h"
+#include "ipc.h"
+#include "ipc_server.h"
+#include "proto_deliver.h"
+#include "smtp_params.h"
+
+struct event_base;
+struct ssl_ctx_st;
+
+/* Limits.  Each bounds memory or descriptors. */
+#define SMTP_CLIENT_MAX		256	/* qmgr connections */
+#define SMTP_REQUEST_MAX	(256 * 1024)	/* largest request frame */
+#define SMTP_WRITE_TIMEOUT	60	/* s for qmgr to take a reply */
+#define SMTP_LINE_MAX		2048	/* one reply line, CRLF incl. */
+#define SMTP_REPLY_LINES	100	/* lines of one multi-line reply */
+#define SMTP_TEXT_MAX		400	/* reply text kept for outcomes */
+#define SMTP_ADDR_MAX		64	/* addresses tried per delivery */
+#define SMTP_CHUNK		16384	/* message bytes read at a time */
+#define SMTP_OUT_HIGH		65536	/* output kept buffered while sending */
+
+struct smtp {
+	struct event_base	*base;
+	const struct tern_config *cfg;
+	const struct smtp_params *par;
+	struct ssl_ctx_st	*ssl_ctx;	/* NULL: TLS unavailable */
+	struct ipc_server	*listener;
+	unsigned long		 nextid;	/* numbers sessions in the log */
+	int			 nsessions;
+};
+
+/* ---- smtp_reply.c: one SMTP reply, line by line --------------------- */
+
+struct smtp_reply {
+	int	 code;			/* 3 digits, 0 while none */
+	char	 dsn[16];		/* enhanced code "c.s.d" or "" */
+	char	 text[SMTP_TEXT_MAX];	/* lines joined by spaces, cut */
+	size_t	 textlen;
+	int	 lines;
+	int	 done;			/* the last line was seen */
+};
+
+void	smtp_reply_init(struct smtp_reply *);
+/* Feed one line (without its CRLF/LF; need not be NUL-terminated).
+ * 1: the reply is complete; 0: more lines follow; -1: malformed (no
+ * 3-digit code, a code that changes between lines, a bad separator, a
+ * control character other than TAB, too many lines). */
+int	smtp_reply_line(struct smtp_reply *, const char *line, size_t len);
+/* The enhanced code "c.s.d" at the start of s (RFC 3463, class 2, 4 or
+ * 5, subject and detail 1-3 digits) followed by a space or the end; its
+ * length (copied to out, at most outlen incl. NUL), or 0. */
+size_t	smtp_reply_dsn_parse(const char *s, size_t len, char *out,
+	    size_t outlen);
+
+/* ---- smtp_dot.c: the message as DATA sends it ----------------------- */
+
+struct smtp_dot {
+	int	 bol;		/* at the beginning of a line */
+	int	 cr;		/* a CR was seen last, its line end not written */
+};
+
+void	smtp_dot_init(struct smtp_dot *);
+/* Encode in[0..n) into out, which has room for SMTP_DOT_OUT(n) bytes:
+ * every LF, CRLF and bare CR becomes CRLF, and a '.' starting a line is
+ * doubled.  The bytes written. */
+#define SMTP_DOT_OUT(n)	(2 * (n) + 2)
+size_t	smtp_dot_encode(struct smtp_dot *, const char *in, size_t n,
+	    char *out);
+/* The end: a CRLF if the last line is open, then ".CRLF".  out has room
+ * for SMTP_DOT_END_MAX bytes; the bytes written. */
+#define SMTP_DOT_END_MAX	5
+size_t	smtp_dot_finish(struct smtp_dot *, char *out);
+
+/* ---- smtp_nexthop.c ------------------------------------------------- */
+
+struct smtp_nexthop {
+	char	 host[DELIVER_NEXTHOP_MAX + 1];	/* domain, or address literal */
+	int	 port;
+	int	 literal;	/* "[...]": no MX lookup */
+};
+
+/* Parse "domain", "domain:port", "[host]" or "[host]:port".  0 or -1. */
+int	smtp_nexthop_parse(const char *s, struct smtp_nexthop *);
+
+/* One address to try, with the host name it belongs to. */
+struct smtp_addr {
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+	char			 host[256];	/* MX host name or literal */
+	char			 ip[64];	/* printable address */
+};
+
+/* Append the addresses listed in text ("addr addr ...", as the resolver
+ * gives them) for host to a[*n..max).  The number appended. */
+int	smtp_addr_add_list(struct smtp_addr *a, int *n, int max,
+	    const char *host, const char *text, int port);
+/* Is this address one of this machine's own (bound to an interface)? */
+int	smtp_addr_is_local(const struct smtp_addr *);
+
+/* ---- smtp_mx.c: the resolver's MX answer ---------------------------- */
+
+struct smtp_mx;
+/* status: 0 ok (addresses in a[0..n)), 4xx/5xx class for a failure with
+ * dsn and text.  a is the session's array. */
+typedef void (*smtp_mx_cb)(void *arg, int status, const char *dsn,
+	    const char *text, int n);
+
+struct smtp_mx *smtp_mx_start(struct smtp *, const char *domain, int port,
+	    struct smtp_addr *a, int max, smtp_mx_cb, void *arg);
+void	smtp_mx_cancel(struct smtp_mx *);
+
+/* ---- smtp_tls.c ----------------------------------------------------- */
+
+/* The client context (CA store: smtp_tls_CAfile or the system one).
+ * NULL when OpenSSL cannot make one (logged). */
+struct ssl_ctx_st *smtp_tls_ctx_new(const struct smtp_params *);
+void	smtp_tls_ctx_free(struct ssl_ctx_st *);
+
+/* ---- smtp_session.c: one delivery ----------------------------------- */
+
+/* The outcome of the request is handed back through done(), once; the
+ * outcomes array has req->nrcpt entries. */
+struct smtp_result {
+	enum deliver_status	 status;
+	char			 dsn[16];
+	char			 text[SMTP_TEXT_MAX + 128];
+};
+typedef void (*smtp_session_done_cb)(void *arg,
+	    const struct smtp_result *res, int n);
+
+struct smtp_session;
+
+/* Start delivering req (copied).  done runs later, never from here. */
+struct smtp_session *smtp_session_start(struct smtp *,
+	    const struct deliver_request *, smtp_session_done_cb, void *arg);
+/* Abandon a session (its qmgr went away): no callback. */
+void	smtp_session_cancel(struct smtp_session *);
+
+/* ---- smtp_listen.c -------------------------------------------------- */
+
+int	smtp_listen_init(struct smtp *, int listen_fd);
+void	smtp_listen_free(struct smtp *);
+
+#endif

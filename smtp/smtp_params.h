@@ -1,0 +1,41 @@
+/*
+ * smtp_params - the tern.conf keys the SMTP client reads (besides the
+ * global ones in struct tern_config), parsed by common/config.c from
+ * smtp_params_table.  Defaults and meanings: etc/tern.conf and
+ * tern.conf(5); the names and defaults are Postfix's smtp(8) ones.
+ */
+#ifndef SMTP_PARAMS_H
+#define SMTP_PARAMS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+/* smtp_tls_security_level */
+enum {
+	CONFIG_TLS_NONE = 0,		/* "none": never */
+	CONFIG_TLS_MAY = 1,		/* "may": when offered, unauthenticated */
+	CONFIG_TLS_ENCRYPT = 2,		/* "encrypt": required, unauthenticated */
+	CONFIG_TLS_VERIFY = 3		/* "verify": required, CA and name checked */
+};
+
+struct smtp_params {
+	int	 smtp_connect_timeout;	/* seconds, default 30 */
+	int	 smtp_helo_timeout;	/* greeting and EHLO/HELO, default 300 */
+	int	 smtp_starttls_timeout;	/* STARTTLS and handshake, default 300 */
+	int	 smtp_mail_timeout;	/* default 300 */
+	int	 smtp_rcpt_timeout;	/* default 300 */
+	int	 smtp_data_init_timeout; /* reply to DATA, default 120 */
+	int	 smtp_data_xfer_timeout; /* each write of the message, 180 */
+	int	 smtp_data_done_timeout; /* reply to the final dot, 600 */
+	int	 smtp_quit_timeout;	/* default 300 */
+	char	*smtp_helo_name;	/* default: $myhostname */
+	char	*smtp_bind_address;	/* IPv4 source address, default "" */
+	char	*smtp_bind_address6;	/* IPv6 source address, default "" */
+	int	 smtp_tls_security_level; /* CONFIG_TLS_*, default may */
+	char	*smtp_tls_CAfile;	/* default "": the system store */
+};
+
+extern const struct config_table smtp_params_table;
+
+#endif

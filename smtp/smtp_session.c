@@ -1,0 +1,1130 @@
+/*
+ * smtp_session - one delivery request as one SMTP client session (RFC
+ * 5321), a state machine on a non-blocking socket driven by the event
+ * loop, so one process runs many at once.  It finds the addresses (MX set
+ * from the resolver, or the address literal), connects to each in turn
+ * until one greets with 2xx, says EHLO (HELO if EHLO is refused), starts
+ * TLS as smtp_tls_security_level asks (RFC 3207), sends MAIL, every RCPT
+ * and DATA (all at once when the server offers PIPELINING, RFC 2920),
+ * then the message through smtp_dot (CRLF, dot-stuffed), and maps every
+ * reply to the outcome of the recipients it concerns.
+ *
+ * Failures: a connection that fails, a greeting or EHLO that is not 2xx,
+ * a failed TLS handshake or a time-out before MAIL moves on to the next
+ * address; when none is left the recipients are deferred (bounced if the
+ * last host answered 5xx).  After MAIL, a lost connection or a time-out
+ * defers every recipient still open; a connection lost after the final
+ * dot without a reply is a deferral too (the mail may arrive twice, never
+ * not at all).  Every wait has its own time-out (smtp_*_timeout).  The
+ * outcomes go to qmgr as soon as they are known; QUIT follows.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "buf.h"
+#include "log.h"
+#include "queue_file.h"
+#include "smtp.h"
+
+enum sess_state {
+	S_MX, S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS,
+	S_ENVELOPE, S_BODY, S_DOT, S_QUIT
+};
+
+static const char *const state_what[] = {
+	[S_MX] = "looking up the MX set",
+	[S_CONNECT] = "connecting",
+	[S_GREETING] = "receiving the initial server greeting",
+	[S_EHLO] = "performing the EHLO handshake",
+	[S_HELO] = "performing the HELO handshake",
+	[S_STARTTLS] = "sending STARTTLS",
+	[S_TLS] = "performing the TLS handshake",
+	[S_ENVELOPE] = "sending the envelope",
+	[S_BODY] = "sending the message body",
+	[S_DOT] = "sending end of data -- message may be sent more than once",
+	[S_QUIT] = "sending QUIT",
+};
+
+struct smtp_session {
+	struct smtp		*s;
+	unsigned long		 sid;
+	smtp_session_done_cb	 done;
+	void			*arg;
+	/* the request */
+	char			*id, *sender;
+	int			 nrcpt;
+	char			**rcpt;
+	int			*qrcpt;		/* queue file index, or -1 */
+	struct smtp_result	*res;
+	int			*final;		/* res[i] is the outcome */
+	struct queue_envelope	 env;
+	int			 fd;
+	struct smtp_nexthop	 nh;
+	/* the addresses and the one in use */
+	struct smtp_mx		*mx;
+	struct smtp_addr	 addr[SMTP_ADDR_MAX];
+	int			 naddr, cur;
+	/* the connection */
+	struct bufferevent	*bev;
+	SSL			*ssl;		/* owned by bev once it is made */
+	int			 tls;
+	char			 tls_info[512];
+	enum sess_state		 state;
+	struct smtp_reply	 reply;
+	int			 esmtp, pipelining, eightbit, utf8, dsn;
+	int			 starttls;
+	long long		 size_max;
+	int			 ncmd, nsent, nreplied;	/* MAIL, RCPTs, DATA */
+	int			 mail_failed, naccepted;
+	/* DATA */
+	off_t			 pos;
+	struct smtp_dot		 dot;
+	/* the last reason a host failed, for when none is left */
+	struct smtp_result	 last;
+	struct event		*later;		/* runs done() off the stack */
+	int			 busy, dead;	/* see sess_read_cb */
+	int			 has_size;
+};
+
+static void	sess_next_addr(struct smtp_session *);
+static void	sess_finish(struct smtp_session *);
+static void	sess_free(struct smtp_session *);
+
+/* ---- outcomes ------------------------------------------------------- */
+
+static void
+result_set(struct smtp_result *r, enum deliver_status st, const char *dsn,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+
+	r->status = st;
+	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+/* The outcome a reply gives: status by its class, the enhanced code it
+ * carries or one derived from the class (RFC 3463: x.0.0). */
+static void
+result_from_reply(struct smtp_session *ss, struct smtp_result *r,
+    const struct smtp_reply *rp, const char *cmd)
+{
+	enum deliver_status	 st;
+	const char		*dsn;
+
+	st = rp->code / 100 == 2 ? DELIVER_OK : rp->code / 100 == 5 ?
+	    DELIVER_BOUNCE : DELIVER_DEFER;
+	dsn = rp->dsn[0] != '\0' ? rp->dsn : st == DELIVER_OK ? "2.0.0" :
+	    st == DELIVER_BOUNCE ? "5.0.0" : "4.0.0";
+	if (st == DELIVER_OK)
+		result_set(r, st, dsn, "%d %s%s%s", rp->code, rp->dsn,
+		    rp->dsn[0] ? " " : "", rp->text);
+	else
+		result_set(r, st, dsn, "host %s[%s] said: %d %s%s%s (in reply "
+		    "to %s command)", ss->addr[ss->cur].host,
+		    ss->addr[ss->cur].ip, rp->code, rp->dsn,
+		    rp->dsn[0] ? " " : "", rp->text, cmd);
+}
+
+/* Give every recipient without an outcome this one. */
+static void
+outcome_rest(struct smtp_session *ss, const struct smtp_result *r)
+{
+	int	 i;
+
+	for (i = 0; i < ss->nrcpt; i++)
+		if (!ss->final[i]) {
+			ss->res[i] = *r;
+			ss->final[i] = 1;
+		}
+}
+
+static void
+outcome_one(struct smtp_session *ss, int i, const struct smtp_result *r)
+{
+	ss->res[i] = *r;
+	ss->final[i] = 1;
+}
+
+/* ---- the connection ------------------------------------------------- */
+
+static void
+sess_close(struct smtp_session *ss)
+{
+	if (ss->bev != NULL)
+		bufferevent_free(ss->bev);
+	else if (ss->ssl != NULL)
+		SSL_free(ss->ssl);
+	ss->bev = NULL;
+	ss->ssl = NULL;
+	ss->tls = 0;
+}
+
+static void
+sess_timeouts(struct smtp_session *ss, int rd, int wr)
+{
+	struct timeval	 r = { rd, 0 }, w = { wr, 0 };
+
+	bufferevent_set_timeouts(ss->bev, &r, &w);
+}
+
+static int
+state_timeout(const struct smtp_session *ss, enum sess_state st)
+{
+	const struct smtp_params *c = ss->s->par;
+
+	switch (st) {
+	case S_CONNECT:
+		return c->smtp_connect_timeout;
+	case S_GREETING:
+	case S_EHLO:
+	case S_HELO:
+		return c->smtp_helo_timeout;
+	case S_STARTTLS:
+	case S_TLS:
+		return c->smtp_starttls_timeout;
+	case S_ENVELOPE:
+		return ss->nsent <= 1 ? c->smtp_mail_timeout :
+		    ss->nsent < ss->ncmd ? c->smtp_rcpt_timeout :
+		    c->smtp_data_init_timeout;
+	case S_BODY:
+		return c->smtp_data_xfer_timeout;
+	case S_DOT:
+		return c->smtp_data_done_timeout;
+	default:
+		return c->smtp_quit_timeout;
+	}
+}
+
+static void
+sess_state(struct smtp_session *ss, enum sess_state st)
+{
+	int	 t;
+
+	ss->state = st;
+	smtp_reply_init(&ss->reply);
+	if (ss->bev == NULL)
+		return;
+	t = state_timeout(ss, st);
+	sess_timeouts(ss, t, st == S_BODY || st == S_DOT ?
+	    ss->s->par->smtp_data_xfer_timeout : t);
+}
+
+static void
+sess_send(struct smtp_session *ss, const char *fmt, ...)
+{
+	va_list	 ap;
+	struct buf b;
+
+	buf_init(&b, 4 * QUEUE_ADDR_MAX);
+	va_start(ap, fmt);
+	(void)buf_vappendf(&b, fmt, ap);
+	va_end(ap);
+	log_debug("session %lu: > %s", ss->sid, buf_str(&b));
+	(void)buf_append(&b, "\r\n", 2);
+	bufferevent_write(ss->bev, b.data, b.len);
+	buf_free(&b);
+}
+
+/* A host failed before the mail transaction: remember why, try the
+ * next address. */
+static void
+sess_host_failed(struct smtp_session *ss, enum deliver_status st,
+    const char *dsn, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	ss->last.status = st;
+	snprintf(ss->last.dsn, sizeof(ss->last.dsn), "%s", dsn);
+	va_start(ap, fmt);
+	vsnprintf(ss->last.text, sizeof(ss->last.text), fmt, ap);
+	va_end(ap);
+	log_info("%s: %s", ss->id, ss->last.text);
+	sess_close(ss);
+	ss->cur++;
+	sess_next_addr(ss);
+}
+
+/* The connection broke or timed out in the current state. */
+static void
+sess_lost(struct smtp_session *ss, int timeout)
+{
+	struct smtp_result	 r;
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+
+	if (ss->state == S_QUIT) {
+		sess_close(ss);
+		sess_finish(ss);
+		return;
+	}
+	if (ss->state < S_ENVELOPE) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.4.2",
+		    "%s with %s[%s] while %s", timeout ? "conversation timed "
+		    "out" : "lost connection", a->host, a->ip,
+		    state_what[ss->state]);
+		return;
+	}
+	result_set(&r, DELIVER_DEFER, "4.4.2", "%s with %s[%s] while %s",
+	    timeout ? "conversation timed out" : "lost connection", a->host,
+	    a->ip, state_what[ss->state]);
+	outcome_rest(ss, &r);
+	sess_close(ss);
+	sess_finish(ss);
+}
+
+static void sess_read_cb(struct bufferevent *, void *);
+static void sess_write_cb(struct bufferevent *, void *);
+static void sess_event_cb(struct bufferevent *, short, void *);
+
+static void
+sess_connect(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_params *c = ss->s->par;
+	const char		*bind_to;
+	struct sockaddr_storage	 b;
+	int			 fd;
+
+	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.4.1",
+		    "connect to %s[%s]: %s", a->host, a->ip, strerror(errno));
+		return;
+	}
+	bind_to = a->sa.ss_family == AF_INET ? c->smtp_bind_address :
+	    c->smtp_bind_address6;
+	if (bind_to != NULL && bind_to[0] != '\0') {
+		memset(&b, 0, sizeof(b));
+		b.ss_family = a->sa.ss_family;
+		if ((a->sa.ss_family == AF_INET && inet_pton(AF_INET, bind_to,
+		    &((struct sockaddr_in *)&b)->sin_addr) != 1) ||
+		    (a->sa.ss_family == AF_INET6 && inet_pton(AF_INET6,
+		    bind_to, &((struct sockaddr_in6 *)&b)->sin6_addr) != 1) ||
+		    bind(fd, (struct sockaddr *)&b, a->salen) < 0) {
+			close(fd);
+			sess_host_failed(ss, DELIVER_DEFER, "4.4.1",
+			    "cannot bind to %s: %s", bind_to,
+			    strerror(errno ? errno : EINVAL));
+			return;
+		}
+	}
+	ss->bev = bufferevent_socket_new(ss->s->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (ss->bev == NULL) {
+		close(fd);
+		sess_host_failed(ss, DELIVER_DEFER, "4.3.0",
+		    "out of resources");
+		return;
+	}
+	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
+	sess_state(ss, S_CONNECT);
+	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
+	ss->tls = 0;
+	ss->esmtp = ss->pipelining = ss->eightbit = ss->utf8 = 0;
+	ss->dsn = ss->starttls = 0;
+	ss->size_max = 0;
+	ss->has_size = 0;
+	if (bufferevent_socket_connect(ss->bev, (struct sockaddr *)&a->sa,
+	    a->salen) < 0) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.4.1",
+		    "connect to %s[%s]: %s", a->host, a->ip, strerror(errno));
+		return;
+	}
+}
+
+static void
+sess_next_addr(struct smtp_session *ss)
+{
+	if (ss->cur < ss->naddr) {
+		log_debug("session %lu: trying %s[%s]", ss->sid,
+		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		sess_connect(ss);
+		return;
+	}
+	outcome_rest(ss, &ss->last);
+	sess_finish(ss);
+}
+
+/* ---- the mail transaction ------------------------------------------- */
+
+/* RFC 3461 xtext of s onto b. */
+static void
+xtext(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			(void)buf_appendf(b, "+%02X", c);
+		else
+			(void)buf_append(b, s, 1);
+	}
+}
+
+static void
+send_mail(struct smtp_session *ss)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4 * QUEUE_ADDR_MAX);
+	(void)buf_appendf(&b, "MAIL FROM:<%s>", ss->sender);
+	if (ss->has_size)
+		(void)buf_appendf(&b, " SIZE=%lld", (long long)ss->env.data_len);
+	if (ss->eightbit && ss->env.body == QUEUE_BODY_8BITMIME)
+		(void)buf_append_str(&b, " BODY=8BITMIME");
+	if (ss->utf8 && ss->env.smtputf8)
+		(void)buf_append_str(&b, " SMTPUTF8");
+	if (ss->dsn && ss->env.ret != QUEUE_RET_NONE)
+		(void)buf_append_str(&b, ss->env.ret == QUEUE_RET_FULL ?
+		    " RET=FULL" : " RET=HDRS");
+	if (ss->dsn && ss->env.envid != NULL && ss->env.envid[0] != '\0') {
+		(void)buf_append_str(&b, " ENVID=");
+		xtext(&b, ss->env.envid);
+	}
+	sess_send(ss, "%s", buf_str(&b));
+	buf_free(&b);
+}
+
+static void
+send_rcpt(struct smtp_session *ss, int i)
+{
+	const struct queue_rcpt	*q;
+	struct buf		 b;
+	const char		*semi;
+	int			 n;
+
+	buf_init(&b, 4 * QUEUE_ADDR_MAX);
+	(void)buf_appendf(&b, "RCPT TO:<%s>", ss->rcpt[i]);
+	q = ss->qrcpt[i] >= 0 ? &ss->env.rcpt[ss->qrcpt[i]] : NULL;
+	if (ss->dsn && q != NULL && q->notify != 0) {
+		n = 0;
+		(void)buf_append_str(&b, " NOTIFY=");
+		if (q->notify & QUEUE_NOTIFY_NEVER)
+			(void)buf_append_str(&b, "NEVER");
+		else {
+			if (q->notify & QUEUE_NOTIFY_SUCCESS)
+				(void)buf_append_str(&b, n++ ? ",SUCCESS" :
+				    "SUCCESS");
+			if (q->notify & QUEUE_NOTIFY_FAILURE)
+				(void)buf_append_str(&b, n++ ? ",FAILURE" :
+				    "FAILURE");
+			if (q->notify & QUEUE_NOTIFY_DELAY)
+				(void)buf_append_str(&b, n++ ? ",DELAY" :
+				    "DELAY");
+		}
+	}
+	if (ss->dsn && q != NULL && q->orcpt != NULL &&
+	    (semi = strchr(q->orcpt, ';')) != NULL) {
+		(void)buf_appendf(&b, " ORCPT=%.*s;", (int)(semi - q->orcpt),
+		    q->orcpt);
+		xtext(&b, semi + 1);
+	}
+	sess_send(ss, "%s", buf_str(&b));
+	buf_free(&b);
+}
+
+/* Send command k of the transaction (0 MAIL, 1..n RCPT, n+1 DATA). */
+static void
+send_cmd(struct smtp_session *ss, int k)
+{
+	if (k == 0)
+		send_mail(ss);
+	else if (k <= ss->nrcpt)
+		send_rcpt(ss, k - 1);
+	else
+		sess_send(ss, "DATA");
+	ss->nsent = k + 1;
+}
+
+static void
+sess_quit(struct smtp_session *ss)
+{
+	sess_send(ss, "QUIT");
+	sess_state(ss, S_QUIT);
+	sess_finish(ss);
+}
+
+/* After the last EHLO: the checks that need no round trip, then MAIL. */
+static void
+sess_transaction(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	struct smtp_result	 r;
+	int			 k;
+
+	if (ss->size_max > 0 && ss->env.data_len > ss->size_max) {
+		result_set(&r, DELIVER_BOUNCE, "5.3.4", "message size %lld "
+		    "exceeds size limit %lld of server %s[%s]",
+		    (long long)ss->env.data_len, ss->size_max, a->host, a->ip);
+		outcome_rest(ss, &r);
+		sess_quit(ss);
+		return;
+	}
+	if (ss->env.smtputf8 && !ss->utf8) {
+		result_set(&r, DELIVER_BOUNCE, "5.6.7", "SMTPUTF8 is required, "
+		    "but was not offered by host %s[%s]", a->host, a->ip);
+		outcome_rest(ss, &r);
+		sess_quit(ss);
+		return;
+	}
+	if (ss->env.body == QUEUE_BODY_8BITMIME && !ss->eightbit)
+		log_info("%s: host %s[%s] does not offer 8BITMIME: sending the "
+		    "8-bit message as it is", ss->id, a->host, a->ip);
+	ss->ncmd = ss->nrcpt + 2;
+	ss->nsent = ss->nreplied = 0;
+	ss->mail_failed = 0;
+	ss->naccepted = 0;
+	sess_state(ss, S_ENVELOPE);
+	if (ss->pipelining)
+		for (k = 0; k < ss->ncmd; k++)
+			send_cmd(ss, k);
+	else
+		send_cmd(ss, 0);
+	sess_state(ss, S_ENVELOPE);	/* the time-out for what was sent */
+}
+
+static void
+sess_body_fill(struct smtp_session *ss)
+{
+	struct evbuffer	*out = bufferevent_get_output(ss->bev);
+	char		 in[SMTP_CHUNK], enc[SMTP_DOT_OUT(SMTP_CHUNK)];
+	off_t		 end = ss->env.data_off + ss->env.data_len;
+	ssize_t		 n;
+	size_t		 want, len;
+
+	while (evbuffer_get_length(out) < SMTP_OUT_HIGH && ss->pos < end) {
+		want = (size_t)(end - ss->pos) < sizeof(in) ?
+		    (size_t)(end - ss->pos) : sizeof(in);
+		if ((n = pread(ss->fd, in, want, ss->pos)) <= 0) {
+			struct smtp_result r;
+
+			log_warn("%s: read queue file: %s", ss->id,
+			    n < 0 ? strerror(errno) : "short file");
+			result_set(&r, DELIVER_DEFER, "4.3.0",
+			    "cannot read the queue file");
+			outcome_rest(ss, &r);
+			/* Closing without the dot makes the server discard
+			 * the message. */
+			sess_close(ss);
+			sess_finish(ss);
+			return;
+		}
+		ss->pos += n;
+		len = smtp_dot_encode(&ss->dot, in, (size_t)n, enc);
+		evbuffer_add(out, enc, len);
+	}
+	if (ss->pos >= end) {
+		len = smtp_dot_finish(&ss->dot, enc);
+		evbuffer_add(out, enc, len);
+		bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb,
+		    ss);
+		sess_state(ss, S_DOT);
+	}
+}
+
+static void
+sess_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	sess_body_fill(arg);
+}
+
+static void
+sess_body_start(struct smtp_session *ss)
+{
+	smtp_dot_init(&ss->dot);
+	ss->pos = ss->env.data_off;
+	sess_state(ss, S_BODY);
+	bufferevent_setwatermark(ss->bev, EV_WRITE, SMTP_OUT_HIGH / 2, 0);
+	bufferevent_setcb(ss->bev, sess_read_cb, sess_write_cb, sess_event_cb,
+	    ss);
+	sess_body_fill(ss);
+}
+
+/* A reply in the envelope phase, to command nreplied. */
+static void
+sess_envelope_reply(struct smtp_session *ss)
+{
+	const struct smtp_reply	*rp = &ss->reply;
+	struct smtp_result	 r;
+	int			 k = ss->nreplied++;
+
+	if (k == 0) {
+		if (rp->code / 100 != 2) {
+			result_from_reply(ss, &r, rp, "MAIL FROM");
+			outcome_rest(ss, &r);
+			ss->mail_failed = 1;
+		}
+	} else if (k <= ss->nrcpt) {
+		if (!ss->mail_failed) {
+			if (rp->code / 100 == 2)
+				ss->naccepted++;
+			else {
+				result_from_reply(ss, &r, rp, "RCPT TO");
+				outcome_one(ss, k - 1, &r);
+			}
+		}
+	} else {
+		/* DATA */
+		if (ss->mail_failed || ss->naccepted == 0) {
+			sess_close(ss);	/* no message may follow a 354 */
+			sess_finish(ss);
+			return;
+		}
+		if (rp->code == 354) {
+			sess_body_start(ss);
+			return;
+		}
+		result_from_reply(ss, &r, rp, "DATA");
+		outcome_rest(ss, &r);
+		sess_quit(ss);
+		return;
+	}
+	if (ss->nreplied < ss->nsent) {
+		sess_state(ss, S_ENVELOPE);
+		return;
+	}
+	/* Without pipelining: the next command, if any is worth it. */
+	if (ss->mail_failed || (ss->nsent == ss->ncmd - 1 &&
+	    ss->naccepted == 0)) {
+		sess_quit(ss);
+		return;
+	}
+	send_cmd(ss, ss->nsent);
+	sess_state(ss, S_ENVELOPE);
+}
+
+static void
+sess_dot_reply(struct smtp_session *ss)
+{
+	struct smtp_result	 r;
+
+	result_from_reply(ss, &r, &ss->reply, "end of DATA");
+	outcome_rest(ss, &r);
+	sess_quit(ss);
+}
+
+/* ---- greeting, EHLO, STARTTLS ---------------------------------------- */
+
+static void
+ehlo_keyword(struct smtp_session *ss, const char *line, size_t len)
+{
+	char		 kw[32];
+	size_t		 i;
+	const char	*arg;
+
+	for (i = 0; i < len && i < sizeof(kw) - 1 && line[i] != ' '; i++)
+		kw[i] = line[i];
+	kw[i] = '\0';
+	arg = i < len ? line + i + 1 : "";
+	if (strcasecmp(kw, "PIPELINING") == 0)
+		ss->pipelining = 1;
+	else if (strcasecmp(kw, "8BITMIME") == 0)
+		ss->eightbit = 1;
+	else if (strcasecmp(kw, "SMTPUTF8") == 0)
+		ss->utf8 = 1;
+	else if (strcasecmp(kw, "DSN") == 0)
+		ss->dsn = 1;
+	else if (strcasecmp(kw, "STARTTLS") == 0)
+		ss->starttls = 1;
+	else if (strcasecmp(kw, "SIZE") == 0 && (ss->has_size = 1))
+		ss->size_max = strtoll(arg, NULL, 10) > 0 ?
+		    strtoll(arg, NULL, 10) : 0;
+}
+
+static int
+tls_required(const struct smtp_session *ss)
+{
+	return ss->s->par->smtp_tls_security_level >= CONFIG_TLS_ENCRYPT;
+}
+
+static void sess_tls_start(struct smtp_session *);
+
+static void
+sess_ehlo_reply(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_reply	*rp = &ss->reply;
+
+	if (rp->code / 100 != 2) {
+		if (ss->state == S_EHLO && !ss->tls) {
+			sess_send(ss, "HELO %s", ss->s->par->smtp_helo_name);
+			sess_state(ss, S_HELO);
+			return;
+		}
+		sess_host_failed(ss, rp->code / 100 == 5 ? DELIVER_BOUNCE :
+		    DELIVER_DEFER, rp->dsn[0] ? rp->dsn : rp->code / 100 == 5 ?
+		    "5.0.0" : "4.0.0", "host %s[%s] refused to talk to me: %d %s",
+		    a->host, a->ip, rp->code, rp->text);
+		return;
+	}
+	ss->esmtp = ss->state == S_EHLO;
+	if (!ss->tls && ss->starttls && ss->s->ssl_ctx != NULL &&
+	    ss->s->par->smtp_tls_security_level != CONFIG_TLS_NONE) {
+		sess_send(ss, "STARTTLS");
+		sess_state(ss, S_STARTTLS);
+		return;
+	}
+	if (!ss->tls && tls_required(ss)) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.7.4", "TLS is required, "
+		    "but was not offered by host %s[%s]", a->host, a->ip);
+		return;
+	}
+	sess_transaction(ss);
+}
+
+static void
+sess_starttls_reply(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+
+	if (ss->reply.code == 220) {
+		sess_tls_start(ss);
+		return;
+	}
+	if (tls_required(ss)) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "host %s[%s] "
+		    "refused STARTTLS: %d %s", a->host, a->ip, ss->reply.code,
+		    ss->reply.text);
+		return;
+	}
+	log_info("%s: host %s[%s] refused STARTTLS (%d %s): sending in clear",
+	    ss->id, a->host, a->ip, ss->reply.code, ss->reply.text);
+	sess_transaction(ss);
+}
+
+static int
+host_is_ip(const char *h)
+{
+	unsigned char	 b[16];
+
+	return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
+}
+
+static void
+sess_tls_start(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	struct bufferevent	*f;
+	SSL			*ssl;
+	int			 verify;
+
+	verify = ss->s->par->smtp_tls_security_level == CONFIG_TLS_VERIFY;
+	if ((ssl = SSL_new(ss->s->ssl_ctx)) == NULL) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "cannot start TLS "
+		    "with %s[%s]: out of resources", a->host, a->ip);
+		return;
+	}
+	if (!host_is_ip(a->host))
+		(void)SSL_set_tlsext_host_name(ssl, a->host);
+	if (verify) {
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		if (host_is_ip(a->host))
+			(void)X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+			    a->host);
+		else
+			(void)SSL_set1_host(ssl, a->host);
+	} else
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	f = bufferevent_openssl_filter_new(ss->s->base, ss->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (f == NULL) {
+		SSL_free(ssl);
+		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "cannot start TLS "
+		    "with %s[%s]", a->host, a->ip);
+		return;
+	}
+	ss->bev = f;
+	bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
+	bufferevent_setcb(f, sess_read_cb, NULL, sess_event_cb, ss);
+	bufferevent_enable(f, EV_READ | EV_WRITE);
+	sess_state(ss, S_TLS);
+}
+
+static void
+sess_tls_done(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	SSL			*ssl = bufferevent_openssl_get_ssl(ss->bev);
+	X509			*peer;
+	char			 subj[256] = "none";
+	long			 vr;
+
+	if ((peer = SSL_get1_peer_certificate(ssl)) != NULL) {
+		X509_NAME_oneline(X509_get_subject_name(peer), subj,
+		    sizeof(subj));
+		X509_free(peer);
+	}
+	vr = SSL_get_verify_result(ssl);
+	snprintf(ss->tls_info, sizeof(ss->tls_info), "%s with cipher %s, "
+	    "peer subject %s, %s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl), subj, peer == NULL ? "no certificate" :
+	    vr == X509_V_OK ? "trusted" : "untrusted");
+	log_info("%s: TLS connection established to %s[%s]: %s", ss->id,
+	    a->host, a->ip, ss->tls_info);
+	ss->tls = 1;
+	ss->esmtp = ss->pipelining = ss->eightbit = ss->utf8 = 0;
+	ss->dsn = ss->starttls = 0;
+	ss->size_max = 0;
+	ss->has_size = 0;
+	sess_send(ss, "EHLO %s", ss->s->par->smtp_helo_name);
+	sess_state(ss, S_EHLO);
+}
+
+static void
+sess_greeting(struct smtp_session *ss)
+{
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_reply	*rp = &ss->reply;
+
+	if (rp->code / 100 != 2) {
+		sess_host_failed(ss, rp->code / 100 == 5 ? DELIVER_BOUNCE :
+		    DELIVER_DEFER, rp->dsn[0] ? rp->dsn : rp->code / 100 == 5 ?
+		    "5.0.0" : "4.0.0", "host %s[%s] refused to talk to me: %d %s",
+		    a->host, a->ip, rp->code, rp->text);
+		return;
+	}
+	sess_send(ss, "EHLO %s", ss->s->par->smtp_helo_name);
+	sess_state(ss, S_EHLO);
+}
+
+/* ---- events --------------------------------------------------------- */
+
+/* One complete reply in the current state. */
+static void
+sess_reply(struct smtp_session *ss)
+{
+	log_debug("session %lu: < %d %s", ss->sid, ss->reply.code,
+	    ss->reply.text);
+	switch (ss->state) {
+	case S_GREETING:
+		sess_greeting(ss);
+		break;
+	case S_EHLO:
+	case S_HELO:
+		sess_ehlo_reply(ss);
+		break;
+	case S_STARTTLS:
+		sess_starttls_reply(ss);
+		break;
+	case S_ENVELOPE:
+		sess_envelope_reply(ss);
+		break;
+	case S_BODY:	/* an early reply: the server gave up on the data */
+	case S_DOT:
+		sess_dot_reply(ss);
+		break;
+	case S_QUIT:
+		sess_close(ss);
+		sess_finish(ss);
+		break;
+	default:	/* a reply nobody asked for */
+		sess_lost(ss, 0);
+		break;
+	}
+}
+
+/* Replies arrive several at a time (PIPELINING): each complete one is
+ * acted on, until the session moves to another connection or ends.  A
+ * session that ends in here is freed on the way out (busy/dead). */
+static void
+sess_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session	*ss = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 p;
+	char			 line[SMTP_LINE_MAX];
+	size_t			 eol;
+	int			 r, bad = 0;
+
+	ss->busy = 1;
+	while (!ss->dead && ss->bev == bev) {
+		p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
+		if (p.pos < 0) {
+			bad = evbuffer_get_length(in) >= SMTP_LINE_MAX;
+			break;
+		}
+		if ((size_t)p.pos >= sizeof(line)) {
+			bad = 1;
+			break;
+		}
+		evbuffer_remove(in, line, (size_t)p.pos);
+		evbuffer_drain(in, eol);
+		if (ss->state == S_CONNECT)
+			sess_state(ss, S_GREETING);
+		if (ss->state == S_TLS || ss->state == S_MX ||
+		    (r = smtp_reply_line(&ss->reply, line, (size_t)p.pos)) < 0) {
+			bad = 1;
+			break;
+		}
+		if (ss->state == S_EHLO && ss->reply.lines > 1 && p.pos > 4)
+			ehlo_keyword(ss, line + 4, (size_t)p.pos - 4);
+		if (r == 1)
+			sess_reply(ss);
+	}
+	ss->busy = 0;
+	if (bad && !ss->dead && ss->bev == bev) {
+		log_info("%s: malformed reply from %s[%s]", ss->id,
+		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		sess_lost(ss, 0);
+	}
+	if (ss->dead)
+		sess_free(ss);
+}
+
+static void
+sess_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session	*ss = arg;
+	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	unsigned long		 e;
+	char			 err[256] = "handshake failed";
+	long			 vr;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (ss->state == S_CONNECT)
+			sess_state(ss, S_GREETING);
+		else if (ss->state == S_TLS)
+			sess_tls_done(ss);
+		return;
+	}
+	if (ss->state == S_TLS) {
+		SSL *ssl = bufferevent_openssl_get_ssl(ss->bev);
+
+		vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+		if (vr != X509_V_OK)
+			snprintf(err, sizeof(err), "server certificate not "
+			    "verified: %s", X509_verify_cert_error_string(vr));
+		else if ((e = bufferevent_get_openssl_error(ss->bev)) != 0)
+			ERR_error_string_n(e, err, sizeof(err));
+		while (bufferevent_get_openssl_error(ss->bev) != 0)
+			;
+		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "TLS with "
+		    "%s[%s] failed: %s", a->host, a->ip, err);
+		return;
+	}
+	if (ss->state == S_CONNECT) {
+		sess_host_failed(ss, DELIVER_DEFER, "4.4.1", "connect to "
+		    "%s[%s]:%d: %s", a->host, a->ip, ss->nh.port,
+		    (what & BEV_EVENT_TIMEOUT) ? "connection timed out" :
+		    strerror(EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() :
+		    ECONNREFUSED));
+		return;
+	}
+	sess_lost(ss, (what & BEV_EVENT_TIMEOUT) != 0);
+}
+
+/* ---- start and end -------------------------------------------------- */
+
+static void
+sess_free(struct smtp_session *ss)
+{
+	int	 i;
+
+	if (ss->busy) {
+		/* Inside its own read callback: that frees it. */
+		sess_close(ss);
+		ss->dead = 1;
+		return;
+	}
+	smtp_mx_cancel(ss->mx);
+	sess_close(ss);
+	if (ss->later != NULL)
+		event_free(ss->later);
+	if (ss->fd >= 0)
+		close(ss->fd);
+	queue_envelope_free(&ss->env);
+	for (i = 0; i < ss->nrcpt; i++)
+		free(ss->rcpt[i]);
+	free(ss->rcpt);
+	free(ss->qrcpt);
+	free(ss->res);
+	free(ss->final);
+	free(ss->id);
+	free(ss->sender);
+	ss->s->nsessions--;
+	free(ss);
+}
+
+static void
+sess_log(struct smtp_session *ss)
+{
+	static const char *const word[] = {
+		[DELIVER_OK] = "sent",
+		[DELIVER_DEFER] = "deferred",
+		[DELIVER_BOUNCE] = "bounced",
+	};
+	char	 relay[400] = "none";
+	int	 i;
+
+	if (ss->cur < ss->naddr)
+		snprintf(relay, sizeof(relay), "%s[%s]:%d",
+		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip, ss->nh.port);
+	for (i = 0; i < ss->nrcpt; i++)
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, dsn=%s, "
+		    "status=%s (%s)%s%s", ss->rcpt[i], relay, ss->res[i].dsn,
+		    word[ss->res[i].status], ss->res[i].text,
+		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
+}
+
+/* Every outcome is known: hand them to qmgr (once).  The session itself
+ * ends now, or when QUIT is answered. */
+static void
+sess_finish(struct smtp_session *ss)
+{
+	smtp_session_done_cb	 done = ss->done;
+
+	if (done != NULL) {
+		ss->done = NULL;
+		sess_log(ss);
+		done(ss->arg, ss->res, ss->nrcpt);
+	}
+	if (ss->bev == NULL)
+		sess_free(ss);
+}
+
+static void
+sess_mx_cb(void *arg, int status, const char *dsn, const char *text, int n)
+{
+	struct smtp_session	*ss = arg;
+
+	ss->mx = NULL;
+	if (status != 0) {
+		result_set(&ss->last, status == 5 ? DELIVER_BOUNCE :
+		    DELIVER_DEFER, dsn, "%s", text);
+		outcome_rest(ss, &ss->last);
+		sess_finish(ss);
+		return;
+	}
+	ss->naddr = n;
+	ss->cur = 0;
+	sess_next_addr(ss);
+}
+
+/* Fails at once (from the event loop, not from the caller's stack). */
+static void
+sess_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*ss = arg;
+
+	(void)fd;
+	(void)what;
+	if (ss->nh.literal) {
+		sess_next_addr(ss);
+		return;
+	}
+	if (ss->nh.host[0] == '\0') {
+		outcome_rest(ss, &ss->last);
+		sess_finish(ss);
+		return;
+	}
+	sess_state(ss, S_MX);
+	ss->mx = smtp_mx_start(ss->s, ss->nh.host, ss->nh.port, ss->addr,
+	    SMTP_ADDR_MAX, sess_mx_cb, ss);
+}
+
+/* Open the queue file and match the request's recipients to its own (for
+ * ORCPT and NOTIFY).  0, or -1 with ss->last set. */
+static int
+sess_open_queue_file(struct smtp_session *ss, const struct deliver_request *rq)
+{
+	const char	*err = NULL;
+	int		 i, j;
+
+	if (queue_file_open(QDIR_ACTIVE, rq->id, O_RDONLY, &ss->env, &ss->fd,
+	    &err) < 0) {
+		ss->fd = -1;
+		result_set(&ss->last, DELIVER_DEFER, "4.3.0", "cannot open the "
+		    "queue file: %s", err != NULL ? err : strerror(errno));
+		return -1;
+	}
+	if (ss->env.data_len < 0 || ss->env.data_off != rq->offset) {
+		result_set(&ss->last, DELIVER_DEFER, "4.3.0", "queue file and "
+		    "request disagree");
+		return -1;
+	}
+	for (i = 0; i < ss->nrcpt; i++) {
+		ss->qrcpt[i] = -1;
+		for (j = 0; j < ss->env.nrcpt; j++)
+			if (strcmp(ss->env.rcpt[j].addr, ss->rcpt[i]) == 0) {
+				ss->qrcpt[i] = j;
+				break;
+			}
+	}
+	return 0;
+}
+
+struct smtp_session *
+smtp_session_start(struct smtp *s, const struct deliver_request *rq,
+    smtp_session_done_cb done, void *arg)
+{
+	struct smtp_session	*ss = xcalloc(1, sizeof(*ss));
+	struct timeval		 now = { 0, 0 };
+	int			 i;
+
+	ss->s = s;
+	ss->sid = ++s->nextid;
+	s->nsessions++;
+	ss->done = done;
+	ss->arg = arg;
+	ss->fd = -1;
+	ss->id = xstrdup(rq->id);
+	ss->sender = xstrdup(rq->sender);
+	ss->nrcpt = rq->nrcpt;
+	ss->rcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->rcpt));
+	ss->qrcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->qrcpt));
+	ss->res = xcalloc((size_t)rq->nrcpt, sizeof(*ss->res));
+	ss->final = xcalloc((size_t)rq->nrcpt, sizeof(*ss->final));
+	for (i = 0; i < rq->nrcpt; i++)
+		ss->rcpt[i] = xstrdup(rq->rcpt[i]);
+	result_set(&ss->last, DELIVER_DEFER, "4.4.1", "no address to try");
+	ss->state = S_MX;
+	if (sess_open_queue_file(ss, rq) < 0)
+		ss->nh.host[0] = '\0';
+	else if (smtp_nexthop_parse(rq->nexthop, &ss->nh) < 0) {
+		result_set(&ss->last, DELIVER_DEFER, "4.3.5", "bad next hop "
+		    "\"%s\"", rq->nexthop);
+		ss->nh.host[0] = '\0';
+	} else if (ss->nh.literal) {
+		if (smtp_addr_add_list(ss->addr, &ss->naddr, SMTP_ADDR_MAX,
+		    ss->nh.host, ss->nh.host, ss->nh.port) == 0)
+			result_set(&ss->last, DELIVER_DEFER, "4.3.5", "next hop "
+			    "[%s] is not an IP address (host names in brackets "
+			    "are not supported yet)", ss->nh.host);
+	}
+	ss->later = event_new(s->base, -1, 0, sess_later_cb, ss);
+	if (ss->later == NULL || event_add(ss->later, &now) < 0)
+		log_fatal("event_add failed");
+	return ss;
+}
+
+void
+smtp_session_cancel(struct smtp_session *ss)
+{
+	if (ss == NULL)
+		return;
+	ss->done = NULL;
+	sess_free(ss);
+}
