@@ -64,6 +64,7 @@ static const struct config_key config_keys[] = {
 	{ "queue_directory", CT_STRING, O(queue_directory), "/var/spool/tern", 0, 0 },
 	{ "daemon_directory", CT_STRING, O(daemon_directory), TERN_LIBEXECDIR, 0, 0 },
 	{ "mail_owner", CT_STRING, O(mail_owner), "tern", 0, 0 },
+	{ "setgid_group", CT_STRING, O(setgid_group), "terndrop", 0, 0 },
 	{ "master_config", CT_STRING, O(master_config), NULL, 0, 0 },
 	{ "message_size_limit", CT_SIZE, O(message_size_limit), "10240000", 0, 1 },
 	{ "smtpd_recipient_limit", CT_COUNT, O(smtpd_recipient_limit), "1000", 0, 1 },

@@ -39,6 +39,7 @@ struct tern_config {
 	char	*queue_directory;	/* default: /var/spool/tern */
 	char	*daemon_directory;	/* default: compiled-in LIBEXECDIR */
 	char	*mail_owner;		/* default: tern */
+	char	*setgid_group;		/* group of maildrop/ and ternpostdrop: terndrop */
 	char	*master_config;		/* default: master.conf beside tern.conf */
 	/* smtpd */
 	size_t	 message_size_limit;	/* default: 10240000 */

@@ -38,6 +38,8 @@ PROCESSES = {
                  {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
     "anvil": ("mail_owner", "mail_owner", "none",
               {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
+    "pickup": ("mail_owner", "mail_owner", "none",
+               {"null", "log", "listen:own", "inotify", "queue", "connected"}),
 }
 
 
