@@ -95,6 +95,19 @@ mail_trim(const char *s, size_t *a, size_t *b)
 		(*b)--;
 }
 
+/* Inside a comment: c at *i (a backslash skips the next byte) changes
+ * the nesting depth. */
+static void
+mail_comment_char(char c, size_t *i, int *depth)
+{
+	if (c == '\\')
+		(*i)++;
+	else if (c == '(')
+		(*depth)++;
+	else if (c == ')')
+		(*depth)--;
+}
+
 /* One mailbox s[a..b): the part in angle brackets if any, else the text
  * outside comments. */
 static int
@@ -114,12 +127,7 @@ mail_mailbox(const char *s, size_t a, size_t b,
 			else if (c == '"')
 				quoted = 0;
 		} else if (depth > 0) {
-			if (c == '\\')
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
+			mail_comment_char(c, &i, &depth);
 			continue;
 		} else if (c == '(') {
 			depth = 1;
@@ -170,12 +178,7 @@ mail_addrlist(const char *s, size_t len,
 			c = ',';
 		}
 		if (depth > 0) {
-			if (c == '\\')
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
+			mail_comment_char(c, &i, &depth);
 			if (i < len)
 				continue;
 			c = ',';
