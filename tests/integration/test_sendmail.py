@@ -228,3 +228,18 @@ def test_mailq_and_modes(tern):
     r = run_sendmail(tern, ["-bv", "terntest1@localhost"], b"")
     assert r.returncode == 0 and b"terntest1@localhost" in r.stdout
     assert run_sendmail(tern, ["-bv", "@@"], b"").returncode == 67
+
+
+def test_bs_session_as_alpine_does(tern):
+    """Alpine runs "sendmail -bs -odb -oem" and speaks SMTP on the pipe."""
+    script = (b"EHLO client\r\nMAIL FROM:<terntest1@localhost>\r\n"
+              b"RCPT TO:<terntest2@localhost>\r\nRCPT TO:<bad address@x>\r\n"
+              b"DATA\r\nSubject: bs\r\n\r\n..dot\r\nline\r\n.\r\n"
+              b"RCPT TO:<terntest2@localhost>\r\nQUIT\r\n")
+    r = run_sendmail(tern, ["-bs", "-odb", "-oem"], script, T1)
+    assert r.returncode == 0, r.stderr
+    codes = [l[:3] for l in r.stdout.decode().split("\r\n") if l[:3].isdigit() and l[3:4] == " "]
+    assert codes == ["220", "250", "250", "250", "501", "354", "250", "503", "221"], r.stdout
+    m = delivered(T2)[0]
+    assert m["Subject"] == "bs" and m.get_payload() == ".dot\nline\n"
+    assert m["Return-Path"] == "<terntest1@localhost>"

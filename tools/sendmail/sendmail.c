@@ -31,11 +31,6 @@ main(int argc, char **argv)
 		    "yet; nothing to do\n");
 		return SM_EX_OK;
 	}
-	if (o.mode == SM_MODE_SMTP) {
-		fprintf(stderr, "sendmail: -bs (SMTP on standard input) is "
-		    "not implemented yet\n");
-		return SM_EX_UNAVAILABLE;
-	}
 	path = o.config != NULL ? o.config : getenv("TERN_CONFIG");
 	if (config_load(path, &cfg) < 0)
 		return SM_EX_CONFIG;
@@ -44,6 +39,8 @@ main(int argc, char **argv)
 		return sendmail_mailq(&cfg, STDOUT_FILENO);
 	case SM_MODE_FLUSH:
 		return sendmail_flush(&cfg);
+	case SM_MODE_SMTP:
+		return sendmail_smtp(&o, &cfg);
 	case SM_MODE_VERIFY:
 		return sendmail_verify(&o, &cfg);
 	default:

@@ -62,6 +62,16 @@ int	sendmail_envid_ok(const char *s);
 
 /* Submit the message on standard input.  An exit code. */
 int	sendmail_submit(const struct sendmail_opts *, const struct tern_config *);
+/* -bs: a minimal SMTP dialogue on standard input and output; each
+ * message goes the way of sendmail_submit.  An exit code. */
+int	sendmail_smtp(const struct sendmail_opts *, const struct tern_config *);
+/* The envelope sender of o (-f, or the user's name); NULL if bad. */
+char	*sendmail_sender(const struct sendmail_opts *o);
+struct sendmail_rcpts;
+/* Hand one message to ternpostdrop.  An exit code. */
+int	sendmail_enqueue(const struct sendmail_opts *, const struct tern_config *,
+	    const char *sender, const struct sendmail_rcpts *, const char *msg,
+	    size_t mlen);
 /* -bv: check the recipients; print one line each.  An exit code. */
 int	sendmail_verify(const struct sendmail_opts *, const struct tern_config *);
 /* -bp: list the queue in Postfix's mailq layout.  An exit code. */

@@ -179,7 +179,7 @@ sendmail_rcpts_gather(const struct sendmail_opts *o, const char *msg,
 
 /* The envelope sender: -f (angle brackets taken off; "<>" or "" is the
  * null sender), or the user's login name.  NULL with a message. */
-static char *
+char *
 sendmail_sender(const struct sendmail_opts *o)
 {
 	struct sendmail_rcpts one = { 0 };
@@ -273,13 +273,50 @@ sendmail_postdrop(const struct tern_config *cfg, const char *hdr,
 }
 
 int
+sendmail_enqueue(const struct sendmail_opts *o, const struct tern_config *cfg,
+    const char *sender, const struct sendmail_rcpts *rcpts, const char *msg,
+    size_t mlen)
+{
+	struct drop_envelope env;
+	char		*hdr;
+	size_t		 hlen;
+	int		 rc;
+
+	memset(&env, 0, sizeof(env));
+	env.uid = (long long)getuid();
+	env.sender = (char *)sender;
+	env.fullname = (char *)o->fullname;
+	env.body = o->body;
+	env.ret = o->ret;
+	env.envid = (char *)o->envid;
+	env.notify = o->notify;
+	env.nrcpt = rcpts->n;
+	env.rcpt = rcpts->addr;
+	env.data_len = mlen;
+	if (o->fullname != NULL && !drop_value_ok(o->fullname,
+	    strlen(o->fullname))) {
+		fprintf(stderr, "sendmail: -F: control character in the name\n");
+		return SM_EX_USAGE;
+	}
+	if ((hdr = drop_format(&env, &hlen)) == NULL) {
+		fprintf(stderr, "sendmail: cannot build the drop file\n");
+		return SM_EX_SOFTWARE;
+	}
+	rc = sendmail_postdrop(cfg, hdr, hlen, msg, mlen);
+	if (rc == SM_EX_OK && o->verbose)
+		fprintf(stderr, "sendmail: queued for %d recipient(s)\n",
+		    rcpts->n);
+	free(hdr);
+	return rc;
+}
+
+int
 sendmail_submit(const struct sendmail_opts *o, const struct tern_config *cfg)
 {
 	struct sendmail_rcpts rcpts = { 0 };
-	struct drop_envelope env;
 	const char	*why;
-	char		*msg, *hdr, *sender;
-	size_t		 mlen, hlen;
+	char		*msg, *sender;
+	size_t		 mlen;
 	int		 rc;
 
 	if ((sender = sendmail_sender(o)) == NULL) {
@@ -302,31 +339,7 @@ sendmail_submit(const struct sendmail_opts *o, const struct tern_config *cfg)
 		sendmail_rcpts_free(&rcpts);
 		return SM_EX_NOUSER;
 	}
-	memset(&env, 0, sizeof(env));
-	env.uid = (long long)getuid();
-	env.sender = sender;
-	env.fullname = (char *)o->fullname;
-	env.body = o->body;
-	env.ret = o->ret;
-	env.envid = (char *)o->envid;
-	env.notify = o->notify;
-	env.nrcpt = rcpts.n;
-	env.rcpt = rcpts.addr;
-	env.data_len = mlen;
-	if (o->fullname != NULL && !drop_value_ok(o->fullname,
-	    strlen(o->fullname))) {
-		fprintf(stderr, "sendmail: -F: control character in the name\n");
-		rc = SM_EX_USAGE;
-	} else if ((hdr = drop_format(&env, &hlen)) == NULL) {
-		fprintf(stderr, "sendmail: cannot build the drop file\n");
-		rc = SM_EX_SOFTWARE;
-	} else {
-		rc = sendmail_postdrop(cfg, hdr, hlen, msg, mlen);
-		if (rc == SM_EX_OK && o->verbose)
-			fprintf(stderr, "sendmail: queued for %d recipient(s)\n",
-			    rcpts.n);
-		free(hdr);
-	}
+	rc = sendmail_enqueue(o, cfg, sender, &rcpts, msg, mlen);
 	free(msg);
 	free(sender);
 	sendmail_rcpts_free(&rcpts);
