@@ -19,7 +19,7 @@
 static int
 args(struct sendmail_opts *o, ...)
 {
-	char	*argv[32];
+	static char *argv[32];	/* o->rcpt points into it */
 	int	 argc = 0;
 	va_list	 ap;
 
