@@ -36,14 +36,21 @@ main(int argc, char **argv)
 		return SM_EX_CONFIG;
 	switch (o.mode) {
 	case SM_MODE_MAILQ:
-		return sendmail_mailq(&cfg, STDOUT_FILENO);
+		rc = sendmail_mailq(&cfg, STDOUT_FILENO);
+		break;
 	case SM_MODE_FLUSH:
-		return sendmail_flush(&cfg);
+		rc = sendmail_flush(&cfg);
+		break;
 	case SM_MODE_SMTP:
-		return sendmail_smtp(&o, &cfg);
+		rc = sendmail_smtp(&o, &cfg);
+		break;
 	case SM_MODE_VERIFY:
-		return sendmail_verify(&o, &cfg);
+		rc = sendmail_verify(&o, &cfg);
+		break;
 	default:
-		return sendmail_submit(&o, &cfg);
+		rc = sendmail_submit(&o, &cfg);
+		break;
 	}
+	config_free(&cfg);
+	return rc;
 }
