@@ -28,7 +28,7 @@ MANDIR     = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 
-DAEMONS = master smtpd qmgr deliver resolver anvil smtp
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -73,7 +73,7 @@ $(foreach d,$(DAEMONS),$(eval $(call program_rules,$(d),$(d))))
 
 # The master checks every key of tern.conf (master/master_params.c): it links
 # each daemon's key table, DIR/DIR_params.o, which is data only.
-PARAMS_OBJ = $(foreach d,$(filter-out master,$(DAEMONS)),$(B)/$(d)/$(d)_params.o)
+PARAMS_OBJ = $(patsubst %.c,$(B)/%.o,$(filter-out master/%,$(wildcard */*_params.c)))
 $(B)/bin/master: $(PARAMS_OBJ)
 $(foreach t,$(TOOLS),$(eval $(call program_rules,tools/$(t),$(t))))
 

@@ -60,6 +60,12 @@ static const struct config_key config_global_keys[] = {
 	/* how long the resolver waits for DNS, and the SMTP client for it */
 	{ "resolver_timeout", CT_TIME, O(resolver_timeout), "30", 0, 1, NULL,
 	    NULL },
+	/* smtpd, pickup and sendmail all bound a message by it */
+	{ "message_size_limit", CT_SIZE, O(message_size_limit), "10240000", 0, 1,
+	    NULL, NULL },
+	/* the group of maildrop/ and ternpostdrop: the master, sendmail */
+	{ "setgid_group", CT_STRING, O(setgid_group), "terndrop", 0, 0, NULL,
+	    NULL },
 	/* deliver's mailbox deadline, and qmgr's watchdog on deliver */
 	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1, NULL,
 	    NULL },

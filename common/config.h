@@ -86,11 +86,14 @@ struct tern_config {
 	char	*queue_directory;	/* default: /var/spool/tern */
 	char	*daemon_directory;	/* default: compiled-in LIBEXECDIR */
 	char	*mail_owner;		/* default: tern */
+	char	*setgid_group;		/* group of maildrop/ and ternpostdrop: terndrop */
 	char	*master_config;		/* default: master.conf beside tern.conf */
 	struct config_list mynetworks;	/* networks that may relay, default
 					   "127.0.0.0/8, [::1]/128" */
 	struct config_list relay_domains; /* domains relayed for anyone,
 					   default empty; ".d" = subdomains */
+	size_t	 message_size_limit;	/* default 10240000; smtpd, pickup,
+					   sendmail */
 	int	 resolver_timeout;	/* seconds, default 30; resolver and
 					   the SMTP client */
 	int	 local_time_limit;	/* seconds per batch of mailbox work,

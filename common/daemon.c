@@ -132,7 +132,8 @@ daemon_setup(int argc, char **argv, const char *progname,
 	}
 	/* Errors before log_open() reach stderr: the master or the person who
 	 * started us sees "file:line: reason". */
-	if (config_load_parts(ctx->config_path, &ctx->cfg, &ctx->params, 1, 0) < 0)
+	if (config_load_parts(ctx->config_path, &ctx->cfg, &ctx->params,
+	    params != NULL ? 1 : 0, 0) < 0)
 		exit(1);
 	log_set_verbose(verbose || ctx->cfg.verbose);
 	log_open(ctx->service != NULL ? ctx->service : progname, ctx->foreground);
@@ -205,5 +206,6 @@ daemon_cleanup(struct daemon_ctx *ctx)
 		ctx->listen_fd = -1;
 	}
 	config_free(&ctx->cfg);
-	config_free_part(ctx->params.table, ctx->params.dest);
+	if (ctx->params.table != NULL)
+		config_free_part(ctx->params.table, ctx->params.dest);
 }

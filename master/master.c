@@ -131,7 +131,8 @@ master_start(struct master *m, const char *config, int *pidfd)
 	if (queue_trust_check(mc->cfg.queue_directory) == -1 ||
 	    service_listen_chdir(mc->cfg.queue_directory) == -1 ||
 	    queue_trust_mark() == -1 ||
-	    service_listen_queue(mc->owner_uid, mc->owner_gid) == -1)
+	    service_listen_queue(mc->owner_uid, mc->owner_gid,
+	    mc->cfg.setgid_group) == -1)
 		exit(1);
 	if ((*pidfd = master_pid_lock(MASTER_PID_PATH)) == -1)
 		exit(1);

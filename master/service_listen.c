@@ -16,11 +16,13 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "drop_file.h"
 #include "log.h"
 #include "privs.h"
 #include "queue.h"
@@ -74,8 +76,54 @@ service_listen_chdir(const char *queue_dir)
 	return 0;
 }
 
+/* maildrop/: owner uid, group drop_group (the set-gid group of
+ * ternpostdrop), mode 1770: that group may add files, the sticky bit lets
+ * nobody but a file's owner and the directory's owner (pickup) remove or
+ * rename one, and others may not even enter.  Without the group (not
+ * created yet) the directory is uid's own, and only root and the mail
+ * owner can submit. */
+static int
+queue_maildrop_own(uid_t uid, gid_t gid, const char *drop_group)
+{
+	struct group	*gr;
+	struct stat	 st;
+	int		 fd, rc = -1;
+
+	if (mkdir(DROP_DIR, 01770) == -1 && errno != EEXIST) {
+		log_error("cannot create queue directory %s: %s", DROP_DIR,
+		    strerror(errno));
+		return -1;
+	}
+	if (privs_is_root()) {
+		if ((gr = getgrnam(drop_group)) != NULL)
+			gid = gr->gr_gid;
+		else
+			log_warn("setgid_group \"%s\" does not exist: only root "
+			    "and the mail owner can submit local mail",
+			    drop_group);
+	}
+	fd = open(DROP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		log_error("queue directory %s: %s", DROP_DIR, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		log_error("queue directory %s: %s", DROP_DIR, strerror(errno));
+	else if (privs_is_root() && (st.st_uid != uid || st.st_gid != gid) &&
+	    fchown(fd, uid, gid) == -1)
+		log_error("queue directory %s: cannot change owner: %s",
+		    DROP_DIR, strerror(errno));
+	else if ((st.st_mode & 07777) != 01770 && fchmod(fd, 01770) == -1)
+		log_error("queue directory %s: cannot change mode: %s",
+		    DROP_DIR, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
 int
-service_listen_queue(uid_t uid, gid_t gid)
+service_listen_queue(uid_t uid, gid_t gid, const char *drop_group)
 {
 	size_t	 i;
 
@@ -93,6 +141,8 @@ service_listen_queue(uid_t uid, gid_t gid)
 			return -1;
 		}
 	}
+	if (queue_maildrop_own(uid, gid, drop_group) == -1)
+		return -1;
 	/* Not root: everything already belongs to whoever runs us. */
 	if (!privs_is_root())
 		return 0;

@@ -24,7 +24,7 @@ int	service_listen_chdir(const char *queue_dir);
  * when running as root, give the whole set to uid/gid with mode 0700, so
  * that daemons running as mail_owner can use them.  0, or -1 (logged).
  */
-int	service_listen_queue(uid_t uid, gid_t gid);
+int	service_listen_queue(uid_t uid, gid_t gid, const char *drop_group);
 
 /*
  * Bind and listen on the service's address; a unix socket gets mode 0600

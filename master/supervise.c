@@ -561,7 +561,8 @@ reload(struct master *m)
 	}
 	stop_all(m);
 	/* mail_owner may have changed. */
-	if (service_listen_queue(nc.owner_uid, nc.owner_gid) == -1)
+	if (service_listen_queue(nc.owner_uid, nc.owner_gid,
+	    nc.cfg.setgid_group) == -1)
 		log_warn("reload: queue directory set-up incomplete");
 	move_sockets(&m->conf, &nc);
 	supervise_conf_free(&m->conf);

@@ -12,14 +12,17 @@ destdir=$1 prefix=$2 sysconfdir=$3 queuedir=$4 build=$5
 inst() { install -D -m "$1" "$2" "$destdir$3"; }
 
 inst 0755 "$build/bin/master" "$prefix/sbin/tern-master"
-for d in smtpd qmgr deliver resolver anvil smtp; do
+for d in smtpd qmgr deliver resolver anvil smtp pickup; do
 	inst 0755 "$build/bin/$d" "$prefix/lib/tern/$d"
 done
 for t in "$build"/bin/*; do
 	n=$(basename "$t")
-	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp) continue ;; esac
+	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp|pickup|ternpostdrop) continue ;; esac
 	inst 0755 "$t" "$prefix/sbin/$n"
 done
+# sendmail runs the ternpostdrop in its own directory; set-gid terndrop
+# (the group that may write maildrop/) when installing for real, below.
+inst 0755 "$build/bin/ternpostdrop" "$prefix/sbin/ternpostdrop"
 for m in man/*.[1-8]; do
 	[ -f "$m" ] || continue
 	sec=${m##*.}
@@ -49,6 +52,12 @@ if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
 	done
 	# Only the master (root) writes its pid file.
 	install -d -m 0700 -o root -g root "$queuedir/pid"
+	# Local submission: maildrop/ writable by group terndrop, which only
+	# the set-gid ternpostdrop runs with (docs/SECURITY.md).
+	getent group terndrop >/dev/null || groupadd --system terndrop
+	install -d -m 1770 -o tern -g terndrop "$queuedir/maildrop"
+	chown root:terndrop "$prefix/sbin/ternpostdrop"
+	chmod 2755 "$prefix/sbin/ternpostdrop"
 	echo "installed; start with: $prefix/sbin/tern-master -c $sysconfdir/tern.conf"
 else
 	echo "installed into ${destdir:-/}; as root (without DESTDIR) make install also creates the tern user and $queuedir"

@@ -36,6 +36,24 @@ ensure_user() {
 	    --shell /usr/sbin/nologin tern || die "cannot create user tern"
 }
 
+# The instance's own sendmail and the set-gid ternpostdrop beside it
+# (sendmail runs the one in its own directory), so that any local user can
+# submit into this instance: DIR/bin/sendmail -C DIR/etc/tern.conf.
+install_submit() {
+	dir=$1 build=$2
+	mkdir -p "$dir/bin"
+	[ -x "$build/bin/sendmail" ] || return 0
+	install -m 755 "$build/bin/sendmail" "$dir/bin/sendmail"
+	if [ "$(id -u)" -eq 0 ]; then
+		getent group terndrop >/dev/null 2>&1 || groupadd --system terndrop ||
+		    die "cannot create group terndrop"
+		install -o root -g terndrop -m 2755 "$build/bin/ternpostdrop" \
+		    "$dir/bin/ternpostdrop"
+	else
+		install -m 755 "$build/bin/ternpostdrop" "$dir/bin/ternpostdrop"
+	fi
+}
+
 write_config() {
 	dir=$1 listen=$2 build=$3 owner=$4
 	mkdir -p "$dir/etc" "$dir/queue" "$dir/log"
@@ -60,6 +78,7 @@ deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
 anvil       unix   private/anvil        -      n       1      anvil
 smtp        unix   private/smtp         -      n       2      smtp
+pickup      unix   private/pickup       -      n       1      pickup
 CONF
 	fi
 }
@@ -74,6 +93,7 @@ start() {
 	owner=$(id -un)
 	if [ "$(id -u)" -eq 0 ]; then ensure_user; owner=tern; fi
 	write_config "$dir" "$listen" "$build" "$owner"
+	install_submit "$dir" "$build"
 	# A master running as root refuses a queue directory, or a parent of
 	# it, that anyone but root may write (master(8)); mkdir -p under a
 	# loose umask would make one.

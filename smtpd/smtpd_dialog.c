@@ -81,6 +81,7 @@ smtpd_dialog_helo(struct smtpd_session *s, const struct smtpd_command *cmd)
 static void
 smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
+	const struct tern_config	*cfg = s->srv->cfg;
 	const struct smtpd_params	*par = s->srv->par;
 	struct smtpd_path		 path;
 	struct smtpd_result		 res;
@@ -97,13 +98,13 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_result(s, &res);
 		return;
 	}
-	if (path.has_size && par->message_size_limit > 0 &&
-	    path.size > par->message_size_limit) {
+	if (path.has_size && cfg->message_size_limit > 0 &&
+	    path.size > cfg->message_size_limit) {
 		smtpd_session_reply(s, 552, "5.3.4",
 		    "Message size exceeds fixed limit");
 		return;
 	}
-	if (path.has_size && !smtpd_space_check(par, path.size)) {
+	if (path.has_size && !smtpd_space_check(cfg, par, path.size)) {
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 		return;
@@ -222,7 +223,7 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 	else if (s->nrcpt == 0)
 		smtpd_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
-	else if (!smtpd_space_check(s->srv->par, 0))
+	else if (!smtpd_space_check(s->srv->cfg, s->srv->par, 0))
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 	else

@@ -66,7 +66,7 @@ smtpd_message_start(struct smtpd_session *s)
 	}
 	memcpy(s->id, s->qw->id, sizeof(s->id));
 	log_qid(LOG_LEVEL_INFO, s->id, "client=%s helo=%s", s->client, s->helo);
-	smtpd_data_init(&s->dec, par->message_size_limit);
+	smtpd_data_init(&s->dec, cfg->message_size_limit);
 	s->dec.keep_bare = par->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO;
 	s->write_failed = 0;
 	s->phase = SMTP_PHASE_DATA;

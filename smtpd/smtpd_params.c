@@ -11,8 +11,6 @@ static const char *const bare_newline_words[] = { "no", "reject", NULL };
 static const struct config_key smtpd_keys[] = {
 	{ "smtpd_banner", CT_STRING, O(smtpd_banner), "$myhostname ESMTP tern",
 	    CF_EXPAND | CF_EMPTY_OK, 0, NULL, NULL },
-	{ "message_size_limit", CT_SIZE, O(message_size_limit), "10240000", 0, 1,
-	    NULL, NULL },
 	{ "smtpd_recipient_limit", CT_COUNT, O(smtpd_recipient_limit), "1000", 0,
 	    1, NULL, NULL },
 	{ "smtpd_timeout", CT_TIME, O(smtpd_timeout), "300", 0, 1, NULL, NULL },

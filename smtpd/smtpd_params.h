@@ -18,7 +18,6 @@ enum {
 
 struct smtpd_params {
 	char	*smtpd_banner;		/* default: "$myhostname ESMTP tern" */
-	size_t	 message_size_limit;	/* default: 10240000 */
 	int	 smtpd_recipient_limit;	/* default: 1000 */
 	int	 smtpd_timeout;		/* seconds, default 300 */
 	int	 smtpd_client_limit;	/* sessions per smtpd process, default 20000 */

@@ -102,13 +102,12 @@ static void
 smtpd_server_replies(struct smtpd_server *srv)
 {
 	const struct tern_config	*cfg = srv->cfg;
-	const struct smtpd_params	*par = srv->par;
 	struct buf			 b;
 
 	buf_init(&b, 4096);
 	if (buf_appendf(&b, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
 	    "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n", cfg->myhostname,
-	    par->message_size_limit) < 0)
+	    cfg->message_size_limit) < 0)
 		log_fatal("myhostname too long");
 	srv->ehlo = b.data;
 	srv->ehlo_len = b.len;

@@ -30,7 +30,8 @@ smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 }
 
 int
-smtpd_space_check(const struct smtpd_params *par, unsigned long long size)
+smtpd_space_check(const struct tern_config *cfg,
+    const struct smtpd_params *par, unsigned long long size)
 {
 	struct statvfs	 st;
 	unsigned long long avail;
@@ -42,10 +43,10 @@ smtpd_space_check(const struct smtpd_params *par, unsigned long long size)
 	}
 	avail = (unsigned long long)st.f_bavail * st.f_frsize;
 	if (smtpd_space_enough(avail, par->queue_minfree,
-	    par->message_size_limit, size))
+	    cfg->message_size_limit, size))
 		return 1;
 	log_warn("not enough free space in the queue: %llu bytes free, "
 	    "queue_minfree %zu, message_size_limit %zu, message size %llu",
-	    avail, par->queue_minfree, par->message_size_limit, size);
+	    avail, par->queue_minfree, cfg->message_size_limit, size);
 	return 0;
 }

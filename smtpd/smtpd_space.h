@@ -21,6 +21,8 @@ struct smtpd_params;
 int	smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 	    size_t message_size_limit, unsigned long long size);
 /* The same for the queue directory (the current directory). */
-int	smtpd_space_check(const struct smtpd_params *, unsigned long long size);
+struct tern_config;
+int	smtpd_space_check(const struct tern_config *,
+	    const struct smtpd_params *, unsigned long long size);
 
 #endif

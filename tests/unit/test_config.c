@@ -149,7 +149,7 @@ test_defaults(void **state)
 	assert_string_equal(cf.daemon_directory, TERN_LIBEXECDIR);
 	assert_string_equal(cf.mail_owner, "tern");
 	assert_string_equal(cf.master_config, TERN_SYSCONFDIR "/master.conf");
-	assert_int_equal(sp.message_size_limit, 10240000);
+	assert_int_equal(cf.message_size_limit, 10240000);
 	assert_int_equal(sp.smtpd_recipient_limit, 1000);
 	assert_int_equal(sp.smtpd_timeout, 300);
 	assert_int_equal(sp.smtpd_client_limit, 20000);
@@ -226,7 +226,7 @@ test_all_keys(void **state)
 	assert_string_equal(cf.daemon_directory, "/d");
 	assert_string_equal(cf.mail_owner, "postman");
 	assert_string_equal(cf.master_config, "/etc/t/svc.conf");
-	assert_int_equal(sp.message_size_limit, 20 * 1024 * 1024);
+	assert_int_equal(cf.message_size_limit, 20 * 1024 * 1024);
 	assert_int_equal(sp.smtpd_recipient_limit, 50);
 	assert_int_equal(sp.smtpd_timeout, 300);
 	assert_int_equal(sp.smtpd_client_limit, 7);
@@ -529,7 +529,7 @@ test_load_and_print(void **state)
 	fclose(f);
 	assert_int_equal(load_all(path, &cf), 0);
 	assert_string_equal(cf.path, path);
-	assert_int_equal(sp.message_size_limit, 1024);
+	assert_int_equal(cf.message_size_limit, 1024);
 	assert_string_equal(cf.master_config, "/abs/m.conf");
 
 	snprintf(out, sizeof(out), "%s/print", dir);
