@@ -7,9 +7,16 @@
  * the unquoted local part gives a valid mailbox with the same local part
  * (round trip); a login name is only ever [a-z0-9._-]; a valid domain is
  * LDH labels of 1..63 octets; every answer is the same twice.
+ * addr_canonical: it accepts exactly the valid mailboxes and a bare
+ * "postmaster" in any case; its result is no longer than the input, a
+ * valid mailbox again, its own canonical form (idempotent), has the same
+ * unquoted local part and the domain in lower case (the same address),
+ * is the same for the re-quoted spelling, and needs exactly its length
+ * plus the NUL: one byte less is refused with an empty result.
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "fuzz.h"
@@ -84,6 +91,8 @@ requote(const char *local, const char *domain, char *out, size_t outlen)
 	return n + strlen(domain);
 }
 
+static void	check_canonical(const char *, size_t, const char *, size_t);
+
 static void
 check_mailbox(const char *s, size_t len)
 {
@@ -98,6 +107,7 @@ check_mailbox(const char *s, size_t len)
 	FUZZ_ASSERT(ok == addr_valid_mailbox(s, len, NULL));
 	if (!ok) {
 		FUZZ_ASSERT(err != NULL && err[0] != '\0');
+		check_canonical(s, len, NULL, 0);
 		return;
 	}
 	FUZZ_ASSERT(len + 2 <= ADDR_PATH_MAX);
@@ -121,11 +131,56 @@ check_mailbox(const char *s, size_t len)
 		/* Only a length limit may refuse it: quotes make it longer. */
 		FUZZ_ASSERT(qlen - strlen(domain) - 1 > ADDR_LOCAL_MAX ||
 		    qlen + 2 > ADDR_PATH_MAX);
+	check_canonical(s, len, q, qlen);
 	if (addr_local_user(copy, user, sizeof(user)) == 0) {
 		FUZZ_ASSERT(user[0] != '\0' && user[0] != '.' && user[0] != '-');
 		for (i = 0; user[i] != '\0'; i++)
 			FUZZ_ASSERT(is_login_char(user[i]));
 		FUZZ_ASSERT(strlen(user) == strlen(local));
+	}
+}
+
+/* The canonical spelling of s[0..len) (see addr.h); q[0..qlen) is another
+ * spelling of it when qlen > 0. */
+static void
+check_canonical(const char *s, size_t len, const char *q, size_t qlen)
+{
+	char	 out[ADDR_PATH_MAX + 1], again[ADDR_PATH_MAX + 1];
+	char	 copy[ADDR_PATH_MAX + 1], l1[ADDR_LOCAL_MAX + 1];
+	char	 l2[ADDR_LOCAL_MAX + 1], low[ADDR_PATH_MAX + 1];
+	int	 r, pm = len == 10 && strncasecmp(s, "postmaster", 10) == 0;
+	size_t	 n;
+
+	r = addr_canonical(s, len, out, sizeof(out));
+	FUZZ_ASSERT(r == 0 || r == -1);
+	FUZZ_ASSERT((r == 0) == (pm || addr_valid_mailbox(s, len, NULL)));
+	if (r < 0) {
+		FUZZ_ASSERT(out[0] == '\0');
+		return;
+	}
+	n = strlen(out);
+	FUZZ_ASSERT(n <= len);
+	FUZZ_ASSERT(addr_canonical(out, n, again, sizeof(again)) == 0 &&
+	    strcmp(out, again) == 0);
+	/* Exactly n + 1 bytes of room are needed. */
+	FUZZ_ASSERT(addr_canonical(s, len, again, n + 1) == 0 &&
+	    strcmp(out, again) == 0);
+	FUZZ_ASSERT(addr_canonical(s, len, again, n) == -1 && again[0] == '\0');
+	if (pm) {
+		FUZZ_ASSERT(strcmp(out, "postmaster") == 0);
+		return;
+	}
+	FUZZ_ASSERT(addr_valid_mailbox(out, n, NULL));
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	FUZZ_ASSERT(addr_local_part(copy, l1, sizeof(l1)) == 0);
+	FUZZ_ASSERT(addr_local_part(out, l2, sizeof(l2)) == 0);
+	FUZZ_ASSERT(strcmp(l1, l2) == 0);
+	addr_lower(addr_domain(copy), low, sizeof(low));
+	FUZZ_ASSERT(strcmp(addr_domain(out), low) == 0);
+	if (qlen > 0 && addr_valid_mailbox(q, qlen, NULL)) {
+		FUZZ_ASSERT(addr_canonical(q, qlen, again, sizeof(again)) == 0);
+		FUZZ_ASSERT(strcmp(out, again) == 0);
 	}
 }
 

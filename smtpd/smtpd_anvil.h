@@ -19,6 +19,7 @@
 #define TERN_SMTPD_ANVIL_H
 
 struct event_base;
+struct ipc_msg;
 struct smtpd_anvil;
 struct smtpd_session;
 struct tern_config;
@@ -37,6 +38,13 @@ struct smtpd_anvil *smtpd_anvil_new(struct event_base *,
 int	smtpd_anvil_connect(struct smtpd_anvil *, struct smtpd_session *s);
 /* Session s ends: forget its question, tell anvil if it was counted. */
 void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
+/* What anvil's reply m says (pure, fuzzed): 0 with the counts, both 0
+ * unless status=ok gave them within [0, 2^30] (status full or unknown, or
+ * a count missing or out of range: no limit applies); -1 when anvil refused
+ * the request (any other type), *why its text.  The session goes on
+ * either way. */
+int	smtpd_anvil_reply_decode(const struct ipc_msg *m, int *count,
+	    int *rate, const char **why);
 /* Free (sessions first: a waiting session is never admitted from here). */
 void	smtpd_anvil_free(struct smtpd_anvil *);
 
