@@ -41,7 +41,8 @@ void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
 /* What anvil's reply m says (pure, fuzzed): 0 with the counts, both 0
  * unless status=ok gave them within [0, 2^30] (status full or unknown, or
  * a count missing or out of range: no limit applies); -1 when anvil refused
- * the request (any other type), *why its text.  The session goes on
+ * the request (any other type), *why its text (pointing into m).  The
+ * session goes on
  * either way. */
 int	smtpd_anvil_reply_decode(const struct ipc_msg *m, int *count,
 	    int *rate, const char **why);
