@@ -42,8 +42,7 @@ void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
  * unless status=ok gave them within [0, 2^30] (status full or unknown, or
  * a count missing or out of range: no limit applies); -1 when anvil refused
  * the request (any other type), *why its text (pointing into m).  The
- * session goes on
- * either way. */
+ * session goes on either way. */
 int	smtpd_anvil_reply_decode(const struct ipc_msg *m, int *count,
 	    int *rate, const char **why);
 /* Free (sessions first: a waiting session is never admitted from here). */
