@@ -26,6 +26,10 @@
  * formats back to its own bytes; a torn tail is reported, and the next
  * append writes over it and leaves exactly the records before it plus the
  * new one.  A status byte written in place changes that status only.
+ * Written again as queue_writer.c does (header with the unfinished mark,
+ * message, size in place), the file is refused until the size is written
+ * and then reads as the same envelope and message (round trip through the
+ * version 2 writer, version 1 input included).
  */
 #include <sys/mman.h>
 
@@ -328,6 +332,48 @@ check_mark(int fd, const struct queue_envelope *env)
 	FUZZ_ASSERT(queue_rcpt_write(fd, env, env->nrcpt, s) == -1);
 }
 
+/* The writer's steps (common/queue_writer.c, without its directories):
+ * the header with the unfinished mark, the message, then the size in
+ * place.  Unfinished, the file is refused; finished, it reads as the
+ * message of the input, with the same envelope and the same bytes. */
+static void
+check_rewrite(const char *buf, const struct queue_envelope *env)
+{
+	struct queue_envelope	 copy, back;
+	const char		*err = NULL;
+	char			*head, *msg;
+	size_t			 len;
+	int			 fd;
+
+	copy = *env;
+	copy.data_len = -1;
+	FUZZ_ASSERT((head = queue_envelope_format(&copy, &len)) != NULL);
+	FUZZ_ASSERT(queue_envelope_parse(head, len, &back, NULL) == 0);
+	copy.size_off = back.size_off;
+	queue_envelope_free(&back);
+	FUZZ_ASSERT((fd = memfd_create("fuzz_queue_w", MFD_CLOEXEC)) >= 0);
+	FUZZ_ASSERT(write(fd, head, len) == (ssize_t)len);
+	FUZZ_ASSERT(env->data_len == 0 || write(fd, buf + env->data_off,
+	    (size_t)env->data_len) == (ssize_t)env->data_len);
+	FUZZ_ASSERT(queue_file_read(fd, &back, &err) == -1 &&
+	    strcmp(err, "unfinished file") == 0);
+	FUZZ_ASSERT(queue_size_write(fd, copy.size_off, env->data_len) == 0);
+	FUZZ_ASSERT(queue_file_read(fd, &back, NULL) == 0);
+	check_same(env, &back, -1);
+	FUZZ_ASSERT(back.version == QUEUE_FORMAT_VERSION &&
+	    (size_t)back.data_off == len && back.data_len == env->data_len);
+	if ((msg = malloc((size_t)env->data_len + 1)) != NULL) {
+		FUZZ_ASSERT(pread(fd, msg, (size_t)env->data_len + 1,
+		    back.data_off) == (ssize_t)env->data_len);
+		FUZZ_ASSERT(memcmp(msg, buf + env->data_off,
+		    (size_t)env->data_len) == 0);
+		free(msg);
+	}
+	queue_envelope_free(&back);
+	close(fd);
+	free(head);
+}
+
 /* The whole file: its bounds, the descriptor reader, the records. */
 static void
 check_file(const char *buf, size_t len, const struct queue_envelope *hdr)
@@ -367,6 +413,7 @@ check_file(const char *buf, size_t len, const struct queue_envelope *hdr)
 	}
 	check_same(&env, &fenv, -1);
 	FUZZ_ASSERT(fenv.data_len == env.data_len);
+	check_rewrite(buf, &env);
 	if (env.version < 2) {
 		FUZZ_ASSERT(queue_outcome_read(fd, &fenv, NULL, NULL) == 0);
 		FUZZ_ASSERT(queue_outcome_write(fd, &fenv, NULL) == -1 &&
