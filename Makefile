@@ -5,10 +5,12 @@
 #   DIR/*.c for each daemon    -> build/DIR/libDIR.a (all but DIR/DIR.c) + DIR/DIR.c = build/bin/DIR
 #   tools/NAME/*.c, an admin command, the same way: build/tools/NAME/libNAME.a + build/bin/NAME
 #   tests/unit/test_NAME.c     -> build/tests/test_NAME (cmocka; links every program archive)
-#   mk/*.sh                    the scripts behind make deps/run/stop/install (not installed)
+#   fuzz/fuzz_NAME.c           -> build/fuzz/replay_NAME (make check replays fuzz/corpus/NAME/)
+#                                 and build-fuzz/fuzz/fuzz_NAME (make fuzz: clang's libFuzzer)
+#   mk/*.sh                    the scripts behind make deps/run/stop/install/fuzz (not installed)
 #
-# Targets: all (default), check, run, stop, deps, install, bench, soak, clean.
-# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR, SOAK_SECONDS.
+# Targets: all (default), check, run, stop, deps, install, bench, soak, fuzz, clean.
+# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR, SOAK_SECONDS, FUZZ_SECONDS.
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -16,6 +18,8 @@ DESTDIR  ?=
 SANITIZE ?= 0
 PYTHON   ?= /usr/bin/python3
 SOAK_SECONDS ?= 120
+FUZZ_SECONDS ?= 60
+FUZZ_CC  ?= clang
 
 # The rules made by $(eval) below come first in this file; "make" alone
 # must still mean "make all".
@@ -36,7 +40,12 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -W
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fstack-protector-strong -Icommon $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DTERN_SYSCONFDIR='"$(SYSCONFDIR)"' -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
-ifeq ($(SANITIZE),1)
+# FUZZ=1 is make fuzz's own build (clang, coverage for libFuzzer), in build-fuzz/.
+ifeq ($(FUZZ),1)
+  CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+  B = build-fuzz
+else ifeq ($(SANITIZE),1)
   CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=address,undefined
   B = build-san
@@ -84,8 +93,11 @@ TOOL_BINS       = $(foreach t,$(TOOLS),$(B)/bin/$(t))
 TEST_SRC   = $(wildcard tests/unit/test_*.c)
 TEST_BINS  = $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 ALL_LIBS   = -lunbound -lpthread -levent_openssl -lssl -lcrypto $(LIBS_COMMON)
+FUZZ_NAMES = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+REPLAY_BINS = $(FUZZ_NAMES:%=$(B)/fuzz/replay_%)
+FUZZ_BINS  = $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 
-.PHONY: all check unit-check integration-check run stop deps install bench soak clean
+.PHONY: all check unit-check integration-check run stop deps install bench soak fuzz fuzz-build clean
 all: $(DAEMON_BINS) $(TOOL_BINS)
 
 $(B)/empty.o:
@@ -105,12 +117,22 @@ $(B)/tests/%: tests/unit/%.c $(DAEMON_ARCHIVES) $(LIBTERN)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -I. $(LDFLAGS) -o $@ $< $(DAEMON_ARCHIVES) $(LIBTERN) -lcmocka $(ALL_LIBS)
 
+# A harness with our own main() (fuzz/replay.c), built like a test; and with
+# libFuzzer's main(), only in make fuzz's build.
+$(B)/fuzz/replay_%: fuzz/fuzz_%.c fuzz/replay.c $(wildcard fuzz/*.h) $(DAEMON_ARCHIVES) $(LIBTERN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I. -Ifuzz $(LDFLAGS) -o $@ fuzz/fuzz_$*.c fuzz/replay.c $(DAEMON_ARCHIVES) $(LIBTERN) $(ALL_LIBS)
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(DAEMON_ARCHIVES) $(LIBTERN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -I. -Ifuzz $(LDFLAGS) -fsanitize=fuzzer -o $@ fuzz/fuzz_$*.c $(DAEMON_ARCHIVES) $(LIBTERN) $(ALL_LIBS)
+
 # deps: install what building and testing need, when root and something is missing.
 deps:
 	@sh mk/deps.sh
 
-unit-check: $(TEST_BINS)
+unit-check: $(TEST_BINS) $(REPLAY_BINS)
 	@sh tests/run-unit.sh $(TEST_BINS)
+	@sh mk/fuzz.sh replay $(B) $(FUZZ_NAMES)
 
 integration-check: all
 	TERN_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
@@ -139,5 +161,13 @@ soak: all
 	TERN_BUILD=$(abspath $(B)) TERN_SOAK_SECONDS=$(SOAK_SECONDS) \
 	    $(PYTHON) -m pytest -q -s -p no:cacheprovider tests/integration/test_soak.py
 
+# fuzz: every harness for FUZZ_SECONDS on its corpus; what it finds goes to
+# build-fuzz/fuzz-out/, never into fuzz/corpus/.
+fuzz: deps
+	$(MAKE) FUZZ=1 CC=$(FUZZ_CC) fuzz-build
+	@sh mk/fuzz.sh run build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_BINS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

@@ -158,7 +158,7 @@ queue_outcome_parse(const char *line, size_t len, int nrcpt,
 	if (!outcome_field(&p, end, &f, &n) || (!(n == 1 && f[0] == '-') &&
 	    !outcome_host_valid(f, n)))
 		return outcome_fail(err, "bad host");
-	if (f[0] != '-')
+	if (!(n == 1 && f[0] == '-'))	/* "-x" is a host, "-" none */
 		memcpy(o->host, f, n);
 	if (!queue_text_clean(p, (size_t)(end - p), QUEUE_TEXT_MAX))
 		return outcome_fail(err, "bad text");

@@ -2,8 +2,10 @@
 # deps.sh - make sure the Debian packages tern needs to build and test are
 # installed.  As root, installs the missing ones with apt-get; otherwise
 # prints the command to run and fails.  Quiet when nothing is missing.
+# libclang-rt-14-dev is clang 14's sanitizer and libFuzzer runtime (make
+# fuzz, make CC=clang SANITIZE=1); it follows Debian 12's clang.
 set -u
-PKGS="gcc make pkg-config clang libc6-dev libssl-dev libdb5.3-dev libbsd-dev
+PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
 libevent-dev libunbound-dev libcmocka-dev unbound swaks python3 python3-pytest
 python3-dnspython python3-aiosmtpd db5.3-util openssl procps passwd"
 

@@ -159,22 +159,38 @@ smtpd_anvil_drop(struct smtpd_anvil *a, const char *why)
 	event_del(a->timer);
 }
 
+int
+smtpd_anvil_reply_decode(const struct ipc_msg *m, int *count, int *rate,
+    const char **why)
+{
+	const char	*status = ipc_msg_get(m, "status");
+	long long	 c = 0, r = 0;
+
+	*count = *rate = 0;
+	if (m->type != ANVIL_T_REPLY) {
+		*why = ipc_msg_get(m, "text");
+		if (*why == NULL)
+			*why = "(no text)";
+		return -1;
+	}
+	if (status != NULL && strcmp(status, "ok") == 0) {
+		(void)ipc_msg_get_int(m, "count", 0, 1LL << 30, &c);
+		(void)ipc_msg_get_int(m, "rate", 0, 1LL << 30, &r);
+	}
+	*count = (int)c;
+	*rate = (int)r;
+	return 0;
+}
+
 static void
 smtpd_anvil_reply(struct smtpd_anvil *a, const struct ipc_msg *m)
 {
-	const char	*status = ipc_msg_get(m, "status");
-	long long	 count = 0, rate = 0;
+	const char	*why;
+	int		 count, rate;
 
-	if (m->type == ANVIL_T_REPLY && status != NULL &&
-	    strcmp(status, "ok") == 0) {
-		(void)ipc_msg_get_int(m, "count", 0, 1LL << 30, &count);
-		(void)ipc_msg_get_int(m, "rate", 0, 1LL << 30, &rate);
-	} else if (m->type != ANVIL_T_REPLY) {
-		status = ipc_msg_get(m, "text");
-		log_warn("anvil refused a request: %s",
-		    status != NULL ? status : "(no text)");
-	}
-	smtpd_anvil_answer(a, (int)count, (int)rate);
+	if (smtpd_anvil_reply_decode(m, &count, &rate, &why) < 0)
+		log_warn("anvil refused a request: %s", why);
+	smtpd_anvil_answer(a, count, rate);
 }
 
 static void

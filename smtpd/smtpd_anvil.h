@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 struct event_base;
+struct ipc_msg;
 struct smtpd_anvil;
 struct smtpd_session;
 struct smtpd_params;
@@ -48,6 +49,13 @@ void	smtpd_anvil_disconnect(struct smtpd_anvil *, struct smtpd_session *s);
  * client no address. */
 int	smtpd_anvil_ident(const char *client, int v6_prefix, char *out,
 	    size_t len);
+/* What anvil's reply m says (pure, fuzzed): 0 with the counts, both 0
+ * unless status=ok gave them within [0, 2^30] (status full or unknown, or
+ * a count missing or out of range: no limit applies); -1 when anvil refused
+ * the request (any other type), *why its text (pointing into m).  The
+ * session goes on either way. */
+int	smtpd_anvil_reply_decode(const struct ipc_msg *m, int *count,
+	    int *rate, const char **why);
 /* Free (sessions first: a waiting session is never admitted from here). */
 void	smtpd_anvil_free(struct smtpd_anvil *);
 

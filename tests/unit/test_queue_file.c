@@ -626,6 +626,24 @@ test_v2_prefixes_and_mutations(void **state)
 
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
+/* A host may begin with '-' ("-" alone is none): kept, and formatted back
+ * to the same line (found by fuzz_queue). */
+static void
+test_outcome_dash_host(void **state)
+{
+	static const char line[] = "outcome 0 D 1 - -mx.example ok";
+	struct queue_outcome	 o;
+	char			 out[QUEUE_OUTCOME_MAX + 1];
+
+	(void)state;
+	assert_int_equal(queue_outcome_parse(line, sizeof(line) - 1, 1, &o,
+	    NULL), 0);
+	assert_string_equal(o.host, "-mx.example");
+	assert_int_equal(queue_outcome_format(&o, out, sizeof(out)),
+	    (int)sizeof(line));
+	assert_memory_equal(out, line, sizeof(line) - 1);
+}
+
 int
 main(void)
 {
@@ -638,6 +656,7 @@ main(void)
 		QT(test_outcome_hostile),
 		QT(test_v2_hostile),
 		QT(test_v2_prefixes_and_mutations),
+		QT(test_outcome_dash_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
