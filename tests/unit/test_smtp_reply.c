@@ -103,7 +103,7 @@ test_malformed(void **state)
 {
 	static const char *bad[] = { "", "2", "25", "25x ok", "abc",
 	    "250x ok", "250_ok", "650 no such class", "150 no", "050 no",
-	    "250 a\x01" "b", "250 a\x7f", "250 a\rb", "250 a\nb", "-250 x" };
+	    ("250 a\x01" "b"), "250 a\x7f", "250 a\rb", "250 a\nb", "-250 x" };
 	struct smtp_reply r;
 	size_t		 i;
 
