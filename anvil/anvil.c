@@ -16,18 +16,11 @@
 
 #include "anvil.h"
 #include "daemon.h"
+#include "daemon_event.h"
 #include "io.h"
 #include "log.h"
 #include "proto_anvil.h"
 #include "anvil_params.h"
-
-static void
-anvil_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
 
 /* Once per time unit: forget the idents that have neither sessions nor a
  * running unit, so the table holds only what is live. */
@@ -50,7 +43,7 @@ main(int argc, char **argv)
 	struct daemon_ctx	 ctx;
 	struct anvil_params	 par;
 	struct anvil		 a;
-	struct event		*sigterm, *sigint;
+	struct daemon_stop	*stop;
 	struct timeval		 unit;
 
 	daemon_setup(argc, argv, "anvil", &anvil_params_table, &par, &ctx);
@@ -70,11 +63,7 @@ main(int argc, char **argv)
 		log_fatal("cannot set up the expiry timer");
 	if (anvil_listen_init(&a, ctx.listen_fd) < 0)
 		log_fatal("cannot listen on %s", ANVIL_SOCKET);
-	sigterm = evsignal_new(a.base, SIGTERM, anvil_stop_cb, a.base);
-	sigint = evsignal_new(a.base, SIGINT, anvil_stop_cb, a.base);
-	if (sigterm == NULL || sigint == NULL ||
-	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
-		log_fatal("cannot install signal handlers");
+	stop = daemon_event_stop_on_signals(a.base);
 
 	log_info("started, rate time unit %ds", par.anvil_rate_time_unit);
 	if (event_base_dispatch(a.base) < 0)
@@ -83,8 +72,7 @@ main(int argc, char **argv)
 	anvil_listen_free(&a);
 	anvil_table_free(&a.table);
 	event_free(a.expire_ev);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_event_stop_free(stop);
 	event_base_free(a.base);
 	daemon_cleanup(&ctx);
 	return 0;

@@ -14,17 +14,10 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "daemon_event.h"
 #include "log.h"
 #include "proto_qmgr.h"
 #include "qmgr.h"
-
-static void
-qmgr_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
 
 /* qmgr_active_kick(): hand queued entries to the transports, load ready
  * messages. */
@@ -84,7 +77,7 @@ main(int argc, char **argv)
 	struct daemon_ctx	 ctx;
 	struct qmgr_params	 par;
 	struct qmgr		 q;
-	struct event		*sigterm, *sigint;
+	struct daemon_stop	*stop;
 	char			 err[MAP_ERR_MAX];
 
 	daemon_setup(argc, argv, "qmgr", &qmgr_params_table, &par, &ctx);
@@ -115,11 +108,7 @@ main(int argc, char **argv)
 		log_warn("no listening socket (-l): relying on queue scans");
 	else if (qmgr_listen_init(&q, ctx.listen_fd) == -1)
 		log_fatal("cannot listen on %s", QMGR_SOCKET);
-	sigterm = evsignal_new(q.base, SIGTERM, qmgr_stop_cb, q.base);
-	sigint = evsignal_new(q.base, SIGINT, qmgr_stop_cb, q.base);
-	if (sigterm == NULL || sigint == NULL ||
-	    evsignal_add(sigterm, NULL) == -1 || evsignal_add(sigint, NULL) == -1)
-		log_fatal("cannot install signal handlers");
+	stop = daemon_event_stop_on_signals(q.base);
 
 	qmgr_startup_scan(&q);
 	log_info("started, deliver_concurrency=%d", q.par->deliver_concurrency);
@@ -137,8 +126,7 @@ main(int argc, char **argv)
 	map_list_close(&q.transport_maps);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_event_stop_free(stop);
 	event_base_free(q.base);
 	daemon_cleanup(&ctx);
 	return 0;

@@ -13,17 +13,10 @@
 #include <unbound.h>
 
 #include "daemon.h"
+#include "daemon_event.h"
 #include "log.h"
 #include "resolver.h"
 #include "resolver_params.h"
-
-static void
-resolver_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
 
 static void
 resolver_ub_cb(evutil_socket_t fd, short what, void *arg)
@@ -96,7 +89,8 @@ main(int argc, char **argv)
 	struct resolver_params	 par;
 	struct resolver		 r;
 	struct event_base	*base;
-	struct event		*ub_ev, *sigterm, *sigint;
+	struct event		*ub_ev;
+	struct daemon_stop	*stop;
 	struct ub_ctx		*ub;
 
 	daemon_setup(argc, argv, "resolver", &resolver_params_table, &par,
@@ -115,11 +109,7 @@ main(int argc, char **argv)
 		log_fatal("cannot watch the libunbound descriptor");
 	if (resolver_listen_init(&r, ctx.listen_fd) < 0)
 		log_fatal("cannot listen on %s", RESOLVER_SOCKET);
-	sigterm = evsignal_new(base, SIGTERM, resolver_stop_cb, base);
-	sigint = evsignal_new(base, SIGINT, resolver_stop_cb, base);
-	if (sigterm == NULL || sigint == NULL ||
-	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
-		log_fatal("cannot install signal handlers");
+	stop = daemon_event_stop_on_signals(base);
 
 	log_info("started, timeout=%ds, nameservers=%s", r.timeout,
 	    par.resolver_nameservers.count > 0 ? "configured" :
@@ -133,8 +123,7 @@ main(int argc, char **argv)
 	event_free(ub_ev);
 	ub_ctx_delete(ub);
 	resolver_lookup_shutdown(&r);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_event_stop_free(stop);
 	event_base_free(base);
 	daemon_cleanup(&ctx);
 	return 0;

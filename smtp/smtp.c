@@ -13,16 +13,9 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "daemon_event.h"
 #include "log.h"
 #include "smtp.h"
-
-static void
-smtp_stop_cb(evutil_socket_t sig, short what, void *arg)
-{
-	(void)what;
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
-}
 
 int
 main(int argc, char **argv)
@@ -31,7 +24,7 @@ main(int argc, char **argv)
 	struct smtp_params	 par;
 	struct smtp		 s;
 	struct event_base	*base;
-	struct event		*sigterm, *sigint;
+	struct daemon_stop	*stop;
 
 	daemon_setup(argc, argv, "smtp", &smtp_params_table, &par, &ctx);
 	if (ctx.listen_fd < 0)
@@ -49,11 +42,7 @@ main(int argc, char **argv)
 	s.base = base;
 	if (smtp_listen_init(&s, ctx.listen_fd) < 0)
 		log_fatal("cannot listen on %s", "private/smtp");
-	sigterm = evsignal_new(base, SIGTERM, smtp_stop_cb, base);
-	sigint = evsignal_new(base, SIGINT, smtp_stop_cb, base);
-	if (sigterm == NULL || sigint == NULL ||
-	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0)
-		log_fatal("cannot install signal handlers");
+	stop = daemon_event_stop_on_signals(base);
 
 	log_info("started, helo_name=%s, tls_security_level=%d",
 	    par.smtp_helo_name, par.smtp_tls_security_level);
@@ -61,8 +50,7 @@ main(int argc, char **argv)
 		log_error("event loop failed");
 
 	smtp_listen_free(&s);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_event_stop_free(stop);
 	event_base_free(base);
 	smtp_tls_ctx_free(s.ssl_ctx);
 	daemon_cleanup(&ctx);

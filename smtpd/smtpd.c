@@ -14,19 +14,10 @@
 #include <event2/event.h>
 
 #include "daemon.h"
+#include "daemon_event.h"
 #include "log.h"
 #include "smtpd_params.h"
 #include "smtpd_server.h"
-
-static void
-smtpd_stop(evutil_socket_t sig, short what, void *arg)
-{
-	struct event_base	*base = arg;
-
-	(void)what;
-	log_info("stopping on signal %d", (int)sig);
-	event_base_loopbreak(base);
-}
 
 /* Each session is a descriptor: take every one the hard limit allows
  * (the server then caps its sessions to what is there). */
@@ -49,7 +40,7 @@ main(int argc, char **argv)
 	struct smtpd_params	 par;
 	struct smtpd_server	 srv;
 	struct event_base	*base;
-	struct event		*sigterm, *sigint;
+	struct daemon_stop	*stop;
 
 	daemon_setup(argc, argv, "smtpd", &smtpd_params_table, &par, &ctx);
 	if (ctx.listen_fd < 0)
@@ -62,16 +53,11 @@ main(int argc, char **argv)
 	daemon_drop_privs(&ctx);
 	smtpd_server_init(&srv, base, &ctx.cfg, &par, ctx.listen_fd,
 	    ctx.service);
-	sigterm = evsignal_new(base, SIGTERM, smtpd_stop, base);
-	sigint = evsignal_new(base, SIGINT, smtpd_stop, base);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
-	    evsignal_add(sigint, NULL) < 0)
-		log_fatal("cannot install signal handlers");
+	stop = daemon_event_stop_on_signals(base);
 	log_debug("accepting connections");
 	event_base_dispatch(base);
 	smtpd_server_free(&srv);
-	event_free(sigterm);
-	event_free(sigint);
+	daemon_event_stop_free(stop);
 	event_base_free(base);
 	daemon_cleanup(&ctx);
 	return 0;
