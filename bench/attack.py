@@ -408,11 +408,11 @@ def main():
     port = free_port()
     shutil.rmtree(DIR, ignore_errors=True)
     env = dict(os.environ, TERN_CONF_EXTRA=CONF_EXTRA)
-    subprocess.run(["sh", "mk/instance.sh", "start", DIR, "127.0.0.1:%d" % port, build],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
     obs = Observer(port)
     rows = []
     try:
+        subprocess.run(["sh", "mk/instance.sh", "start", DIR, "127.0.0.1:%d" % port,
+                        build], env=env, check=True, stdout=subprocess.DEVNULL)
         time.sleep(1)
         base = instance_procs()
         obs.sample()
