@@ -38,7 +38,8 @@ B = build
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -fstack-protector-strong -Icommon $(shell pkg-config --cflags libbsd-overlay 2>/dev/null)
+CFLAGS   += -std=gnu11 $(WARN) -fstack-protector-strong -Icommon $(shell pkg-config --cflags libbsd-overlay 2>/dev/null) \
+            $(shell pkg-config --cflags libpq 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DTERN_SYSCONFDIR='"$(SYSCONFDIR)"' -DTERN_LIBEXECDIR='"$(LIBEXECDIR)"'
 # FUZZ=1 is make fuzz's own build (clang, coverage for libFuzzer), in build-fuzz/.
 ifeq ($(FUZZ),1)
@@ -53,7 +54,10 @@ else
   CPPFLAGS += -D_FORTIFY_SOURCE=2
 endif
 
-LIBS_COMMON   = -levent_core -lbsd
+# Lookup tables (common/map_db.c, map_pgsql.c): linked only into the programs
+# that use maps (--as-needed), so smtpd and the others carry no libdb or libpq.
+LIBS_MAPS     = -Wl,--as-needed -ldb-5.3 -lpq -Wl,--no-as-needed
+LIBS_COMMON   = -levent_core -lbsd $(LIBS_MAPS)
 LIBS_resolver = -lunbound
 LIBS_smtpd    = -lpthread
 LIBS_qmgr     =

@@ -69,6 +69,12 @@ static const struct config_key config_global_keys[] = {
 	/* deliver's mailbox deadline, and qmgr's watchdog on deliver */
 	{ "local_time_limit", CT_TIME, O(local_time_limit), "1000", 0, 1, NULL,
 	    NULL },
+	/* the aliases tables: local delivery looks names up in alias_maps,
+	 * newaliases builds alias_database (sendmail, ternmap) */
+	{ "alias_maps", CT_LIST, O(alias_maps), "hash:/etc/aliases", 0, 0,
+	    NULL, NULL },
+	{ "alias_database", CT_LIST, O(alias_database), "hash:/etc/aliases", 0,
+	    0, NULL, NULL },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0, NULL, NULL },
 };
 
@@ -194,6 +200,25 @@ config_list_free(struct config_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* The length of the item at s: up to a separator outside braces, so that
+ * "inline:{ a = b, c = d }" stays one item, as in Postfix's lists; 0 for
+ * unbalanced braces. */
+static size_t
+config_list_item(const char *s, const char *sep)
+{
+	size_t	 n;
+	int	 depth = 0;
+
+	for (n = 0; s[n] != '\0' && (depth > 0 || strchr(sep, s[n]) == NULL);
+	    n++) {
+		if (s[n] == '{')
+			depth++;
+		else if (s[n] == '}' && --depth < 0)
+			return 0;
+	}
+	return depth == 0 ? n : 0;
+}
+
 int
 config_parse_list(const char *s, struct config_list *l)
 {
@@ -209,7 +234,10 @@ config_parse_list(const char *s, struct config_list *l)
 			config_list_free(l);
 			return -1;
 		}
-		n = strcspn(s, sep);
+		if ((n = config_list_item(s, sep)) == 0) {
+			config_list_free(l);
+			return -1;
+		}
 		l->item[l->count++] = xstrndup(s, n);
 		s += n;
 	}

@@ -8,7 +8,8 @@
  * An unknown key, a repeated key or a bad value is an error reported as
  * "file:line: reason"; the parse then returns -1 and the caller exits.
  *
- * Value types: string; list (separated by commas and/or white space); bool
+ * Value types: string; list (separated by commas and/or white space, but
+ * not inside braces: "inline:{ a = b, c = d }" is one item); bool
  * (yes/no); choice (one of a key's own words, stored as an enum); count (a non-negative integer); size (bytes, suffix k/m/g
  * allowed); time (seconds, suffix s/m/h/d allowed).
  */
@@ -99,6 +100,10 @@ struct tern_config {
 	int	 local_time_limit;	/* seconds per batch of mailbox work,
 					   default 1000 (Postfix's
 					   command_time_limit); deliver and qmgr */
+	struct config_list alias_maps;	/* aliases(5) tables local delivery
+					   reads, default hash:/etc/aliases */
+	struct config_list alias_database; /* the ones newaliases builds,
+					   default hash:/etc/aliases */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */

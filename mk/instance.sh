@@ -64,7 +64,10 @@ queue_directory = $dir/queue
 daemon_directory = $build/bin
 mail_owner = $owner
 mydestination = localhost, \$myhostname
+alias_maps = hash:$dir/etc/aliases
+alias_database = hash:$dir/etc/aliases
 CONF
+		[ -f "$dir/etc/aliases" ] || printf '# aliases(5) of this instance; run newaliases after a change.\npostmaster: root\n' > "$dir/etc/aliases"
 		[ -n "${TERN_CONF_EXTRA:-}" ] && printf '%s\n' "$TERN_CONF_EXTRA" >> "$dir/etc/tern.conf"
 	fi
 	if [ ! -f "$dir/etc/master.conf" ]; then

@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from conftest import maildir_new, wait_for
+from conftest import BUILD, maildir_new, wait_for
 
 T1, T2 = "terntest1", "terntest2"
 
@@ -221,9 +221,22 @@ def test_mailq_and_modes(tern):
     assert out.returncode == 0 and out.stdout == b"Mail queue is empty\n", out
     r = run_sendmail(tern, ["-bp"], b"")
     assert r.stdout == out.stdout
+    # newaliases builds alias_database (the instance's etc/aliases) into
+    # a .db that ternmap reads back; a bad line fails it and keeps the old.
+    aliases = tern.dir / "etc" / "aliases"
+    aliases.write_text("postmaster: root\nWebmaster: terntest1, terntest2\n")
     r = run_sendmail(tern, [], b"", name="newaliases")
-    assert r.returncode == 0 and b"no aliases" in r.stderr
-    assert run_sendmail(tern, ["-bi"], b"").returncode == 0
+    assert r.returncode == 0, r.stderr
+    ternmap = [str(BUILD / "bin" / "ternmap"), "-q"]
+    q = subprocess.run([*ternmap, "webmaster", f"hash:{aliases}"],
+                       capture_output=True, timeout=30)
+    assert q.returncode == 0 and q.stdout == b"terntest1, terntest2\n", q
+    aliases.write_text("postmaster root\n")
+    r = run_sendmail(tern, ["-bi"], b"")
+    assert r.returncode == 65 and b"aliases:1: expected" in r.stderr, r
+    q = subprocess.run([*ternmap, "postmaster", f"hash:{aliases}"],
+                       capture_output=True, timeout=30)
+    assert q.returncode == 0 and q.stdout == b"root\n", q
     assert run_sendmail(tern, ["-q"], b"").returncode == 0
     r = run_sendmail(tern, ["-bv", "terntest1@localhost"], b"")
     assert r.returncode == 0 and b"terntest1@localhost" in r.stdout

@@ -180,10 +180,21 @@ test_open_lookup(void **state)
 	assert_null(map_open("texthash:", err, sizeof(err)));
 	assert_null(map_open(":/x", err, sizeof(err)));
 	assert_null(map_open("texthash:relative", err, sizeof(err)));
-	assert_null(map_open("texthash:/nonexistent/map", err, sizeof(err)));
+	/* A table that cannot be read is no mistake in its name: it opens,
+	 * and every lookup fails temporarily (never "not found") until the
+	 * file is there. */
+	m = map_open("texthash:/nonexistent/map", err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(map_lookup(m, "k", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
 	assert_non_null(strstr(err, "No such file"));
-	assert_null(map_open("texthash:/tmp", err, sizeof(err)));
+	map_close(m);
+	m = map_open("texthash:/tmp", err, sizeof(err));
+	assert_non_null(m);
+	assert_int_equal(map_lookup(m, "k", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
 	assert_non_null(strstr(err, "not a regular file"));
+	map_close(m);
 }
 
 static void
@@ -208,10 +219,18 @@ test_list(void **state)
 	map_list_close(&l);
 	unlink(s1 + 9);
 	unlink(s2 + 9);
-	/* A list with one bad map does not open. */
-	snprintf(s2, sizeof(s2), "texthash:/nonexistent");
+	/* A list with one bad name does not open. */
+	snprintf(s2, sizeof(s2), "texthash:relative");
 	assert_int_equal(map_list_open(&l, specs, 2, err, sizeof(err)), -1);
 	assert_int_equal(l.count, 0);
+	/* A missing table stops the search with a temporary failure: a later
+	 * table must not answer for it. */
+	snprintf(s1, sizeof(s1), "texthash:/nonexistent");
+	snprintf(s2, sizeof(s2), "inline:{ k = later }");
+	assert_int_equal(map_list_open(&l, specs, 2, err, sizeof(err)), 0);
+	assert_int_equal(map_list_lookup(&l, "k", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
+	map_list_close(&l);
 }
 
 int

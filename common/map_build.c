@@ -1,0 +1,87 @@
+/*
+ * map_build - text source to .db file (see map_build.h).  The source is
+ * read whole (at most MAP_FILE_MAX bytes) and parsed into a table first;
+ * only a complete table is written.  The .db gets the source's permission
+ * bits, as postmap's does.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aliases.h"
+#include "config.h"
+#include "map.h"
+#include "map_build.h"
+#include "map_db.h"
+#include "map_types.h"
+
+int
+map_build(const char *spec, enum map_format format, size_t *entries,
+    size_t *dups, char *err, size_t errlen)
+{
+	struct map_table	*t;
+	struct stat		 st;
+	const char		*path;
+	char			*text;
+	size_t			 len;
+	int			 r;
+
+	*entries = *dups = 0;
+	if (!map_db_spec(spec, &path) || path[0] != '/') {
+		map_err(err, errlen, "%s: only hash:/path and btree:/path are "
+		    "built from a file", spec);
+		return -1;
+	}
+	if ((text = map_file_read(path, &len, &st, err, errlen)) == NULL)
+		return -1;
+	if (format == MAP_FORMAT_ALIASES) {
+		if ((t = aliases_parse(path, text, len, dups, err,
+		    errlen)) != NULL && map_table_get(t, "@") == NULL) {
+			map_table_add(t, "@", 1, "@", 1, 0);
+			map_table_done(t);
+		}
+	} else
+		t = map_table_parse(path, text, len, err, errlen);
+	free(text);
+	if (t == NULL)
+		return -1;
+	*entries = map_table_size(t);
+	r = map_db_write(spec, t, st.st_mode, err, errlen);
+	map_table_free(t);
+	return r;
+}
+
+int
+map_build_aliases(const struct config_list *db, const char *prog,
+    int verbose)
+{
+	char	 err[MAP_ERR_MAX];
+	const char *path;
+	size_t	 entries, dups;
+	int	 i, rc = 0;
+
+	for (i = 0; i < db->count; i++) {
+		if (!map_db_spec(db->item[i], &path)) {
+			if (verbose)
+				fprintf(stderr, "%s: %s: nothing to build\n",
+				    prog, db->item[i]);
+			continue;
+		}
+		if (map_build(db->item[i], MAP_FORMAT_ALIASES, &entries, &dups,
+		    err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", prog, err);
+			rc = -1;
+			continue;
+		}
+		if (dups > 0)
+			fprintf(stderr, "%s: warning: %s: %zu duplicate "
+			    "name(s) ignored (the first one counts)\n", prog,
+			    db->item[i], dups);
+		if (verbose)
+			fprintf(stderr, "%s: %s: %zu entries\n", prog,
+			    db->item[i], entries);
+	}
+	return rc;
+}
