@@ -11,11 +11,6 @@
 #include "aliases.h"
 #include "map.h"
 
-struct aliases_ctx {
-	struct map_table	*t;
-	size_t			 added;
-};
-
 /* A quoted name at s ("..." with \-escapes): its unquoted text in name
  * (MAP_KEY_MAX + 1 bytes), *end past the closing quote; -1 with *why. */
 static int
@@ -45,7 +40,7 @@ aliases_quoted_name(const char *s, char *name, size_t *nlen,
 static int
 aliases_line(void *ctx, const char *line, size_t lineno, const char **why)
 {
-	struct aliases_ctx	*a = ctx;
+	struct map_table	*t = ctx;
 	char			 name[MAP_KEY_MAX + 1];
 	const char		*p, *v;
 	size_t			 n = 0, vlen;
@@ -83,8 +78,7 @@ aliases_line(void *ctx, const char *line, size_t lineno, const char **why)
 		*why = "no value after the name";
 		return -1;
 	}
-	map_table_add(a->t, name, n, v, vlen, lineno);
-	a->added++;
+	map_table_add(t, name, n, v, vlen, lineno);
 	return 0;
 }
 
@@ -92,24 +86,35 @@ struct map_table *
 aliases_parse(const char *name, const char *text, size_t len, size_t *dups,
     char *err, size_t errlen)
 {
-	struct aliases_ctx	 a;
+	struct map_table	*t = map_table_new();
 
-	a.t = map_table_new();
-	a.added = 0;
-	if (map_text_lines(name, text, len, aliases_line, &a, err,
+	if (map_text_lines(name, text, len, aliases_line, t, err,
 	    errlen) == -1) {
-		map_table_free(a.t);
+		map_table_free(t);
 		return NULL;
 	}
-	map_table_done(a.t);
-	*dups = a.added - map_table_size(a.t);
-	return a.t;
+	map_table_done(t);
+	*dups = map_table_dups(t);
+	return t;
 }
 
 static int
 alias_is_sep(char c)
 {
 	return c == ',' || c == '\n' || c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Where the quoted string at s (s[0] == '"') ends: the index of its
+ * closing quote, within len. */
+static size_t
+alias_close_quote(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 1; i < len && s[i] != '"'; i++)
+		if (s[i] == '\\')
+			i++;
+	return i;
 }
 
 /* The token at s up to a comma or newline outside quotes, into buf;
@@ -137,8 +142,7 @@ alias_token(const char *s, char *buf, size_t buflen, const char **end,
 	    isspace((unsigned char)s[len - 1]); len--)
 		;
 	/* "..." as a whole: unquoted, its escapes undone. */
-	whole = len >= 2 && s[0] == '"' && s[len - 1] == '"' &&
-	    memchr(s + 1, '"', len - 2) == NULL;
+	whole = len >= 2 && s[0] == '"' && alias_close_quote(s, len) == len - 1;
 	for (p = s + whole; p < s + len - whole; p++) {
 		if (whole && *p == '\\' && p + 1 < s + len - 1)
 			p++;

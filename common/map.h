@@ -76,6 +76,8 @@ struct map_table *map_table_parse(const char *name, const char *text,
 	    size_t len, char *err, size_t errlen);
 const char *map_table_get(const struct map_table *, const char *key);
 size_t	map_table_size(const struct map_table *);
+/* How many pairs with a repeated key were dropped (for a warning). */
+size_t	map_table_dups(const struct map_table *);
 /* The i-th pair in key order, i < map_table_size(). */
 void	map_table_pair(const struct map_table *, size_t i, const char **key,
 	    const char **value);

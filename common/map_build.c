@@ -42,8 +42,8 @@ map_build(const char *spec, enum map_format format, size_t *entries,
 			map_table_add(t, "@", 1, "@", 1, 0);
 			map_table_done(t);
 		}
-	} else
-		t = map_table_parse(path, text, len, err, errlen);
+	} else if ((t = map_table_parse(path, text, len, err, errlen)) != NULL)
+		*dups = map_table_dups(t);
 	free(text);
 	if (t == NULL)
 		return -1;

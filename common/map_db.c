@@ -5,7 +5,9 @@
  * or locks (writers only ever rename a finished file into place), stats it
  * at most once a second and opens the new file when it has changed; a new
  * file that does not open leaves the old handle in use (it still reads the
- * old, complete file) with one warning.
+ * old, complete file) with one warning.  The file is read, never mapped
+ * into memory (DB_NOMMAP): a file some other tool rewrites in place would
+ * otherwise kill the reading daemon with SIGBUS.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -65,7 +67,7 @@ map_db_handle(const char *type, const char *path, struct stat *st, char *err,
 	}
 	db->set_errcall(db, map_db_quiet);
 	if ((r = db->open(db, NULL, path, NULL, map_db_dbtype(type),
-	    DB_RDONLY, 0)) != 0 || (r = db->fd(db, &fd)) != 0) {
+	    DB_RDONLY | DB_NOMMAP, 0)) != 0 || (r = db->fd(db, &fd)) != 0) {
 		map_err(err, errlen, "%s: %s", path, r == EINVAL ?
 		    "not a Berkeley DB file of this type" : db_strerror(r));
 		db->close(db, 0);

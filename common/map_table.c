@@ -30,6 +30,7 @@ struct map_pair {
 struct map_table {
 	struct map_pair	*pair;
 	size_t		 n, cap;
+	size_t		 dups;		/* repeated keys dropped */
 };
 
 void
@@ -114,6 +115,7 @@ map_table_done(struct map_table *t)
 		}
 		t->pair[k++] = t->pair[i];
 	}
+	t->dups += t->n - k;
 	t->n = k;
 }
 
@@ -140,6 +142,12 @@ size_t
 map_table_size(const struct map_table *t)
 {
 	return t->n;
+}
+
+size_t
+map_table_dups(const struct map_table *t)
+{
+	return t->dups;
 }
 
 void
