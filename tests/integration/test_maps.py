@@ -1,0 +1,268 @@
+"""Lookup tables (common/map*.c, ternmap(1)): a hash: table built by
+ternmap is a Berkeley DB file db5.3_dump reads with the keys postmap would
+write, built atomically (a bad source leaves the old file, no temporary file
+stays); qmgr routes through a hash: transport_maps, defers (never bounces)
+while the table is missing and uses it once built; and a pgsql: table on a
+private PostgreSQL cluster answers ternmap -q, escapes keys, fails over to
+a second host and is a temporary failure (exit 75) when the server is down.
+"""
+
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD, INSTANCE_ROOT, free_port, wait_for
+
+TERNMAP = str(BUILD / "bin" / "ternmap")
+PG_USER = "terntest1"       # the cluster runs as an unprivileged test user
+
+
+def ternmap(*args, stdin=b""):
+    return subprocess.run([TERNMAP, *args], input=stdin, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def tdir():
+    INSTANCE_ROOT.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="maps-", dir=INSTANCE_ROOT))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def dump_keys(db):
+    out = subprocess.run(["db5.3_dump", "-p", str(db)], capture_output=True,
+                         check=True, timeout=30).stdout.decode()
+    data = out.split("HEADER=END\n", 1)[1].split("DATA=END", 1)[0].splitlines()
+    pairs = [l[1:] for l in data]           # each line starts with a space
+    return dict(zip(pairs[0::2], pairs[1::2])), out
+
+
+def test_hash_file_read_by_db_dump(tdir, test_users):
+    src = tdir / "transport"
+    src.write_text("# routes\nExample.COM smtp:[mx.example.com]:25\n"
+                   ".example.com\tsmtp:\nmulti error:5.1.1 no\n  such user\n")
+    r = ternmap("hash:" + str(src))
+    assert r.returncode == 0, r.stderr
+    keys, raw = dump_keys(tdir / "transport.db")
+    assert "type=hash" in raw
+    # postmap's layout on Linux: lower-cased keys, key and value each with
+    # their trailing NUL
+    assert keys == {"example.com\\00": "smtp:[mx.example.com]:25\\00",
+                    ".example.com\\00": "smtp:\\00",
+                    "multi\\00": "error:5.1.1 no such user\\00"}
+    assert sorted(p.name for p in tdir.iterdir()) == ["transport", "transport.db"]
+    r = ternmap("-q", "EXAMPLE.com", "hash:" + str(src))
+    assert (r.returncode, r.stdout) == (0, b"smtp:[mx.example.com]:25\n")
+    assert ternmap("-q", "other", "hash:" + str(src)).returncode == 1
+
+    # btree too, and a bare path means hash:
+    assert ternmap("btree:" + str(src)).returncode == 0
+    assert "type=btree" in dump_keys(tdir / "transport.db")[1]
+    assert ternmap(str(src)).returncode == 0
+    assert "type=hash" in dump_keys(tdir / "transport.db")[1]
+
+    # A bad source: a clear error with its line, the old .db untouched.
+    before = hashlib.sha256((tdir / "transport.db").read_bytes()).hexdigest()
+    src.write_text("good value\nbad\n")
+    r = ternmap("hash:" + str(src))
+    assert r.returncode != 0 and f"{src}:2: expected".encode() in r.stderr, r
+    assert hashlib.sha256((tdir / "transport.db").read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tdir.iterdir()) == ["transport", "transport.db"]
+
+    # -d and -i change the file (a new one renamed into place).
+    spec = "hash:" + str(src)
+    assert ternmap("-d", "Multi", spec).returncode == 0
+    assert ternmap("-d", "multi", spec).returncode == 1
+    r = ternmap("-i", spec, stdin=b"new.example  local:\nexample.com smtp:other\n")
+    assert r.returncode == 0, r.stderr
+    keys, _ = dump_keys(tdir / "transport.db")
+    assert keys == {"example.com\\00": "smtp:other\\00", ".example.com\\00": "smtp:\\00",
+                    "new.example\\00": "local:\\00"}
+    # Usage and table errors say so, with distinct exits.
+    assert ternmap("-q", "k", "hash:" + str(tdir / "missing")).returncode == 75
+    assert ternmap("-q", "k", "nosuch:x").returncode == 64
+    assert ternmap("-q", "k", "-d", "k", spec).returncode == 64
+    assert ternmap("-d", "k", "texthash:" + str(src)).returncode == 64
+
+
+def test_aliases_build(tdir, test_users):
+    src = tdir / "aliases"
+    src.write_text("# aliases(5)\npostmaster: root\nRoot: terntest1,\n"
+                   "  \"|/bin/cat > /dev/null\", /tmp/x\n\"Joe Smith\": :include:/etc/staff\n")
+    r = ternmap("-a", "hash:" + str(src))
+    assert r.returncode == 0, r.stderr
+    keys, _ = dump_keys(tdir / "aliases.db")
+    assert keys == {"postmaster\\00": "root\\00",
+                    "root\\00": 'terntest1, "|/bin/cat > /dev/null", /tmp/x\\00',
+                    "joe smith\\00": ":include:/etc/staff\\00",
+                    "@\\00": "@\\00"}
+    src.write_text("postmaster root\n")
+    r = ternmap("-a", "hash:" + str(src))
+    assert r.returncode == 1 and b"aliases:1: expected \"name: value\"" in r.stderr
+
+
+def test_transport_maps_hash(make_instance, tdir):
+    """A hash: transport map: missing at first (mail deferred, 4.3.0, never
+    bounced), then built by ternmap and used without a restart."""
+    tmap = tdir / "transport"
+    inst = make_instance("queue_scan_interval = 1s\nminimal_backoff_time = 1s\n"
+                         "maximal_backoff_time = 2s\n"
+                         f"transport_maps = hash:{tmap}")
+    with inst.smtp() as s:
+        s.ehlo("maps.example")
+        assert s.mail("r@example.org")[0] == 250
+        assert s.rcpt("someone@remote.example")[0] == 250
+        code, text = s.data(b"Subject: maps\r\n\r\nbody\r\n")
+        assert code == 250, text
+    qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+    wait_for(lambda: re.search(rf"{qid}: to=<someone@remote\.example>, status=deferred"
+                               r".*transport_maps lookup failure", inst.log()),
+             what="a deferral while the map is missing")
+    assert "status=bounced" not in inst.log()
+    tmap.write_text("remote.example error:5.1.2 routed by the hash map\n")
+    tmap.chmod(0o644)
+    assert ternmap("hash:" + str(tmap)).returncode == 0
+    wait_for(lambda: f"{qid}: to=<someone@remote.example>, status=bounced "
+                     "(routed by the hash map)" in inst.log(),
+             timeout=30, what="the bounce the built map asks for")
+
+
+# ---- PostgreSQL ----------------------------------------------------------
+
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+
+
+def as_pg(*cmd, **kw):
+    return subprocess.run(["runuser", "-u", PG_USER, "--", *cmd], capture_output=True,
+                          timeout=120, **kw)
+
+
+class Cluster:
+    def __init__(self, root):
+        self.data = root / "data"
+        self.port = free_port()
+        self.log = root / "pg.log"
+        pw = pwd.getpwnam(PG_USER)
+        root.mkdir(mode=0o755)
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        pwfile = root / "pw"
+        pwfile.write_text("s3cret\n")
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        r = as_pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "tern",
+                  "--pwfile", str(pwfile), "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        assert r.returncode == 0, r.stderr
+        self.start()
+
+    def start(self):
+        r = as_pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+                  "-t", "60", "-o", f"-p {self.port} -k {self.data} "
+                  "-c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def stop(self):
+        as_pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def sql(self, text):
+        r = as_pg("psql", "-h", str(self.data), "-p", str(self.port), "-U", "tern", "-d", "postgres",
+                  "-v", "ON_ERROR_STOP=1", "-qAt", "-c", text)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.decode()
+
+
+@pytest.fixture
+def cluster(tdir, test_users):
+    if PG_BIN is None or shutil.which("psql") is None:
+        pytest.fail("PostgreSQL is not installed (Debian package postgresql)")
+    c = Cluster(tdir / "pg")
+    yield c
+    c.stop()
+
+
+def write_cf(path, hosts, extra=""):
+    path.write_text(f"# pgsql_table(5)\nhosts = {hosts}\nuser = tern\n"
+                    f"password_file = {path.parent / 'pgpass'}\ndbname = postgres\n"
+                    "query = SELECT goto FROM alias WHERE address = '%s'\n"
+                    "connect_timeout = 2\nquery_timeout = 5\n" + extra)
+    (path.parent / "pgpass").write_text("s3cret\n")
+    return "pgsql:" + str(path)
+
+
+def test_pgsql_lookups_failover_and_outage(cluster, tdir):
+    cluster.sql("CREATE TABLE alias (address text PRIMARY KEY, goto text);"
+                "INSERT INTO alias VALUES ('info@example.org', 'terntest1@localhost'),"
+                "('o''neil@example.org', 'quote@localhost'),"
+                "('multi@example.org', 'a@localhost');"
+                "CREATE TABLE alias2 (address text, goto text);"
+                "INSERT INTO alias2 VALUES ('x', '1'), ('x', '2')")
+    spec = write_cf(tdir / "virtual.cf", f"127.0.0.1:{cluster.port}")
+    r = ternmap("-q", "Info@Example.ORG", spec)
+    assert (r.returncode, r.stdout) == (0, b"terntest1@localhost\n"), r.stderr
+    assert ternmap("-q", "nobody@example.org", spec).returncode == 1
+    # A quote in the key is escaped: found as data, not run as SQL.
+    r = ternmap("-q", "o'neil@example.org", spec)
+    assert (r.returncode, r.stdout) == (0, b"quote@localhost\n"), r.stderr
+    assert ternmap("-q", "x'; DROP TABLE alias; --", spec).returncode == 1
+    assert cluster.sql("SELECT count(*) FROM alias") == "3\n"
+    # Several rows: joined with commas, as Postfix's.
+    spec2 = write_cf(tdir / "two.cf", f"127.0.0.1:{cluster.port}")
+    (tdir / "two.cf").write_text((tdir / "two.cf").read_text()
+                                 .replace("FROM alias ", "FROM alias2 ")
+                                 .replace("'%s'", "'%u' ORDER BY goto"))
+    r = ternmap("-q", "x@anything", spec2)
+    assert (r.returncode, r.stdout) == (0, b"1,2\n"), r.stderr
+    # %d of a key without a domain: no query, not found.
+    (tdir / "dom.cf").write_text((tdir / "virtual.cf").read_text().replace("'%s'", "'%d'"))
+    assert ternmap("-q", "nodomain", "pgsql:" + str(tdir / "dom.cf")).returncode == 1
+
+    # Fail-over: the first host refuses, the second answers.
+    dead = free_port()
+    spec = write_cf(tdir / "failover.cf", f"127.0.0.1:{dead}, inet:127.0.0.1:{cluster.port}")
+    r = ternmap("-q", "info@example.org", spec)
+    assert (r.returncode, r.stdout) == (0, b"terntest1@localhost\n"), r.stderr
+    # A first host that takes the connection and never answers: left
+    # after connect_timeout (2 s), the second host answers.
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        spec_mute = write_cf(tdir / "mute.cf", f"127.0.0.1:{mute.getsockname()[1]}, "
+                             f"127.0.0.1:{cluster.port}")
+        t0 = time.monotonic()
+        r = ternmap("-q", "info@example.org", spec_mute)
+        took = time.monotonic() - t0
+    assert (r.returncode, r.stdout) == (0, b"terntest1@localhost\n"), r.stderr
+    assert 1.5 <= took < 15, took
+    # A query slower than query_timeout: a temporary failure, on time.
+    (tdir / "slow.cf").write_text((tdir / "virtual.cf").read_text()
+                                  .replace("query_timeout = 5", "query_timeout = 1")
+                                  .replace("FROM alias ", "FROM alias, pg_sleep(5) "))
+    t0 = time.monotonic()
+    r = ternmap("-q", "info@example.org", "pgsql:" + str(tdir / "slow.cf"))
+    assert r.returncode == 75 and b"timed out" in r.stderr, r
+    assert time.monotonic() - t0 < 4.5
+    # A wrong password is a temporary failure too (never "not found").
+    (tdir / "pgpass").write_text("wrong\n")
+    r = ternmap("-q", "info@example.org", spec)
+    assert r.returncode == 75 and b"password authentication failed" in r.stderr, r
+    (tdir / "pgpass").write_text("s3cret\n")
+
+    # The server down: exit 75 with the reason, quickly (connect_timeout).
+    cluster.stop()
+    r = ternmap("-q", "info@example.org", spec)
+    assert r.returncode == 75, r
+    assert b"temporary failure" in r.stderr and b"127.0.0.1" in r.stderr
+    cluster.start()
+    r = ternmap("-q", "info@example.org", spec)
+    assert (r.returncode, r.stdout) == (0, b"terntest1@localhost\n"), r.stderr
+    # A missing configuration file: temporary as well.
+    assert ternmap("-q", "k", "pgsql:" + str(tdir / "none.cf")).returncode == 75
