@@ -3,11 +3,14 @@
 # installed.  As root, installs the missing ones with apt-get; otherwise
 # prints the command to run and fails.  Quiet when nothing is missing.
 # libclang-rt-14-dev is clang 14's sanitizer and libFuzzer runtime (make
-# fuzz, make CC=clang SANITIZE=1); it follows Debian 12's clang.
+# fuzz, make CC=clang SANITIZE=1); it follows Debian 12's clang.  libpq-dev
+# is the pgsql: table type's client library; postgresql (a server the
+# integration test starts as a private cluster) and db5.3-util (db5.3_dump,
+# which reads back the .db files ternmap builds) are for the tests.
 set -u
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
-libevent-dev libunbound-dev libcmocka-dev unbound swaks python3 python3-pytest
-python3-dnspython python3-aiosmtpd db5.3-util openssl procps passwd"
+libevent-dev libunbound-dev libcmocka-dev libpq-dev unbound swaks python3 python3-pytest
+python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd"
 
 missing=""
 for p in $PKGS; do

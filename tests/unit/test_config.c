@@ -488,6 +488,17 @@ test_parse_list(void **state)
 	strcat(text, "y");
 	assert_int_equal(config_parse_list(text, &l), -1);
 	assert_int_equal(l.count, 0);
+
+	/* Braces hold an item together (inline: tables), as in Postfix. */
+	assert_int_equal(config_parse_list("hash:/a, inline:{ k = v, { x = "
+	    "y, z } } texthash:/b", &l), 0);
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.item[1], "inline:{ k = v, { x = y, z } }");
+	assert_string_equal(l.item[2], "texthash:/b");
+	config_list_free(&l);
+	assert_int_equal(config_parse_list("inline:{ k = v", &l), -1);
+	assert_int_equal(config_parse_list("a}, b", &l), -1);
+	assert_int_equal(l.count, 0);
 }
 
 static void
