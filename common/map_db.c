@@ -28,6 +28,8 @@
 #include "map_db.h"
 #include "map_types.h"
 
+#define MAP_DB_CACHE_MAX	(64 * 1024 * 1024)	/* bytes of cache a map uses */
+
 struct mapdb {
 	const char	*type;		/* "hash" or "btree" */
 	DBTYPE		 dbtype;
@@ -53,6 +55,26 @@ map_db_dbtype(const char *type)
 	return strcmp(type, "btree") == 0 ? DB_BTREE : DB_HASH;
 }
 
+/* A cache that holds the whole file (up to MAP_DB_CACHE_MAX): the file is
+ * read with pread (DB_NOMMAP), and a hash table's lookups touch pages all
+ * over it, so a cache smaller than the file costs a system call per miss
+ * (with the default 256 KiB, hash: ran at a fifth of btree:'s rate on a
+ * 10,000-entry table). */
+static void
+map_db_cache(DB *db, const char *path)
+{
+	struct stat	 st;
+	off_t		 want;
+
+	if (stat(path, &st) == -1)
+		return;
+	want = st.st_size + st.st_size / 4 + 64 * 1024;
+	if (want > MAP_DB_CACHE_MAX)
+		want = MAP_DB_CACHE_MAX;
+	if (want > 256 * 1024)
+		(void)db->set_cachesize(db, 0, (u_int32_t)want, 1);
+}
+
 /* Open path read-only: the handle and *st, or NULL with err. */
 static DB *
 map_db_handle(const char *type, const char *path, struct stat *st, char *err,
@@ -66,6 +88,7 @@ map_db_handle(const char *type, const char *path, struct stat *st, char *err,
 		return NULL;
 	}
 	db->set_errcall(db, map_db_quiet);
+	map_db_cache(db, path);
 	if ((r = db->open(db, NULL, path, NULL, map_db_dbtype(type),
 	    DB_RDONLY | DB_NOMMAP, 0)) != 0 || (r = db->fd(db, &fd)) != 0) {
 		map_err(err, errlen, "%s: %s", path, r == EINVAL ?
