@@ -86,15 +86,11 @@ struct map_table *
 aliases_parse(const char *name, const char *text, size_t len, size_t *dups,
     char *err, size_t errlen)
 {
-	struct map_table	*t = map_table_new();
+	struct map_table	*t;
 
-	if (map_text_lines(name, text, len, aliases_line, t, err,
-	    errlen) == -1) {
-		map_table_free(t);
-		return NULL;
-	}
-	map_table_done(t);
-	*dups = map_table_dups(t);
+	if ((t = map_table_from_lines(name, text, len, aliases_line, err,
+	    errlen)) != NULL)
+		*dups = map_table_dups(t);
 	return t;
 }
 

@@ -101,6 +101,12 @@ int	map_text_lines(const char *name, const char *text, size_t len,
 	    int (*line)(void *ctx, const char *logical, size_t lineno,
 	    const char **why), void *ctx, char *err, size_t errlen);
 
+/* A table from the logical lines of text, line() adding to the table it
+ * gets as ctx: the table (done), or NULL with err. */
+struct map_table *map_table_from_lines(const char *name, const char *text,
+	    size_t len, int (*line)(void *t, const char *logical,
+	    size_t lineno, const char **why), char *err, size_t errlen);
+
 /* A list of maps searched in order, as Postfix's "transport_maps = a, b". */
 struct map_list {
 	struct map	*map[MAP_LIST_MAX];

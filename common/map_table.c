@@ -277,18 +277,26 @@ map_table_line(void *ctx, const char *line, size_t lineno, const char **why)
 }
 
 struct map_table *
-map_table_parse(const char *name, const char *text, size_t len, char *err,
+map_table_from_lines(const char *name, const char *text, size_t len,
+    int (*line)(void *, const char *, size_t, const char **), char *err,
     size_t errlen)
 {
 	struct map_table	*t = map_table_new();
 
-	if (map_text_lines(name, text, len, map_table_line, t, err,
-	    errlen) == -1) {
+	if (map_text_lines(name, text, len, line, t, err, errlen) == -1) {
 		map_table_free(t);
 		return NULL;
 	}
 	map_table_done(t);
 	return t;
+}
+
+struct map_table *
+map_table_parse(const char *name, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	return map_table_from_lines(name, text, len, map_table_line, err,
+	    errlen);
 }
 
 /* ---- files ---------------------------------------------------------- */
