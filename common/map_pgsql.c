@@ -73,11 +73,22 @@ pgsql_host(struct pgsql_conf *c, const char *h, const char **why)
 	}
 	if (strncmp(h, "inet:", 5) == 0)
 		h += 5;
-	if (*h == '\0' || *h == ':') {
+	if (*h == '\0' || (*h == ':' && strchr(h + 1, ':') == NULL) ||
+	    strcmp(h, "[]") == 0) {	/* "", ":port", "[]" */
 		*why = "empty host";
 		return -1;
 	}
-	if ((colon = strrchr(h, ':')) != NULL && strchr(h, ']') == NULL) {
+	if (h[0] == '[') {	/* [address] or [address]:port */
+		if ((colon = strchr(h, ']')) == NULL || (colon[1] != '\0' &&
+		    (colon[1] != ':' || colon[2] == '\0'))) {
+			*why = "bad [address]:port";
+			return -1;
+		}
+		if (colon[1] == ':')
+			c->port[c->nhosts] = xstrdup(colon + 2);
+		c->host[c->nhosts++] = xstrndup(h + 1, (size_t)(colon - h - 1));
+	} else if ((colon = strchr(h, ':')) != NULL &&
+	    strchr(colon + 1, ':') == NULL) {	/* host:port, not IPv6 */
 		c->port[c->nhosts] = xstrdup(colon + 1);
 		c->host[c->nhosts++] = xstrndup(h, (size_t)(colon - h));
 	} else
@@ -170,6 +181,11 @@ pgsql_password_file(struct pgsql_conf *c, const char *path, char *err,
 	size_t		 len;
 	char		*text;
 
+	if (path[0] != '/') {
+		map_err(err, errlen, "password_file %s: not an absolute path",
+		    path);
+		return -1;
+	}
 	if ((text = map_file_read(path, &len, &st, err, errlen)) == NULL)
 		return -1;
 	text[strcspn(text, "\r\n")] = '\0';

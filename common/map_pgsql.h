@@ -6,10 +6,12 @@
  * (comments, continuation lines), Postfix's pgsql_table(5) keys:
  *
  *	hosts		hosts tried in order: "host", "host:port",
- *			"inet:host:port", "unix:/socket/directory"
- *			(default localhost); at most PGSQL_HOSTS_MAX
- *	user, password	the login; or password_file, a file whose first
- *			line is the password (kept out of a readable .cf)
+ *			"inet:host:port", "[ipv6]:port", "unix:/socket/
+ *			directory" (default localhost); at most
+ *			PGSQL_HOSTS_MAX
+ *	user, password	the login; or password_file, an absolute path to a
+ *			file whose first line is the password (kept out of
+ *			a readable .cf)
  *	dbname		the database (required)
  *	query		the SQL, "%s" the whole key, "%u" its local part
  *			(the key when it has no '@'), "%d" its domain (no

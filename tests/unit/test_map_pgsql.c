@@ -37,11 +37,18 @@ test_conf(void **state)
 
 	(void)state;
 	assert_int_equal(parse("# virtual\nhosts = db1, db2:5433 "
-	    "unix:/run/postgresql\n  inet:10.0.0.1:6432\nuser = tern\n"
+	    "unix:/run/postgresql\n  inet:10.0.0.1:6432, [::1]:5434 ::1 [fe80::1]"
+	    "\nuser = tern\n"
 	    "password = secret\ndbname = mail\nquery = SELECT goto FROM alias "
 	    "WHERE address='%s'\nconnect_timeout = 2\nquery_timeout = 3\n"
 	    "expansion_limit = 10\n", &c, err, sizeof(err)), 0);
-	assert_int_equal(c.nhosts, 4);
+	assert_int_equal(c.nhosts, 7);
+	assert_string_equal(c.host[4], "::1");
+	assert_string_equal(c.port[4], "5434");
+	assert_string_equal(c.host[5], "::1");
+	assert_null(c.port[5]);
+	assert_string_equal(c.host[6], "fe80::1");
+	assert_null(c.port[6]);
 	assert_string_equal(c.host[0], "db1");
 	assert_null(c.port[0]);
 	assert_string_equal(c.host[1], "db2");
@@ -93,6 +100,12 @@ test_conf_errors(void **state)
 		{ "dbname = d\nquery = q\nquery_timeout = x\n", "cf:3: bad" },
 		{ "hosts = unix:relative\n", "cf:1: unix:" },
 		{ "hosts = a b c d e f g h i\n", "cf:1: too many" },
+		{ "hosts = [::1\n", "cf:1: bad [address]" },
+		{ "hosts = [::1]:\n", "cf:1: bad [address]" },
+		{ "hosts = []\n", "cf:1: empty host" },
+		{ "hosts = :5432\n", "cf:1: empty host" },
+		{ "dbname = d\nquery = q\npassword_file = rel\n",
+		    "password_file rel: not an absolute" },
 		{ "dbname = d\x01\n", "cf:1: control" },
 	};
 	struct pgsql_conf	 c;
