@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "log.h"
 #include "queue_file.h"
+#include "queue_mark.h"
 #include "smtp.h"
 
 enum sess_state {
@@ -72,7 +73,7 @@ struct smtp_session {
 	char			*id, *sender;
 	int			 nrcpt;
 	char			**rcpt;
-	int			*qrcpt;		/* queue file index, or -1 */
+	int			*qrcpt;		/* queue file line, or -1 */
 	struct smtp_result	*res;
 	int			*final;		/* res[i] is the outcome */
 	struct queue_envelope	 env;
@@ -101,7 +102,11 @@ struct smtp_session {
 	struct smtp_result	 last;
 	struct event		*later;		/* runs done() off the stack */
 	int			 busy, dead;	/* see sess_read_cb */
+	int			 detached;	/* qmgr went: finish, no reply */
 	int			 has_size;
+	int			 ndone;		/* delivered at an earlier try */
+	int			*todo;		/* the others: RCPT k is todo[k-1] */
+	int			 ntodo;
 };
 
 static void	sess_next_addr(struct smtp_session *);
@@ -450,8 +455,8 @@ send_cmd(struct smtp_session *ss, int k)
 {
 	if (k == 0)
 		send_mail(ss);
-	else if (k <= ss->nrcpt)
-		send_rcpt(ss, k - 1);
+	else if (k <= ss->ntodo)
+		send_rcpt(ss, ss->todo[k - 1]);
 	else
 		sess_send(ss, "DATA");
 	ss->nsent = k + 1;
@@ -491,7 +496,7 @@ sess_transaction(struct smtp_session *ss)
 	if (ss->env.body == QUEUE_BODY_8BITMIME && !ss->eightbit)
 		log_info("%s: host %s[%s] does not offer 8BITMIME: sending the "
 		    "8-bit message as it is", ss->id, a->host, a->ip);
-	ss->ncmd = ss->nrcpt + 2;
+	ss->ncmd = ss->ntodo + 2;
 	ss->nsent = ss->nreplied = 0;
 	ss->mail_failed = 0;
 	ss->naccepted = 0;
@@ -576,13 +581,13 @@ sess_envelope_reply(struct smtp_session *ss)
 			outcome_rest(ss, &r);
 			ss->mail_failed = 1;
 		}
-	} else if (k <= ss->nrcpt) {
+	} else if (k <= ss->ntodo) {
 		if (!ss->mail_failed) {
 			if (rp->code / 100 == 2)
 				ss->naccepted++;
 			else {
 				result_from_reply(ss, &r, rp, "RCPT TO");
-				outcome_one(ss, k - 1, &r);
+				outcome_one(ss, ss->todo[k - 1], &r);
 			}
 		}
 	} else {
@@ -615,6 +620,19 @@ sess_envelope_reply(struct smtp_session *ss)
 	sess_state(ss, S_ENVELOPE);
 }
 
+/* The next hop has taken the message for every recipient still open:
+ * record each in the queue file before qmgr hears of it (queue_mark.h). */
+static void
+sess_record(struct smtp_session *ss)
+{
+	int	 i;
+
+	for (i = 0; i < ss->nrcpt; i++)
+		if (ss->res[i].status == DELIVER_OK && ss->fd >= 0)
+			(void)queue_mark_delivered(ss->fd, &ss->env, ss->id,
+			    ss->qrcpt, i);
+}
+
 static void
 sess_dot_reply(struct smtp_session *ss)
 {
@@ -622,6 +640,8 @@ sess_dot_reply(struct smtp_session *ss)
 
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
 	outcome_rest(ss, &r);
+	if (r.status == DELIVER_OK)
+		sess_record(ss);
 	sess_quit(ss);
 }
 
@@ -962,6 +982,7 @@ sess_free(struct smtp_session *ss)
 	free(ss->qrcpt);
 	free(ss->res);
 	free(ss->final);
+	free(ss->todo);
 	free(ss->id);
 	free(ss->sender);
 	ss->s->nsessions--;
@@ -996,10 +1017,17 @@ sess_finish(struct smtp_session *ss)
 {
 	smtp_session_done_cb	 done = ss->done;
 
-	if (done != NULL) {
+	/* qmgr may reuse the file as soon as it has the reply (free/):
+	 * nothing here reads it any more. */
+	if (ss->fd >= 0)
+		close(ss->fd);
+	ss->fd = -1;
+	if (done != NULL || ss->detached) {
 		ss->done = NULL;
+		ss->detached = 0;
 		sess_log(ss);
-		done(ss->arg, ss->res, ss->nrcpt);
+		if (done != NULL)
+			done(ss->arg, ss->res, ss->nrcpt);
 	}
 	if (ss->bev == NULL)
 		sess_free(ss);
@@ -1031,6 +1059,10 @@ sess_later_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (ss->ndone == ss->nrcpt) {
+		sess_finish(ss);
+		return;
+	}
 	if (ss->nh.literal) {
 		sess_next_addr(ss);
 		return;
@@ -1051,9 +1083,9 @@ static int
 sess_open_queue_file(struct smtp_session *ss, const struct deliver_request *rq)
 {
 	const char	*err = NULL;
-	int		 i, j;
+	int		 i;
 
-	if (queue_file_open(QDIR_ACTIVE, rq->id, O_RDONLY, &ss->env, &ss->fd,
+	if (queue_file_open(QDIR_ACTIVE, rq->id, O_RDWR, &ss->env, &ss->fd,
 	    &err) < 0) {
 		ss->fd = -1;
 		result_set(&ss->last, DELIVER_DEFER, "4.3.0", "cannot open the "
@@ -1065,14 +1097,17 @@ sess_open_queue_file(struct smtp_session *ss, const struct deliver_request *rq)
 		    "request disagree");
 		return -1;
 	}
-	for (i = 0; i < ss->nrcpt; i++) {
-		ss->qrcpt[i] = -1;
-		for (j = 0; j < ss->env.nrcpt; j++)
-			if (strcmp(ss->env.rcpt[j].addr, ss->rcpt[i]) == 0) {
-				ss->qrcpt[i] = j;
-				break;
-			}
-	}
+	free(ss->qrcpt);
+	ss->qrcpt = queue_mark_match(&ss->env, ss->id,
+	    (const char *const *)ss->rcpt, ss->nrcpt);
+	for (i = 0; i < ss->nrcpt; i++)
+		if (queue_mark_done(&ss->env, ss->qrcpt, i)) {
+			result_set(&ss->res[i], DELIVER_OK, "2.0.0",
+			    "delivered already");
+			ss->final[i] = 1;
+			ss->ndone++;
+		} else
+			ss->todo[ss->ntodo++] = i;
 	return 0;
 }
 
@@ -1097,10 +1132,13 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->qrcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->qrcpt));
 	ss->res = xcalloc((size_t)rq->nrcpt, sizeof(*ss->res));
 	ss->final = xcalloc((size_t)rq->nrcpt, sizeof(*ss->final));
+	ss->todo = xcalloc((size_t)rq->nrcpt, sizeof(*ss->todo));
 	for (i = 0; i < rq->nrcpt; i++)
 		ss->rcpt[i] = xstrdup(rq->rcpt[i]);
 	result_set(&ss->last, DELIVER_DEFER, "4.4.1", "no address to try");
 	ss->state = S_MX;
+	for (i = 0; i < rq->nrcpt; i++)
+		ss->qrcpt[i] = -1;
 	if (sess_open_queue_file(ss, rq) < 0)
 		ss->nh.host[0] = '\0';
 	else if (smtp_nexthop_parse(rq->nexthop, &ss->nh) < 0) {
@@ -1126,5 +1164,12 @@ smtp_session_cancel(struct smtp_session *ss)
 	if (ss == NULL)
 		return;
 	ss->done = NULL;
+	/* The final dot is out: the reply decides whether the message was
+	 * taken, and only then can it be recorded, so the next attempt
+	 * (qmgr's, after its restart) does not send it again. */
+	if (ss->state == S_DOT && ss->bev != NULL) {
+		ss->detached = 1;
+		return;
+	}
 	sess_free(ss);
 }

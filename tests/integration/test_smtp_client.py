@@ -112,8 +112,14 @@ class SmtpDaemon:
         qid = f"SMTPTEST{next(self.ids)}"
         head, data = queue_file(qid, sender, rcpts, body, **kw)
         (self.dir / "active" / qid).write_bytes(data)
+        self.last_qid = qid
+        return self.request(qid, len(head), nexthop, rcpts, sender, timeout)
+
+    def request(self, qid, offset, nexthop, rcpts, sender="sender@client.example",
+                timeout=30):
+        """The delivery request for active/qid, as qmgr sends it."""
         attrs = {"v": "3", "id": qid, "path": f"active/{qid}",
-                 "offset": str(len(head)), "sender": sender,
+                 "offset": str(offset), "sender": sender,
                  "nexthop": nexthop, "nrcpt": str(len(rcpts))}
         for i, r in enumerate(rcpts):
             attrs[f"rcpt.{i}"] = r
@@ -599,3 +605,30 @@ def test_pipelining_and_dsn_parameters(make_smtp):
         assert srv.seen[-1] == b"DATA"
     finally:
         srv.close()
+
+
+# ---- exactly once: the next hop's acceptance recorded in the queue file --
+
+
+def test_accepted_recipients_recorded_before_the_reply(make_smtp, receiver):
+    sink, hop = receiver(handler=Sink(refuse={"no@remote.example":
+                                              "550 5.1.1 no such user"}))
+    d = make_smtp()
+    rcpts = ["a@remote.example", "no@remote.example", "b@remote.example"]
+    out = d.deliver(hop, rcpts, BODY)
+    assert [o[0] for o in out] == ["ok", "bounce", "ok"], out
+    data = (d.dir / "active" / d.last_qid).read_bytes()
+    # The client marks only what the next hop accepted; bounces are qmgr's.
+    assert b"rcpt D a@remote.example\n" in data
+    assert b"rcpt P no@remote.example\n" in data
+    assert b"rcpt D b@remote.example\n" in data
+    # qmgr asks again (its reply was lost): nothing is sent twice.
+    head = data[:data.index(b"\ndata\n") + 6]
+    again = d.request(d.last_qid, len(head), hop, ["a@remote.example", "b@remote.example"])
+    assert [o[0] for o in again] == ["ok", "ok"], again
+    assert all("delivered already" in o[2] for o in again), again
+    assert len(sink.messages) == 1
+    # A request mixing a recorded and an open recipient sends only the open one.
+    mixed = d.request(d.last_qid, len(head), hop, ["a@remote.example", "no@remote.example"])
+    assert mixed[0][0] == "ok" and mixed[1][0] == "bounce", mixed
+    assert len(sink.messages) == 1, "no message: the only RCPT was refused"
