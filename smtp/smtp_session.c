@@ -4,7 +4,8 @@
  * loop, so one process runs many at once.  It finds the addresses (MX set
  * from the resolver, or the address literal), connects to each in turn
  * until one greets with 2xx, says EHLO (HELO if EHLO is refused), starts
- * TLS as smtp_tls_security_level asks (RFC 3207), sends MAIL, every RCPT
+ * TLS as the next hop's level asks (smtp_policy.c, RFC 3207), sends
+ * MAIL, every RCPT
  * and DATA (all at once when the server offers PIPELINING, RFC 2920),
  * then the message through smtp_dot (CRLF, dot-stuffed), and maps every
  * reply to the outcome of the recipients it concerns.
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -47,7 +49,7 @@
 
 enum sess_state {
 	S_MX, S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS,
-	S_ENVELOPE, S_BODY, S_DOT, S_QUIT
+	S_RSET, S_ENVELOPE, S_BODY, S_DOT, S_QUIT
 };
 
 static const char *const state_what[] = {
@@ -58,6 +60,7 @@ static const char *const state_what[] = {
 	[S_HELO] = "performing the HELO handshake",
 	[S_STARTTLS] = "sending STARTTLS",
 	[S_TLS] = "performing the TLS handshake",
+	[S_RSET] = "sending RSET",
 	[S_ENVELOPE] = "sending the envelope",
 	[S_BODY] = "sending the message body",
 	[S_DOT] = "sending end of data -- message may be sent more than once",
@@ -83,11 +86,18 @@ struct smtp_session {
 	struct smtp_mx		*mx;
 	struct smtp_addr	 addr[SMTP_ADDR_MAX];
 	int			 naddr, cur;
+	/* a cached session taken over (smtp_cache.c) */
+	char			 key[DELIVER_NEXTHOP_MAX + 1];	/* next hop */
+	int			 reused;	/* on raddr, RSET first */
+	struct smtp_addr	 raddr;
+	int			 uses;		/* transactions before this */
+	long long		 born;		/* connected at */
 	/* the connection */
 	struct bufferevent	*bev;
 	SSL			*ssl;		/* owned by bev once it is made */
 	int			 tls;
-	char			 tls_info[512];
+	int			 tls_level;	/* CONFIG_TLS_*, smtp_policy.c */
+	char			 tls_info[SMTP_TLS_INFO_MAX];
 	enum sess_state		 state;
 	struct smtp_reply	 reply;
 	int			 esmtp, pipelining, eightbit, utf8, dsn;
@@ -110,8 +120,18 @@ struct smtp_session {
 };
 
 static void	sess_next_addr(struct smtp_session *);
+static void	sess_begin(struct smtp_session *);
+static void	sess_reuse_failed(struct smtp_session *);
 static void	sess_finish(struct smtp_session *);
 static void	sess_free(struct smtp_session *);
+
+/* The address the session talks to: a cached session's, or the one
+ * tried now. */
+static struct smtp_addr *
+sess_addr(struct smtp_session *ss)
+{
+	return ss->reused ? &ss->raddr : &ss->addr[ss->cur];
+}
 
 /* ---- outcomes ------------------------------------------------------- */
 
@@ -146,8 +166,8 @@ result_from_reply(struct smtp_session *ss, struct smtp_result *r,
 		    rp->dsn[0] ? " " : "", rp->text);
 	else
 		result_set(r, st, dsn, "host %s[%s] said: %d %s%s%s (in reply "
-		    "to %s command)", ss->addr[ss->cur].host,
-		    ss->addr[ss->cur].ip, rp->code, rp->dsn,
+		    "to %s command)", sess_addr(ss)->host,
+		    sess_addr(ss)->ip, rp->code, rp->dsn,
 		    rp->dsn[0] ? " " : "", rp->text, cmd);
 }
 
@@ -208,6 +228,8 @@ state_timeout(const struct smtp_session *ss, enum sess_state st)
 	case S_STARTTLS:
 	case S_TLS:
 		return c->smtp_starttls_timeout;
+	case S_RSET:
+		return c->smtp_rset_timeout;
 	case S_ENVELOPE:
 		return ss->nsent <= 1 ? c->smtp_mail_timeout :
 		    ss->nsent < ss->ncmd ? c->smtp_rcpt_timeout :
@@ -275,11 +297,15 @@ static void
 sess_lost(struct smtp_session *ss, int timeout)
 {
 	struct smtp_result	 r;
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 
 	if (ss->state == S_QUIT) {
 		sess_close(ss);
 		sess_finish(ss);
+		return;
+	}
+	if (ss->state == S_RSET) {
+		sess_reuse_failed(ss);
 		return;
 	}
 	if (ss->state < S_ENVELOPE) {
@@ -304,7 +330,7 @@ static void sess_event_cb(struct bufferevent *, short, void *);
 static void
 sess_connect(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_params *c = ss->s->par;
 	const char		*bind_to;
 	struct sockaddr_storage	 b;
@@ -345,6 +371,8 @@ sess_connect(struct smtp_session *ss)
 	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
 	sess_state(ss, S_CONNECT);
 	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
+	ss->born = (long long)time(NULL);
+	ss->uses = 0;
 	ss->tls = 0;
 	ss->esmtp = ss->pipelining = ss->eightbit = ss->utf8 = 0;
 	ss->dsn = ss->starttls = 0;
@@ -363,7 +391,7 @@ sess_next_addr(struct smtp_session *ss)
 {
 	if (ss->cur < ss->naddr) {
 		log_debug("session %lu: trying %s[%s]", ss->sid,
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		    sess_addr(ss)->host, sess_addr(ss)->ip);
 		sess_connect(ss);
 		return;
 	}
@@ -474,7 +502,7 @@ sess_quit(struct smtp_session *ss)
 static void
 sess_transaction(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	struct smtp_result	 r;
 	int			 k;
 
@@ -620,6 +648,100 @@ sess_envelope_reply(struct smtp_session *ss)
 	sess_state(ss, S_ENVELOPE);
 }
 
+/* ---- connection reuse (smtp_cache.c) --------------------------------- */
+
+/* May the session serve another message once this one is answered?  Not
+ * when the server is closing (421), nor past the reuse limits. */
+static int
+sess_may_park(const struct smtp_session *ss)
+{
+	const struct smtp_params *c = ss->s->par;
+
+	if (c->smtp_connection_cache_time_limit <= 0 || ss->bev == NULL ||
+	    ss->key[0] == '\0' || ss->reply.code == 421)
+		return 0;
+	if (c->smtp_connection_reuse_count_limit > 0 &&
+	    ss->uses + 1 > c->smtp_connection_reuse_count_limit)
+		return 0;
+	return (long long)time(NULL) - ss->born <
+	    c->smtp_connection_reuse_time_limit;
+}
+
+/* Hand the connection to the cache, with what its EHLO offered. */
+static void
+sess_park(struct smtp_session *ss)
+{
+	struct smtp_conn	*c = xcalloc(1, sizeof(*c));
+
+	snprintf(c->key, sizeof(c->key), "%s", ss->key);
+	c->bev = ss->bev;
+	c->addr = *sess_addr(ss);
+	c->tls = ss->tls;
+	memcpy(c->tls_info, ss->tls_info, sizeof(c->tls_info));
+	c->esmtp = ss->esmtp;
+	c->pipelining = ss->pipelining;
+	c->eightbit = ss->eightbit;
+	c->utf8 = ss->utf8;
+	c->dsn = ss->dsn;
+	c->has_size = ss->has_size;
+	c->size_max = ss->size_max;
+	c->uses = ss->uses + 1;
+	c->born = ss->born;
+	ss->bev = NULL;
+	ss->ssl = NULL;
+	smtp_cache_put(ss->s, c);
+}
+
+/* Go on with a cached session: RSET first, which also shows whether the
+ * server is still there (sess_reuse_failed otherwise). */
+static void
+sess_reuse(struct smtp_session *ss, struct smtp_conn *c)
+{
+	ss->bev = c->bev;
+	ss->raddr = c->addr;
+	ss->reused = 1;
+	ss->tls = c->tls;
+	memcpy(ss->tls_info, c->tls_info, sizeof(ss->tls_info));
+	ss->esmtp = c->esmtp;
+	ss->pipelining = c->pipelining;
+	ss->eightbit = c->eightbit;
+	ss->utf8 = c->utf8;
+	ss->dsn = c->dsn;
+	ss->starttls = 0;
+	ss->has_size = c->has_size;
+	ss->size_max = c->size_max;
+	ss->uses = c->uses;
+	ss->born = c->born;
+	free(c);
+	log_debug("session %lu: reusing the session to %s[%s] (%d "
+	    "transactions)", ss->sid, ss->raddr.host, ss->raddr.ip, ss->uses);
+	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
+	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
+	sess_send(ss, "RSET");
+	sess_state(ss, S_RSET);
+}
+
+/* The cached session is gone or unwilling: a new connection, as if there
+ * had been none (not a failure of the host). */
+static void
+sess_reuse_failed(struct smtp_session *ss)
+{
+	log_debug("session %lu: cached session to %s[%s] unusable: connecting "
+	    "anew", ss->sid, ss->raddr.host, ss->raddr.ip);
+	sess_close(ss);
+	ss->reused = 0;
+	sess_begin(ss);
+}
+
+static void
+sess_rset_reply(struct smtp_session *ss)
+{
+	if (ss->reply.code / 100 == 2)
+		sess_transaction(ss);
+	else
+		sess_reuse_failed(ss);
+}
+
 /* The next hop has taken the message for every recipient still open:
  * record each in the queue file before qmgr hears of it (queue_mark.h). */
 static void
@@ -642,6 +764,11 @@ sess_dot_reply(struct smtp_session *ss)
 	outcome_rest(ss, &r);
 	if (r.status == DELIVER_OK)
 		sess_record(ss);
+	if (sess_may_park(ss)) {
+		sess_park(ss);
+		sess_finish(ss);
+		return;
+	}
 	sess_quit(ss);
 }
 
@@ -676,7 +803,7 @@ ehlo_keyword(struct smtp_session *ss, const char *line, size_t len)
 static int
 tls_required(const struct smtp_session *ss)
 {
-	return ss->s->par->smtp_tls_security_level >= CONFIG_TLS_ENCRYPT;
+	return ss->tls_level >= CONFIG_TLS_ENCRYPT;
 }
 
 static void sess_tls_start(struct smtp_session *);
@@ -684,7 +811,7 @@ static void sess_tls_start(struct smtp_session *);
 static void
 sess_ehlo_reply(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_reply	*rp = &ss->reply;
 
 	if (rp->code / 100 != 2) {
@@ -701,7 +828,7 @@ sess_ehlo_reply(struct smtp_session *ss)
 	}
 	ss->esmtp = ss->state == S_EHLO;
 	if (!ss->tls && ss->starttls && ss->s->ssl_ctx != NULL &&
-	    ss->s->par->smtp_tls_security_level != CONFIG_TLS_NONE) {
+	    ss->tls_level != CONFIG_TLS_NONE) {
 		sess_send(ss, "STARTTLS");
 		sess_state(ss, S_STARTTLS);
 		return;
@@ -717,7 +844,7 @@ sess_ehlo_reply(struct smtp_session *ss)
 static void
 sess_starttls_reply(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 
 	if (ss->reply.code == 220) {
 		sess_tls_start(ss);
@@ -745,12 +872,12 @@ host_is_ip(const char *h)
 static void
 sess_tls_start(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	struct bufferevent	*f;
 	SSL			*ssl;
 	int			 verify;
 
-	verify = ss->s->par->smtp_tls_security_level == CONFIG_TLS_VERIFY;
+	verify = ss->tls_level == CONFIG_TLS_VERIFY;
 	if ((ssl = SSL_new(ss->s->ssl_ctx)) == NULL) {
 		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "cannot start TLS "
 		    "with %s[%s]: out of resources", a->host, a->ip);
@@ -785,7 +912,7 @@ sess_tls_start(struct smtp_session *ss)
 static void
 sess_tls_done(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	SSL			*ssl = bufferevent_openssl_get_ssl(ss->bev);
 	X509			*peer;
 	char			 subj[256] = "none";
@@ -815,7 +942,7 @@ sess_tls_done(struct smtp_session *ss)
 static void
 sess_greeting(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_reply	*rp = &ss->reply;
 
 	if (rp->code / 100 != 2) {
@@ -847,6 +974,9 @@ sess_reply(struct smtp_session *ss)
 		break;
 	case S_STARTTLS:
 		sess_starttls_reply(ss);
+		break;
+	case S_RSET:
+		sess_rset_reply(ss);
 		break;
 	case S_ENVELOPE:
 		sess_envelope_reply(ss);
@@ -906,7 +1036,7 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 	ss->busy = 0;
 	if (bad && !ss->dead && ss->bev == bev) {
 		log_info("%s: malformed reply from %s[%s]", ss->id,
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		    sess_addr(ss)->host, sess_addr(ss)->ip);
 		sess_lost(ss, 0);
 	}
 	if (ss->dead)
@@ -917,7 +1047,7 @@ static void
 sess_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session	*ss = arg;
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	unsigned long		 e;
 	char			 err[256] = "handshake failed";
 	long			 vr;
@@ -1000,12 +1130,13 @@ sess_log(struct smtp_session *ss)
 	char	 relay[400] = "none";
 	int	 i;
 
-	if (ss->cur < ss->naddr)
+	if (ss->reused || ss->cur < ss->naddr)
 		snprintf(relay, sizeof(relay), "%s[%s]:%d",
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip, ss->nh.port);
+		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
 	for (i = 0; i < ss->nrcpt; i++)
-		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, dsn=%s, "
-		    "status=%s (%s)%s%s", ss->rcpt[i], relay, ss->res[i].dsn,
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
+		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s", ss->rcpt[i],
+		    relay, ss->uses + 1, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
 }
@@ -1057,19 +1188,33 @@ sess_later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session	*ss = arg;
 
+	struct smtp_conn	*c;
+
 	(void)fd;
 	(void)what;
 	if (ss->ndone == ss->nrcpt) {
 		sess_finish(ss);
 		return;
 	}
-	if (ss->nh.literal) {
-		sess_next_addr(ss);
-		return;
-	}
 	if (ss->nh.host[0] == '\0') {
 		outcome_rest(ss, &ss->last);
 		sess_finish(ss);
+		return;
+	}
+	if ((c = smtp_cache_get(ss->s, ss->key)) != NULL) {
+		sess_reuse(ss, c);
+		return;
+	}
+	sess_begin(ss);
+}
+
+/* A new connection: to the literal address, or to the MX set's. */
+static void
+sess_begin(struct smtp_session *ss)
+{
+	ss->cur = 0;
+	if (ss->nh.literal) {
+		sess_next_addr(ss);
 		return;
 	}
 	sess_state(ss, S_MX);
@@ -1127,6 +1272,7 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->fd = -1;
 	ss->id = xstrdup(rq->id);
 	ss->sender = xstrdup(rq->sender);
+	snprintf(ss->key, sizeof(ss->key), "%s", rq->nexthop);
 	ss->nrcpt = rq->nrcpt;
 	ss->rcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->rcpt));
 	ss->qrcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->qrcpt));
@@ -1145,7 +1291,10 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 		result_set(&ss->last, DELIVER_DEFER, "4.3.5", "bad next hop "
 		    "\"%s\"", rq->nexthop);
 		ss->nh.host[0] = '\0';
-	} else if (ss->nh.literal) {
+	} else if ((ss->tls_level = smtp_policy_level(s, rq->nexthop, &ss->nh,
+	    &ss->last)) < 0)
+		ss->nh.host[0] = '\0';
+	else if (ss->nh.literal) {
 		if (smtp_addr_add_list(ss->addr, &ss->naddr, SMTP_ADDR_MAX,
 		    ss->nh.host, ss->nh.host, ss->nh.port) == 0)
 			result_set(&ss->last, DELIVER_DEFER, "4.3.5", "next hop "
