@@ -1,10 +1,10 @@
 /*
- * proto_deliver - the delivery protocol (PROTO_DELIVER_VERSION 3): qmgr asks
+ * proto_deliver - the delivery protocol (PROTO_DELIVER_VERSION 4): qmgr asks
  * a transport (today the local one, deliver, on DELIVER_SOCKET) to deliver
  * one message to some of its recipients, all bound for one next hop.
  *
  *	DELIVER_T_REQUEST
- *	    v=3
+ *	    v=4 (a transport also takes 3: the request did not change)
  *	    id=<queue id>
  *	    path=<queue file, relative to the queue directory: "active/<id>">
  *	    offset=<byte offset of the message in that file (data_off)>
@@ -19,6 +19,12 @@
  *	    status.<i>=ok | defer | bounce         one per request recipient,
  *	    dsn.<i>=<enhanced status, e.g. 2.0.0, 4.2.2, 5.1.1>   same order
  *	    text.<i>=<human-readable outcome, for logs and bounces>
+ *	    relayed.<i>=1         only with status ok, only when so: the next
+ *	        hop took the message without DSN support while the recipient
+ *	        asked for NOTIFY=SUCCESS, so no success notice will come from
+ *	        further on: RFC 3461 section 4.2's "relayed" action, for
+ *	        qmgr's notices (since version 4; a version 3 reader ignores
+ *	        it, as every reader ignores attributes it does not know)
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -63,7 +69,8 @@
 #include "proto_common.h"
 
 #define DELIVER_SOCKET		"private/deliver"
-#define PROTO_DELIVER_VERSION	3
+#define PROTO_DELIVER_VERSION	4
+#define PROTO_DELIVER_VERSION_MIN 3	/* oldest request still taken */
 #define DELIVER_RCPT_MAX	1000
 #define DELIVER_PIPELINE_MAX	8	/* requests out on one connection */
 #define DELIVER_NEXTHOP_MAX	300	/* a domain, or "[IPv6 address]:port" */
@@ -86,6 +93,7 @@
 #define DELIVER_A_STATUS	"status"	/* status.<i> */
 #define DELIVER_A_DSN		"dsn"		/* dsn.<i> */
 #define DELIVER_A_TEXT		"text"		/* text.<i> */
+#define DELIVER_A_RELAYED	"relayed"	/* relayed.<i>, version 4 */
 
 /* The status words, in this order. */
 enum deliver_status {
@@ -113,6 +121,7 @@ struct deliver_outcome {
 	enum deliver_status	 status;
 	const char		*dsn;
 	const char		*text;
+	int			 relayed;	/* DELIVER_A_RELAYED: 0 or 1 */
 };
 
 /* Requests, built in steps so a sender can fill a frame: start (every

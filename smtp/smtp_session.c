@@ -142,6 +142,7 @@ result_set(struct smtp_result *r, enum deliver_status st, const char *dsn,
 	va_list	 ap;
 
 	r->status = st;
+	r->relayed = 0;
 	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
@@ -755,6 +756,23 @@ sess_record(struct smtp_session *ss)
 			    ss->qrcpt, i);
 }
 
+/* RFC 3461 section 4.2: a recipient that asked for NOTIFY=SUCCESS, whose
+ * message went to a next hop that does not offer DSN, gets no success
+ * notice from further on: qmgr is told it was "relayed", for its own. */
+static void
+sess_relayed(struct smtp_session *ss)
+{
+	int	 i;
+
+	if (ss->dsn)
+		return;
+	for (i = 0; i < ss->nrcpt; i++)
+		if (ss->res[i].status == DELIVER_OK && ss->qrcpt[i] >= 0 &&
+		    (ss->env.rcpt[ss->qrcpt[i]].notify &
+		    QUEUE_NOTIFY_SUCCESS))
+			ss->res[i].relayed = 1;
+}
+
 static void
 sess_dot_reply(struct smtp_session *ss)
 {
@@ -762,8 +780,10 @@ sess_dot_reply(struct smtp_session *ss)
 
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
 	outcome_rest(ss, &r);
-	if (r.status == DELIVER_OK)
+	if (r.status == DELIVER_OK) {
+		sess_relayed(ss);
 		sess_record(ss);
+	}
 	if (sess_may_park(ss)) {
 		sess_park(ss);
 		sess_finish(ss);
@@ -1135,9 +1155,10 @@ sess_log(struct smtp_session *ss)
 		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
 	for (i = 0; i < ss->nrcpt; i++)
 		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
-		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s", ss->rcpt[i],
+		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s%s", ss->rcpt[i],
 		    relay, ss->uses + 1, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
+		    ss->res[i].relayed ? ", dsn_action=relayed" : "",
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
 }
 

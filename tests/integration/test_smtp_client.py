@@ -126,6 +126,7 @@ class SmtpDaemon:
             attrs[f"rcpt.{i}"] = r
         reply = ternipc.call(self.sock_path, DELIVER_T_REQUEST, attrs, timeout)
         assert reply.type == DELIVER_T_REPLY, (reply, self.log())
+        self.last_reply = reply
         return [(reply[f"status.{i}"], reply[f"dsn.{i}"], reply[f"text.{i}"])
                 for i in range(len(rcpts))]
 
@@ -781,3 +782,21 @@ def test_tls_policy_unsupported_level_defers(make_smtp, receiver):
     assert out[0][0] == "defer" and out[0][1] == "4.7.5", (out, d.log())
     assert "invalid TLS policy" in out[0][2]
     assert sink.messages == []
+
+
+# ---- DSN: "relayed" when the next hop cannot notify -----------------------
+
+
+def test_notify_success_to_a_peer_without_dsn_is_relayed(make_smtp, receiver):
+    sink, hop = receiver()          # aiosmtpd offers no DSN
+    d = make_smtp()
+    out = d.deliver(hop, ["a@remote.example"], BODY, notify="SUCCESS,FAILURE",
+                    orcpt="rfc822;a@remote.example", ret="HDRS", envid="E1")
+    assert out[0][0] == "ok", (out, d.log())
+    assert d.last_reply.get("relayed.0") == "1", d.last_reply
+    assert "dsn_action=relayed" in d.log()
+    # No DSN parameters go to a peer that did not offer DSN.
+    assert sink.messages[0][3] == [] or all("RET" not in o for o in sink.messages[0][3])
+    out = d.deliver(hop, ["b@remote.example"], BODY, notify="FAILURE")
+    assert out[0][0] == "ok"
+    assert d.last_reply.get("relayed.0") is None, d.last_reply
