@@ -42,8 +42,9 @@
  * without another attempt.  So a transport or qmgr killed after the
  * acceptance and the record repeats nothing; only a kill between the two
  * can (deliver closes that gap too: maildir.c), and a power loss, which
- * may repeat a delivery but never loses one.  deliver_record.c does this
- * for deliver; the SMTP client and the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
+ * may repeat a delivery but never loses one.  common/queue_mark.c does
+ * this for deliver (deliver_record.c) and the SMTP client (which takes no
+ * lock: see docs/ARCHITECTURE.md); the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
  * up to deliver_concurrency connections open.  On one connection qmgr may
  * send up to DELIVER_PIPELINE_MAX requests before it reads a reply (since
  * version 2); the replies come back in request order.  deliver handles the

@@ -17,7 +17,15 @@
  * defers every recipient still open; a connection lost after the final
  * dot without a reply is a deferral too (the mail may arrive twice, never
  * not at all).  Every wait has its own time-out (smtp_*_timeout).  The
- * outcomes go to qmgr as soon as they are known; QUIT follows.
+ * outcomes go to qmgr as soon as they are known; QUIT follows, or the
+ * session is parked for the next message to the same next hop
+ * (smtp_cache.c), which starts it again with RSET.
+ *
+ * Exactly once (queue_mark.h): the queue file is opened read-write; a
+ * recipient it already records as delivered is answered "delivered
+ * already" and not sent; each recipient the next hop accepted is recorded
+ * after the 2xx to the final dot and before the reply to qmgr, and a
+ * session whose final dot is out when its qmgr goes finishes to record it.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
