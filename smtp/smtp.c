@@ -58,7 +58,9 @@ main(int argc, char **argv)
 	if (event_base_dispatch(base) < 0)
 		log_error("event loop failed");
 
+	s.stopping = 1;
 	smtp_listen_free(&s);
+	smtp_session_free_all(&s);
 	smtp_cache_close_all(&s);
 	map_list_close(&policy);
 	daemon_event_stop_free(stop);

@@ -34,6 +34,7 @@ struct bufferevent;
 struct event_base;
 struct ssl_ctx_st;
 struct smtp_conn;
+struct smtp_session;
 
 /* Limits.  Each bounds memory or descriptors. */
 #define SMTP_CLIENT_MAX		256	/* qmgr connections */
@@ -60,6 +61,8 @@ struct smtp {
 	struct smtp_conn	*cache;		/* idle sessions, newest first */
 	int			 ncache;	/* of them not closing */
 	struct map_list		*tls_policy;	/* smtp_tls_policy_maps */
+	struct smtp_session	*sessions;	/* every session, for the end */
+	int			 stopping;	/* shutting down: abandon all */
 };
 
 /* ---- smtp_reply.c: one SMTP reply, line by line --------------------- */
@@ -191,13 +194,15 @@ struct smtp_result {
 typedef void (*smtp_session_done_cb)(void *arg,
 	    const struct smtp_result *res, int n);
 
-struct smtp_session;
-
 /* Start delivering req (copied).  done runs later, never from here. */
 struct smtp_session *smtp_session_start(struct smtp *,
 	    const struct deliver_request *, smtp_session_done_cb, void *arg);
-/* Abandon a session (its qmgr went away): no callback. */
+/* Abandon a session (its qmgr went away): no callback.  One whose final
+ * dot is out goes on without its qmgr until it can record the outcome,
+ * unless the daemon is stopping. */
 void	smtp_session_cancel(struct smtp_session *);
+/* At the end: free every session left (those going on without a qmgr). */
+void	smtp_session_free_all(struct smtp *);
 
 /* ---- smtp_policy.c: smtp_tls_policy_maps ---------------------------- */
 

@@ -121,6 +121,7 @@ struct smtp_session {
 	struct event		*later;		/* runs done() off the stack */
 	int			 busy, dead;	/* see sess_read_cb */
 	int			 detached;	/* qmgr went: finish, no reply */
+	struct smtp_session	*next, *prev;	/* s->sessions */
 	int			 has_size;
 	int			 ndone;		/* delivered at an earlier try */
 	int			*todo;		/* the others: RCPT k is todo[k-1] */
@@ -666,8 +667,11 @@ sess_may_park(const struct smtp_session *ss)
 {
 	const struct smtp_params *c = ss->s->par;
 
+	/* Only after the reply to our final dot: an early reply during the
+	 * body leaves the rest of the message queued for the server. */
 	if (c->smtp_connection_cache_time_limit <= 0 || ss->bev == NULL ||
-	    ss->key[0] == '\0' || ss->reply.code == 421)
+	    ss->state != S_DOT || ss->key[0] == '\0' ||
+	    ss->reply.code == 421)
 		return 0;
 	if (c->smtp_connection_reuse_count_limit > 0 &&
 	    ss->uses + 1 > c->smtp_connection_reuse_count_limit)
@@ -1129,6 +1133,12 @@ sess_free(struct smtp_session *ss)
 	}
 	smtp_mx_cancel(ss->mx);
 	sess_close(ss);
+	if (ss->prev != NULL)
+		ss->prev->next = ss->next;
+	else
+		ss->s->sessions = ss->next;
+	if (ss->next != NULL)
+		ss->next->prev = ss->prev;
 	if (ss->later != NULL)
 		event_free(ss->later);
 	if (ss->fd >= 0)
@@ -1296,6 +1306,10 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->s = s;
 	ss->sid = ++s->nextid;
 	s->nsessions++;
+	ss->next = s->sessions;
+	if (ss->next != NULL)
+		ss->next->prev = ss;
+	s->sessions = ss;
 	ss->done = done;
 	ss->arg = arg;
 	ss->fd = -1;
@@ -1345,9 +1359,18 @@ smtp_session_cancel(struct smtp_session *ss)
 	/* The final dot is out: the reply decides whether the message was
 	 * taken, and only then can it be recorded, so the next attempt
 	 * (qmgr's, after its restart) does not send it again. */
-	if (ss->state == S_DOT && ss->bev != NULL) {
+	if (ss->state == S_DOT && ss->bev != NULL && !ss->s->stopping) {
 		ss->detached = 1;
 		return;
 	}
 	sess_free(ss);
+}
+
+void
+smtp_session_free_all(struct smtp *s)
+{
+	while (s->sessions != NULL) {
+		s->sessions->done = NULL;
+		sess_free(s->sessions);
+	}
 }
