@@ -127,14 +127,14 @@ smtp_policy_level(struct smtp *s, const char *nexthop,
 	if (r < 0) {
 		snprintf(fail->dsn, sizeof(fail->dsn), "4.3.0");
 		snprintf(fail->text, sizeof(fail->text), "TLS policy lookup "
-		    "for %s failed: %s", nexthop, err);
+		    "for %.300s failed: %.200s", nexthop, err);
 		fail->status = DELIVER_DEFER;
 		return -1;
 	}
 	if (r == 1 && bad) {
 		snprintf(fail->dsn, sizeof(fail->dsn), "4.7.5");
 		snprintf(fail->text, sizeof(fail->text), "invalid TLS policy "
-		    "for %s in smtp_tls_policy_maps: %s", nexthop, why);
+		    "for %.300s in smtp_tls_policy_maps: %.100s", nexthop, why);
 		fail->status = DELIVER_DEFER;
 		log_warn("%s", fail->text);
 		return -1;
