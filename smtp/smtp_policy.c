@@ -127,7 +127,7 @@ smtp_policy_level(struct smtp *s, const char *nexthop,
 	if (r < 0) {
 		snprintf(fail->dsn, sizeof(fail->dsn), "4.3.0");
 		snprintf(fail->text, sizeof(fail->text), "TLS policy lookup "
-		    "for %.300s failed: %.200s", nexthop, err);
+		    "for %.250s failed: %.200s", nexthop, err);
 		fail->status = DELIVER_DEFER;
 		return -1;
 	}
