@@ -27,6 +27,7 @@
  * for: "nrcpt\0" and up to four digits with their "\0". */
 #define FRAME_ROOM	((size_t)IPC_FRAME_MAX - 2)
 #define NRCPT_ROOM	(sizeof(DELIVER_A_NRCPT) + sizeof("1000"))
+#define REPLY_KINDS	4	/* status, dsn, text, relayed */
 
 /* The request's attributes that must appear exactly once. */
 static const char *const request_single[] = {
@@ -256,7 +257,7 @@ request_check_version(const struct ipc_msg *m, const char **err)
 
 	if (ipc_msg_get(m, DELIVER_A_VERSION) == NULL)
 		return fail(err, "missing v");
-	if (ipc_msg_get_int(m, DELIVER_A_VERSION, PROTO_DELIVER_VERSION,
+	if (ipc_msg_get_int(m, DELIVER_A_VERSION, PROTO_DELIVER_VERSION_MIN,
 	    PROTO_DELIVER_VERSION, &v) < 0)
 		return fail(err, "unsupported protocol version");
 	return 0;
@@ -403,6 +404,10 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 		if (ipc_msg_addf(m, name, "%.*s", textmax,
 		    out[i].text ? out[i].text : "") < 0)
 			return -1;
+		attr_name(name, sizeof(name), DELIVER_A_RELAYED, i);
+		if (out[i].relayed && out[i].status == DELIVER_OK &&
+		    ipc_msg_add(m, name, "1") < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -426,19 +431,20 @@ proto_deliver_reply_encode(struct ipc_msg *m, const struct deliver_outcome *out,
 	return -1;
 }
 
-/* The attributes of the three per-recipient kinds, each index at most
- * once and below n, into v[kind * n + i].  0, or -1 with *err. */
+/* The attributes of the per-recipient kinds, each index at most once and
+ * below n, into v[kind * n + i].  0, or -1 with *err. */
 static int
 reply_collect(const struct ipc_msg *m, int n, const char **v,
     const char **err)
 {
 	static const char *const kind[] = {
-		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT
+		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT,
+		DELIVER_A_RELAYED
 	};
 	int	 i, j, k, r;
 
 	for (i = 0; i < m->nattr; i++)
-		for (j = 0; j < 3; j++) {
+		for (j = 0; j < REPLY_KINDS; j++) {
 			if ((r = attr_index(m->attr[i].name, kind[j], n,
 			    &k)) == 0)
 				continue;
@@ -452,10 +458,12 @@ reply_collect(const struct ipc_msg *m, int n, const char **v,
 	return 0;
 }
 
-/* Fill out from its status, dsn and text values; 1 if any was unclear. */
+/* Fill out from its status, dsn, text and relayed values; 1 if any was
+ * unclear (a relayed flag other than "1", or on an outcome other than ok,
+ * is dropped: it only ever adds a notice). */
 static int
 reply_one(const char *status, const char *dsn, const char *text,
-    struct deliver_outcome *out)
+    const char *relayed, struct deliver_outcome *out)
 {
 	enum deliver_status	 st;
 
@@ -463,6 +471,11 @@ reply_one(const char *status, const char *dsn, const char *text,
 		return 1;		/* stays deferred */
 	out->status = st;
 	out->text = text != NULL ? text : "";
+	if (relayed != NULL) {
+		if (strcmp(relayed, "1") != 0 || st != DELIVER_OK)
+			return 1;
+		out->relayed = 1;
+	}
 	if (dsn == NULL || dsn[0] == '\0') {
 		out->dsn = default_dsn(st);
 		return 0;
@@ -509,16 +522,18 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 		out[i].status = DELIVER_DEFER;
 		out[i].dsn = "4.3.0";
 		out[i].text = "malformed reply from the delivery agent";
+		out[i].relayed = 0;
 	}
 	if (reply_check_head(m, n, out, err) < 0)
 		return -1;
-	v = xcalloc((size_t)n * 3, sizeof(*v));
+	v = xcalloc((size_t)n * REPLY_KINDS, sizeof(*v));
 	if (reply_collect(m, n, v, err) < 0) {
 		free(v);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
-		unclear += reply_one(v[i], v[n + i], v[2 * n + i], &out[i]);
+		unclear += reply_one(v[i], v[n + i], v[2 * n + i],
+		    v[3 * n + i], &out[i]);
 	free(v);
 	return unclear;
 }

@@ -1,10 +1,10 @@
 /*
- * proto_deliver - the delivery protocol (PROTO_DELIVER_VERSION 3): qmgr asks
+ * proto_deliver - the delivery protocol (PROTO_DELIVER_VERSION 4): qmgr asks
  * a transport (today the local one, deliver, on DELIVER_SOCKET) to deliver
  * one message to some of its recipients, all bound for one next hop.
  *
  *	DELIVER_T_REQUEST
- *	    v=3
+ *	    v=4 (a transport also takes 3: the request did not change)
  *	    id=<queue id>
  *	    path=<queue file, relative to the queue directory: "active/<id>">
  *	    offset=<byte offset of the message in that file (data_off)>
@@ -19,6 +19,12 @@
  *	    status.<i>=ok | defer | bounce         one per request recipient,
  *	    dsn.<i>=<enhanced status, e.g. 2.0.0, 4.2.2, 5.1.1>   same order
  *	    text.<i>=<human-readable outcome, for logs and bounces>
+ *	    relayed.<i>=1         only with status ok, only when so: the next
+ *	        hop took the message without DSN support while the recipient
+ *	        asked for NOTIFY=SUCCESS, so no success notice will come from
+ *	        further on: RFC 3461 section 4.2's "relayed" action, for
+ *	        qmgr's notices (since version 4; a version 3 reader ignores
+ *	        it, as every reader ignores attributes it does not know)
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -36,8 +42,9 @@
  * without another attempt.  So a transport or qmgr killed after the
  * acceptance and the record repeats nothing; only a kill between the two
  * can (deliver closes that gap too: maildir.c), and a power loss, which
- * may repeat a delivery but never loses one.  deliver_record.c does this
- * for deliver; the SMTP client and the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
+ * may repeat a delivery but never loses one.  common/queue_mark.c does
+ * this for deliver (deliver_record.c) and the SMTP client (which takes no
+ * lock: see docs/ARCHITECTURE.md); the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
  * up to deliver_concurrency connections open.  On one connection qmgr may
  * send up to DELIVER_PIPELINE_MAX requests before it reads a reply (since
  * version 2); the replies come back in request order.  deliver handles the
@@ -63,7 +70,8 @@
 #include "proto_common.h"
 
 #define DELIVER_SOCKET		"private/deliver"
-#define PROTO_DELIVER_VERSION	3
+#define PROTO_DELIVER_VERSION	4
+#define PROTO_DELIVER_VERSION_MIN 3	/* oldest request still taken */
 #define DELIVER_RCPT_MAX	1000
 #define DELIVER_PIPELINE_MAX	8	/* requests out on one connection */
 #define DELIVER_NEXTHOP_MAX	300	/* a domain, or "[IPv6 address]:port" */
@@ -86,6 +94,7 @@
 #define DELIVER_A_STATUS	"status"	/* status.<i> */
 #define DELIVER_A_DSN		"dsn"		/* dsn.<i> */
 #define DELIVER_A_TEXT		"text"		/* text.<i> */
+#define DELIVER_A_RELAYED	"relayed"	/* relayed.<i>, version 4 */
 
 /* The status words, in this order. */
 enum deliver_status {
@@ -113,6 +122,7 @@ struct deliver_outcome {
 	enum deliver_status	 status;
 	const char		*dsn;
 	const char		*text;
+	int			 relayed;	/* DELIVER_A_RELAYED: 0 or 1 */
 };
 
 /* Requests, built in steps so a sender can fill a frame: start (every

@@ -64,8 +64,9 @@
  * can at worst repeat a delivery, never lose one.  A delivery agent sets
  * the byte of a recipient it delivered (queue_rcpt_write, no fsync: a
  * process crash keeps it, a power loss may repeat the delivery) before it
- * replies to qmgr, holding a POSIX write lock on the file while it reads
- * and marks it (deliver/deliver_record.c).
+ * replies to qmgr (common/queue_mark.c; deliver holds a POSIX write lock
+ * on the file while it reads and marks it, deliver/deliver_record.c; the
+ * SMTP client marks what the next hop accepted).
  * Everything else about a file is immutable once it leaves tmp/, apart from
  * the outcome records appended after the message.
  *

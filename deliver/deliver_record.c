@@ -15,95 +15,31 @@
  * The queue file is locked (deliver_message.c) while it is read and
  * marked, so two deliver processes never both see a recipient pending.
  *
- * Requests name recipients by address; they are matched to the file's
- * rcpt lines here, each line at most once per request, a pending line
- * before a finished one of the same address.  A request recipient with no
- * line (a qmgr bug) is delivered and not marked: as before this change.
+ * The matching and the mark are common/queue_mark.c, shared with the SMTP
+ * client; this file applies them to deliver's requests.
  */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "buf.h"
-#include "log.h"
 #include "deliver.h"
+#include "queue_mark.h"
 
-/* The first line from start on (wrapping) with addr, not yet taken, and
- * pending if pending is set; -1 if none. */
-static int
-record_find(const struct queue_envelope *env, const char *taken,
-    const char *addr, int start, int pending)
-{
-	int	 n = env->nrcpt, k, i;
-
-	for (k = 0; k < n; k++) {
-		i = (start + k) % n;
-		if (taken[i] || strcmp(env->rcpt[i].addr, addr) != 0)
-			continue;
-		if (!pending || env->rcpt[i].status == RCPT_PENDING)
-			return i;
-	}
-	return -1;
-}
-
-/* qmgr lists a request's recipients in file order, so each search starts
- * after the last line found and usually succeeds at once. */
 void
 deliver_record_match(struct deliver_msg *msg)
 {
-	const struct deliver_request	*req = msg->req;
-	char				*taken;
-	int				 j, i, next = 0;
-
-	msg->line = xcalloc((size_t)req->nrcpt, sizeof(*msg->line));
-	taken = xcalloc(msg->env.nrcpt > 0 ? (size_t)msg->env.nrcpt : 1, 1);
-	for (j = 0; j < req->nrcpt; j++) {
-		msg->line[j] = -1;
-		if (msg->env.nrcpt == 0)
-			continue;
-		i = record_find(&msg->env, taken, req->rcpt[j], next, 1);
-		if (i < 0)
-			i = record_find(&msg->env, taken, req->rcpt[j], next,
-			    0);
-		if (i < 0) {
-			log_qid(LOG_LEVEL_WARN, req->id, "to=<%s> is not a "
-			    "recipient of the queue file: not recorded",
-			    req->rcpt[j]);
-			continue;
-		}
-		taken[i] = 1;
-		msg->line[j] = i;
-		next = (i + 1) % msg->env.nrcpt;
-	}
-	free(taken);
+	msg->line = queue_mark_match(&msg->env, msg->req->id,
+	    msg->req->rcpt, msg->req->nrcpt);
 }
 
 int
 deliver_record_done(const struct deliver_msg *msg, int j)
 {
-	return msg->line != NULL && msg->line[j] >= 0 &&
-	    msg->env.rcpt[msg->line[j]].status == RCPT_DELIVERED;
+	return queue_mark_done(&msg->env, msg->line, j);
 }
 
 void
 deliver_record_mark(const struct deliver_msg *msg, int j)
 {
-	struct queue_rcpt	*r;
-
-	if (msg->line == NULL || msg->line[j] < 0)
-		return;
-	r = &msg->env.rcpt[msg->line[j]];
-	if (r->status == RCPT_DELIVERED)
-		return;
-	if (queue_rcpt_write(msg->fd, &msg->env, msg->line[j],
-	    RCPT_DELIVERED) < 0) {
-		/* Delivered all the same; qmgr records it or repeats it. */
-		log_qid(LOG_LEVEL_WARN, msg->req->id, "cannot record the "
-		    "delivery to <%s> in the queue file: %s",
-		    msg->req->rcpt[j], strerror(errno));
-		return;
-	}
-	r->status = RCPT_DELIVERED;
+	/* Delivered all the same if this fails; qmgr records or repeats it. */
+	(void)queue_mark_delivered(msg->fd, &msg->env, msg->req->id,
+	    msg->line, j);
 }
 
 void

@@ -109,6 +109,10 @@ struct qmgr_outcome {
 	enum qmgr_rcpt_status	 status;
 	const char		*dsn;	/* points into the reply, or static */
 	const char		*text;
+	int			 relayed;	/* DELIVER_A_RELAYED: an ok whose
+						   next hop offered no DSN while
+						   NOTIFY=SUCCESS was asked: for
+						   the notices (RFC 3461) */
 };
 
 /* Build a DELIVER_T_REQUEST (to next hop nexthop, attribute "nexthop"

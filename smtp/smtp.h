@@ -11,6 +11,8 @@
  *	smtp_nexthop.c  next hop parsing and the address list of a delivery
  *	smtp_mx.c       MX lookups through the resolver daemon
  *	smtp_session.c  one delivery: an SMTP client session, a state machine
+ *	smtp_cache.c    idle sessions kept for the next message (reuse)
+ *	smtp_policy.c   smtp_tls_policy_maps: the TLS level per next hop
  *	smtp_tls.c      the OpenSSL context and per-session TLS set-up
  *	smtp_listen.c   the server side: requests from qmgr in, replies out
  */
@@ -24,11 +26,15 @@
 #include "config.h"
 #include "ipc.h"
 #include "ipc_server.h"
+#include "map.h"
 #include "proto_deliver.h"
 #include "smtp_params.h"
 
+struct bufferevent;
 struct event_base;
 struct ssl_ctx_st;
+struct smtp_conn;
+struct smtp_session;
 
 /* Limits.  Each bounds memory or descriptors. */
 #define SMTP_CLIENT_MAX		256	/* qmgr connections */
@@ -40,6 +46,9 @@ struct ssl_ctx_st;
 #define SMTP_ADDR_MAX		64	/* addresses tried per delivery */
 #define SMTP_CHUNK		16384	/* message bytes read at a time */
 #define SMTP_OUT_HIGH		65536	/* output kept buffered while sending */
+#define SMTP_CACHE_MAX		100	/* idle sessions kept per process */
+#define SMTP_CACHE_QUIT_WAIT	5	/* s for the answer to a cache's QUIT */
+#define SMTP_TLS_INFO_MAX	512	/* version, cipher, subject, trust */
 
 struct smtp {
 	struct event_base	*base;
@@ -49,6 +58,11 @@ struct smtp {
 	struct ipc_server	*listener;
 	unsigned long		 nextid;	/* numbers sessions in the log */
 	int			 nsessions;
+	struct smtp_conn	*cache;		/* idle sessions, newest first */
+	int			 ncache;	/* of them not closing */
+	struct map_list		*tls_policy;	/* smtp_tls_policy_maps */
+	struct smtp_session	*sessions;	/* every session, for the end */
+	int			 stopping;	/* shutting down: abandon all */
 };
 
 /* ---- smtp_reply.c: one SMTP reply, line by line --------------------- */
@@ -138,6 +152,34 @@ void	smtp_mx_cancel(struct smtp_mx *);
 struct ssl_ctx_st *smtp_tls_ctx_new(const struct smtp_params *);
 void	smtp_tls_ctx_free(struct ssl_ctx_st *);
 
+/* ---- smtp_cache.c: idle sessions for the next message ----------------- */
+
+/* A session between mail transactions: the connection and what its EHLO
+ * offered, so the next delivery to the same next hop can go on with it. */
+struct smtp_conn {
+	struct smtp_conn	*next, *prev;	/* the cache's list */
+	struct smtp		*s;
+	int			 closing;	/* QUIT sent: not to be reused */
+	char			 key[DELIVER_NEXTHOP_MAX + 1];	/* next hop */
+	struct bufferevent	*bev;		/* the TLS filter, if any */
+	struct smtp_addr	 addr;
+	int			 tls;
+	char			 tls_info[SMTP_TLS_INFO_MAX];
+	int			 esmtp, pipelining, eightbit, utf8, dsn;
+	int			 has_size;
+	long long		 size_max;
+	int			 uses;		/* mail transactions so far */
+	long long		 born;		/* time of the connect */
+};
+
+/* Park c (malloc'd, with an open bev) under c->key; the cache owns it
+ * now, and closes it after smtp_connection_cache_time_limit idle. */
+void	smtp_cache_put(struct smtp *, struct smtp_conn *);
+/* An idle session for key, taken out of the cache (the caller frees the
+ * struct once it has taken bev, whose callbacks are cleared), or NULL. */
+struct smtp_conn *smtp_cache_get(struct smtp *, const char *key);
+void	smtp_cache_close_all(struct smtp *);
+
 /* ---- smtp_session.c: one delivery ----------------------------------- */
 
 /* The outcome of the request is handed back through done(), once; the
@@ -146,17 +188,34 @@ struct smtp_result {
 	enum deliver_status	 status;
 	char			 dsn[16];
 	char			 text[SMTP_TEXT_MAX + 128];
+	int			 relayed;	/* ok, to a peer without DSN,
+						   NOTIFY=SUCCESS asked */
 };
 typedef void (*smtp_session_done_cb)(void *arg,
 	    const struct smtp_result *res, int n);
 
-struct smtp_session;
-
 /* Start delivering req (copied).  done runs later, never from here. */
 struct smtp_session *smtp_session_start(struct smtp *,
 	    const struct deliver_request *, smtp_session_done_cb, void *arg);
-/* Abandon a session (its qmgr went away): no callback. */
+/* Abandon a session (its qmgr went away): no callback.  One whose final
+ * dot is out goes on without its qmgr until it can record the outcome,
+ * unless the daemon is stopping. */
 void	smtp_session_cancel(struct smtp_session *);
+/* At the end: free every session left (those going on without a qmgr). */
+void	smtp_session_free_all(struct smtp *);
+
+/* ---- smtp_policy.c: smtp_tls_policy_maps ---------------------------- */
+
+/* The level a policy value v[0..len) gives ("level [name=value ...]",
+ * Postfix's syntax): 0 and *level (CONFIG_TLS_*), or -1 with *why.  Pure;
+ * untrusted enough to be fuzzed. */
+int	smtp_policy_parse(const char *v, size_t len, int *level,
+	    const char **why);
+/* The TLS level for a delivery to nexthop (parsed as nh): the map's
+ * entry, else smtp_tls_security_level.  -1 with *fail a deferral when
+ * the lookup fails or the entry is bad. */
+int	smtp_policy_level(struct smtp *, const char *nexthop,
+	    const struct smtp_nexthop *nh, struct smtp_result *fail);
 
 /* ---- smtp_listen.c -------------------------------------------------- */
 

@@ -39,6 +39,16 @@ static const struct config_key smtp_keys[] = {
 	    0, 0, tls_level_words, NULL },
 	{ "smtp_tls_CAfile", CT_STRING, O(smtp_tls_CAfile), "", CF_EMPTY_OK, 0,
 	    NULL, NULL },
+	{ "smtp_tls_policy_maps", CT_LIST, O(smtp_tls_policy_maps), "", 0, 0,
+	    NULL, NULL },
+	{ "smtp_rset_timeout", CT_TIME, O(smtp_rset_timeout), "20s", 0, 1,
+	    NULL, NULL },
+	{ "smtp_connection_cache_time_limit", CT_TIME,
+	    O(smtp_connection_cache_time_limit), "2s", 0, 0, NULL, NULL },
+	{ "smtp_connection_reuse_count_limit", CT_COUNT,
+	    O(smtp_connection_reuse_count_limit), "0", 0, 0, NULL, NULL },
+	{ "smtp_connection_reuse_time_limit", CT_TIME,
+	    O(smtp_connection_reuse_time_limit), "300s", 0, 1, NULL, NULL },
 };
 
 const struct config_table smtp_params_table =

@@ -34,6 +34,14 @@ struct smtp_params {
 	char	*smtp_bind_address6;	/* IPv6 source address, default "" */
 	int	 smtp_tls_security_level; /* CONFIG_TLS_*, default may */
 	char	*smtp_tls_CAfile;	/* default "": the system store */
+	struct config_list smtp_tls_policy_maps; /* per next hop, default "" */
+	int	 smtp_rset_timeout;	/* RSET before a reused session, 20 */
+	int	 smtp_connection_cache_time_limit; /* idle session kept, 2s;
+					   0: no reuse */
+	int	 smtp_connection_reuse_count_limit; /* transactions per
+					   session, default 0: no limit */
+	int	 smtp_connection_reuse_time_limit; /* session age after which
+					   it is not reused, 300s */
 };
 
 extern const struct config_table smtp_params_table;

@@ -4,7 +4,8 @@
  * loop, so one process runs many at once.  It finds the addresses (MX set
  * from the resolver, or the address literal), connects to each in turn
  * until one greets with 2xx, says EHLO (HELO if EHLO is refused), starts
- * TLS as smtp_tls_security_level asks (RFC 3207), sends MAIL, every RCPT
+ * TLS as the next hop's level asks (smtp_policy.c, RFC 3207), sends
+ * MAIL, every RCPT
  * and DATA (all at once when the server offers PIPELINING, RFC 2920),
  * then the message through smtp_dot (CRLF, dot-stuffed), and maps every
  * reply to the outcome of the recipients it concerns.
@@ -16,7 +17,15 @@
  * defers every recipient still open; a connection lost after the final
  * dot without a reply is a deferral too (the mail may arrive twice, never
  * not at all).  Every wait has its own time-out (smtp_*_timeout).  The
- * outcomes go to qmgr as soon as they are known; QUIT follows.
+ * outcomes go to qmgr as soon as they are known; QUIT follows, or the
+ * session is parked for the next message to the same next hop
+ * (smtp_cache.c), which starts it again with RSET.
+ *
+ * Exactly once (queue_mark.h): the queue file is opened read-write; a
+ * recipient it already records as delivered is answered "delivered
+ * already" and not sent; each recipient the next hop accepted is recorded
+ * after the 2xx to the final dot and before the reply to qmgr, and a
+ * session whose final dot is out when its qmgr goes finishes to record it.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -29,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -42,11 +52,12 @@
 #include "buf.h"
 #include "log.h"
 #include "queue_file.h"
+#include "queue_mark.h"
 #include "smtp.h"
 
 enum sess_state {
 	S_MX, S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS,
-	S_ENVELOPE, S_BODY, S_DOT, S_QUIT
+	S_RSET, S_ENVELOPE, S_BODY, S_DOT, S_QUIT
 };
 
 static const char *const state_what[] = {
@@ -57,6 +68,7 @@ static const char *const state_what[] = {
 	[S_HELO] = "performing the HELO handshake",
 	[S_STARTTLS] = "sending STARTTLS",
 	[S_TLS] = "performing the TLS handshake",
+	[S_RSET] = "sending RSET",
 	[S_ENVELOPE] = "sending the envelope",
 	[S_BODY] = "sending the message body",
 	[S_DOT] = "sending end of data -- message may be sent more than once",
@@ -72,7 +84,7 @@ struct smtp_session {
 	char			*id, *sender;
 	int			 nrcpt;
 	char			**rcpt;
-	int			*qrcpt;		/* queue file index, or -1 */
+	int			*qrcpt;		/* queue file line, or -1 */
 	struct smtp_result	*res;
 	int			*final;		/* res[i] is the outcome */
 	struct queue_envelope	 env;
@@ -82,11 +94,18 @@ struct smtp_session {
 	struct smtp_mx		*mx;
 	struct smtp_addr	 addr[SMTP_ADDR_MAX];
 	int			 naddr, cur;
+	/* a cached session taken over (smtp_cache.c) */
+	char			 key[DELIVER_NEXTHOP_MAX + 1];	/* next hop */
+	int			 reused;	/* on raddr, RSET first */
+	struct smtp_addr	 raddr;
+	int			 uses;		/* transactions before this */
+	long long		 born;		/* connected at */
 	/* the connection */
 	struct bufferevent	*bev;
 	SSL			*ssl;		/* owned by bev once it is made */
 	int			 tls;
-	char			 tls_info[512];
+	int			 tls_level;	/* CONFIG_TLS_*, smtp_policy.c */
+	char			 tls_info[SMTP_TLS_INFO_MAX];
 	enum sess_state		 state;
 	struct smtp_reply	 reply;
 	int			 esmtp, pipelining, eightbit, utf8, dsn;
@@ -101,12 +120,27 @@ struct smtp_session {
 	struct smtp_result	 last;
 	struct event		*later;		/* runs done() off the stack */
 	int			 busy, dead;	/* see sess_read_cb */
+	int			 detached;	/* qmgr went: finish, no reply */
+	struct smtp_session	*next, *prev;	/* s->sessions */
 	int			 has_size;
+	int			 ndone;		/* delivered at an earlier try */
+	int			*todo;		/* the others: RCPT k is todo[k-1] */
+	int			 ntodo;
 };
 
 static void	sess_next_addr(struct smtp_session *);
+static void	sess_begin(struct smtp_session *);
+static void	sess_reuse_failed(struct smtp_session *);
 static void	sess_finish(struct smtp_session *);
 static void	sess_free(struct smtp_session *);
+
+/* The address the session talks to: a cached session's, or the one
+ * tried now. */
+static struct smtp_addr *
+sess_addr(struct smtp_session *ss)
+{
+	return ss->reused ? &ss->raddr : &ss->addr[ss->cur];
+}
 
 /* ---- outcomes ------------------------------------------------------- */
 
@@ -117,6 +151,7 @@ result_set(struct smtp_result *r, enum deliver_status st, const char *dsn,
 	va_list	 ap;
 
 	r->status = st;
+	r->relayed = 0;
 	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
@@ -141,8 +176,8 @@ result_from_reply(struct smtp_session *ss, struct smtp_result *r,
 		    rp->dsn[0] ? " " : "", rp->text);
 	else
 		result_set(r, st, dsn, "host %s[%s] said: %d %s%s%s (in reply "
-		    "to %s command)", ss->addr[ss->cur].host,
-		    ss->addr[ss->cur].ip, rp->code, rp->dsn,
+		    "to %s command)", sess_addr(ss)->host,
+		    sess_addr(ss)->ip, rp->code, rp->dsn,
 		    rp->dsn[0] ? " " : "", rp->text, cmd);
 }
 
@@ -203,6 +238,8 @@ state_timeout(const struct smtp_session *ss, enum sess_state st)
 	case S_STARTTLS:
 	case S_TLS:
 		return c->smtp_starttls_timeout;
+	case S_RSET:
+		return c->smtp_rset_timeout;
 	case S_ENVELOPE:
 		return ss->nsent <= 1 ? c->smtp_mail_timeout :
 		    ss->nsent < ss->ncmd ? c->smtp_rcpt_timeout :
@@ -270,11 +307,15 @@ static void
 sess_lost(struct smtp_session *ss, int timeout)
 {
 	struct smtp_result	 r;
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 
 	if (ss->state == S_QUIT) {
 		sess_close(ss);
 		sess_finish(ss);
+		return;
+	}
+	if (ss->state == S_RSET) {
+		sess_reuse_failed(ss);
 		return;
 	}
 	if (ss->state < S_ENVELOPE) {
@@ -299,7 +340,7 @@ static void sess_event_cb(struct bufferevent *, short, void *);
 static void
 sess_connect(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_params *c = ss->s->par;
 	const char		*bind_to;
 	struct sockaddr_storage	 b;
@@ -340,6 +381,8 @@ sess_connect(struct smtp_session *ss)
 	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
 	sess_state(ss, S_CONNECT);
 	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
+	ss->born = (long long)time(NULL);
+	ss->uses = 0;
 	ss->tls = 0;
 	ss->esmtp = ss->pipelining = ss->eightbit = ss->utf8 = 0;
 	ss->dsn = ss->starttls = 0;
@@ -358,7 +401,7 @@ sess_next_addr(struct smtp_session *ss)
 {
 	if (ss->cur < ss->naddr) {
 		log_debug("session %lu: trying %s[%s]", ss->sid,
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		    sess_addr(ss)->host, sess_addr(ss)->ip);
 		sess_connect(ss);
 		return;
 	}
@@ -450,8 +493,8 @@ send_cmd(struct smtp_session *ss, int k)
 {
 	if (k == 0)
 		send_mail(ss);
-	else if (k <= ss->nrcpt)
-		send_rcpt(ss, k - 1);
+	else if (k <= ss->ntodo)
+		send_rcpt(ss, ss->todo[k - 1]);
 	else
 		sess_send(ss, "DATA");
 	ss->nsent = k + 1;
@@ -469,7 +512,7 @@ sess_quit(struct smtp_session *ss)
 static void
 sess_transaction(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	struct smtp_result	 r;
 	int			 k;
 
@@ -491,7 +534,7 @@ sess_transaction(struct smtp_session *ss)
 	if (ss->env.body == QUEUE_BODY_8BITMIME && !ss->eightbit)
 		log_info("%s: host %s[%s] does not offer 8BITMIME: sending the "
 		    "8-bit message as it is", ss->id, a->host, a->ip);
-	ss->ncmd = ss->nrcpt + 2;
+	ss->ncmd = ss->ntodo + 2;
 	ss->nsent = ss->nreplied = 0;
 	ss->mail_failed = 0;
 	ss->naccepted = 0;
@@ -576,13 +619,13 @@ sess_envelope_reply(struct smtp_session *ss)
 			outcome_rest(ss, &r);
 			ss->mail_failed = 1;
 		}
-	} else if (k <= ss->nrcpt) {
+	} else if (k <= ss->ntodo) {
 		if (!ss->mail_failed) {
 			if (rp->code / 100 == 2)
 				ss->naccepted++;
 			else {
 				result_from_reply(ss, &r, rp, "RCPT TO");
-				outcome_one(ss, k - 1, &r);
+				outcome_one(ss, ss->todo[k - 1], &r);
 			}
 		}
 	} else {
@@ -615,6 +658,133 @@ sess_envelope_reply(struct smtp_session *ss)
 	sess_state(ss, S_ENVELOPE);
 }
 
+/* ---- connection reuse (smtp_cache.c) --------------------------------- */
+
+/* May the session serve another message once this one is answered?  Not
+ * when the server is closing (421), nor past the reuse limits. */
+static int
+sess_may_park(const struct smtp_session *ss)
+{
+	const struct smtp_params *c = ss->s->par;
+
+	/* Only after the reply to our final dot: an early reply during the
+	 * body leaves the rest of the message queued for the server. */
+	if (c->smtp_connection_cache_time_limit <= 0 || ss->bev == NULL ||
+	    ss->state != S_DOT || ss->key[0] == '\0' ||
+	    ss->reply.code == 421)
+		return 0;
+	if (c->smtp_connection_reuse_count_limit > 0 &&
+	    ss->uses + 1 > c->smtp_connection_reuse_count_limit)
+		return 0;
+	return (long long)time(NULL) - ss->born <
+	    c->smtp_connection_reuse_time_limit;
+}
+
+/* Hand the connection to the cache, with what its EHLO offered. */
+static void
+sess_park(struct smtp_session *ss)
+{
+	struct smtp_conn	*c = xcalloc(1, sizeof(*c));
+
+	snprintf(c->key, sizeof(c->key), "%s", ss->key);
+	c->bev = ss->bev;
+	c->addr = *sess_addr(ss);
+	c->tls = ss->tls;
+	memcpy(c->tls_info, ss->tls_info, sizeof(c->tls_info));
+	c->esmtp = ss->esmtp;
+	c->pipelining = ss->pipelining;
+	c->eightbit = ss->eightbit;
+	c->utf8 = ss->utf8;
+	c->dsn = ss->dsn;
+	c->has_size = ss->has_size;
+	c->size_max = ss->size_max;
+	c->uses = ss->uses + 1;
+	c->born = ss->born;
+	ss->bev = NULL;
+	ss->ssl = NULL;
+	smtp_cache_put(ss->s, c);
+}
+
+/* Go on with a cached session: RSET first, which also shows whether the
+ * server is still there (sess_reuse_failed otherwise). */
+static void
+sess_reuse(struct smtp_session *ss, struct smtp_conn *c)
+{
+	ss->bev = c->bev;
+	ss->raddr = c->addr;
+	ss->reused = 1;
+	ss->tls = c->tls;
+	memcpy(ss->tls_info, c->tls_info, sizeof(ss->tls_info));
+	ss->esmtp = c->esmtp;
+	ss->pipelining = c->pipelining;
+	ss->eightbit = c->eightbit;
+	ss->utf8 = c->utf8;
+	ss->dsn = c->dsn;
+	ss->starttls = 0;
+	ss->has_size = c->has_size;
+	ss->size_max = c->size_max;
+	ss->uses = c->uses;
+	ss->born = c->born;
+	free(c);
+	log_debug("session %lu: reusing the session to %s[%s] (%d "
+	    "transactions)", ss->sid, ss->raddr.host, ss->raddr.ip, ss->uses);
+	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
+	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
+	sess_send(ss, "RSET");
+	sess_state(ss, S_RSET);
+}
+
+/* The cached session is gone or unwilling: a new connection, as if there
+ * had been none (not a failure of the host). */
+static void
+sess_reuse_failed(struct smtp_session *ss)
+{
+	log_debug("session %lu: cached session to %s[%s] unusable: connecting "
+	    "anew", ss->sid, ss->raddr.host, ss->raddr.ip);
+	sess_close(ss);
+	ss->reused = 0;
+	sess_begin(ss);
+}
+
+static void
+sess_rset_reply(struct smtp_session *ss)
+{
+	if (ss->reply.code / 100 == 2)
+		sess_transaction(ss);
+	else
+		sess_reuse_failed(ss);
+}
+
+/* The next hop has taken the message for every recipient still open:
+ * record each in the queue file before qmgr hears of it (queue_mark.h). */
+static void
+sess_record(struct smtp_session *ss)
+{
+	int	 i;
+
+	for (i = 0; i < ss->nrcpt; i++)
+		if (ss->res[i].status == DELIVER_OK && ss->fd >= 0)
+			(void)queue_mark_delivered(ss->fd, &ss->env, ss->id,
+			    ss->qrcpt, i);
+}
+
+/* RFC 3461 section 4.2: a recipient that asked for NOTIFY=SUCCESS, whose
+ * message went to a next hop that does not offer DSN, gets no success
+ * notice from further on: qmgr is told it was "relayed", for its own. */
+static void
+sess_relayed(struct smtp_session *ss)
+{
+	int	 i;
+
+	if (ss->dsn)
+		return;
+	for (i = 0; i < ss->nrcpt; i++)
+		if (ss->res[i].status == DELIVER_OK && ss->qrcpt[i] >= 0 &&
+		    (ss->env.rcpt[ss->qrcpt[i]].notify &
+		    QUEUE_NOTIFY_SUCCESS))
+			ss->res[i].relayed = 1;
+}
+
 static void
 sess_dot_reply(struct smtp_session *ss)
 {
@@ -622,6 +792,15 @@ sess_dot_reply(struct smtp_session *ss)
 
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
 	outcome_rest(ss, &r);
+	if (r.status == DELIVER_OK) {
+		sess_relayed(ss);
+		sess_record(ss);
+	}
+	if (sess_may_park(ss)) {
+		sess_park(ss);
+		sess_finish(ss);
+		return;
+	}
 	sess_quit(ss);
 }
 
@@ -656,7 +835,7 @@ ehlo_keyword(struct smtp_session *ss, const char *line, size_t len)
 static int
 tls_required(const struct smtp_session *ss)
 {
-	return ss->s->par->smtp_tls_security_level >= CONFIG_TLS_ENCRYPT;
+	return ss->tls_level >= CONFIG_TLS_ENCRYPT;
 }
 
 static void sess_tls_start(struct smtp_session *);
@@ -664,7 +843,7 @@ static void sess_tls_start(struct smtp_session *);
 static void
 sess_ehlo_reply(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_reply	*rp = &ss->reply;
 
 	if (rp->code / 100 != 2) {
@@ -681,7 +860,7 @@ sess_ehlo_reply(struct smtp_session *ss)
 	}
 	ss->esmtp = ss->state == S_EHLO;
 	if (!ss->tls && ss->starttls && ss->s->ssl_ctx != NULL &&
-	    ss->s->par->smtp_tls_security_level != CONFIG_TLS_NONE) {
+	    ss->tls_level != CONFIG_TLS_NONE) {
 		sess_send(ss, "STARTTLS");
 		sess_state(ss, S_STARTTLS);
 		return;
@@ -697,7 +876,7 @@ sess_ehlo_reply(struct smtp_session *ss)
 static void
 sess_starttls_reply(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 
 	if (ss->reply.code == 220) {
 		sess_tls_start(ss);
@@ -725,12 +904,12 @@ host_is_ip(const char *h)
 static void
 sess_tls_start(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	struct bufferevent	*f;
 	SSL			*ssl;
 	int			 verify;
 
-	verify = ss->s->par->smtp_tls_security_level == CONFIG_TLS_VERIFY;
+	verify = ss->tls_level == CONFIG_TLS_VERIFY;
 	if ((ssl = SSL_new(ss->s->ssl_ctx)) == NULL) {
 		sess_host_failed(ss, DELIVER_DEFER, "4.7.5", "cannot start TLS "
 		    "with %s[%s]: out of resources", a->host, a->ip);
@@ -765,7 +944,7 @@ sess_tls_start(struct smtp_session *ss)
 static void
 sess_tls_done(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	SSL			*ssl = bufferevent_openssl_get_ssl(ss->bev);
 	X509			*peer;
 	char			 subj[256] = "none";
@@ -795,7 +974,7 @@ sess_tls_done(struct smtp_session *ss)
 static void
 sess_greeting(struct smtp_session *ss)
 {
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_reply	*rp = &ss->reply;
 
 	if (rp->code / 100 != 2) {
@@ -827,6 +1006,9 @@ sess_reply(struct smtp_session *ss)
 		break;
 	case S_STARTTLS:
 		sess_starttls_reply(ss);
+		break;
+	case S_RSET:
+		sess_rset_reply(ss);
 		break;
 	case S_ENVELOPE:
 		sess_envelope_reply(ss);
@@ -886,7 +1068,7 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 	ss->busy = 0;
 	if (bad && !ss->dead && ss->bev == bev) {
 		log_info("%s: malformed reply from %s[%s]", ss->id,
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip);
+		    sess_addr(ss)->host, sess_addr(ss)->ip);
 		sess_lost(ss, 0);
 	}
 	if (ss->dead)
@@ -897,7 +1079,7 @@ static void
 sess_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session	*ss = arg;
-	const struct smtp_addr	*a = &ss->addr[ss->cur];
+	const struct smtp_addr	*a = sess_addr(ss);
 	unsigned long		 e;
 	char			 err[256] = "handshake failed";
 	long			 vr;
@@ -951,6 +1133,12 @@ sess_free(struct smtp_session *ss)
 	}
 	smtp_mx_cancel(ss->mx);
 	sess_close(ss);
+	if (ss->prev != NULL)
+		ss->prev->next = ss->next;
+	else
+		ss->s->sessions = ss->next;
+	if (ss->next != NULL)
+		ss->next->prev = ss->prev;
 	if (ss->later != NULL)
 		event_free(ss->later);
 	if (ss->fd >= 0)
@@ -962,6 +1150,7 @@ sess_free(struct smtp_session *ss)
 	free(ss->qrcpt);
 	free(ss->res);
 	free(ss->final);
+	free(ss->todo);
 	free(ss->id);
 	free(ss->sender);
 	ss->s->nsessions--;
@@ -979,13 +1168,15 @@ sess_log(struct smtp_session *ss)
 	char	 relay[400] = "none";
 	int	 i;
 
-	if (ss->cur < ss->naddr)
+	if (ss->reused || ss->cur < ss->naddr)
 		snprintf(relay, sizeof(relay), "%s[%s]:%d",
-		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip, ss->nh.port);
+		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
 	for (i = 0; i < ss->nrcpt; i++)
-		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, dsn=%s, "
-		    "status=%s (%s)%s%s", ss->rcpt[i], relay, ss->res[i].dsn,
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
+		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s%s", ss->rcpt[i],
+		    relay, ss->uses + 1, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
+		    ss->res[i].relayed ? ", dsn_action=relayed" : "",
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
 }
 
@@ -996,10 +1187,17 @@ sess_finish(struct smtp_session *ss)
 {
 	smtp_session_done_cb	 done = ss->done;
 
-	if (done != NULL) {
+	/* qmgr may reuse the file as soon as it has the reply (free/):
+	 * nothing here reads it any more. */
+	if (ss->fd >= 0)
+		close(ss->fd);
+	ss->fd = -1;
+	if (done != NULL || ss->detached) {
 		ss->done = NULL;
+		ss->detached = 0;
 		sess_log(ss);
-		done(ss->arg, ss->res, ss->nrcpt);
+		if (done != NULL)
+			done(ss->arg, ss->res, ss->nrcpt);
 	}
 	if (ss->bev == NULL)
 		sess_free(ss);
@@ -1029,15 +1227,33 @@ sess_later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session	*ss = arg;
 
+	struct smtp_conn	*c;
+
 	(void)fd;
 	(void)what;
-	if (ss->nh.literal) {
-		sess_next_addr(ss);
+	if (ss->ndone == ss->nrcpt) {
+		sess_finish(ss);
 		return;
 	}
 	if (ss->nh.host[0] == '\0') {
 		outcome_rest(ss, &ss->last);
 		sess_finish(ss);
+		return;
+	}
+	if ((c = smtp_cache_get(ss->s, ss->key)) != NULL) {
+		sess_reuse(ss, c);
+		return;
+	}
+	sess_begin(ss);
+}
+
+/* A new connection: to the literal address, or to the MX set's. */
+static void
+sess_begin(struct smtp_session *ss)
+{
+	ss->cur = 0;
+	if (ss->nh.literal) {
+		sess_next_addr(ss);
 		return;
 	}
 	sess_state(ss, S_MX);
@@ -1051,9 +1267,9 @@ static int
 sess_open_queue_file(struct smtp_session *ss, const struct deliver_request *rq)
 {
 	const char	*err = NULL;
-	int		 i, j;
+	int		 i;
 
-	if (queue_file_open(QDIR_ACTIVE, rq->id, O_RDONLY, &ss->env, &ss->fd,
+	if (queue_file_open(QDIR_ACTIVE, rq->id, O_RDWR, &ss->env, &ss->fd,
 	    &err) < 0) {
 		ss->fd = -1;
 		result_set(&ss->last, DELIVER_DEFER, "4.3.0", "cannot open the "
@@ -1065,14 +1281,17 @@ sess_open_queue_file(struct smtp_session *ss, const struct deliver_request *rq)
 		    "request disagree");
 		return -1;
 	}
-	for (i = 0; i < ss->nrcpt; i++) {
-		ss->qrcpt[i] = -1;
-		for (j = 0; j < ss->env.nrcpt; j++)
-			if (strcmp(ss->env.rcpt[j].addr, ss->rcpt[i]) == 0) {
-				ss->qrcpt[i] = j;
-				break;
-			}
-	}
+	free(ss->qrcpt);
+	ss->qrcpt = queue_mark_match(&ss->env, ss->id,
+	    (const char *const *)ss->rcpt, ss->nrcpt);
+	for (i = 0; i < ss->nrcpt; i++)
+		if (queue_mark_done(&ss->env, ss->qrcpt, i)) {
+			result_set(&ss->res[i], DELIVER_OK, "2.0.0",
+			    "delivered already");
+			ss->final[i] = 1;
+			ss->ndone++;
+		} else
+			ss->todo[ss->ntodo++] = i;
 	return 0;
 }
 
@@ -1087,27 +1306,38 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->s = s;
 	ss->sid = ++s->nextid;
 	s->nsessions++;
+	ss->next = s->sessions;
+	if (ss->next != NULL)
+		ss->next->prev = ss;
+	s->sessions = ss;
 	ss->done = done;
 	ss->arg = arg;
 	ss->fd = -1;
 	ss->id = xstrdup(rq->id);
 	ss->sender = xstrdup(rq->sender);
+	snprintf(ss->key, sizeof(ss->key), "%s", rq->nexthop);
 	ss->nrcpt = rq->nrcpt;
 	ss->rcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->rcpt));
 	ss->qrcpt = xcalloc((size_t)rq->nrcpt, sizeof(*ss->qrcpt));
 	ss->res = xcalloc((size_t)rq->nrcpt, sizeof(*ss->res));
 	ss->final = xcalloc((size_t)rq->nrcpt, sizeof(*ss->final));
+	ss->todo = xcalloc((size_t)rq->nrcpt, sizeof(*ss->todo));
 	for (i = 0; i < rq->nrcpt; i++)
 		ss->rcpt[i] = xstrdup(rq->rcpt[i]);
 	result_set(&ss->last, DELIVER_DEFER, "4.4.1", "no address to try");
 	ss->state = S_MX;
+	for (i = 0; i < rq->nrcpt; i++)
+		ss->qrcpt[i] = -1;
 	if (sess_open_queue_file(ss, rq) < 0)
 		ss->nh.host[0] = '\0';
 	else if (smtp_nexthop_parse(rq->nexthop, &ss->nh) < 0) {
 		result_set(&ss->last, DELIVER_DEFER, "4.3.5", "bad next hop "
 		    "\"%s\"", rq->nexthop);
 		ss->nh.host[0] = '\0';
-	} else if (ss->nh.literal) {
+	} else if ((ss->tls_level = smtp_policy_level(s, rq->nexthop, &ss->nh,
+	    &ss->last)) < 0)
+		ss->nh.host[0] = '\0';
+	else if (ss->nh.literal) {
 		if (smtp_addr_add_list(ss->addr, &ss->naddr, SMTP_ADDR_MAX,
 		    ss->nh.host, ss->nh.host, ss->nh.port) == 0)
 			result_set(&ss->last, DELIVER_DEFER, "4.3.5", "next hop "
@@ -1126,5 +1356,21 @@ smtp_session_cancel(struct smtp_session *ss)
 	if (ss == NULL)
 		return;
 	ss->done = NULL;
+	/* The final dot is out: the reply decides whether the message was
+	 * taken, and only then can it be recorded, so the next attempt
+	 * (qmgr's, after its restart) does not send it again. */
+	if (ss->state == S_DOT && ss->bev != NULL && !ss->s->stopping) {
+		ss->detached = 1;
+		return;
+	}
 	sess_free(ss);
+}
+
+void
+smtp_session_free_all(struct smtp *s)
+{
+	while (s->sessions != NULL) {
+		s->sessions->done = NULL;
+		sess_free(s->sessions);
+	}
 }

@@ -11,6 +11,7 @@ and the per-recipient outcome the daemon answered.
 import getpass
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -112,13 +113,20 @@ class SmtpDaemon:
         qid = f"SMTPTEST{next(self.ids)}"
         head, data = queue_file(qid, sender, rcpts, body, **kw)
         (self.dir / "active" / qid).write_bytes(data)
+        self.last_qid = qid
+        return self.request(qid, len(head), nexthop, rcpts, sender, timeout)
+
+    def request(self, qid, offset, nexthop, rcpts, sender="sender@client.example",
+                timeout=30):
+        """The delivery request for active/qid, as qmgr sends it."""
         attrs = {"v": "3", "id": qid, "path": f"active/{qid}",
-                 "offset": str(len(head)), "sender": sender,
+                 "offset": str(offset), "sender": sender,
                  "nexthop": nexthop, "nrcpt": str(len(rcpts))}
         for i, r in enumerate(rcpts):
             attrs[f"rcpt.{i}"] = r
         reply = ternipc.call(self.sock_path, DELIVER_T_REQUEST, attrs, timeout)
         assert reply.type == DELIVER_T_REPLY, (reply, self.log())
+        self.last_reply = reply
         return [(reply[f"status.{i}"], reply[f"dsn.{i}"], reply[f"text.{i}"])
                 for i in range(len(rcpts))]
 
@@ -599,3 +607,196 @@ def test_pipelining_and_dsn_parameters(make_smtp):
         assert srv.seen[-1] == b"DATA"
     finally:
         srv.close()
+
+
+# ---- exactly once: the next hop's acceptance recorded in the queue file --
+
+
+def test_accepted_recipients_recorded_before_the_reply(make_smtp, receiver):
+    sink, hop = receiver(handler=Sink(refuse={"no@remote.example":
+                                              "550 5.1.1 no such user"}))
+    d = make_smtp()
+    rcpts = ["a@remote.example", "no@remote.example", "b@remote.example"]
+    out = d.deliver(hop, rcpts, BODY)
+    assert [o[0] for o in out] == ["ok", "bounce", "ok"], out
+    data = (d.dir / "active" / d.last_qid).read_bytes()
+    # The client marks only what the next hop accepted; bounces are qmgr's.
+    assert b"rcpt D a@remote.example\n" in data
+    assert b"rcpt P no@remote.example\n" in data
+    assert b"rcpt D b@remote.example\n" in data
+    # qmgr asks again (its reply was lost): nothing is sent twice.
+    head = data[:data.index(b"\ndata\n") + 6]
+    again = d.request(d.last_qid, len(head), hop, ["a@remote.example", "b@remote.example"])
+    assert [o[0] for o in again] == ["ok", "ok"], again
+    assert all("delivered already" in o[2] for o in again), again
+    assert len(sink.messages) == 1
+    # A request mixing a recorded and an open recipient sends only the open one.
+    mixed = d.request(d.last_qid, len(head), hop, ["a@remote.example", "no@remote.example"])
+    assert mixed[0][0] == "ok" and mixed[1][0] == "bounce", mixed
+    assert len(sink.messages) == 1, "no message: the only RCPT was refused"
+
+
+# ---- connection reuse ---------------------------------------------------
+
+
+class CountingSink(Sink):
+    """A Sink that also counts the connections (one EHLO peer each)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.peers = set()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.peers.add(session.peer)
+        session.host_name = hostname
+        return responses
+
+
+def test_session_reused_for_the_next_message(make_smtp, receiver):
+    sink, hop = receiver(handler=CountingSink())
+    d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
+    for i in range(5):
+        out = d.deliver(hop, [f"r{i}@remote.example"], BODY)
+        assert out[0][0] == "ok", (out, d.log())
+    assert len(sink.messages) == 5
+    assert len(sink.peers) == 1, f"{len(sink.peers)} connections for 5 messages"
+    assert "conn_use=5" in d.log()
+    assert all(m[2] == wire_form(BODY) for m in sink.messages)
+
+
+def test_reuse_count_limit(make_smtp, receiver):
+    sink, hop = receiver(handler=CountingSink())
+    d = make_smtp("smtp_connection_cache_time_limit = 10s\n"
+                  "smtp_connection_reuse_count_limit = 1\n")
+    for i in range(4):
+        assert d.deliver(hop, [f"r{i}@remote.example"], BODY)[0][0] == "ok"
+    assert len(sink.messages) == 4
+    assert len(sink.peers) == 2, "each session serves two messages"
+
+
+def test_no_reuse_when_cache_time_is_zero(make_smtp, receiver):
+    sink, hop = receiver(handler=CountingSink())
+    d = make_smtp("smtp_connection_cache_time_limit = 0\n")
+    for i in range(3):
+        assert d.deliver(hop, [f"r{i}@remote.example"], BODY)[0][0] == "ok"
+    assert len(sink.peers) == 3
+
+
+def test_idle_session_closed_after_cache_time(make_smtp, receiver):
+    sink, hop = receiver(handler=CountingSink())
+    d = make_smtp("smtp_connection_cache_time_limit = 1s\n")
+    assert d.deliver(hop, ["a@remote.example"], BODY)[0][0] == "ok"
+    wait_for(lambda: "cached session" in d.log() and "closed" in d.log(), timeout=10,
+             what="the idle session to be closed")
+    assert d.deliver(hop, ["b@remote.example"], BODY)[0][0] == "ok"
+    assert len(sink.peers) == 2
+
+
+def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
+    def script(srv, conn):
+        buf = bytearray()
+        srv.conns += 1
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        while True:
+            line = read_line(conn, buf)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb in (b"MAIL", b"RCPT"):
+                conn.sendall(b"250 ok\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go\r\n")
+                while read_line(conn, buf) != b".\r\n":
+                    pass
+                srv.messages += 1
+                conn.sendall(b"250 queued\r\n")
+            elif verb == b"RSET":
+                conn.sendall(b"421 4.4.2 going away\r\n")
+                return
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 no\r\n")
+    srv = Scripted(script)
+    srv.conns = srv.messages = 0
+    try:
+        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
+        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
+        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
+        assert out[0][0] == "ok", (out, d.log())
+        assert srv.messages == 2 and srv.conns == 2
+    finally:
+        srv.close()
+
+
+# ---- smtp_tls_policy_maps ----------------------------------------------
+
+
+def make_with_policy(make_smtp, text, extra=""):
+    tmp = Path(tempfile.mkdtemp(prefix="tern-policy-"))
+    tmp.chmod(0o755)
+    path = tmp / "tls_policy"
+    path.write_text(text)
+    path.chmod(0o644)
+    return make_smtp(f"smtp_tls_policy_maps = texthash:{path}\n" + extra)
+
+
+def test_tls_policy_encrypt_for_one_next_hop(make_smtp, receiver):
+    plain_sink, plain = receiver()
+    other_sink, other = receiver()
+    d = make_with_policy(make_smtp, f"{plain} encrypt\n",
+                         "smtp_tls_security_level = none\n")
+    out = d.deliver(plain, ["a@remote.example"], BODY)
+    assert out[0][0] == "defer" and out[0][1] == "4.7.4", (out, d.log())
+    assert plain_sink.messages == []
+    # Another next hop keeps the default level (none): delivered in clear.
+    assert d.deliver(other, ["b@remote.example"], BODY)[0][0] == "ok"
+    assert other_sink.messages[0][5] is False
+
+
+def test_tls_policy_may_over_default_none(make_smtp, receiver, test_ca):
+    sink, hop = receiver(tls_context=tls_context(test_ca, "wrong"))
+    d = make_with_policy(make_smtp, f"{hop} may protocols=!SSLv2\n",
+                         "smtp_tls_security_level = none\n")
+    out = d.deliver(hop, ["a@remote.example"], BODY)
+    assert out[0][0] == "ok", (out, d.log())
+    assert sink.messages[0][5] is True, "the policy's may was not applied"
+    log = d.log()
+    assert re.search(r"tls=TLSv1\.[23] with cipher \S+, peer subject \S*CN", log), log
+
+
+def test_tls_policy_verify_wrong_name_defers(make_smtp, receiver, test_ca):
+    sink, hop = receiver(tls_context=tls_context(test_ca, "wrong"))
+    d = make_with_policy(make_smtp, f"{hop} verify\n",
+                         f"smtp_tls_CAfile = {test_ca / 'ca.pem'}\n")
+    out = d.deliver(hop, ["a@remote.example"], BODY)
+    assert out[0][0] == "defer" and out[0][1] == "4.7.5", (out, d.log())
+    assert sink.messages == []
+
+
+def test_tls_policy_unsupported_level_defers(make_smtp, receiver):
+    sink, hop = receiver()
+    d = make_with_policy(make_smtp, f"{hop} dane\n")
+    out = d.deliver(hop, ["a@remote.example"], BODY)
+    assert out[0][0] == "defer" and out[0][1] == "4.7.5", (out, d.log())
+    assert "invalid TLS policy" in out[0][2]
+    assert sink.messages == []
+
+
+# ---- DSN: "relayed" when the next hop cannot notify -----------------------
+
+
+def test_notify_success_to_a_peer_without_dsn_is_relayed(make_smtp, receiver):
+    sink, hop = receiver()          # aiosmtpd offers no DSN
+    d = make_smtp()
+    out = d.deliver(hop, ["a@remote.example"], BODY, notify="SUCCESS,FAILURE",
+                    orcpt="rfc822;a@remote.example", ret="HDRS", envid="E1")
+    assert out[0][0] == "ok", (out, d.log())
+    assert d.last_reply.get("relayed.0") == "1", d.last_reply
+    assert "dsn_action=relayed" in d.log()
+    # No DSN parameters go to a peer that did not offer DSN.
+    assert sink.messages[0][3] == [] or all("RET" not in o for o in sink.messages[0][3])
+    out = d.deliver(hop, ["b@remote.example"], BODY, notify="FAILURE")
+    assert out[0][0] == "ok"
+    assert d.last_reply.get("relayed.0") is None, d.last_reply

@@ -143,7 +143,7 @@ test_bad_version_and_id(void **state)
 	(void)state;
 	expect_bad(NULL, "v", "1", "unsupported protocol version");
 	expect_bad(NULL, "v", "2", "unsupported protocol version");
-	expect_bad(NULL, "v", "4", "unsupported protocol version");
+	expect_bad(NULL, "v", "5", "unsupported protocol version");
 	expect_bad(NULL, "v", "0", "unsupported protocol version");
 	expect_bad(NULL, "v", "one", "unsupported protocol version");
 	expect_bad(NULL, "id", "", "bad id");
