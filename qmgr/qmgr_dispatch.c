@@ -11,7 +11,9 @@
  * could send, and fewer than QMGR_WAITING_HARD on any: entries stuck
  * behind a slow destination (at its concurrency limit) do not stop the
  * next message, whose recipients may go elsewhere, while a loaded message
- * holds its file open, so the open files stay bounded.  A dead destination
+ * holds its file open, so the open files stay bounded; nor while the
+ * loaded messages hold qmgr_message_recipient_limit recipients (one
+ * message is always let in).  A dead destination
  * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
  * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
  * loop turns and the dispatcher is asked to run again.
@@ -55,6 +57,11 @@ qmgr_dispatch_can_load(struct qmgr *q, time_t now)
 	struct qmgr_dest	*d;
 	int			 n = 0;
 
+	/* qmgr_message_recipient_limit: the recipients in memory, but
+	 * never fewer than one message's. */
+	if (q->rcpt_loaded > 0 &&
+	    q->rcpt_loaded >= q->par->qmgr_message_recipient_limit)
+		return 0;
 	if (q->nwaiting < QMGR_WAITING_MAX)
 		return 1;
 	if (q->nwaiting >= QMGR_WAITING_HARD)
