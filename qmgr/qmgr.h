@@ -328,6 +328,7 @@ struct qmgr {
 	int			 active_peak;	/* the most nactive ever was */
 	int			 rcpt_loaded;	/* recipients of loaded messages */
 	struct event		*kick_ev;	/* run the dispatcher soon */
+	int			 dispatching;	/* qmgr_dispatch() is running */
 	struct event		*rescan_ev;	/* scan and feed a step, soon */
 
 	/* scanning (qmgr_scan.c) */
@@ -335,6 +336,8 @@ struct qmgr {
 	struct qmgr_scan	 incoming;
 	struct qmgr_scan	 deferred;
 	int			 feed_turn;	/* 0: incoming/'s, 1: deferred/'s */
+	DIR			*trim_d;	/* trimming free/ */
+	int			 trim_n;	/* files of free/ seen so far */
 
 	/* destinations (qmgr_dest.c) and transports (qmgr_transport.c) */
 	struct qmgr_dest_list	 dests;
@@ -358,8 +361,8 @@ void	qmgr_active_add(struct qmgr *, const char *id);
 /* Take an unloaded message out of the set and free it. */
 void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
 /* Ask for the dispatcher (when messages are ready or entries wait) and, if
- * there is room and the scans have work (qmgr_scan_wanted()), a scan step
- * to run soon: q->kick_ev and q->rescan_ev, whose callbacks are qmgr.c's. */
+ * the scans have work now (qmgr_scan_wanted()), a scan step to run soon:
+ * q->kick_ev and q->rescan_ev, whose callbacks are qmgr.c's. */
 void	qmgr_active_kick(struct qmgr *);
 /* Pop the oldest ready message, or NULL. */
 struct qmgr_msg *qmgr_active_next(struct qmgr *);
@@ -445,15 +448,19 @@ void	qmgr_scan_recover(struct qmgr *);	/* active/ at start-up */
  * due now): it starts when the ids of the pass before have been fed. */
 void	qmgr_scan_incoming(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);
-/* One step: read up to QMGR_SCAN_STEP entries of each pass under way,
- * start the passes asked for, and move up to QMGR_FEED_STEP files into
- * active/ while there is room, alternately from incoming/ and deferred/.
- * 1 if there is more to do (the caller runs it again after a turn). */
+/* One step: read up to QMGR_SCAN_STEP entries of each pass under way
+ * (and of free/, when trimming it), start the passes asked for, and move
+ * up to QMGR_FEED_STEP files into active/ while there is room, alternately
+ * from incoming/ and deferred/.  1 if there is more to do now (the caller
+ * runs it again after a turn). */
 int	qmgr_scan_run(struct qmgr *);
-/* Do the scans have work that room in the active set would let go on? */
+/* Do the scans have work now: a pass or a trim under way, or, with room
+ * in the active set, ids to feed or a pass to start? */
 int	qmgr_scan_wanted(const struct qmgr *);
 void	qmgr_scan_tmp(struct qmgr *);		/* abandoned receptions */
-void	qmgr_scan_trim_free(struct qmgr *);	/* free/ over QUEUE_FREE_MAX */
+/* Start removing the files of free/ beyond QUEUE_FREE_MAX, a step at a
+ * time (qmgr_scan_run()). */
+void	qmgr_scan_trim_free(struct qmgr *);
 /* NOTIFY: move incoming/<id> to active/ now if there is room and nothing
  * older waits in incoming/; else ask for a pass. */
 void	qmgr_scan_notify(struct qmgr *, const char *id);

@@ -42,13 +42,14 @@ qmgr_active_kick(struct qmgr *q)
 {
 	static const struct timeval now = { 0, 0 };
 
-	if ((!TAILQ_EMPTY(&q->fifo) || q->nwaiting > 0) && q->kick_ev != NULL)
+	/* Not from inside the dispatcher: see qmgr_dispatch(). */
+	if ((!TAILQ_EMPTY(&q->fifo) || q->nwaiting > 0) && q->kick_ev != NULL &&
+	    !q->dispatching)
 		event_active(q->kick_ev, 0, 0);
 	/* A timer, not event_active(): it runs after the next poll, so the
 	 * clients and agents get their turn between scan steps. */
-	if (qmgr_active_room(q) && qmgr_scan_wanted(q) &&
-	    q->rescan_ev != NULL && !event_pending(q->rescan_ev, EV_TIMEOUT,
-	    NULL))
+	if (qmgr_scan_wanted(q) && q->rescan_ev != NULL &&
+	    !event_pending(q->rescan_ev, EV_TIMEOUT, NULL))
 		(void)event_add(q->rescan_ev, &now);
 }
 

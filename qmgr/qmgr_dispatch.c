@@ -16,7 +16,8 @@
  * message is always let in).  A dead destination
  * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
  * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
- * loop turns and the dispatcher is asked to run again.
+ * loop polls (a zero timer, not event_active(): see qmgr_dispatch()) and
+ * the dispatcher runs again.
  */
 #include <event2/event.h>
 
@@ -99,20 +100,29 @@ dispatch_one(struct qmgr *q)
 	return 1;
 }
 
+/* The steps' own kicks are not needed while it runs (qmgr_active_kick()):
+ * the loop sees what they announce.  Re-activating the event from here
+ * would run it again before libevent polls (2.1 runs events activated by
+ * a callback in the same pass), so a batch with more work after it goes
+ * on from a zero timer, which runs after the next poll. */
 void
 qmgr_dispatch(struct qmgr *q)
 {
+	static const struct timeval now = { 0, 0 };
 	struct qmgr_msg	*m;
 	int		 n;
 
+	q->dispatching = 1;
 	for (n = 0; n < QMGR_KICK_BATCH; n++) {
 		if (dispatch_one(q))
 			continue;
 		if (!qmgr_dispatch_can_load(q, time(NULL)) ||
 		    (m = qmgr_active_next(q)) == NULL)
-			return;		/* a reply or a timer kicks again */
+			break;		/* a reply or a timer kicks again */
 		qmgr_msg_load(q, m);
 	}
+	q->dispatching = 0;
 	/* Bounded work per loop turn: let the clients in, then go on. */
-	event_active(q->kick_ev, 0, 0);
+	if (n == QMGR_KICK_BATCH)
+		(void)event_add(q->kick_ev, &now);
 }

@@ -85,6 +85,9 @@ qmgr_scan_free(struct qmgr *q)
 	q->scan_ev = NULL;
 	scan_one_free(&q->incoming);
 	scan_one_free(&q->deferred);
+	if (q->trim_d != NULL)
+		closedir(q->trim_d);
+	q->trim_d = NULL;
 }
 
 static DIR *
@@ -167,11 +170,17 @@ scan_busy(const struct qmgr_scan *s)
 	return s->d != NULL || qmgr_oldest_left(&s->ids) > 0;
 }
 
+/* A pass or a trim under way goes on whatever the room; feeding and new
+ * passes wait for room. */
 int
 qmgr_scan_wanted(const struct qmgr *q)
 {
-	return scan_busy(&q->incoming) || q->incoming.again ||
-	    scan_busy(&q->deferred) || q->deferred.again;
+	if (q->incoming.d != NULL || q->deferred.d != NULL ||
+	    q->trim_d != NULL)
+		return 1;
+	return qmgr_active_room(q) &&
+	    (scan_busy(&q->incoming) || q->incoming.again ||
+	    scan_busy(&q->deferred) || q->deferred.again);
 }
 
 static void
@@ -324,6 +333,43 @@ scan_feeder(struct qmgr *q)
 	return NULL;
 }
 
+/*
+ * free/ grows while qmgr finishes messages faster than smtpd takes new
+ * ones, at most by what the queue held (100,000 after a backlog); beyond
+ * QUEUE_FREE_MAX files the rest is removed.  A step at a time, as the
+ * passes: removing tens of thousands of files at once would stall qmgr
+ * for seconds.
+ */
+void
+qmgr_scan_trim_free(struct qmgr *q)
+{
+	if (q->trim_d != NULL)
+		return;		/* under way */
+	q->trim_n = 0;
+	if ((q->trim_d = scan_open(QDIR_FREE)) != NULL)
+		qmgr_active_kick(q);
+}
+
+/* Read up to QMGR_SCAN_STEP entries of free/, removing up to
+ * QMGR_FEED_STEP files. */
+static void
+scan_trim_step(struct qmgr *q)
+{
+	struct dirent	*de;
+	int		 n, gone = 0;
+
+	for (n = 0; n < QMGR_SCAN_STEP && gone < QMGR_FEED_STEP; n++) {
+		if ((de = readdir(q->trim_d)) == NULL) {
+			closedir(q->trim_d);
+			q->trim_d = NULL;
+			return;
+		}
+		if (queue_id_valid(de->d_name) && ++q->trim_n > QUEUE_FREE_MAX &&
+		    unlinkat(dirfd(q->trim_d), de->d_name, 0) == 0)
+			gone++;
+	}
+}
+
 int
 qmgr_scan_run(struct qmgr *q)
 {
@@ -331,6 +377,8 @@ qmgr_scan_run(struct qmgr *q)
 	const char		*id;
 	int			 i, n;
 
+	if (q->trim_d != NULL)
+		scan_trim_step(q);
 	for (i = 0; i < 2; i++) {
 		s = both[i];
 		if (s->d == NULL && qmgr_oldest_left(&s->ids) == 0 &&
@@ -347,8 +395,7 @@ qmgr_scan_run(struct qmgr *q)
 		if (qmgr_oldest_left(&s->ids) == 0)
 			qmgr_oldest_reset(&s->ids);	/* memory back */
 	}
-	return q->incoming.d != NULL || q->deferred.d != NULL ||
-	    (qmgr_active_room(q) && qmgr_scan_wanted(q));
+	return qmgr_scan_wanted(q);
 }
 
 /*
@@ -379,26 +426,5 @@ qmgr_scan_tmp(struct qmgr *q)
 			log_qid(LOG_LEVEL_INFO, de->d_name,
 			    "removed from tmp/: abandoned while being received");
 	}
-	closedir(d);
-}
-
-/*
- * free/ grows while qmgr finishes messages faster than smtpd takes new
- * ones, at most by what the queue held; beyond QUEUE_FREE_MAX files the
- * rest is removed.
- */
-void
-qmgr_scan_trim_free(struct qmgr *q)
-{
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
-
-	(void)q;
-	if ((d = scan_open(QDIR_FREE)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (queue_id_valid(de->d_name) && ++n > QUEUE_FREE_MAX)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
 }

@@ -6,7 +6,8 @@ messages of SIZE bytes through smtpd (the real queue writer) from parallel
 SMTP sessions, puts qmgr back and measures the drain: the time from qmgr's
 start until incoming/, active/ and deferred/ are empty (and, with the local
 sink, every message is in the Maildir), qmgr's peak RSS (VmHWM from
-/proc/PID/status) and its CPU time.
+/proc/PID/status), its CPU time, and how long it kept a client waiting
+for a reply on private/qmgr (a probe every 20 ms: a stalled event loop).
 
     /usr/bin/python3 tests/integration/backlog_drain.py -n 10000 [-n 100000]
         [--size 4096] [--sink local|discard] [--conf 'key = value']...
@@ -39,6 +40,35 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class Probe:
+    """Every 20 ms, a QMGR_T_NOTIFY for a file that does not exist over one
+    connection to private/qmgr: its reply time is how long qmgr's event
+    loop kept a client waiting (a stalled loop shows as a slow reply)."""
+
+    def __init__(self, sock):
+        import threading
+        self.sock = sock
+        self.times = []
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import ternipc
+        with ternipc.Client(str(self.sock), 60) as c:
+            while not self.stopping:
+                t = time.monotonic()
+                c.call(0x10, {"v": "1", "id": "0PROBE"})   # QMGR_T_NOTIFY
+                self.times.append(time.monotonic() - t)
+                time.sleep(0.02)
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join()
+        t = sorted(self.times) or [0]
+        return t[-1] * 1000, t[int(len(t) * 0.99)] * 1000
+
+
 def run_one(n, args):
     import conftest
     from backlog import count_dir, fill, proc_kib, qmgr_down, qmgr_up
@@ -67,6 +97,7 @@ def run_one(n, args):
         assert queued == n, f"{queued} of {n} messages in incoming/"
         t0 = time.monotonic()
         pid = qmgr_up(inst, row)
+        probe = Probe(inst.queue / "private" / "qmgr")
         rss_max = 0
         maildir = conftest.user_home("terntest1") / "Maildir" / "new"
         while True:
@@ -80,12 +111,14 @@ def run_one(n, args):
                 raise SystemExit(f"not drained after {args.timeout} s: {left} left")
             time.sleep(0.2)
         drain_s = time.monotonic() - t0
+        probe_max, probe_p99 = probe.stop()
         assert inst.services().get("qmgr") == [pid], "qmgr restarted during the drain"
         if args.sink == "local":
             assert count_dir(maildir) == n, f"{count_dir(maildir)} deliveries of {n}"
         return {"n": n, "size": args.size, "sink": args.sink, "fill_s": fill_s,
                 "drain_s": drain_s, "rate": n / drain_s, "qmgr_hwm_mib": hwm / 1024,
-                "qmgr_rss_max_mib": rss_max / 1024, "qmgr_cpu_s": cpu}
+                "qmgr_rss_max_mib": rss_max / 1024, "qmgr_cpu_s": cpu,
+                "probe_max_ms": probe_max, "probe_p99_ms": probe_p99}
     finally:
         inst.stop()
         shutil.rmtree(d, ignore_errors=True)
@@ -118,12 +151,13 @@ def main():
         conftest._ensure_user(u)
     print(f"build {conftest.BUILD}")
     print(f"{'n':>7} {'size':>5} {'sink':>7} {'fill s':>7} {'drain s':>8} {'msg/s':>7} "
-          f"{'qmgr VmHWM MiB':>15} {'qmgr CPU s':>10}")
+          f"{'qmgr VmHWM MiB':>15} {'qmgr CPU s':>10} {'reply max ms':>12} {'p99 ms':>7}")
     for n in args.n or [10000]:
         r = run_one(n, args)
         print(f"{r['n']:>7} {r['size']:>5} {r['sink']:>7} {r['fill_s']:>7.1f} "
               f"{r['drain_s']:>8.1f} {r['rate']:>7.0f} {r['qmgr_hwm_mib']:>15.1f} "
-              f"{r['qmgr_cpu_s']:>10.1f}", flush=True)
+              f"{r['qmgr_cpu_s']:>10.1f} {r['probe_max_ms']:>12.1f} "
+              f"{r['probe_p99_ms']:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

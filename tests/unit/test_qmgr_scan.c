@@ -4,8 +4,8 @@
  * active set never holds more than qmgr_message_active_limit messages, it
  * is filled oldest first whatever the directory order, a pass reads a
  * bounded number of entries per step, incoming/ and deferred/ take turns,
- * deferred files count only when due (or flushed), and a notice jumps the
- * line only when nothing older waits.
+ * deferred files count only when due (or flushed), a notice jumps the
+ * line only when nothing older waits, and free/ is trimmed in steps.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -259,6 +259,25 @@ test_notify(void **state)
 	qmgr_stop();
 }
 
+/* free/ is trimmed to QUEUE_FREE_MAX files, a step at a time. */
+static void
+test_trim_free(void **state)
+{
+	int n = QUEUE_FREE_MAX + 2 * QMGR_FEED_STEP + 10;
+
+	(void)state;
+	qmgr_start(10);
+	make_files(QDIR_FREE, 0, n, 0);
+	qmgr_scan_trim_free(&q);
+	assert_true(qmgr_scan_wanted(&q));
+	assert_int_equal(qmgr_scan_run(&q), 1);
+	assert_true(count(QDIR_FREE) >= n - QMGR_FEED_STEP);	/* a step */
+	assert_true(run_all() >= 3);
+	assert_int_equal(count(QDIR_FREE), QUEUE_FREE_MAX);
+	assert_null(q.trim_d);
+	qmgr_stop();
+}
+
 int
 main(void)
 {
@@ -270,6 +289,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_turns_and_due,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_notify,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_trim_free,
 		    setup_dir, teardown_dir),
 	};
 
