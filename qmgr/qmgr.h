@@ -38,6 +38,7 @@ struct evbuffer;
 #define QMGR_SCAN_STEP		1024	/* directory entries read per turn */
 #define QMGR_FEED_STEP		256	/* files moved into active/ per turn */
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
+#define QMGR_KICK_MS		10	/* ... and milliseconds */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open

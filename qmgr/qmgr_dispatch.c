@@ -15,10 +15,12 @@
  * loaded messages hold qmgr_message_recipient_limit recipients (one
  * message is always let in).  A dead destination
  * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
- * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
+ * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps or QMGR_KICK_MS, then the event
  * loop polls (a zero timer, not event_active(): see qmgr_dispatch()) and
  * the dispatcher runs again.
  */
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "qmgr.h"
@@ -109,20 +111,33 @@ void
 qmgr_dispatch(struct qmgr *q)
 {
 	static const struct timeval now = { 0, 0 };
+	struct timespec	 start, t;
 	struct qmgr_msg	*m;
-	int		 n;
+	int		 n, more = 1;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	q->dispatching = 1;
 	for (n = 0; n < QMGR_KICK_BATCH; n++) {
+		/* A step that loads a message whose outcome is known at once
+		 * (discard, error) finishes it too: bound the time as well. */
+		if (n % 16 == 15) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - start.tv_sec) * 1000 +
+			    (t.tv_nsec - start.tv_nsec) / 1000000 >=
+			    QMGR_KICK_MS)
+				break;
+		}
 		if (dispatch_one(q))
 			continue;
 		if (!qmgr_dispatch_can_load(q, time(NULL)) ||
-		    (m = qmgr_active_next(q)) == NULL)
-			break;		/* a reply or a timer kicks again */
+		    (m = qmgr_active_next(q)) == NULL) {
+			more = 0;	/* a reply or a timer kicks again */
+			break;
+		}
 		qmgr_msg_load(q, m);
 	}
 	q->dispatching = 0;
 	/* Bounded work per loop turn: let the clients in, then go on. */
-	if (n == QMGR_KICK_BATCH)
+	if (more)
 		(void)event_add(q->kick_ev, &now);
 }

@@ -49,6 +49,7 @@ class Probe:
         import threading
         self.sock = sock
         self.times = []
+        self.when = []
         self.stopping = False
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -60,12 +61,18 @@ class Probe:
                 t = time.monotonic()
                 c.call(0x10, {"v": "1", "id": "0PROBE"})   # QMGR_T_NOTIFY
                 self.times.append(time.monotonic() - t)
+                self.when.append(t)
                 time.sleep(0.02)
 
     def stop(self):
         self.stopping = True
         self.thread.join()
         t = sorted(self.times) or [0]
+        if os.environ.get("BACKLOG_VERBOSE"):
+            slow = sorted(zip(self.times, self.when), reverse=True)[:5]
+            print("slowest replies (ms, s after the first):",
+                  [(round(a * 1000), round(w - self.when[0], 1)) for a, w in slow],
+                  file=sys.stderr)
         return t[-1] * 1000, t[int(len(t) * 0.99)] * 1000
 
 
