@@ -497,6 +497,30 @@ test_dead_destinations(void **state)
 	qmgr_dest_free_all(&q);	/* a, still made, and l */
 }
 
+/* qmgr_message_recipient_limit: no more loading while the loaded
+ * messages hold that many recipients, unless none is loaded. */
+static void
+test_recipient_limit(void **state)
+{
+	struct qmgr		 q;
+	struct qmgr_params	 small = cfpar;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	q.cfg = &cf;
+	small.qmgr_message_recipient_limit = 100;
+	q.par = &small;
+	qmgr_dest_init(&q);
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+	q.rcpt_loaded = 99;
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+	q.rcpt_loaded = 100;
+	assert_false(qmgr_dispatch_can_load(&q, 0));
+	small.qmgr_message_recipient_limit = 1;	/* one message always */
+	q.rcpt_loaded = 0;
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+}
+
 /* Many next hops: each is found again by name (per transport), and the
  * dead ones remembered are bounded by qmgr_message_recipient_limit, the
  * oldest forgotten first. */
@@ -563,6 +587,7 @@ main(void)
 		cmocka_unit_test(test_dead_destinations),
 		cmocka_unit_test(test_dest_queues),
 		cmocka_unit_test(test_many_destinations),
+		cmocka_unit_test(test_recipient_limit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
