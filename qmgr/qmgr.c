@@ -29,17 +29,19 @@ qmgr_kick_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_dispatch(arg);
 }
 
-/* qmgr_active_kick(): the active set has room again after a backlog. */
+/* qmgr_active_kick(): the scans have work and the active set has room.
+ * One bounded step per turn of the loop, the next after a poll. */
 static void
 qmgr_rescan_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval now = { 0, 0 };
 	struct qmgr *q = arg;
 
 	(void)fd;
 	(void)what;
-	q->backlog = 0;		/* the scans set it again if still short */
-	qmgr_scan_incoming(q);
-	qmgr_scan_deferred(q, 0);
+	if (qmgr_scan_run(q) && !event_pending(q->rescan_ev, EV_TIMEOUT,
+	    NULL))
+		(void)event_add(q->rescan_ev, &now);
 }
 
 /* A second look at incoming/ this long after start-up: an smtpd that lost
@@ -95,8 +97,7 @@ main(int argc, char **argv)
 	if (q.kick_ev == NULL || q.rescan_ev == NULL)
 		log_fatal("qmgr: cannot create events");
 	qmgr_active_init(&q);
-	TAILQ_INIT(&q.dests);
-	TAILQ_INIT(&q.dead);
+	qmgr_dest_init(&q);
 	/* As mail_owner: a table it cannot read now could not be read
 	 * again when it changes either. */
 	if (map_list_open(&q.transport_maps, q.par->transport_maps.item,
@@ -111,7 +112,10 @@ main(int argc, char **argv)
 	stop = daemon_event_stop_on_signals(q.base);
 
 	qmgr_startup_scan(&q);
-	log_info("started, deliver_concurrency=%d", q.par->deliver_concurrency);
+	log_info("started, deliver_concurrency=%d, qmgr_message_active_limit=%d, "
+	    "qmgr_message_recipient_limit=%d", q.par->deliver_concurrency,
+	    q.par->qmgr_message_active_limit,
+	    q.par->qmgr_message_recipient_limit);
 	if (event_base_dispatch(q.base) == -1)
 		log_error("event loop failed");
 

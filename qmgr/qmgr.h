@@ -12,6 +12,8 @@
 #define TERN_QMGR_H
 
 #include <sys/queue.h>
+#include <sys/tree.h>
+#include <dirent.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -29,18 +31,20 @@ struct event_base;
 struct bufferevent;
 struct evbuffer;
 
-/* Limits.  Every one of them bounds memory or file descriptors. */
-#ifndef QMGR_ACTIVE_MAX			/* (a test build may shrink it) */
-#define QMGR_ACTIVE_MAX		10000	/* messages held in memory */
-#endif
+/* Limits.  Every one of them bounds memory, file descriptors or the time
+ * one turn of the event loop takes.  (The messages and recipients held in
+ * memory, and the dead destinations remembered, are bounded by
+ * qmgr_message_active_limit and qmgr_message_recipient_limit.) */
+#define QMGR_SCAN_STEP		1024	/* directory entries read per turn */
+#define QMGR_FEED_STEP		256	/* files moved into active/ per turn */
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
+#define QMGR_KICK_MS		10	/* ... and milliseconds */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open
 					   files of loaded messages */
 #define QMGR_DEAD_FAILS		3	/* connection failures in a row that
 					   make a destination dead */
-#define QMGR_DEAD_MAX		1024	/* failing destinations remembered */
 #define QMGR_CLIENT_MAX		512	/* qmgr-protocol clients */
 #define QMGR_REQUEST_MAX	4096	/* largest client frame, header incl. */
 #define QMGR_CLIENT_OUT_MAX	(16 * 1024) /* unread replies before pausing */
@@ -141,6 +145,36 @@ enum qmgr_req_kind { QMGR_REQ_BAD, QMGR_REQ_NOTIFY, QMGR_REQ_FLUSH };
 enum qmgr_req_kind qmgr_listen_check(const struct ipc_msg *req,
 	    struct ipc_msg *reply, const char **id);
 
+/* ---- qmgr_oldest.c: the oldest ids of a directory pass (pure) -------- */
+
+/* At most cap ids, the smallest (oldest) offered; then sorted, to be taken
+ * oldest first. */
+struct qmgr_oldest {
+	char		(*id)[QUEUE_ID_SIZE];
+	int		 cap;		/* ids kept at most */
+	int		 size;		/* ids allocated */
+	int		 n;		/* ids kept */
+	int		 dropped;	/* offers that made one id go */
+	int		 sorted;	/* qmgr_oldest_sort() was called */
+	int		 next;		/* then: the next one to take */
+};
+
+/* Empty, for at most cap ids (no memory yet). */
+void	qmgr_oldest_init(struct qmgr_oldest *, int cap);
+/* Offer id (before qmgr_oldest_sort()).  When cap ids are kept already,
+ * the newest of them and id is dropped (o->dropped counts it).  1: id is
+ * kept (for now); 0: dropped at once (or too long to be an id). */
+int	qmgr_oldest_offer(struct qmgr_oldest *, const char *id);
+/* The pass is over: sort what is kept, oldest first. */
+void	qmgr_oldest_sort(struct qmgr_oldest *);
+/* After qmgr_oldest_sort(): the next oldest id, or NULL when all are
+ * taken.  The pointer is valid until qmgr_oldest_reset(). */
+const char *qmgr_oldest_next(struct qmgr_oldest *);
+/* After qmgr_oldest_sort(): how many are left to take (0 before). */
+int	qmgr_oldest_left(const struct qmgr_oldest *);
+/* Free the memory; empty again, same cap. */
+void	qmgr_oldest_reset(struct qmgr_oldest *);
+
 /* ---- state ----------------------------------------------------------- */
 
 enum qmgr_msg_state {
@@ -211,6 +245,7 @@ struct qmgr_entry {
  * and the number of its requests out.  Made on first use, freed when idle. */
 struct qmgr_dest {
 	TAILQ_ENTRY(qmgr_dest)	 link;		/* q->dests, round-robin order */
+	RB_ENTRY(qmgr_dest)	 node;		/* q->dest_tree, by name */
 	struct qmgr_transport	*transport;
 	char			 nexthop[QMGR_NEXTHOP_MAX];
 	struct qmgr_entry_list	 todo;		/* oldest first */
@@ -225,6 +260,7 @@ struct qmgr_dest {
  * failures of one message after another add up. */
 struct qmgr_dead {
 	TAILQ_ENTRY(qmgr_dead)	 link;		/* oldest first */
+	RB_ENTRY(qmgr_dead)	 node;		/* q->dead_tree, by name */
 	struct qmgr_transport	*transport;
 	char			 nexthop[QMGR_NEXTHOP_MAX];
 	int			 fails;
@@ -232,6 +268,26 @@ struct qmgr_dead {
 };
 TAILQ_HEAD(qmgr_dead_list, qmgr_dead);
 TAILQ_HEAD(qmgr_dest_list, qmgr_dest);
+/* Destinations and dead ones by (transport, next hop): a lookup per
+ * recipient routed and per destination the dispatcher looks at, which a
+ * walk of the lists would make cost as much as there are of them. */
+RB_HEAD(qmgr_dest_tree, qmgr_dest);
+RB_HEAD(qmgr_dead_tree, qmgr_dead);
+
+/* A pass over incoming/ or deferred/ (qmgr_scan.c): the directory is read
+ * QMGR_SCAN_STEP entries per turn of the event loop, the oldest ids that
+ * may enter the active set are kept, and when the pass is over they are
+ * moved into active/ oldest first, as room appears. */
+struct qmgr_scan {
+	enum queue_dir		 dir;
+	DIR			*d;		/* a pass is under way */
+	int			 again;		/* pass again once ids are fed */
+	int			 flush;		/* this pass makes files due */
+	int			 flush_next;	/* ... and so shall the next */
+	unsigned long		 seen;		/* files seen in this pass */
+	struct timespec		 start;		/* of this pass */
+	struct qmgr_oldest	 ids;		/* found, then to be fed */
+};
 
 struct qmgr_conn;
 TAILQ_HEAD(qmgr_conn_list, qmgr_conn);
@@ -273,18 +329,27 @@ struct qmgr {
 	struct qmgr_msg_list	 fifo;		/* ready, in pickup order */
 	struct qmgr_msg_list	 parked;
 	int			 nactive;
-	int			 active_max;
-	int			 backlog;	/* a scan left files for later */
+	int			 active_max;	/* qmgr_message_active_limit */
+	int			 active_peak;	/* the most nactive ever was */
+	int			 rcpt_loaded;	/* recipients of loaded messages */
 	struct event		*kick_ev;	/* run the dispatcher soon */
-	struct event		*rescan_ev;	/* scan again, there is room */
+	int			 dispatching;	/* qmgr_dispatch() is running */
+	struct event		*rescan_ev;	/* scan and feed a step, soon */
 
 	/* scanning (qmgr_scan.c) */
 	struct event		*scan_ev;	/* every queue_scan_interval */
+	struct qmgr_scan	 incoming;
+	struct qmgr_scan	 deferred;
+	int			 feed_turn;	/* 0: incoming/'s, 1: deferred/'s */
+	DIR			*trim_d;	/* trimming free/ */
+	int			 trim_n;	/* files of free/ seen so far */
 
 	/* destinations (qmgr_dest.c) and transports (qmgr_transport.c) */
 	struct qmgr_dest_list	 dests;
+	struct qmgr_dest_tree	 dest_tree;
 	int			 nwaiting;	/* entries on their queues */
 	struct qmgr_dead_list	 dead;		/* dead destinations */
+	struct qmgr_dead_tree	 dead_tree;
 	int			 ndead;
 	struct qmgr_transport_list transports;
 	struct map_list		 transport_maps;
@@ -301,8 +366,8 @@ void	qmgr_active_add(struct qmgr *, const char *id);
 /* Take an unloaded message out of the set and free it. */
 void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
 /* Ask for the dispatcher (when messages are ready or entries wait) and, if
- * room appeared, a rescan to run soon: q->kick_ev and q->rescan_ev, whose
- * callbacks are qmgr.c's. */
+ * the scans have work now (qmgr_scan_wanted()), a scan step to run soon:
+ * q->kick_ev and q->rescan_ev, whose callbacks are qmgr.c's. */
 void	qmgr_active_kick(struct qmgr *);
 /* Pop the oldest ready message, or NULL. */
 struct qmgr_msg *qmgr_active_next(struct qmgr *);
@@ -335,6 +400,8 @@ void	qmgr_entry_done(struct qmgr *, struct qmgr_entry *,
 void	qmgr_msg_free_all(struct qmgr *);
 
 /* qmgr_dest.c: the queue of each destination */
+/* No destinations, none dead. */
+void	qmgr_dest_init(struct qmgr *);
 /* The destination (transport, nexthop), made if new. */
 struct qmgr_dest *qmgr_dest_get(struct qmgr *, struct qmgr_transport *,
 	    const char *nexthop);
@@ -367,7 +434,8 @@ struct qmgr_dest *qmgr_dispatch_pick(struct qmgr *, time_t now, int *dead);
 /* May another message be loaded?  Not while QMGR_WAITING_MAX entries wait
  * on destinations that could send, nor QMGR_WAITING_HARD on any: a
  * destination that is slow or at its limit does not hold up the others'
- * mail, and the open files stay bounded. */
+ * mail, and the open files stay bounded.  Nor while the loaded messages
+ * hold qmgr_message_recipient_limit recipients, unless none is loaded. */
 int	qmgr_dispatch_can_load(struct qmgr *, time_t now);
 /* Send queued entries to their transports, fairly between destinations,
  * and load ready messages while there is room. */
@@ -377,14 +445,29 @@ void	qmgr_dispatch(struct qmgr *);
 #define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
 
 /* qmgr_scan.c */
+/* The two scans, empty; the periodic timer if q->base is set. */
 void	qmgr_scan_init(struct qmgr *);
 void	qmgr_scan_links(void);	/* one name per file, first at start-up */
 void	qmgr_scan_recover(struct qmgr *);	/* active/ at start-up */
+/* Ask for a pass over incoming/ (or deferred/; flush: making every file
+ * due now): it starts when the ids of the pass before have been fed. */
 void	qmgr_scan_incoming(struct qmgr *);
 void	qmgr_scan_deferred(struct qmgr *, int flush);
+/* One step: read up to QMGR_SCAN_STEP entries of each pass under way
+ * (and of free/, when trimming it), start the passes asked for, and move
+ * up to QMGR_FEED_STEP files into active/ while there is room, alternately
+ * from incoming/ and deferred/.  1 if there is more to do now (the caller
+ * runs it again after a turn). */
+int	qmgr_scan_run(struct qmgr *);
+/* Do the scans have work now: a pass or a trim under way, or, with room
+ * in the active set, ids to feed or a pass to start? */
+int	qmgr_scan_wanted(const struct qmgr *);
 void	qmgr_scan_tmp(struct qmgr *);		/* abandoned receptions */
-void	qmgr_scan_trim_free(struct qmgr *);	/* free/ over QUEUE_FREE_MAX */
-/* NOTIFY: move incoming/<id> to active/ if there is room. */
+/* Start removing the files of free/ beyond QUEUE_FREE_MAX, a step at a
+ * time (qmgr_scan_run()). */
+void	qmgr_scan_trim_free(struct qmgr *);
+/* NOTIFY: move incoming/<id> to active/ now if there is room and nothing
+ * older waits in incoming/; else ask for a pass. */
 void	qmgr_scan_notify(struct qmgr *, const char *id);
 void	qmgr_scan_free(struct qmgr *);
 

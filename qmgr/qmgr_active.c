@@ -6,7 +6,9 @@
  * the destination queues (qmgr_dest.c) until the round is over.  Only the set's
  * bookkeeping lives here (which list a message is on, how many there are);
  * what happens to a message is qmgr_message.c's, and who runs the
- * dispatcher when there is work is qmgr.c's.  Nothing here fails.
+ * dispatcher when there is work is qmgr.c's.  The set holds at most
+ * qmgr_message_active_limit messages (the scans see to it); a message not
+ * loaded costs only its struct qmgr_msg.  Nothing here fails.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +25,8 @@ qmgr_active_init(struct qmgr *q)
 	TAILQ_INIT(&q->fifo);
 	TAILQ_INIT(&q->parked);
 	q->nactive = 0;
-	if (q->active_max <= 0)
-		q->active_max = QMGR_ACTIVE_MAX;
+	q->active_peak = 0;
+	q->active_max = q->par->qmgr_message_active_limit;
 }
 
 int
@@ -38,13 +40,17 @@ qmgr_active_room(const struct qmgr *q)
 void
 qmgr_active_kick(struct qmgr *q)
 {
-	if ((!TAILQ_EMPTY(&q->fifo) || q->nwaiting > 0) && q->kick_ev != NULL)
+	static const struct timeval now = { 0, 0 };
+
+	/* Not from inside the dispatcher: see qmgr_dispatch(). */
+	if ((!TAILQ_EMPTY(&q->fifo) || q->nwaiting > 0) && q->kick_ev != NULL &&
+	    !q->dispatching)
 		event_active(q->kick_ev, 0, 0);
-	/* Refill in big steps, so a long backlog costs one directory read per
-	 * half a set, not one per finished message. */
-	if (q->backlog && q->nactive <= q->active_max / 2 &&
-	    q->rescan_ev != NULL)
-		event_active(q->rescan_ev, 0, 0);
+	/* A timer, not event_active(): it runs after the next poll, so the
+	 * clients and agents get their turn between scan steps. */
+	if (qmgr_scan_wanted(q) && q->rescan_ev != NULL &&
+	    !event_pending(q->rescan_ev, EV_TIMEOUT, NULL))
+		(void)event_add(q->rescan_ev, &now);
 }
 
 void
@@ -59,7 +65,8 @@ qmgr_active_add(struct qmgr *q, const char *id)
 	m->state = QMGR_MSG_READY;
 	TAILQ_INSERT_TAIL(&q->msgs, m, all);
 	TAILQ_INSERT_TAIL(&q->fifo, m, ready);
-	q->nactive++;
+	if (++q->nactive > q->active_peak)
+		q->active_peak = q->nactive;
 	qmgr_active_kick(q);
 }
 

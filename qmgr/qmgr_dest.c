@@ -9,9 +9,14 @@
  * out, so memory follows the work, not the history.  Destinations found
  * dead (QMGR_DEAD_FAILS requests in a row that could not connect, as the
  * SMTP client reports them) are remembered apart, for minimal_backoff_time,
- * in a list bounded by QMGR_DEAD_MAX (the oldest forgotten first).  Nothing
- * here fails.
+ * as many as qmgr_message_recipient_limit (Postfix's bound on its dead
+ * destination cache; the oldest forgotten first).  Both kinds are found by
+ * name in a red-black tree, since the dispatcher asks about a destination
+ * at every step and the router at every recipient: with many next hops, a
+ * walk of the lists would make a backlog cost the square of its size.
+ * Nothing here fails.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,21 +24,66 @@
 #include "log.h"
 #include "qmgr.h"
 
-/* A linear search: there are as many destinations as next hops with mail
- * in memory; a table keyed by name comes with remote delivery. */
+/* libbsd's tree.h marks the generated functions __unused, which only BSD's
+ * cdefs.h defines. */
+#ifndef __unused
+#define __unused	__attribute__((unused))
+#endif
+
+/* One order for both trees: the transport (by address: each is one row of
+ * the table for the daemon's life), then the next hop. */
+static int
+dest_name_cmp(const struct qmgr_transport *ta, const char *na,
+    const struct qmgr_transport *tb, const char *nb)
+{
+	if (ta != tb)
+		return (uintptr_t)ta < (uintptr_t)tb ? -1 : 1;
+	return strcmp(na, nb);
+}
+
+static int
+dest_cmp(const struct qmgr_dest *a, const struct qmgr_dest *b)
+{
+	return dest_name_cmp(a->transport, a->nexthop, b->transport,
+	    b->nexthop);
+}
+
+static int
+dead_cmp(const struct qmgr_dead *a, const struct qmgr_dead *b)
+{
+	return dest_name_cmp(a->transport, a->nexthop, b->transport,
+	    b->nexthop);
+}
+
+RB_GENERATE_STATIC(qmgr_dest_tree, qmgr_dest, node, dest_cmp)
+RB_GENERATE_STATIC(qmgr_dead_tree, qmgr_dead, node, dead_cmp)
+
+void
+qmgr_dest_init(struct qmgr *q)
+{
+	TAILQ_INIT(&q->dests);
+	RB_INIT(&q->dest_tree);
+	TAILQ_INIT(&q->dead);
+	RB_INIT(&q->dead_tree);
+	q->ndead = 0;
+	q->nwaiting = 0;
+}
+
 struct qmgr_dest *
 qmgr_dest_get(struct qmgr *q, struct qmgr_transport *t, const char *nexthop)
 {
-	struct qmgr_dest *d;
+	struct qmgr_dest key, *d;
 
-	TAILQ_FOREACH(d, &q->dests, link)
-		if (d->transport == t && strcmp(d->nexthop, nexthop) == 0)
-			return d;
+	key.transport = t;
+	strlcpy(key.nexthop, nexthop, sizeof(key.nexthop));
+	if ((d = RB_FIND(qmgr_dest_tree, &q->dest_tree, &key)) != NULL)
+		return d;
 	d = xcalloc(1, sizeof(*d));
 	d->transport = t;
 	strlcpy(d->nexthop, nexthop, sizeof(d->nexthop));
 	TAILQ_INIT(&d->todo);
 	TAILQ_INSERT_TAIL(&q->dests, d, link);
+	(void)RB_INSERT(qmgr_dest_tree, &q->dest_tree, d);	/* not found */
 	return d;
 }
 
@@ -43,6 +93,7 @@ dest_release(struct qmgr *q, struct qmgr_dest *d)
 	if (d->ntodo > 0 || d->busy > 0)
 		return;
 	TAILQ_REMOVE(&q->dests, d, link);
+	RB_REMOVE(qmgr_dest_tree, &q->dest_tree, d);
 	free(d);
 }
 
@@ -108,26 +159,27 @@ static void
 dead_remove(struct qmgr *q, struct qmgr_dead *x)
 {
 	TAILQ_REMOVE(&q->dead, x, link);
+	RB_REMOVE(qmgr_dead_tree, &q->dead_tree, x);
 	q->ndead--;
 	free(x);
 }
 
+/* d's record, if any; one that has served its time is forgotten here.
+ * (Others that did are forgotten when looked up, or as the oldest.) */
 static struct qmgr_dead *
 dead_find(struct qmgr *q, const struct qmgr_dest *d, time_t now)
 {
-	struct qmgr_dead *x, *next;
+	struct qmgr_dead key, *x;
 
-	for (x = TAILQ_FIRST(&q->dead); x != NULL; x = next) {
-		next = TAILQ_NEXT(x, link);
-		if (x->until != 0 && x->until <= now) {
-			dead_remove(q, x);	/* served its time */
-			continue;
-		}
-		if (x->transport == d->transport &&
-		    strcmp(x->nexthop, d->nexthop) == 0)
-			return x;
+	key.transport = d->transport;
+	memcpy(key.nexthop, d->nexthop, sizeof(key.nexthop));
+	if ((x = RB_FIND(qmgr_dead_tree, &q->dead_tree, &key)) == NULL)
+		return NULL;
+	if (x->until != 0 && x->until <= now) {
+		dead_remove(q, x);
+		return NULL;
 	}
-	return NULL;
+	return x;
 }
 
 int
@@ -152,12 +204,14 @@ qmgr_dest_result(struct qmgr *q, struct qmgr_dest *d, int connect_failed,
 		return 0;
 	}
 	if (x == NULL) {
-		if (q->ndead >= QMGR_DEAD_MAX)
+		while (q->ndead > 0 &&
+		    q->ndead >= q->par->qmgr_message_recipient_limit)
 			dead_remove(q, TAILQ_FIRST(&q->dead));
 		x = xcalloc(1, sizeof(*x));
 		x->transport = d->transport;
 		strlcpy(x->nexthop, d->nexthop, sizeof(x->nexthop));
 		TAILQ_INSERT_TAIL(&q->dead, x, link);
+		(void)RB_INSERT(qmgr_dead_tree, &q->dead_tree, x);
 		q->ndead++;
 	}
 	if (x->until != 0 || ++x->fails < QMGR_DEAD_FAILS)
@@ -178,6 +232,7 @@ qmgr_dest_free_all(struct qmgr *q)
 
 	while ((d = TAILQ_FIRST(&q->dests)) != NULL) {
 		TAILQ_REMOVE(&q->dests, d, link);
+		RB_REMOVE(qmgr_dest_tree, &q->dest_tree, d);
 		free(d);
 	}
 	q->nwaiting = 0;

@@ -11,11 +11,16 @@
  * could send, and fewer than QMGR_WAITING_HARD on any: entries stuck
  * behind a slow destination (at its concurrency limit) do not stop the
  * next message, whose recipients may go elsewhere, while a loaded message
- * holds its file open, so the open files stay bounded.  A dead destination
+ * holds its file open, so the open files stay bounded; nor while the
+ * loaded messages hold qmgr_message_recipient_limit recipients (one
+ * message is always let in).  A dead destination
  * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
- * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps, then the event
- * loop turns and the dispatcher is asked to run again.
+ * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps or QMGR_KICK_MS, then the event
+ * loop polls (a zero timer, not event_active(): see qmgr_dispatch()) and
+ * the dispatcher runs again.
  */
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "qmgr.h"
@@ -55,6 +60,11 @@ qmgr_dispatch_can_load(struct qmgr *q, time_t now)
 	struct qmgr_dest	*d;
 	int			 n = 0;
 
+	/* qmgr_message_recipient_limit: the recipients in memory, but
+	 * never fewer than one message's. */
+	if (q->rcpt_loaded > 0 &&
+	    q->rcpt_loaded >= q->par->qmgr_message_recipient_limit)
+		return 0;
 	if (q->nwaiting < QMGR_WAITING_MAX)
 		return 1;
 	if (q->nwaiting >= QMGR_WAITING_HARD)
@@ -92,20 +102,42 @@ dispatch_one(struct qmgr *q)
 	return 1;
 }
 
+/* The steps' own kicks are not needed while it runs (qmgr_active_kick()):
+ * the loop sees what they announce.  Re-activating the event from here
+ * would run it again before libevent polls (2.1 runs events activated by
+ * a callback in the same pass), so a batch with more work after it goes
+ * on from a zero timer, which runs after the next poll. */
 void
 qmgr_dispatch(struct qmgr *q)
 {
+	static const struct timeval now = { 0, 0 };
+	struct timespec	 start, t;
 	struct qmgr_msg	*m;
-	int		 n;
+	int		 n, more = 1;
 
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	q->dispatching = 1;
 	for (n = 0; n < QMGR_KICK_BATCH; n++) {
+		/* A step that loads a message whose outcome is known at once
+		 * (discard, error) finishes it too: bound the time as well. */
+		if (n % 16 == 15) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - start.tv_sec) * 1000 +
+			    (t.tv_nsec - start.tv_nsec) / 1000000 >=
+			    QMGR_KICK_MS)
+				break;
+		}
 		if (dispatch_one(q))
 			continue;
 		if (!qmgr_dispatch_can_load(q, time(NULL)) ||
-		    (m = qmgr_active_next(q)) == NULL)
-			return;		/* a reply or a timer kicks again */
+		    (m = qmgr_active_next(q)) == NULL) {
+			more = 0;	/* a reply or a timer kicks again */
+			break;
+		}
 		qmgr_msg_load(q, m);
 	}
+	q->dispatching = 0;
 	/* Bounded work per loop turn: let the clients in, then go on. */
-	event_active(q->kick_ev, 0, 0);
+	if (more)
+		(void)event_add(q->kick_ev, &now);
 }

@@ -49,8 +49,10 @@ msg_unload(struct qmgr *q, struct qmgr_msg *m)
 	if (m->fd != -1)
 		close(m->fd);
 	m->fd = -1;
-	if (m->loaded)
+	if (m->loaded) {
+		q->rcpt_loaded -= m->env.nrcpt;
 		queue_envelope_free(&m->env);
+	}
 	qmgr_record_free(m);
 	m->loaded = 0;
 }
@@ -233,6 +235,7 @@ msg_open(struct qmgr *q, struct qmgr_msg *m)
 		return -1;
 	}
 	m->loaded = 1;
+	q->rcpt_loaded += m->env.nrcpt;
 	qmgr_record_load(m);
 	if (!m->announced) {	/* once, not on every retry or batch */
 		m->announced = 1;

@@ -25,6 +25,10 @@ static const struct config_key qmgr_keys[] = {
 	    O(smtp_destination_concurrency_limit), "20", 0, 1, NULL, NULL },
 	{ "smtp_destination_recipient_limit", CT_COUNT,
 	    O(smtp_destination_recipient_limit), "50", 0, 1, NULL, NULL },
+	{ "qmgr_message_active_limit", CT_COUNT,
+	    O(qmgr_message_active_limit), "20000", 0, 1, NULL, NULL },
+	{ "qmgr_message_recipient_limit", CT_COUNT,
+	    O(qmgr_message_recipient_limit), "20000", 0, 1, NULL, NULL },
 };
 
 const struct config_table qmgr_params_table =

@@ -2,9 +2,18 @@
  * qmgr_scan - finding work on disk.  A message enters the active set only
  * by a rename into active/ (or, at start-up, by being found there), so a
  * file is always in exactly one directory and a crash at any point leaves
- * it where some scan will find it again.  Scans stop when the active set is
- * full and note the backlog; qmgr_active_kick() asks for a rescan when the
- * set has room again.
+ * it where some scan will find it again.  incoming/ and deferred/ are read
+ * in passes of QMGR_SCAN_STEP entries per turn of the event loop, so a
+ * directory of any size never holds up the clients or the agents for long.
+ * A pass keeps the oldest ids (qmgr_oldest.c: at most
+ * qmgr_message_active_limit of them, so memory stays bounded however many
+ * files wait) of the files that may enter the active set, and when it is
+ * over they are moved into active/ oldest first as room appears, taking
+ * turns between incoming/ and deferred/ as Postfix's qmgr does, so that
+ * neither new mail nor retries starve the other.  A pass that had to drop
+ * ids is followed by another once its ids are fed; a pass asked for while
+ * one runs (a notice, the timer, a flush) follows it too.  A notice for a
+ * file in incoming/ moves it at once when nothing older waits there.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,11 +42,24 @@ scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_scan_trim_free(q);
 }
 
+static void
+scan_one_init(struct qmgr *q, struct qmgr_scan *s, enum queue_dir dir)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	qmgr_oldest_init(&s->ids, q->active_max);
+}
+
 void
 qmgr_scan_init(struct qmgr *q)
 {
 	struct timeval tv;
 
+	scan_one_init(q, &q->incoming, QDIR_INCOMING);
+	scan_one_init(q, &q->deferred, QDIR_DEFERRED);
+	q->feed_turn = 0;
+	if (q->base == NULL)	/* a unit test runs the steps itself */
+		return;
 	tv.tv_sec = q->par->queue_scan_interval > 0 ?
 	    q->par->queue_scan_interval : 1;
 	tv.tv_usec = 0;
@@ -46,12 +68,26 @@ qmgr_scan_init(struct qmgr *q)
 		log_fatal("qmgr: cannot create the scan timer");
 }
 
+static void
+scan_one_free(struct qmgr_scan *s)
+{
+	if (s->d != NULL)
+		closedir(s->d);
+	s->d = NULL;
+	qmgr_oldest_reset(&s->ids);
+}
+
 void
 qmgr_scan_free(struct qmgr *q)
 {
 	if (q->scan_ev != NULL)
 		event_free(q->scan_ev);
 	q->scan_ev = NULL;
+	scan_one_free(&q->incoming);
+	scan_one_free(&q->deferred);
+	if (q->trim_d != NULL)
+		closedir(q->trim_d);
+	q->trim_d = NULL;
 }
 
 static DIR *
@@ -117,7 +153,7 @@ qmgr_scan_recover(struct qmgr *q)
 			n++;
 		} else if (queue_move(de->d_name, QDIR_ACTIVE,
 		    QDIR_INCOMING) == 0)
-			q->backlog = 1;
+			q->incoming.again = 1;
 		else
 			log_qid(LOG_LEVEL_ERROR, de->d_name, "cannot move "
 			    "active/ to incoming/: %s", strerror(errno));
@@ -127,24 +163,58 @@ qmgr_scan_recover(struct qmgr *q)
 		log_info("recovered %d message(s) from active/", n);
 }
 
+/* Is a pass under way, or are ids of the last one left to feed? */
+static int
+scan_busy(const struct qmgr_scan *s)
+{
+	return s->d != NULL || qmgr_oldest_left(&s->ids) > 0;
+}
+
+/* A pass or a trim under way goes on whatever the room; feeding and new
+ * passes wait for room. */
+int
+qmgr_scan_wanted(const struct qmgr *q)
+{
+	if (q->incoming.d != NULL || q->deferred.d != NULL ||
+	    q->trim_d != NULL)
+		return 1;
+	return qmgr_active_room(q) &&
+	    (scan_busy(&q->incoming) || q->incoming.again ||
+	    scan_busy(&q->deferred) || q->deferred.again);
+}
+
+static void
+scan_request(struct qmgr *q, struct qmgr_scan *s, int flush)
+{
+	s->again = 1;
+	if (flush)
+		s->flush_next = 1;
+	qmgr_active_kick(q);
+}
+
 void
 qmgr_scan_incoming(struct qmgr *q)
 {
-	struct dirent	*de;
-	DIR		*d;
+	scan_request(q, &q->incoming, 0);
+}
 
-	if ((d = scan_open(QDIR_INCOMING)) == NULL)
+void
+qmgr_scan_deferred(struct qmgr *q, int flush)
+{
+	scan_request(q, &q->deferred, flush);
+}
+
+void
+qmgr_scan_notify(struct qmgr *q, const char *id)
+{
+	if (qmgr_active_room(q) && !scan_busy(&q->incoming) &&
+	    !q->incoming.again) {
+		scan_take(q, id, QDIR_INCOMING);
 		return;
-	while ((de = readdir(d)) != NULL) {
-		if (!queue_id_valid(de->d_name))
-			continue;
-		if (!qmgr_active_room(q)) {
-			q->backlog = 1;
-			break;
-		}
-		scan_take(q, de->d_name, QDIR_INCOMING);
 	}
-	closedir(d);
+	/* Older mail waits (or there is no room): its turn comes first,
+	 * and a pass after it finds this file. */
+	scan_request(q, &q->incoming, 0);
 }
 
 /* FLUSH: make the file due now, durably in its mtime, so that a flush is
@@ -167,35 +237,165 @@ scan_make_due(DIR *d, const char *name, struct stat *st, time_t now)
 		st->st_mtime = now;
 }
 
-void
-qmgr_scan_deferred(struct qmgr *q, int flush)
+/* May the file of this entry enter the active set now?  In deferred/, only
+ * when its time has come (after a flush made it come). */
+static int
+scan_due(struct qmgr_scan *s, const char *name, time_t now)
+{
+	struct stat st;
+
+	if (s->dir != QDIR_DEFERRED)
+		return 1;
+	if (fstatat(dirfd(s->d), name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	if (s->flush)
+		scan_make_due(s->d, name, &st, now);
+	return st.st_mtime <= now;
+}
+
+static void
+scan_start(struct qmgr_scan *s)
+{
+	s->again = 0;
+	s->flush = s->flush_next;
+	s->flush_next = 0;
+	s->seen = 0;
+	qmgr_oldest_reset(&s->ids);
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
+	s->d = scan_open(s->dir);
+}
+
+/* The pass is over: what it kept is fed oldest first; what it dropped
+ * needs another pass.  A pass that left files behind, or found the set
+ * full, says so with the set's count (and the most it ever held). */
+static void
+scan_end(struct qmgr *q, struct qmgr_scan *s)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	closedir(s->d);
+	s->d = NULL;
+	qmgr_oldest_sort(&s->ids);
+	if (s->ids.dropped > 0)
+		s->again = 1;
+	if (s->ids.dropped == 0 && qmgr_active_room(q))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - s->start.tv_sec) * 1000 +
+	    (now.tv_nsec - s->start.tv_nsec) / 1000000;
+	log_info("scan of %s/: %lu files in %lld ms, the %d oldest to take "
+	    "in turn, %d left for a later pass; active=%d/%d (peak %d)",
+	    queue_dir_name(s->dir), s->seen, ms, s->ids.n, s->ids.dropped,
+	    q->nactive, q->active_max, q->active_peak);
+}
+
+/* Read up to QMGR_SCAN_STEP entries of the pass. */
+static void
+scan_step(struct qmgr *q, struct qmgr_scan *s)
 {
 	struct dirent	*de;
-	struct stat	 st;
 	time_t		 now = time(NULL);
-	DIR		*d;
+	int		 n;
 
-	if ((d = scan_open(QDIR_DEFERRED)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
+	for (n = 0; n < QMGR_SCAN_STEP; n++) {
+		errno = 0;
+		if ((de = readdir(s->d)) == NULL) {
+			if (errno != 0)
+				log_error("cannot read %s/: %s",
+				    queue_dir_name(s->dir), strerror(errno));
+			scan_end(q, s);
+			return;
+		}
 		if (!queue_id_valid(de->d_name))
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
-			continue;
-		if (flush)
-			scan_make_due(d, de->d_name, &st, now);
-		if (st.st_mtime > now)
-			continue;
-		if (!qmgr_active_room(q)) {
-			q->backlog = 1;
-			if (!flush)
-				break;
-			continue;	/* keep marking files due */
-		}
-		scan_take(q, de->d_name, QDIR_DEFERRED);
+		s->seen++;
+		if (scan_due(s, de->d_name, now))
+			(void)qmgr_oldest_offer(&s->ids, de->d_name);
 	}
-	closedir(d);
+}
+
+/* Whose turn is it to feed the active set: incoming/ and deferred/ take
+ * turns while both have ids to give. */
+static struct qmgr_scan *
+scan_feeder(struct qmgr *q)
+{
+	struct qmgr_scan *first, *second;
+
+	first = q->feed_turn == 0 ? &q->incoming : &q->deferred;
+	second = q->feed_turn == 0 ? &q->deferred : &q->incoming;
+	q->feed_turn ^= 1;
+	if (qmgr_oldest_left(&first->ids) > 0)
+		return first;
+	if (qmgr_oldest_left(&second->ids) > 0)
+		return second;
+	return NULL;
+}
+
+/*
+ * free/ grows while qmgr finishes messages faster than smtpd takes new
+ * ones, at most by what the queue held (100,000 after a backlog); beyond
+ * QUEUE_FREE_MAX files the rest is removed.  A step at a time, as the
+ * passes: removing tens of thousands of files at once would stall qmgr
+ * for seconds.
+ */
+void
+qmgr_scan_trim_free(struct qmgr *q)
+{
+	if (q->trim_d != NULL)
+		return;		/* under way */
+	q->trim_n = 0;
+	if ((q->trim_d = scan_open(QDIR_FREE)) != NULL)
+		qmgr_active_kick(q);
+}
+
+/* Read up to QMGR_SCAN_STEP entries of free/, removing up to
+ * QMGR_FEED_STEP files. */
+static void
+scan_trim_step(struct qmgr *q)
+{
+	struct dirent	*de;
+	int		 n, gone = 0;
+
+	for (n = 0; n < QMGR_SCAN_STEP && gone < QMGR_FEED_STEP; n++) {
+		if ((de = readdir(q->trim_d)) == NULL) {
+			closedir(q->trim_d);
+			q->trim_d = NULL;
+			return;
+		}
+		if (queue_id_valid(de->d_name) && ++q->trim_n > QUEUE_FREE_MAX &&
+		    unlinkat(dirfd(q->trim_d), de->d_name, 0) == 0)
+			gone++;
+	}
+}
+
+int
+qmgr_scan_run(struct qmgr *q)
+{
+	struct qmgr_scan	*s, *both[2] = { &q->incoming, &q->deferred };
+	const char		*id;
+	int			 i, n;
+
+	if (q->trim_d != NULL)
+		scan_trim_step(q);
+	for (i = 0; i < 2; i++) {
+		s = both[i];
+		if (s->d == NULL && qmgr_oldest_left(&s->ids) == 0 &&
+		    s->again && qmgr_active_room(q))
+			scan_start(s);
+		if (s->d != NULL)
+			scan_step(q, s);
+	}
+	for (n = 0; n < QMGR_FEED_STEP && qmgr_active_room(q); n++) {
+		if ((s = scan_feeder(q)) == NULL)
+			break;
+		id = qmgr_oldest_next(&s->ids);
+		scan_take(q, id, s->dir);
+		if (qmgr_oldest_left(&s->ids) == 0)
+			qmgr_oldest_reset(&s->ids);	/* memory back */
+	}
+	return qmgr_scan_wanted(q);
 }
 
 /*
@@ -227,35 +427,4 @@ qmgr_scan_tmp(struct qmgr *q)
 			    "removed from tmp/: abandoned while being received");
 	}
 	closedir(d);
-}
-
-/*
- * free/ grows while qmgr finishes messages faster than smtpd takes new
- * ones, at most by what the queue held; beyond QUEUE_FREE_MAX files the
- * rest is removed.
- */
-void
-qmgr_scan_trim_free(struct qmgr *q)
-{
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
-
-	(void)q;
-	if ((d = scan_open(QDIR_FREE)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL)
-		if (queue_id_valid(de->d_name) && ++n > QUEUE_FREE_MAX)
-			(void)unlinkat(dirfd(d), de->d_name, 0);
-	closedir(d);
-}
-
-void
-qmgr_scan_notify(struct qmgr *q, const char *id)
-{
-	if (!qmgr_active_room(q)) {
-		q->backlog = 1;	/* stays in incoming/ for a later scan */
-		return;
-	}
-	scan_take(q, id, QDIR_INCOMING);
 }

@@ -318,7 +318,7 @@ test_dest_queues(void **state)
 	(void)state;
 	memset(&q, 0, sizeof(q));
 	memset(&t, 0, sizeof(t));
-	TAILQ_INIT(&q.dests);
+	qmgr_dest_init(&q);
 	a = qmgr_dest_get(&q, &t, "a.example");
 	b = qmgr_dest_get(&q, &t, "b.example");
 	assert_ptr_equal(qmgr_dest_get(&q, &t, "a.example"), a);
@@ -392,8 +392,7 @@ test_dispatch_fairness(void **state)
 	memset(&q, 0, sizeof(q));
 	q.cfg = &cf;
 	q.par = &cfpar;
-	TAILQ_INIT(&q.dests);
-	TAILQ_INIT(&q.dead);
+	qmgr_dest_init(&q);
 	fake_transport(&q, &t, "smtp", 100, 2);
 	slow = qmgr_dest_get(&q, &t, "slow.example");
 	fast = qmgr_dest_get(&q, &t, "fast.example");
@@ -449,8 +448,7 @@ test_dead_destinations(void **state)
 	memset(&q, 0, sizeof(q));
 	q.cfg = &cf;
 	q.par = &cfpar;
-	TAILQ_INIT(&q.dests);
-	TAILQ_INIT(&q.dead);
+	qmgr_dest_init(&q);
 	fake_transport(&q, &t, "smtp", 100, 20);
 	fake_transport(&q, &local, "local", 4, 0);
 	local.may_die = 0;
@@ -499,6 +497,83 @@ test_dead_destinations(void **state)
 	qmgr_dest_free_all(&q);	/* a, still made, and l */
 }
 
+/* qmgr_message_recipient_limit: no more loading while the loaded
+ * messages hold that many recipients, unless none is loaded. */
+static void
+test_recipient_limit(void **state)
+{
+	struct qmgr		 q;
+	struct qmgr_params	 small = cfpar;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	q.cfg = &cf;
+	small.qmgr_message_recipient_limit = 100;
+	q.par = &small;
+	qmgr_dest_init(&q);
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+	q.rcpt_loaded = 99;
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+	q.rcpt_loaded = 100;
+	assert_false(qmgr_dispatch_can_load(&q, 0));
+	small.qmgr_message_recipient_limit = 1;	/* one message always */
+	q.rcpt_loaded = 0;
+	assert_true(qmgr_dispatch_can_load(&q, 0));
+}
+
+/* Many next hops: each is found again by name (per transport), and the
+ * dead ones remembered are bounded by qmgr_message_recipient_limit, the
+ * oldest forgotten first. */
+static void
+test_many_destinations(void **state)
+{
+	struct qmgr		 q;
+	struct qmgr_params	 small = cfpar;
+	struct qmgr_transport	 t, u;
+	struct qmgr_dest	*d[2000], *x;
+	char			 name[32];
+	int			 i, k;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	q.cfg = &cf;
+	small.qmgr_message_recipient_limit = 3;
+	q.par = &small;
+	qmgr_dest_init(&q);
+	fake_transport(&q, &t, "smtp", 100, 20);
+	fake_transport(&q, &u, "relay", 100, 20);
+	for (i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "h%d.example", i);
+		d[i] = qmgr_dest_get(&q, i % 2 ? &t : &u, name);
+	}
+	for (i = 0; i < 2000; i++) {
+		snprintf(name, sizeof(name), "h%d.example", i);
+		assert_ptr_equal(qmgr_dest_get(&q, i % 2 ? &t : &u, name),
+		    d[i]);
+	}
+	/* Same next hop, other transport: another destination. */
+	x = qmgr_dest_get(&q, &t, "h0.example");
+	assert_ptr_not_equal(x, d[0]);
+
+	/* Five next hops die; three are remembered, the last three. */
+	for (i = 1; i <= 9; i += 2)
+		for (k = 0; k < QMGR_DEAD_FAILS; k++)
+			(void)qmgr_dest_result(&q, d[i], 1, 1000);
+	assert_int_equal(q.ndead, 3);
+	assert_false(qmgr_dest_dead(&q, d[1], 1000));
+	assert_false(qmgr_dest_dead(&q, d[3], 1000));
+	assert_true(qmgr_dest_dead(&q, d[5], 1000));
+	assert_true(qmgr_dest_dead(&q, d[7], 1000));
+	assert_true(qmgr_dest_dead(&q, d[9], 1000));
+	/* A success forgets a destination on its way to dying. */
+	assert_int_equal(qmgr_dest_result(&q, d[11], 1, 1000), 0);
+	assert_int_equal(q.ndead, 3);
+	assert_int_equal(qmgr_dest_result(&q, d[11], 0, 1000), 0);
+	assert_int_equal(q.ndead, 2);
+	qmgr_dest_free_all(&q);
+	assert_int_equal(q.ndead, 0);
+}
+
 int
 main(void)
 {
@@ -511,6 +586,8 @@ main(void)
 		cmocka_unit_test(test_dispatch_fairness),
 		cmocka_unit_test(test_dead_destinations),
 		cmocka_unit_test(test_dest_queues),
+		cmocka_unit_test(test_many_destinations),
+		cmocka_unit_test(test_recipient_limit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
