@@ -269,7 +269,7 @@ maildir_name_unique(struct deliver_ctx *ctx, char *out, size_t outlen)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ctx->pid == 0)	/* deliver never forks: ask once */
+	if (ctx->pid == 0)	/* ask once (a worker resets it) */
 		ctx->pid = getpid();
 	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000, (long)ctx->pid, ++ctx->counter, ctx->hostname);
@@ -447,26 +447,16 @@ maildir_same_result(struct maildir_job **jobs, int n)
 }
 
 /* Deliver jobs[0..n) (n >= 1) into home/mailbox of user u (mailbox ends
- * in "/"): one switch to u's ids, one opening of the Maildir and one fsync
- * of new/ for all of them, which is what makes a busy mailbox cheap.
- * Always comes back as root: if that fails the process must not go on,
- * since the next user's mail would be written with the wrong ids. */
+ * in "/"), already running with u's effective ids: one opening of the
+ * Maildir and one fsync of new/ for all of them, which is what makes a
+ * busy mailbox cheap. */
 void
-maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
+maildir_deliver_home(struct deliver_ctx *ctx, const struct local_user *u,
     const char *mailbox, struct maildir_job **jobs, int n)
 {
 	struct maildir	 md;
 
-	if (privs_become(u->uid, u->gid) < 0) {
-		if (!privs_is_root())
-			deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
-			    "not running as root: cannot deliver to user %s",
-			    u->name);
-		else
-			maildir_fail(jobs[0]->res, "cannot switch to the user",
-			    errno);
-		maildir_same_result(jobs, n);
-	} else if (u->home[0] != '/') {
+	if (u->home[0] != '/') {
 		deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
 		    "home directory of %s is not an absolute path", u->name);
 		maildir_same_result(jobs, n);
@@ -477,6 +467,32 @@ maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
 		maildir_same_result(jobs, n);
 		maildir_close(&md);
 	}
+}
+
+/* The outcome of every job when privs_become(u) failed (errno). */
+void
+maildir_deliver_denied(const struct local_user *u, struct maildir_job **jobs,
+    int n)
+{
+	if (!privs_is_root())
+		deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
+		    "not running as root: cannot deliver to user %s", u->name);
+	else
+		maildir_fail(jobs[0]->res, "cannot switch to the user", errno);
+	maildir_same_result(jobs, n);
+}
+
+/* maildir_deliver_home() with a switch to u's ids and back.  Always comes
+ * back as root: if that fails the process must not go on, since the next
+ * user's mail would be written with the wrong ids. */
+void
+maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
+    const char *mailbox, struct maildir_job **jobs, int n)
+{
+	if (privs_become(u->uid, u->gid) < 0)
+		maildir_deliver_denied(u, jobs, n);
+	else
+		maildir_deliver_home(ctx, u, mailbox, jobs, n);
 	if (privs_restore() < 0)
 		log_fatal("cannot get root privileges back: %s",
 		    strerror(errno));
