@@ -149,6 +149,33 @@ maildir_close(struct maildir *md)
 	md->dir = md->tmp = md->new = -1;
 }
 
+/* The usual case, a Maildir that is all there: home/mailbox opened in one
+ * path walk (as the user, following links as the walk one component at a
+ * time would), its tmp/ and new/ opened and cur/ only looked at.  0, or
+ * -1 with nothing open, for maildir_open() to do it step by step and say
+ * what is wrong. */
+static int
+maildir_open_fast(struct maildir *md, const char *home, const char *mailbox)
+{
+	char		 path[DELIVER_PATH_SIZE];
+	struct stat	 st;
+	int		 n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", home, mailbox);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if ((md->dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((md->tmp = openat(md->dir, "tmp", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0 &&
+	    (md->new = openat(md->dir, "new", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0 &&
+	    fstatat(md->dir, "cur", &st, 0) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	maildir_close(md);
+	return -1;
+}
+
 /* Open (creating what is missing) home/mailbox and its tmp/, new/ and cur/.
  * mailbox is relative to the home directory, e.g. "Maildir/". */
 static int
@@ -159,6 +186,8 @@ maildir_open(struct maildir *md, const char *home, const char *mailbox,
 	int	 fd, cur;
 
 	md->dir = md->tmp = md->new = -1;
+	if (maildir_open_fast(md, home, mailbox) == 0)
+		return 0;
 	if (snprintf(path, sizeof(path), "%s", mailbox) >= (int)sizeof(path)) {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
 		    "mailbox path too long");
