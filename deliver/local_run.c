@@ -36,7 +36,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -138,7 +137,7 @@ local_run_pollset(struct local_run *run, int nrun, struct pollfd *pfd,
 	return n;
 }
 
-/* When this flush's children must be done: the batch's deadline, or a
+/* When this flush's workers must be done: the batch's deadline, or a
  * short chance for a flush that starts after it (see above). */
 static long long
 local_run_deadline(long long batch_ms)
