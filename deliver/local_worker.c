@@ -89,7 +89,7 @@ struct worker_item {
 	struct deliver_result	 res;
 	int			 line;
 	const char		*home;
-	char			 buf[WORKER_JOB_MAX];
+	_Alignas(struct worker_job) char buf[WORKER_JOB_MAX];
 };
 
 /* The strings after the job header: each within the packet and ending in
@@ -440,18 +440,25 @@ local_worker_start(struct deliver_ctx *ctx, const struct local_user *u,
 	return -1;
 }
 
+/* The buffer as received need not be aligned for the structures: every
+ * piece is copied out before it is looked at. */
 int
 local_worker_reply_check(const void *buf, size_t len, int n,
     struct deliver_result *res)
 {
-	const struct local_worker_reply	*h = buf;
-	const struct deliver_result	*r;
+	struct local_worker_reply	 h;
+	struct deliver_result		 r[LOCAL_BATCH_JOBS];
+	const char			*p = buf;
 	int				 k;
 
-	if (n < 0 || len != sizeof(*h) + (size_t)n * sizeof(*r) ||
-	    h->version != WORKER_VERSION || h->n != (uint32_t)n)
+	if (n < 0 || n > LOCAL_BATCH_JOBS || len != sizeof(h) +
+	    (size_t)n * sizeof(r[0]))
 		return -1;
-	r = (const struct deliver_result *)((const char *)buf + sizeof(*h));
+	memcpy(&h, p, sizeof(h));
+	if (h.version != WORKER_VERSION || h.n != (uint32_t)n)
+		return -1;
+	if (n > 0)
+		memcpy(r, p + sizeof(h), (size_t)n * sizeof(r[0]));
 	for (k = 0; k < n; k++) {
 		if ((r[k].status != DELIVER_OK && r[k].status != DELIVER_DEFER &&
 		    r[k].status != DELIVER_BOUNCE) ||
