@@ -74,27 +74,6 @@ queue_pool_settle(void)
 	return 0;
 }
 
-/* Take the names in an order of this process's own.  A sample of a free/
- * that holds fewer than QUEUE_POOL_BATCH files (the steady state, when
- * qmgr frees files as fast as smtpd takes them) is the whole directory,
- * in directory order: every smtpd process would reach for the same file
- * first, and all but one would lose the race (a failed rename each). */
-static void
-queue_pool_shuffle(struct queue_pool *pool)
-{
-	char	 t[QUEUE_ID_SIZE];
-	int	 i, j;
-
-	for (i = pool->n - 1; i > 0; i--) {
-		j = rand_r(&pool->seed) % (i + 1);
-		if (j == i)
-			continue;
-		memcpy(t, pool->name[i], sizeof(t));
-		memcpy(pool->name[i], pool->name[j], sizeof(t));
-		memcpy(pool->name[j], t, sizeof(t));
-	}
-}
-
 /* Refill the pool with up to QUEUE_POOL_BATCH names from free/, a random
  * sample of its first QUEUE_FREE_MAX entries (reservoir sampling), so that
  * smtpd processes reading the same directory seldom reach for the same
@@ -124,7 +103,6 @@ queue_pool_fill(struct queue_pool *pool)
 		closedir(d);
 	}
 	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
-	queue_pool_shuffle(pool);
 	if (pool->n > 0 && queue_pool_settle() < 0)
 		pool->n = 0;
 	if (pool->n == 0)
