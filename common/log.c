@@ -86,6 +86,13 @@ log_open(const char *ident, int to_stderr)
 }
 
 void
+log_reopen(void)
+{
+	if (log_opened)
+		log_open(log_ident, log_to_stderr);
+}
+
+void
 log_set_verbose(int on)
 {
 	log_debug_on = on != 0;

@@ -17,6 +17,9 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 
 /* ident: program name; to_stderr: also copy lines to stderr. */
 void	log_open(const char *ident, int to_stderr);
+/* The same identity again, with a new syslog connection: for a forked
+ * process that closed the descriptors it inherited. */
+void	log_reopen(void);
 void	log_set_verbose(int);	/* enables LOG_LEVEL_DEBUG */
 int	log_verbose(void);
 

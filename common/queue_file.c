@@ -513,7 +513,8 @@ queue_file_parse(const char *buf, size_t len, struct queue_envelope *env,
 }
 
 /* Read the start of the file, growing until the header parses or cannot
- * fit QUEUE_HEADER_MAX.  0, -1 with errno (EINVAL and *err: corrupt). */
+ * fit QUEUE_HEADER_MAX.  0, -1 with errno (EINVAL and *err: corrupt).
+ * The usual file (a header and a message of a few KiB) takes one pread. */
 static int
 queue_read_header(int fd, struct queue_envelope *env, const char **err)
 {
@@ -539,8 +540,14 @@ queue_read_header(int fd, struct queue_envelope *env, const char **err)
 			}
 			eof = n == 0;
 			len += (size_t)n;
+			/* A short read of a regular file is usually its end:
+			 * a header that parses needs no second read to say
+			 * so.  One that does not, fill the chunk first. */
+			if (len < cap && !eof && (n == 0 ||
+			    queue_envelope_parse(buf, len, env, err) < 0))
+				continue;
 			if (len < cap && !eof)
-				continue;	/* fill the chunk before parsing */
+				break;
 		}
 		if (queue_envelope_parse(buf, len, env, err) == 0)
 			break;

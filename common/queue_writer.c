@@ -116,7 +116,7 @@ queue_pool_fill(struct queue_pool *pool)
  * must go on reading the old message, not a new one.  Once the file has
  * left active/, its name in tmp/ is the only way to open it. */
 static int
-queue_reuse_ok(int fd)
+queue_reuse_ok(int fd, off_t *size)
 {
 	struct stat	 st;
 
@@ -126,6 +126,7 @@ queue_reuse_ok(int fd)
 	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
 		return 0;
 	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	*size = st.st_size;
 	return 1;
 }
 
@@ -169,7 +170,7 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		/* O_NONBLOCK: a FIFO planted there must not hang us. */
 		w->fd = open(w->tmp_path,
 		    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-		if (w->fd >= 0 && queue_reuse_ok(w->fd)) {
+		if (w->fd >= 0 && queue_reuse_ok(w->fd, &w->reused_size)) {
 			w->reused = 1;
 			return 0;
 		}
@@ -207,6 +208,7 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 	w->id[0] = w->tmp_path[0] = '\0';
 	w->error = 0;
 	w->reused = 0;
+	w->reused_size = 0;
 	w->size = w->size_off = 0;
 	w->data_len = w->pending = 0;
 	if ((pool == NULL || queue_writer_take(w, pool) < 0) &&
@@ -290,8 +292,12 @@ queue_writer_sync(struct queue_writer *w)
 		return -1;
 	/* A reused file may be longer than this message: cut the rest, and
 	 * only then say where the message ends, so that no state of the file
-	 * in between has a finished header followed by old bytes. */
-	if (w->reused && ftruncate(w->fd, w->size) < 0)
+	 * in between has a finished header followed by old bytes.  One no
+	 * longer than what was written has nothing left to cut (it is ours
+	 * alone since it was taken, so its length is still the one seen
+	 * then), and a truncate costs ext4 a journalled orphan record. */
+	if (w->reused && w->reused_size > w->size &&
+	    ftruncate(w->fd, w->size) < 0)
 		return queue_writer_fail(w);
 	if (queue_size_write(w->fd, w->size_off, (off_t)w->data_len) < 0)
 		return queue_writer_fail(w);

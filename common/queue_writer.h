@@ -27,6 +27,7 @@ struct queue_writer {
 	char	 tmp_path[QUEUE_PATH_SIZE];
 	int	 error;		/* errno of the first failure, sticky */
 	int	 reused;	/* a file from free/: cut to size at sync */
+	off_t	 reused_size;	/* its length when taken */
 	off_t	 size;		/* bytes written to the file, header incl. */
 	off_t	 size_off;	/* of the header's size value */
 	size_t	 data_len;	/* message bytes written */

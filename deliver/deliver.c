@@ -8,10 +8,11 @@
  * a batch (qmgr pipelines them when it is busy), handled start to finish
  * (deliver_message.c) before anything else is looked at.
  *
- * deliver keeps root: each account's mailbox is written by a child process
- * that takes the account's ids, under a deadline (local_time_limit) that
- * deliver enforces with SIGKILL, so a hung mailbox never blocks deliver
- * itself (local_run.c).  Started by
+ * deliver keeps root: each account's mailbox is written by a worker
+ * process that takes the account's ids and is kept from batch to batch
+ * (local_worker.c), under a deadline (local_time_limit) that deliver
+ * enforces with SIGKILL, so a hung mailbox never blocks deliver itself
+ * (local_run.c).  Started by
  * an unprivileged master it runs as that user and can deliver only to it.
  *
  * SIGTERM and SIGINT stay blocked and are read from a signalfd, polled
@@ -231,12 +232,13 @@ main(int argc, char **argv)
 		log_info("not running as root: delivering only to uid %ld",
 		    (long)geteuid());
 	deliver_ctx_init(&ctx, &dctx.cfg, &par);
-	/* The kernel reaps the mailbox children (local_run.c): one stuck in
-	 * a hung file system leaves nothing to wait for. */
+	/* The kernel reaps the mailbox workers (local_worker.c): one stuck
+	 * in a hung file system leaves nothing to wait for. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR)
 		log_fatal("signal: %s", strerror(errno));
 	sigfd = deliver_signals_open();
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
+	local_workers_close(&ctx);
 	close(sigfd);
 	daemon_cleanup(&dctx);
 	return 0;

@@ -14,6 +14,7 @@
 #define TERN_DELIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -33,6 +34,8 @@
 #define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
 #define DELIVER_BATCH_RCPT	100	/* no more requests once a batch has
 					   this many recipients */
+#define LOCAL_BATCH_USERS	8	/* accounts in one flush */
+#define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
 
 /* The outcome of one recipient, as it goes back to qmgr. */
 struct deliver_result {
@@ -58,6 +61,7 @@ struct deliver_msg {
 };
 
 struct local_batch;
+struct local_workers;
 
 /* Per-process state, owned by main() and passed down explicitly. */
 struct deliver_ctx {
@@ -72,6 +76,9 @@ struct deliver_ctx {
 	/* io_now_ms() by which the batch's mailbox work must be done
 	 * (local_time_limit from its start); set by deliver_batch(). */
 	long long	 deadline_ms;
+	/* The mailbox worker processes (local_worker.c); NULL until the
+	 * first is started. */
+	struct local_workers *workers;
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.
@@ -140,24 +147,48 @@ struct maildir_job {
 	char			 name[MAILDIR_NAME_SIZE];	/* in new/ */
 };
 
-/* local_run.c: one account's maildir jobs in a child process, all the
- * children of a flush side by side, each killed and its jobs deferred
- * (4.3.0 "mailbox delivery timed out") if it is not done by the deadline.
- * local_run_start() sets every job's result on failure to start;
- * local_run_wait() sets the rest. */
+/* local_run.c: one account's maildir jobs in its worker process
+ * (local_worker.c), all the accounts of a flush side by side, a worker
+ * killed and its jobs deferred (4.3.0 "mailbox delivery timed out") if it
+ * is not done by the deadline.  local_run_start() sets every job's result
+ * on failure to start; local_run_wait() sets the rest.  busy[] (one byte
+ * per worker slot, zeroed for each flush) keeps a flush from taking a
+ * worker it already uses. */
 struct local_run {
 	pid_t			 pid;
-	int			 fd;	/* report pipe; -1 when over */
+	int			 fd;	/* worker's socket; -1 when over */
 	struct maildir_job	**jobs;
 	int			 n;
-	struct deliver_result	*buf;	/* the report as it arrives */
-	size_t			 got;	/* bytes of it so far */
 };
 
 void	local_run_start(struct deliver_ctx *, const struct local_user *,
-	    const char *mailbox, struct maildir_job **, int n,
+	    struct maildir_job **, int n, unsigned char *busy,
 	    struct local_run *);
-void	local_run_wait(struct local_run *, int nrun, long long batch_ms);
+void	local_run_wait(struct deliver_ctx *, struct local_run *, int nrun,
+	    long long batch_ms);
+
+/* local_worker.c: the pool of per-account mailbox processes.  start: send
+ * jobs[0..n) (n <= LOCAL_BATCH_JOBS) to u's worker, forked if it has none;
+ * the worker's socket, where its reply will come (one packet of
+ * local_worker_reply_size(n) bytes), or -1.  reply_check: a reply as
+ * received, checked (count, statuses, texts) into res[0..n); 0 or -1.
+ * end: forget the worker on fd, killed first if kill_it (it did not answer
+ * in time, or answered nonsense).  expire: close workers idle for a
+ * minute.  close: all of them (their sockets' EOF ends them). */
+#define LOCAL_WORKER_SLOTS	16
+struct local_worker_reply {
+	uint32_t	 version;
+	uint32_t	 n;
+};
+
+int	local_worker_start(struct deliver_ctx *, const struct local_user *,
+	    struct maildir_job **, int n, unsigned char *busy, pid_t *pid);
+size_t	local_worker_reply_size(int n);
+int	local_worker_reply_check(const void *buf, size_t len, int n,
+	    struct deliver_result *res);
+void	local_worker_end(struct deliver_ctx *, int fd, int kill_it);
+void	local_workers_expire(struct deliver_ctx *);
+void	local_workers_close(struct deliver_ctx *);
 
 int	maildir_unique_name(char *out, size_t outlen, long long sec, long usec,
 	    long pid, unsigned long counter, const char *host);
@@ -165,6 +196,10 @@ int	maildir_stable_name(char *out, size_t outlen, long long arrival,
 	    const char *qid, int line, const char *host);
 void	maildir_deliver_many(struct deliver_ctx *, const struct local_user *,
 	    const char *mailbox, struct maildir_job **, int n);
+void	maildir_deliver_home(struct deliver_ctx *, const struct local_user *,
+	    const char *mailbox, struct maildir_job **, int n);
+void	maildir_deliver_denied(const struct local_user *,
+	    struct maildir_job **, int n);
 void	maildir_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    const char *rcpt, const struct local_user *, const char *mailbox,
 	    struct deliver_result *);

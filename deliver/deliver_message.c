@@ -8,9 +8,9 @@
  * FIFO in active/ cannot point this process elsewhere; and it must belong
  * to the owner of active/ and have no other name, so a hard link to some
  * file of root's (were the queue's owner ever subverted) is not mailed
- * out either.  The message offset from qmgr is checked against the file
- * itself: it must sit right after the header's "data" line, or a qmgr bug
- * would deliver header bytes as mail.  The message ends where the header's
+ * out either.  The message offset from qmgr is checked against the header
+ * read from the file under the lock: it must be the offset right after
+ * its "data" line, or a qmgr bug would deliver header bytes as mail.  The message ends where the header's
  * size says (outcome records may follow it), or for a version 1 file at
  * the end of the file.
  *
@@ -38,36 +38,6 @@
 #include "log.h"
 #include "proto_deliver.h"
 #include "deliver.h"
-
-#define DATA_LINE	"\ndata\n"
-#define DATA_LINE_LEN	(sizeof(DATA_LINE) - 1)
-
-/* Is the message really at offset?  0, or -1 with *why. */
-static int
-message_check_offset(const struct deliver_msg *msg, const char **why)
-{
-	char	 tail[DATA_LINE_LEN];
-	ssize_t	 n;
-
-	if (msg->offset > msg->size) {
-		*why = "offset beyond the end of the queue file";
-		return -1;
-	}
-	do
-		n = pread(msg->fd, tail, sizeof(tail),
-		    msg->offset - (off_t)DATA_LINE_LEN);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if ((size_t)n != sizeof(tail) ||
-	    memcmp(tail, DATA_LINE, sizeof(tail)) != 0) {
-		*why = "offset does not follow the data line";
-		return -1;
-	}
-	return 0;
-}
 
 /* Lock the file and read its header: it must be the request's message,
  * whose end then bounds the message.  0, or -1 with *why. */
@@ -130,8 +100,9 @@ deliver_message_open(const struct deliver_request *req,
 		*why = "has more than one name";
 	else {
 		msg->size = st.st_size;
-		if (message_check_offset(msg, why) == 0 &&
-		    message_read(msg, why) == 0)
+		if (msg->offset > msg->size)
+			*why = "offset beyond the end of the queue file";
+		else if (message_read(msg, why) == 0)
 			return 0;
 	}
 	deliver_message_close(msg);

@@ -7,9 +7,9 @@
  *
  * It runs only within a batch of requests (deliver_message.c), and
  * deliveries are collected for it rather than made at once; local_flush()
- * makes them grouped by account: one privilege switch, one opening of the
- * Maildir and one fsync of its new/ per account and batch (maildir.c),
- * each account in a child process of its own under the batch's deadline
+ * makes them grouped by account: one opening of the Maildir and one fsync
+ * of its new/ per account and batch (maildir.c), each account in a worker
+ * process of its own (local_worker.c) under the batch's deadline
  * (local_run.c), so a hung mailbox holds up no other account.
  * The collection is bounded; when it is full it is flushed early, which
  * costs sharing, never correctness.  The accounts looked up for a batch
@@ -32,8 +32,6 @@
 #include "buf.h"
 #include "deliver.h"
 
-#define LOCAL_BATCH_USERS	8	/* accounts in one batch */
-#define LOCAL_BATCH_JOBS	64	/* deliveries in one batch */
 
 /* One recipient's message in a mailbox, in this batch: either the
  * delivery itself (leader -1; res is final once its job is flushed) or a
@@ -95,7 +93,7 @@ local_where(const struct deliver_ctx *ctx, const struct local_user *u,
 }
 
 /* Record a delivery in the queue file, for its recipient and for every
- * follower of it (their outcome is its outcome), as soon as the child that
+ * follower of it (their outcome is its outcome), as soon as the worker that
  * made it has reported: the sooner the record, the fewer repeats a kill
  * can cause. */
 static void
@@ -111,12 +109,13 @@ local_record(const struct local_batch *b, const struct maildir_job *job)
 			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
 }
 
-/* Start the deliveries collected for account k, made together in one
- * child (local_run.c); run[] gets the jobs, from *used on.  0 if the
+/* Start the deliveries collected for account k, made together by its
+ * worker (local_run.c); run[] gets the jobs, from *used on.  0 if the
  * account has none. */
 static int
 local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
-    struct maildir_job **run, int *used, struct local_run *lr)
+    struct maildir_job **run, int *used, unsigned char *busy,
+    struct local_run *lr)
 {
 	int	 j, n = 0;
 
@@ -125,8 +124,7 @@ local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
 			run[*used + n++] = &b->job[j];
 	if (n == 0)
 		return 0;
-	local_run_start(ctx, &b->user[k], ctx->par->home_mailbox,
-	    &run[*used], n, lr);
+	local_run_start(ctx, &b->user[k], &run[*used], n, busy, lr);
 	*used += n;
 	return 1;
 }
@@ -172,13 +170,16 @@ local_flush(struct deliver_ctx *ctx)
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*run[LOCAL_BATCH_JOBS];
 	struct local_run	 lr[LOCAL_BATCH_USERS];
+	unsigned char		 busy[LOCAL_WORKER_SLOTS];
 	int			 user[LOCAL_BATCH_USERS];
 	int			 k, nrun = 0, used = 0;
 
+	memset(busy, 0, sizeof(busy));
+	local_workers_expire(ctx);
 	for (k = 0; k < b->nuser; k++)
-		if (local_flush_start(ctx, b, k, run, &used, &lr[nrun]))
+		if (local_flush_start(ctx, b, k, run, &used, busy, &lr[nrun]))
 			user[nrun++] = k;
-	local_run_wait(lr, nrun, ctx->deadline_ms);
+	local_run_wait(ctx, lr, nrun, ctx->deadline_ms);
 	for (k = 0; k < nrun; k++)
 		local_flush_log(ctx, b, user[k], &lr[k]);
 	b->njob = 0;

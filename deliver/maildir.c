@@ -149,6 +149,33 @@ maildir_close(struct maildir *md)
 	md->dir = md->tmp = md->new = -1;
 }
 
+/* The usual case, a Maildir that is all there: home/mailbox opened in one
+ * path walk (as the user, following links as the walk one component at a
+ * time would), its tmp/ and new/ opened and cur/ only looked at.  0, or
+ * -1 with nothing open, for maildir_open() to do it step by step and say
+ * what is wrong. */
+static int
+maildir_open_fast(struct maildir *md, const char *home, const char *mailbox)
+{
+	char		 path[DELIVER_PATH_SIZE];
+	struct stat	 st;
+	int		 n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", home, mailbox);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	if ((md->dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((md->tmp = openat(md->dir, "tmp", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0 &&
+	    (md->new = openat(md->dir, "new", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) >= 0 &&
+	    fstatat(md->dir, "cur", &st, 0) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	maildir_close(md);
+	return -1;
+}
+
 /* Open (creating what is missing) home/mailbox and its tmp/, new/ and cur/.
  * mailbox is relative to the home directory, e.g. "Maildir/". */
 static int
@@ -159,6 +186,8 @@ maildir_open(struct maildir *md, const char *home, const char *mailbox,
 	int	 fd, cur;
 
 	md->dir = md->tmp = md->new = -1;
+	if (maildir_open_fast(md, home, mailbox) == 0)
+		return 0;
 	if (snprintf(path, sizeof(path), "%s", mailbox) >= (int)sizeof(path)) {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
 		    "mailbox path too long");
@@ -269,7 +298,7 @@ maildir_name_unique(struct deliver_ctx *ctx, char *out, size_t outlen)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ctx->pid == 0)	/* deliver never forks: ask once */
+	if (ctx->pid == 0)	/* ask once (a worker resets it) */
 		ctx->pid = getpid();
 	return maildir_unique_name(out, outlen, (long long)ts.tv_sec,
 	    ts.tv_nsec / 1000, (long)ctx->pid, ++ctx->counter, ctx->hostname);
@@ -447,26 +476,16 @@ maildir_same_result(struct maildir_job **jobs, int n)
 }
 
 /* Deliver jobs[0..n) (n >= 1) into home/mailbox of user u (mailbox ends
- * in "/"): one switch to u's ids, one opening of the Maildir and one fsync
- * of new/ for all of them, which is what makes a busy mailbox cheap.
- * Always comes back as root: if that fails the process must not go on,
- * since the next user's mail would be written with the wrong ids. */
+ * in "/"), already running with u's effective ids: one opening of the
+ * Maildir and one fsync of new/ for all of them, which is what makes a
+ * busy mailbox cheap. */
 void
-maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
+maildir_deliver_home(struct deliver_ctx *ctx, const struct local_user *u,
     const char *mailbox, struct maildir_job **jobs, int n)
 {
 	struct maildir	 md;
 
-	if (privs_become(u->uid, u->gid) < 0) {
-		if (!privs_is_root())
-			deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
-			    "not running as root: cannot deliver to user %s",
-			    u->name);
-		else
-			maildir_fail(jobs[0]->res, "cannot switch to the user",
-			    errno);
-		maildir_same_result(jobs, n);
-	} else if (u->home[0] != '/') {
+	if (u->home[0] != '/') {
 		deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
 		    "home directory of %s is not an absolute path", u->name);
 		maildir_same_result(jobs, n);
@@ -477,6 +496,32 @@ maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
 		maildir_same_result(jobs, n);
 		maildir_close(&md);
 	}
+}
+
+/* The outcome of every job when privs_become(u) failed (errno). */
+void
+maildir_deliver_denied(const struct local_user *u, struct maildir_job **jobs,
+    int n)
+{
+	if (!privs_is_root())
+		deliver_result_set(jobs[0]->res, DELIVER_DEFER, "4.3.0",
+		    "not running as root: cannot deliver to user %s", u->name);
+	else
+		maildir_fail(jobs[0]->res, "cannot switch to the user", errno);
+	maildir_same_result(jobs, n);
+}
+
+/* maildir_deliver_home() with a switch to u's ids and back.  Always comes
+ * back as root: if that fails the process must not go on, since the next
+ * user's mail would be written with the wrong ids. */
+void
+maildir_deliver_many(struct deliver_ctx *ctx, const struct local_user *u,
+    const char *mailbox, struct maildir_job **jobs, int n)
+{
+	if (privs_become(u->uid, u->gid) < 0)
+		maildir_deliver_denied(u, jobs, n);
+	else
+		maildir_deliver_home(ctx, u, mailbox, jobs, n);
 	if (privs_restore() < 0)
 		log_fatal("cannot get root privileges back: %s",
 		    strerror(errno));

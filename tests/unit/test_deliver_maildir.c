@@ -119,6 +119,7 @@ teardown(void **state)
 {
 	struct scratch	*s = *state;
 
+	local_workers_close(&s->ctx);
 	assert_int_equal(chdir(s->oldcwd), 0);
 	nftw(s->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	config_free(&s->cfg);
