@@ -148,13 +148,15 @@ class ProcGroup:
     descendants are members, however short-lived.  Without it, members are
     the live descendants of the pid that master_pid() returns."""
 
-    def __init__(self, name, master_pid, use_cgroup=True):
+    def __init__(self, name, master_pid, use_cgroup=True, tag="tern-bench"):
         self.name = name
         self.master_pid = master_pid
         self.cg = None
         root = cgroup2_root() if use_cgroup else None
         if root is not None:
-            cg = root / f"tern-bench-{name}"
+            # The tag (the work directory's name) keeps two benchmarks
+            # with different work directories out of each other's groups.
+            cg = root / f"{tag}-{name}"
             try:
                 cg.mkdir(exist_ok=True)
                 if (cg / "cpu.stat").exists():
@@ -344,7 +346,8 @@ class MTA:
         self.relay_to = None   # (host, port) of an SMTP sink for the relay scenario
 
     def fresh_group(self):
-        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup)
+        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup,
+                               tag=Path(self.opts.workdir).name)
 
     def run_in_group(self, cmd, env=None, timeout=60):
         return subprocess.run(cmd, env=env, preexec_fn=self.group.preexec,
