@@ -110,6 +110,8 @@ METRICS = {
     "latency_p50_ms": ("ms", "final dot -> 250, median (extra client)", True),
     "latency_p99_ms": ("ms", "final dot -> 250, 99th percentile", True),
     "steady_per_s": ("msg/s", "delivered per second over all windows", False),
+    "steady_accepted_per_s": ("msg/s", "accepted: delivered + queued at the end, per s", False),
+    "queued_at_end": ("msgs", "in the queue when the load stopped", True),
     "window_first_per_s": ("msg/s", "delivered in the first window", False),
     "window_last_per_s": ("msg/s", "delivered in the last window", False),
     "last_over_first": ("ratio", "last window / first window", False),
