@@ -115,7 +115,7 @@ METRICS = {
     "window_first_per_s": ("msg/s", "delivered in the first window", False),
     "window_last_per_s": ("msg/s", "delivered in the last window", False),
     "last_over_first": ("ratio", "last window / first window", False),
-    "no_decay": ("0/1", "last window within 15% of the first", False),
+    "last_within_15pct": ("0/1", "last window within 15% of the first", False),
     "fill_accepted_per_s": ("msg/s", "accepted while delivery was stopped", False),
     "drain_per_s": ("msg/s", "drained once delivery started", False),
     "qmgr_peak_rss_mib": ("MiB", "peak RSS of qmgr while draining", True),

@@ -97,7 +97,7 @@ def scenario_steady(mta, tools, opts):
         "window_first_per_s": first,
         "window_last_per_s": lastw,
         "last_over_first": lastw / first if first else 0.0,
-        "no_decay": 1 if ok else 0,
+        "last_within_15pct": 1 if ok else 0,
         # CPU over the windows, per message delivered in them (the messages
         # accepted but still queued at the end make this high when the MTA
         # falls behind: see queued_at_end).
