@@ -384,7 +384,7 @@ class Bench:
             try:
                 try:
                     fs.setup(o.user)
-                except (fsmod.FsUnavailable, subprocess.TimeoutExpired) as e:
+                except (fsmod.FsUnavailable, subprocess.TimeoutExpired, OSError) as e:
                     why = f"{kind} skipped: {e}"
                     print(f"bench: {why}", flush=True)
                     self.by_fs[kind] = (fs, self.results, why)

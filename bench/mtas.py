@@ -1,11 +1,14 @@
 """The two mail systems under test, and how their cost is measured.
 
 An MTA object starts a fresh, private instance of one mail system on a
-loopback port, says when it is ready and when its queue is empty, and stops
-it.  `TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA`
-runs Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and
-master.cf this module writes under the bench work directory (never
-/etc/postfix or /var/spool/postfix).
+loopback port, under the directory of the file system being measured
+(set_root), says when it is ready and when its queue is empty, and stops
+it; for the long scenarios it also stops and restarts delivery
+(set_delivery) and starts again on the same queue after a crash (restart).
+`TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA` runs
+Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and master.cf
+this module writes under the bench work directory (never /etc/postfix or
+/var/spool/postfix).
 
 Every instance is started inside its own process group of accounting, a
 `ProcGroup`: a cgroup v2 directory when the cgroup2 hierarchy is writable
@@ -14,7 +17,9 @@ and the member list is exact), otherwise the process tree under the MTA's
 master, with CPU summed from /proc/PID/stat (utime+stime+cutime+cstime).
 `RssSampler` sums VmRSS over the group's processes every 50 ms and keeps the
 largest total.  `StraceCounter` attaches `strace -f -c` to every process of
-the group to count fsync-like system calls.
+the group to count fsync-like system calls.  `MachineCpu` reads the whole
+machine's CPU from /proc/stat and every process's from /proc/PID/stat, for
+the machine, kernel and kernel-thread figures of issue 13.
 """
 
 import os
