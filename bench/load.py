@@ -214,7 +214,6 @@ def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None, la
         # The probe's messages are delivered too; the ones cut off after
         # their final dot may or may not be.
         extra_ok = probe.uncertain if probe else 0
-        msgs_sent = msgs
         msgs += probe.acked if probe else 0
         left = max(1.0, opts.timeout - accept_s)
         n, t_done = wait_count(counter, msgs, left, opts.stall)
@@ -236,7 +235,7 @@ def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None, la
             strace.kill()
     elapsed = t_done - t0
     res = {
-        "accepted_per_s": msgs_sent / accept_s,
+        "accepted_per_s": msgs / accept_s,
         "delivered_per_s": msgs / elapsed,
         "cpu_ms_per_msg": (cpu1 - cpu0) / 1000.0 / msgs,
         **machine,
