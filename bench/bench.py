@@ -470,12 +470,13 @@ class Bench:
                     out.append(f"  acked tern/postfix: {a / b:.3g}")
         if "ceilings" in r.order:
             out.append("")
-            out.append("machine ceilings (every repetition in the BENCH lines)")
+            out.append("machine ceilings (median, then every repetition)")
             for m in ("disk_1", "disk_1_dirsync", "disk_4", "sink_per_s"):
                 v = r.median("ceilings", "machine", m)
                 if v is not None:
                     unit, desc, _ = METRICS[m]
-                    out.append(f"  {desc + ' (' + unit + ')':<{w - 2}}{fmt(v):>12}")
+                    runs = ", ".join(fmt(x) for x in r.values[("ceilings", "machine", m)])
+                    out.append(f"  {desc + ' (' + unit + ')':<{w - 2}}{fmt(v):>12}   ({runs})")
         if r.failures:
             out.append("")
             out.append("failures (first message of each; the MTA's log follows it)")
