@@ -4,12 +4,15 @@ Started by bench/run.sh (which first unpacks Debian's Postfix for its tools):
 
     /usr/bin/python3 bench/bench.py --build BUILD_DIR [options]
 
-For each repetition it measures the machine's ceilings (disk fsync rate,
-smtp-source into smtp-sink), then each scenario with tern and with Postfix
-in turn (the order alternates between repetitions), each run on a freshly
-started instance that is stopped afterwards.  At the end it prints a table of
-medians with the tern/Postfix ratio, and one line per figure starting with
-"BENCH " for scripts.  A run that fails is reported with its reason and the
+For each file system (--fs: a journaled ext4 in a loop-mounted image and the
+machine's own, by default; fs.py) and each repetition it measures the
+machine's ceilings (disk fsync rate, smtp-source into smtp-sink), then each
+scenario with tern and with Postfix in turn (the order alternates between
+repetitions), each run on a freshly started instance that is stopped
+afterwards; the long scenarios (steady, backlog, soak: longrun.py) run once
+per file system.  At the end it prints, per file system, a table of medians
+with the tern/Postfix ratio of the medians and every repetition's value, and
+one line per figure starting with "BENCH " for scripts.  A run that fails is reported with its reason and the
 MTA's log; it does not stop the others.  Every option has an environment
 variable (see --help, bench/README.md and docs/PERFORMANCE.md).
 
@@ -20,6 +23,7 @@ not built, a time-out, ...), 2 when the bench could not run at all.
 import argparse
 import os
 import platform
+import pwd
 import resource
 import signal
 import statistics
@@ -33,15 +37,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mtas import (BenchError, PostfixMTA, TernMTA, cgroup2_root, ensure_accounts,  # noqa: E402
                   fix_postdrop_perms, log, port_open)
+import fs as fsmod  # noqa: E402
 import load  # noqa: E402
+import longrun  # noqa: E402
+
+SCENARIOS = ("ceilings", "local", "relay", "sessions", "steady", "backlog", "soak")
+LONG_SCENARIOS = ("steady", "backlog", "soak")   # once per file system, not per repetition
 
 REPO = Path(__file__).resolve().parent.parent
 
 # (name, environment variable, default, type, help)
 OPTIONS = [
-    ("reps", "BENCH_REPS", 3, int, "repetitions of every measurement (medians are reported)"),
-    ("scenarios", "BENCH_SCENARIOS", "ceilings,local,relay,sessions", str,
-     "comma-separated: ceilings, local, relay, sessions"),
+    ("reps", "BENCH_REPS", 3, int,
+     "repetitions of every measurement but steady, backlog, soak (every one and the median are reported)"),
+    ("scenarios", "BENCH_SCENARIOS", ",".join(SCENARIOS), str,
+     "comma-separated: " + ", ".join(SCENARIOS)),
+    ("fs", "BENCH_FS", "ext4j,own", str,
+     "comma-separated file systems to run everything on: ext4j (journaled ext4, loop-mounted "
+     "image), own (the work directory's own), xfs (loop-mounted image; xfsprogs installed if missing)"),
+    ("fs_size_mib", "BENCH_FS_SIZE_MIB", 4096, int, "size of each loop-mounted image (MiB, sparse)"),
+    ("latency", "BENCH_LATENCY", 1, int,
+     "1: an extra client times final dot -> 250 during local and steady (p50, p99); 0: not"),
+    ("steady_seconds", "BENCH_STEADY_SECONDS", 60.0, float, "duration of the steady scenario (s)"),
+    ("steady_window", "BENCH_STEADY_WINDOW", 10.0, float, "window of the steady scenario's rates (s)"),
+    ("backlog_msgs", "BENCH_BACKLOG_MSGS", 100000, int,
+     "messages queued with delivery stopped in the backlog scenario"),
+    ("soak_seconds", "BENCH_SOAK_SECONDS", 60.0, float, "duration of the soak's load (s)"),
+    ("soak_clients", "BENCH_SOAK_CLIENTS", 8, int, "SMTP clients of the soak"),
+    ("soak_kill_every", "BENCH_SOAK_KILL_EVERY", 0.5, float, "the soak kills a random daemon this often (s)"),
+    ("soak_suite_every", "BENCH_SOAK_SUITE_EVERY", 5.0, float,
+     "the soak kills the whole MTA this often and starts it again (s; 0: never)"),
     ("mtas", "BENCH_MTAS", "tern,postfix", str, "comma-separated: tern, postfix"),
     ("msgs", "BENCH_MSGS", 5000, int, "messages per local/relay run"),
     ("size", "BENCH_MSG_SIZE", 4096, int, "message body bytes (smtp-source -l)"),
@@ -78,6 +103,28 @@ METRICS = {
     "accepted_per_s": ("msg/s", "accepted (until smtp-source ends)", False),
     "delivered_per_s": ("msg/s", "delivered (until the last one arrived)", False),
     "cpu_ms_per_msg": ("ms", "CPU of all MTA processes per message", True),
+    "machine_cpu_ms_per_msg": ("ms", "whole machine's CPU (/proc/stat) per message", True),
+    "kernel_cpu_ms_per_msg": ("ms", "  of it no user process was charged for", True),
+    "kthread_cpu_ms_per_msg": ("ms", "  kernel threads' own CPU per message", True),
+    "machine_busy_pct": ("%", "machine busy (all CPUs, everyone's work)", True),
+    "latency_p50_ms": ("ms", "final dot -> 250, median (extra client)", True),
+    "latency_p99_ms": ("ms", "final dot -> 250, 99th percentile", True),
+    "steady_per_s": ("msg/s", "delivered per second over all windows", False),
+    "steady_accepted_per_s": ("msg/s", "accepted: delivered + queued at the end, per s", False),
+    "queued_at_end": ("msgs", "in the queue when the load stopped", True),
+    "window_first_per_s": ("msg/s", "delivered in the first window", False),
+    "window_last_per_s": ("msg/s", "delivered in the last window", False),
+    "last_over_first": ("ratio", "last window / first window", False),
+    "last_within_15pct": ("0/1", "last window within 15% of the first", False),
+    "fill_accepted_per_s": ("msg/s", "accepted while delivery was stopped", False),
+    "drain_per_s": ("msg/s", "drained once delivery started", False),
+    "qmgr_peak_rss_mib": ("MiB", "peak RSS of qmgr while draining", True),
+    "acked": ("msgs", "acknowledged (250) during the soak", False),
+    "acked_per_s": ("msg/s", "acknowledged per second of soak", False),
+    "lost": ("msgs", "acknowledged but never delivered", True),
+    "duplicated": ("msgs", "delivered more than once", True),
+    "kills": ("kills", "daemons killed (SIGKILL)", False),
+    "suite_kills": ("kills", "whole-MTA kills and restarts", False),
     "peak_rss_mib": ("MiB", "peak total RSS of the MTA's processes", True),
     "peak_pss_mib": ("MiB", "peak total PSS (shared pages split)", True),
     "fsyncs_per_msg": ("calls", "fsync-like calls per message (strace)", True),
@@ -114,9 +161,13 @@ def parse_args():
     opts.idle_sessions = [int(x) for x in opts.idle_sessions.split(",") if x.strip()]
     opts.postfix_root = opts.postfix_root or str(Path(opts.workdir) / "postfix-root")
     opts.build = str(Path(opts.build).resolve())
+    opts.fs = [f.strip() for f in opts.fs.split(",") if f.strip()]
     for s in opts.scenarios:
-        if s not in ("ceilings", "local", "relay", "sessions"):
+        if s not in SCENARIOS:
             p.error(f"unknown scenario {s!r}")
+    for f in opts.fs:
+        if f not in fsmod.KINDS:
+            p.error(f"unknown file system {f!r} (one of {', '.join(fsmod.KINDS)})")
     for m in opts.mtas:
         if m not in ("tern", "postfix"):
             p.error(f"unknown MTA {m!r}")
@@ -170,7 +221,9 @@ def fmt(v):
 class Bench:
     def __init__(self, opts):
         self.opts = opts
-        self.results = Results()
+        self.results = Results()     # of the file system being measured
+        self.by_fs = {}              # file system kind -> (FileSystem, Results, why skipped)
+        self.fs = None
         self.tools = load.Tools(opts.postfix_root)
         self.mtas = {}
         if "tern" in opts.mtas:
@@ -229,10 +282,11 @@ class Bench:
     # -- the scenarios ------------------------------------------------------
     def ceilings(self, rep):
         o = self.opts
+        root = self.fs.root
         res = {
-            "disk_1": load.disk_ceiling(o.workdir, 1, False, o.disk_seconds),
-            "disk_1_dirsync": load.disk_ceiling(o.workdir, 1, True, o.disk_seconds),
-            "disk_4": load.disk_ceiling(o.workdir, 4, False, o.disk_seconds),
+            "disk_1": load.disk_ceiling(root, 1, False, o.disk_seconds),
+            "disk_1_dirsync": load.disk_ceiling(root, 1, True, o.disk_seconds),
+            "disk_4": load.disk_ceiling(root, 4, False, o.disk_seconds),
         }
         try:
             res["sink_per_s"] = load.sink_ceiling(self.tools, o, self.start_sink())
@@ -284,12 +338,28 @@ class Bench:
                                    lambda m, n=n: load.scenario_sessions(m, self.opts, n),
                                    f"rep {rep} sessions-{n}")
 
-    def run(self):
+    def long(self, scenario, order):
+        """steady, backlog, soak: once per file system, on a fresh instance each."""
+        o = self.opts
+        fns = {
+            "steady": lambda m: longrun.scenario_steady(m, self.tools, o),
+            "backlog": lambda m: longrun.scenario_backlog(m, self.tools, o),
+            "soak": lambda m: longrun.scenario_soak(m, o),
+        }
+        for name in order:
+            mta = self.mtas[name]
+            mta.quick_retry = scenario == "soak"
+            try:
+                self.with_instance(scenario, name, fns[scenario])
+            finally:
+                mta.quick_retry = False
+
+    def run_fs(self):
         o = self.opts
         for rep in range(1, o.reps + 1):
             names = list(self.mtas)
             order = names if rep % 2 else names[::-1]
-            log(f"=== repetition {rep} of {o.reps} (order: {', '.join(order)}) ===")
+            log(f"=== {self.fs.kind}: repetition {rep} of {o.reps} (order: {', '.join(order)}) ===")
             if "ceilings" in o.scenarios:
                 self.ceilings(rep)
             if "local" in o.scenarios:
@@ -298,23 +368,70 @@ class Bench:
                 self.relay(rep, order)
             if "sessions" in o.scenarios:
                 self.sessions(rep, order)
+        for scenario in LONG_SCENARIOS:
+            if scenario in o.scenarios:
+                log(f"=== {self.fs.kind}: {scenario} ===")
+                self.long(scenario, list(self.mtas))
 
-    def cleanup(self):
+    def run(self):
+        o = self.opts
+        home = Path(pwd.getpwnam(o.user).pw_dir)
+        for kind in o.fs:
+            fs = fsmod.FileSystem(kind, o.workdir, home, o.fs_size_mib)
+            self.fs, self.results = fs, Results()
+            self.by_fs[kind] = (fs, self.results, None)
+            log(f"=== file system {kind}: setting up ===")
+            try:
+                try:
+                    fs.setup(o.user)
+                except (fsmod.FsUnavailable, subprocess.TimeoutExpired, OSError) as e:
+                    why = f"{kind} skipped: {e}"
+                    print(f"bench: {why}", flush=True)
+                    self.by_fs[kind] = (fs, self.results, why)
+                    continue
+                log(f"{kind}: {fs.detail}")
+                for mta in self.mtas.values():
+                    mta.set_root(fs.root)
+                self.run_fs()
+            finally:
+                self.stop_instances()
+                fs.teardown()
+                self.fs = None
+
+    def stop_instances(self):
         self.stop_sink()
         for mta in self.mtas.values():
             mta.stop_and_reap()
+
+    def cleanup(self):
+        self.stop_instances()
+        if self.fs is not None:
+            self.fs.teardown()
+        for mta in self.mtas.values():
             if mta.group:
                 mta.group.remove()
 
     # -- the report ---------------------------------------------------------
     def report(self, header):
-        r = self.results
         o = self.opts
+        out = ["", f"== tern benchmark: medians of {o.reps} repetition(s), every repetition below ==",
+               *header]
+        for kind, (fs, r, why) in self.by_fs.items():
+            out.append("")
+            out.append(f"=== file system {kind}: {fs.detail}" + (" (the headline figures)"
+                                                              if kind == "ext4j" else ""))
+            if why:
+                out.append(f"  {why}")
+                continue
+            out.extend(self.report_fs(r))
+        out.append("")
+        for kind, (fs, r, why) in self.by_fs.items():
+            out.extend(self.bench_lines(kind, r, why))
+        print("\n".join(out), flush=True)
+
+    def report_fs(self, r):
         names = list(self.mtas)
         out = []
-        out.append("")
-        out.append(f"== tern benchmark: medians of {o.reps} repetition(s) ==")
-        out.extend(header)
         w = 56
         cols = "".join(f"{n:>12}" for n in names)
         ratio = len(names) == 2 and names == ["tern", "postfix"]
@@ -331,51 +448,73 @@ class Bench:
                 if ratio and None not in meds and meds[1]:
                     line += f"{meds[0] / meds[1]:>14.3g}"
                 out.append(line)
+                runs = [r.values.get((scenario, n, m), []) for n in names]
+                if max(len(v) for v in runs) > 1:
+                    out.append(f"  {'  every repetition':<{w - 2}}"
+                               + "   ".join(f"{n} " + ", ".join(fmt(v) for v in vals)
+                                          for n, vals in zip(names, runs) if vals))
             for n in names:
-                for key in ("fsync_detail", "session_detail", "probe_detail"):
+                for key in ("fsync_detail", "session_detail", "probe_detail", "latency_detail",
+                            "windows_detail", "backlog_detail", "soak_detail"):
                     d = r.details.get((scenario, n, key))
                     if d:
-                        out.append(f"  {n} {key.replace('_', ' ')}: {d}")
+                        out.append(f"  {n} {key.replace('_detail', '').replace('_', ' ')}: {d}")
                 if (scenario, n) in r.skips:
                     out.append(f"  {n}: skipped: {r.skips[(scenario, n)]}")
                 if (scenario, n) in r.failures:
                     fails = r.failures[(scenario, n)]
                     out.append(f"  {n}: FAILED in {len(fails)} run(s): {fails[0].splitlines()[0]}")
+            if scenario == "soak" and ratio:
+                a, b = r.median("soak", "tern", "acked"), r.median("soak", "postfix", "acked")
+                if a is not None and b:
+                    out.append(f"  acked tern/postfix: {a / b:.3g}")
         if "ceilings" in r.order:
             out.append("")
-            out.append("machine ceilings")
+            out.append("machine ceilings (median, then every repetition)")
             for m in ("disk_1", "disk_1_dirsync", "disk_4", "sink_per_s"):
                 v = r.median("ceilings", "machine", m)
                 if v is not None:
                     unit, desc, _ = METRICS[m]
-                    out.append(f"  {desc + ' (' + unit + ')':<{w - 2}}{fmt(v):>12}")
+                    runs = ", ".join(fmt(x) for x in r.values[("ceilings", "machine", m)])
+                    out.append(f"  {desc + ' (' + unit + ')':<{w - 2}}{fmt(v):>12}   ({runs})")
         if r.failures:
             out.append("")
             out.append("failures (first message of each; the MTA's log follows it)")
             for (scenario, n), msgs in r.failures.items():
                 out.append(f"--- {scenario} {n}: {len(msgs)} failed run(s)")
                 out.extend("    " + line for line in msgs[0].splitlines()[:25])
-        out.append("")
-        # Machine-readable lines: one per figure (medians), then ratios.
+        return out
+
+    def bench_lines(self, kind, r, why):
+        """Machine-readable lines: one per figure (median and every run), then ratios."""
+        out = []
+        names = list(self.mtas)
+        ratio = names == ["tern", "postfix"]
+        if why:
+            out.append(f"BENCH fs={kind} status=skipped reason=\"{why[:160]}\"")
         for (scenario, n, m), vals in r.values.items():
             unit = METRICS.get(m, ("",))[0]
             runs = ",".join(f"{v:.4g}" for v in vals)
-            out.append(f"BENCH scenario={scenario} mta={n} metric={m} value={statistics.median(vals):.4g} "
-                       f"unit={unit} n={len(vals)} runs={runs}")
+            out.append(f"BENCH fs={kind} scenario={scenario} mta={n} metric={m} "
+                       f"value={statistics.median(vals):.4g} unit={unit} n={len(vals)} runs={runs}")
         if ratio:
             for (scenario, n, m), vals in r.values.items():
                 if n != "tern":
                     continue
                 other = r.median(scenario, "postfix", m)
                 if other:
-                    out.append(f"BENCH scenario={scenario} mta=tern/postfix metric={m} "
+                    out.append(f"BENCH fs={kind} scenario={scenario} mta=tern/postfix metric={m} "
                                f"value={statistics.median(vals) / other:.4g} unit=ratio")
         for (scenario, n), msgs in r.failures.items():
-            out.append(f"BENCH scenario={scenario} mta={n} status=failed runs_failed={len(msgs)} "
-                       f"reason=\"{msgs[0].splitlines()[0][:160]}\"")
-        for (scenario, n), why in r.skips.items():
-            out.append(f"BENCH scenario={scenario} mta={n} status=skipped reason=\"{why[:160]}\"")
-        print("\n".join(out), flush=True)
+            out.append(f"BENCH fs={kind} scenario={scenario} mta={n} status=failed "
+                       f"runs_failed={len(msgs)} reason=\"{msgs[0].splitlines()[0][:160]}\"")
+        for (scenario, n), why_ in r.skips.items():
+            out.append(f"BENCH fs={kind} scenario={scenario} mta={n} status=skipped "
+                       f"reason=\"{why_[:160]}\"")
+        return out
+
+    def any_failure(self):
+        return any(r.failures for _, r, _ in self.by_fs.values())
 
 
 def raise_nofile(need):
@@ -411,6 +550,7 @@ def main():
     Path(opts.workdir).chmod(0o755)
     ensure_accounts(opts.user, Path(opts.workdir) / "home")
     fix_postdrop_perms(opts.postfix_root)
+    fsmod.sweep_leftovers(opts.workdir)
     nofile = raise_nofile(max(opts.idle_sessions + [0]) + 1024)
 
     bench = Bench(opts)
@@ -440,7 +580,12 @@ def main():
         f"tern: {opts.build} (git {rev or '?'}); postfix: {pf}",
         f"local/relay: {opts.msgs} msgs x {opts.size} B, {opts.concurrency} sessions, "
         f"{'several messages per connection' if opts.reuse else 'a connection per message'}; "
-        f"CPU from {'cgroup v2 (' + str(cg) + ')' if cg else '/proc process trees'}",
+        f"CPU from {'cgroup v2 (' + str(cg) + ')' if cg else '/proc process trees'}; "
+        f"latency probe {'on' if opts.latency else 'off'}",
+        f"file systems: {', '.join(opts.fs)}; scenarios: {', '.join(opts.scenarios)}",
+        f"steady: {opts.steady_seconds:g} s in {opts.steady_window:g} s windows; backlog: "
+        f"{opts.backlog_msgs} msgs; soak: {opts.soak_seconds:g} s, {opts.soak_clients} clients, "
+        f"a daemon killed every {opts.soak_kill_every:g} s, everything every {opts.soak_suite_every:g} s",
     ]
     for line in header:
         log(line)
@@ -458,7 +603,7 @@ def main():
     if interrupted:
         header.append(f"INTERRUPTED ({interrupted}): partial results")
     bench.report(header)
-    return 1 if bench.results.failures or interrupted else 0
+    return 1 if bench.any_failure() or interrupted else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ an MTA: bench.py does that around them, so every instance is fresh and is
 always stopped.  All traffic goes to 127.0.0.1, and every wait has a limit.
 
   local     smtp-source -> MTA -> ~user/Maildir/new: accepted and delivered
-            msg/s, CPU ms per message (all the MTA's processes), peak RSS.
+            msg/s, CPU ms per message (all the MTA's processes; the machine's
+            and its kernel threads'), peak RSS, and the acceptance latency of
+            an extra client (LatencyProbe) sending beside smtp-source.
   fsync     the same, shorter, under strace: fsync-like calls per message.
   relay     smtp-source -> MTA -> smtp-sink (the MTA relays everything).
   sessions  N idle SMTP sessions held open, then one more full transaction.
@@ -24,7 +26,8 @@ import threading
 import time
 from pathlib import Path
 
-from mtas import BenchError, RssSampler, StraceCounter, log, port_open, reset_maildir, wait_for
+from mtas import (BenchError, MachineCpu, RssSampler, StraceCounter, log, machine_cpu_figures,
+                  port_open, reset_maildir, wait_for)
 
 
 class Tools:
@@ -91,7 +94,99 @@ def wait_count(counter, target, timeout, stall):
         time.sleep(0.02)
 
 
-def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None):
+def percentile(values, p):
+    """The p-th percentile (0 < p <= 100) by the nearest-rank method."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, -(-len(v) * p // 100) - 1))
+    return v[int(k)]
+
+
+class LatencyProbe(threading.Thread):
+    """One more SMTP client beside the load: one session, one transaction
+    after the other (MAIL, RCPT, DATA, size bytes, final dot), timing each
+    from the moment the final dot is sent until its 250 is read.
+
+    acked counts the transactions that got their 250; uncertain those cut
+    off after the final dot was sent (they may be delivered or not).  A
+    broken session is reopened after 0.1 s."""
+
+    def __init__(self, port, rcpt, size, timeout=30.0):
+        super().__init__(daemon=True)
+        self.port, self.rcpt, self.timeout = port, rcpt, timeout
+        line = b"X" * 76 + b"\r\n"
+        body = line * max(1, size // len(line))
+        self.data = b"Subject: latency probe\r\n\r\n" + body + b".\r\n"
+        self.samples = []
+        self.acked = self.uncertain = self.errors = 0
+        self.last_error = ""
+        self._halt = threading.Event()
+
+    def _session(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        buf = [b""]
+
+        def reply(want):
+            while True:
+                lines = buf[0].split(b"\r\n")
+                for i, ln in enumerate(lines[:-1]):
+                    if len(ln) >= 4 and ln[3:4] == b" ":
+                        buf[0] = b"\r\n".join(lines[i + 1:])
+                        if not ln.startswith(want):
+                            raise ConnectionError(f"expected {want.decode()}, got {ln[:80]!r}")
+                        return
+                data = sock.recv(4096)
+                if not data:
+                    raise ConnectionError("connection closed")
+                buf[0] += data
+
+        try:
+            reply(b"220")
+            sock.sendall(b"EHLO latency.localhost\r\n")
+            reply(b"250")
+            while not self._halt.is_set():
+                sock.sendall(f"MAIL FROM:<latency@localhost>\r\nRCPT TO:<{self.rcpt}>\r\n"
+                             f"DATA\r\n".encode())
+                reply(b"250")
+                reply(b"250")
+                reply(b"354")
+                sock.sendall(self.data)
+                t0 = time.monotonic()
+                try:
+                    reply(b"250")
+                except BaseException:
+                    self.uncertain += 1
+                    raise
+                self.samples.append(time.monotonic() - t0)
+                self.acked += 1
+            sock.sendall(b"QUIT\r\n")
+        finally:
+            sock.close()
+
+    def run(self):
+        while not self._halt.is_set():
+            try:
+                self._session()
+            except (OSError, ConnectionError) as e:
+                self.errors += 1
+                self.last_error = str(e) or e.__class__.__name__
+                self._halt.wait(0.1)
+
+    def finish(self):
+        self._halt.set()
+        self.join(self.timeout + 5)
+
+    def figures(self):
+        ms = [x * 1000.0 for x in self.samples]
+        res = {"latency_p50_ms": percentile(ms, 50), "latency_p99_ms": percentile(ms, 99),
+               "_latency_detail": f"{len(ms)} transactions timed"
+                                  + (f", {self.errors} broken sessions (last: {self.last_error})"
+                                     if self.errors else "")}
+        return {k: v for k, v in res.items() if v is not None}
+
+
+def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None, latency=False):
     """Send msgs messages through mta and wait until counter() reaches msgs.
 
     Shared by local, fsync and relay.  CPU is the group's usage between just
@@ -103,11 +198,23 @@ def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None):
         strace.start()
     sampler = RssSampler(group)
     sampler.start()
+    probe = LatencyProbe(mta.port, rcpt, opts.size) if latency else None
     try:
         cpu0 = group.cpu_usec()
+        mach0 = MachineCpu()
         t0 = time.monotonic()
-        accept_s = run_source(tools, mta.port, msgs, opts.size, opts.concurrency, opts.reuse,
-                              rcpt, opts.timeout)
+        if probe:
+            probe.start()
+        try:
+            accept_s = run_source(tools, mta.port, msgs, opts.size, opts.concurrency, opts.reuse,
+                                  rcpt, opts.timeout)
+        finally:
+            if probe:
+                probe.finish()
+        # The probe's messages are delivered too; the ones cut off after
+        # their final dot may or may not be.
+        extra_ok = probe.uncertain if probe else 0
+        msgs += probe.acked if probe else 0
         left = max(1.0, opts.timeout - accept_s)
         n, t_done = wait_count(counter, msgs, left, opts.stall)
         if t_done is None:
@@ -117,8 +224,9 @@ def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None):
         if not wait_for(mta.queue_empty, 30):
             log(f"{mta.name}: queue not empty 30 s after the last delivery: {mta.queue_report()}")
         cpu1 = group.cpu_usec()
+        machine = machine_cpu_figures(mach0, msgs)
         extra = counter() - msgs
-        if extra > 0:
+        if extra > extra_ok:
             raise BenchError(f"{msgs + extra} messages {what} for {msgs} sent (duplicates)")
     finally:
         peak = sampler.finish()
@@ -130,9 +238,12 @@ def deliver_run(mta, tools, opts, msgs, rcpt, counter, what, trace_file=None):
         "accepted_per_s": msgs / accept_s,
         "delivered_per_s": msgs / elapsed,
         "cpu_ms_per_msg": (cpu1 - cpu0) / 1000.0 / msgs,
+        **machine,
         "peak_rss_mib": peak / 2**20,
         "peak_pss_mib": sampler.peak_pss / 2**20,
     }
+    if probe:
+        res.update(probe.figures())
     if counts is not None:
         res = {"fsyncs_per_msg": sum(counts.values()) / msgs,
                "_fsync_detail": ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"}
@@ -143,7 +254,8 @@ def scenario_local(mta, tools, opts, trace_file=None):
     new = reset_maildir(opts.user)
     msgs = opts.fsync_msgs if trace_file else opts.msgs
     return deliver_run(mta, tools, opts, msgs, f"{opts.user}@localhost",
-                       lambda: count_files(new), "delivered to Maildir/new", trace_file)
+                       lambda: count_files(new), "delivered to Maildir/new", trace_file,
+                       latency=bool(opts.latency) and not trace_file)
 
 
 class Sink:

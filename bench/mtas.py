@@ -1,11 +1,14 @@
 """The two mail systems under test, and how their cost is measured.
 
 An MTA object starts a fresh, private instance of one mail system on a
-loopback port, says when it is ready and when its queue is empty, and stops
-it.  `TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA`
-runs Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and
-master.cf this module writes under the bench work directory (never
-/etc/postfix or /var/spool/postfix).
+loopback port, under the directory of the file system being measured
+(set_root), says when it is ready and when its queue is empty, and stops
+it; for the long scenarios it also stops and restarts delivery
+(set_delivery) and starts again on the same queue after a crash (restart).
+`TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA` runs
+Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and master.cf
+this module writes under the bench work directory (never /etc/postfix or
+/var/spool/postfix).
 
 Every instance is started inside its own process group of accounting, a
 `ProcGroup`: a cgroup v2 directory when the cgroup2 hierarchy is writable
@@ -14,7 +17,9 @@ and the member list is exact), otherwise the process tree under the MTA's
 master, with CPU summed from /proc/PID/stat (utime+stime+cutime+cstime).
 `RssSampler` sums VmRSS over the group's processes every 50 ms and keeps the
 largest total.  `StraceCounter` attaches `strace -f -c` to every process of
-the group to count fsync-like system calls.
+the group to count fsync-like system calls.  `MachineCpu` reads the whole
+machine's CPU from /proc/stat and every process's from /proc/PID/stat, for
+the machine, kernel and kernel-thread figures of issue 13.
 """
 
 import os
@@ -100,6 +105,13 @@ def rss_bytes(pid):
         return 0
 
 
+def comm_of(pid):
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def pss_bytes(pid):
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -126,6 +138,86 @@ def descendants(root):
     return out
 
 
+PF_KTHREAD = 0x00200000
+
+
+class MachineCpu:
+    """The whole machine's CPU between two moments, split three ways.
+
+    busy: /proc/stat's first line (user nice system irq softirq steal),
+    everything any CPU did.  user_procs: utime+stime+cutime+cstime of every
+    process that is not a kernel thread (the delta for one seen at both
+    moments, all of it for one that started in between; one that started
+    and exited in between counts in its parent's cutime if reaped).
+    kthreads: utime+stime of the kernel threads (PF_KTHREAD), measured
+    directly.  busy - user_procs is the CPU no user process was charged
+    for: kernel threads, interrupts, and processes that ended unreaped.
+    Both are approximate at the clock tick (10 ms) and, on a shared machine,
+    include what other people's work made the kernel do."""
+
+    def __init__(self):
+        self.busy, self.irq = self._stat()
+        self.procs = self._procs()
+        self.t = time.monotonic()
+
+    @staticmethod
+    def _stat():
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        f += [0] * (8 - len(f))
+        # user nice system idle iowait irq softirq steal
+        return f[0] + f[1] + f[2] + f[5] + f[6] + f[7], f[5] + f[6]
+
+    @staticmethod
+    def _procs():
+        out = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = raw[raw.rindex(")") + 2:].split()
+            kthread = bool(int(fields[6]) & PF_KTHREAD)
+            own = int(fields[11]) + int(fields[12])
+            # key: pid and start time, so a reused pid is a new process
+            out[(int(entry), fields[19])] = (kthread, own if kthread else own + int(fields[13])
+                                             + int(fields[14]))
+        return out
+
+    def since(self, before):
+        """{busy_s, irq_s, user_procs_s, kthreads_s, elapsed_s} from before to self."""
+        user = kthr = 0
+        for key, (kthread, ticks) in self.procs.items():
+            delta = ticks - before.procs.get(key, (kthread, 0))[1]
+            if kthread:
+                kthr += delta
+            else:
+                user += delta
+        # A process that ended in between and was reaped by one seen at both
+        # moments brought all its CPU into that parent's cutime, including
+        # what it used before: take that part out again.
+        for key, (kthread, ticks) in before.procs.items():
+            if not kthread and key not in self.procs:
+                user -= ticks
+        return {"busy_s": (self.busy - before.busy) / CLK_TCK,
+                "irq_s": (self.irq - before.irq) / CLK_TCK,
+                "user_procs_s": user / CLK_TCK, "kthreads_s": kthr / CLK_TCK,
+                "elapsed_s": self.t - before.t}
+
+
+def machine_cpu_figures(before, msgs):
+    """Per-message machine figures between before (a MachineCpu) and now."""
+    d = MachineCpu().since(before)
+    ncpu = os.cpu_count() or 1
+    return {
+        "machine_busy_pct": 100.0 * d["busy_s"] / max(1e-9, d["elapsed_s"] * ncpu),
+        "machine_cpu_ms_per_msg": 1000.0 * d["busy_s"] / msgs,
+        "kernel_cpu_ms_per_msg": 1000.0 * (d["busy_s"] - d["user_procs_s"]) / msgs,
+        "kthread_cpu_ms_per_msg": 1000.0 * d["kthreads_s"] / msgs,
+    }
+
+
 def cgroup2_root():
     """Mount point of the cgroup v2 hierarchy if we may create groups in it."""
     try:
@@ -148,13 +240,15 @@ class ProcGroup:
     descendants are members, however short-lived.  Without it, members are
     the live descendants of the pid that master_pid() returns."""
 
-    def __init__(self, name, master_pid, use_cgroup=True):
+    def __init__(self, name, master_pid, use_cgroup=True, tag="tern-bench"):
         self.name = name
         self.master_pid = master_pid
         self.cg = None
         root = cgroup2_root() if use_cgroup else None
         if root is not None:
-            cg = root / f"tern-bench-{name}"
+            # The tag (the work directory's name) keeps two benchmarks
+            # with different work directories out of each other's groups.
+            cg = root / f"{tag}-{name}"
             try:
                 cg.mkdir(exist_ok=True)
                 if (cg / "cpu.stat").exists():
@@ -243,9 +337,9 @@ class RssSampler(threading.Thread):
     processes) once per process; the peak of the sum of PSS, sampled every
     fifth time because smaps_rollup costs more, shares them out instead."""
 
-    def __init__(self, group, interval=0.05):
+    def __init__(self, group, interval=0.05, comm=None):
         super().__init__(daemon=True)
-        self.group, self.interval = group, interval
+        self.group, self.interval, self.comm = group, interval, comm
         self.peak = 0
         self.peak_pss = 0
         self.samples = 0
@@ -254,6 +348,8 @@ class RssSampler(threading.Thread):
     def run(self):
         while not self._halt.is_set():
             pids = self.group.pids()
+            if self.comm:
+                pids = [p for p in pids if comm_of(p) == self.comm]
             self.peak = max(self.peak, sum(rss_bytes(p) for p in pids))
             if self.samples % 5 == 0:
                 self.peak_pss = max(self.peak_pss, sum(pss_bytes(p) for p in pids))
@@ -342,9 +438,49 @@ class MTA:
         self.port = port
         self.group = None
         self.relay_to = None   # (host, port) of an SMTP sink for the relay scenario
+        self.quick_retry = False   # soak: retry deferred mail within seconds
+        self.defer_local = False   # Postfix, backlog: local delivery stopped
+        self.set_root(Path(opts.workdir))
+
+    def set_root(self, root):
+        """Put the instance's directory under root (the file system under test)."""
+        self.base = Path(root) / f"{self.name}-inst"
+        self.queue = self.base / "queue"
+
+    def comment_service(self, path, service, off):
+        """Comment out (off) or restore the master.cf/master.conf row of service."""
+        mark = "#bench-off "
+        lines = Path(path).read_text().splitlines(keepends=True)
+        out, changed = [], False
+        for line in lines:
+            if off and line.split()[:1] == [service]:
+                line, changed = mark + line, True
+            elif not off and line.startswith(mark + service):
+                line, changed = line[len(mark):], True
+            out.append(line)
+        if not changed:
+            raise BenchError(f"no {service} row to {'remove from' if off else 'restore in'} {path}")
+        Path(path).write_text("".join(out))
+
+    def settle_backlog(self, timeout):
+        """After filling a backlog with delivery stopped: nothing to wait for."""
+
+    def qmgr_pids(self):
+        return [p for p in self.group.pids() if comm_of(p) == "qmgr"]
+
+    def set_delivery(self, on, timeout=30):
+        """Stop (on=False) or restart delivery: drop or restore the qmgr row of
+        the running instance's master configuration, reload it, and wait until
+        a qmgr runs or none does."""
+        self.comment_service(self.master_conf_path(), "qmgr", not on)
+        self.reload()
+        if not wait_for(lambda: bool(self.qmgr_pids()) == on, timeout, 0.1):
+            raise BenchError(f"{self.name}: qmgr still {'absent' if on else 'running'} "
+                             f"{timeout} s after the reload\n{self.log_tail()}")
 
     def fresh_group(self):
-        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup)
+        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup,
+                               tag=Path(self.opts.workdir).name)
 
     def run_in_group(self, cmd, env=None, timeout=60):
         return subprocess.run(cmd, env=env, preexec_fn=self.group.preexec,
@@ -376,15 +512,63 @@ class PostfixMTA(MTA):
     name = "postfix"
 
     def __init__(self, opts, port):
-        super().__init__(opts, port)
         self.root = Path(opts.postfix_root)
-        self.base = Path(opts.workdir) / "postfix-inst"
+        super().__init__(opts, port)
+
+    def set_root(self, root):
+        super().set_root(root)
         self.conf = self.base / "etc"
-        self.queue = self.base / "queue"
         self.data = self.base / "data"
         self.logfile = self.base / "log" / "maillog"
         self.env = dict(os.environ, LD_LIBRARY_PATH=str(self.root / "usr/lib/postfix"),
                         MAIL_CONFIG=str(self.conf))
+
+    def master_conf_path(self):
+        return self.conf / "master.cf"
+
+    def reload(self):
+        res = self.postfix("reload", timeout=60)
+        if res.returncode != 0:
+            raise BenchError(f"postfix reload failed: {res.stdout}{res.stderr}")
+
+    def set_delivery(self, on, timeout=30):
+        """Postfix's own way: defer_transports = local, and for the restart
+        the setting removed, postfix reload, postqueue -f (deliver all
+        deferred mail now).  Removing qmgr as for tern does not work here:
+        each cleanup then waits about a second for a qmgr wake-up that
+        nobody takes (20 msg/s with 20 sessions)."""
+        self.defer_local = not on
+        self.write_config()
+        self.reload()
+        if on:
+            # postqueue is set-gid postdrop, so the loader would ignore
+            # LD_LIBRARY_PATH: run it through the loader itself (as root).
+            loader = next((p for p in ("/lib64/ld-linux-x86-64.so.2",
+                                       "/lib/ld-linux-aarch64.so.1") if os.path.exists(p)), None)
+            cmd = [str(self.root / "usr/sbin/postqueue"), "-c", str(self.conf), "-f"]
+            if loader:
+                cmd = [loader, "--library-path", str(self.root / "usr/lib/postfix")] + cmd
+            res = self.run_in_group(cmd, env=self.env, timeout=timeout)
+            if res.returncode != 0:
+                raise BenchError(f"postqueue -f failed: {res.stdout}{res.stderr}")
+
+    def settle_backlog(self, timeout):
+        """Wait until qmgr has moved every message it deferred to deferred/."""
+        if not wait_for(lambda: not any(self.queue_report()[d] for d in ("incoming", "active")),
+                        timeout, 0.5):
+            raise BenchError(f"postfix: messages still in incoming/ or active/ {timeout:.0f} s "
+                             f"after the load: {self.queue_report()}")
+
+    def restart(self):
+        """Start again after a crash, keeping the queue (soak)."""
+        res = self.postfix("start", timeout=60)
+        if res.returncode != 0:
+            raise BenchError(f"postfix start failed ({res.returncode}): {res.stdout}{res.stderr}")
+        self.wait_ready()
+
+    def daemons(self):
+        master = self.master_pid()
+        return [p for p in self.group.pids() if p != master]
 
     def postfix(self, *args, timeout=60):
         return self.run_in_group([str(self.root / "usr/sbin/postfix"), "-c", str(self.conf), *args],
@@ -408,6 +592,14 @@ class PostfixMTA(MTA):
         relay = ""
         if self.relay_to:
             relay = f"relayhost = [{self.relay_to[0]}]:{self.relay_to[1]}\n"
+        if self.defer_local:
+            relay += "defer_transports = local\n"
+        if self.quick_retry:
+            # Soak: deferred mail retried within seconds, as tern's soak sets
+            # its back-off; a service whose process was killed before it
+            # served anything is throttled for 1 s, not 60.
+            relay += ("queue_run_delay = 1s\nminimal_backoff_time = 1s\n"
+                      "maximal_backoff_time = 2s\nservice_throttle_time = 1s\n")
         main_cf = f"""# main.cf of the tern benchmark's private Postfix (written by bench/mtas.py).
 compatibility_level = 3.6
 queue_directory = {self.queue}
@@ -471,6 +663,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         shutil.rmtree(self.base, ignore_errors=True)
         for d in (self.conf, self.queue, self.logfile.parent):
             d.mkdir(parents=True)
+        # Owned by postfix: programs that have dropped privileges (postsuper
+        # at a restart after a crash) write to it when postlogd is not up.
+        pw = pwd.getpwnam("postfix")
+        self.logfile.touch()
+        os.chown(self.logfile, pw.pw_uid, pw.pw_gid)
+        self.defer_local = False
         self.write_config()
         self.fresh_group()
         # "postfix start" runs post-install create-missing (queue
@@ -513,12 +711,25 @@ class TernMTA(MTA):
     SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup")
 
     def __init__(self, opts, port):
-        super().__init__(opts, port)
         self.build = Path(opts.build)
         self.repo = Path(opts.repo)
-        self.base = Path(opts.workdir) / "tern-inst"
-        self.queue = self.base / "queue"
+        super().__init__(opts, port)
+
+    def set_root(self, root):
+        super().set_root(root)
         self.logfile = self.base / "log" / "tern.log"
+
+    def master_conf_path(self):
+        return self.base / "etc" / "master.conf"
+
+    def reload(self):
+        pid = self.master_pid()
+        if not pid:
+            raise BenchError("tern's master is not running")
+        os.kill(pid, signal.SIGHUP)
+
+    def daemons(self):
+        return [p for ps in self.services().values() for p in ps]
 
     def available(self):
         """None if the build looks complete, else the reason it is not."""
@@ -575,11 +786,27 @@ class TernMTA(MTA):
         if self.master_pid():
             raise BenchError(f"a tern master is already running in {self.base}")
         shutil.rmtree(self.base, ignore_errors=True)
+        self.fresh_group()
+        self.instance_start()
+        if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
+            raise BenchError(f"not every tern service is running after 15 s "
+                             f"(running: {sorted(self.services())})\n{self.log_tail()}")
+        self.wait_ready()
+
+    def restart(self):
+        """Start again after a crash, keeping the queue (soak)."""
+        self.instance_start()
+        self.wait_ready()
+
+    def instance_start(self):
         extra = [self.opts.tern_conf_extra] if self.opts.tern_conf_extra else []
         if self.relay_to:
             extra.append(f"{self.relay_key()} = [{self.relay_to[0]}]:{self.relay_to[1]}")
+        if self.quick_retry:
+            # As tests/integration/test_soak.py: retry within seconds.
+            extra += ["minimal_backoff_time = 1", "maximal_backoff_time = 2",
+                      "queue_scan_interval = 1"]
         env = dict(os.environ, TERN_CONF_EXTRA="\n".join(extra))
-        self.fresh_group()
         cmd = ["sh", str(self.repo / "mk" / "instance.sh"), "start", str(self.base),
                f"127.0.0.1:{self.port}", str(self.build)]
         try:
@@ -590,10 +817,6 @@ class TernMTA(MTA):
             err = res.stderr.strip().splitlines() or ["(no message)"]
             raise BenchError(f"mk/instance.sh start failed ({res.returncode}): {err[-1]}\n"
                              + "\n".join(err[:-1]) + f"\n{self.log_tail()}")
-        if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
-            raise BenchError(f"not every tern service is running after 15 s "
-                             f"(running: {sorted(self.services())})\n{self.log_tail()}")
-        self.wait_ready()
 
     def stop(self):
         if self.master_pid():

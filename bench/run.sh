@@ -17,6 +17,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$1; shift
 work=${BENCH_WORKDIR:-/var/tmp/tern-bench}
 
+# --help needs neither root nor Postfix: every option, its variable, default.
+for a in "$@"; do
+	case "$a" in -h|--help)
+		exec /usr/bin/python3 "$here/bench.py" --build "$build" --help ;;
+	esac
+done
+
 if [ "$(id -u)" -ne 0 ]; then
 	echo "bench: must run as root (it creates system users, runs a private Postfix" >&2
 	echo "bench: and puts each mail system into its own cgroup)" >&2

@@ -1,0 +1,166 @@
+"""The file systems the benchmark runs on, and how each is made and removed.
+
+  own    the work directory as it is, on the machine's own file system.
+  ext4j  a journaled ext4 (mkfs.ext4 defaults: journal, data=ordered) in a
+         sparse image file under the work directory, loop-mounted.
+  xfs    the same with mkfs.xfs (xfsprogs is installed with apt-get if
+         missing).
+
+For each one the MTAs' instance directories live under `root`, and the
+recipient's home directory is bind-mounted from `root`/home onto the home
+directory the account has, so the Maildir is on the file system under test
+too.  setup() raises FsUnavailable with the reason (no loop device, mkfs
+missing, ...) so the caller can skip that file system with a clear message;
+teardown() unmounts and removes everything setup() made, and
+sweep_leftovers() removes what an interrupted earlier run left mounted under
+the work directory.  Nothing outside the work directory is mounted on or
+changed.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from mtas import log
+
+KINDS = {
+    "own": "the machine's own file system under the work directory",
+    "ext4j": "journaled ext4 in a loop-mounted image file",
+    "xfs": "XFS in a loop-mounted image file",
+}
+
+
+class FsUnavailable(Exception):
+    """This file system cannot be made here; the message says why."""
+
+
+def run(cmd, timeout=300):
+    res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=timeout)
+    if res.returncode != 0:
+        raise FsUnavailable(f"{' '.join(cmd)} failed ({res.returncode}): "
+                            f"{(res.stderr or res.stdout).strip()[-300:]}")
+    return res.stdout
+
+
+def mounts_under(path):
+    """Mount points at or below path, deepest first."""
+    out = []
+    prefix = str(path).rstrip("/") + "/"
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        mp = line.split()[1].replace("\\040", " ")
+        if mp == str(path) or mp.startswith(prefix):
+            out.append(mp)
+    return sorted(set(out), key=len, reverse=True)
+
+
+def umount(mp):
+    res = subprocess.run(["umount", mp], capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        # Busy (a process still in it): detach now, freed when it exits.
+        log(f"umount {mp}: {res.stderr.strip()}; detaching it lazily")
+        subprocess.run(["umount", "-l", mp], capture_output=True, timeout=60)
+
+
+def sweep_leftovers(workdir):
+    """Unmount whatever an interrupted run left mounted in the work directory."""
+    for mp in mounts_under(Path(workdir)):
+        log(f"unmounting {mp}, left by an earlier run")
+        umount(mp)
+    shutil.rmtree(Path(workdir) / "fs", ignore_errors=True)
+
+
+def describe_mount(path):
+    """'SOURCE TYPE OPTIONS [journal: yes/no]' of the mount holding path."""
+    try:
+        out = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,OPTIONS", "--target", str(path)],
+                             capture_output=True, text=True, timeout=10).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    if len(out) < 3:
+        return "?"
+    src, kind, options = out[0], out[1], out[2]
+    text = f"{src} {kind} {options}"
+    if kind == "ext4" and src.startswith("/dev/"):
+        # The kernel keeps /proc/fs/jbd2/DEV-N for every mounted journal.
+        dev = Path(src).name
+        journal = any(p.name.startswith(dev + "-") for p in Path("/proc/fs/jbd2").glob("*"))
+        text += f"; journal: {'yes' if journal else 'NO'}"
+    return text
+
+
+class FileSystem:
+    def __init__(self, kind, workdir, home, size_mib):
+        self.kind = kind
+        self.workdir = Path(workdir)
+        self.home = Path(home)          # the recipient's home, as in passwd
+        self.size_mib = size_mib
+        self.image = self.workdir / "fs" / f"{kind}.img"
+        self.mnt = self.workdir / "fs" / kind
+        self.root = self.workdir if kind == "own" else self.mnt
+        self.mounted = []               # mount points to undo, in order made
+        self.detail = KINDS[kind]
+
+    def setup(self, user):
+        if self.kind == "own":
+            self.detail = f"{KINDS['own']}: {describe_mount(self.workdir)}"
+            return
+        if not str(self.home).startswith(str(self.workdir) + "/"):
+            # A bind mount over a home outside the work directory would
+            # change it for whoever else uses that account.
+            raise FsUnavailable(f"the recipient's home {self.home} is not under the work "
+                                f"directory {self.workdir}; choose another --user")
+        mkfs = {"ext4j": "mkfs.ext4", "xfs": "mkfs.xfs"}[self.kind]
+        if not shutil.which(mkfs) and self.kind == "xfs":
+            log("mkfs.xfs missing: installing xfsprogs with apt-get")
+            subprocess.run(["apt-get", "install", "-y", "-qq", "xfsprogs"],
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+        if not shutil.which(mkfs):
+            raise FsUnavailable(f"{mkfs} is not installed")
+        if not Path("/dev/loop-control").exists() and not Path("/dev/loop0").exists():
+            raise FsUnavailable("no loop devices here (/dev/loop-control is missing)")
+        self.image.parent.mkdir(parents=True, exist_ok=True)
+        self.image.unlink(missing_ok=True)
+        with open(self.image, "wb") as f:
+            f.truncate(self.size_mib * 2**20)   # sparse
+        if self.kind == "ext4j":
+            # Inode tables and journal written now, not by a kernel thread
+            # (ext4lazyinit) during the measurements; one inode per 8 KiB so
+            # a 100,000-message backlog (queue file + Maildir file each) fits.
+            run(["mkfs.ext4", "-q", "-F", "-i", "8192", "-E",
+                 "lazy_itable_init=0,lazy_journal_init=0", str(self.image)])
+        else:
+            run(["mkfs.xfs", "-q", "-f", str(self.image)])
+        self.mnt.mkdir(parents=True, exist_ok=True)
+        try:
+            run(["mount", "-o", "loop", str(self.image), str(self.mnt)], timeout=60)
+        except FsUnavailable as e:
+            raise FsUnavailable(f"cannot loop-mount the image (loop devices unavailable?): {e}")
+        self.mounted.append(str(self.mnt))
+        self.mnt.chmod(0o755)
+        pw = pwd.getpwnam(user)
+        home = self.mnt / "home"
+        home.mkdir(mode=0o755)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        self.home.mkdir(parents=True, exist_ok=True)
+        run(["mount", "--bind", str(home), str(self.home)], timeout=60)
+        self.mounted.append(str(self.home))
+        self.detail = f"{KINDS[self.kind]}: {describe_mount(self.mnt)}, {self.size_mib} MiB image"
+
+    def teardown(self):
+        for mp in reversed(self.mounted):
+            umount(mp)
+        self.mounted = []
+        if self.kind != "own":
+            self.image.unlink(missing_ok=True)
+            try:
+                self.mnt.rmdir()
+            except OSError:
+                pass
