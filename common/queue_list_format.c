@@ -4,9 +4,11 @@
  * parse it: the header, then per message the id with '*' (active) or '!'
  * (held) right after it, the size, the arrival time as asctime's first 20
  * characters, the sender (MAILER-DAEMON for <>), each pending recipient
- * indented to the sender's column, a delay reason in parentheses (right-
- * aligned to column 78, as Postfix does) before the recipients it applies
- * to, a blank line, and at the end "-- N Kbytes in M Requests." (N the
+ * indented to the sender's column, and before a recipient whose delay
+ * reason differs from the previous recipient's that reason in parentheses,
+ * right-aligned to column 78 (or "(reason unavailable)" when it has none
+ * and the previous one had one), as Postfix's postqueue does; a blank line
+ * after each message, and at the end "-- N Kbytes in M Requests." (N the
  * sum of message sizes / 1024, rounded down) or "Mail queue is empty".
  * JSON is postqueue -j's: one object per message per line, with
  * queue_name, queue_id, arrival_time, message_size, forced_expire, sender
@@ -19,10 +21,11 @@
 
 #include "queue_list.h"
 
-#define QL_HEADER_FMT	"%-10s %8s %-20s %s\n"
+#define QL_STRING_FMT	"%-11s %7s %-20s %s\n"
 #define QL_MSG_FMT	"%-11s %7lld %20.20s %s\n"
-#define QL_DROP_FMT	"%-10s%c %7lld %20.20s (maildrop queue, sender UID %u)\n"
+#define QL_DROP_FMT	"%-11s %7lld %20.20s (maildrop queue, sender UID %u)\n"
 #define QL_REASON_COL	76
+#define QL_NO_REASON	"reason unavailable"
 
 /* "Fri Nov 27 06:00:00 " as asctime(localtime()) begins. */
 static void
@@ -36,10 +39,11 @@ ql_time(long long t, char out[32])
 		snprintf(out, 32, "%lld", t);
 }
 
-static char
+/* Appended to the id: active, held, or nothing. */
+static const char *
 ql_status(enum queue_list_queue q)
 {
-	return q == QL_ACTIVE ? '*' : q == QL_HOLD ? '!' : ' ';
+	return q == QL_ACTIVE ? "*" : q == QL_HOLD ? "!" : "";
 }
 
 static void
@@ -54,34 +58,32 @@ void
 queue_list_text_msg(FILE *f, const struct queue_list_msg *m,
     struct queue_list_total *tot)
 {
-	const char	*prev = NULL, *r;
+	const char	*prev = "", *r;
 	char		 when[32], idst[QUEUE_ID_SIZE + 2];
 	int		 i;
 
 	if (tot->n++ == 0)
-		fprintf(f, QL_HEADER_FMT, "-Queue ID-", "--Size--",
+		fprintf(f, QL_STRING_FMT, "-Queue ID-", "--Size--",
 		    "----Arrival Time----", "-Sender/Recipient-------");
 	tot->bytes += m->size;
 	ql_time(m->arrival, when);
 	if (m->queue == QL_MAILDROP) {
-		fprintf(f, QL_DROP_FMT "\n", m->id, ' ', m->size, when,
-		    m->uid);
+		fprintf(f, QL_DROP_FMT "\n", m->id, m->size, when, m->uid);
 		return;
 	}
-	snprintf(idst, sizeof(idst), "%s%c", m->id, ql_status(m->queue));
+	snprintf(idst, sizeof(idst), "%s%s", m->id, ql_status(m->queue));
 	fprintf(f, QL_MSG_FMT, idst, m->size, when,
 	    m->sender == NULL || m->sender[0] == '\0' ? "MAILER-DAEMON" :
 	    m->sender);
 	for (i = 0; i < m->nrcpt; i++) {
-		r = m->rcpt[i].reason;
-		if (r != NULL && r[0] != '\0' && (prev == NULL ||
-		    strcmp(prev, r) != 0))
-			ql_reason(f, r);
+		r = m->rcpt[i].reason != NULL ? m->rcpt[i].reason : "";
+		if (strcmp(prev, r) != 0)
+			ql_reason(f, r[0] != '\0' ? r : QL_NO_REASON);
 		prev = r;
-		fprintf(f, QL_HEADER_FMT, "", "", "", m->rcpt[i].addr);
+		fprintf(f, QL_STRING_FMT, "", "", "", m->rcpt[i].addr);
 	}
 	if (m->rcpt_cut > 0)
-		fprintf(f, QL_HEADER_FMT, "", "", "", "(more recipients)");
+		fprintf(f, QL_STRING_FMT, "", "", "", "(more recipients)");
 	fprintf(f, "\n");
 }
 
