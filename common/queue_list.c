@@ -214,10 +214,14 @@ queue_list_scan_from(enum queue_list_queue q, const char *after, int max,
 {
 	struct queue_list_msg m;
 	enum queue_list_queue last_q = q;
-	char		**names, last_id[QUEUE_ID_SIZE] = "";
+	char		**names, last_id[QUEUE_ID_SIZE] = "", from[QUEUE_ID_SIZE];
 	size_t		 n, i;
 	int		 done = 0, rc = 0;
 
+	if (after != NULL) {	/* it may be next_id itself */
+		snprintf(from, sizeof(from), "%s", after);
+		after = from;
+	}
 	*next_q = QL_COUNT;
 	next_id[0] = '\0';
 	for (; q < QL_COUNT; q++, after = NULL) {
