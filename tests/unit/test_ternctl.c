@@ -177,6 +177,9 @@ test_conf_edit(void **state)
 	    "relayhost_x = 1\nrelayhost = h\n");
 	edit("", "a", "", "a = \n");
 	edit("a=1\nb = 2\n", "a", "3", "a = 3\nb = 2\n");
+	/* Comments end nothing: the continuation after one goes too. */
+	edit("a = 1\n  # c\n\n  2\nb = 3\n  4\n", "a", "x",
+	    "a = x\n  # c\n\nb = 3\n  4\n");
 }
 
 static void

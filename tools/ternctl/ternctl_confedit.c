@@ -3,10 +3,11 @@
  * keys a tern.conf text sets, and the text with one key set to a value.
  * tern.conf's syntax (config.h): "key = value" lines, '#' comments, blank
  * lines, and lines starting with white space that continue the previous
- * value.  A key's line and its continuation lines are replaced by one
- * "key = value" line in place, so everything else (comments, order,
- * other keys) stays as the administrator wrote it; a key not set yet is
- * appended.  Pure functions of their input, unit-tested.
+ * value (comments and blank lines in between end nothing).  A key's line
+ * and its continuation lines are replaced by one "key = value" line in
+ * place, so everything else (comments, order, other keys) stays as the
+ * administrator wrote it; a key not set yet is appended.  Pure functions
+ * of their input, unit-tested.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,21 @@ ctl_line_key(const char *p, const char *end)
 	    (size_t)(k - p) : 0;
 }
 
-/* A continuation: starts with white space and is not blank. */
-static int
-ctl_line_cont(const char *p, const char *end)
+/* What a line is to the parser (config.c): blank or a comment (which
+ * end nothing: continuations may follow them), a continuation (white
+ * space first), or the start of an entry. */
+enum ctl_line { CTL_LINE_NONE, CTL_LINE_CONT, CTL_LINE_ENTRY };
+
+static enum ctl_line
+ctl_line_kind(const char *p, const char *end)
 {
-	if (p >= end || (*p != ' ' && *p != '\t'))
-		return 0;
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
-		p++;
-	return p < end && *p != '\n';
+	const char	*q = p;
+
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q >= end || *q == '\n' || *q == '\r' || *q == '#')
+		return CTL_LINE_NONE;
+	return q > p ? CTL_LINE_CONT : CTL_LINE_ENTRY;
 }
 
 static const char *
@@ -87,34 +94,43 @@ char *
 ctl_conf_edit(const char *text, size_t len, const char *key,
     const char *value, size_t *outlen)
 {
-	const char	*p, *end = text + len, *start = NULL, *stop = NULL;
-	size_t		 klen = strlen(key), nlen, n;
+	const char	*p, *e, *end = text + len;
+	size_t		 klen = strlen(key), nlen, n = 0;
 	char		*out, line[CONFIG_LIST_MAX * 64];
+	int		 in_key = 0, done = 0;
 
 	nlen = (size_t)snprintf(line, sizeof(line), "%s = %s\n", key, value);
-	if (nlen >= sizeof(line))
+	if (nlen >= sizeof(line) || (out = malloc(len + nlen + 2)) == NULL)
 		return NULL;
-	for (p = text; p < end && start == NULL; p = ctl_eol(p, end))
-		if (ctl_line_key(p, end) == klen && strncmp(p, key, klen) == 0) {
-			start = p;
-			for (stop = ctl_eol(p, end); ctl_line_cont(stop, end);)
-				stop = ctl_eol(stop, end);
+	for (p = text; p < end; p = e) {
+		e = ctl_eol(p, end);
+		switch (ctl_line_kind(p, end)) {
+		case CTL_LINE_ENTRY:
+			in_key = !done && ctl_line_key(p, end) == klen &&
+			    strncmp(p, key, klen) == 0;
+			if (in_key) {	/* the key's line: ours instead */
+				memcpy(out + n, line, nlen);
+				n += nlen;
+				done = 1;
+				continue;
+			}
+			break;
+		case CTL_LINE_CONT:
+			if (in_key)	/* the old value's rest */
+				continue;
+			break;
+		case CTL_LINE_NONE:
+			break;
 		}
-	if ((out = malloc(len + nlen + 2)) == NULL)
-		return NULL;
-	if (start == NULL) {	/* append, after a newline of its own */
-		memcpy(out, text, len);
-		n = len;
-		if (len > 0 && text[len - 1] != '\n')
+		memcpy(out + n, p, (size_t)(e - p));
+		n += (size_t)(e - p);
+	}
+	if (!done) {	/* append, after a newline of its own */
+		if (n > 0 && out[n - 1] != '\n')
 			out[n++] = '\n';
 		memcpy(out + n, line, nlen);
-		*outlen = n + nlen;
-		return out;
+		n += nlen;
 	}
-	n = (size_t)(start - text);
-	memcpy(out, text, n);
-	memcpy(out + n, line, nlen);
-	memcpy(out + n + nlen, stop, (size_t)(end - stop));
-	*outlen = n + nlen + (size_t)(end - stop);
+	*outlen = n;
 	return out;
 }
