@@ -89,8 +89,8 @@ void	queue_list_text_msg(FILE *, const struct queue_list_msg *,
 void	queue_list_text_end(FILE *, const struct queue_list_total *);
 /* postqueue -j: one JSON object and a newline. */
 void	queue_list_json_msg(FILE *, const struct queue_list_msg *);
-/* s as a JSON string with its quotes (control characters escaped, bytes
- * >= 0x80 passed through as UTF-8 is). */
+/* s as a JSON string with its quotes (control characters escaped, valid
+ * UTF-8 passed through, any other byte >= 0x80 as U+FFFD). */
 void	queue_list_json_string(FILE *, const char *s);
 
 #endif

@@ -10,7 +10,8 @@
  * and the previous one had one), as Postfix's postqueue does; a blank line
  * after each message, and at the end "-- N Kbytes in M Requests." (N the
  * sum of message sizes / 1024, rounded down) or "Mail queue is empty".
- * JSON is postqueue -j's: one object per message per line, with
+ * JSON is postqueue -j's: one object per message per line (always valid
+ * JSON: a byte that is not part of valid UTF-8 becomes U+FFFD), with
  * queue_name, queue_id, arrival_time, message_size, forced_expire, sender
  * and recipients [{address, delay_reason}].  Only stdio errors can fail,
  * and the caller checks the stream.
@@ -97,13 +98,43 @@ queue_list_text_end(FILE *f, const struct queue_list_total *tot)
 		    tot->bytes / 1024, tot->n, tot->n == 1 ? "" : "s");
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t
+ql_utf8_len(const unsigned char *p, size_t n)
+{
+	size_t	 len, i;
+	unsigned cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
 void
 queue_list_json_string(FILE *f, const char *s)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t		 n = strlen(s), k;
 
 	fputc('"', f);
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	while (n > 0) {
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p == '\n')
@@ -112,8 +143,21 @@ queue_list_json_string(FILE *f, const char *s)
 			fputs("\\t", f);
 		else if (*p < 0x20 || *p == 0x7f)
 			fprintf(f, "\\u%04x", *p);
-		else
+		else if (*p >= 0x80) {
+			/* Valid UTF-8 as it is; any other byte would make
+			 * the line unparsable JSON: U+FFFD instead. */
+			if ((k = ql_utf8_len(p, n)) == 0) {
+				fputs("\\ufffd", f);
+				k = 1;
+			} else
+				fwrite(p, 1, k, f);
+			p += k;
+			n -= k;
+			continue;
+		} else
 			fputc(*p, f);
+		p++;
+		n--;
 	}
 	fputc('"', f);
 }

@@ -189,6 +189,34 @@ test_json(void **state)
 }
 
 static void
+print_utf8(FILE *f, void *arg)
+{
+	queue_list_json_string(f, arg);
+}
+
+static void
+test_json_utf8(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "j\xc3\xb6rg@b\xc3\xbc" "cher.example", "\"j\xc3\xb6rg@b\xc3\xbc" "cher.example\"" },
+		{ "\xe2\x82\xac \xf0\x9f\x93\xa7", "\"\xe2\x82\xac \xf0\x9f\x93\xa7\"" },
+		{ "a\xff" "b", "\"a\\ufffdb\"" },		/* not UTF-8 */
+		{ "\xc3", "\"\\ufffd\"" },			/* cut short */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },	/* overlong */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },	/* surrogate */
+	};
+	char	*out;
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		out = render(print_utf8, (void *)cases[i][0]);
+		assert_string_equal(out, cases[i][1]);
+		free(out);
+	}
+}
+
+static void
 test_filters(void **state)
 {
 	struct queue_list_filter f;
@@ -558,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_text_layout),
 		cmocka_unit_test(test_text_edges),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test_setup_teardown(test_load_and_scan, setup_dir,
 		    teardown_dir),
