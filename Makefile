@@ -32,7 +32,7 @@ MANDIR     = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 
-DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
@@ -88,6 +88,11 @@ $(foreach d,$(DAEMONS),$(eval $(call program_rules,$(d),$(d))))
 # each daemon's key table, DIR/DIR_params.o, which is data only.
 PARAMS_OBJ = $(patsubst %.c,$(B)/%.o,$(filter-out master/%,$(wildcard */*_params.c)))
 $(B)/bin/master: $(PARAMS_OBJ)
+# ternctl prints and checks every key, master.conf and the queue as the
+# master does: the same tables, and the master's archive (then libtern again,
+# which the master's parts use).
+$(B)/bin/ternctl: $(PARAMS_OBJ) $(B)/master/libmaster.a
+LIBS_ternctl = $(LIBTERN)
 $(foreach t,$(TOOLS),$(eval $(call program_rules,tools/$(t),$(t))))
 
 DAEMON_ARCHIVES = $(foreach d,$(DAEMONS),$(B)/$(d)/lib$(d).a) \

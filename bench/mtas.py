@@ -708,7 +708,7 @@ class TernMTA(MTA):
     """tern from a build directory, started with mk/instance.sh."""
 
     name = "tern"
-    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup")
+    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq")
 
     def __init__(self, opts, port):
         self.build = Path(opts.build)

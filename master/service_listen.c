@@ -31,13 +31,34 @@
 /* Everything below the queue directory that the daemons share. */
 static const char *const queue_subdirs[] = {
 	"tmp", "incoming", "active", "deferred", "hold", "corrupt", "free",
-	"private", "pid"
+	"private", "pid", "public"
 };
 
-/* Give one queue subdirectory to uid/gid, mode 0700. */
+/* public/ holds the sockets every local user may connect to (showq): others
+ * may pass through it to a socket they know the name of, not list it. */
+#define PUBLIC_DIR		"public/"
+#define PUBLIC_DIR_MODE		0711
+#define PUBLIC_SOCKET_MODE	0666
+
+static mode_t
+queue_dir_mode(const char *dir)
+{
+	return strcmp(dir, "public") == 0 ? PUBLIC_DIR_MODE : 0700;
+}
+
+/* A unix socket's mode: world-connectable in public/, else 0600. */
+static mode_t
+service_socket_mode(const struct service *s)
+{
+	return strncmp(s->address, PUBLIC_DIR, strlen(PUBLIC_DIR)) == 0 ?
+	    PUBLIC_SOCKET_MODE : 0600;
+}
+
+/* Give one queue subdirectory to uid/gid, mode 0700 (public/: 0711). */
 static int
 queue_dir_own(const char *dir, uid_t uid, gid_t gid)
 {
+	mode_t		 mode = queue_dir_mode(dir);
 	struct stat	 st;
 	int		 fd, rc = -1;
 
@@ -52,7 +73,7 @@ queue_dir_own(const char *dir, uid_t uid, gid_t gid)
 	    fchown(fd, uid, gid) == -1)
 		log_error("queue directory %s: cannot change owner: %s", dir,
 		    strerror(errno));
-	else if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) == -1)
+	else if ((st.st_mode & 07777) != mode && fchmod(fd, mode) == -1)
 		log_error("queue directory %s: cannot change mode: %s", dir,
 		    strerror(errno));
 	else
@@ -291,7 +312,8 @@ service_listen_chown(const struct service *s, uid_t uid, gid_t gid)
 	else if (!S_ISSOCK(st.st_mode))
 		log_error("service %s: %s is not a socket", s->name,
 		    s->address);
-	else if ((st.st_mode & 07777) != 0600 && chmod(proc, 0600) == -1)
+	else if ((st.st_mode & 07777) != service_socket_mode(s) &&
+	    chmod(proc, service_socket_mode(s)) == -1)
 		log_error("service %s: %s: cannot change mode: %s", s->name,
 		    s->address, strerror(errno));
 	else if (privs_is_root() && (st.st_uid != uid || st.st_gid != gid) &&

@@ -12,12 +12,12 @@ destdir=$1 prefix=$2 sysconfdir=$3 queuedir=$4 build=$5
 inst() { install -D -m "$1" "$2" "$destdir$3"; }
 
 inst 0755 "$build/bin/master" "$prefix/sbin/tern-master"
-for d in smtpd qmgr deliver resolver anvil smtp pickup; do
+for d in smtpd qmgr deliver resolver anvil smtp pickup showq; do
 	inst 0755 "$build/bin/$d" "$prefix/lib/tern/$d"
 done
 for t in "$build"/bin/*; do
 	n=$(basename "$t")
-	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp|pickup|ternpostdrop) continue ;; esac
+	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp|pickup|showq|ternpostdrop) continue ;; esac
 	inst 0755 "$t" "$prefix/sbin/$n"
 done
 # sendmail runs the ternpostdrop in its own directory; set-gid terndrop
@@ -50,6 +50,8 @@ if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
 	for d in tmp incoming active deferred hold corrupt free private; do
 		install -d -m 0700 -o tern -g tern "$queuedir/$d"
 	done
+	# showq's world-connectable socket (ternctl, mailq as any user).
+	install -d -m 0711 -o tern -g tern "$queuedir/public"
 	# Only the master (root) writes its pid file.
 	install -d -m 0700 -o root -g root "$queuedir/pid"
 	# Local submission: maildrop/ writable by group terndrop, which only

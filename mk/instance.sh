@@ -82,6 +82,7 @@ resolver    unix   private/resolver     -      n       1      resolver
 anvil       unix   private/anvil        -      n       1      anvil
 smtp        unix   private/smtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
+showq       unix   public/showq         -      n       1      showq
 CONF
 	fi
 }
