@@ -42,6 +42,7 @@
 #include "buf.h"
 #include "log.h"
 #include "queue_file.h"
+#include "queue.h"
 #include "smtp.h"
 
 enum sess_state {
@@ -976,16 +977,18 @@ sess_log(struct smtp_session *ss)
 		[DELIVER_DEFER] = "deferred",
 		[DELIVER_BOUNCE] = "bounced",
 	};
-	char	 relay[400] = "none";
+	char	 relay[400] = "none", delay[32];
 	int	 i;
 
 	if (ss->cur < ss->naddr)
 		snprintf(relay, sizeof(relay), "%s[%s]:%d",
 		    ss->addr[ss->cur].host, ss->addr[ss->cur].ip, ss->nh.port);
+	/* Postfix's order (relay, delay, dsn, status): pflogsumm parses it. */
+	queue_id_delay(ss->id, delay, sizeof(delay));
 	for (i = 0; i < ss->nrcpt; i++)
-		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, dsn=%s, "
-		    "status=%s (%s)%s%s", ss->rcpt[i], relay, ss->res[i].dsn,
-		    word[ss->res[i].status], ss->res[i].text,
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, delay=%s, "
+		    "dsn=%s, status=%s (%s)%s%s", ss->rcpt[i], relay, delay,
+		    ss->res[i].dsn, word[ss->res[i].status], ss->res[i].text,
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
 }
 

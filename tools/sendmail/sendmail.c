@@ -26,6 +26,8 @@ main(int argc, char **argv)
 		    "[recipient ...]  (see sendmail(1))\n", o.error);
 		return rc;
 	}
+	if (o.mode == SM_MODE_IGNORE)
+		return SM_EX_OK;
 	if (o.mode == SM_MODE_NEWALIASES) {
 		fprintf(stderr, "newaliases: tern has no aliases database "
 		    "yet; nothing to do\n");
