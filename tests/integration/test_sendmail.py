@@ -261,6 +261,8 @@ def test_hostile_drop_files(tern):
         "0NULBYTE": drop(u1.pw_uid, T1, b"Subject: n\n\nx\0y\n"),
         "0NOTMINE": drop(u1.pw_uid, T1, b"Subject: forged\n\nx\n", sender="root"),
         "0GARBAGE": b"\x00\xff" * 100,
+        # Over message_size_limit (10240000 by default), well formed.
+        "0TOOBIG": drop(u1.pw_uid, T1, b"Subject: big\n\n" + (b"x" * 79 + b"\n") * 130000),
     }
     owners = {"0NOTMINE": u2.pw_uid}
     # Made elsewhere and renamed in whole, as ternpostdrop does: pickup
@@ -273,9 +275,17 @@ def test_hostile_drop_files(tern):
         os.chown(p, owners.get(name, u1.pw_uid), u1.pw_gid)
         p.chmod(0o604)
     (stage / "0SYMLINK").symlink_to("/etc/shadow")
-    for name in [*hostile, "0SYMLINK"]:
+    os.mkfifo(stage / "0FIFO")
+    os.chown(stage / "0FIFO", u1.pw_uid, u1.pw_gid)
+    # A good file with a second name outside maildrop/: refused, since
+    # whoever holds the other name could change it under pickup.
+    (stage / "0HARDLINK").write_bytes(good)
+    os.chown(stage / "0HARDLINK", u1.pw_uid, u1.pw_gid)
+    os.link(stage / "0HARDLINK", stage / "other-name")
+    specials = ["0SYMLINK", "0FIFO", "0HARDLINK"]
+    for name in [*hostile, *specials]:
         os.rename(stage / name, md / name)
-    names = sorted(hostile) + ["0SYMLINK"]
+    names = sorted(hostile) + specials
     for n in names:
         wait_for(lambda: os.path.lexists(tern.queue / "corrupt" / ("drop-" + n)),
                  what=f"{n} in corrupt/")
