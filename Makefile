@@ -9,8 +9,12 @@
 #                                 and build-fuzz/fuzz/fuzz_NAME (make fuzz: clang's libFuzzer)
 #   mk/*.sh                    the scripts behind make deps/run/stop/install/fuzz (not installed)
 #
-# Targets: all (default), check, run, stop, deps, install, bench, soak, fuzz, clean.
-# Options: CC=clang, SANITIZE=1 (ASan+UBSan), PREFIX, DESTDIR, SOAK_SECONDS, FUZZ_SECONDS.
+# Targets: all (default), check, run, stop, deps, install, uninstall,
+#   install-mta-links, uninstall-mta-links, bench, soak, fuzz, clean.
+# Options: CC=clang, SANITIZE=1 (ASan+UBSan), SOAK_SECONDS, FUZZ_SECONDS;
+#   for install: PREFIX, DESTDIR, SBINDIR, LIBEXECDIR, MANDIR, SYSCONFDIR,
+#   QUEUEDIR, SYSTEMDDIR, FORCE=1 (install-mta-links over another MTA's
+#   files, kept as backups), PURGE=1 (uninstall removes queue and config).
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -25,12 +29,14 @@ FUZZ_CC  ?= clang
 # must still mean "make all".
 .DEFAULT_GOAL := all
 
-SBINDIR    = $(PREFIX)/sbin
-BINDIR     = $(PREFIX)/bin
-LIBEXECDIR = $(PREFIX)/lib/tern
-MANDIR     = $(PREFIX)/share/man
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/lib/tern
+MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
+SYSTEMDDIR ?= /lib/systemd/system
+FORCE      ?= 0
+PURGE      ?= 0
 
 DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq
 B = build
@@ -106,7 +112,8 @@ FUZZ_NAMES = $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 REPLAY_BINS = $(FUZZ_NAMES:%=$(B)/fuzz/replay_%)
 FUZZ_BINS  = $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 
-.PHONY: all check unit-check integration-check run stop deps install bench soak fuzz fuzz-build clean
+.PHONY: all check unit-check integration-check run stop deps install uninstall \
+	install-mta-links uninstall-mta-links bench soak fuzz fuzz-build clean
 all: $(DAEMON_BINS) $(TOOL_BINS)
 
 $(B)/empty.o:
@@ -157,8 +164,15 @@ run: deps
 stop:
 	@sh mk/instance.sh stop $(CURDIR)/run
 
+# mk/install.sh has the layout; it takes every daemon and tool from these lists.
+INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SBINDIR="$(SBINDIR)" \
+	LIBEXECDIR="$(LIBEXECDIR)" MANDIR="$(MANDIR)" SYSCONFDIR="$(SYSCONFDIR)" \
+	QUEUEDIR="$(QUEUEDIR)" SYSTEMDDIR="$(SYSTEMDDIR)" BUILD="$(B)" \
+	DAEMONS="$(DAEMONS)" TOOLS="$(TOOLS)" FORCE="$(FORCE)" PURGE="$(PURGE)"
 install: all
-	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)" "$(QUEUEDIR)" "$(B)"
+	@$(INSTALL_ENV) sh mk/install.sh install
+uninstall install-mta-links uninstall-mta-links:
+	@$(INSTALL_ENV) sh mk/install.sh $@
 
 bench: deps
 	$(MAKE) all

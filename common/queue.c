@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -113,6 +114,38 @@ queue_id_new(char id[QUEUE_ID_SIZE])
 	p = queue_b32(p, (unsigned long long)getpid(), QUEUE_ID_PID_DIGITS);
 	p = queue_b32(p, seq, QUEUE_ID_SEQ_DIGITS);
 	*p = '\0';
+}
+
+long long
+queue_id_usec(const char *id)
+{
+	unsigned long long	 v = 0;
+	int			 i;
+
+	if (!queue_id_valid(id) || strlen(id) != QUEUE_ID_TIME_DIGITS +
+	    QUEUE_ID_PID_DIGITS + QUEUE_ID_SEQ_DIGITS)
+		return -1;
+	for (i = 0; i < QUEUE_ID_TIME_DIGITS; i++) {
+		if (id[i] > 'V')
+			return -1;
+		v = v << 5 | (unsigned long long)(id[i] <= '9' ? id[i] - '0' :
+		    id[i] - 'A' + 10);
+	}
+	return v > (unsigned long long)LLONG_MAX ? -1 : (long long)v;
+}
+
+void
+queue_id_delay(const char *id, char *out, size_t outlen)
+{
+	struct timeval	 tv;
+	long long	 made = queue_id_usec(id), now;
+
+	gettimeofday(&tv, NULL);
+	now = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+	if (made < 0 || now < made)
+		snprintf(out, outlen, "0");
+	else
+		snprintf(out, outlen, "%.2f", (double)(now - made) / 1e6);
 }
 
 int

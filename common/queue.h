@@ -49,6 +49,13 @@ int	queue_id_valid(const char *);
 /* A new id: arrival time in microseconds, the pid and a counter, in
  * upper-case base 32, so ids sort by arrival and differ between processes. */
 void	queue_id_new(char id[QUEUE_ID_SIZE]);
+/* When queue_id_new() made id, in microseconds since the epoch; -1 for an
+ * id of another shape. */
+long long queue_id_usec(const char *id);
+/* The "delay=" of a log line: seconds since id was made (a queue file is
+ * made as its message arrives), "%.2f", or "0" for an id of another
+ * shape or a clock that stepped back. */
+void	queue_id_delay(const char *id, char *out, size_t outlen);
 /* "<dir>/<id>" into out; -1 if it does not fit or id is invalid. */
 int	queue_path(char *out, size_t outlen, enum queue_dir, const char *id);
 /* Rename from to to, never over an existing name: an id that ever

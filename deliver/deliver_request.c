@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "log.h"
 #include "proto_deliver.h"
+#include "queue.h"
 #include "deliver.h"
 
 void
@@ -46,7 +47,9 @@ deliver_reply_build(struct ipc_msg *m, const struct deliver_result *res, int n)
 }
 
 /* One line per recipient and outcome, Postfix style, so that
- * "grep <queue id>" shows where every copy went. */
+ * "grep <queue id>" shows where every copy went, and in Postfix's order
+ * up to the status (relay, delay, dsn, status), which log summarizers
+ * such as pflogsumm parse; the mailbox comes after. */
 void
 deliver_log(const char *id, const char *rcpt, const char *relay,
     const char *mailbox, const struct deliver_result *r)
@@ -56,9 +59,11 @@ deliver_log(const char *id, const char *rcpt, const char *relay,
 		[DELIVER_DEFER] = "deferred",
 		[DELIVER_BOUNCE] = "bounced",
 	};
+	char	 delay[32];
 
+	queue_id_delay(id, delay, sizeof(delay));
 	log_qid(LOG_LEVEL_INFO, id,
-	    "to=<%s>, relay=%s%s%s, dsn=%s, status=%s (%s)", rcpt, relay,
-	    mailbox != NULL ? ", mailbox=" : "", mailbox != NULL ? mailbox : "",
-	    r->dsn, word[r->status], r->text);
+	    "to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%s)%s%s", rcpt,
+	    relay, delay, r->dsn, word[r->status], r->text,
+	    mailbox != NULL ? ", mailbox=" : "", mailbox != NULL ? mailbox : "");
 }

@@ -10,7 +10,7 @@
 set -u
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
 libevent-dev libunbound-dev libcmocka-dev libpq-dev unbound swaks python3 python3-pytest
-python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd"
+python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd s-nail pflogsumm"
 
 missing=""
 for p in $PKGS; do

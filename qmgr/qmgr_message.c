@@ -240,9 +240,12 @@ msg_open(struct qmgr *q, struct qmgr_msg *m)
 	if (!m->announced) {	/* once, not on every retry or batch */
 		m->announced = 1;
 		qmgr_text_safe(sender, sizeof(sender), m->env.sender);
-		log_qid(LOG_LEVEL_INFO, m->id, "from=<%s>, nrcpt=%d, pending=%d "
-		    "(queue active)", sender, m->env.nrcpt,
-		    queue_pending_count(&m->env));
+		/* Postfix's "from=<>, size=N, nrcpt=N": pflogsumm takes the
+		 * sender and the size from it. */
+		log_qid(LOG_LEVEL_INFO, m->id, "from=<%s>, size=%lld, nrcpt=%d, "
+		    "pending=%d (queue active)", sender,
+		    (long long)(m->env.data_len > 0 ? m->env.data_len : 0),
+		    m->env.nrcpt, queue_pending_count(&m->env));
 	}
 	return 0;
 }

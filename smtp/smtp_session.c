@@ -52,6 +52,7 @@
 #include "buf.h"
 #include "log.h"
 #include "queue_file.h"
+#include "queue.h"
 #include "queue_mark.h"
 #include "smtp.h"
 
@@ -1165,16 +1166,18 @@ sess_log(struct smtp_session *ss)
 		[DELIVER_DEFER] = "deferred",
 		[DELIVER_BOUNCE] = "bounced",
 	};
-	char	 relay[400] = "none";
+	char	 relay[400] = "none", delay[32];
 	int	 i;
 
 	if (ss->reused || ss->cur < ss->naddr)
 		snprintf(relay, sizeof(relay), "%s[%s]:%d",
 		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
+	/* Postfix's order (relay, delay, dsn, status): pflogsumm parses it. */
+	queue_id_delay(ss->id, delay, sizeof(delay));
 	for (i = 0; i < ss->nrcpt; i++)
-		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, delay=%s, "
 		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s%s", ss->rcpt[i],
-		    relay, ss->uses + 1, ss->res[i].dsn,
+		    relay, delay, ss->uses + 1, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
 		    ss->res[i].relayed ? ", dsn_action=relayed" : "",
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");

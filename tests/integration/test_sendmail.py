@@ -14,6 +14,7 @@ import email.utils
 import os
 import pwd
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -68,6 +69,18 @@ def test_bcc_only_recipient_gets_it_without_the_header(tern):
 
 
 @AS_USERS
+def test_t_adds_command_line_recipients(tern, user):
+    """As Postfix: -t takes To/Cc/Bcc and keeps the command line's too."""
+    msg = b"To: terntest1@localhost\nBcc: nobody-else\nSubject: both\n\nx\n"
+    r = run_sendmail(tern, ["-t", "-i", T2], msg.replace(b"nobody-else", b"terntest1"), user)
+    assert r.returncode == 0, r.stderr
+    for u in (T1, T2):
+        m = delivered(u)[0]
+        assert m["Subject"] == "both" and m["Bcc"] is None
+    assert len(maildir_new(T1)) == 1, "To: and Bcc: name one user: one copy"
+
+
+@AS_USERS
 def test_f_sets_the_envelope_sender(tern, user):
     r = run_sendmail(tern, ["-f", "list-owner@example.org", T1], b"Subject: f\n\nx\n", user)
     assert r.returncode == 0, r.stderr
@@ -109,15 +122,16 @@ def test_exit_codes(tern, user):
     assert maildir_new(T1) == []
 
 
-def test_submission_while_stopped_is_delivered_after_start(tern):
+@AS_USERS
+def test_submission_while_stopped_is_delivered_after_start(tern, user):
     tern.stop()
-    r = run_sendmail(tern, ["-i", T2], b"Subject: later\n\nwaited\n", T1)
+    r = run_sendmail(tern, ["-i", T2], b"Subject: later\n\nwaited\n", user)
     assert r.returncode == 0, r.stderr
     assert len(tern.queue_files("maildrop")) == 1
     out = run_sendmail(tern, [], b"", name="mailq")
     assert out.returncode == 0
-    assert re.search(rb"\(maildrop queue, sender UID %d\)" % pwd.getpwnam(T1).pw_uid,
-                     out.stdout), out.stdout
+    uid = pwd.getpwnam(user or "root").pw_uid
+    assert re.search(rb"\(maildrop queue, sender UID %d\)" % uid, out.stdout), out.stdout
     assert re.search(rb"^-- \d+ Kbytes in 1 Request\.$", out.stdout, re.M), out.stdout
     tern.start()
     assert delivered(T2)[0]["Subject"] == "later"
@@ -133,19 +147,79 @@ CALLERS = {
     "git-send-email": ["-f", "terntest1@localhost", "-i", T1],
     "unattended-upgrades": ["-oi", "-t"],
     "logwatch": ["-t"],
+    "mdadm": ["-t"],
+    "sudo": ["-t"],
 }
 
 
+@AS_USERS
 @pytest.mark.parametrize("caller", sorted(CALLERS))
-def test_debian_callers(tern, caller):
+def test_debian_callers(tern, caller, user):
+    """Each caller's arguments, as root and as a user (cron runs it as the
+    crontab's owner); the message as that caller writes it, with a To:
+    field for -t and 8-bit text for -B8BITMIME."""
     msg = (b"To: terntest1@localhost\nSubject: from " + caller.encode() +
-           b"\nContent-Type: text/plain; charset=UTF-8\n\nh\xc3\xa9llo\n")
-    r = run_sendmail(tern, CALLERS[caller], msg, T1)
+           b"\nContent-Type: text/plain; charset=UTF-8\n\nh\xc3\xa9llo\n.\nend\n")
+    r = run_sendmail(tern, CALLERS[caller], msg, user)
     assert r.returncode == 0, r.stderr
     m = delivered(T1)[0]
     assert m["Subject"] == "from " + caller
+    uid = pwd.getpwnam(user or "root").pw_uid
+    assert any(f"(tern, from userid {uid})" in h for h in m.get_all("Received")), m
+    body = m.get_payload(decode=True)
+    # -i: the lone dot is text; without it (-t alone) it ends the message.
+    if "-i" in CALLERS[caller] or "-oi" in CALLERS[caller]:
+        assert body == "h\u00e9llo\n.\nend\n".encode(), body
+    else:
+        assert body == "h\u00e9llo\n".encode(), body
+    if "-f" in CALLERS[caller]:
+        assert m["Return-Path"] == "<terntest1@localhost>"
     if caller == "cron":
-        assert m["From"].startswith('"CronDaemon" <terntest1@'), m["From"]
+        login = user or "root"
+        assert m["From"].startswith(f'"CronDaemon" <{login}@'), m["From"]
+
+
+def test_real_client_s_nail(tern):
+    """Debian's s-nail, told to use this instance's sendmail (its mta
+    variable; the configuration through TERN_CONFIG, as for any program
+    that runs sendmail with fixed arguments), as a user and as root."""
+    snail = shutil.which("s-nail")
+    assert snail, "s-nail is not installed (make deps)"
+    env = dict(os.environ, TERN_CONFIG=str(tern.dir / "etc" / "tern.conf"), HOME="/nonexistent",
+               MAILRC="/dev/null")
+    for user, to in ((T1, T2), (None, T1)):
+        cmd = [snail, "-n", "-#", "-S", f"mta={tern.dir / 'bin' / 'sendmail'}", "-S", "sendwait",
+               "-s", f"s-nail to {to}", to]
+        if user:
+            cmd = ["runuser", "-u", user, "--", *cmd]
+        r = subprocess.run(cmd, input=b"hello from s-nail\n", env=env, capture_output=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        m = delivered(to)[0]
+        assert m["Subject"] == f"s-nail to {to}"
+        assert m.get_payload(decode=True) == b"hello from s-nail\n"
+        uid = pwd.getpwnam(user or "root").pw_uid
+        assert any(f"(tern, from userid {uid})" in h for h in m.get_all("Received"))
+        assert email.utils.parsedate_to_datetime(m["Date"]) is not None
+        assert m["Message-ID"]
+
+
+def test_cron_style_pipe(tern):
+    """A job's output piped into "sendmail -t" by a shell, as a user."""
+    sm = tern.dir / "bin" / "sendmail"
+    script = (f"(printf 'To: {T2}\\nCc: {T1}@localhost\\nSubject: job output\\n\\n'; "
+              f"echo line one; echo .; echo line three) | {sm} -t")
+    env = dict(os.environ, TERN_CONFIG=str(tern.dir / "etc" / "tern.conf"))
+    r = subprocess.run(["runuser", "-u", T1, "--", "sh", "-c", script], env=env,
+                       capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    for u in (T1, T2):
+        m = delivered(u)[0]
+        assert m["Subject"] == "job output"
+        # Without -i the lone dot ends the message, as in Postfix.
+        assert m.get_payload() == "line one\n"
+        name, addr = email.utils.parseaddr(m["From"])
+        assert addr.startswith("terntest1@"), m["From"]
 
 
 def test_added_headers(tern):
@@ -187,6 +261,8 @@ def test_hostile_drop_files(tern):
         "0NULBYTE": drop(u1.pw_uid, T1, b"Subject: n\n\nx\0y\n"),
         "0NOTMINE": drop(u1.pw_uid, T1, b"Subject: forged\n\nx\n", sender="root"),
         "0GARBAGE": b"\x00\xff" * 100,
+        # Over message_size_limit (10240000 by default), well formed.
+        "0TOOBIG": drop(u1.pw_uid, T1, b"Subject: big\n\n" + (b"x" * 79 + b"\n") * 130000),
     }
     owners = {"0NOTMINE": u2.pw_uid}
     # Made elsewhere and renamed in whole, as ternpostdrop does: pickup
@@ -199,9 +275,17 @@ def test_hostile_drop_files(tern):
         os.chown(p, owners.get(name, u1.pw_uid), u1.pw_gid)
         p.chmod(0o604)
     (stage / "0SYMLINK").symlink_to("/etc/shadow")
-    for name in [*hostile, "0SYMLINK"]:
+    os.mkfifo(stage / "0FIFO")
+    os.chown(stage / "0FIFO", u1.pw_uid, u1.pw_gid)
+    # A good file with a second name outside maildrop/: refused, since
+    # whoever holds the other name could change it under pickup.
+    (stage / "0HARDLINK").write_bytes(good)
+    os.chown(stage / "0HARDLINK", u1.pw_uid, u1.pw_gid)
+    os.link(stage / "0HARDLINK", stage / "other-name")
+    specials = ["0SYMLINK", "0FIFO", "0HARDLINK"]
+    for name in [*hostile, *specials]:
         os.rename(stage / name, md / name)
-    names = sorted(hostile) + ["0SYMLINK"]
+    names = sorted(hostile) + specials
     for n in names:
         wait_for(lambda: os.path.lexists(tern.queue / "corrupt" / ("drop-" + n)),
                  what=f"{n} in corrupt/")
@@ -241,15 +325,27 @@ def test_mailq_and_modes(tern):
     r = run_sendmail(tern, ["-bv", "terntest1@localhost"], b"")
     assert r.returncode == 0 and b"terntest1@localhost" in r.stdout
     assert run_sendmail(tern, ["-bv", "@@"], b"").returncode == 67
+    # -qINTERVAL and -bh read no message: standard input stays open here.
+    env = dict(os.environ, TERN_CONFIG=str(tern.dir / "etc" / "tern.conf"))
+    for flag in ("-q30m", "-bh"):
+        p = subprocess.Popen([str(tern.dir / "bin" / "sendmail"), flag], stdin=subprocess.PIPE,
+                             env=env)
+        try:
+            assert p.wait(timeout=10) == 0, flag
+        finally:
+            p.stdin.close()
+            if p.poll() is None:
+                p.kill()
 
 
-def test_bs_session_as_alpine_does(tern):
+@AS_USERS
+def test_bs_session_as_alpine_does(tern, user):
     """Alpine runs "sendmail -bs -odb -oem" and speaks SMTP on the pipe."""
     script = (b"EHLO client\r\nMAIL FROM:<terntest1@localhost>\r\n"
               b"RCPT TO:<terntest2@localhost>\r\nRCPT TO:<bad address@x>\r\n"
               b"DATA\r\nSubject: bs\r\n\r\n..dot\r\nline\r\n.\r\n"
               b"RCPT TO:<terntest2@localhost>\r\nQUIT\r\n")
-    r = run_sendmail(tern, ["-bs", "-odb", "-oem"], script, T1)
+    r = run_sendmail(tern, ["-bs", "-odb", "-oem"], script, user)
     assert r.returncode == 0, r.stderr
     codes = [l[:3] for l in r.stdout.decode().split("\r\n") if l[:3].isdigit() and l[3:4] == " "]
     assert codes == ["220", "250", "250", "250", "501", "354", "250", "503", "221"], r.stdout

@@ -12,6 +12,7 @@
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +255,34 @@ test_ids(void **state)
 	assert_int_equal(queue_path(path, 13, QDIR_DEFERRED, "ABC"), 0);
 	assert_int_equal(queue_path(path, sizeof(path), QDIR_TMP, "../x"), -1);
 	assert_int_equal(queue_path(path, sizeof(path), QDIR_COUNT, "ABC"), -1);
+}
+
+/* The "delay=" of log lines comes from the time in the id. */
+static void
+test_id_time(void **state)
+{
+	char		 id[QUEUE_ID_SIZE], d[32];
+	struct timeval	 tv;
+	long long	 t, now;
+
+	(void)state;
+	gettimeofday(&tv, NULL);
+	now = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+	queue_id_new(id);
+	t = queue_id_usec(id);
+	assert_true(t >= now && t < now + 5000000);
+	/* 1 s after the epoch: 1000000 us is 0000000UGI0 in base 32. */
+	assert_int_equal(queue_id_usec("0000000UGI0000000000"), 1000000);
+	assert_int_equal(queue_id_usec("ABC"), -1);		/* not our shape */
+	assert_int_equal(queue_id_usec("0000000UGI00000000000"), -1); /* 21 */
+	assert_int_equal(queue_id_usec("W0000000000000000000"), -1);	/* 'W' */
+	queue_id_delay(id, d, sizeof(d));
+	assert_true(strtod(d, NULL) >= 0 && strtod(d, NULL) < 5);
+	assert_non_null(strchr(d, '.'));
+	queue_id_delay("0000000UGI0000000000", d, sizeof(d));
+	assert_true(strtod(d, NULL) > 1e9);	/* since 1970 */
+	queue_id_delay("ABC", d, sizeof(d));
+	assert_string_equal(d, "0");
 }
 
 static void
@@ -1117,6 +1146,7 @@ main(void)
 		QT(test_dirs),
 		QT(test_links_repair),
 		QT(test_ids),
+		QT(test_id_time),
 		QT(test_round_trip),
 		QT(test_mark_and_move),
 		QT(test_abort),

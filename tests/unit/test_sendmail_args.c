@@ -84,7 +84,15 @@ test_modes(void **state)
 	assert_int_equal(args(&o, "sendmail", "-q", NULL), 0);
 	assert_int_equal(o.mode, SM_MODE_FLUSH);
 	assert_int_equal(args(&o, "sendmail", "-q30m", NULL), 0);
+	assert_int_equal(o.mode, SM_MODE_IGNORE);	/* reads no message */
+	assert_int_equal(args(&o, "sendmail", "-bh", NULL), 0);
+	assert_int_equal(o.mode, SM_MODE_IGNORE);
+	assert_int_equal(args(&o, "sendmail", "-qRexample.org", NULL), 0);
+	assert_int_equal(o.mode, SM_MODE_FLUSH);
+	assert_int_equal(args(&o, "sendmail", "-Am", "-L", "x", "-oA/etc/a",
+	    "u", NULL), 0);
 	assert_int_equal(o.mode, SM_MODE_DELIVER);
+	assert_int_equal(o.nrcpt, 1);
 	assert_int_equal(args(&o, "sendmail", "-bv", "a@b", NULL), 0);
 	assert_int_equal(o.mode, SM_MODE_VERIFY);
 }
@@ -106,6 +114,8 @@ test_usage_errors(void **state)
 	assert_int_equal(args(&o, "sendmail", "-V", "a=b", "u", NULL),
 	    SM_EX_USAGE);
 	assert_int_equal(args(&o, "mailq", "u", NULL), SM_EX_USAGE);
+	assert_int_equal(args(&o, "sendmail", "-qX", NULL), SM_EX_USAGE);
+	assert_int_equal(args(&o, "sendmail", "-bp", "-t", NULL), SM_EX_USAGE);
 	assert_non_null(o.error);
 }
 

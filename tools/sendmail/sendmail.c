@@ -29,6 +29,8 @@ main(int argc, char **argv)
 		    "[recipient ...]  (see sendmail(1))\n", o.error);
 		return rc;
 	}
+	if (o.mode == SM_MODE_IGNORE)
+		return SM_EX_OK;
 	path = o.config != NULL ? o.config : getenv("TERN_CONFIG");
 	if (config_load(path, &cfg) < 0)
 		return SM_EX_CONFIG;

@@ -31,7 +31,8 @@ enum sendmail_mode {
 	SM_MODE_NEWALIASES,	/* -bi, -I, newaliases */
 	SM_MODE_VERIFY,		/* -bv */
 	SM_MODE_SMTP,		/* -bs */
-	SM_MODE_FLUSH		/* -q */
+	SM_MODE_FLUSH,		/* -q */
+	SM_MODE_IGNORE		/* -qINTERVAL, -bh, -bH: nothing to do, exit 0 */
 };
 
 struct sendmail_opts {

@@ -79,6 +79,8 @@ sendmail_mode(struct sendmail_opts *o, const char *m)
 		o->mode = SM_MODE_VERIFY;
 	else if (strcmp(m, "s") == 0)
 		o->mode = SM_MODE_SMTP;
+	else if (strcmp(m, "h") == 0 || strcmp(m, "H") == 0)
+		o->mode = SM_MODE_IGNORE;	/* host status: none kept */
 	else if (strcmp(m, "d") == 0 || strcmp(m, "D") == 0 ||
 	    strcmp(m, "l") == 0)
 		return sendmail_usage(o, "daemon mode: start master(8) instead");
@@ -142,9 +144,16 @@ sendmail_option(struct sendmail_opts *o, int c, const char *arg)
 			o->ignore_dots = 1;
 		break;
 	case 'q':
-		/* -q, -qRsite, -qSsite flush; -qINTERVAL is ignored. */
+		/* -q, -qRsite, -qSsite flush; -qINTERVAL (a queue runner
+		 * daemon in sendmail 8) does nothing and, as in Postfix,
+		 * reads no message. */
 		if (arg == NULL || arg[0] == 'R' || arg[0] == 'S')
 			o->mode = SM_MODE_FLUSH;
+		else if (arg[0] >= '0' && arg[0] <= '9')
+			o->mode = SM_MODE_IGNORE;
+		else
+			return sendmail_usage(o, "-q takes an interval, "
+			    "Rsite or Ssite");
 		break;
 	case 't':
 		o->extract = 1;
@@ -152,7 +161,8 @@ sendmail_option(struct sendmail_opts *o, int c, const char *arg)
 	case 'v':
 		o->verbose = 1;
 		break;
-	case '4': case '6': case 'G': case 'L': case 'O': case 'U': case 'X':
+	case '4': case '6': case 'A': case 'G': case 'L': case 'O': case 'U':
+	case 'X':
 	case 'e': case 'h': case 'm': case 'n': case 'p': case 'x':
 		break;		/* accepted and ignored, as by Postfix */
 	default:
@@ -178,7 +188,7 @@ sendmail_args(int argc, char **argv, struct sendmail_opts *o)
 	opterr = 0;
 	optind = 0;	/* GNU: also resets getopt's state, for tests */
 	while ((c = getopt(argc, argv,
-	    "+:46B:C:F:GIL:N:O:R:UV:X:b:c:e:f:h:imno:p:q::r:tvx")) != -1) {
+	    "+:46A:B:C:F:GIL:N:O:R:UV:X:b:c:e:f:h:imno:p:q::r:tvx")) != -1) {
 		if (c == '?')
 			return sendmail_usage(o, "unknown option");
 		if (c == ':')
@@ -188,6 +198,8 @@ sendmail_args(int argc, char **argv, struct sendmail_opts *o)
 	}
 	o->nrcpt = argc - optind;
 	o->rcpt = argv + optind;
+	if (o->extract && o->mode != SM_MODE_DELIVER)
+		return sendmail_usage(o, "-t is for submitting a message only");
 	if (o->mode != SM_MODE_DELIVER && o->mode != SM_MODE_VERIFY &&
 	    o->nrcpt > 0)
 		return sendmail_usage(o, "recipients given in a mode that "
