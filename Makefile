@@ -32,7 +32,7 @@ MANDIR     = $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 
-DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup bounce
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \

@@ -510,7 +510,8 @@ class TernMTA(MTA):
     """tern from a build directory, started with mk/instance.sh."""
 
     name = "tern"
-    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup")
+    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup",
+                "bounce")
 
     def __init__(self, opts, port):
         super().__init__(opts, port)

@@ -12,12 +12,12 @@ destdir=$1 prefix=$2 sysconfdir=$3 queuedir=$4 build=$5
 inst() { install -D -m "$1" "$2" "$destdir$3"; }
 
 inst 0755 "$build/bin/master" "$prefix/sbin/tern-master"
-for d in smtpd qmgr deliver resolver anvil smtp pickup; do
+for d in smtpd qmgr deliver resolver anvil smtp pickup bounce; do
 	inst 0755 "$build/bin/$d" "$prefix/lib/tern/$d"
 done
 for t in "$build"/bin/*; do
 	n=$(basename "$t")
-	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp|pickup|ternpostdrop) continue ;; esac
+	case "$n" in master|smtpd|qmgr|deliver|resolver|anvil|smtp|pickup|bounce|ternpostdrop) continue ;; esac
 	inst 0755 "$t" "$prefix/sbin/$n"
 done
 # sendmail runs the ternpostdrop in its own directory; set-gid terndrop

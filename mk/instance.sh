@@ -79,6 +79,7 @@ resolver    unix   private/resolver     -      n       1      resolver
 anvil       unix   private/anvil        -      n       1      anvil
 smtp        unix   private/smtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
+bounce      unix   private/bounce       -      n       1      bounce
 CONF
 	fi
 }

@@ -120,16 +120,14 @@ log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
 		    safe);
 }
 
-#define EXPIRED_DSN	"5.4.7"
+/* Postfix reports expired mail with 4.4.7 and action "failed". */
+#define EXPIRED_DSN	"4.4.7"
 #define EXPIRED_TEXT	"message expired in the queue"
 
 /*
  * The queue lifetime is over: every pending recipient bounces, each with
- * its outcome record and status byte, all made durable by one fdatasync.
- * TODO(bounce): this and qmgr_entry_done() are the places where a delivery
- * status notification to the sender (RFC 3464) must be queued - durably,
- * before the status byte is set or the file removed, so a crash cannot lose
- * the bounce.  Until then the outcome is logged and recorded in the file.
+ * its outcome record and status byte, all made durable by one fdatasync;
+ * the failure notice that follows (msg_finish) reports them.
  */
 static void
 msg_expire(struct qmgr_msg *m)
@@ -160,9 +158,19 @@ msg_expire(struct qmgr_msg *m)
 	}
 }
 
-/* Some recipients remain pending: either the queue lifetime is over (then
- * they bounce as expired) or the file waits in deferred/, its mtime being
- * the time of the next attempt. */
+/* The queue lifetime of m: bounce_queue_lifetime for mail from <>
+ * (notices, mostly), maximal_queue_lifetime for the rest. */
+static int
+msg_lifetime(const struct qmgr *q, const struct qmgr_msg *m)
+{
+	return m->env.sender[0] == '\0' ? q->par->bounce_queue_lifetime :
+	    q->par->maximal_queue_lifetime;
+}
+
+/* The file waits in deferred/, its mtime being the time of the next
+ * attempt: some recipients are pending, or a notice is still due.  A
+ * delay warning goes first if one is due (once per message; if bounce
+ * fails it is tried again at the next round). */
 static void
 msg_defer(struct qmgr *q, struct qmgr_msg *m)
 {
@@ -173,13 +181,10 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 
 	now = (long long)time(NULL);
 	age = now - m->env.arrival;
-	if (qmgr_expired(age, cfg->maximal_queue_lifetime)) {
-		msg_expire(m);
-		if (queue_pending_count(&m->env) == 0) {
-			msg_remove(q, m);
-			return;
-		}
-	}
+	if (cfg->delay_warning_time > 0 && age >= cfg->delay_warning_time &&
+	    queue_pending_count(&m->env) > 0)
+		(void)qmgr_notice(q, m, BOUNCE_DELAYED, m->env.arrival +
+		    msg_lifetime(q, m));
 	wait = qmgr_backoff(age, cfg->minimal_backoff_time,
 	    cfg->maximal_backoff_time);
 	ts[0].tv_sec = 0;
@@ -198,11 +203,25 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 	msg_free(q, m);
 }
 
-/* The round is over: every pending recipient has been tried once. */
+/*
+ * The round is over: every pending recipient has been tried once.  What
+ * has outlived its queue lifetime bounces; then the notices that are due
+ * (failures, and successes for NOTIFY=SUCCESS) are queued and recorded,
+ * and only then may the file leave the queue.  A notice that could not be
+ * queued keeps the message, deferred, so it is tried again.
+ */
 static void
 msg_finish(struct qmgr *q, struct qmgr_msg *m)
 {
-	if (queue_pending_count(&m->env) == 0)
+	int	 noticed;
+
+	if (queue_pending_count(&m->env) > 0 &&
+	    qmgr_expired((long long)time(NULL) - m->env.arrival,
+	    msg_lifetime(q, m)))
+		msg_expire(m);
+	noticed = qmgr_notice(q, m, BOUNCE_FAILED, 0) == 0;
+	noticed = qmgr_notice(q, m, BOUNCE_DELIVERED, 0) == 0 && noticed;
+	if (queue_pending_count(&m->env) == 0 && noticed)
 		msg_remove(q, m);
 	else
 		msg_defer(q, m);
@@ -365,7 +384,9 @@ qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m)
 	if (!m->loaded && msg_open(q, m) == -1)
 		return;
 	if (queue_pending_count(&m->env) == 0) {
-		msg_remove(q, m);
+		/* Done but for its notices (bounce was down, or a crash
+		 * came between the last outcome and the notice). */
+		msg_finish(q, m);
 		return;
 	}
 	msg_route(q, m);
@@ -520,8 +541,11 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 	m->conn_fail = 0;
 	final = e->cursor >= e->nrcpt &&
 	    queue_pending_count(&m->env) == e->nbatch;
+	/* A success notice is due after the message leaves active/ no more:
+	 * the delivered status bytes must be on file for it. */
 	for (k = 0; k < e->nbatch && final; k++)
-		if (out[k].status != QMGR_RCPT_OK)
+		if (out[k].status != QMGR_RCPT_OK ||
+		    (m->env.rcpt[e->batch[k]].notify & QUEUE_NOTIFY_SUCCESS))
 			final = 0;
 	recorded = final;
 	if (!final) {
