@@ -403,6 +403,13 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 		if (ipc_msg_addf(m, name, "%.*s", textmax,
 		    out[i].text ? out[i].text : "") < 0)
 			return -1;
+		if (out[i].status != DELIVER_OK ||
+		    out[i].action == DELIVER_ACTION_DELIVERED)
+			continue;
+		attr_name(name, sizeof(name), DELIVER_A_ACTION, i);
+		if (ipc_msg_add(m, name, out[i].action ==
+		    DELIVER_ACTION_RELAYED ? "relayed" : "passed") < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -426,19 +433,20 @@ proto_deliver_reply_encode(struct ipc_msg *m, const struct deliver_outcome *out,
 	return -1;
 }
 
-/* The attributes of the three per-recipient kinds, each index at most
+/* The attributes of the four per-recipient kinds, each index at most
  * once and below n, into v[kind * n + i].  0, or -1 with *err. */
 static int
 reply_collect(const struct ipc_msg *m, int n, const char **v,
     const char **err)
 {
 	static const char *const kind[] = {
-		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT
+		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT,
+		DELIVER_A_ACTION
 	};
 	int	 i, j, k, r;
 
 	for (i = 0; i < m->nattr; i++)
-		for (j = 0; j < 3; j++) {
+		for (j = 0; j < 4; j++) {
 			if ((r = attr_index(m->attr[i].name, kind[j], n,
 			    &k)) == 0)
 				continue;
@@ -472,6 +480,25 @@ reply_one(const char *status, const char *dsn, const char *text,
 		return 1;
 	}
 	out->dsn = dsn;
+	return 0;
+}
+
+/* action.<i>: only with "ok"; an unknown word or one with another status
+ * is unclear and ignored (the outcome stands, as "delivered"). */
+static int
+reply_action(const char *action, struct deliver_outcome *out)
+{
+	out->action = DELIVER_ACTION_DELIVERED;
+	if (action == NULL)
+		return 0;
+	if (out->status != DELIVER_OK)
+		return 1;
+	if (strcmp(action, "relayed") == 0)
+		out->action = DELIVER_ACTION_RELAYED;
+	else if (strcmp(action, "passed") == 0)
+		out->action = DELIVER_ACTION_PASSED;
+	else
+		return 1;
 	return 0;
 }
 
@@ -512,13 +539,15 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 	}
 	if (reply_check_head(m, n, out, err) < 0)
 		return -1;
-	v = xcalloc((size_t)n * 3, sizeof(*v));
+	v = xcalloc((size_t)n * 4, sizeof(*v));
 	if (reply_collect(m, n, v, err) < 0) {
 		free(v);
 		return -1;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		unclear += reply_one(v[i], v[n + i], v[2 * n + i], &out[i]);
+		unclear += reply_action(v[3 * n + i], &out[i]);
+	}
 	free(v);
 	return unclear;
 }

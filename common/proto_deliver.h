@@ -19,6 +19,14 @@
  *	    status.<i>=ok | defer | bounce         one per request recipient,
  *	    dsn.<i>=<enhanced status, e.g. 2.0.0, 4.2.2, 5.1.1>   same order
  *	    text.<i>=<human-readable outcome, for logs and bounces>
+ *	    [action.<i>=relayed | passed]       optional, with "ok" only: the
+ *	        next hop took the message but sends no delivery notice
+ *	        (RFC 3461: a server without DSN; qmgr reports "relayed"
+ *	        itself when the sender asked for NOTIFY=SUCCESS), or it
+ *	        took on the notices (a server with DSN, to which NOTIFY was
+ *	        passed on: qmgr sends none); absent: "delivered" (a mailbox).
+ *	        Added within version 3: an older qmgr ignores it, and a
+ *	        reply without it means what it always did.
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -86,6 +94,7 @@
 #define DELIVER_A_STATUS	"status"	/* status.<i> */
 #define DELIVER_A_DSN		"dsn"		/* dsn.<i> */
 #define DELIVER_A_TEXT		"text"		/* text.<i> */
+#define DELIVER_A_ACTION	"action"	/* action.<i>, optional */
 
 /* The status words, in this order. */
 enum deliver_status {
@@ -107,12 +116,20 @@ struct deliver_request {
 	const char	**rcpt;		/* nrcpt entries */
 };
 
+/* What an "ok" means for delivery status notifications (action.<i>). */
+enum deliver_action {
+	DELIVER_ACTION_DELIVERED,	/* in the mailbox: no attribute */
+	DELIVER_ACTION_RELAYED,		/* "relayed": next hop without DSN */
+	DELIVER_ACTION_PASSED		/* "passed": next hop with DSN */
+};
+
 /* One recipient's outcome.  Decoded, dsn and text point into the reply
  * or are static. */
 struct deliver_outcome {
 	enum deliver_status	 status;
 	const char		*dsn;
 	const char		*text;
+	enum deliver_action	 action;	/* with DELIVER_OK only */
 };
 
 /* Requests, built in steps so a sender can fill a frame: start (every

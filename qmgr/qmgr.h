@@ -113,6 +113,8 @@ struct qmgr_outcome {
 	enum qmgr_rcpt_status	 status;
 	const char		*dsn;	/* points into the reply, or static */
 	const char		*text;
+	enum deliver_action	 action;	/* with QMGR_RCPT_OK: what the
+						   transport says it means */
 };
 
 /* Build a DELIVER_T_REQUEST (to next hop nexthop, attribute "nexthop"

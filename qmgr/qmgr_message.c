@@ -478,6 +478,19 @@ static int
 msg_record_outcome(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
 {
 	switch (o->status) {
+	case QMGR_RCPT_OK:
+		/* Only what a success notice needs: relayed to a server
+		 * without DSN is reported as such; a server with DSN took
+		 * the notice on, so ours is marked as not due. */
+		if (!(m->env.rcpt[i].notify & QUEUE_NOTIFY_SUCCESS))
+			return 0;
+		if (o->action == DELIVER_ACTION_RELAYED)
+			return qmgr_record_write(m, i, OUTCOME_RELAYED, o->dsn,
+			    o->text);
+		if (o->action == DELIVER_ACTION_PASSED)
+			return qmgr_record_notice(m, i,
+			    OUTCOME_NOTICE_DELIVERED, "passed on") < 0 ? -1 : 1;
+		return 0;
 	case QMGR_RCPT_BOUNCE:
 		return qmgr_record_write(m, i, OUTCOME_BOUNCED, o->dsn,
 		    o->text);
@@ -568,6 +581,9 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 				break;
 			}
 			m->env.rcpt[i].status = RCPT_DELIVERED;
+			if (out[k].action == DELIVER_ACTION_PASSED &&
+			    m->noticed != NULL)
+				m->noticed[i] |= QMGR_NOTICED_DELIVERED;
 			/* deliver has logged it, with the mailbox; one line
 			 * per delivery, as in Postfix.  Without an agent
 			 * ("discard") the line is ours. */
