@@ -42,6 +42,8 @@ PROCESSES = {
              {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
     "pickup": ("mail_owner", "mail_owner", "none",
                {"null", "log", "listen:own", "inotify", "queue", "connected"}),
+    "bounce": ("mail_owner", "mail_owner", "none",
+               {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
 }
 
 
