@@ -65,6 +65,10 @@ int	bounce_compose_headers(const struct bounce_notice *, const char *boundary,
 int	bounce_compose_human(const struct bounce_notice *, struct buf *out);
 int	bounce_compose_status(const struct bounce_notice *, struct buf *out);
 int	bounce_compose_original(const struct bounce_notice *, struct buf *out);
+#define BOUNCE_BOUNDARY_SIZE	(QUEUE_ID_SIZE + 64)
+/* The MIME boundary of b's notice (outlen >= BOUNCE_BOUNDARY_SIZE): one
+ * that does not occur in the returned message. */
+void	bounce_boundary(const struct bounce_notice *, char *out, size_t outlen);
 /* The whole notice (headers, then the three parts). */
 int	bounce_compose(const struct bounce_notice *, struct buf *out);
 

@@ -111,8 +111,11 @@ int
 bounce_compose_headers(const struct bounce_notice *b, const char *boundary,
     struct buf *out)
 {
-	char	 date[64];
+	char	 date[64], to[QUEUE_ADDR_MAX + 1];
 
+	/* The envelope has the address as it is; the header field stays
+	 * ASCII (an 8-bit sender's is shown with '?'). */
+	bounce_ascii(to, sizeof(to), b->to, strlen(b->to));
 	if (bounce_date(b->now, date, sizeof(date)) < 0)
 		return -1;
 	return buf_appendf(out,
@@ -129,7 +132,7 @@ bounce_compose_headers(const struct bounce_notice *b, const char *boundary,
 	    "\n"
 	    "This is a MIME-encapsulated message.\n"
 	    "\n",
-	    b->myhostname, b->to, bounce_subject(b->event), date,
+	    b->myhostname, to, bounce_subject(b->event), date,
 	    b->notice_id, b->now, b->myhostname, boundary,
 	    b->env->body == QUEUE_BODY_8BITMIME ? "8bit" : "7bit");
 }
@@ -166,7 +169,8 @@ bounce_human_intro(const struct bounce_notice *b, struct buf *out)
 		    "delivered to the destination(s) listed below.\n\n");
 	case BOUNCE_DELAYED:
 		if (bounce_date(b->until, until, sizeof(until)) < 0)
-			return -1;
+			strlcpy(until, "its queue lifetime is over",
+			    sizeof(until));
 		return buf_appendf(out, "####################################"
 		    "################################\n# THIS IS A WARNING "
 		    "ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\n#######"
@@ -210,13 +214,13 @@ bounce_compose_human(const struct bounce_notice *b, struct buf *out)
 static int
 bounce_field_addr(struct buf *out, const char *name, const char *v)
 {
-	char	 a[QUEUE_ADDR_MAX + 1];
+	char	 a[QUEUE_ADDR_MAX + 1], type[QUEUE_ADDR_MAX + 1];
 	const char *semi = strchr(v, ';');
 
 	if (semi != NULL && semi > v) {
+		bounce_ascii(type, sizeof(type), v, (size_t)(semi - v));
 		bounce_ascii(a, sizeof(a), semi + 1, strlen(semi + 1));
-		return buf_appendf(out, "%s: %.*s; %s\n", name,
-		    (int)(semi - v), v, a);
+		return buf_appendf(out, "%s: %s; %s\n", name, type, a);
 	}
 	bounce_ascii(a, sizeof(a), v, strlen(v));
 	return buf_appendf(out, "%s: rfc822; %s\n", name, a);
@@ -276,12 +280,14 @@ bounce_status_rcpt(const struct bounce_notice *b, int i, struct buf *out)
 		if (buf_appendf(out, "Diagnostic-Code: X-Tern; %s\n", reply) < 0)
 			return -1;
 	}
-	if (bounce_date(o->time, date, sizeof(date)) < 0 ||
+	/* A time no calendar can show (a damaged record) leaves its
+	 * optional field out rather than the notice. */
+	if (bounce_date(o->time, date, sizeof(date)) == 0 &&
 	    buf_appendf(out, "Last-Attempt-Date: %s\n", date) < 0)
 		return -1;
 	if (b->event == BOUNCE_DELAYED &&
-	    (bounce_date(b->until, date, sizeof(date)) < 0 ||
-	    buf_appendf(out, "Will-Retry-Until: %s\n", date) < 0))
+	    bounce_date(b->until, date, sizeof(date)) == 0 &&
+	    buf_appendf(out, "Will-Retry-Until: %s\n", date) < 0)
 		return -1;
 	return 0;
 }
@@ -292,8 +298,7 @@ bounce_compose_status(const struct bounce_notice *b, struct buf *out)
 	char	 date[64], envid[QUEUE_ADDR_MAX + 1];
 	int	 k;
 
-	if (bounce_date(b->env->arrival, date, sizeof(date)) < 0 ||
-	    buf_appendf(out, "Content-Description: Delivery report\n"
+	if (buf_appendf(out, "Content-Description: Delivery report\n"
 	    "Content-Type: message/delivery-status\n\n"
 	    "Reporting-MTA: dns; %s\nX-Tern-Queue-ID: %s\n", b->myhostname,
 	    b->env->id) < 0)
@@ -307,7 +312,8 @@ bounce_compose_status(const struct bounce_notice *b, struct buf *out)
 		if (buf_appendf(out, "Original-Envelope-Id: %s\n", envid) < 0)
 			return -1;
 	}
-	if (buf_appendf(out, "Arrival-Date: %s\n", date) < 0)
+	if (bounce_date(b->env->arrival, date, sizeof(date)) == 0 &&
+	    buf_appendf(out, "Arrival-Date: %s\n", date) < 0)
 		return -1;
 	for (k = 0; k < b->n; k++)
 		if (bounce_status_rcpt(b, b->idx[k], out) < 0)
@@ -346,13 +352,31 @@ bounce_compose_original(const struct bounce_notice *b, struct buf *out)
 	    buf_append(out, b->msg, hlen) < 0 ? -1 : 0;
 }
 
+void
+bounce_boundary(const struct bounce_notice *b, char *out, size_t outlen)
+{
+	int	 n;
+
+	/* The returned message is the sender's text: a line in it that is
+	 * the boundary would end the report early, so another is taken. */
+	for (n = 0;; n++) {
+		if (n == 0)
+			snprintf(out, outlen, "%s.%lld/tern-report",
+			    b->notice_id, b->now);
+		else
+			snprintf(out, outlen, "%s.%lld.%d/tern-report",
+			    b->notice_id, b->now, n);
+		if (memmem(b->msg, b->msglen, out, strlen(out)) == NULL)
+			return;
+	}
+}
+
 int
 bounce_compose(const struct bounce_notice *b, struct buf *out)
 {
-	char	 boundary[QUEUE_ID_SIZE + 64];
+	char	 boundary[BOUNCE_BOUNDARY_SIZE];
 
-	snprintf(boundary, sizeof(boundary), "%s.%lld/tern-report",
-	    b->notice_id, b->now);
+	bounce_boundary(b, boundary, sizeof(boundary));
 	if (bounce_compose_headers(b, boundary, out) < 0 ||
 	    buf_appendf(out, "--%s\n", boundary) < 0 ||
 	    bounce_compose_human(b, out) < 0 ||

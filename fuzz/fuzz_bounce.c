@@ -9,9 +9,9 @@
  * bounce_rcpts_parse() and bounce_diag_split() and the header finder.
  *
  * Invariants: composing never fails with the notice's buffer as
- * bounce_notice.c sizes it; the notice holds no NUL or CR and every line
- * before the returned message is 7-bit (header fields and report fields are
- * cleaned); it ends with the closing boundary; it names each recipient
+ * bounce_notice.c sizes it; everything before the returned message is
+ * printable ASCII, tab and LF (header fields and report fields are
+ * cleaned; the returned message is copied as it is); it ends with the closing boundary; it names each recipient
  * once in the report; the returned part is within bounce_size_limit plus
  * the notice's own text; an accepted recipient list is ascending, in range
  * and spelled back the same; a split diagnostic gives a host without
@@ -109,6 +109,8 @@ check_notice(const struct queue_envelope *env, const char *msg,
 	int			 idx[FUZZ_NRCPT_MAX], i, n;
 	size_t			 k, textpart;
 	const char		*ret;
+	char			 boundary[BOUNCE_BOUNDARY_SIZE];
+	char			 delim[BOUNCE_BOUNDARY_SIZE + 8];
 
 	n = env->nrcpt < FUZZ_NRCPT_MAX ? env->nrcpt : FUZZ_NRCPT_MAX;
 	for (i = 0; i < n; i++) {
@@ -134,19 +136,29 @@ check_notice(const struct queue_envelope *env, const char *msg,
 	b.size_limit = limit;
 	buf_init(&out, BOUNCE_HEADER_MAX + limit + 64 * 1024 + (size_t)n * 4096);
 	FUZZ_ASSERT(bounce_compose(&b, &out) == 0);
-	FUZZ_ASSERT(memchr(out.data, '\0', out.len) == NULL);
 	FUZZ_ASSERT(out.len > 40 && memcmp(out.data + out.len - 15,
 	    "/tern-report--\n", 15) == 0);
-	ret = strstr(out.data, "Content-Type: message/rfc822\n");
-	if (ret == NULL)
-		ret = strstr(out.data, "Content-Type: text/rfc822-headers\n");
-	FUZZ_ASSERT(ret != NULL);
+	/* The boundary starts a line three times before the returned
+	 * message (after the header, the text and the report) and once
+	 * after it, and the message does not hold it. */
+	bounce_boundary(&b, boundary, sizeof(boundary));
+	FUZZ_ASSERT(memmem(b.msg, b.msglen, boundary, strlen(boundary)) == NULL);
+	snprintf(delim, sizeof(delim), "\n--%s\n", boundary);
+	ret = out.data;
+	for (i = 0; i < 3; i++) {
+		ret = memmem(ret, out.len - (size_t)(ret - out.data), delim,
+		    strlen(delim));
+		FUZZ_ASSERT(ret != NULL);
+		ret += strlen(delim);
+	}
+	FUZZ_ASSERT(memmem(ret, out.len - (size_t)(ret - out.data), delim,
+	    strlen(delim)) == NULL);
 	textpart = (size_t)(ret - out.data);
 	for (k = 0; k < textpart; k++)
 		FUZZ_ASSERT(out.data[k] == '\n' || out.data[k] == '\t' ||
 		    ((unsigned char)out.data[k] >= 0x20 &&
 		    (unsigned char)out.data[k] < 0x7f));
-	FUZZ_ASSERT(out.len - textpart <= limit + 256);
+	FUZZ_ASSERT(out.len - textpart <= limit + 256 + strlen(boundary));
 	buf_free(&out);
 }
 
