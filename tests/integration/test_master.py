@@ -88,7 +88,7 @@ def test_sighup_reloads_config(tern):
     # Every daemon was restarted to read the new configuration.
     for s in SERVICES:
         assert not set(after[s]) & set(before[s]), s
-    assert "reloaded: 7 service(s)" in tern.log()
+    assert "reloaded: 8 service(s)" in tern.log()
     mail_flows(tern, "after-reload")
 
 
@@ -175,7 +175,7 @@ def test_crash_loop_backs_off(tern):
     append(tern.dir / "etc" / "master.conf",
            "crashy      unix   private/crashy       -      n       1      /bin/false\n")
     os.kill(master, signal.SIGHUP)
-    wait_for(lambda: "reloaded: 8 service(s)" in tern.log(), what="the reload")
+    wait_for(lambda: "reloaded: 9 service(s)" in tern.log(), what="the reload")
     others = wait_for(lambda: all_running(tern), what="the other services")
     others = {s: set(others[s]) for s in SERVICES}
     seen = []  # (monotonic time a line first appeared, pid, announced delay)
