@@ -708,7 +708,8 @@ class TernMTA(MTA):
     """tern from a build directory, started with mk/instance.sh."""
 
     name = "tern"
-    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq")
+    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq",
+                "bounce")
 
     def __init__(self, opts, port):
         self.build = Path(opts.build)

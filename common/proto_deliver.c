@@ -27,7 +27,7 @@
  * for: "nrcpt\0" and up to four digits with their "\0". */
 #define FRAME_ROOM	((size_t)IPC_FRAME_MAX - 2)
 #define NRCPT_ROOM	(sizeof(DELIVER_A_NRCPT) + sizeof("1000"))
-#define REPLY_KINDS	4	/* status, dsn, text, relayed */
+#define REPLY_KINDS	4	/* status, dsn, text, action */
 
 /* The request's attributes that must appear exactly once. */
 static const char *const request_single[] = {
@@ -404,9 +404,12 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 		if (ipc_msg_addf(m, name, "%.*s", textmax,
 		    out[i].text ? out[i].text : "") < 0)
 			return -1;
-		attr_name(name, sizeof(name), DELIVER_A_RELAYED, i);
-		if (out[i].relayed && out[i].status == DELIVER_OK &&
-		    ipc_msg_add(m, name, "1") < 0)
+		if (out[i].status != DELIVER_OK ||
+		    out[i].action == DELIVER_ACTION_DELIVERED)
+			continue;
+		attr_name(name, sizeof(name), DELIVER_A_ACTION, i);
+		if (ipc_msg_add(m, name, out[i].action ==
+		    DELIVER_ACTION_RELAYED ? "relayed" : "passed") < 0)
 			return -1;
 	}
 	return 0;
@@ -431,15 +434,15 @@ proto_deliver_reply_encode(struct ipc_msg *m, const struct deliver_outcome *out,
 	return -1;
 }
 
-/* The attributes of the per-recipient kinds, each index at most once and
- * below n, into v[kind * n + i].  0, or -1 with *err. */
+/* The attributes of the four per-recipient kinds, each index at most
+ * once and below n, into v[kind * n + i].  0, or -1 with *err. */
 static int
 reply_collect(const struct ipc_msg *m, int n, const char **v,
     const char **err)
 {
 	static const char *const kind[] = {
 		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT,
-		DELIVER_A_RELAYED
+		DELIVER_A_ACTION
 	};
 	int	 i, j, k, r;
 
@@ -458,12 +461,10 @@ reply_collect(const struct ipc_msg *m, int n, const char **v,
 	return 0;
 }
 
-/* Fill out from its status, dsn, text and relayed values; 1 if any was
- * unclear (a relayed flag other than "1", or on an outcome other than ok,
- * is dropped: it only ever adds a notice). */
+/* Fill out from its status, dsn and text values; 1 if any was unclear. */
 static int
 reply_one(const char *status, const char *dsn, const char *text,
-    const char *relayed, struct deliver_outcome *out)
+    struct deliver_outcome *out)
 {
 	enum deliver_status	 st;
 
@@ -471,11 +472,6 @@ reply_one(const char *status, const char *dsn, const char *text,
 		return 1;		/* stays deferred */
 	out->status = st;
 	out->text = text != NULL ? text : "";
-	if (relayed != NULL) {
-		if (strcmp(relayed, "1") != 0 || st != DELIVER_OK)
-			return 1;
-		out->relayed = 1;
-	}
 	if (dsn == NULL || dsn[0] == '\0') {
 		out->dsn = default_dsn(st);
 		return 0;
@@ -485,6 +481,25 @@ reply_one(const char *status, const char *dsn, const char *text,
 		return 1;
 	}
 	out->dsn = dsn;
+	return 0;
+}
+
+/* action.<i>: only with "ok"; an unknown word or one with another status
+ * is unclear and ignored (the outcome stands, as "delivered"). */
+static int
+reply_action(const char *action, struct deliver_outcome *out)
+{
+	out->action = DELIVER_ACTION_DELIVERED;
+	if (action == NULL)
+		return 0;
+	if (out->status != DELIVER_OK)
+		return 1;
+	if (strcmp(action, "relayed") == 0)
+		out->action = DELIVER_ACTION_RELAYED;
+	else if (strcmp(action, "passed") == 0)
+		out->action = DELIVER_ACTION_PASSED;
+	else
+		return 1;
 	return 0;
 }
 
@@ -522,7 +537,7 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 		out[i].status = DELIVER_DEFER;
 		out[i].dsn = "4.3.0";
 		out[i].text = "malformed reply from the delivery agent";
-		out[i].relayed = 0;
+		out[i].action = DELIVER_ACTION_DELIVERED;
 	}
 	if (reply_check_head(m, n, out, err) < 0)
 		return -1;
@@ -531,9 +546,10 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 		free(v);
 		return -1;
 	}
-	for (i = 0; i < n; i++)
-		unclear += reply_one(v[i], v[n + i], v[2 * n + i],
-		    v[3 * n + i], &out[i]);
+	for (i = 0; i < n; i++) {
+		unclear += reply_one(v[i], v[n + i], v[2 * n + i], &out[i]);
+		unclear += reply_action(v[3 * n + i], &out[i]);
+	}
 	free(v);
 	return unclear;
 }

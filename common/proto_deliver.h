@@ -19,12 +19,14 @@
  *	    status.<i>=ok | defer | bounce         one per request recipient,
  *	    dsn.<i>=<enhanced status, e.g. 2.0.0, 4.2.2, 5.1.1>   same order
  *	    text.<i>=<human-readable outcome, for logs and bounces>
- *	    relayed.<i>=1         only with status ok, only when so: the next
- *	        hop took the message without DSN support while the recipient
- *	        asked for NOTIFY=SUCCESS, so no success notice will come from
- *	        further on: RFC 3461 section 4.2's "relayed" action, for
- *	        qmgr's notices (since version 4; a version 3 reader ignores
- *	        it, as every reader ignores attributes it does not know)
+ *	    [action.<i>=relayed | passed]       optional, with "ok" only: the
+ *	        next hop took the message but sends no delivery notice
+ *	        (RFC 3461: a server without DSN; qmgr reports "relayed"
+ *	        itself when the sender asked for NOTIFY=SUCCESS), or it
+ *	        took on the notices (a server with DSN, to which NOTIFY was
+ *	        passed on: qmgr sends none); absent: "delivered" (a mailbox).
+ *	        Added within version 3: an older qmgr ignores it, and a
+ *	        reply without it means what it always did.
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -94,7 +96,7 @@
 #define DELIVER_A_STATUS	"status"	/* status.<i> */
 #define DELIVER_A_DSN		"dsn"		/* dsn.<i> */
 #define DELIVER_A_TEXT		"text"		/* text.<i> */
-#define DELIVER_A_RELAYED	"relayed"	/* relayed.<i>, version 4 */
+#define DELIVER_A_ACTION	"action"	/* action.<i>, optional */
 
 /* The status words, in this order. */
 enum deliver_status {
@@ -116,13 +118,20 @@ struct deliver_request {
 	const char	**rcpt;		/* nrcpt entries */
 };
 
+/* What an "ok" means for delivery status notifications (action.<i>). */
+enum deliver_action {
+	DELIVER_ACTION_DELIVERED,	/* in the mailbox: no attribute */
+	DELIVER_ACTION_RELAYED,		/* "relayed": next hop without DSN */
+	DELIVER_ACTION_PASSED		/* "passed": next hop with DSN */
+};
+
 /* One recipient's outcome.  Decoded, dsn and text point into the reply
  * or are static. */
 struct deliver_outcome {
 	enum deliver_status	 status;
 	const char		*dsn;
 	const char		*text;
-	int			 relayed;	/* DELIVER_A_RELAYED: 0 or 1 */
+	enum deliver_action	 action;	/* with DELIVER_OK only */
 };
 
 /* Requests, built in steps so a sender can fill a frame: start (every

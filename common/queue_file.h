@@ -41,7 +41,9 @@
  * An outcome record is one line appended after the message, recording what
  * became of recipient i (0-based, in rcpt order) at an attempt: action A
  * (D delivered, B bounced, T delayed/deferred, R relayed, E expanded: RFC
- * 3464's actions), the time, the enhanced status code (RFC 3463, "4.2.0")
+ * 3464's actions; and the notice markers F, W, S: a failure notice, a
+ * delay warning or a success notice about recipient i was queued, so a
+ * restart does not send it again), the time, the enhanced status code (RFC 3463, "4.2.0")
  * or "-", the remote host ("mx.example.org[192.0.2.1]", printable ASCII
  * without spaces) or "-", and the diagnostic text (the rest of the line, at
  * most QUEUE_TEXT_MAX bytes; control characters replaced by '?').  Records

@@ -16,7 +16,7 @@
 #include "buf.h"
 #include "queue_outcome.h"
 
-#define OUTCOME_ACTIONS		"DBTRE"
+#define OUTCOME_ACTIONS		"DBTREFWS"
 #define OUTCOME_CHUNK	(16 * 1024)	/* > QUEUE_OUTCOME_MAX */
 
 /* RFC 3463: class "." subject "." detail, class 2, 4 or 5, the others one

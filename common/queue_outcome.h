@@ -20,6 +20,13 @@
 #define OUTCOME_DELAYED		'T'
 #define OUTCOME_RELAYED		'R'
 #define OUTCOME_EXPANDED	'E'
+/* Notice markers, not outcomes: a delivery status notification about
+ * this recipient was queued (bounce(8)) for its failure, a delay, or its
+ * delivery, so it is not sent again after a restart.  The text names the
+ * notice's queue id. */
+#define OUTCOME_NOTICE_FAILED	'F'
+#define OUTCOME_NOTICE_DELAYED	'W'
+#define OUTCOME_NOTICE_DELIVERED 'S'
 
 #define QUEUE_CODE_SIZE		12	/* "5.123.456" and NUL, room to spare */
 #define QUEUE_HOST_SIZE		256

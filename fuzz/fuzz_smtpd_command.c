@@ -1,16 +1,19 @@
 /*
  * fuzz_smtpd_command - the SMTP command line as a client sends it
  * (smtpd/smtpd_command.c): verb split, MAIL FROM and RCPT TO paths and
- * their parameters.  Invariants: the argument lies inside the line; a
+ * their parameters (SIZE, BODY, and RFC 3461's RET, ENVID, NOTIFY, ORCPT
+ * with xtext: smtpd/smtpd_dsn.c).  Invariants: the argument lies inside the line; a
  * recognised verb is really there; an accepted path is a valid mailbox
  * (or <>, or <postmaster>), NUL-terminated within its buffer, and parsing
- * its canonical spelling gives the same result (round trip); a refusal is
+ * its canonical spelling gives the same result (round trip, the DSN
+ * values encoded again as xtext); a refusal is
  * a complete 5xx reply; parsing is deterministic.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "fuzz.h"
+#include "queue_file.h"
 #include "smtpd/smtpd_command.h"
 
 static void
@@ -66,12 +69,24 @@ check_path(const struct smtpd_path *p, int is_mail)
 }
 
 /* Parse the canonical spelling of an accepted path again. */
+/* Append s as xtext (RFC 3461) to line at *n. */
+static void
+put_xtext(char *line, size_t size, int *n, const char *s)
+{
+	for (; *s != '\0'; s++)
+		*n += (*s == '+' || *s == '=' || (unsigned char)*s <= ' ') ?
+		    snprintf(line + *n, size - (size_t)*n, "+%02X",
+		    (unsigned char)*s) :
+		    snprintf(line + *n, size - (size_t)*n, "%c", *s);
+}
+
 static void
 check_round_trip(const struct smtpd_path *p, int is_mail)
 {
 	struct smtpd_path	 q;
 	struct smtpd_result	 res;
-	char			 line[ADDR_PATH_MAX + 128];
+	char			 line[ADDR_PATH_MAX + 4096];
+	const char		*semi;
 	int			 n;
 
 	n = snprintf(line, sizeof(line), "%s<%s>", is_mail ? "FROM:" : "TO:",
@@ -82,6 +97,30 @@ check_round_trip(const struct smtpd_path *p, int is_mail)
 	if (p->body != SMTP_BODY_NONE)
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " BODY=%s",
 		    p->body == SMTP_BODY_7BIT ? "7BIT" : "8BITMIME");
+	if (p->ret != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " RET=%s",
+		    p->ret == QUEUE_RET_FULL ? "FULL" : "HDRS");
+	if (p->envid[0] != '\0') {
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " ENVID=");
+		put_xtext(line, sizeof(line), &n, p->envid);
+	}
+	if (p->notify != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " NOTIFY=%s%s%s%s",
+		    p->notify & QUEUE_NOTIFY_NEVER ? "NEVER" : "",
+		    p->notify & QUEUE_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (p->notify & QUEUE_NOTIFY_SUCCESS) &&
+		    (p->notify & (QUEUE_NOTIFY_FAILURE | QUEUE_NOTIFY_DELAY)) ?
+		    "," : "",
+		    (p->notify & QUEUE_NOTIFY_FAILURE) &&
+		    (p->notify & QUEUE_NOTIFY_DELAY) ? "FAILURE,DELAY" :
+		    p->notify & QUEUE_NOTIFY_FAILURE ? "FAILURE" :
+		    p->notify & QUEUE_NOTIFY_DELAY ? "DELAY" : "");
+	if (p->orcpt[0] != '\0') {
+		FUZZ_ASSERT((semi = strchr(p->orcpt, ';')) != NULL);
+		n += snprintf(line + n, sizeof(line) - (size_t)n, " ORCPT=%.*s;",
+		    (int)(semi - p->orcpt), p->orcpt);
+		put_xtext(line, sizeof(line), &n, semi + 1);
+	}
 	FUZZ_ASSERT(n > 0 && (size_t)n < sizeof(line));
 	FUZZ_ASSERT((is_mail ? smtpd_command_mail : smtpd_command_rcpt)(line,
 	    (size_t)n, &q, &res) == 0);

@@ -7,6 +7,7 @@
 #include "master_params.h"
 
 #include "../anvil/anvil_params.h"
+#include "../bounce/bounce_params.h"
 #include "../deliver/deliver_params.h"
 #include "../qmgr/qmgr_params.h"
 #include "../resolver/resolver_params.h"
@@ -20,6 +21,7 @@ const struct config_table *const master_params_tables[] = {
 	&resolver_params_table,
 	&anvil_params_table,
 	&smtp_params_table,
+	&bounce_params_table,
 };
 
 #define NTABLES	(sizeof(master_params_tables) / sizeof(master_params_tables[0]))

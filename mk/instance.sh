@@ -83,6 +83,7 @@ anvil       unix   private/anvil        -      n       1      anvil
 smtp        unix   private/smtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
 showq       unix   public/showq         -      n       1      showq
+bounce      unix   private/bounce       -      n       1      bounce
 CONF
 	fi
 }

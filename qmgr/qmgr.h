@@ -22,6 +22,7 @@
 #include "ipc.h"
 #include "ipc_event.h"
 #include "map.h"
+#include "proto_bounce.h"
 #include "proto_deliver.h"
 #include "queue.h"
 #include "queue_file.h"
@@ -57,6 +58,9 @@ struct evbuffer;
 #define QMGR_RETRY_MAX		30	/* s, cap of that retry delay */
 #define QMGR_CONN_FAIL_MAX	5	/* crashes on one message before back-off */
 #define QMGR_TEXT_MAX		256	/* bytes of peer text put in a log line */
+#define QMGR_BOUNCE_TIMEOUT	10	/* s to wait for bounce(8) to queue a
+					   notice (qmgr waits: see qmgr_bounce.c) */
+#define QMGR_BOUNCE_RETRY	10	/* s before asking a failed bounce again */
 
 /* ---- qmgr_backoff.c: pure retry-time arithmetic ---------------------- */
 
@@ -113,10 +117,8 @@ struct qmgr_outcome {
 	enum qmgr_rcpt_status	 status;
 	const char		*dsn;	/* points into the reply, or static */
 	const char		*text;
-	int			 relayed;	/* DELIVER_A_RELAYED: an ok whose
-						   next hop offered no DSN while
-						   NOTIFY=SUCCESS was asked: for
-						   the notices (RFC 3461) */
+	enum deliver_action	 action;	/* with QMGR_RCPT_OK: what the
+						   transport says it means */
 };
 
 /* Build a DELIVER_T_REQUEST (to next hop nexthop, attribute "nexthop"
@@ -202,7 +204,13 @@ struct qmgr_msg {
 	unsigned long long	*reason;	/* per recipient: digest of its
 						   latest outcome record, 0 if
 						   none (qmgr_record.c) */
+	unsigned char		*noticed;	/* per recipient: QMGR_NOTICED_*
+						   markers on file */
 };
+
+#define QMGR_NOTICED_FAILED	0x1	/* a failure notice was queued */
+#define QMGR_NOTICED_DELAYED	0x2	/* a delay warning ... */
+#define QMGR_NOTICED_DELIVERED	0x4	/* a success notice ... */
 TAILQ_HEAD(qmgr_msg_list, qmgr_msg);
 
 /* ---- qmgr_record.c: outcome records in the queue file ---------------- */
@@ -219,6 +227,24 @@ int	qmgr_record_write(struct qmgr_msg *, int i, char action,
 /* A sync failed: what was written may not be on disk, so write it again
  * next time. */
 void	qmgr_record_forget(struct qmgr_msg *);
+/* Append the marker record (OUTCOME_NOTICE_*) of a notice about recipient
+ * i, its text naming the notice, without a sync.  0 or -1 (errno). */
+int	qmgr_record_notice(struct qmgr_msg *, int i, char letter,
+	    const char *notice_id);
+
+/* ---- qmgr_bounce.c: delivery status notifications -------------------- */
+
+/* The recipients of env a notice about ev is due for (noticed: the
+ * markers on file, may be NULL) into idx (room for env->nrcpt); their
+ * number.  Pure, for tests. */
+int	qmgr_notice_due(const struct queue_envelope *, const unsigned char
+	    *noticed, enum bounce_event, int *idx);
+struct qmgr;
+/* Queue the notice about ev that is due for the loaded message m, if any,
+ * and record it.  0: done (or none due), -1: it is still due (bounce
+ * failed or a write did): the message must stay in the queue. */
+int	qmgr_notice(struct qmgr *, struct qmgr_msg *, enum bounce_event,
+	    long long until);
 void	qmgr_record_free(struct qmgr_msg *);
 
 /*
@@ -353,6 +379,8 @@ struct qmgr {
 	int			 ndead;
 	struct qmgr_transport_list transports;
 	struct map_list		 transport_maps;
+
+	time_t			 bounce_retry;	/* bounce failed: not before */
 
 	/* qmgr protocol clients (qmgr_listen.c) */
 	struct ipc_server	*listener;

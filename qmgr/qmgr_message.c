@@ -122,16 +122,14 @@ log_rcpt(struct qmgr_msg *m, int i, enum log_level level, const char *status,
 		    safe);
 }
 
-#define EXPIRED_DSN	"5.4.7"
+/* Postfix reports expired mail with 4.4.7 and action "failed". */
+#define EXPIRED_DSN	"4.4.7"
 #define EXPIRED_TEXT	"message expired in the queue"
 
 /*
  * The queue lifetime is over: every pending recipient bounces, each with
- * its outcome record and status byte, all made durable by one fdatasync.
- * TODO(bounce): this and qmgr_entry_done() are the places where a delivery
- * status notification to the sender (RFC 3464) must be queued - durably,
- * before the status byte is set or the file removed, so a crash cannot lose
- * the bounce.  Until then the outcome is logged and recorded in the file.
+ * its outcome record and status byte, all made durable by one fdatasync;
+ * the failure notice that follows (msg_finish) reports them.
  */
 static void
 msg_expire(struct qmgr_msg *m)
@@ -162,9 +160,19 @@ msg_expire(struct qmgr_msg *m)
 	}
 }
 
-/* Some recipients remain pending: either the queue lifetime is over (then
- * they bounce as expired) or the file waits in deferred/, its mtime being
- * the time of the next attempt. */
+/* The queue lifetime of m: bounce_queue_lifetime for mail from <>
+ * (notices, mostly), maximal_queue_lifetime for the rest. */
+static int
+msg_lifetime(const struct qmgr *q, const struct qmgr_msg *m)
+{
+	return m->env.sender[0] == '\0' ? q->par->bounce_queue_lifetime :
+	    q->par->maximal_queue_lifetime;
+}
+
+/* The file waits in deferred/, its mtime being the time of the next
+ * attempt: some recipients are pending, or a notice is still due.  A
+ * delay warning goes first if one is due (once per message; if bounce
+ * fails it is tried again at the next round). */
 static void
 msg_defer(struct qmgr *q, struct qmgr_msg *m)
 {
@@ -175,13 +183,10 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 
 	now = (long long)time(NULL);
 	age = now - m->env.arrival;
-	if (qmgr_expired(age, cfg->maximal_queue_lifetime)) {
-		msg_expire(m);
-		if (queue_pending_count(&m->env) == 0) {
-			msg_remove(q, m);
-			return;
-		}
-	}
+	if (cfg->delay_warning_time > 0 && age >= cfg->delay_warning_time &&
+	    queue_pending_count(&m->env) > 0)
+		(void)qmgr_notice(q, m, BOUNCE_DELAYED, m->env.arrival +
+		    msg_lifetime(q, m));
 	wait = qmgr_backoff(age, cfg->minimal_backoff_time,
 	    cfg->maximal_backoff_time);
 	ts[0].tv_sec = 0;
@@ -200,11 +205,25 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 	msg_free(q, m);
 }
 
-/* The round is over: every pending recipient has been tried once. */
+/*
+ * The round is over: every pending recipient has been tried once.  What
+ * has outlived its queue lifetime bounces; then the notices that are due
+ * (failures, and successes for NOTIFY=SUCCESS) are queued and recorded,
+ * and only then may the file leave the queue.  A notice that could not be
+ * queued keeps the message, deferred, so it is tried again.
+ */
 static void
 msg_finish(struct qmgr *q, struct qmgr_msg *m)
 {
-	if (queue_pending_count(&m->env) == 0)
+	int	 noticed;
+
+	if (queue_pending_count(&m->env) > 0 &&
+	    qmgr_expired((long long)time(NULL) - m->env.arrival,
+	    msg_lifetime(q, m)))
+		msg_expire(m);
+	noticed = qmgr_notice(q, m, BOUNCE_FAILED, 0) == 0;
+	noticed = qmgr_notice(q, m, BOUNCE_DELIVERED, 0) == 0 && noticed;
+	if (queue_pending_count(&m->env) == 0 && noticed)
 		msg_remove(q, m);
 	else
 		msg_defer(q, m);
@@ -371,7 +390,9 @@ qmgr_msg_load(struct qmgr *q, struct qmgr_msg *m)
 	if (!m->loaded && msg_open(q, m) == -1)
 		return;
 	if (queue_pending_count(&m->env) == 0) {
-		msg_remove(q, m);
+		/* Done but for its notices (bounce was down, or a crash
+		 * came between the last outcome and the notice). */
+		msg_finish(q, m);
 		return;
 	}
 	msg_route(q, m);
@@ -463,6 +484,19 @@ static int
 msg_record_outcome(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
 {
 	switch (o->status) {
+	case QMGR_RCPT_OK:
+		/* Only what a success notice needs: relayed to a server
+		 * without DSN is reported as such; a server with DSN took
+		 * the notice on, so ours is marked as not due. */
+		if (!(m->env.rcpt[i].notify & QUEUE_NOTIFY_SUCCESS))
+			return 0;
+		if (o->action == DELIVER_ACTION_RELAYED)
+			return qmgr_record_write(m, i, OUTCOME_RELAYED, o->dsn,
+			    o->text);
+		if (o->action == DELIVER_ACTION_PASSED)
+			return qmgr_record_notice(m, i,
+			    OUTCOME_NOTICE_DELIVERED, "passed on") < 0 ? -1 : 1;
+		return 0;
 	case QMGR_RCPT_BOUNCE:
 		return qmgr_record_write(m, i, OUTCOME_BOUNCED, o->dsn,
 		    o->text);
@@ -526,8 +560,11 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 	m->conn_fail = 0;
 	final = e->cursor >= e->nrcpt &&
 	    queue_pending_count(&m->env) == e->nbatch;
+	/* A success notice is due after the message leaves active/ no more:
+	 * the delivered status bytes must be on file for it. */
 	for (k = 0; k < e->nbatch && final; k++)
-		if (out[k].status != QMGR_RCPT_OK)
+		if (out[k].status != QMGR_RCPT_OK ||
+		    (m->env.rcpt[e->batch[k]].notify & QUEUE_NOTIFY_SUCCESS))
 			final = 0;
 	recorded = final;
 	if (!final) {
@@ -550,6 +587,9 @@ qmgr_entry_done(struct qmgr *q, struct qmgr_entry *e,
 				break;
 			}
 			m->env.rcpt[i].status = RCPT_DELIVERED;
+			if (out[k].action == DELIVER_ACTION_PASSED &&
+			    m->noticed != NULL)
+				m->noticed[i] |= QMGR_NOTICED_DELIVERED;
 			/* deliver has logged it, with the mailbox; one line
 			 * per delivery, as in Postfix.  Without an agent
 			 * ("discard") the line is ours. */

@@ -13,6 +13,8 @@ struct qmgr_params {
 	int	 minimal_backoff_time;	/* seconds, default 300 */
 	int	 maximal_backoff_time;	/* seconds, default 4000 */
 	int	 maximal_queue_lifetime; /* seconds, default 5d */
+	int	 bounce_queue_lifetime;	/* the same for mail from <>, 5d */
+	int	 delay_warning_time;	/* seconds; 0 (default): no warnings */
 	int	 deliver_concurrency;	/* parallel deliveries, default 4 */
 	char	*relayhost;		/* "" (none), "host", "[host]:port" */
 	struct config_list transport_maps; /* "texthash:/path", ...; empty */

@@ -63,7 +63,19 @@ record_note(const struct queue_outcome *o, void *arg)
 {
 	struct qmgr_msg	*m = arg;
 
-	m->reason[o->rcpt] = record_digest(o);
+	switch (o->action) {
+	case OUTCOME_NOTICE_FAILED:
+		m->noticed[o->rcpt] |= QMGR_NOTICED_FAILED;
+		break;
+	case OUTCOME_NOTICE_DELAYED:
+		m->noticed[o->rcpt] |= QMGR_NOTICED_DELAYED;
+		break;
+	case OUTCOME_NOTICE_DELIVERED:
+		m->noticed[o->rcpt] |= QMGR_NOTICED_DELIVERED;
+		break;
+	default:
+		m->reason[o->rcpt] = record_digest(o);
+	}
 	return 0;
 }
 
@@ -71,8 +83,11 @@ void
 qmgr_record_load(struct qmgr_msg *m)
 {
 	free(m->reason);
+	free(m->noticed);
 	m->reason = xcalloc((size_t)(m->env.nrcpt > 0 ? m->env.nrcpt : 1),
 	    sizeof(*m->reason));
+	m->noticed = xcalloc((size_t)(m->env.nrcpt > 0 ? m->env.nrcpt : 1),
+	    sizeof(*m->noticed));
 	if (queue_outcome_read(m->fd, &m->env, record_note, m) < 0) {
 		/* Not fatal: the next write looks for the end again. */
 		log_qid(LOG_LEVEL_WARN, m->id, "cannot read outcome records: "
@@ -80,6 +95,10 @@ qmgr_record_load(struct qmgr_msg *m)
 		memset(m->reason, 0, (size_t)(m->env.nrcpt > 0 ?
 		    m->env.nrcpt : 1) * sizeof(*m->reason));
 		m->env.outcome_end = 0;
+		/* Without the markers no notice can be known to be sent:
+		 * none is sent until they can be read. */
+		free(m->noticed);
+		m->noticed = NULL;
 	}
 }
 
@@ -96,7 +115,10 @@ qmgr_record_free(struct qmgr_msg *m)
 {
 	free(m->reason);
 	m->reason = NULL;
+	free(m->noticed);
+	m->noticed = NULL;
 }
+
 
 /* Fill o; a status code the format would refuse (a peer's garbage) is
  * left out rather than losing the record. */
@@ -137,4 +159,14 @@ qmgr_record_write(struct qmgr_msg *m, int i, char action, const char *dsn,
 	if (m->reason != NULL)
 		m->reason[i] = d;
 	return 1;
+}
+
+int
+qmgr_record_notice(struct qmgr_msg *m, int i, char letter,
+    const char *notice_id)
+{
+	struct queue_outcome	 o;
+
+	record_fill(&o, i, letter, NULL, notice_id);
+	return queue_outcome_write(m->fd, &m->env, &o);
 }

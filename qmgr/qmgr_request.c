@@ -96,7 +96,7 @@ qmgr_reply_parse(const struct ipc_msg *reply, int n,
 		out[i].status = reply_status(o[i].status);
 		out[i].dsn = o[i].dsn;
 		out[i].text = o[i].text;
-		out[i].relayed = o[i].relayed;
+		out[i].action = o[i].action;
 	}
 	free(o);
 	return r < 0 ? -1 : 0;

@@ -188,8 +188,10 @@ struct smtp_result {
 	enum deliver_status	 status;
 	char			 dsn[16];
 	char			 text[SMTP_TEXT_MAX + 128];
-	int			 relayed;	/* ok, to a peer without DSN,
-						   NOTIFY=SUCCESS asked */
+	enum deliver_action	 action;	/* with ok: relayed (a peer
+						   without DSN, NOTIFY=SUCCESS
+						   asked) or passed (a peer
+						   with DSN took the notices) */
 };
 typedef void (*smtp_session_done_cb)(void *arg,
 	    const struct smtp_result *res, int n);

@@ -34,7 +34,7 @@ listen_done(void *arg, const struct smtp_result *res, int n)
 		out[i].status = res[i].status;
 		out[i].dsn = res[i].dsn;
 		out[i].text = res[i].text;
-		out[i].relayed = res[i].relayed;
+		out[i].action = res[i].action;
 	}
 	(void)ipc_server_set_data(rq->s->listener, rq->client, NULL);
 	if (proto_deliver_reply_encode(&reply, out, n) < 0) {

@@ -152,7 +152,7 @@ result_set(struct smtp_result *r, enum deliver_status st, const char *dsn,
 	va_list	 ap;
 
 	r->status = st;
-	r->relayed = 0;
+	r->action = DELIVER_ACTION_DELIVERED;
 	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
@@ -769,21 +769,25 @@ sess_record(struct smtp_session *ss)
 			    ss->qrcpt, i);
 }
 
-/* RFC 3461 section 4.2: a recipient that asked for NOTIFY=SUCCESS, whose
- * message went to a next hop that does not offer DSN, gets no success
- * notice from further on: qmgr is told it was "relayed", for its own. */
+/* RFC 3461 section 4.2: a next hop that offers DSN got NOTIFY passed on
+ * and takes on the notices ("passed": qmgr sends none); one that does not
+ * sends no success notice, so a recipient that asked for NOTIFY=SUCCESS
+ * is "relayed", and qmgr says so itself. */
 static void
 sess_relayed(struct smtp_session *ss)
 {
 	int	 i;
 
-	if (ss->dsn)
-		return;
-	for (i = 0; i < ss->nrcpt; i++)
-		if (ss->res[i].status == DELIVER_OK && ss->qrcpt[i] >= 0 &&
+	for (i = 0; i < ss->nrcpt; i++) {
+		if (ss->res[i].status != DELIVER_OK)
+			continue;
+		if (ss->dsn)
+			ss->res[i].action = DELIVER_ACTION_PASSED;
+		else if (ss->qrcpt[i] >= 0 &&
 		    (ss->env.rcpt[ss->qrcpt[i]].notify &
 		    QUEUE_NOTIFY_SUCCESS))
-			ss->res[i].relayed = 1;
+			ss->res[i].action = DELIVER_ACTION_RELAYED;
+	}
 }
 
 static void
@@ -1179,7 +1183,8 @@ sess_log(struct smtp_session *ss)
 		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s%s", ss->rcpt[i],
 		    relay, delay, ss->uses + 1, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
-		    ss->res[i].relayed ? ", dsn_action=relayed" : "",
+		    ss->res[i].action == DELIVER_ACTION_RELAYED ?
+		    ", dsn_action=relayed" : "",
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
 }
 

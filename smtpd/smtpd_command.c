@@ -245,6 +245,44 @@ smtpd_param_split(const char *s, size_t len, const char **v, size_t *vlen)
 	return k;
 }
 
+/* RFC 3461: RET and ENVID on MAIL, NOTIFY and ORCPT on RCPT, each once; a
+ * bad value is a syntax error (501 5.5.4), as RFC 3461 section 5.4 says. */
+static int
+smtpd_param_dsn(const char *s, size_t klen, const char *v, size_t vlen,
+    int is_mail, struct smtpd_path *path, struct smtpd_result *res)
+{
+	int	 r;
+
+	if (is_mail && smtpd_token_eq(s, klen, "RET")) {
+		if (path->ret != 0 || (r = smtpd_dsn_ret(v, vlen)) < 0)
+			return smtpd_fail(res, 501, "5.5.4", "Bad RET parameter");
+		path->ret = r;
+		return 0;
+	}
+	if (is_mail && smtpd_token_eq(s, klen, "ENVID")) {
+		if (path->envid[0] != '\0' || smtpd_dsn_envid(v, vlen,
+		    path->envid, sizeof(path->envid)) < 0)
+			return smtpd_fail(res, 501, "5.5.4",
+			    "Bad ENVID parameter");
+		return 0;
+	}
+	if (!is_mail && smtpd_token_eq(s, klen, "NOTIFY")) {
+		if (path->notify != 0 || (r = smtpd_dsn_notify(v, vlen)) < 0)
+			return smtpd_fail(res, 501, "5.5.4",
+			    "Bad NOTIFY parameter");
+		path->notify = r;
+		return 0;
+	}
+	if (!is_mail && smtpd_token_eq(s, klen, "ORCPT")) {
+		if (path->orcpt[0] != '\0' || smtpd_dsn_orcpt(v, vlen,
+		    path->orcpt, sizeof(path->orcpt)) < 0)
+			return smtpd_fail(res, 501, "5.5.4",
+			    "Bad ORCPT parameter");
+		return 0;
+	}
+	return smtpd_fail(res, 555, "5.5.4", "Unsupported parameter");
+}
+
 static int
 smtpd_param(const char *s, size_t len, int is_mail, struct smtpd_path *path,
     struct smtpd_result *res)
@@ -264,7 +302,7 @@ smtpd_param(const char *s, size_t len, int is_mail, struct smtpd_path *path,
 			return smtpd_fail(res, 501, "5.5.4", "Bad BODY parameter");
 		return 0;
 	}
-	return smtpd_fail(res, 555, "5.5.4", "Unsupported parameter");
+	return smtpd_param_dsn(s, klen, v, vlen, is_mail, path, res);
 }
 
 static int

@@ -1,7 +1,7 @@
 /*
  * smtpd_command - the SMTP command line parser of smtpd: verb recognition
  * and the MAIL FROM / RCPT TO paths and parameters (RFC 5321 4.1.1, 4.1.2,
- * RFC 1870 SIZE, RFC 6152 8BITMIME).
+ * RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 3461 DSN: smtpd_dsn.h).
  *
  * Everything here is pure: it reads (pointer, length) pairs that need not be
  * NUL-terminated, touches no global state and allocates nothing, so it can
@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "addr.h"
+#include "smtpd_dsn.h"
 
 enum smtpd_verb {
 	SMTP_VERB_UNKNOWN,
@@ -60,6 +61,11 @@ struct smtpd_path {
 	int		 has_size;	/* SIZE= was given */
 	unsigned long long size;	/* its value */
 	enum smtpd_body	 body;
+	int		 ret;		/* MAIL RET=: QUEUE_RET_*, 0 if not given */
+	char		 envid[SMTP_ENVID_MAX + 1];	/* MAIL ENVID=, decoded */
+	int		 notify;	/* RCPT NOTIFY=: QUEUE_NOTIFY_* bits */
+	char		 orcpt[SMTP_ADDRTYPE_MAX + SMTP_ORCPT_MAX + 2];
+					/* RCPT ORCPT=: "type;address" */
 };
 
 /* Longest SIZE= value accepted, in digits (far above any real limit). */

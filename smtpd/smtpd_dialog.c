@@ -29,6 +29,7 @@ smtpd_dialog_reset(struct smtpd_session *s)
 	smtpd_message_discard(s);
 	for (i = 0; i < s->nrcpt; i++) {
 		free(s->rcpt[i].addr);
+		free(s->rcpt[i].orcpt);
 		free(s->rcpt_account[i]);
 	}
 	free(s->rcpt);
@@ -38,6 +39,9 @@ smtpd_dialog_reset(struct smtpd_session *s)
 	s->nrcpt = s->rcpt_cap = s->rcpt_tried = s->rcpt_accepted = 0;
 	free(s->sender);
 	s->sender = NULL;
+	free(s->envid);
+	s->envid = NULL;
+	s->ret = 0;
 }
 
 /* RFC 5321 wants a Domain or an address literal; real clients send odd
@@ -111,6 +115,8 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 	}
 	s->sender = xstrdup(path.addr);
 	s->body = path.body;
+	s->ret = path.ret;
+	s->envid = path.envid[0] != '\0' ? xstrdup(path.envid) : NULL;
 	smtpd_session_reply(s, 250, "2.1.0", "Ok");
 }
 
@@ -131,7 +137,7 @@ smtpd_dialog_has_rcpt(const struct smtpd_session *s, const char *addr,
 }
 
 static void
-smtpd_dialog_add_rcpt(struct smtpd_session *s, const char *addr,
+smtpd_dialog_add_rcpt(struct smtpd_session *s, const struct smtpd_path *path,
     const char *account)
 {
 	if (s->nrcpt == s->rcpt_cap) {
@@ -142,8 +148,11 @@ smtpd_dialog_add_rcpt(struct smtpd_session *s, const char *addr,
 		    (size_t)s->rcpt_cap, sizeof(*s->rcpt_account));
 	}
 	memset(&s->rcpt[s->nrcpt], 0, sizeof(s->rcpt[s->nrcpt]));
-	s->rcpt[s->nrcpt].addr = xstrdup(addr);
+	s->rcpt[s->nrcpt].addr = xstrdup(path->addr);
 	s->rcpt[s->nrcpt].status = RCPT_PENDING;
+	s->rcpt[s->nrcpt].notify = path->notify;
+	s->rcpt[s->nrcpt].orcpt = path->orcpt[0] != '\0' ?
+	    xstrdup(path->orcpt) : NULL;
 	s->rcpt_account[s->nrcpt] = account[0] != '\0' ? xstrdup(account) :
 	    NULL;
 	s->nrcpt++;
@@ -208,7 +217,7 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 250, "2.1.5", "Ok");
 		return;
 	}
-	smtpd_dialog_add_rcpt(s, path.addr, account);
+	smtpd_dialog_add_rcpt(s, &path, account);
 	smtpd_session_reply(s, 250, "2.1.5", "Ok");
 }
 

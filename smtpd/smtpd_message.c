@@ -51,6 +51,8 @@ smtpd_message_start(struct smtpd_session *s)
 	t.arrival = (long long)time(NULL);
 	t.sender = s->sender;
 	t.body = s->body;
+	t.ret = s->ret;
+	t.envid = s->envid;
 	t.client = s->client;
 	t.client_v6 = s->client_v6;
 	t.helo = s->helo;

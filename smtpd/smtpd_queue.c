@@ -75,6 +75,8 @@ smtpd_queue_open(struct smtpd_txn *t, struct queue_pool *pool)
 	env.arrival = t->arrival;
 	env.sender = (char *)t->sender;
 	env.body = smtpd_queue_body(t->body);
+	env.ret = (enum queue_ret)t->ret;
+	env.envid = (char *)t->envid;
 	env.client = (char *)t->client;
 	env.helo = (char *)t->helo;
 	env.nrcpt = t->nrcpt;

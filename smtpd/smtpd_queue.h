@@ -17,6 +17,8 @@ struct smtpd_txn {
 	long long		 arrival;	/* time(NULL) at DATA */
 	const char		*sender;	/* "" for <> */
 	enum smtpd_body		 body;		/* MAIL BODY= */
+	int			 ret;		/* MAIL RET=: QUEUE_RET_* */
+	const char		*envid;		/* MAIL ENVID= or NULL */
 	const char		*client;	/* IP address, no brackets */
 	int			 client_v6;
 	const char		*helo;

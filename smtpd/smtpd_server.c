@@ -106,7 +106,7 @@ smtpd_server_replies(struct smtpd_server *srv)
 
 	buf_init(&b, 4096);
 	if (buf_appendf(&b, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
-	    "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n", cfg->myhostname,
+	    "250-8BITMIME\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n", cfg->myhostname,
 	    cfg->message_size_limit) < 0)
 		log_fatal("myhostname too long");
 	srv->ehlo = b.data;

@@ -77,6 +77,8 @@ struct smtpd_session {
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
 	enum smtpd_body		 body;		/* MAIL BODY= */
+	int			 ret;		/* MAIL RET=: QUEUE_RET_* */
+	char			*envid;		/* MAIL ENVID= (decoded) or NULL */
 	struct queue_rcpt	*rcpt;		/* accepted recipients, each
 						   once (canonical spelling) */
 	char			**rcpt_account;	/* per rcpt: the mailbox's

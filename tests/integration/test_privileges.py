@@ -44,6 +44,8 @@ PROCESSES = {
                {"null", "log", "listen:own", "inotify", "queue", "connected"}),
     "showq": ("mail_owner", "mail_owner", "none",
               {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
+    "bounce": ("mail_owner", "mail_owner", "none",
+               {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
 }
 
 

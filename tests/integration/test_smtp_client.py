@@ -793,10 +793,10 @@ def test_notify_success_to_a_peer_without_dsn_is_relayed(make_smtp, receiver):
     out = d.deliver(hop, ["a@remote.example"], BODY, notify="SUCCESS,FAILURE",
                     orcpt="rfc822;a@remote.example", ret="HDRS", envid="E1")
     assert out[0][0] == "ok", (out, d.log())
-    assert d.last_reply.get("relayed.0") == "1", d.last_reply
+    assert d.last_reply.get("action.0") == "relayed", d.last_reply
     assert "dsn_action=relayed" in d.log()
     # No DSN parameters go to a peer that did not offer DSN.
     assert sink.messages[0][3] == [] or all("RET" not in o for o in sink.messages[0][3])
     out = d.deliver(hop, ["b@remote.example"], BODY, notify="FAILURE")
     assert out[0][0] == "ok"
-    assert d.last_reply.get("relayed.0") is None, d.last_reply
+    assert d.last_reply.get("action.0") is None, d.last_reply

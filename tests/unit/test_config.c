@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "anvil/anvil_params.h"
+#include "bounce/bounce_params.h"
 #include "deliver/deliver_params.h"
 #include "master/master_params.h"
 #include "qmgr/qmgr_params.h"
@@ -34,6 +35,7 @@ static struct deliver_params	dp;
 static struct resolver_params	rp;
 static struct anvil_params	ap;
 static struct smtp_params	mp;
+static struct bounce_params	bp;
 
 static const struct config_part all_parts[] = {
 	{ &smtpd_params_table, &sp },
@@ -42,6 +44,7 @@ static const struct config_part all_parts[] = {
 	{ &resolver_params_table, &rp },
 	{ &anvil_params_table, &ap },
 	{ &smtp_params_table, &mp },
+	{ &bounce_params_table, &bp },
 };
 #define NPARTS	(sizeof(all_parts) / sizeof(all_parts[0]))
 

@@ -344,9 +344,9 @@ static void
 test_reply_roundtrip(void **state)
 {
 	struct deliver_outcome	 in[3] = {
-		{ DELIVER_OK, "2.0.0", "delivered to maildir", 0 },
-		{ DELIVER_BOUNCE, "5.1.1", "user unknown", 0 },
-		{ DELIVER_DEFER, "4.2.2", "mailbox full", 0 },
+		{ DELIVER_OK, "2.0.0", "delivered to maildir", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_BOUNCE, "5.1.1", "user unknown", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_DEFER, "4.2.2", "mailbox full", DELIVER_ACTION_DELIVERED },
 	};
 	struct deliver_outcome	 out[3];
 	struct ipc_msg		 m, d;
@@ -371,14 +371,14 @@ test_reply_roundtrip(void **state)
 	    DELIVER_RCPT_MAX + 1), -1);
 }
 
-/* relayed.<i> (version 4) goes with an ok only, and comes back. */
+/* action.<i> (issue 10): only with "ok", absent for "delivered". */
 static void
-test_reply_relayed(void **state)
+test_reply_action(void **state)
 {
 	struct deliver_outcome	 in[3] = {
-		{ DELIVER_OK, "2.0.0", "sent", 1 },
-		{ DELIVER_OK, "2.0.0", "sent", 0 },
-		{ DELIVER_BOUNCE, "5.1.1", "no", 1 },	/* not sent */
+		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_RELAYED },
+		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_PASSED },
+		{ DELIVER_OK, "2.0.0", "in the mailbox", DELIVER_ACTION_DELIVERED },
 	};
 	struct deliver_outcome	 out[3];
 	struct ipc_msg		 m, d;
@@ -386,41 +386,36 @@ test_reply_relayed(void **state)
 
 	(void)state;
 	assert_int_equal(proto_deliver_reply_encode(&m, in, 3), 0);
-	assert_string_equal(ipc_msg_get(&m, "relayed.0"), "1");
-	assert_null(ipc_msg_get(&m, "relayed.1"));
-	assert_null(ipc_msg_get(&m, "relayed.2"));
+	assert_string_equal(ipc_msg_get(&m, "action.0"), "relayed");
+	assert_string_equal(ipc_msg_get(&m, "action.1"), "passed");
+	assert_null(ipc_msg_get(&m, "action.2"));
 	wire(&m, &d);
 	assert_int_equal(proto_deliver_reply_decode(&d, 3, out, &err), 0);
-	assert_int_equal(out[0].relayed, 1);
-	assert_int_equal(out[1].relayed, 0);
-	assert_int_equal(out[2].relayed, 0);
+	assert_int_equal(out[0].action, DELIVER_ACTION_RELAYED);
+	assert_int_equal(out[1].action, DELIVER_ACTION_PASSED);
+	assert_int_equal(out[2].action, DELIVER_ACTION_DELIVERED);
 	ipc_msg_free(&d);
 	ipc_msg_free(&m);
 
-	/* A flag on a bounce, or another value, is unclear and dropped. */
+	/* With a deferral, or an unknown word: unclear, and ignored. */
 	ipc_msg_init(&m, DELIVER_T_REPLY);
-	ipc_msg_add(&m, "nrcpt", "2");
-	ipc_msg_add(&m, "status.0", "bounce");
-	ipc_msg_add(&m, "relayed.0", "1");
-	ipc_msg_add(&m, "status.1", "ok");
-	ipc_msg_add(&m, "relayed.1", "yes");
-	wire(&m, &d);
-	assert_int_equal(proto_deliver_reply_decode(&d, 2, out, &err), 2);
-	assert_int_equal(out[0].status, DELIVER_BOUNCE);
-	assert_int_equal(out[0].relayed, 0);
+	assert_int_equal(ipc_msg_add(&m, "nrcpt", "2"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.0", "defer"), 0);
+	assert_int_equal(ipc_msg_add(&m, "action.0", "relayed"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.1", "ok"), 0);
+	assert_int_equal(ipc_msg_add(&m, "action.1", "teleported"), 0);
+	assert_int_equal(proto_deliver_reply_decode(&m, 2, out, &err), 2);
+	assert_int_equal(out[0].status, DELIVER_DEFER);
 	assert_int_equal(out[1].status, DELIVER_OK);
-	assert_int_equal(out[1].relayed, 0);
-	ipc_msg_free(&d);
+	assert_int_equal(out[1].action, DELIVER_ACTION_DELIVERED);
 	ipc_msg_free(&m);
-
-	/* Given twice, or for a recipient not asked about: unusable. */
+	/* Given twice: the reply is unusable, as for the other kinds. */
 	ipc_msg_init(&m, DELIVER_T_REPLY);
-	ipc_msg_add(&m, "nrcpt", "1");
-	ipc_msg_add(&m, "status.0", "ok");
-	ipc_msg_add(&m, "relayed.1", "1");
-	wire(&m, &d);
-	assert_int_equal(proto_deliver_reply_decode(&d, 1, out, &err), -1);
-	ipc_msg_free(&d);
+	assert_int_equal(ipc_msg_add(&m, "nrcpt", "1"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.0", "ok"), 0);
+	assert_int_equal(ipc_msg_add(&m, "action.0", "relayed"), 0);
+	assert_int_equal(ipc_msg_add(&m, "action.0", "relayed"), 0);
+	assert_int_equal(proto_deliver_reply_decode(&m, 1, out, &err), -1);
 	ipc_msg_free(&m);
 }
 
@@ -467,8 +462,8 @@ reply_with(int n, const char *const *extra, struct deliver_outcome *out,
     const char **err)
 {
 	struct deliver_outcome	 in[2] = {
-		{ DELIVER_OK, "2.0.0", "fine", 0 },
-		{ DELIVER_BOUNCE, "5.1.1", "no", 0 },
+		{ DELIVER_OK, "2.0.0", "fine", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_BOUNCE, "5.1.1", "no", DELIVER_ACTION_DELIVERED },
 	};
 	struct ipc_msg		 m;
 	int			 i, r;
@@ -604,10 +599,10 @@ main(void)
 		cmocka_unit_test(test_request_nexthop),
 		cmocka_unit_test(test_status_and_dsn_words),
 		cmocka_unit_test(test_reply_roundtrip),
-		cmocka_unit_test(test_reply_relayed),
 		cmocka_unit_test(test_reply_long_texts_cut),
 		cmocka_unit_test(test_reply_unannounced_or_repeated),
 		cmocka_unit_test(test_reply_bad_words),
+		cmocka_unit_test(test_reply_action),
 		cmocka_unit_test(test_reply_other_types),
 	};
 

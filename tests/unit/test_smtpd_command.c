@@ -271,7 +271,8 @@ test_rcpt(void **state)
 	rcpt_bad("TO:<postmasterx>", 501, "5.1.3");
 	rcpt_bad("TO:user@localhost", 501, "5.5.4");
 	rcpt_bad("FROM:<user@localhost>", 501, "5.5.4");
-	rcpt_bad("TO:<user@localhost> NOTIFY=NEVER", 555, "5.5.4");
+	rcpt_bad("TO:<user@localhost> RET=FULL", 555, "5.5.4");
+	rcpt_bad("TO:<user@localhost> ENVID=x", 555, "5.5.4");
 	rcpt_bad("TO:<user@localhost> SIZE=1", 555, "5.5.4");
 	rcpt_bad("TO:<user@localhost> BODY=8BITMIME", 555, "5.5.4");
 	/* Trailing blanks after the path are fine. */

@@ -1,0 +1,91 @@
+/*
+ * Unit tests for qmgr_notice_due() (qmgr/qmgr_bounce.c): which recipients
+ * a failure notice, a delay warning or a success notice is due for, by
+ * status, NOTIFY, the markers already on file and the sender (never the
+ * null sender; a failed notice goes to the postmaster; a double bounce
+ * nowhere; version 1 files never).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "qmgr/qmgr.h"
+
+static struct queue_rcpt rcpts[5] = {
+	{ "a@x", RCPT_BOUNCED, 0, NULL, 0 },
+	{ "b@x", RCPT_BOUNCED, 0, NULL, QUEUE_NOTIFY_NEVER },
+	{ "c@x", RCPT_DELIVERED, 0, NULL, QUEUE_NOTIFY_SUCCESS },
+	{ "d@x", RCPT_PENDING, 0, NULL, QUEUE_NOTIFY_SUCCESS },
+	{ "e@x", RCPT_BOUNCED, 0, NULL, QUEUE_NOTIFY_FAILURE |
+	    QUEUE_NOTIFY_DELAY },
+};
+
+static void
+env_init(struct queue_envelope *env, const char *sender, const char *client,
+    const char *helo)
+{
+	memset(env, 0, sizeof(*env));
+	env->version = 2;
+	env->sender = (char *)sender;
+	env->client = (char *)client;
+	env->helo = (char *)helo;
+	env->nrcpt = 5;
+	env->rcpt = rcpts;
+}
+
+static void
+test_due(void **state)
+{
+	struct queue_envelope	 env;
+	unsigned char		 noticed[5] = { 0 };
+	int			 idx[5];
+
+	(void)state;
+	env_init(&env, "s@y", "192.0.2.1", "h");
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_FAILED, idx), 2);
+	assert_int_equal(idx[0], 0);
+	assert_int_equal(idx[1], 4);
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_DELIVERED, idx),
+	    1);
+	assert_int_equal(idx[0], 2);
+	/* d asked for SUCCESS only: no delay warning for it. */
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_DELAYED, idx), 0);
+	rcpts[3].notify = 0;
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_DELAYED, idx), 1);
+	assert_int_equal(idx[0], 3);
+	/* One delay warning per message: any marker ends them. */
+	noticed[0] = QMGR_NOTICED_DELAYED;
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_DELAYED, idx), 0);
+	noticed[0] = QMGR_NOTICED_FAILED;
+	assert_int_equal(qmgr_notice_due(&env, noticed, BOUNCE_FAILED, idx), 1);
+	assert_int_equal(idx[0], 4);
+	rcpts[3].notify = QUEUE_NOTIFY_SUCCESS;
+
+	/* The null sender gets none; a failed notice goes to the
+	 * postmaster; a failed double bounce nowhere. */
+	env_init(&env, "", "192.0.2.1", BOUNCE_HELO_NOTICE);
+	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_FAILED, idx), 0);
+	env_init(&env, "", BOUNCE_CLIENT, BOUNCE_HELO_NOTICE);
+	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_FAILED, idx), 2);
+	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_DELIVERED, idx), 0);
+	env_init(&env, "", BOUNCE_CLIENT, BOUNCE_HELO_2BOUNCE);
+	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_FAILED, idx), 0);
+	env_init(&env, "s@y", "192.0.2.1", "h");
+	env.version = 1;
+	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_FAILED, idx), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_due),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
