@@ -1176,12 +1176,13 @@ sess_log(struct smtp_session *ss)
 	if (ss->reused || ss->cur < ss->naddr)
 		snprintf(relay, sizeof(relay), "%s[%s]:%d",
 		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
-	/* Postfix's order (relay, delay, dsn, status): pflogsumm parses it. */
+	/* Postfix's order (relay, conn_use, delay, dsn, status): pflogsumm
+	 * parses it. */
 	queue_id_delay(ss->id, delay, sizeof(delay));
 	for (i = 0; i < ss->nrcpt; i++)
-		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, delay=%s, "
-		    "conn_use=%d, dsn=%s, status=%s (%s)%s%s%s", ss->rcpt[i],
-		    relay, delay, ss->uses + 1, ss->res[i].dsn,
+		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
+		    "conn_use=%d, delay=%s, dsn=%s, status=%s (%s)%s%s%s",
+		    ss->rcpt[i], relay, ss->uses + 1, delay, ss->res[i].dsn,
 		    word[ss->res[i].status], ss->res[i].text,
 		    ss->res[i].action == DELIVER_ACTION_RELAYED ?
 		    ", dsn_action=relayed" : "",
