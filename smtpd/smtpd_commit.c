@@ -4,6 +4,11 @@
  * do: no logging, no libevent, no session state), and moves it to the done
  * list.
  *
+ * A job may instead carry a function of its own (smtpd_commit_call): other
+ * blocking file system work of the process, such as refilling the pool of
+ * free/ names, which must not stall the event loop either.  It runs the
+ * same way, and its callback comes back the same way.
+ *
  * Committing is group commit.  Each worker fsyncs its own file and renames
  * it into incoming/, in parallel with the others; then the job joins the
  * list of renamed files waiting for an fsync of incoming/.  If no such fsync
@@ -41,6 +46,7 @@ struct smtpd_commit_job {
 	int			 dir_result;
 	int			 dir_err;
 	struct queue_writer	*w;
+	int			(*fn)(void *);	/* instead of a commit */
 	smtpd_commit_done_fn	 done;
 	void			*arg;
 	int			 result;
@@ -140,7 +146,12 @@ smtpd_commit_worker(void *arg)
 		pthread_mutex_unlock(&c->lock);
 
 		job->err = 0;
-		job->result = smtpd_commit_run(c, job);
+		if (job->fn != NULL) {
+			errno = 0;
+			job->result = job->fn(job->arg);
+			job->err = errno;
+		} else
+			job->result = smtpd_commit_run(c, job);
 
 		pthread_mutex_lock(&c->lock);
 		wake = c->done == NULL;
@@ -235,6 +246,19 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 	return c;
 }
 
+static void
+smtpd_commit_queue(struct smtpd_commit *c, struct smtpd_commit_job *job)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->tail != NULL)
+		c->tail->next = job;
+	else
+		c->head = job;
+	c->tail = job;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void
 smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
     smtpd_commit_done_fn done, void *arg)
@@ -244,14 +268,19 @@ smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
 	job->w = w;
 	job->done = done;
 	job->arg = arg;
-	pthread_mutex_lock(&c->lock);
-	if (c->tail != NULL)
-		c->tail->next = job;
-	else
-		c->head = job;
-	c->tail = job;
-	pthread_cond_signal(&c->wake);
-	pthread_mutex_unlock(&c->lock);
+	smtpd_commit_queue(c, job);
+}
+
+void
+smtpd_commit_call(struct smtpd_commit *c, int (*fn)(void *),
+    smtpd_commit_done_fn done, void *arg)
+{
+	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
+
+	job->fn = fn;
+	job->done = done;
+	job->arg = arg;
+	smtpd_commit_queue(c, job);
 }
 
 void
