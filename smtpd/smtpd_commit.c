@@ -259,9 +259,17 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 	return c;
 }
 
+/* Queue a commit of w, or a call of fn, for the next free worker. */
 static void
-smtpd_commit_queue(struct smtpd_commit *c, struct smtpd_commit_job *job)
+smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
+    int (*fn)(void *), smtpd_commit_done_fn done, void *arg)
 {
+	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
+
+	job->w = w;
+	job->fn = fn;
+	job->done = done;
+	job->arg = arg;
 	pthread_mutex_lock(&c->lock);
 	if (c->tail != NULL)
 		c->tail->next = job;
@@ -276,24 +284,14 @@ void
 smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
     smtpd_commit_done_fn done, void *arg)
 {
-	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
-
-	job->w = w;
-	job->done = done;
-	job->arg = arg;
-	smtpd_commit_queue(c, job);
+	smtpd_commit_queue(c, w, NULL, done, arg);
 }
 
 void
 smtpd_commit_call(struct smtpd_commit *c, int (*fn)(void *),
     smtpd_commit_done_fn done, void *arg)
 {
-	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
-
-	job->fn = fn;
-	job->done = done;
-	job->arg = arg;
-	smtpd_commit_queue(c, job);
+	smtpd_commit_queue(c, NULL, fn, done, arg);
 }
 
 void
