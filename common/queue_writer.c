@@ -2,7 +2,15 @@
  * queue_writer - create queue files: write the header and the message, then
  * commit in the order that lets smtpd acknowledge a message (write, fsync
  * the file, rename into incoming/, fsync the directory), reusing the files
- * of finished messages from free/ when it safely can.
+ * of finished messages from free/ when it safely can.  Safely means: qmgr
+ * renames a finished file into free/ without an fsync, so a name is taken
+ * from free/ only after an fsync of active/ and deferred/ that started
+ * once the name had been read there (queue_pool_settle); before that a
+ * crash could bring back active/<old id> over bytes being rewritten.  The
+ * refill that reads and settles names blocks for those fsyncs: a caller
+ * without threads lets the writer do it in line when its pool is empty,
+ * smtpd does it in a commit worker (owner_refills, smtpd/smtpd_pool.c) and
+ * creates a new file whenever no settled name is at hand.
  */
 #include <sys/stat.h>
 
@@ -74,19 +82,18 @@ queue_pool_settle(void)
 	return 0;
 }
 
-/* Refill the pool with up to QUEUE_POOL_BATCH names from free/, a random
- * sample of its first QUEUE_FREE_MAX entries (reservoir sampling), so that
- * smtpd processes reading the same directory seldom reach for the same
- * file.  Nothing found: no new look for a while. */
-static void
-queue_pool_fill(struct queue_pool *pool)
+/* Read up to QUEUE_POOL_BATCH names from free/ into pool, a random sample
+ * of its first QUEUE_FREE_MAX entries (reservoir sampling), so that smtpd
+ * processes reading the same directory seldom reach for the same file;
+ * then settle them.  Blocks for two directory fsyncs: an owner with an
+ * event loop calls it in a worker thread, on a pool of its own. */
+int
+queue_pool_refill(struct queue_pool *pool)
 {
 	struct dirent	*de;
 	DIR		*d;
 	int		 seen = 0, j;
 
-	if (io_now_ms() < pool->retry_ms)
-		return;
 	if (pool->seed == 0)
 		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
 	if ((d = opendir(queue_dir_name(QDIR_FREE))) != NULL) {
@@ -105,8 +112,34 @@ queue_pool_fill(struct queue_pool *pool)
 	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
 	if (pool->n > 0 && queue_pool_settle() < 0)
 		pool->n = 0;
-	if (pool->n == 0)
+	return pool->n;
+}
+
+/* The pool of a caller without a worker thread: refilled in line when
+ * empty.  Nothing found: no new look for a while. */
+static void
+queue_pool_fill(struct queue_pool *pool)
+{
+	if (io_now_ms() < pool->retry_ms)
+		return;
+	if (queue_pool_refill(pool) == 0)
 		pool->retry_ms = io_now_ms() + QUEUE_POOL_RETRY_MS;
+}
+
+/* Add the names of from that pool lacks, as many as fit. */
+void
+queue_pool_merge(struct queue_pool *pool, const struct queue_pool *from)
+{
+	int	 i, j;
+
+	for (i = 0; i < from->n && pool->n < QUEUE_POOL_BATCH; i++) {
+		for (j = 0; j < pool->n; j++)
+			if (strcmp(pool->name[j], from->name[i]) == 0)
+				break;
+		if (j == pool->n)
+			strlcpy(pool->name[pool->n++], from->name[i],
+			    QUEUE_ID_SIZE);
+	}
 }
 
 /* Is the file on fd one we may overwrite: a regular file of ours, with no
@@ -147,7 +180,8 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 	char	 from[QUEUE_PATH_SIZE];
 
 	for (;;) {
-		if (pool->n == 0)
+		/* An owner-refilled pool never makes the caller wait. */
+		if (pool->n == 0 && !pool->owner_refills)
 			queue_pool_fill(pool);
 		if (pool->n == 0)
 			return -1;

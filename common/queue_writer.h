@@ -39,14 +39,26 @@ struct queue_writer {
  * is also copied to w->id) and write the header.  0 or -1 (errno). */
 int	queue_writer_open(struct queue_writer *, struct queue_envelope *env);
 
-/* Names of files in free/ that one process may take, refilled from the
- * directory when empty.  Zero it to start. */
+/* Names of files in free/ that one process may take, their renames into
+ * free/ already durable.  Zero it to start: the writer then refills it from
+ * the directory when empty, in line (two directory fsyncs).  With
+ * owner_refills set it never does: the owner refills a pool of its own
+ * with queue_pool_refill() off its event loop and queue_pool_merge()s it
+ * in, and a writer finding the pool empty creates a new file. */
 struct queue_pool {
 	char		 name[QUEUE_POOL_BATCH][QUEUE_ID_SIZE];
 	int		 n;
 	long long	 retry_ms;	/* no look at free/ before this */
 	unsigned int	 seed;		/* for taking names in random order */
+	int		 owner_refills;
 };
+
+/* Replace pool's names by a sample of free/, settled (the fsyncs of active/
+ * and deferred/ that make their renames into free/ durable).  Blocks; safe
+ * in a thread on a pool no other thread touches.  Returns the count. */
+int	queue_pool_refill(struct queue_pool *);
+/* Add the names of from that pool does not hold, as many as fit. */
+void	queue_pool_merge(struct queue_pool *, const struct queue_pool *from);
 
 /* queue_writer_open(), but the file is one from free/ renamed to tmp/<new
  * id> and overwritten, if pool finds one that is a plain file of ours with

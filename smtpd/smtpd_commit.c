@@ -4,17 +4,25 @@
  * do: no logging, no libevent, no session state), and moves it to the done
  * list.
  *
+ * A job may instead carry a function of its own (smtpd_commit_call): other
+ * blocking file system work of the process, such as refilling the pool of
+ * free/ names, which must not stall the event loop either.  It runs the
+ * same way, and its callback comes back the same way.
+ *
  * Committing is group commit.  Each worker fsyncs its own file and renames
  * it into incoming/, in parallel with the others; then the job joins the
  * list of renamed files waiting for an fsync of incoming/.  If no such fsync
- * is running, the worker takes the whole list and runs one for all of them;
- * otherwise it waits for the running one to finish and then, if its file
- * was renamed too late to be covered by it, for the next.  An fsync covers
- * exactly the jobs it took, all renamed before it started, so no message is
- * acknowledged before its directory entry is durable; sessions whose DATA
- * ends together share one directory fsync.  The first job on an empty done list writes one byte to
- * a pipe; the event loop then takes the whole list at once, so a burst of
- * completions costs one wake-up.
+ * is running, the worker takes the whole list and runs one for all of them,
+ * closes their files and finishes them, and goes on with the list that grew
+ * meanwhile until it is empty; otherwise it leaves its job on the list for
+ * the worker in the fsync and takes the next job from the queue (no worker
+ * ever waits for another's fsync, and nobody is woken when one ends).  An
+ * fsync covers exactly the jobs it took, all renamed before it started, so
+ * no message is acknowledged before its directory entry is durable;
+ * sessions whose DATA ends together share one directory fsync.  The first
+ * job on an empty done list writes one byte to a pipe; the event loop then
+ * takes the whole list at once, so a burst of completions costs one
+ * wake-up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,10 +45,8 @@
 struct smtpd_commit_job {
 	struct smtpd_commit_job	*next;
 	struct smtpd_commit_job	*dnext;		/* waiting for incoming/ fsync */
-	int			 dir_done;
-	int			 dir_result;
-	int			 dir_err;
 	struct queue_writer	*w;
+	int			(*fn)(void *);	/* instead of a commit */
 	smtpd_commit_done_fn	 done;
 	void			*arg;
 	int			 result;
@@ -54,7 +60,6 @@ struct smtpd_commit {
 	struct smtpd_commit_job	*done;		/* finished, LIFO */
 	struct smtpd_commit_job	*dirwait;	/* renamed, awaiting dir fsync */
 	int			 dir_syncing;	/* a worker is in fsync(incoming/) */
-	pthread_cond_t		 dir_synced;	/* a dir fsync finished */
 	int			 stop;
 	int			 nthreads;
 	pthread_t		*threads;
@@ -63,62 +68,87 @@ struct smtpd_commit {
 	int			 incoming;	/* incoming/, open for fsync */
 };
 
-/* With c->lock held: return once an fsync of incoming/ that started after
- * job's rename has finished, running it if nobody else is. */
+/* With c->lock held: job is finished; hand it to the event loop.  The
+ * first job on an empty done list writes the wake-up byte.  A full pipe
+ * already holds a wake-up (EAGAIN), and nothing else can go wrong with a
+ * pipe we own while signals are blocked in this thread. */
+static void
+smtpd_commit_finish(struct smtpd_commit *c, struct smtpd_commit_job *job)
+{
+	int	 wake = c->done == NULL;
+
+	job->next = c->done;
+	c->done = job;
+	if (wake && write(c->pipe[1], "", 1) < 0 && errno != EAGAIN)
+		abort();
+}
+
+/* Close the file of a job whose directory fsync returned r (err): durable,
+ * or taken back out of incoming/ so the temporary error is true. */
+static void
+smtpd_commit_close(struct smtpd_commit_job *job, int r, int err)
+{
+	job->result = -1;
+	if (r < 0) {
+		(void)queue_writer_close(job->w);
+		(void)queue_writer_withdraw(job->w);
+		job->err = err;
+	} else if (queue_writer_close(job->w) < 0)
+		job->err = errno;
+	else
+		job->result = 0;
+}
+
+/* With c->lock held: job's file is renamed into incoming/ and is finished
+ * by the first fsync of incoming/ that starts after now.  A worker already
+ * in such an fsync runs the next one too, so this worker goes back to the
+ * queue at once; otherwise it runs fsyncs until no renamed job is left. */
 static void
 smtpd_commit_dir_sync(struct smtpd_commit *c, struct smtpd_commit_job *job)
 {
-	struct smtpd_commit_job	*take, *j;
+	struct smtpd_commit_job	*take, *j, *next;
 	int			 r, err;
 
-	job->dir_done = 0;
 	job->dnext = c->dirwait;
 	c->dirwait = job;
-	while (!job->dir_done) {
-		if (c->dir_syncing) {
-			pthread_cond_wait(&c->dir_synced, &c->lock);
-			continue;
-		}
-		take = c->dirwait;
+	if (c->dir_syncing)
+		return;
+	c->dir_syncing = 1;
+	while ((take = c->dirwait) != NULL) {
 		c->dirwait = NULL;
-		c->dir_syncing = 1;
 		pthread_mutex_unlock(&c->lock);
 		r = fsync(c->incoming);
 		err = r < 0 ? errno : 0;
+		for (j = take; j != NULL; j = j->dnext)
+			smtpd_commit_close(j, r, err);
 		pthread_mutex_lock(&c->lock);
-		for (j = take; j != NULL; j = j->dnext) {
-			j->dir_result = r;
-			j->dir_err = err;
-			j->dir_done = 1;
+		for (j = take; j != NULL; j = next) {
+			next = j->dnext;
+			smtpd_commit_finish(c, j);
 		}
-		c->dir_syncing = 0;
-		pthread_cond_broadcast(&c->dir_synced);
 	}
+	c->dir_syncing = 0;
 }
 
-/* fsync the file, rename it into incoming/, fsync incoming/ (shared), close
- * it.  0, or -1 with job->err. */
+/* Run a job up to the fsync of incoming/: 1 when that is still needed
+ * (the file is renamed), 0 when the job is finished (its own function, or
+ * a failure, with job->err). */
 static int
-smtpd_commit_run(struct smtpd_commit *c, struct smtpd_commit_job *job)
+smtpd_commit_run(struct smtpd_commit_job *job)
 {
+	job->err = 0;
+	if (job->fn != NULL) {
+		errno = 0;
+		job->result = job->fn(job->arg);
+		job->err = errno;
+		return 0;
+	}
 	if (queue_writer_sync(job->w) < 0 || queue_writer_rename(job->w) < 0) {
+		job->result = -1;
 		job->err = errno;
-		return -1;
+		return 0;
 	}
-	pthread_mutex_lock(&c->lock);
-	smtpd_commit_dir_sync(c, job);
-	pthread_mutex_unlock(&c->lock);
-	if (job->dir_result < 0) {
-		(void)queue_writer_close(job->w);
-		(void)queue_writer_withdraw(job->w);
-		job->err = job->dir_err;
-		return -1;
-	}
-	if (queue_writer_close(job->w) < 0) {
-		job->err = errno;
-		return -1;
-	}
-	return 0;
+	return 1;
 }
 
 static void *
@@ -126,31 +156,26 @@ smtpd_commit_worker(void *arg)
 {
 	struct smtpd_commit	*c = arg;
 	struct smtpd_commit_job	*job;
-	int			 wake;
+	int			 renamed;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (c->head == NULL && !c->stop)
 			pthread_cond_wait(&c->wake, &c->lock);
-		/* On stop, the queue is still drained: every job finishes. */
+		/* On stop, the queue is still drained: every job finishes,
+		 * and a worker in the directory fsync finishes every renamed
+		 * job before it leaves. */
 		if ((job = c->head) == NULL)
 			break;
 		if ((c->head = job->next) == NULL)
 			c->tail = NULL;
 		pthread_mutex_unlock(&c->lock);
-
-		job->err = 0;
-		job->result = smtpd_commit_run(c, job);
-
+		renamed = smtpd_commit_run(job);
 		pthread_mutex_lock(&c->lock);
-		wake = c->done == NULL;
-		job->next = c->done;
-		c->done = job;
-		/* A full pipe already holds a wake-up (EAGAIN), and nothing
-		 * else can go wrong with a pipe we own while signals are
-		 * blocked in this thread. */
-		if (wake && write(c->pipe[1], "", 1) < 0 && errno != EAGAIN)
-			abort();
+		if (renamed)
+			smtpd_commit_dir_sync(c, job);
+		else
+			smtpd_commit_finish(c, job);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -216,7 +241,6 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->wake, NULL);
-	pthread_cond_init(&c->dir_synced, NULL);
 	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("pipe: %s", strerror(errno));
 	/* Open once: the group commit fsyncs it for every message. */
@@ -235,13 +259,15 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 	return c;
 }
 
-void
-smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
-    smtpd_commit_done_fn done, void *arg)
+/* Queue a commit of w, or a call of fn, for the next free worker. */
+static void
+smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
+    int (*fn)(void *), smtpd_commit_done_fn done, void *arg)
 {
 	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
 
 	job->w = w;
+	job->fn = fn;
 	job->done = done;
 	job->arg = arg;
 	pthread_mutex_lock(&c->lock);
@@ -252,6 +278,20 @@ smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
 	c->tail = job;
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void
+smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
+    smtpd_commit_done_fn done, void *arg)
+{
+	smtpd_commit_queue(c, w, NULL, done, arg);
+}
+
+void
+smtpd_commit_call(struct smtpd_commit *c, int (*fn)(void *),
+    smtpd_commit_done_fn done, void *arg)
+{
+	smtpd_commit_queue(c, NULL, fn, done, arg);
 }
 
 void
@@ -273,7 +313,6 @@ smtpd_commit_free(struct smtpd_commit *c)
 	close(c->pipe[1]);
 	close(c->incoming);
 	pthread_cond_destroy(&c->wake);
-	pthread_cond_destroy(&c->dir_synced);
 	pthread_mutex_destroy(&c->lock);
 	free(c->threads);
 	free(c);

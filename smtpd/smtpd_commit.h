@@ -6,7 +6,8 @@
  * commit in the file system.  Files committed together share one fsync of
  * incoming/ (group commit, see smtpd_commit.c).  Completions come back to the
  * event loop through a pipe, and their callbacks run there, never in a
- * worker thread.
+ * worker thread.  The workers also run other blocking work of the process
+ * (smtpd_commit_call: the refill of the free/ pool).
  */
 #ifndef TERN_SMTPD_COMMIT_H
 #define TERN_SMTPD_COMMIT_H
@@ -26,6 +27,11 @@ struct smtpd_commit *smtpd_commit_new(struct event_base *, int nthreads);
 /* Commit w in a worker, then call done(arg, ...).  w must stay valid and
  * untouched until then. */
 void	smtpd_commit_submit(struct smtpd_commit *, struct queue_writer *w,
+	    smtpd_commit_done_fn done, void *arg);
+/* Run fn(arg) in a worker, then call done(arg, its result, errno after it)
+ * on the event loop: other blocking file system work (fn touches nothing
+ * the event loop uses until done runs). */
+void	smtpd_commit_call(struct smtpd_commit *, int (*fn)(void *),
 	    smtpd_commit_done_fn done, void *arg);
 /* Finish every submitted commit, run the callbacks, stop the workers. */
 void	smtpd_commit_free(struct smtpd_commit *);

@@ -60,7 +60,7 @@ smtpd_message_start(struct smtpd_session *s)
 	t.myhostname = cfg->myhostname;
 	t.nrcpt = s->nrcpt;
 	t.rcpt = s->rcpt;
-	if ((s->qw = smtpd_queue_open(&t, &s->srv->pool)) == NULL) {
+	if ((s->qw = smtpd_queue_open(&t, smtpd_pool_get(&s->srv->pool))) == NULL) {
 		log_error("cannot create a queue file for [%s]: %s", s->client,
 		    strerror(errno));
 		smtpd_session_reply(s, 451, "4.3.0", "Error: queue file write error");

@@ -140,6 +140,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	if ((srv->timeout = event_base_init_common_timeout(base, &tv)) == NULL)
 		log_fatal("cannot set up the session time-out");
 	srv->commit = smtpd_commit_new(base, SMTP_COMMIT_THREADS);
+	smtpd_pool_init(&srv->pool, srv->commit);
 	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
 	srv->anvil = smtpd_anvil_new(base, par, service);
 	smtpd_relay_init(&srv->relay, cfg);

@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-#include "queue_writer.h"
 #include "smtpd_policy.h"
+#include "smtpd_pool.h"
 #include "smtpd_relay.h"
 
 struct event;
@@ -38,7 +38,7 @@ struct smtpd_server {
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
 	struct smtpd_anvil	*anvil;		/* limits per client address */
-	struct queue_pool	 pool;		/* files to reuse from free/ */
+	struct smtpd_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
 	struct smtpd_relay	 relay;		/* mynetworks, parsed */
 	struct smtpd_session_list sessions;

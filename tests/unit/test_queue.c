@@ -1137,6 +1137,58 @@ test_reuse_crash_order(void **state)
 	free(w);
 }
 
+/* A pool its owner refills (smtpd, in a commit worker) is never refilled
+ * by the writer, so taking a name costs no fsync: empty, the writer makes
+ * a new file and leaves free/ alone.  queue_pool_refill() settles active/
+ * before it returns the names; merged in (once, however often merged),
+ * they are reused. */
+static void
+test_reuse_owner_refills(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	struct queue_pool	 pool, staged;
+	struct stat		 st;
+
+	(void)state;
+	memset(&pool, 0, sizeof(pool));
+	memset(&staged, 0, sizeof(staged));
+	pool.owner_refills = 1;
+	memset(&crash, 0, sizeof(crash));
+	crash.watch = free_file("OWN1", 10, 1);
+	assert_int_equal(stat("active", &st), 0);
+	crash.active = st.st_ino;
+	sample_env(&env, addrs, 1);
+
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(crash.settled, 0);
+	queue_writer_abort(w);
+
+	assert_int_equal(queue_pool_refill(&staged), 1);
+	assert_int_equal(crash.settled, 1);
+	queue_pool_merge(&pool, &staged);
+	queue_pool_merge(&pool, &staged);
+	assert_int_equal(pool.n, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 1);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	queue_writer_abort(w);
+
+	/* Empty again: no look at free/ in line, whatever retry_ms says. */
+	crash.watch = free_file("OWN2", 10, 1);
+	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
+	assert_int_equal(w->reused, 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(crash.settled, 1);
+	queue_writer_abort(w);
+	memset(&crash, 0, sizeof(crash));
+	free(env.rcpt);
+	free(w);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -1164,6 +1216,7 @@ main(void)
 		QT(test_commit_noreplace),
 		QT(test_recycle_sources),
 		QT(test_reuse_crash_order),
+		QT(test_reuse_owner_refills),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
