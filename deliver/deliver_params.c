@@ -9,6 +9,8 @@
 static const struct config_key deliver_keys[] = {
 	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0, NULL,
 	    NULL },
+	{ "default_privs", CT_STRING, O(default_privs), "nobody", 0, 0, NULL,
+	    NULL },
 };
 
 const struct config_table deliver_params_table =

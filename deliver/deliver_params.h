@@ -10,6 +10,7 @@
 
 struct deliver_params {
 	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
+	char	*default_privs;		/* default: "nobody": aliases' commands */
 };
 
 extern const struct config_table deliver_params_table;

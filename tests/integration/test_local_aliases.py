@@ -1,0 +1,128 @@
+"""Local delivery through aliases, :include:, ~/.forward and address
+extensions (deliver/local_expand.c and its real world, local_world.c):
+postmaster and root reach a user, a |command alias gets the message (and
+its exit 75 defers), a /file alias is appended to in mbox format, an
+include file's names are expanded, a .forward sends to another user, a
+file and a remote address (a fake SMTP service), user+tag reaches user,
+and a missing alias table defers rather than bounces."""
+
+import os
+import pwd
+import re
+import subprocess
+
+from conftest import BUILD, INSTANCE_ROOT, maildir_new, user_home, wait_for
+from fakesmtp import FakeSmtp
+from test_queue_retry import copies, send
+
+T1, T2 = "terntest1", "terntest2"
+
+
+def set_aliases(inst, text, extra_files=()):
+    """Write the instance's aliases, build them as newaliases does, and
+    restart so that deliver reads them."""
+    (inst.dir / "etc" / "aliases").write_text(text)
+    r = subprocess.run([str(BUILD / "bin" / "ternmap"), "-a", "-c",
+                        str(inst.dir / "etc" / "tern.conf")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    inst.stop()
+    inst.start()
+
+
+def outdir(inst):
+    """A directory default_privs (nobody) can write into."""
+    d = inst.dir / "out"
+    d.mkdir(exist_ok=True)
+    d.chmod(0o1777)
+    return d
+
+
+def removed(inst, qid):
+    wait_for(lambda: f"{qid}: removed" in inst.log(), timeout=30,
+             what=f"{qid} to be finished")
+
+
+def test_postmaster_root_command_file_include(make_instance):
+    inst = make_instance()
+    out = outdir(inst)
+    inc = inst.dir / "etc" / "staff"
+    inc.write_text("# the staff\nterntest2\n")
+    inc.chmod(0o644)
+    set_aliases(inst, f"postmaster: root\nroot: {T1}\n"
+                f"pipe: \"|cat > {out}/pipe.$RECIPIENT.$$; id -un > {out}/pipe.user\"\n"
+                f"later: |exit 75\n"
+                f"broken: \"|echo no such thing; exit 67\"\n"
+                f"tofile: {out}/box\n"
+                f"staff: :include:{inc}\n"
+                f"both: {T1}, both\n")
+    qid = send(inst, ["postmaster@localhost", "root@localhost"], "alias-1")
+    removed(inst, qid)
+    assert copies(T1, "alias-1") == 1    # one message, one mailbox
+    qid = send(inst, ["pipe@localhost", "tofile@localhost", "staff@localhost"],
+               "alias-2")
+    removed(inst, qid)
+    piped = [p for p in out.iterdir() if p.name.startswith("pipe.pipe@")]
+    assert len(piped) == 1, list(out.iterdir())
+    data = piped[0].read_bytes()
+    assert b"X-Token: alias-2\n" in data and b"Delivered-To: pipe@localhost\n" in data
+    assert (out / "pipe.user").read_text().strip() == "nobody"
+    box = (out / "box").read_bytes()
+    assert box.startswith(b"From r@example.org ") and b"X-Token: alias-2\n" in box
+    assert os.stat(out / "box").st_uid == pwd.getpwnam("nobody").pw_uid
+    assert copies(T2, "alias-2") == 1
+    # an alias naming itself delivers to its account too: "both" has none
+    qid = send(inst, ["later@localhost", "broken@localhost"], "alias-3")
+    wait_for(lambda: re.search(rf"{qid}: to=<later@localhost>, relay=local.*"
+                               r"status=deferred", inst.log()),
+             what="the exit 75 command deferred")
+    wait_for(lambda: re.search(rf"{qid}: to=<broken@localhost>, relay=local.*"
+                               r"status=bounced \(command exited 67: no such thing",
+                               inst.log()),
+             what="the exit 67 command bounced")
+
+
+def test_extension_and_dotforward(make_instance, tmp_path):
+    inst = make_instance(f"recipient_delimiter = +\n"
+                         f"relayhost = [smarthost.test]:2525\n")
+    set_aliases(inst, f"postmaster: root\nlist+x: {T2}\n")
+    inst.drop_service("smtp")
+    fake = FakeSmtp(inst.queue)
+    home = user_home(T1)
+    pw = pwd.getpwnam(T1)
+    fwd = home / ".forward"
+    try:
+        qid = send(inst, [f"{T1}+tag@localhost", "list+x@localhost"], "ext-1")
+        removed(inst, qid)
+        assert copies(T1, "ext-1") == 1 and copies(T2, "ext-1") == 1
+        fwd.write_text(f"# forward\n{T2}, {home}/saved, far@remote.test, {T1}\n")
+        os.chown(fwd, pw.pw_uid, pw.pw_gid)
+        fwd.chmod(0o644)
+        qid = send(inst, [f"{T1}@localhost"], "fwd-1")
+        wait_for(lambda: fake.seen(), timeout=30, what="the forwarded copy")
+        assert fake.seen()[0][1] == ["far@remote.test"]
+        wait_for(lambda: copies(T2, "fwd-1") == 1 and copies(T1, "fwd-1") == 1,
+                 what="the local copies of the .forward")
+        saved = home / "saved"
+        assert b"X-Token: fwd-1\n" in saved.read_bytes()
+        assert os.stat(saved).st_uid == pw.pw_uid
+        # group-writable: ignored, the mail stays with the user
+        fwd.chmod(0o664)
+        qid = send(inst, [f"{T1}@localhost"], "fwd-2")
+        removed(inst, qid)
+        assert copies(T1, "fwd-2") == 1 and copies(T2, "fwd-2") == 0
+    finally:
+        fake.close()
+        for p in (fwd, home / "saved"):
+            if p.exists():
+                p.unlink()
+
+
+def test_missing_alias_table_defers(make_instance):
+    inst = make_instance(f"alias_maps = hash:{INSTANCE_ROOT}/no-such-aliases\n")
+    qid = send(inst, [f"{T1}@localhost"], "noalias-1")
+    wait_for(lambda: re.search(rf"{qid}: to=<{T1}@localhost>, relay=local.*"
+                               r"dsn=4\.3\.0, status=deferred \(alias lookup failed",
+                               inst.log()),
+             what="the deferral")
+    assert copies(T1, "noalias-1") == 0
