@@ -159,6 +159,11 @@ void	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
 void	local_forward(struct deliver_ctx *, const struct deliver_msg *, int j,
 	    const char *to, struct deliver_result *);
 
+/* local_loop.c: 1 if the message already carries "Delivered-To: rcpt"
+ * (seen: in the header buf[0..len)), a forwarding loop. */
+int	local_loop_seen(const char *buf, size_t len, const char *rcpt);
+int	local_loop_check(const struct deliver_msg *, const char *rcpt);
+
 /* mbox.c: append msg to the locked mbox file fd (From_ line, quoting,
  * fsync; cut back on failure).  0, or -1 with *what and errno. */
 int	mbox_append(int fd, const struct deliver_msg *, const char *rcpt,

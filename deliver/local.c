@@ -469,6 +469,12 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
+	if (local_loop_check(msg, rcpt)) {
+		deliver_result_set(res, DELIVER_BOUNCE, "5.4.6",
+		    "mail forwarding loop for %s", rcpt);
+		deliver_log(msg->req->id, rcpt, "local", NULL, res);
+		return;
+	}
 	local_world_ops(ctx, &ops);
 	x = xmalloc(sizeof(*x));
 	st = local_expand(&ops, name, x, why, &dsn);

@@ -126,3 +126,20 @@ def test_missing_alias_table_defers(make_instance):
                                inst.log()),
              what="the deferral")
     assert copies(T1, "noalias-1") == 0
+
+
+def test_delivered_to_loop_bounces(tern):
+    with tern.smtp() as s:
+        s.ehlo("loop.example")
+        assert s.mail("r@example.org")[0] == 250
+        assert s.rcpt(f"{T1}@localhost")[0] == 250
+        assert s.rcpt(f"{T2}@localhost")[0] == 250
+        code, text = s.data(f"Delivered-To: {T1}@Localhost\r\n"
+                            "X-Token: loop-1\r\n\r\nbody\r\n".encode())
+        assert code == 250, text
+        qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+    wait_for(lambda: re.search(rf"{qid}: to=<{T1}@localhost>, relay=local, "
+                               r"dsn=5\.4\.6, status=bounced \(mail forwarding loop",
+                               tern.log()), what="the loop bounced")
+    wait_for(lambda: copies(T2, "loop-1") == 1, what="the other copy")
+    assert copies(T1, "loop-1") == 0
