@@ -25,6 +25,9 @@
  * account's deliveries, followers included, are recorded in their queue
  * files (deliver_record.c) as soon as its fsync of new/ returns.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +359,33 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	local_copy_add(b, msg, j, u, res, -1, record);
 }
 
+/* mbox delivery into mail_spool_directory/name, by a helper process
+ * (local_command.c), with the user's uid and the spool's group. */
+static void
+local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct local_user *u, struct deliver_result *res)
+{
+	struct lx_target	 t;
+	struct stat		 st;
+	char			 path[DELIVER_PATH_SIZE];
+
+	if (stat(ctx->par->mail_spool_directory, &st) < 0 ||
+	    snprintf(path, sizeof(path), "%s/%s",
+	    ctx->par->mail_spool_directory, u->name) >= (int)sizeof(path)) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "mail_spool_directory: %s", strerror(errno));
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.kind = LX_MAILBOX;
+	t.text = path;
+	t.owner.uid = u->uid;
+	t.owner.gid = st.st_gid;
+	snprintf(t.owner.name, sizeof(t.owner.name), "%s", u->name);
+	snprintf(t.owner.home, sizeof(t.owner.home), "%s", u->home);
+	local_command_deliver(ctx, msg, rcpt, &t, res);
+}
+
 /* Account name's mailbox gets recipient j's message; record: res is the
  * recipient's own outcome (else one target's of several). */
 static void
@@ -378,9 +408,9 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_collect(ctx, msg, j, &u, res, record);
 		return;
 	}
-	deliver_result_set(res, DELIVER_DEFER, "4.3.5",
-	    "mbox delivery not supported");
-	local_where(ctx, &u, where, sizeof(where));
+	local_spool(ctx, msg, rcpt, &u, res);
+	snprintf(where, sizeof(where), "%.2000s/%.1000s",
+	    ctx->par->mail_spool_directory, u.name);
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
 

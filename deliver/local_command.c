@@ -18,7 +18,11 @@
  * EXTENSION, LOCAL, DOMAIN) and /bin/sh -c.  Its exit status is judged as
  * sysexits(3) says: 0 delivered, 75 (EX_TEMPFAIL) deferred, anything else
  * (a signal too) bounced with the start of its output.  A file is appended
- * to in mbox format (mbox.c) under an fcntl lock.
+ * to in mbox format (mbox.c) under an fcntl lock.  A mailbox in
+ * mail_spool_directory (home_mailbox empty) is a file target too, written
+ * with the user's uid and the spool directory's group (Debian's mail
+ * group, which may create files there) and locked as Debian's mail tools
+ * lock it: a dot-lock file user.lock, then fcntl.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -42,6 +47,7 @@
 #define CMD_OUTPUT_MAX	200	/* bytes of output kept for a bounce */
 #define CMD_GRACE_MS	2000	/* helper's answer after the deadline */
 #define CMD_EX_TEMPFAIL	75
+#define DOTLOCK_STALE	300	/* s: an older mbox.lock was left behind */
 
 struct cmd_result {
 	int	 status;	/* enum deliver_status */
@@ -208,29 +214,65 @@ cmd_helper(const struct lx_target *t, const struct deliver_msg *msg,
 		cmd_set(r, DELIVER_BOUNCE, "5.3.0", text);
 }
 
-/* The helper's work for a file: as its owner, append under a lock. */
+/* path.lock, taken as Debian's liblockfile does (O_EXCL; one older than
+ * DOTLOCK_STALE seconds is broken), by the deadline.  0 or -1. */
+static int
+file_dotlock(const char *lock, long long deadline_ms)
+{
+	struct stat	 st;
+	int		 fd;
+
+	while ((fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0) {
+		if (errno != EEXIST || io_now_ms() >= deadline_ms)
+			return -1;
+		if (stat(lock, &st) == 0 && st.st_mtime + DOTLOCK_STALE <
+		    time(NULL))
+			unlink(lock);
+		else
+			usleep(100 * 1000);
+	}
+	close(fd);
+	return 0;
+}
+
+/* The helper's work for a file or a spool mailbox (dotlock: also locked
+ * with path.lock): as its owner, append under an fcntl lock.  A spool
+ * mailbox must be the owner's own file. */
 static void
 file_helper(const struct lx_target *t, const struct deliver_msg *msg,
-    const char *rcpt, long long deadline_ms, struct cmd_result *r)
+    const char *rcpt, long long deadline_ms, int dotlock,
+    struct cmd_result *r)
 {
 	struct flock	 fl;
+	struct stat	 st;
 	const char	*what;
-	char		 text[DELIVER_TEXT_SIZE];
+	char		 text[DELIVER_TEXT_SIZE], lock[DELIVER_PATH_SIZE];
 	int		 fd;
 
 	if (cmd_become(&t->owner) < 0) {
 		cmd_set(r, DELIVER_DEFER, "4.3.0", "cannot take the owner's ids");
 		return;
 	}
+	snprintf(lock, sizeof(lock), "%.4000s.lock", t->text);
+	if (dotlock && file_dotlock(lock, deadline_ms) < 0) {
+		snprintf(text, sizeof(text), "cannot lock %.150s: %s", lock,
+		    strerror(errno));
+		cmd_set(r, DELIVER_DEFER, "4.2.1", text);
+		return;
+	}
 	fd = open(t->text, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(text, sizeof(text), "cannot open %s: %s", t->text,
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (dotlock && (st.st_uid != t->owner.uid || st.st_nlink != 1))) {
+		int perm = fd >= 0 || errno == EACCES || errno == ELOOP;
+
+		snprintf(text, sizeof(text), "cannot use %.150s: %s", t->text,
+		    fd >= 0 ? "not a regular file of its own" :
 		    strerror(errno));
-		cmd_set(r, errno == EACCES || errno == ELOOP ? DELIVER_BOUNCE :
-		    DELIVER_DEFER, errno == EACCES || errno == ELOOP ?
-		    "5.2.0" : "4.2.0", text);
-		return;
+		cmd_set(r, perm ? DELIVER_BOUNCE : DELIVER_DEFER,
+		    perm ? "5.2.0" : "4.2.0", text);
+		goto out;
 	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
@@ -238,8 +280,7 @@ file_helper(const struct lx_target *t, const struct deliver_msg *msg,
 	while (fcntl(fd, F_SETLK, &fl) < 0) {
 		if (io_now_ms() >= deadline_ms) {
 			cmd_set(r, DELIVER_DEFER, "4.2.1", "file is locked");
-			close(fd);
-			return;
+			goto out;
 		}
 		usleep(100 * 1000);
 	}
@@ -247,8 +288,13 @@ file_helper(const struct lx_target *t, const struct deliver_msg *msg,
 		snprintf(text, sizeof(text), "%s: %s", what, strerror(errno));
 		cmd_set(r, DELIVER_DEFER, "4.2.0", text);
 	} else
-		cmd_set(r, DELIVER_OK, "2.0.0", "appended to file");
-	close(fd);
+		cmd_set(r, DELIVER_OK, "2.0.0", dotlock ? "delivered to mailbox" :
+		    "appended to file");
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dotlock)
+		unlink(lock);
 }
 
 void
@@ -273,7 +319,8 @@ local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		if (t->kind == LX_COMMAND)
 			cmd_helper(t, msg, rcpt, ctx->deadline_ms, &r);
 		else
-			file_helper(t, msg, rcpt, ctx->deadline_ms, &r);
+			file_helper(t, msg, rcpt, ctx->deadline_ms,
+			    t->kind == LX_MAILBOX, &r);
 		_exit(io_write_all(fd[1], &r, sizeof(r)) < 0);
 	}
 	close(fd[1]);

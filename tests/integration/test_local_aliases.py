@@ -6,9 +6,12 @@ include file's names are expanded, a .forward sends to another user, a
 file and a remote address (a fake SMTP service), user+tag reaches user,
 and a missing alias table defers rather than bounces."""
 
+import grp
+import mailbox
 import os
 import pwd
 import re
+import shutil
 import subprocess
 
 from conftest import BUILD, INSTANCE_ROOT, maildir_new, user_home, wait_for
@@ -143,3 +146,33 @@ def test_delivered_to_loop_bounces(tern):
                                tern.log()), what="the loop bounced")
     wait_for(lambda: copies(T2, "loop-1") == 1, what="the other copy")
     assert copies(T1, "loop-1") == 0
+
+
+def test_mbox_spool_delivery(make_instance):
+    spool = INSTANCE_ROOT / f"spool-{os.getpid()}"
+    spool.mkdir(exist_ok=True)
+    os.chown(spool, 0, grp.getgrnam("mail").gr_gid)
+    spool.chmod(0o2775)
+    try:
+        inst = make_instance(f"home_mailbox =\nmail_spool_directory = {spool}\n")
+        for n in (1, 2):
+            with inst.smtp() as s:
+                s.ehlo("mbox.example")
+                assert s.mail("r@example.org")[0] == 250
+                assert s.rcpt(f"{T1}@localhost")[0] == 250
+                code, text = s.data(f"Subject: mbox {n}\r\nX-Token: mbox-{n}\r\n"
+                                    "\r\nFrom here on\r\n>From quoted\r\nend\r\n".encode())
+                assert code == 250, text
+        box = spool / T1
+        wait_for(lambda: box.exists() and box.read_bytes().count(b"X-Token: mbox-") == 2,
+                 what="two messages in the spool mailbox")
+        st = os.stat(box)
+        assert st.st_uid == pwd.getpwnam(T1).pw_uid and st.st_mode & 0o777 == 0o600
+        assert not (spool / f"{T1}.lock").exists()
+        msgs = list(mailbox.mbox(str(box)))
+        assert [m["Subject"] for m in msgs] == ["mbox 1", "mbox 2"]
+        assert b"\n>From here on\n>>From quoted\nend\n" in box.read_bytes()
+        assert msgs[0]["Delivered-To"] == f"{T1}@localhost"
+        assert maildir_new(T1) == []
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
