@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "local_recipient.h"
+#include "map.h"
 
 #define PW_BUF_SIZE	(16 * 1024)	/* getpwnam_r() scratch space */
 
@@ -60,6 +61,72 @@ local_recipient_resolve(const char *rcpt, local_recipient_lookup_fn lookup,
 		return LOCAL_RCPT_TEMPFAIL;
 	}
 	return local_recipient_absent(lookup, arg, u, why);
+}
+
+int
+local_recipient_name(const char *rcpt, char *out, size_t outlen)
+{
+	char	 local[ADDR_LOCAL_MAX + 1];
+
+	if (strchr(rcpt, '@') == NULL) {
+		if (strlen(rcpt) >= sizeof(local))
+			return -1;
+		snprintf(local, sizeof(local), "%s", rcpt);
+	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
+		return -1;
+	if (local[0] == '\0' || strlen(local) >= outlen)
+		return -1;
+	addr_lower(local, out, outlen);
+	return 0;
+}
+
+/* key in aliases: 1 found, 0 not, -1 failed (*why). */
+static int
+local_recipient_alias(struct map_list *aliases, const char *key,
+    const char **why)
+{
+	static char	 err[MAP_ERR_MAX];
+	const char	*value;
+	int		 r;
+
+	if (aliases == NULL || aliases->count == 0)
+		return 0;
+	r = map_list_lookup(aliases, key, &value, err, sizeof(err));
+	*why = err;
+	return r == MAP_FOUND ? 1 : r == MAP_NOTFOUND ? 0 : -1;
+}
+
+enum local_recipient_status
+local_recipient_resolve_aliases(const char *rcpt, struct map_list *aliases,
+    char delimiter, local_recipient_lookup_fn lookup, void *arg,
+    struct local_user *u, const char **why)
+{
+	char		 name[ADDR_LOCAL_MAX + 1], *d;
+	const char	*ignored;
+	int		 r;
+
+	if (why == NULL)
+		why = &ignored;
+	*why = NULL;
+	memset(u, 0, sizeof(*u));
+	if (local_recipient_name(rcpt, name, sizeof(name)) < 0)
+		return LOCAL_RCPT_UNKNOWN;
+	for (;;) {
+		if ((r = local_recipient_alias(aliases, name, why)) < 0)
+			return LOCAL_RCPT_TEMPFAIL;
+		if (r > 0) {
+			snprintf(u->name, sizeof(u->name), "%s", name);
+			return LOCAL_RCPT_FOUND;
+		}
+		/* user+tag: then user, as an alias and as an account */
+		if (delimiter == '\0' || (d = strchr(name + 1, delimiter)) ==
+		    NULL)
+			break;
+		*d = '\0';
+	}
+	if (strcmp(name, "mailer-daemon") == 0)
+		snprintf(name, sizeof(name), "postmaster");
+	return local_recipient_resolve(name, lookup, arg, u, why);
 }
 
 int

@@ -408,29 +408,18 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_collect(ctx, msg, j, &u, res, record);
 		return;
 	}
-	local_spool(ctx, msg, rcpt, &u, res);
-	snprintf(where, sizeof(where), "%.2000s/%.1000s",
-	    ctx->par->mail_spool_directory, u.name);
+	/* Empty: mbox in mail_spool_directory; a file in the home
+	 * directory ("Mailbox") is not supported yet. */
+	if (len == 0) {
+		local_spool(ctx, msg, rcpt, &u, res);
+		snprintf(where, sizeof(where), "%.2000s/%.1000s",
+		    ctx->par->mail_spool_directory, u.name);
+	} else {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.5",
+		    "mbox delivery not supported");
+		local_where(ctx, &u, where, sizeof(where));
+	}
 	deliver_log(msg->req->id, rcpt, "local", where, res);
-}
-
-/* The name that recipient rcpt's expansion starts from: its local part,
- * lower-cased.  0, or -1. */
-static int
-local_name(const char *rcpt, char *name, size_t len)
-{
-	char	 local[ADDR_LOCAL_MAX + 1];
-
-	if (strchr(rcpt, '@') == NULL) {
-		if (strlen(rcpt) >= sizeof(local))
-			return -1;
-		snprintf(local, sizeof(local), "%s", rcpt);
-	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
-		return -1;
-	if (strlen(local) >= len || local[0] == '\0')
-		return -1;
-	addr_lower(local, name, len);
-	return 0;
 }
 
 /* One target of an expanded recipient, its outcome in *res. */
@@ -493,7 +482,7 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct lx_result	*x;
 	enum lx_status		 st;
 
-	if (local_name(rcpt, name, sizeof(name)) < 0) {
+	if (local_recipient_name(rcpt, name, sizeof(name)) < 0) {
 		deliver_result_set(res, DELIVER_BOUNCE, "5.1.1",
 		    "user unknown");
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);

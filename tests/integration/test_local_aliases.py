@@ -176,3 +176,18 @@ def test_mbox_spool_delivery(make_instance):
         assert maildir_new(T1) == []
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def test_rcpt_check_knows_aliases_and_extensions(make_instance):
+    inst = make_instance("recipient_delimiter = +\n")
+    set_aliases(inst, f"postmaster: root\nsales: {T2}\nlist+x: {T1}\n")
+    with inst.smtp() as s:
+        s.ehlo("rcpt.example")
+        assert s.mail("r@example.org")[0] == 250
+        assert s.rcpt("sales@localhost")[0] == 250
+        assert s.rcpt("Sales@localhost")[0] == 250
+        assert s.rcpt(f"{T1}+anything@localhost")[0] == 250
+        assert s.rcpt("list+x@localhost")[0] == 250
+        assert s.rcpt("mailer-daemon@localhost")[0] == 250
+        assert s.rcpt("no-such-user-tern@localhost")[0] == 550
+        assert s.rcpt("nobody-here+x@localhost")[0] == 550
