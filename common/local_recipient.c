@@ -66,17 +66,8 @@ local_recipient_resolve(const char *rcpt, local_recipient_lookup_fn lookup,
 int
 local_recipient_name(const char *rcpt, char *out, size_t outlen)
 {
-	char	 local[ADDR_LOCAL_MAX + 1];
-
-	if (strchr(rcpt, '@') == NULL) {
-		if (strlen(rcpt) >= sizeof(local))
-			return -1;
-		snprintf(local, sizeof(local), "%s", rcpt);
-	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
+	if (addr_local_name(rcpt, out, outlen) < 0 || out[0] == '\0')
 		return -1;
-	if (local[0] == '\0' || strlen(local) >= outlen)
-		return -1;
-	addr_lower(local, out, outlen);
 	return 0;
 }
 
