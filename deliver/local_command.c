@@ -91,10 +91,9 @@ cmd_exec(const struct lx_target *t, const struct deliver_msg *msg,
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
 	    cmd_become(&t->owner) < 0)
 		_exit(CMD_EX_TEMPFAIL);
-	if (in > 2)
-		close(in);
-	if (out > 2)
-		close(out);
+	/* Nothing of deliver's -- its socket, the queue file open for
+	 * writing -- may reach a user's command. */
+	closefrom(STDERR_FILENO + 1);
 	if (strchr(rcpt, '@') == NULL ||
 	    addr_local_part(rcpt, local, sizeof(local)) < 0)
 		snprintf(local, sizeof(local), "%.*s", ADDR_LOCAL_MAX, rcpt);
