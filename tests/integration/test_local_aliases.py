@@ -122,7 +122,13 @@ def test_extension_and_dotforward(make_instance, tmp_path):
 
 
 def test_missing_alias_table_defers(make_instance):
-    inst = make_instance(f"alias_maps = hash:{INSTANCE_ROOT}/no-such-aliases\n")
+    inst = make_instance()
+    conf = inst.dir / "etc" / "tern.conf"
+    conf.write_text(re.sub(r"(?m)^alias_maps = .*$",
+                           f"alias_maps = hash:{inst.dir}/etc/no-such-aliases",
+                           conf.read_text()))
+    inst.stop()
+    inst.start()
     qid = send(inst, [f"{T1}@localhost"], "noalias-1")
     wait_for(lambda: re.search(rf"{qid}: to=<{T1}@localhost>, relay=local.*"
                                r"dsn=4\.3\.0, status=deferred \(alias lookup failed",
