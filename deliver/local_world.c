@@ -125,12 +125,12 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 		*why = strerror(errno);
 		return -1;
 	}
-	if (snprintf(path, sizeof(path), "%s/.forward%s%s", u.home,
-	    ext != NULL ? "+" : "", ext != NULL ? ext : "") >=
+	/* .forward+tag: ext is only ever set with a delimiter */
+	if ((ext != NULL ? snprintf(path, sizeof(path), "%s/.forward%c%s",
+	    u.home, ctx->cfg->recipient_delimiter[0], ext) :
+	    snprintf(path, sizeof(path), "%s/.forward", u.home)) >=
 	    (int)sizeof(path))
 		return 0;
-	if (ext != NULL && ctx->cfg->recipient_delimiter[0] != '\0')
-		path[strlen(u.home) + 9] = ctx->cfg->recipient_delimiter[0];
 	if ((fd = world_open_as(path, u.uid, u.gid)) < 0) {
 		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
 			return 0;
