@@ -180,6 +180,13 @@ def test_mbox_spool_delivery(make_instance):
         assert b"\n>From here on\n>>From quoted\nend\n" in box.read_bytes()
         assert msgs[0]["Delivered-To"] == f"{T1}@localhost"
         assert maildir_new(T1) == []
+        # as a mail reader sees it (s-nail locks the mailbox as it reads)
+        if shutil.which("s-nail"):
+            r = subprocess.run(["s-nail", "-n", "-N", "-R", "-H", "-f", str(box)],
+                               env=dict(os.environ, MAILRC="/dev/null"),
+                               capture_output=True, text=True, timeout=30)
+            lines = [l for l in r.stdout.splitlines() if "r@example.org" in l]
+            assert len(lines) == 2 and "mbox 1" in lines[0] and "mbox 2" in lines[1], r
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 
