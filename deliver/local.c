@@ -495,7 +495,9 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	local_world_ops(ctx, &ops);
-	x = xmalloc(sizeof(*x));
+	if (ctx->lx == NULL)
+		ctx->lx = xmalloc(sizeof(*ctx->lx));
+	x = ctx->lx;
 	st = local_expand(&ops, name, x, why, &dsn);
 	if (st != LX_OK || x->n == 0) {
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
@@ -507,7 +509,6 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	else
 		local_pending_add(ctx->local, msg, j, res, x, ctx);
 	local_expand_free(x);
-	free(x);
 }
 
 void
