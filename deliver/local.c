@@ -400,7 +400,7 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 
 	if (local_user_resolve(name, local_lookup_cached, ctx->local, &u,
 	    res) < 0) {
-		deliver_log(msg->req->id, rcpt, "local", name, res);
+		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
