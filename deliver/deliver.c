@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -244,7 +243,6 @@ main(int argc, char **argv)
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
 	local_workers_close(&ctx);
 	map_list_close(&ctx.aliases);
-	free(ctx.lx);
 	close(sigfd);
 	daemon_cleanup(&dctx);
 	return 0;

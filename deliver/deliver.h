@@ -85,8 +85,6 @@ struct deliver_ctx {
 	struct map_list	 aliases;
 	struct lx_owner	 default_privs;
 	char		 lx_err[MAP_ERR_MAX];	/* last alias lookup failure */
-	struct lx_result *lx;		/* an expansion's targets, reused
-					   (large); NULL until first needed */
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.

@@ -73,6 +73,8 @@ struct local_batch {
 	int			 nsettled;	/* copy[0..nsettled) flushed */
 	struct local_pending	**pend;		/* expanded recipients */
 	int			 npend, pend_cap;
+	struct lx_result	*lx;	/* an expansion's targets, reused
+					   (large); NULL until needed */
 };
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
@@ -87,6 +89,7 @@ local_batch_new(void)
 	b->ncopy = b->copy_cap = b->nsettled = 0;
 	b->pend = NULL;
 	b->npend = b->pend_cap = 0;
+	b->lx = NULL;
 	return b;
 }
 
@@ -103,6 +106,7 @@ local_batch_free(struct local_batch *b)
 		free(b->pend[i]);
 	}
 	free(b->pend);
+	free(b->lx);
 	free(b);
 }
 
@@ -495,9 +499,9 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	local_world_ops(ctx, &ops);
-	if (ctx->lx == NULL)
-		ctx->lx = xmalloc(sizeof(*ctx->lx));
-	x = ctx->lx;
+	if (ctx->local->lx == NULL)
+		ctx->local->lx = xmalloc(sizeof(*ctx->local->lx));
+	x = ctx->local->lx;
 	st = local_expand(&ops, name, x, why, &dsn);
 	if (st != LX_OK || x->n == 0) {
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
