@@ -356,7 +356,7 @@ addr_login_name_ok(const char *name)
 }
 
 int
-addr_local_user(const char *rcpt, char *out, size_t outlen)
+addr_local_name(const char *rcpt, char *out, size_t outlen)
 {
 	char	 local[ADDR_LOCAL_MAX + 1];
 
@@ -369,5 +369,13 @@ addr_local_user(const char *rcpt, char *out, size_t outlen)
 	if (strlen(local) >= outlen)
 		return -1;
 	addr_lower(local, out, outlen);
+	return 0;
+}
+
+int
+addr_local_user(const char *rcpt, char *out, size_t outlen)
+{
+	if (addr_local_name(rcpt, out, outlen) < 0)
+		return -1;
 	return addr_login_name_ok(out) ? 0 : -1;
 }

@@ -47,6 +47,9 @@ int	addr_canonical(const char *s, size_t len, char *out, size_t outlen);
  * both use this one rule, so whatever smtpd accepts deliver can place.
  * 0, or -1 if it does not fit or is not [a-z0-9._-] (never sent to NSS). */
 int	addr_local_user(const char *rcpt, char *out, size_t outlen);
+/* The same local part, unquoted and lower-cased, without the login name
+ * rule (aliases and extensions: "a+b").  0, or -1 if it does not fit. */
+int	addr_local_name(const char *rcpt, char *out, size_t outlen);
 /* Lower-case ASCII copy of s into out (truncates safely); returns out. */
 char	*addr_lower(const char *s, char *out, size_t outlen);
 

@@ -75,6 +75,8 @@ static const struct config_key config_global_keys[] = {
 	    NULL, NULL },
 	{ "alias_database", CT_LIST, O(alias_database), "hash:/etc/aliases", 0,
 	    0, NULL, NULL },
+	{ "recipient_delimiter", CT_STRING, O(recipient_delimiter), "",
+	    CF_EMPTY_OK, 0, NULL, NULL },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0, NULL, NULL },
 };
 

@@ -104,6 +104,8 @@ struct tern_config {
 					   reads, default hash:/etc/aliases */
 	struct config_list alias_database; /* the ones newaliases builds,
 					   default hash:/etc/aliases */
+	char	*recipient_delimiter;	/* "user+tag": default "" (none);
+					   deliver and smtpd's RCPT check */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */

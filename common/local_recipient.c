@@ -12,7 +12,9 @@
 
 #include "addr.h"
 #include "local_recipient.h"
+#include "map.h"
 
+#define LOCAL_RCPT_HOPS	8	/* one-name aliases followed */
 #define PW_BUF_SIZE	(16 * 1024)	/* getpwnam_r() scratch space */
 
 /* name was not found: is that the truth, or is the database unusable? */
@@ -60,6 +62,82 @@ local_recipient_resolve(const char *rcpt, local_recipient_lookup_fn lookup,
 		return LOCAL_RCPT_TEMPFAIL;
 	}
 	return local_recipient_absent(lookup, arg, u, why);
+}
+
+int
+local_recipient_name(const char *rcpt, char *out, size_t outlen)
+{
+	if (addr_local_name(rcpt, out, outlen) < 0 || out[0] == '\0')
+		return -1;
+	return 0;
+}
+
+/* key in aliases: 1 found, 0 not, -1 failed (*why).  An alias whose value
+ * is one plain local name ("postmaster: root") is 2 with that name in
+ * key, so that both spellings reach one account (smtpd keeps a mailbox
+ * once per transaction). */
+static int
+local_recipient_alias(struct map_list *aliases, char *key, size_t keylen,
+    const char **why)
+{
+	static char	 err[MAP_ERR_MAX];
+	const char	*value;
+	size_t		 n;
+	int		 r;
+
+	if (aliases == NULL || aliases->count == 0)
+		return 0;
+	r = map_list_lookup(aliases, key, &value, err, sizeof(err));
+	*why = err;
+	if (r != MAP_FOUND)
+		return r == MAP_NOTFOUND ? 0 : -1;
+	value += strspn(value, " \t");
+	n = strcspn(value, " \t,\"|/:@\\");
+	if (n == 0 || n >= keylen || value[n + strspn(value + n, " \t")] != '\0')
+		return 1;
+	addr_lower(value, key, n + 1 < keylen ? n + 1 : keylen);
+	key[n] = '\0';
+	return 2;
+}
+
+enum local_recipient_status
+local_recipient_resolve_aliases(const char *rcpt, struct map_list *aliases,
+    char delimiter, local_recipient_lookup_fn lookup, void *arg,
+    struct local_user *u, const char **why)
+{
+	char		 name[ADDR_LOCAL_MAX + 1], key[ADDR_LOCAL_MAX + 1], *d;
+	const char	*ignored;
+	int		 r, hops;
+
+	if (why == NULL)
+		why = &ignored;
+	*why = NULL;
+	memset(u, 0, sizeof(*u));
+	if (local_recipient_name(rcpt, name, sizeof(name)) < 0)
+		return LOCAL_RCPT_UNKNOWN;
+	for (hops = 0;;) {
+		strlcpy(key, name, sizeof(key));
+		if ((r = local_recipient_alias(aliases, key, sizeof(key),
+		    why)) < 0)
+			return LOCAL_RCPT_TEMPFAIL;
+		if (r == 2 && strcmp(key, name) != 0 &&
+		    hops++ < LOCAL_RCPT_HOPS) {
+			strlcpy(name, key, sizeof(name));
+			continue;
+		}
+		if (r > 0) {
+			snprintf(u->name, sizeof(u->name), "%s", name);
+			return LOCAL_RCPT_FOUND;
+		}
+		/* user+tag: then user, as an alias and as an account */
+		if (delimiter == '\0' || (d = strchr(name + 1, delimiter)) ==
+		    NULL)
+			break;
+		*d = '\0';
+	}
+	if (strcmp(name, "mailer-daemon") == 0)
+		snprintf(name, sizeof(name), "postmaster");
+	return local_recipient_resolve(name, lookup, arg, u, why);
 }
 
 int

@@ -47,6 +47,24 @@ enum local_recipient_status local_recipient_resolve(const char *rcpt,
 	    local_recipient_lookup_fn lookup, void *arg, struct local_user *u,
 	    const char **why);
 
+struct map_list;
+
+/* The name a local recipient's delivery starts from: its local part,
+ * unquoted and lower-cased, any characters (an alias may be "a+b" or
+ * "x.y").  0, or -1 if it is empty or does not fit. */
+int	local_recipient_name(const char *rcpt, char *out, size_t outlen);
+
+/* local_recipient_resolve() with the aliases and address extensions
+ * deliver expands (deliver/local_expand.h): the name, or with an extension
+ * (delimiter, '\0' for none) its base, found in aliases (NULL or empty:
+ * none) is FOUND with u->name the alias and u->uid 0; else the base is
+ * resolved as an account ("mailer-daemon", like "postmaster", falls back
+ * to root).  A failed alias lookup is LOCAL_RCPT_TEMPFAIL. */
+enum local_recipient_status local_recipient_resolve_aliases(const char *rcpt,
+	    struct map_list *aliases, char delimiter,
+	    local_recipient_lookup_fn lookup, void *arg, struct local_user *u,
+	    const char **why);
+
 /* The system's password database (getpwnam_r), as a lookup; arg unused. */
 int	local_recipient_getpw(const char *name, struct local_user *u, void *arg);
 

@@ -232,6 +232,9 @@ main(int argc, char **argv)
 		log_info("not running as root: delivering only to uid %ld",
 		    (long)geteuid());
 	deliver_ctx_init(&ctx, &dctx.cfg, &par);
+	if (local_world_init(&ctx) < 0)
+		log_fatal("default_privs: %s is not a user other than root",
+		    par.default_privs);
 	/* The kernel reaps the mailbox workers (local_worker.c): one stuck
 	 * in a hung file system leaves nothing to wait for. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR)
@@ -239,6 +242,7 @@ main(int argc, char **argv)
 	sigfd = deliver_signals_open();
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
 	local_workers_close(&ctx);
+	map_list_close(&ctx.aliases);
 	close(sigfd);
 	daemon_cleanup(&dctx);
 	return 0;

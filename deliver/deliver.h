@@ -20,7 +20,9 @@
 #include "config.h"
 #include "deliver_params.h"
 #include "ipc.h"
+#include "local_expand.h"
 #include "local_recipient.h"
+#include "map.h"
 #include "proto_deliver.h"
 #include "queue.h"
 #include "queue_file.h"
@@ -79,6 +81,10 @@ struct deliver_ctx {
 	/* The mailbox worker processes (local_worker.c); NULL until the
 	 * first is started. */
 	struct local_workers *workers;
+	/* alias_maps, and default_privs's account (local_world.c) */
+	struct map_list	 aliases;
+	struct lx_owner	 default_privs;
+	char		 lx_err[MAP_ERR_MAX];	/* last alias lookup failure */
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.
@@ -137,6 +143,37 @@ void	local_deliver(struct deliver_ctx *, const struct deliver_msg *,
 void	local_flush(struct deliver_ctx *);
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
+
+/* local_world.c: local_expand's callbacks on the real system; init looks
+ * default_privs up (-1: no such user, or root) and opens alias_maps. */
+void	local_world_ops(struct deliver_ctx *, struct lx_ops *);
+int	local_world_init(struct deliver_ctx *);
+
+/* local_command.c: a |command or /file target of recipient rcpt, made by
+ * a helper process with the target owner's ids, by the batch deadline. */
+void	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
+	    const char *rcpt, const struct lx_target *, struct deliver_result *);
+
+/* local_forward.c: recipient j's message queued anew for remote address
+ * to (a target of its aliases or .forward). */
+void	local_forward(struct deliver_ctx *, const struct deliver_msg *, int j,
+	    const char *to, struct deliver_result *);
+
+/* local_loop.c: 1 if the message already carries "Delivered-To: rcpt"
+ * (seen: in the header buf[0..len)), a forwarding loop. */
+int	local_loop_seen(const char *buf, size_t len, const char *rcpt);
+int	local_loop_check(const struct deliver_msg *, const char *rcpt);
+
+/* mbox.c: append msg to the locked mbox file fd (From_ line, quoting,
+ * fsync; cut back on failure).  0, or -1 with *what and errno. */
+int	mbox_append(int fd, const struct deliver_msg *, const char *rcpt,
+	    const char **what);
+int	mbox_from_quote(const char *line, size_t len);
+
+/* maildir.c: Return-Path:, Delivered-To: rcpt and the message, to out.
+ * 0, or -1 with *what and errno. */
+int	deliver_message_write(int out, const struct deliver_msg *,
+	    const char *rcpt, const char **what);
 
 /* maildir.c */
 struct maildir_job {

@@ -7,7 +7,11 @@
 #define O(f)	offsetof(struct deliver_params, f)
 
 static const struct config_key deliver_keys[] = {
-	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", 0, 0, NULL,
+	{ "home_mailbox", CT_STRING, O(home_mailbox), "Maildir/", CF_EMPTY_OK,
+	    0, NULL, NULL },
+	{ "mail_spool_directory", CT_STRING, O(mail_spool_directory),
+	    "/var/spool/mail", 0, 0, NULL, NULL },
+	{ "default_privs", CT_STRING, O(default_privs), "nobody", 0, 0, NULL,
 	    NULL },
 };
 

@@ -10,6 +10,9 @@
 
 struct deliver_params {
 	char	*home_mailbox;		/* default: "Maildir/" (relative to home) */
+	char	*mail_spool_directory;	/* default: "/var/spool/mail", for
+					   home_mailbox empty (mbox) */
+	char	*default_privs;		/* default: "nobody": aliases' commands */
 };
 
 extern const struct config_table deliver_params_table;

@@ -25,10 +25,14 @@
  * account's deliveries, followers included, are recorded in their queue
  * files (deliver_record.c) as soon as its fsync of new/ returns.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "deliver.h"
 
@@ -45,6 +49,17 @@ struct local_copy {
 	char			*home;
 	struct deliver_result	*res;
 	int			 leader;	/* in copy[], or -1 */
+	int			 record;	/* its outcome is the recipient's */
+};
+
+/* A recipient expanded into several targets: its outcome is theirs
+ * together, known once every one is (local_settle). */
+struct local_pending {
+	const struct deliver_msg *msg;
+	int			 j;
+	struct deliver_result	*res;
+	struct deliver_result	*sub;	/* one per target */
+	int			 n;
 };
 
 struct local_batch {
@@ -56,6 +71,10 @@ struct local_batch {
 	struct local_copy	*copy;	/* for the whole batch */
 	int			 ncopy, copy_cap;
 	int			 nsettled;	/* copy[0..nsettled) flushed */
+	struct local_pending	**pend;		/* expanded recipients */
+	int			 npend, pend_cap;
+	struct lx_result	*lx;	/* an expansion's targets, reused
+					   (large); NULL until needed */
 };
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
@@ -68,6 +87,9 @@ local_batch_new(void)
 	b->njob = 0;
 	b->copy = NULL;
 	b->ncopy = b->copy_cap = b->nsettled = 0;
+	b->pend = NULL;
+	b->npend = b->pend_cap = 0;
+	b->lx = NULL;
 	return b;
 }
 
@@ -79,6 +101,12 @@ local_batch_free(struct local_batch *b)
 	for (i = 0; i < b->ncopy; i++)
 		free(b->copy[i].home);
 	free(b->copy);
+	for (i = 0; i < b->npend; i++) {
+		free(b->pend[i]->sub);
+		free(b->pend[i]);
+	}
+	free(b->pend);
+	free(b->lx);
 	free(b);
 }
 
@@ -103,9 +131,13 @@ local_record(const struct local_batch *b, const struct maildir_job *job)
 
 	if (job->res->status != DELIVER_OK)
 		return;
-	deliver_record_mark(job->msg, job->j);
 	for (i = 0; i < b->ncopy; i++)
-		if ((l = b->copy[i].leader) >= 0 && b->copy[l].res == job->res)
+		if (b->copy[i].res == job->res && b->copy[i].leader < 0 &&
+		    b->copy[i].record)
+			deliver_record_mark(job->msg, job->j);
+	for (i = 0; i < b->ncopy; i++)
+		if ((l = b->copy[i].leader) >= 0 && b->copy[i].record &&
+		    b->copy[l].res == job->res)
 			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
 }
 
@@ -164,6 +196,47 @@ local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 	}
 }
 
+/* The outcome of an expanded recipient from its targets': deferred if
+ * one is (the whole recipient is tried again: targets already made get a
+ * second copy, never none), else bounced if one is, else delivered. */
+static void
+local_pending_combine(const struct local_pending *p)
+{
+	const struct deliver_result	*worst = NULL;
+	int				 i;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->sub[i].status == DELIVER_DEFER) {
+			worst = &p->sub[i];
+			break;
+		}
+		if (p->sub[i].status == DELIVER_BOUNCE && worst == NULL)
+			worst = &p->sub[i];
+	}
+	if (worst == NULL)
+		deliver_result_set(p->res, DELIVER_OK, "2.0.0",
+		    "delivered to %d targets", p->n);
+	else
+		*p->res = *worst;
+	deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "local",
+	    "aliases", p->res);
+}
+
+/* Every expanded recipient collected so far: all its mailbox targets have
+ * been flushed, and its other targets were made at once. */
+static void
+local_settle(struct local_batch *b)
+{
+	int	 i;
+
+	for (i = 0; i < b->npend; i++) {
+		local_pending_combine(b->pend[i]);
+		free(b->pend[i]->sub);
+		free(b->pend[i]);
+	}
+	b->npend = 0;
+}
+
 void
 local_flush(struct deliver_ctx *ctx)
 {
@@ -185,6 +258,7 @@ local_flush(struct deliver_ctx *ctx)
 	b->njob = 0;
 	b->nuser = 0;
 	local_flush_followers(ctx, b);
+	local_settle(b);
 }
 
 /* The delivery of message qid into u's mailbox, or -1 if there is none
@@ -205,7 +279,8 @@ local_copy_find(const struct local_batch *b, const char *qid,
 
 static void
 local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
-    const struct local_user *u, struct deliver_result *res, int leader)
+    const struct local_user *u, struct deliver_result *res, int leader,
+    int record)
 {
 	struct local_copy	*c;
 
@@ -223,6 +298,7 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->home = xstrdup(u->home);
 	c->res = res;
 	c->leader = leader;
+	c->record = record;
 }
 
 /* A local_recipient_lookup_fn that answers from the batch's accounts
@@ -262,14 +338,14 @@ local_batch_user(struct local_batch *b, const struct local_user *u)
  * already collected for u's mailbox is not collected again. */
 static void
 local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
-    const struct local_user *u, struct deliver_result *res)
+    const struct local_user *u, struct deliver_result *res, int record)
 {
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*job;
 	int			 k;
 
 	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
-		local_copy_add(b, msg, j, u, res, k);
+		local_copy_add(b, msg, j, u, res, k, record);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
@@ -284,12 +360,41 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg, j, u, res, -1);
+	local_copy_add(b, msg, j, u, res, -1, record);
 }
 
+/* mbox delivery into mail_spool_directory/name, by a helper process
+ * (local_command.c), with the user's uid and the spool's group. */
 static void
-local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
-    int j, struct deliver_result *res)
+local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct local_user *u, struct deliver_result *res)
+{
+	struct lx_target	 t;
+	struct stat		 st;
+	char			 path[DELIVER_PATH_SIZE];
+
+	if (stat(ctx->par->mail_spool_directory, &st) < 0 ||
+	    snprintf(path, sizeof(path), "%s/%s",
+	    ctx->par->mail_spool_directory, u->name) >= (int)sizeof(path)) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "mail_spool_directory: %s", strerror(errno));
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	t.kind = LX_MAILBOX;
+	t.text = path;
+	t.owner.uid = u->uid;
+	t.owner.gid = st.st_gid;
+	snprintf(t.owner.name, sizeof(t.owner.name), "%s", u->name);
+	snprintf(t.owner.home, sizeof(t.owner.home), "%s", u->home);
+	local_command_deliver(ctx, msg, rcpt, &t, res);
+}
+
+/* Account name's mailbox gets recipient j's message; record: res is the
+ * recipient's own outcome (else one target's of several). */
+static void
+local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const char *name, struct deliver_result *res, int record)
 {
 	const char		*rcpt = msg->req->rcpt[j];
 	const char		*mailbox = ctx->par->home_mailbox;
@@ -297,20 +402,117 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct local_user	 u;
 	size_t			 len = strlen(mailbox);
 
-	if (local_user_resolve(rcpt, local_lookup_cached, ctx->local, &u,
+	if (local_user_resolve(name, local_lookup_cached, ctx->local, &u,
 	    res) < 0) {
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
 	if (len > 0 && mailbox[len - 1] == '/') {
-		local_collect(ctx, msg, j, &u, res);
+		local_collect(ctx, msg, j, &u, res, record);
 		return;
 	}
-	deliver_result_set(res, DELIVER_DEFER, "4.3.5",
-	    "mbox delivery not supported");
-	local_where(ctx, &u, where, sizeof(where));
+	/* Empty: mbox in mail_spool_directory; a file in the home
+	 * directory ("Mailbox") is not supported yet. */
+	if (len == 0) {
+		local_spool(ctx, msg, rcpt, &u, res);
+		snprintf(where, sizeof(where), "%.2000s/%.1000s",
+		    ctx->par->mail_spool_directory, u.name);
+	} else {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.5",
+		    "mbox delivery not supported");
+		local_where(ctx, &u, where, sizeof(where));
+	}
 	deliver_log(msg->req->id, rcpt, "local", where, res);
+}
+
+/* One target of an expanded recipient, its outcome in *res. */
+static void
+local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
+    const struct lx_target *t, struct deliver_result *res)
+{
+	switch (t->kind) {
+	case LX_MAILBOX:
+		local_mailbox(ctx, msg, j, t->text, res, 0);
+		return;
+	case LX_COMMAND:
+	case LX_FILE:
+		local_command_deliver(ctx, msg, msg->req->rcpt[j], t, res);
+		break;
+	case LX_REMOTE:
+		local_forward(ctx, msg, j, t->text, res);
+		break;
+	}
+	deliver_log(msg->req->id, msg->req->rcpt[j], t->kind == LX_COMMAND ?
+	    "command" : t->kind == LX_FILE ? "file" : "forward", t->text, res);
+}
+
+static void
+local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
+    int j, struct deliver_result *res, const struct lx_result *x,
+    struct deliver_ctx *ctx)
+{
+	struct local_pending	*p = xmalloc(sizeof(*p));
+	int			 i;
+
+	p->msg = msg;
+	p->j = j;
+	p->res = res;
+	p->n = x->n;
+	p->sub = xcalloc((size_t)x->n, sizeof(*p->sub));
+	for (i = 0; i < x->n; i++)
+		deliver_result_set(&p->sub[i], DELIVER_DEFER, "4.3.0",
+		    "internal error: no outcome");
+	/* Listed only once its targets are collected: a flush one of them
+	 * causes settles what came before, and this one waits for a later
+	 * flush (there is always the batch's last). */
+	for (i = 0; i < x->n; i++)
+		local_target(ctx, msg, j, &x->target[i], &p->sub[i]);
+	if (b->npend == b->pend_cap) {
+		b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 8;
+		b->pend = xreallocarray(b->pend, (size_t)b->pend_cap,
+		    sizeof(*b->pend));
+	}
+	b->pend[b->npend++] = p;
+}
+
+static void
+local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, struct deliver_result *res)
+{
+	const char		*rcpt = msg->req->rcpt[j], *dsn;
+	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
+	struct lx_ops		 ops;
+	struct lx_result	*x;
+	enum lx_status		 st;
+
+	if (local_recipient_name(rcpt, name, sizeof(name)) < 0) {
+		deliver_result_set(res, DELIVER_BOUNCE, "5.1.1",
+		    "user unknown");
+		deliver_log(msg->req->id, rcpt, "local", NULL, res);
+		return;
+	}
+	if (local_loop_check(msg, rcpt)) {
+		deliver_result_set(res, DELIVER_BOUNCE, "5.4.6",
+		    "mail forwarding loop for %s", rcpt);
+		deliver_log(msg->req->id, rcpt, "local", NULL, res);
+		return;
+	}
+	local_world_ops(ctx, &ops);
+	if (ctx->local->lx == NULL)
+		ctx->local->lx = xmalloc(sizeof(*ctx->local->lx));
+	x = ctx->local->lx;
+	st = local_expand(&ops, name, x, why, &dsn);
+	if (st != LX_OK || x->n == 0) {
+		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
+		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",
+		    st == LX_OK ? "alias has no targets" : why);
+		deliver_log(msg->req->id, rcpt, "local", NULL, res);
+	} else if (x->n == 1 && x->target[0].kind == LX_MAILBOX)
+		local_mailbox(ctx, msg, j, x->target[0].text, res, 1);
+	else
+		local_pending_add(ctx->local, msg, j, res, x, ctx);
+	local_expand_free(x);
 }
 
 void

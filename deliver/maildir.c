@@ -223,8 +223,8 @@ maildir_open(struct maildir *md, const char *home, const char *mailbox,
 /* Return-Path:, Delivered-To:, then the message bytes [offset, size) of
  * the queue file.  The headers go out with the first chunk of the message,
  * in one write.  pread() leaves the shared file offset alone. */
-static int
-maildir_write(int out, const struct deliver_msg *msg, const char *rcpt,
+int
+deliver_message_write(int out, const struct deliver_msg *msg, const char *rcpt,
     const char **what)
 {
 	char	 buf[MAILDIR_COPY_SIZE];
@@ -369,7 +369,7 @@ static int
 maildir_fill(int fd, const struct deliver_msg *msg, const char *rcpt,
     const char **what)
 {
-	if (maildir_write(fd, msg, rcpt, what) < 0)
+	if (deliver_message_write(fd, msg, rcpt, what) < 0)
 		return -1;
 	*what = "fsync message";
 	return fsync(fd);

@@ -70,6 +70,9 @@ CONF
 		[ -f "$dir/etc/aliases" ] || printf '# aliases(5) of this instance; run newaliases after a change.\npostmaster: root\n' > "$dir/etc/aliases"
 		[ -n "${TERN_CONF_EXTRA:-}" ] && printf '%s\n' "$TERN_CONF_EXTRA" >> "$dir/etc/tern.conf"
 	fi
+	# deliver defers every local recipient while alias_maps cannot be
+	# read, as Postfix does: build the instance's table (newaliases).
+	[ -f "$dir/etc/aliases.db" ] || "$build/bin/ternmap" -a -c "$dir/etc/tern.conf" >/dev/null 2>&1 || true
 	if [ ! -f "$dir/etc/master.conf" ]; then
 		deliver_user=root
 		[ "$(id -u)" -eq 0 ] || deliver_user=-

@@ -46,17 +46,30 @@ smtpd_user_remember(struct smtpd_user_cache *c, const char *name,
 /* Resolve rcpt (whose login name is name) as deliver will, through the
  * cache: 1 found (account set), 0 unknown, -1 the lookup failed. */
 static int
-smtpd_policy_resolve(struct smtpd_user_cache *cache, const char *rcpt,
-    const char *name, char *account, size_t len)
+smtpd_policy_resolve(const struct tern_config *cfg,
+    struct smtpd_user_cache *cache, const char *rcpt, const char *name,
+    char *account, size_t len)
 {
 	struct local_user	 u;
 	const char		*hit, *why;
+	char			 err[MAP_ERR_MAX];
 
 	if ((hit = smtpd_user_cached(cache, name)) != NULL) {
 		strlcpy(account, hit, len);
 		return 1;
 	}
-	switch (local_recipient_resolve(rcpt, local_recipient_getpw, NULL, &u,
+	/* The aliases deliver expands are recipients too (issue 12). */
+	if (cache->aliases_open == 0) {
+		cache->aliases_open = map_list_open(&cache->aliases,
+		    cfg->alias_maps.item, cfg->alias_maps.count, err,
+		    sizeof(err)) == 0 ? 1 : -1;
+		if (cache->aliases_open < 0)
+			log_warn("alias_maps: %s", err);
+	}
+	if (cache->aliases_open < 0)
+		return -1;
+	switch (local_recipient_resolve_aliases(rcpt, &cache->aliases,
+	    cfg->recipient_delimiter[0], local_recipient_getpw, NULL, &u,
 	    &why)) {
 	case LOCAL_RCPT_FOUND:
 		smtpd_user_remember(cache, name, u.name);
@@ -99,7 +112,7 @@ smtpd_policy_rcpt(const struct tern_config *cfg,
 	case SMTPD_RELAY_LOCAL:
 		break;
 	}
-	if (addr_local_user(path->addr, name, sizeof(name)) < 0)
+	if (local_recipient_name(path->addr, name, sizeof(name)) < 0)
 		name[0] = '\0';
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
 	postmaster = strcmp(name, "postmaster") == 0;
@@ -107,13 +120,13 @@ smtpd_policy_rcpt(const struct tern_config *cfg,
 		/* Unchecked, the mailbox is the login name; but postmaster's
 		 * is root's unless it has an account: ask (cached), so that
 		 * the two are stored once. */
-		if (!postmaster || smtpd_policy_resolve(cache, path->addr, name,
-		    account, len) <= 0)
+		if (!postmaster || smtpd_policy_resolve(cfg, cache, path->addr,
+		    name, account, len) <= 0)
 			strlcpy(account, name, len);
 		return 0;
 	}
 	r = name[0] != '\0' ?
-	    smtpd_policy_resolve(cache, path->addr, name, account, len) : 0;
+	    smtpd_policy_resolve(cfg, cache, path->addr, name, account, len) : 0;
 	if (r > 0)
 		return 0;
 	if (postmaster) {

@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "local_recipient.h"
+#include "map.h"
 #include "smtpd_command.h"
 
 struct smtpd_relay;
@@ -31,6 +32,8 @@ struct smtpd_user_cache {
 	char		 account[SMTP_USER_CACHE_SIZE][LOCAL_USER_NAME_SIZE];
 	long long	 until_ms[SMTP_USER_CACHE_SIZE];
 	unsigned int	 next;		/* slot to overwrite */
+	struct map_list	 aliases;	/* alias_maps, opened at first use */
+	int		 aliases_open;	/* 1 opened, -1 a bad spec */
 };
 
 /* 0 if the recipient (canonical, addr_canonical) is acceptable from the

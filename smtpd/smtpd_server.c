@@ -172,6 +172,8 @@ smtpd_server_free(struct smtpd_server *srv)
 	smtpd_notify_free(srv->notify);
 	smtpd_anvil_free(srv->anvil);
 	smtpd_relay_free(&srv->relay);
+	if (srv->users.aliases_open > 0)
+		map_list_close(&srv->users.aliases);
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));

@@ -39,7 +39,7 @@ def test_bad_value(tmp_path):
 @pytest.mark.parametrize("line", [
     "smtpd_timeout = 0",            # smtpd's table
     "maximal_backoff_time = soon",  # qmgr's
-    "home_mailbox =",               # deliver's
+    "default_privs =",              # deliver's (home_mailbox may be empty)
     "resolver_timeout = 0",         # resolver's
     "anvil_rate_time_unit = 1y",    # anvil's
 ])

@@ -29,11 +29,13 @@ PROCESSES = {
     "master": ("root", "root", "root",
                {"null", "log", "pidfile", "listen:all", "signalfd"}),
     "smtpd": ("mail_owner", "mail_owner", "none",
-              {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
+              {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected",
+               "table"}),
     "qmgr": ("mail_owner", "mail_owner", "none",
              {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
     "deliver": ("root", "root", "root",
-                {"null", "log", "listen:own", "signalfd", "queue", "connected"}),
+                {"null", "log", "listen:own", "signalfd", "queue", "connected",
+                 "table"}),
     "resolver": ("mail_owner", "mail_owner", "none",
                  {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
     "anvil": ("mail_owner", "mail_owner", "none",
@@ -97,6 +99,8 @@ def classify(pid, fd, inst, socks):
         return ("pidfile", target)
     if target.startswith(str(inst.queue) + "/") or target == str(inst.queue):
         return ("queue", target)
+    if target.startswith(str(inst.dir / "etc") + "/") and target.endswith(".db"):
+        return ("table", target)        # alias_maps, read-only
     if target.startswith("pipe:"):
         return ("pipe", target)
     if target.startswith("anon_inode:"):

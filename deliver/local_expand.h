@@ -1,0 +1,100 @@
+/*
+ * local_expand - what a local recipient's mail turns into: the aliases
+ * (alias_maps), ~/.forward files, :include: files and address extensions
+ * (recipient_delimiter) of Postfix's local(8), expanded into a flat list
+ * of targets -- mailboxes of accounts, commands, files, remote addresses.
+ * It is pure: every table, file and account is asked through the
+ * callbacks in struct lx_ops, so the rules are unit-tested without a
+ * system, and deliver (local.c) supplies the real ones.
+ *
+ * Rules.  A name (a lower-cased local part) is looked up in the aliases,
+ * "user+tag" before "user"; found, each target of its value is expanded
+ * with the privileges of default_privs (the aliases file is root's, its
+ * commands must not be).  Not found, the name is an account: its
+ * .forward ("forward+tag" first) is read if the callback finds one owned
+ * by the account, and its targets run as the account; without one the
+ * account's mailbox is the target.  An address in one of our domains is
+ * expanded as its name; any other is a remote target.  A name met again
+ * below itself (an alias or .forward naming itself, or a -> b -> a) is
+ * its account's mailbox, not expanded again, so no expansion loops.  An
+ * :include: file runs its commands and files as its owner when that is
+ * not root, else with the privileges of whoever named it.  "postmaster"
+ * and "mailer-daemon" without an alias are "root".  Equal targets are
+ * made once.  Bounds: LX_DEPTH_MAX levels and LX_TARGETS_MAX targets;
+ * beyond them the expansion fails for good (LX_BOUNCE, 5.4.6 / 5.3.5),
+ * as it does on a target that cannot be parsed.  A table or file that
+ * cannot be read now is LX_DEFER, never a bounce.
+ */
+#ifndef TERN_LOCAL_EXPAND_H
+#define TERN_LOCAL_EXPAND_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LX_DEPTH_MAX	16	/* nested aliases, includes, forwards */
+#define LX_TARGETS_MAX	100	/* targets of one recipient */
+#define LX_NAME_MAX	256	/* a local name, extension included */
+#define LX_WHY_MAX	256
+
+/* Whose rights a command or file target gets. */
+struct lx_owner {
+	uid_t	 uid;
+	gid_t	 gid;
+	char	 name[LX_NAME_MAX];	/* for USER and the log */
+	char	 home[4096];		/* for HOME and the working directory */
+};
+
+enum lx_kind { LX_MAILBOX, LX_COMMAND, LX_FILE, LX_REMOTE };
+
+struct lx_target {
+	enum lx_kind	 kind;
+	char		*text;	/* mailbox: the account name; command (after
+				   '|'); absolute path; remote address */
+	char		 ext[LX_NAME_MAX];	/* the extension, "" if none */
+	struct lx_owner	 owner;	/* command and file: whose rights */
+};
+
+struct lx_result {
+	struct lx_target target[LX_TARGETS_MAX];
+	int		 n;
+};
+
+enum lx_status { LX_OK, LX_DEFER, LX_BOUNCE };
+
+/* The world, as the expansion sees it.  Each returns 1 (found), 0 (not
+ * found) or -1 (could not tell now: *why set).  Text returned in *text is
+ * malloc'ed and freed by the expansion. */
+struct lx_ops {
+	/* key in alias_maps: *value valid until the next call */
+	int	(*alias)(void *arg, const char *key, const char **value,
+		    const char **why);
+	/* the .forward (ext NULL) or .forward<delim>ext of account name, if
+	 * it is one to obey (owned by the account, not group or world
+	 * writable); *owner the account */
+	int	(*forward)(void *arg, const char *name, const char *ext,
+		    char **text, struct lx_owner *owner, const char **why);
+	/* an :include: file, read with as's rights; *file_owner its owner */
+	int	(*include)(void *arg, const char *path,
+		    const struct lx_owner *as, char **text,
+		    struct lx_owner *file_owner, const char **why);
+	/* address in one of our domains: 1 and its lower-cased local part
+	 * in name[0..len); 0 remote; -1 not an address (a bounce) */
+	int	(*local)(void *arg, const char *addr, char *name, size_t len);
+	void	*arg;
+	const struct lx_owner *default_privs;
+	char	 delimiter;	/* recipient_delimiter, or '\0' */
+};
+
+/* Expand local name (lower-cased local part) into *res.  LX_OK, or
+ * LX_DEFER / LX_BOUNCE with why[0..LX_WHY_MAX) and *dsn set. */
+enum lx_status local_expand(const struct lx_ops *, const char *name,
+	    struct lx_result *res, char *why, const char **dsn);
+void	local_expand_free(struct lx_result *);
+
+/* Split name at the first delimiter (not its first byte): base in
+ * base[0..len), the extension in ext[0..len) ("" if none).  0, or -1 if
+ * it does not fit. */
+int	local_expand_split(const char *name, char delimiter, char *base,
+	    char *ext, size_t len);
+
+#endif

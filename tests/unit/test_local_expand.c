@@ -1,0 +1,277 @@
+/*
+ * Unit tests for deliver/local_expand.c against a fake world (aliases,
+ * .forward files, include files, domains): nested aliases, loops and
+ * self-references, postmaster and mailer-daemon to root, extensions,
+ * .forward privileges, :include: owners, bounds, and failures that defer
+ * rather than bounce.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "deliver/local_expand.h"
+
+struct world {
+	const char	*const *aliases;	/* key, value, ..., NULL */
+	const char	*const *forwards;	/* name, text, ... */
+	const char	*const *includes;	/* path, text, ... */
+	int		 alias_fail;
+};
+
+static const char *
+pairs_get(const char *const *p, const char *key)
+{
+	for (; p != NULL && p[0] != NULL; p += 2)
+		if (strcmp(p[0], key) == 0)
+			return p[1];
+	return NULL;
+}
+
+static int
+fake_alias(void *arg, const char *key, const char **value, const char **why)
+{
+	struct world *w = arg;
+
+	if (w->alias_fail) {
+		*why = "table down";
+		return -1;
+	}
+	*value = pairs_get(w->aliases, key);
+	return *value != NULL;
+}
+
+static int
+fake_forward(void *arg, const char *name, const char *ext, char **text,
+    struct lx_owner *owner, const char **why)
+{
+	struct world	*w = arg;
+	char		 key[300];
+	const char	*v;
+
+	(void)why;
+	snprintf(key, sizeof(key), "%s%s%s", name, ext ? "+" : "",
+	    ext ? ext : "");
+	if ((v = pairs_get(w->forwards, key)) == NULL)
+		return 0;
+	*text = strdup(v);
+	memset(owner, 0, sizeof(*owner));
+	owner->uid = 1000;
+	snprintf(owner->name, sizeof(owner->name), "%s", name);
+	return 1;
+}
+
+static int
+fake_include(void *arg, const char *path, const struct lx_owner *as,
+    char **text, struct lx_owner *fo, const char **why)
+{
+	struct world	*w = arg;
+	const char	*v;
+
+	(void)as;
+	(void)why;
+	if ((v = pairs_get(w->includes, path)) == NULL)
+		return 0;
+	*text = strdup(v);
+	memset(fo, 0, sizeof(*fo));
+	fo->uid = strstr(path, "/home/") != NULL ? 2000 : 0;
+	return 1;
+}
+
+static int
+fake_local(void *arg, const char *addr, char *name, size_t len)
+{
+	const char	*at = strchr(addr, '@');
+
+	(void)arg;
+	if (at != NULL && strcmp(at, "@here") != 0)
+		return 0;
+	snprintf(name, len, "%.*s", at ? (int)(at - addr) : (int)strlen(addr),
+	    addr);
+	return 1;
+}
+
+static const struct lx_owner nobody = { 65534, 65534, "nobody", "/" };
+
+static enum lx_status
+expand(struct world *w, const char *name, struct lx_result *res,
+    const char **dsn)
+{
+	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
+	    fake_local, NULL, &nobody, '+' };
+	char		 why[LX_WHY_MAX];
+
+	ops.arg = w;
+	return local_expand(&ops, name, res, why, dsn);
+}
+
+/* The targets as "kind:text@uid" joined by spaces. */
+static void
+expect(struct world *w, const char *name, const char *want)
+{
+	struct lx_result	*res = malloc(sizeof(*res));
+	char			 got[4096] = "";
+	const char		*dsn;
+	int			 i;
+
+	assert_non_null(res);
+	assert_int_equal(expand(w, name, res, &dsn), LX_OK);
+	for (i = 0; i < res->n; i++) {
+		const struct lx_target *t = &res->target[i];
+		char	 one[512];
+
+		snprintf(one, sizeof(one), "%s%c:%s", i ? " " : "",
+		    "MCFR"[t->kind], t->text);
+		strcat(got, one);
+		if (t->kind == LX_COMMAND || t->kind == LX_FILE) {
+			snprintf(one, sizeof(one), "@%ld", (long)t->owner.uid);
+			strcat(got, one);
+		}
+	}
+	assert_string_equal(got, want);
+	local_expand_free(res);
+	free(res);
+}
+
+static void
+expect_fail(struct world *w, const char *name, enum lx_status st,
+    const char *dsn_want)
+{
+	struct lx_result	*res = malloc(sizeof(*res));
+	const char		*dsn;
+
+	assert_non_null(res);
+	assert_int_equal(expand(w, name, res, &dsn), st);
+	assert_string_equal(dsn, dsn_want);
+	assert_int_equal(res->n, 0);
+	free(res);
+}
+
+static void
+test_aliases(void **state)
+{
+	static const char *const a[] = {
+		"root", "alice",
+		"staff", "root, bob, carol@far, |/bin/log, /var/log/mail",
+		"self", "self, |/bin/copy",
+		"ping", "pong", "pong", "ping",
+		"dup", "alice, alice, root",
+		"owner-x", "\"|/bin/q x\"",
+		NULL };
+	struct world w = { a, NULL, NULL, 0 };
+
+	(void)state;
+	expect(&w, "alice", "M:alice");
+	expect(&w, "postmaster", "M:alice");
+	expect(&w, "mailer-daemon", "M:alice");
+	expect(&w, "staff", "M:alice M:bob R:carol@far C:/bin/log@65534 "
+	    "F:/var/log/mail@65534");
+	expect(&w, "self", "M:self C:/bin/copy@65534");
+	expect(&w, "ping", "M:ping");
+	expect(&w, "dup", "M:alice");
+	expect(&w, "owner-x", "C:/bin/q x@65534");
+}
+
+static void
+test_extensions(void **state)
+{
+	static const char *const a[] = { "bob+list", "carol", NULL };
+	static const char *const f[] = { "dave+x", "|/bin/x", "dave",
+	    "dave, eve@far", NULL };
+	struct world w = { a, f, NULL, 0 };
+
+	(void)state;
+	expect(&w, "bob+list", "M:carol");
+	expect(&w, "bob+other", "M:bob");
+	expect(&w, "dave+x", "C:/bin/x@1000");
+	expect(&w, "dave+y", "M:dave R:eve@far");
+	expect(&w, "dave", "M:dave R:eve@far");
+}
+
+static void
+test_include(void **state)
+{
+	static const char *const a[] = {
+		"list", ":include:/etc/list",
+		"mine", ":include:/home/u/list",
+		"missing", ":include:/etc/none",
+		"loop", ":include:/etc/loop",
+		NULL };
+	static const char *const inc[] = {
+		"/etc/list", "alice\nbob, |/bin/a",
+		"/home/u/list", "|/bin/b, /home/u/file",
+		"/etc/loop", ":include:/etc/loop",
+		NULL };
+	struct world w = { a, NULL, inc, 0 };
+
+	(void)state;
+	expect(&w, "list", "M:alice M:bob C:/bin/a@65534");
+	expect(&w, "mine", "C:/bin/b@2000 F:/home/u/file@2000");
+	expect_fail(&w, "missing", LX_DEFER, "4.3.0");
+	expect_fail(&w, "loop", LX_BOUNCE, "5.4.6");
+}
+
+static void
+test_bounds(void **state)
+{
+	static char	 chain[40][2][32];
+	static const char *a[100];
+	static char	 wide[8192];
+	static const char *const w2[] = { "wide", wide, NULL };
+	struct world	 w = { a, NULL, NULL, 0 };
+	size_t		 n = 0;
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 39; i++) {
+		snprintf(chain[i][0], 32, "n%d", i);
+		snprintf(chain[i][1], 32, "n%d", i + 1);
+		a[2 * i] = chain[i][0];
+		a[2 * i + 1] = chain[i][1];
+	}
+	a[78] = NULL;
+	expect_fail(&w, "n0", LX_BOUNCE, "5.4.6");
+	expect(&w, "n30", "M:n39");
+	for (i = 0; i < 200; i++)
+		n += (size_t)snprintf(wide + n, sizeof(wide) - n, "u%d,", i);
+	w.aliases = w2;
+	expect_fail(&w, "wide", LX_BOUNCE, "5.3.5");
+	w.alias_fail = 1;
+	expect_fail(&w, "alice", LX_DEFER, "4.3.0");
+}
+
+static void
+test_split(void **state)
+{
+	char	 b[8], e[8];
+
+	(void)state;
+	assert_int_equal(local_expand_split("u+t+x", '+', b, e, 8), 0);
+	assert_string_equal(b, "u");
+	assert_string_equal(e, "t+x");
+	assert_int_equal(local_expand_split("+u", '+', b, e, 8), 0);
+	assert_string_equal(b, "+u");
+	assert_string_equal(e, "");
+	assert_int_equal(local_expand_split("u+t", '\0', b, e, 8), 0);
+	assert_string_equal(b, "u+t");
+	assert_int_equal(local_expand_split("longname", '+', b, e, 8), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_extensions),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_split),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
