@@ -170,14 +170,18 @@ struct smtp_conn {
 	long long		 size_max;
 	int			 uses;		/* mail transactions so far */
 	long long		 born;		/* time of the connect */
+	int			 level;		/* TLS level it was made for */
 };
 
 /* Park c (malloc'd, with an open bev) under c->key; the cache owns it
  * now, and closes it after smtp_connection_cache_time_limit idle. */
 void	smtp_cache_put(struct smtp *, struct smtp_conn *);
-/* An idle session for key, taken out of the cache (the caller frees the
- * struct once it has taken bev, whose callbacks are cleared), or NULL. */
-struct smtp_conn *smtp_cache_get(struct smtp *, const char *key);
+/* An idle session for key, made for a TLS level at least level (the
+ * policy table may have changed since: a session made in clear never
+ * serves a next hop that now asks for encrypt), taken out of the cache
+ * (the caller frees the struct once it has taken bev, whose callbacks are
+ * cleared), or NULL. */
+struct smtp_conn *smtp_cache_get(struct smtp *, const char *key, int level);
 void	smtp_cache_close_all(struct smtp *);
 
 /* ---- smtp_session.c: one delivery ----------------------------------- */

@@ -4,7 +4,8 @@
  * transaction ended cleanly is parked here under its next hop (the
  * request's nexthop, so the same TLS policy applies), and the next request
  * for that next hop takes it instead of a new connection (the session
- * then sends RSET first, smtp_session.c).  Bounded: at most
+ * then sends RSET first, smtp_session.c), if the session was made for a
+ * TLS level no lower than the one the request now needs.  Bounded: at most
  * SMTP_CACHE_MAX sessions per process (the oldest goes first), each at
  * most smtp_connection_cache_time_limit idle.  A parked session that the
  * server closes, or that says anything, is closed; one that expires or is
@@ -117,12 +118,12 @@ smtp_cache_put(struct smtp *s, struct smtp_conn *c)
 }
 
 struct smtp_conn *
-smtp_cache_get(struct smtp *s, const char *key)
+smtp_cache_get(struct smtp *s, const char *key, int level)
 {
 	struct smtp_conn	*c;
 
 	for (c = s->cache; c != NULL; c = c->next) {
-		if (c->closing || strcmp(c->key, key) != 0)
+		if (c->closing || strcmp(c->key, key) != 0 || c->level < level)
 			continue;
 		/* Anything the server said meanwhile was read already. */
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)

@@ -606,6 +606,36 @@ sess_body_start(struct smtp_session *ss)
 	sess_body_fill(ss);
 }
 
+/* A 2xx the next hop cannot mean: to DATA, or before it has our final
+ * dot (the body still in our buffers).  Taking it for a delivery would
+ * record as sent a message it never got whole, so the recipients still
+ * open are deferred and the connection is dropped without the dot (the
+ * server discards a message without one). */
+static void
+sess_premature(struct smtp_session *ss, const char *cmd)
+{
+	struct smtp_result	 r;
+	const struct smtp_addr	*a = sess_addr(ss);
+
+	result_set(&r, DELIVER_DEFER, "4.5.0", "protocol error: host %s[%s] "
+	    "said %d %s before the end of the message (in reply to %s)",
+	    a->host, a->ip, ss->reply.code, ss->reply.text, cmd);
+	log_info("%s: %s", ss->id, r.text);
+	outcome_rest(ss, &r);
+	sess_close(ss);
+	sess_finish(ss);
+}
+
+/* Does output wait in our buffers (or, under TLS, in the socket's)? */
+static int
+sess_output_pending(const struct smtp_session *ss)
+{
+	struct bufferevent	*u = bufferevent_get_underlying(ss->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(ss->bev)) > 0 ||
+	    (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0);
+}
+
 /* A reply in the envelope phase, to command nreplied. */
 static void
 sess_envelope_reply(struct smtp_session *ss)
@@ -640,6 +670,11 @@ sess_envelope_reply(struct smtp_session *ss)
 			sess_body_start(ss);
 			return;
 		}
+		if (rp->code / 100 == 2) {
+			/* No byte of the message went out: never a delivery. */
+			sess_premature(ss, "DATA");
+			return;
+		}
 		result_from_reply(ss, &r, rp, "DATA");
 		outcome_rest(ss, &r);
 		sess_quit(ss);
@@ -672,7 +707,7 @@ sess_may_park(const struct smtp_session *ss)
 	 * body leaves the rest of the message queued for the server. */
 	if (c->smtp_connection_cache_time_limit <= 0 || ss->bev == NULL ||
 	    ss->state != S_DOT || ss->key[0] == '\0' ||
-	    ss->reply.code == 421)
+	    ss->reply.code == 421 || sess_output_pending(ss))
 		return 0;
 	if (c->smtp_connection_reuse_count_limit > 0 &&
 	    ss->uses + 1 > c->smtp_connection_reuse_count_limit)
@@ -701,6 +736,7 @@ sess_park(struct smtp_session *ss)
 	c->size_max = ss->size_max;
 	c->uses = ss->uses + 1;
 	c->born = ss->born;
+	c->level = ss->tls_level;
 	ss->bev = NULL;
 	ss->ssl = NULL;
 	smtp_cache_put(ss->s, c);
@@ -795,6 +831,11 @@ sess_dot_reply(struct smtp_session *ss)
 {
 	struct smtp_result	 r;
 
+	if (ss->reply.code / 100 == 2 && (ss->state == S_BODY ||
+	    sess_output_pending(ss))) {
+		sess_premature(ss, "end of DATA");
+		return;
+	}
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
 	outcome_rest(ss, &r);
 	if (r.status == DELIVER_OK) {
@@ -1249,7 +1290,7 @@ sess_later_cb(evutil_socket_t fd, short what, void *arg)
 		sess_finish(ss);
 		return;
 	}
-	if ((c = smtp_cache_get(ss->s, ss->key)) != NULL) {
+	if ((c = smtp_cache_get(ss->s, ss->key, ss->tls_level)) != NULL) {
 		sess_reuse(ss, c);
 		return;
 	}

@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -800,3 +801,112 @@ def test_notify_success_to_a_peer_without_dsn_is_relayed(make_smtp, receiver):
     out = d.deliver(hop, ["b@remote.example"], BODY, notify="FAILURE")
     assert out[0][0] == "ok"
     assert d.last_reply.get("action.0") is None, d.last_reply
+
+
+# ---- a broken next hop must never make an unsent message "delivered" ----
+
+
+def scripted_data_reply(data_reply, early=None):
+    """A server that answers DATA with data_reply (a correct one says 354);
+    with early, it sends that reply after the first line of the message,
+    long before the final dot.  It counts what it got as complete messages."""
+    def script(srv, conn):
+        buf = bytearray()
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        while True:
+            line = read_line(conn, buf)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250 scripted\r\n")
+            elif verb in (b"MAIL", b"RCPT"):
+                conn.sendall(b"250 ok\r\n")
+            elif verb == b"DATA":
+                conn.sendall(data_reply)
+                if early is None:
+                    continue
+                read_line(conn, buf)
+                conn.sendall(early)
+                # Stop reading a while, so the client's output backs up.
+                time.sleep(1)
+                tail = bytes(buf)
+                while not tail.endswith(b"\r\n.\r\n"):
+                    d = conn.recv(65536)
+                    if not d:
+                        return
+                    tail = (tail + d)[-5:]
+                srv.dots += 1
+                del buf[:]
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                srv.other.append(line)
+                conn.sendall(b"502 no\r\n")
+    srv = Scripted(script)
+    srv.dots = 0
+    srv.other = []
+    return srv
+
+
+def test_2xx_to_data_is_not_a_delivery(make_smtp):
+    """DATA answered 250 instead of 354: no byte of the message went out,
+    so the recipient is deferred, never reported (or marked) delivered."""
+    srv = scripted_data_reply(b"250 2.0.0 sure\r\n")
+    try:
+        d = make_smtp()
+        out = d.deliver(srv.nexthop, ["a@remote.example"], BODY)
+        assert out[0][0] == "defer", (out, d.log())
+        data = (d.dir / "active" / d.last_qid).read_bytes()
+        assert b"rcpt P a@remote.example\n" in data
+    finally:
+        srv.close()
+
+
+def test_2xx_before_the_final_dot_is_not_a_delivery(make_smtp):
+    """A 250 that comes while the message is still being sent cannot be
+    the answer to a dot the server has not seen: a deferral, no mark."""
+    srv = scripted_data_reply(b"354 go\r\n", early=b"250 2.0.0 early\r\n")
+    try:
+        d = make_smtp()
+        out = d.deliver(srv.nexthop, ["a@remote.example"], BODY * 20000)
+        assert out[0][0] == "defer", (out, d.log())
+        data = (d.dir / "active" / d.last_qid).read_bytes()
+        assert b"rcpt P a@remote.example\n" in data
+    finally:
+        srv.close()
+
+
+def test_cached_session_not_reused_below_a_raised_tls_level(make_smtp, receiver):
+    """A session parked in clear (level none) must not carry mail once the
+    policy map asks that next hop for encrypt: the edited table takes effect
+    without a restart (texthash), and the parked session predates it."""
+    sink, hop = receiver(handler=CountingSink())
+
+    def one_message_per_connection(srv, conn):
+        buf = greet_to_data(srv, conn)
+        while read_line(conn, buf) != b".\r\n":
+            pass
+        conn.sendall(b"250 2.0.0 ok\r\n")
+    probe_srv = Scripted(one_message_per_connection)
+    probe = probe_srv.nexthop
+    tmp = Path(tempfile.mkdtemp(prefix="tern-policy-"))
+    tmp.chmod(0o755)
+    path = tmp / "tls_policy"
+    path.write_text(f"{hop} none\n{probe} none\n")
+    path.chmod(0o644)
+    d = make_smtp(f"smtp_tls_policy_maps = texthash:{path}\n"
+                  "smtp_connection_cache_time_limit = 30s\n")
+    assert d.deliver(hop, ["a@remote.example"], BODY)[0][0] == "ok", d.log()
+    assert len(sink.messages) == 1
+    path.write_text(f"{hop} encrypt\n{probe} encrypt\n")
+    # The probe next hop hangs up after each message, so every delivery
+    # to it makes a new connection: once one defers for want of TLS, the
+    # smtp process uses the new table.
+    try:
+        wait_for(lambda: d.deliver(probe, ["p@remote.example"], BODY)[0][1] == "4.7.4",
+                 timeout=15, what="the edited policy table to take effect")
+    finally:
+        probe_srv.close()
+    out = d.deliver(hop, ["b@remote.example"], BODY)
+    assert out[0][0] == "defer" and out[0][1] == "4.7.4", (out, d.log())
+    assert len(sink.messages) == 1, "sent in clear on the parked session"
