@@ -3,12 +3,17 @@ world-connectable, so one user must not be able to take every client slot
 (showq serves SHOWQ_CLIENT_MAX at once) and leave every other user's mailq
 hanging until it fails.  terntest1 opens many connections and sends
 nothing (idle), or keeps them busy with requests; terntest2's mailq must
-still answer promptly, and showq stays up."""
+still answer promptly, and showq stays up.  Last, a finding left open
+(xfail): what a local user can leave in the queue file system through
+ternpostdrop."""
 
 import os
+import pwd
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from conftest import wait_for
 
@@ -83,3 +88,25 @@ def test_idle_connections_do_not_starve_other_users(tern):
 
 def test_busy_connections_do_not_starve_other_users(tern):
     check_others_served(tern, "busy")
+
+
+# Not fixed (reported): ternpostdrop reads no configuration and stores up
+# to 256 MB per file whatever message_size_limit says, and pickup moves an
+# over-size drop file whole into corrupt/, where nothing removes it: any
+# local user who runs ternpostdrop directly (bypassing sendmail's size
+# check) leaves 256 MB in the queue file system per call.
+@pytest.mark.xfail(strict=True, reason="finding: over-size drop files are kept whole in "
+                   "corrupt/ (local disk fill); see the rev11 report")
+def test_oversize_drop_file_is_not_kept_whole(make_instance):
+    inst = make_instance("message_size_limit = 100000\n")
+    uid = pwd.getpwnam(T1).pw_uid
+    body = b"Subject: big\n\n" + b"x" * 3000000
+    drop = (f"tern-drop 1\nuid {uid}\nfrom {T1}\nrcpt {T1}\nsize {len(body)}\ndata\n"
+            .encode() + body)
+    r = subprocess.run(["runuser", "-u", T1, "--", str(inst.dir / "bin" / "ternpostdrop")],
+                       input=drop, cwd=inst.queue, capture_output=True, timeout=30)
+    accepted = r.returncode == 0
+    if accepted:
+        wait_for(lambda: not os.listdir(inst.queue / "maildrop"), what="pickup to take it")
+    kept = sum(p.stat().st_size for p in (inst.queue / "corrupt").iterdir())
+    assert not accepted or kept <= 200000, f"{kept} bytes kept in corrupt/"
