@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -32,6 +33,7 @@ struct ipc_client {
 	void			*data;		/* the daemon's */
 	int			 pending;	/* requests not answered yet */
 	int			 paused;	/* reading stopped: replies unread */
+	uid_t			 uid;		/* the peer's, when uid_max */
 };
 
 struct ipc_server {
@@ -45,6 +47,7 @@ struct ipc_server {
 	int			 nclients;	/* also: free_slot holds the
 						 * client_max - nclients first */
 	uint64_t		 serial;	/* of the last client accepted */
+	time_t			 uid_logged;	/* last refusal logged (uid_max) */
 };
 
 static struct ipc_client *
@@ -182,7 +185,10 @@ static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING))
+		log_debug("a client sent nothing for %d s; dropping it",
+		    ((struct ipc_client *)arg)->srv->conf.idle_timeout);
+	else if (what & BEV_EVENT_TIMEOUT)
 		log_warn("a client did not read its replies in time; "
 		    "dropping it");
 	else if (what & BEV_EVENT_ERROR)
@@ -190,15 +196,53 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	client_free(arg);
 }
 
+/* May the peer on fd have another client (uid_max)?  *uid: its uid. */
+static int
+client_uid_room(struct ipc_server *s, int fd, uid_t *uid)
+{
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	time_t		 now;
+	int		 i, n = 0;
+
+	if (s->conf.uid_max <= 0)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("a client's credentials: %s; refusing it",
+		    strerror(errno));
+		return 0;
+	}
+	*uid = cred.uid;
+	for (i = 0; i < s->conf.client_max; i++)
+		if (s->slot[i] != NULL && s->slot[i]->uid == cred.uid)
+			n++;
+	if (n < s->conf.uid_max)
+		return 1;
+	/* A flood of refusals is logged once a second, not once each. */
+	if ((now = time(NULL)) != s->uid_logged) {
+		s->uid_logged = now;
+		log_warn("%d clients of uid %u: refusing another", n,
+		    (unsigned)cred.uid);
+	}
+	return 0;
+}
+
 static void
 client_new(struct ipc_server *s, int fd)
 {
 	struct timeval		 tv = { s->conf.write_timeout, 0 };
+	struct timeval		 idle = { s->conf.idle_timeout, 0 };
 	struct ipc_client	*c;
+	uid_t			 uid = 0;
 	int			 slot;
 
+	if (!client_uid_room(s, fd, &uid)) {
+		close(fd);
+		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->srv = s;
+	c->uid = uid;
 	if ((c->bev = bufferevent_socket_new(s->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_error("bufferevent_socket_new failed");
@@ -209,9 +253,10 @@ client_new(struct ipc_server *s, int fd)
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 	    client_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, s->conf.in_max);
-	/* Only writing is timed: an idle client (smtpd keeping its
-	 * connection) is fine, a client that stops reading is not. */
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	/* Writing is timed: a client that stops reading is not fine.  An
+	 * idle one (smtpd keeping its connection) is, unless idle_timeout. */
+	bufferevent_set_timeouts(c->bev, s->conf.idle_timeout > 0 ? &idle :
+	    NULL, &tv);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1) {
 		log_error("bufferevent_enable failed");
 		bufferevent_free(c->bev);

@@ -9,6 +9,9 @@
  * callback.  A client is trusted only as far as that: its input and its
  * unread output are bounded, and one that stops reading its replies is
  * paused and, after write_timeout, dropped; none can block the daemon.
+ * A server on a socket anyone may connect to (showq) also caps the
+ * clients of one peer uid (uid_max) and drops a client idle for
+ * idle_timeout, so that one local user cannot hold every slot.
  *
  * Every request is answered by one ipc_server_reply(), at once from the
  * callback or later (after a DNS lookup, say).  The daemon names a client
@@ -47,6 +50,12 @@ struct ipc_server_conf {
 	int			 pending_max;	/* unanswered requests per client
 						 * (0: no limit) */
 	int			 write_timeout;	/* s for a client to read */
+	int			 uid_max;	/* clients of one peer uid at
+						 * once (0: no limit) */
+	int			 idle_timeout;	/* s without a byte from a
+						 * client before it is dropped
+						 * (0: never); only for servers
+						 * that answer at once */
 	ipc_server_request_cb	 request;
 	ipc_server_gone_cb	 gone;		/* may be NULL */
 	void			*arg;		/* passed to both */

@@ -13,10 +13,16 @@
  * JSON is postqueue -j's: one object per message per line (always valid
  * JSON: a byte that is not part of valid UTF-8 becomes U+FFFD), with
  * queue_name, queue_id, arrival_time, message_size, forced_expire, sender
- * and recipients [{address, delay_reason}].  Only stdio errors can fail,
- * and the caller checks the stream.
+ * and recipients [{address, delay_reason}].  Text goes to terminals, and
+ * a delay reason is whatever the next MTA answered (SMTPUTF8 addresses
+ * too may hold any UTF-8): besides C0 controls, which the queue file
+ * already refuses, C1 controls (raw bytes 0x80-0x9f, or U+0080-U+009F in
+ * UTF-8: CSI is one of them) and bytes that are not UTF-8 are printed as
+ * '?', so a listing cannot drive the reader's terminal.  Only stdio
+ * errors can fail, and the caller checks the stream.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,79 +34,10 @@
 #define QL_REASON_COL	76
 #define QL_NO_REASON	"reason unavailable"
 
-/* "Fri Nov 27 06:00:00 " as asctime(localtime()) begins. */
-static void
-ql_time(long long t, char out[32])
-{
-	time_t		 tt = (time_t)t;
-	struct tm	 tm;
-
-	if (localtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%a %b %e %H:%M:%S ", &tm) == 0)
-		snprintf(out, 32, "%lld", t);
-}
-
-/* Appended to the id: active, held, or nothing. */
-static const char *
-ql_status(enum queue_list_queue q)
-{
-	return q == QL_ACTIVE ? "*" : q == QL_HOLD ? "!" : "";
-}
-
-static void
-ql_reason(FILE *f, const char *reason)
-{
-	int	 pad = QL_REASON_COL - (int)strlen(reason);
-
-	fprintf(f, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
-}
-
-void
-queue_list_text_msg(FILE *f, const struct queue_list_msg *m,
-    struct queue_list_total *tot)
-{
-	const char	*prev = "", *r;
-	char		 when[32], idst[QUEUE_ID_SIZE + 2];
-	int		 i;
-
-	if (tot->n++ == 0)
-		fprintf(f, QL_STRING_FMT, "-Queue ID-", "--Size--",
-		    "----Arrival Time----", "-Sender/Recipient-------");
-	tot->bytes += m->size;
-	ql_time(m->arrival, when);
-	if (m->queue == QL_MAILDROP) {
-		fprintf(f, QL_DROP_FMT "\n", m->id, m->size, when, m->uid);
-		return;
-	}
-	snprintf(idst, sizeof(idst), "%s%s", m->id, ql_status(m->queue));
-	fprintf(f, QL_MSG_FMT, idst, m->size, when,
-	    m->sender == NULL || m->sender[0] == '\0' ? "MAILER-DAEMON" :
-	    m->sender);
-	for (i = 0; i < m->nrcpt; i++) {
-		r = m->rcpt[i].reason != NULL ? m->rcpt[i].reason : "";
-		if (strcmp(prev, r) != 0)
-			ql_reason(f, r[0] != '\0' ? r : QL_NO_REASON);
-		prev = r;
-		fprintf(f, QL_STRING_FMT, "", "", "", m->rcpt[i].addr);
-	}
-	if (m->rcpt_cut > 0)
-		fprintf(f, QL_STRING_FMT, "", "", "", "(more recipients)");
-	fprintf(f, "\n");
-}
-
-void
-queue_list_text_end(FILE *f, const struct queue_list_total *tot)
-{
-	if (tot->n == 0)
-		fprintf(f, "Mail queue is empty\n");
-	else
-		fprintf(f, "-- %lld Kbytes in %d Request%s.\n",
-		    tot->bytes / 1024, tot->n, tot->n == 1 ? "" : "s");
-}
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0; its
+ * code point in *cpp when cpp is not NULL. */
 static size_t
-ql_utf8_len(const unsigned char *p, size_t n)
+ql_utf8_len(const unsigned char *p, size_t n, unsigned *cpp)
 {
 	size_t	 len, i;
 	unsigned cp;
@@ -124,7 +61,131 @@ ql_utf8_len(const unsigned char *p, size_t n)
 	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
+	if (cpp != NULL)
+		*cpp = cp;
 	return len;
+}
+
+/* s as it may reach a terminal (see the top of the file), malloc'd;
+ * NULL if out of memory. */
+static char *
+ql_printable(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t		 n = strlen(s), k;
+	unsigned	 cp;
+	char		*out, *o;
+
+	if ((out = o = malloc(n + 1)) == NULL)
+		return NULL;
+	while (n > 0) {
+		k = 1;
+		if (*p < 0x20 || *p == 0x7f)
+			*o++ = '?';
+		else if (*p < 0x80)
+			*o++ = (char)*p;
+		else if ((k = ql_utf8_len(p, n, &cp)) == 0 || cp < 0xa0) {
+			*o++ = '?';
+			k = k == 0 ? 1 : k;
+		} else {
+			memcpy(o, p, k);
+			o += k;
+		}
+		p += k;
+		n -= k;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "Fri Nov 27 06:00:00 " as asctime(localtime()) begins. */
+static void
+ql_time(long long t, char out[32])
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	if (localtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%a %b %e %H:%M:%S ", &tm) == 0)
+		snprintf(out, 32, "%lld", t);
+}
+
+/* Appended to the id: active, held, or nothing. */
+static const char *
+ql_status(enum queue_list_queue q)
+{
+	return q == QL_ACTIVE ? "*" : q == QL_HOLD ? "!" : "";
+}
+
+static void
+ql_reason(FILE *f, const char *reason)
+{
+	char	*clean = ql_printable(reason);
+	int	 pad;
+
+	reason = clean != NULL ? clean : "?";
+	pad = QL_REASON_COL - (int)strlen(reason);
+	fprintf(f, "%*s(%s)\n", pad > 0 ? pad : 0, "", reason);
+	free(clean);
+}
+
+/* The sender/recipient column, made printable: the message's first line
+ * when idst is not NULL, else a recipient's. */
+static void
+ql_column(FILE *f, const char *idst, long long size, const char *when,
+    const char *s)
+{
+	char		*clean = ql_printable(s);
+	const char	*v = clean != NULL ? clean : "?";
+
+	if (idst != NULL)
+		fprintf(f, QL_MSG_FMT, idst, size, when, v);
+	else
+		fprintf(f, QL_STRING_FMT, "", "", "", v);
+	free(clean);
+}
+
+void
+queue_list_text_msg(FILE *f, const struct queue_list_msg *m,
+    struct queue_list_total *tot)
+{
+	const char	*prev = "", *r;
+	char		 when[32], idst[QUEUE_ID_SIZE + 2];
+	int		 i;
+
+	if (tot->n++ == 0)
+		fprintf(f, QL_STRING_FMT, "-Queue ID-", "--Size--",
+		    "----Arrival Time----", "-Sender/Recipient-------");
+	tot->bytes += m->size;
+	ql_time(m->arrival, when);
+	if (m->queue == QL_MAILDROP) {
+		fprintf(f, QL_DROP_FMT "\n", m->id, m->size, when, m->uid);
+		return;
+	}
+	snprintf(idst, sizeof(idst), "%s%s", m->id, ql_status(m->queue));
+	ql_column(f, idst, m->size, when,
+	    m->sender == NULL || m->sender[0] == '\0' ? "MAILER-DAEMON" :
+	    m->sender);
+	for (i = 0; i < m->nrcpt; i++) {
+		r = m->rcpt[i].reason != NULL ? m->rcpt[i].reason : "";
+		if (strcmp(prev, r) != 0)
+			ql_reason(f, r[0] != '\0' ? r : QL_NO_REASON);
+		prev = r;
+		ql_column(f, NULL, 0, NULL, m->rcpt[i].addr);
+	}
+	if (m->rcpt_cut > 0)
+		fprintf(f, QL_STRING_FMT, "", "", "", "(more recipients)");
+	fprintf(f, "\n");
+}
+
+void
+queue_list_text_end(FILE *f, const struct queue_list_total *tot)
+{
+	if (tot->n == 0)
+		fprintf(f, "Mail queue is empty\n");
+	else
+		fprintf(f, "-- %lld Kbytes in %d Request%s.\n",
+		    tot->bytes / 1024, tot->n, tot->n == 1 ? "" : "s");
 }
 
 void
@@ -146,7 +207,7 @@ queue_list_json_string(FILE *f, const char *s)
 		else if (*p >= 0x80) {
 			/* Valid UTF-8 as it is; any other byte would make
 			 * the line unparsable JSON: U+FFFD instead. */
-			if ((k = ql_utf8_len(p, n)) == 0) {
+			if ((k = ql_utf8_len(p, n, NULL)) == 0) {
 				fputs("\\ufffd", f);
 				k = 1;
 			} else

@@ -17,6 +17,9 @@
 #define SHOWQ_REQUEST_MAX	4096	/* largest request frame */
 #define SHOWQ_OUT_MAX		(IPC_FRAME_MAX + 16)	/* one page unread */
 #define SHOWQ_CLIENT_TIMEOUT	60	/* s for a client to read a page */
+/* Anyone may connect: one user holds a few slots, and none idly. */
+#define SHOWQ_UID_MAX		4	/* clients of one uid at once */
+#define SHOWQ_IDLE_TIMEOUT	10	/* s between a client's requests */
 #define SHOWQ_QMGR_TIMEOUT_MS	5000	/* to relay a flush */
 
 struct event_base;

@@ -1,12 +1,13 @@
 /*
  * showq_listen - the server side of the showq protocol (proto_showq.h) on
  * the world-connectable socket the master bound for us.  The shared IPC
- * server bounds every request, caps the clients and drops one that does
- * not read its page in time; here each request is answered at once: a
- * page of the listing read from the queue directories (our working
- * directory), or a flush relayed to qmgr.  Anyone may connect, so a
- * request can only ask for what mailq shows everyone, and nothing here
- * writes to the queue.
+ * server bounds every request, caps the clients (and those of one uid,
+ * so that one local user cannot take every slot), drops one that does
+ * not read its page in time and one idle between requests; here each
+ * request is answered at once: a page of the listing read from the queue
+ * directories (our working directory), or a flush relayed to qmgr.
+ * Anyone may connect, so a request can only ask for what mailq shows
+ * everyone, and nothing here writes to the queue.
  */
 #include <string.h>
 #include <unistd.h>
@@ -164,6 +165,8 @@ showq_listen_init(struct showq *s, int fd)
 		.out_max = SHOWQ_OUT_MAX,
 		.pending_max = 0,	/* every reply is immediate */
 		.write_timeout = SHOWQ_CLIENT_TIMEOUT,
+		.uid_max = SHOWQ_UID_MAX,
+		.idle_timeout = SHOWQ_IDLE_TIMEOUT,
 		.request = showq_listen_request,
 		.gone = NULL,
 		.arg = s,

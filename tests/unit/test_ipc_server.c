@@ -550,6 +550,38 @@ test_write_timeout(void **state)
 	daemon_stop(&d);
 }
 
+/* uid_max: one peer uid holds at most that many clients (a further one
+ * is closed at once); idle_timeout: a client that sends nothing goes. */
+static void
+test_uid_cap_and_idle(void **state)
+{
+	struct ipc_server_conf	 conf = conf_default();
+	struct daemon		 d;
+	int			 fd[3], i;
+
+	(void)state;
+	conf.uid_max = 2;
+	conf.idle_timeout = 1;
+	daemon_start(&d, &conf);
+	for (i = 0; i < 3; i++)
+		fd[i] = client_connect(&d);
+	nclients_want = 2;
+	run_until(&d, got_clients, -1);
+	run_for(&d, 100);
+	assert_int_equal(ipc_server_nclients(d.srv), 2);
+	/* The third was refused: it reads end of file. */
+	client_expect_eof(&d, fd[2]);
+	/* The first is served; both go once idle. */
+	client_send(fd[0], 1);
+	client_expect(&d, fd[0], 1);
+	ngone_want = 2;
+	run_until(&d, got_gone, -1);
+	assert_int_equal(ipc_server_nclients(d.srv), 0);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	daemon_stop(&d);
+}
+
 /* Out of descriptors, the server stops accepting for a while instead of
  * spinning on a listening socket that stays readable, then goes on. */
 static void
@@ -592,6 +624,7 @@ main(void)
 		cmocka_unit_test(test_client_cap),
 		cmocka_unit_test(test_output_bound),
 		cmocka_unit_test(test_write_timeout),
+		cmocka_unit_test(test_uid_cap_and_idle),
 		cmocka_unit_test(test_accept_pause),
 	};
 

@@ -155,6 +155,41 @@ test_text_edges(void **state)
 	free(out);
 }
 
+/* A delay reason is the next MTA's text and an SMTPUTF8 address any
+ * UTF-8: neither may reach the terminal as a C1 control (CSI, raw 0x9b or
+ * U+009B) or as bytes that are not UTF-8; other UTF-8 stays. */
+static void
+print_hostile_text(FILE *f, void *arg)
+{
+	struct queue_list_total tot = { 0, 0 };
+	struct queue_list_rcpt r = { "\xc2\x9b" "2J@x.test",
+	    "450 \x9b" "31m raw CSI, \xc2\x9b" "1m UTF-8 CSI, \xff, caf\xc3\xa9" };
+	struct queue_list_msg m = msg(QL_DEFERRED, "0123456789", 10,
+	    "\xc2\x85\x1b]0;t\x07@y.test", &r, 1);
+
+	(void)arg;
+	queue_list_text_msg(f, &m, &tot);
+}
+
+static void
+test_text_terminal_safe(void **state)
+{
+	char	*out;
+
+	(void)state;
+	out = render(print_hostile_text, NULL);
+	assert_null(strchr(out, '\x9b'));
+	assert_null(strchr(out, '\x85'));
+	assert_null(strchr(out, '\x1b'));
+	assert_null(strchr(out, '\x07'));
+	assert_null(strchr(out, '\xff'));
+	assert_non_null(strstr(out, "  ??]0;t?@y.test\n"));
+	assert_non_null(strstr(out, "(450 ?31m raw CSI, ?1m UTF-8 CSI, ?, "
+	    "caf\xc3\xa9)\n"));
+	assert_non_null(strstr(out, "  ?2J@x.test\n"));
+	free(out);
+}
+
 static void
 print_json(FILE *f, void *arg)
 {
@@ -584,6 +619,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_layout),
+		cmocka_unit_test(test_text_terminal_safe),
 		cmocka_unit_test(test_text_edges),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_json_utf8),
