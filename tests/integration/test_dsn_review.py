@@ -1,0 +1,69 @@
+"""Review of the notifications (issue 10) from outside: hostile or large
+inputs that must neither leave a message stuck in the queue nor hold up
+the notices of other messages."""
+
+import re
+
+from conftest import wait_for
+from test_dsn import SENDER, dsn_instance, empty_queue, notices, parts
+from test_smtp_client import receiver  # noqa: F401 (fixture)
+
+
+def send_many(inst, sender, rcpts, token):
+    """One message to many recipients, the RCPTs pipelined by hand."""
+    with inst.smtp() as s:
+        s.ehlo("client.example")
+        code, text = s.mail(sender)
+        assert code == 250, text
+        for k in range(0, len(rcpts), 500):
+            chunk = rcpts[k:k + 500]
+            s.send("".join(f"RCPT TO:<{r}>\r\n" for r in chunk).encode())
+            for r in chunk:
+                code, text = s.getreply()
+                assert code == 250, (r, code, text)
+        code, text = s.data(f"From: <{sender}>\r\nSubject: {token}\r\n"
+                            f"X-Token: {token}\r\n\r\nbody of {token}\r\n".encode())
+        assert code == 250, text
+        return re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+
+
+def test_notice_about_very_many_failures(make_instance, receiver):
+    """More failing recipients than one bounce request's list can name
+    (BOUNCE_RCPTS_MAX): every one is still reported, the original leaves
+    the queue, and the notices of other messages are not held up."""
+    n = 12500
+    inst, _ = dsn_instance(make_instance, receiver,
+                           extra=f"smtpd_recipient_limit = {n}\n")
+    rcpts = [f"u{i}@gone.test" for i in range(n)]
+    qid = send_many(inst, SENDER, rcpts, "dsn-many")
+    wait_for(lambda: empty_queue(inst), timeout=120, what="an empty queue")
+    got = notices("terntest1", "dsn-many")
+    assert 1 <= len(got) <= 3
+    reported = []
+    for m in got:
+        _, blocks, _ = parts(m)
+        reported += [b["Final-Recipient"] for b in blocks[1:]]
+    assert sorted(reported) == sorted(f"rfc822; {r}" for r in rcpts)
+    assert "notification request too large" not in inst.log()
+    assert f"{qid}: removed" in inst.log()
+
+
+def test_notice_lines_fit_rfc5322(make_instance, receiver):
+    """A remote server's long reply (SMTP allows reply lines of 512 and
+    more; tern keeps up to 1000 bytes of it) goes into the notice twice:
+    each line of the notice must still be at most 998 characters
+    (RFC 5322 section 2.1.1), or strict receivers refuse the notice."""
+    words = " ".join(f"w{i:03d}" for i in range(196))
+    inst, _ = dsn_instance(make_instance, receiver, refuse={
+        "bob@remote.test": f"550 5.1.1 {words}"})
+    send_many(inst, SENDER, ["bob@remote.test"], "dsn-long")
+    wait_for(lambda: notices("terntest1", "dsn-long"), timeout=30, what="the notice")
+    n, = notices("terntest1", "dsn-long")
+    human, blocks, _ = parts(n)
+    report = n.as_string().split("\nContent-Description: Undelivered Message\n")[0]
+    longest = max(len(line) for line in report.split("\n"))
+    assert longest <= 998, longest
+    # folded, not cut: the whole reply is still there, in both parts
+    diag = re.sub(r"\s+", " ", blocks[1]["Diagnostic-Code"])
+    assert diag == f"smtp; 550 5.1.1 {words}"
+    assert words in re.sub(r"\s+", " ", human.get_payload())
