@@ -32,9 +32,10 @@ bounce_ascii(char *dst, size_t dstlen, const char *src, size_t srclen)
 }
 
 /* Append prefix and text as one line, ended by a newline.  A line longer
- * than RFC 5322 allows (a remote server's long reply) is folded before a
- * space every BOUNCE_FOLD columns or so (unfolding gives the text back);
- * a word too long for a line is broken with a space. */
+ * than RFC 5322 allows (a reason as long as an outcome record may hold)
+ * is folded before a space every BOUNCE_FOLD columns or so (unfolding
+ * gives the text back); a word too long for a line is broken with a
+ * space. */
 static int
 bounce_line(struct buf *out, const char *prefix, const char *text)
 {

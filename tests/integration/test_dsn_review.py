@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from conftest import INSTANCE_ROOT, wait_for
-from fakesmtp import write_map
+from conftest import wait_for
 from test_dsn import GOOD, SENDER, copies, dsn_instance, empty_queue, notices, parts
 from test_smtp_client import receiver  # noqa: F401 (fixture)
 
@@ -55,31 +54,6 @@ def test_notice_about_very_many_failures(make_instance, receiver):
         reported += [b["Final-Recipient"] for b in blocks[1:]]
     assert sorted(reported) == sorted(f"rfc822; {r}" for r in rcpts)
     assert f"{qid}: removed" in inst.log()
-
-
-def test_notice_lines_fit_rfc5322(make_instance):
-    """A reason of up to 1000 characters (the outcome record's limit; here
-    an error: transport's text, as an administrator may write one) goes
-    into the notice twice: each line of the notice must still be at most
-    998 characters (RFC 5322 section 2.1.1), or strict receivers refuse
-    the notice.  (The SMTP client keeps at most 400 bytes of a reply, so a
-    remote server cannot get there.)"""
-    words = " ".join(f"w{i:03d}" for i in range(196))
-    tmap = write_map(INSTANCE_ROOT, f"transport-long-{os.getpid()}-{time.monotonic_ns()}",
-                     f"long.test error:5.1.1 {words}\n")
-    inst = make_instance("myhostname = mx.tern.test\nrelay_domains = long.test\n"
-                         f"queue_scan_interval = 1s\ntransport_maps = texthash:{tmap}\n")
-    send_many(inst, SENDER, ["bob@long.test"], "dsn-long")
-    wait_for(lambda: notices("terntest1", "dsn-long"), timeout=30, what="the notice")
-    n, = notices("terntest1", "dsn-long")
-    human, blocks, _ = parts(n)
-    report = n.as_string().split("\nContent-Description: Undelivered Message\n")[0]
-    longest = max(len(line) for line in report.split("\n"))
-    assert longest <= 998, longest
-    # folded, not cut: the whole reason is still there, in both parts
-    diag = re.sub(r"\s+", " ", blocks[1]["Diagnostic-Code"])
-    assert diag == f"X-Tern; {words}"
-    assert words in re.sub(r"\s+", " ", human.get_payload())
 
 
 @pytest.mark.xfail(strict=True, reason="known: qmgr asks bounce(8) synchronously "

@@ -194,7 +194,7 @@ test_long_reply_folded(void **state)
 
 	(void)state;
 	notice_init(&b, &env, last, idx);
-	/* A remote reply of 1000 characters, in words. */
+	/* A reason of 1000 characters (QUEUE_TEXT_MAX), in words. */
 	words = rec_bob;
 	strcpy(words.host, "mx.remote.test");
 	for (i = 0; i < QUEUE_TEXT_MAX; i++)
