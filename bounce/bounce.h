@@ -23,6 +23,8 @@
 #define BOUNCE_REQUEST_MAX	(64 * 1024 + 1024)
 #define BOUNCE_TIMEOUT		30	/* s for qmgr to read a reply */
 #define BOUNCE_HEADER_MAX	(64 * 1024) /* header part of the notice */
+#define BOUNCE_LINE_MAX		998	/* RFC 5322 2.1.1: characters per line */
+#define BOUNCE_FOLD		78	/* where a long line is folded */
 
 /* Everything one notice is made of. */
 struct bounce_notice {

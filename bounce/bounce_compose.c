@@ -31,6 +31,46 @@ bounce_ascii(char *dst, size_t dstlen, const char *src, size_t srclen)
 	dst[i] = '\0';
 }
 
+/* Append prefix and text as one line, ended by a newline.  A line longer
+ * than RFC 5322 allows (a reason as long as an outcome record may hold)
+ * is folded before a space every BOUNCE_FOLD columns or so (unfolding
+ * gives the text back); a word too long for a line is broken with a
+ * space. */
+static int
+bounce_line(struct buf *out, const char *prefix, const char *text)
+{
+	size_t	 col = strlen(prefix), w, k;
+
+	if (col + strlen(text) <= BOUNCE_LINE_MAX)
+		return buf_appendf(out, "%s%s\n", prefix, text);
+	if (buf_append_str(out, prefix) < 0)
+		return -1;
+	while (*text != '\0') {
+		/* The next word with the spaces before it. */
+		w = strspn(text, " ");
+		w += strcspn(text + w, " ");
+		if (text[0] == ' ' && col > 1 && col + w > BOUNCE_FOLD) {
+			if (buf_append_str(out, "\n") < 0)
+				return -1;
+			col = 0;
+		}
+		while (col + w > BOUNCE_LINE_MAX) {
+			k = col < BOUNCE_LINE_MAX ? BOUNCE_LINE_MAX - col : 0;
+			if (buf_append(out, text, k) < 0 ||
+			    buf_append_str(out, "\n ") < 0)
+				return -1;
+			text += k;
+			w -= k;
+			col = 1;
+		}
+		if (buf_append(out, text, w) < 0)
+			return -1;
+		text += w;
+		col += w;
+	}
+	return buf_append_str(out, "\n");
+}
+
 int
 bounce_date(long long t, char *out, size_t outlen)
 {
@@ -188,6 +228,17 @@ bounce_human_intro(const struct bounce_notice *b, struct buf *out)
 	}
 }
 
+/* "<addr>: why", then an empty line. */
+static int
+bounce_human_rcpt(struct buf *out, const char *addr, const char *why)
+{
+	char	 prefix[QUEUE_ADDR_MAX + 8];
+
+	snprintf(prefix, sizeof(prefix), "<%s>: ", addr);
+	return bounce_line(out, prefix, why) < 0 ||
+	    buf_append_str(out, "\n") < 0 ? -1 : 0;
+}
+
 int
 bounce_compose_human(const struct bounce_notice *b, struct buf *out)
 {
@@ -203,7 +254,7 @@ bounce_compose_human(const struct bounce_notice *b, struct buf *out)
 		    strlen(b->env->rcpt[b->idx[k]].addr));
 		bounce_ascii(why, sizeof(why), bounce_reason(b, b->idx[k]),
 		    strlen(bounce_reason(b, b->idx[k])));
-		if (buf_appendf(out, "<%s>: %s\n\n", addr, why) < 0)
+		if (bounce_human_rcpt(out, addr, why) < 0)
 			return -1;
 	}
 	return 0;
@@ -267,17 +318,17 @@ bounce_status_rcpt(const struct bounce_notice *b, int i, struct buf *out)
 	if (o->host[0] != '\0') {
 		bounce_ascii(host, sizeof(host), o->host, strlen(o->host));
 		bounce_ascii(reply, sizeof(reply), o->text, strlen(o->text));
-		if (buf_appendf(out, "Remote-MTA: dns; %s\nDiagnostic-Code: "
-		    "smtp; %s\n", host, reply) < 0)
+		if (buf_appendf(out, "Remote-MTA: dns; %s\n", host) < 0 ||
+		    bounce_line(out, "Diagnostic-Code: smtp; ", reply) < 0)
 			return -1;
 	} else if (bounce_diag_split(o->text, host, sizeof(host), reply,
 	    sizeof(reply))) {
-		if (buf_appendf(out, "Remote-MTA: dns; %s\nDiagnostic-Code: "
-		    "smtp; %s\n", host, reply) < 0)
+		if (buf_appendf(out, "Remote-MTA: dns; %s\n", host) < 0 ||
+		    bounce_line(out, "Diagnostic-Code: smtp; ", reply) < 0)
 			return -1;
 	} else if (o->text[0] != '\0') {
 		bounce_ascii(reply, sizeof(reply), o->text, strlen(o->text));
-		if (buf_appendf(out, "Diagnostic-Code: X-Tern; %s\n", reply) < 0)
+		if (bounce_line(out, "Diagnostic-Code: X-Tern; ", reply) < 0)
 			return -1;
 	}
 	/* A time no calendar can show (a damaged record) leaves its

@@ -21,7 +21,9 @@
  *	                     the message and asks again later
  *
  * One request per connection is enough (qmgr asks once per message and
- * event); the reply comes after the notice's fsync.
+ * event; for more recipients than one rcpts value can name, once per part
+ * of them, so such a message gets several notices); the reply comes after
+ * the notice's fsync.
  *
  * Who a notice goes to (bounce_notice_kind): the sender of an ordinary
  * message; for a notice (sender <>, helo BOUNCE_HELO_NOTICE) that failed,

@@ -239,6 +239,10 @@ int	qmgr_record_notice(struct qmgr_msg *, int i, char letter,
  * number.  Pure, for tests. */
 int	qmgr_notice_due(const struct queue_envelope *, const unsigned char
 	    *noticed, enum bounce_event, int *idx);
+/* How many of idx[0..n) (n > 0) one bounce request can name: the rcpts
+ * value is bounded (BOUNCE_RCPTS_MAX), a message's recipients are not.
+ * At least one.  Pure, for tests. */
+int	qmgr_notice_chunk(const int *idx, int n);
 struct qmgr;
 /* Queue the notice about ev that is due for the loaded message m, if any,
  * and record it.  0: done (or none due), -1: it is still due (bounce

@@ -12,7 +12,9 @@
  * time, never loses it.  The call blocks for at most QMGR_BOUNCE_TIMEOUT
  * (composing is one small read and one commit); when bounce fails, it is
  * not asked again for QMGR_BOUNCE_RETRY seconds and the message waits in
- * deferred/ with its notice still due.
+ * deferred/ with its notice still due.  A message with more recipients
+ * to report than one request can name (BOUNCE_RCPTS_MAX) gets one notice
+ * per part, each marked on its own.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -163,11 +165,44 @@ notice_mark(struct qmgr_msg *m, enum bounce_event ev, const int *idx, int n,
 }
 
 int
+qmgr_notice_chunk(const int *idx, int n)
+{
+	char	 num[16];
+	size_t	 len = 0;
+	int	 k;
+
+	for (k = 0; k < n; k++) {
+		len += (size_t)snprintf(num, sizeof(num), "%d", idx[k]) +
+		    (k > 0 ? 1 : 0);
+		if (len > BOUNCE_RCPTS_MAX)
+			break;
+	}
+	return k;
+}
+
+/* One notice about idx[0..n), asked for and recorded. */
+static int
+notice_one(struct qmgr *q, struct qmgr_msg *m, enum bounce_event ev,
+    const int *idx, int n, long long until)
+{
+	char	 notice_id[QUEUE_ID_SIZE] = "";
+	int	 r;
+
+	if ((r = notice_ask(m, ev, idx, n, until, notice_id)) < 0) {
+		q->bounce_retry = time(NULL) + QMGR_BOUNCE_RETRY;
+		return -1;
+	}
+	r = notice_mark(m, ev, idx, n, r == 1 ? notice_id : "-");
+	if (notice_id[0] != '\0')
+		qmgr_scan_notify(q, notice_id);
+	return r;
+}
+
+int
 qmgr_notice(struct qmgr *q, struct qmgr_msg *m, enum bounce_event ev,
     long long until)
 {
-	char	 notice_id[QUEUE_ID_SIZE] = "";
-	int	*idx, n, r;
+	int	*idx, n, r, done, k;
 
 	idx = xcalloc((size_t)(m->env.nrcpt > 0 ? m->env.nrcpt : 1),
 	    sizeof(int));
@@ -181,14 +216,12 @@ qmgr_notice(struct qmgr *q, struct qmgr_msg *m, enum bounce_event ev,
 		free(idx);
 		return -1;
 	}
-	if ((r = notice_ask(m, ev, idx, n, until, notice_id)) < 0) {
-		q->bounce_retry = time(NULL) + QMGR_BOUNCE_RETRY;
-		free(idx);
-		return -1;
+	/* More recipients than one request can name: one notice per part
+	 * (each marked on its own), rather than none ever. */
+	for (r = 0, done = 0; r == 0 && done < n; done += k) {
+		k = qmgr_notice_chunk(idx + done, n - done);
+		r = notice_one(q, m, ev, idx + done, k, until);
 	}
-	r = notice_mark(m, ev, idx, n, r == 1 ? notice_id : "-");
 	free(idx);
-	if (notice_id[0] != '\0')
-		qmgr_scan_notify(q, notice_id);
 	return r;
 }

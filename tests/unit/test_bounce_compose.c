@@ -163,6 +163,72 @@ test_failure(void **state)
 	free(n);
 }
 
+/* Every line of the report part of n at most 998 characters. */
+static size_t
+longest_line(const char *n)
+{
+	const char	*end = strstr(n, "Content-Type: message/rfc822");
+	size_t		 len, max = 0;
+
+	if (end == NULL)
+		end = n + strlen(n);
+	while (n < end) {
+		len = strcspn(n, "\n");
+		if (len > max)
+			max = len;
+		n += len + 1;
+	}
+	return max;
+}
+
+static void
+test_long_reply_folded(void **state)
+{
+	struct bounce_notice		 b;
+	struct queue_envelope		 env;
+	const struct queue_outcome	*last[3];
+	struct queue_outcome		 words, word;
+	int				 idx[3];
+	char				*n, *p, *q;
+	size_t				 i;
+
+	(void)state;
+	notice_init(&b, &env, last, idx);
+	/* A reason of 1000 characters (QUEUE_TEXT_MAX), in words. */
+	words = rec_bob;
+	strcpy(words.host, "mx.remote.test");
+	for (i = 0; i < QUEUE_TEXT_MAX; i++)
+		words.text[i] = i % 5 == 4 ? ' ' : 'a' + (char)(i % 5);
+	words.text[QUEUE_TEXT_MAX] = '\0';
+	last[0] = &words;
+	n = compose(&b);
+	assert_true(longest_line(n) <= 998);	/* RFC 5322 2.1.1 */
+	/* Unfolded, the field is the reply. */
+	p = strstr(n, "\nDiagnostic-Code: smtp; ");
+	assert_non_null(p);
+	p += strlen("\nDiagnostic-Code: smtp; ");
+	for (i = 0; words.text[i] != '\0'; p++) {
+		if (*p == '\n')
+			continue;
+		assert_int_equal(*p, words.text[i]);
+		i++;
+	}
+	assert_int_equal(*p, '\n');
+	free(n);
+
+	/* One word of 1000 characters: broken, still no line too long. */
+	word = words;
+	memset(word.text, 'x', QUEUE_TEXT_MAX);
+	word.host[0] = '\0';
+	last[0] = &word;
+	last[2] = &word;
+	n = compose(&b);
+	assert_true(longest_line(n) <= 998);	/* RFC 5322 2.1.1 */
+	q = strstr(n, "Diagnostic-Code: X-Tern; ");
+	assert_non_null(q);
+	free(n);
+}
+
 static void
 test_delay_success(void **state)
 {
@@ -244,6 +310,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_failure),
+		cmocka_unit_test(test_long_reply_folded),
 		cmocka_unit_test(test_delay_success),
 		cmocka_unit_test(test_protocol),
 	};

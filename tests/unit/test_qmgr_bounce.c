@@ -80,11 +80,46 @@ test_due(void **state)
 	assert_int_equal(qmgr_notice_due(&env, NULL, BOUNCE_FAILED, idx), 0);
 }
 
+/* More recipients than one bounce request can name are split, every part
+ * a list bounce accepts, none left out. */
+static void
+test_chunk(void **state)
+{
+	enum { N = 20000 };
+	static int	 idx[N], got[N];
+	char		*list;
+	int		 i, k, done, n, len;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		idx[i] = i;
+	list = malloc(BOUNCE_RCPTS_MAX + 16);
+	assert_non_null(list);
+	assert_int_equal(qmgr_notice_chunk(idx, 3), 3);
+	for (done = 0, k = 0; done < N; done += k) {
+		k = qmgr_notice_chunk(idx + done, N - done);
+		assert_true(k > 0);
+		for (i = 0, len = 0; i < k; i++)
+			len += snprintf(list + len, BOUNCE_RCPTS_MAX + 16 - (size_t)len,
+			    i > 0 ? ",%d" : "%d", idx[done + i]);
+		assert_true(len <= BOUNCE_RCPTS_MAX);
+		assert_int_equal(bounce_rcpts_parse(list, N, got, &n), 0);
+		assert_int_equal(n, k);
+		/* As full as it can be: one more would not fit. */
+		if (done + k < N)
+			assert_true(len + 1 + snprintf(NULL, 0, "%d",
+			    idx[done + k]) > BOUNCE_RCPTS_MAX);
+	}
+	assert_int_equal(done, N);
+	free(list);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due),
+		cmocka_unit_test(test_chunk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
