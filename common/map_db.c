@@ -7,7 +7,9 @@
  * file that does not open leaves the old handle in use (it still reads the
  * old, complete file) with one warning.  The file is read, never mapped
  * into memory (DB_NOMMAP): a file some other tool rewrites in place would
- * otherwise kill the reading daemon with SIGBUS.
+ * otherwise kill the reading daemon with SIGBUS.  A file shorter than
+ * its header says is refused as broken (Berkeley DB would answer "not
+ * found" for the keys on the missing pages).
  */
 #include <sys/file.h>
 #include <sys/stat.h>
