@@ -7,7 +7,9 @@
  * file that does not open leaves the old handle in use (it still reads the
  * old, complete file) with one warning.  The file is read, never mapped
  * into memory (DB_NOMMAP): a file some other tool rewrites in place would
- * otherwise kill the reading daemon with SIGBUS.
+ * otherwise kill the reading daemon with SIGBUS.  A file shorter than
+ * its header says is refused as broken (Berkeley DB would answer "not
+ * found" for the keys on the missing pages).
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -75,7 +77,32 @@ map_db_cache(DB *db, const char *path)
 		(void)db->set_cachesize(db, 0, (u_int32_t)want, 1);
 }
 
-/* Open path read-only: the handle and *st, or NULL with err. */
+/* Does the file hold every page its meta page counts?  A hash file cut
+ * short (a copy that stopped, a full disk) otherwise opens and answers
+ * "not found" for every key on the missing pages. */
+static int
+map_db_whole(DB *db, DBTYPE dbtype, const struct stat *st)
+{
+	DB_HASH_STAT	*hs;
+	DB_BTREE_STAT	*bs;
+	off_t		 need;
+
+	if (dbtype == DB_HASH) {
+		if (db->stat(db, NULL, &hs, DB_FAST_STAT) != 0)
+			return 0;
+		need = (off_t)hs->hash_pagecnt * hs->hash_pagesize;
+		free(hs);
+	} else {
+		if (db->stat(db, NULL, &bs, DB_FAST_STAT) != 0)
+			return 0;
+		need = (off_t)bs->bt_pagecnt * bs->bt_pagesize;
+		free(bs);
+	}
+	return st->st_size >= need;
+}
+
+/* Open path read-only: the handle and *st, or NULL with err.  Only a
+ * regular file: a FIFO put in its place would block the daemon in open. */
 static DB *
 map_db_handle(const char *type, const char *path, struct stat *st, char *err,
     size_t errlen)
@@ -83,6 +110,10 @@ map_db_handle(const char *type, const char *path, struct stat *st, char *err,
 	DB	*db;
 	int	 r, fd;
 
+	if (stat(path, st) == 0 && !S_ISREG(st->st_mode)) {
+		map_err(err, errlen, "%s: not a regular file", path);
+		return NULL;
+	}
 	if ((r = db_create(&db, NULL, 0)) != 0) {
 		map_err(err, errlen, "%s:%s: %s", type, path, db_strerror(r));
 		return NULL;
@@ -98,6 +129,12 @@ map_db_handle(const char *type, const char *path, struct stat *st, char *err,
 	}
 	if (fstat(fd, st) == -1) {
 		map_err(err, errlen, "%s: %s", path, strerror(errno));
+		db->close(db, 0);
+		return NULL;
+	}
+	if (!map_db_whole(db, map_db_dbtype(type), st)) {
+		map_err(err, errlen, "%s: truncated (fewer pages than its "
+		    "header counts)", path);
 		db->close(db, 0);
 		return NULL;
 	}
@@ -345,27 +382,37 @@ map_db_fsync_dir(const char *path)
 }
 
 /* Close, set mode (and owner, when st is given), fsync, rename over
- * dbpath, fsync the directory. */
+ * dbpath, fsync the directory.  Mode and owner are set through the
+ * descriptor the database was written by, never by name: in a directory
+ * another user can write, the name may meanwhile be a link to some other
+ * file, which root would chmod and chown. */
 static int
 map_db_commit(struct map_db_new *n, const char *dbpath, mode_t mode,
     const struct stat *owner, char *err, size_t errlen)
 {
-	int	 r, fd;
+	int	 r, dbfd, fd = -1;
 
-	r = n->db->close(n->db, 0);
+	if ((r = n->db->fd(n->db, &dbfd)) == 0 &&
+	    (fd = fcntl(dbfd, F_DUPFD_CLOEXEC, 0)) == -1)
+		r = errno;
+	if (n->db->close(n->db, 0) != 0 && r == 0)
+		r = EIO;
 	n->db = NULL;
 	if (r != 0) {
 		map_err(err, errlen, "%s: %s", n->tmp, db_strerror(r));
+		if (fd != -1)
+			close(fd);
 		unlink(n->tmp);
 		return -1;
 	}
-	if ((fd = open(n->tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
-	    fchmod(fd, mode & 0666) == -1 ||
-	    (owner != NULL && geteuid() == 0 &&
-	    fchown(fd, owner->st_uid, owner->st_gid) == -1) ||
-	    fsync(fd) == -1 || close(fd) == -1 ||
-	    rename(n->tmp, dbpath) == -1) {
-		map_err(err, errlen, "%s: %s", n->tmp, strerror(errno));
+	r = fchmod(fd, mode & 0666) == -1 || (owner != NULL &&
+	    geteuid() == 0 && fchown(fd, owner->st_uid, owner->st_gid) == -1) ||
+	    fsync(fd) == -1 ? errno : 0;
+	if (close(fd) == -1 && r == 0)
+		r = errno;
+	if (r != 0 || rename(n->tmp, dbpath) == -1) {
+		map_err(err, errlen, "%s: %s", n->tmp, strerror(r != 0 ? r :
+		    errno));
 		unlink(n->tmp);
 		return -1;
 	}
@@ -434,8 +481,8 @@ map_db_lock(const char *dbpath, struct stat *st, char *err, size_t errlen)
 	int		 fd, tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		if ((fd = open(dbpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) ==
-		    -1) {
+		if ((fd = open(dbpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+		    O_NONBLOCK)) == -1) {
 			if (errno == ENOENT)
 				return -2;
 			break;

@@ -332,7 +332,10 @@ map_file_read(const char *path, size_t *len, struct stat *st, char *err,
 	ssize_t	 n;
 	int	 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO in place of the file must not hang the open
+	 * (it is refused below); a regular file's reads ignore the flag. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
 		map_err(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}

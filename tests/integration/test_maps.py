@@ -111,6 +111,58 @@ def test_aliases_build(tdir, test_users):
     assert r.returncode == 1 and b"aliases:1: expected \"name: value\"" in r.stderr
 
 
+def test_changes_as_the_owner(tdir, test_users):
+    """As root, -d and -i of a .db another user owns run with that user's
+    ids, as a build of their source does: root must not write as root in a
+    directory the user may change under it (links to the temporary file,
+    a FIFO in place of the .db)."""
+    pw = pwd.getpwnam("terntest1")
+    src = tdir / "map"
+    src.write_text("alpha one\nbeta two\n")
+    os.chown(src, pw.pw_uid, pw.pw_gid)
+    spec = "hash:" + str(src)
+    # tdir is root's (0755): the owner cannot write there, so neither can
+    # a build or a change made for them; root's -o still can.
+    r = ternmap(spec)
+    assert r.returncode == 1 and b"Permission denied" in r.stderr, r
+    assert ternmap("-o", spec).returncode == 0
+    os.chown(tdir / "map.db", pw.pw_uid, pw.pw_gid)
+    r = ternmap("-d", "alpha", spec)
+    assert r.returncode == 1 and b"Permission denied" in r.stderr, r
+    r = ternmap("-i", spec, stdin=b"gamma three\n")
+    assert r.returncode == 1 and b"Permission denied" in r.stderr, r
+    assert ternmap("-q", "alpha", spec).returncode == 0
+    assert ternmap("-q", "gamma", spec).returncode == 1
+    assert ternmap("-o", "-d", "alpha", spec).returncode == 0
+    assert (tdir / "map.db").stat().st_uid == pw.pw_uid
+    # In the owner's own directory, changes work and keep the owner.
+    home = tdir / "home"
+    home.mkdir()
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    src = home / "map"
+    src.write_text("alpha one\n")
+    os.chown(src, pw.pw_uid, pw.pw_gid)
+    spec = "hash:" + str(src)
+    assert ternmap(spec).returncode == 0
+    assert ternmap("-d", "alpha", spec).returncode == 0
+    assert ternmap("-d", "alpha", spec).returncode == 1
+    assert ternmap("-i", spec, stdin=b"gamma three\n").returncode == 0
+    assert ternmap("-q", "gamma", spec).stdout == b"three\n"
+    assert (home / "map.db").stat().st_uid == pw.pw_uid
+    assert sorted(p.name for p in home.iterdir()) == ["map", "map.db"]
+
+
+def test_fifo_source_refused(tdir, test_users):
+    """A FIFO (or a device) named as a source is refused at once; ternmap
+    running as root must not wait for a writer."""
+    os.mkfifo(tdir / "fifo")
+    r = ternmap("hash:" + str(tdir / "fifo"))
+    assert r.returncode == 1 and b"not a regular file" in r.stderr, r
+    os.symlink("/dev/zero", tdir / "zero")
+    r = ternmap("hash:" + str(tdir / "zero"))
+    assert r.returncode == 1 and b"not a regular file" in r.stderr, r
+
+
 def test_transport_maps_hash(make_instance, tdir):
     """A hash: transport map: missing at first (mail deferred, 4.3.0, never
     bounced), then built by ternmap and used without a restart."""
@@ -213,6 +265,22 @@ def test_pgsql_lookups_failover_and_outage(cluster, tdir):
     r = ternmap("-q", "o'neil@example.org", spec)
     assert (r.returncode, r.stdout) == (0, b"quote@localhost\n"), r.stderr
     assert ternmap("-q", "x'; DROP TABLE alias; --", spec).returncode == 1
+    assert cluster.sql("SELECT count(*) FROM alias") == "3\n"
+    # Backslashes, with standard_conforming_strings off (where a backslash
+    # escapes the quote after it) as well as on: still data.
+    for scs in ("off", "on"):
+        cluster.sql(f"ALTER DATABASE postgres SET standard_conforming_strings = {scs}")
+        for key in ("x\\'; DROP TABLE alias; --", "x\\\\'; DROP TABLE alias; --",
+                    "\\' OR 1=1 --", "o\\'neil@example.org"):
+            r = ternmap("-q", key, spec)
+            assert r.returncode == 1, (scs, key, r)
+        assert cluster.sql("SELECT count(*) FROM alias") == "3\n"
+    cluster.sql("ALTER DATABASE postgres RESET standard_conforming_strings")
+    # Invalid UTF-8 (a lone lead byte before the quote): never SQL; a
+    # temporary failure, as Postfix's, since it cannot be escaped.
+    r = subprocess.run([TERNMAP, "-q", b"x\xc3'; DROP TABLE alias; --", spec],
+                       capture_output=True, timeout=60)
+    assert r.returncode in (1, 75), r
     assert cluster.sql("SELECT count(*) FROM alias") == "3\n"
     # Several rows: joined with commas, as Postfix's.
     spec2 = write_cf(tdir / "two.cf", f"127.0.0.1:{cluster.port}")

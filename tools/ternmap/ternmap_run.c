@@ -4,9 +4,10 @@
  * one); queries through the map layer exactly as a daemon looks up, so
  * "ternmap -q" answers what qmgr or local delivery would, including
  * temporary failures (exit 75).  As root, a build of a source file that
- * root does not own runs in a child with the owner's ids (unless -o), as
- * postmap does, so that root never writes what a user's file makes it
- * read.
+ * root does not own, or a change (-d, -i) of a .db that root does not
+ * own, runs in a child with the owner's ids (unless -o), as postmap does,
+ * so that root never writes what a user's file makes it read, nor works
+ * as root in a directory the user may change under it.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,19 +47,30 @@ ternmap_build_one(const char *spec, const struct ternmap_opts *o)
 	return TM_EX_OK;
 }
 
-/* As root, a source owned by someone else is built with the owner's ids,
- * in a child. */
+/* As root, work on a table owned by someone else with the owner's ids,
+ * in a child: what run(spec, o, ctx) writes and reads, it does as the
+ * owner could.  The owner is that of the .db when it exists (a change
+ * writes into its directory), else of the source. */
 static int
-ternmap_build_as_owner(const char *spec, const struct ternmap_opts *o)
+ternmap_as_owner(const char *spec, const struct ternmap_opts *o,
+    int (*run)(const char *, const struct ternmap_opts *, void *), void *ctx)
 {
 	struct stat	 st;
 	const char	*path;
+	char		*dbpath;
+	size_t		 len;
 	pid_t		 pid;
-	int		 status;
+	int		 status, r;
 
-	if (o->keep_root || geteuid() != 0 || !map_db_spec(spec, &path) ||
-	    stat(path, &st) == -1 || st.st_uid == 0)
-		return ternmap_build_one(spec, o);
+	if (o->keep_root || geteuid() != 0 || !map_db_spec(spec, &path))
+		return run(spec, o, ctx);
+	len = strlen(path) + 4;
+	dbpath = xmalloc(len);
+	snprintf(dbpath, len, "%s.db", path);
+	r = o->mode != TM_BUILD ? stat(dbpath, &st) : -1;
+	free(dbpath);
+	if ((r == -1 && stat(path, &st) == -1) || st.st_uid == 0)
+		return run(spec, o, ctx);
 	fflush(stderr);
 	if ((pid = fork()) == -1) {
 		perror("ternmap: fork");
@@ -70,11 +82,18 @@ ternmap_build_as_owner(const char *spec, const struct ternmap_opts *o)
 			perror("ternmap: cannot become the file's owner");
 			_exit(TM_EX_FAIL);
 		}
-		_exit(ternmap_build_one(spec, o));
+		_exit(run(spec, o, ctx));
 	}
 	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
 		return TM_EX_FAIL;
 	return WEXITSTATUS(status);
+}
+
+static int
+ternmap_build_run(const char *spec, const struct ternmap_opts *o, void *ctx)
+{
+	(void)ctx;
+	return ternmap_build_one(spec, o);
 }
 
 int
@@ -85,7 +104,8 @@ ternmap_build(const struct ternmap_opts *o)
 
 	for (i = 0; i < o->nmaps; i++) {
 		spec = ternmap_spec(o->map[i]);
-		if ((r = ternmap_build_as_owner(spec, o)) != TM_EX_OK)
+		if ((r = ternmap_as_owner(spec, o, ternmap_build_run, NULL)) !=
+		    TM_EX_OK)
 			rc = r;
 		free(spec);
 	}
@@ -141,11 +161,38 @@ ternmap_query(const struct ternmap_opts *o)
 	    TM_EX_NOTFOUND : TM_EX_TEMPFAIL;
 }
 
+struct ternmap_change {
+	const struct map_table	*add;
+	char *const		*del;
+	size_t			 ndel;
+};
+
+/* A change, maybe in a child (as the owner), reports through its exit
+ * code: TM_EX_NOTFOUND when none of the keys to delete was there. */
+static int
+ternmap_change_run(const char *spec, const struct ternmap_opts *o, void *ctx)
+{
+	const struct ternmap_change *c = ctx;
+	char		 err[MAP_ERR_MAX];
+	size_t		 n = 0;
+
+	(void)o;
+	if (map_db_change(spec, c->add, c->del, c->ndel, &n, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "ternmap: %s\n", err);
+		return TM_EX_FAIL;
+	}
+	return c->ndel > 0 && n == 0 ? TM_EX_NOTFOUND : TM_EX_OK;
+}
+
+/* TM_EX_OK, TM_EX_NOTFOUND (none of del was there), TM_EX_USAGE, or
+ * TM_EX_FAIL (the same exit code as TM_EX_NOTFOUND, as postmap's). */
 static int
 ternmap_change(const struct ternmap_opts *o, const struct map_table *add,
-    char *const *del, size_t ndel, size_t *ndeleted)
+    char *const *del, size_t ndel)
 {
-	char	*spec = ternmap_spec(o->map[0]), err[MAP_ERR_MAX];
+	struct ternmap_change c = { add, del, ndel };
+	char	*spec = ternmap_spec(o->map[0]);
 	const char *path;
 	int	 r;
 
@@ -155,26 +202,21 @@ ternmap_change(const struct ternmap_opts *o, const struct map_table *add,
 		free(spec);
 		return TM_EX_USAGE;
 	}
-	r = map_db_change(spec, add, del, ndel, ndeleted, err, sizeof(err));
-	if (r == -1)
-		fprintf(stderr, "ternmap: %s\n", err);
+	r = ternmap_as_owner(spec, o, ternmap_change_run, &c);
 	free(spec);
-	return r == 0 ? TM_EX_OK : TM_EX_FAIL;
+	return r;
 }
 
 int
 ternmap_delete(const struct ternmap_opts *o)
 {
 	char	*key = xstrdup(o->key), *p;
-	size_t	 n = 0;
 	int	 rc;
 
 	for (p = key; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
-	rc = ternmap_change(o, NULL, &key, 1, &n);
+	rc = ternmap_change(o, NULL, &key, 1);
 	free(key);
-	if (rc == TM_EX_OK && n == 0)
-		return TM_EX_NOTFOUND;
 	return rc;
 }
 
@@ -210,7 +252,7 @@ ternmap_add(const struct ternmap_opts *o)
 {
 	struct map_table *t;
 	char		*text, err[MAP_ERR_MAX];
-	size_t		 len, dups = 0, n;
+	size_t		 len, dups = 0;
 	int		 rc;
 
 	if ((text = ternmap_stdin(&len)) == NULL)
@@ -223,7 +265,7 @@ ternmap_add(const struct ternmap_opts *o)
 		fprintf(stderr, "ternmap: %s\n", err);
 		return TM_EX_FAIL;
 	}
-	rc = ternmap_change(o, t, NULL, 0, &n);
+	rc = ternmap_change(o, t, NULL, 0);
 	if (rc == TM_EX_OK && o->verbose)
 		fprintf(stderr, "ternmap: %zu entries added or replaced\n",
 		    map_table_size(t));
