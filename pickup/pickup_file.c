@@ -10,7 +10,10 @@
  * written and committed (queue_writer, as smtpd does); the drop file is
  * removed after the commit, so a crash in between makes a duplicate,
  * never a loss.  A refused file goes to corrupt/ (renamed, never
- * replacing anything; removed if that fails) with a log line.
+ * replacing anything; removed if that fails) with a log line, except a
+ * file over the size limit: it is removed, so that a local user running
+ * ternpostdrop directly (which reads no configuration) cannot fill the
+ * queue's file system through corrupt/, where nothing expires.
  */
 #include <sys/stat.h>
 
@@ -47,6 +50,21 @@ pickup_refuse(const char *name, const char *why)
 		log_error("maildrop/%s: refused (%s), and cannot be removed: %s",
 		    name, why, strerror(errno));
 	}
+	return PICKUP_REFUSED;
+}
+
+/* Refuse an over-size drop file: removed, not kept (see above). */
+static enum pickup_result
+pickup_refuse_oversize(const char *name, const char *why)
+{
+	char	 path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", DROP_DIR, name);
+	if (unlink(path) == 0)
+		log_warn("maildrop/%s: refused (%s); removed", name, why);
+	else
+		log_error("maildrop/%s: refused (%s), and cannot be removed: %s",
+		    name, why, strerror(errno));
 	return PICKUP_REFUSED;
 }
 
@@ -205,7 +223,8 @@ pickup_file(const struct tern_config *cfg, const char *name, char *id,
 	if (fd == -2)
 		return PICKUP_SKIPPED;
 	if (fd < 0)
-		return pickup_refuse(name, why);
+		return strcmp(why, "too big") == 0 ?
+		    pickup_refuse_oversize(name, why) : pickup_refuse(name, why);
 	buf = pickup_read(fd, (size_t)st.st_size);
 	close(fd);
 	if (buf == NULL)
@@ -221,7 +240,9 @@ pickup_file(const struct tern_config *cfg, const char *name, char *id,
 	else if (d.data_len > cfg->message_size_limit)
 		why = "message too big";
 	memset(&q, 0, sizeof(q));
-	if (why != NULL || pickup_envelope(cfg, &d, &q, &why) < 0) {
+	if (why != NULL && d.data_len > cfg->message_size_limit) {
+		r = pickup_refuse_oversize(name, why);
+	} else if (why != NULL || pickup_envelope(cfg, &d, &q, &why) < 0) {
 		r = pickup_refuse(name, why);
 	} else {
 		r = pickup_commit(cfg, &d, &q, buf + d.data_off,

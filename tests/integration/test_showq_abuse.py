@@ -3,9 +3,9 @@ world-connectable, so one user must not be able to take every client slot
 (showq serves SHOWQ_CLIENT_MAX at once) and leave every other user's mailq
 hanging until it fails.  terntest1 opens many connections and sends
 nothing (idle), or keeps them busy with requests; terntest2's mailq must
-still answer promptly, and showq stays up.  Last, a finding left open
-(xfail): what a local user can leave in the queue file system through
-ternpostdrop."""
+still answer promptly, and showq stays up.  Last, what a local user can
+leave in the queue file system through ternpostdrop: an over-size drop
+file is removed by pickup, not kept in corrupt/."""
 
 import os
 import pwd
@@ -95,8 +95,6 @@ def test_busy_connections_do_not_starve_other_users(tern):
 # over-size drop file whole into corrupt/, where nothing removes it: any
 # local user who runs ternpostdrop directly (bypassing sendmail's size
 # check) leaves 256 MB in the queue file system per call.
-@pytest.mark.xfail(strict=True, reason="finding: over-size drop files are kept whole in "
-                   "corrupt/ (local disk fill); see the rev11 report")
 def test_oversize_drop_file_is_not_kept_whole(make_instance):
     inst = make_instance("message_size_limit = 100000\n")
     uid = pwd.getpwnam(T1).pw_uid
