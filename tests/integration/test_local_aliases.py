@@ -157,7 +157,8 @@ def test_delivered_to_loop_bounces(tern):
         assert code == 250, text
         qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
     wait_for(lambda: re.search(rf"{qid}: to=<{T1}@localhost>, relay=local, "
-                               r"dsn=5\.4\.6, status=bounced \(mail forwarding loop",
+                               r"delay=[0-9.]+, dsn=5\.4\.6, status=bounced "
+                               r"\(mail forwarding loop",
                                tern.log()), what="the loop bounced")
     wait_for(lambda: copies(T2, "loop-1") == 1, what="the other copy")
     assert copies(T1, "loop-1") == 0
