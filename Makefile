@@ -35,6 +35,7 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc/tern
 QUEUEDIR   ?= /var/spool/tern
 SYSTEMDDIR ?= /lib/systemd/system
+ALIASES    ?= /etc/aliases
 FORCE      ?= 0
 PURGE      ?= 0
 
@@ -167,7 +168,7 @@ stop:
 # mk/install.sh has the layout; it takes every daemon and tool from these lists.
 INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SBINDIR="$(SBINDIR)" \
 	LIBEXECDIR="$(LIBEXECDIR)" MANDIR="$(MANDIR)" SYSCONFDIR="$(SYSCONFDIR)" \
-	QUEUEDIR="$(QUEUEDIR)" SYSTEMDDIR="$(SYSTEMDDIR)" BUILD="$(B)" \
+	QUEUEDIR="$(QUEUEDIR)" SYSTEMDDIR="$(SYSTEMDDIR)" ALIASES="$(ALIASES)" BUILD="$(B)" \
 	DAEMONS="$(DAEMONS)" TOOLS="$(TOOLS)" FORCE="$(FORCE)" PURGE="$(PURGE)"
 install: all
 	@$(INSTALL_ENV) sh mk/install.sh install

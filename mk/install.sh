@@ -2,7 +2,7 @@
 # install.sh ACTION - "make install", "make uninstall", "make install-mta-links"
 # and "make uninstall-mta-links".  The Makefile passes the layout in the
 # environment: DESTDIR PREFIX SBINDIR LIBEXECDIR MANDIR SYSCONFDIR QUEUEDIR
-# SYSTEMDDIR BUILD, the program lists DAEMONS and TOOLS, and FORCE / PURGE.
+# SYSTEMDDIR ALIASES BUILD, the program lists DAEMONS and TOOLS, and FORCE / PURGE.
 #
 # Where things go (one table, below: install_programs):
 #   SBINDIR/tern-master            the master
@@ -18,6 +18,11 @@
 #   SYSCONFDIR/tern.conf, master.conf   only if missing (else FILE.dist)
 #   SYSTEMDDIR/tern.service        the unit, with this layout's paths
 #   QUEUEDIR                       the queue with its owners and modes
+#   ALIASES, ALIASES.db            only without DESTDIR, as root: a missing
+#                                  aliases file (/etc/aliases) gets Debian's
+#                                  minimal one and a missing .db is built, so
+#                                  local delivery does not defer on an
+#                                  unreadable alias_maps until newaliases
 # Without DESTDIR, as root, it also creates the system user and group of
 # mail_owner (tern) and the group setgid_group (terndrop).  With DESTDIR it
 # creates no user or group (a package does that when it is installed), and
@@ -149,6 +154,26 @@ queue_install() {
 	owner_set "$OWNER" "$OWNER" "$q/public"
 }
 
+# Debian's MTA packages create /etc/aliases; local delivery defers while
+# the default alias_maps (hash:/etc/aliases) cannot be read, so do the same.
+# An existing file or .db is the administrator's and is left alone.
+aliases_install() {
+	[ -z "$DESTDIR" ] && root || return 0
+	if [ ! -e "$ALIASES" ]; then
+		printf '%s\n' "# See aliases(5); run newaliases after a change." \
+		    "postmaster: root" > "$ALIASES.tern-new"
+		chmod 0644 "$ALIASES.tern-new"
+		mv "$ALIASES.tern-new" "$ALIASES"
+		say "installed $ALIASES (postmaster: root)"
+	fi
+	[ -e "$ALIASES.db" ] && return 0
+	if "$SBINDIR/ternmap" -a -c "$SYSCONFDIR/tern.conf" "hash:$ALIASES"; then
+		say "built $ALIASES.db"
+	else
+		say "note: building $ALIASES.db failed; run newaliases once tern.conf is right"
+	fi
+}
+
 unit_install() {
 	install -d -m 0755 "$DESTDIR$SYSTEMDDIR"
 	sed -e "s|/usr/local/sbin|$SBINDIR|g" -e "s|/etc/tern|$SYSCONFDIR|g" \
@@ -174,6 +199,7 @@ do_install() {
 	postdrop_setgid
 	conf_install
 	queue_install
+	aliases_install
 	unit_install
 	say "installed tern into ${DESTDIR:-/} (programs in $SBINDIR, daemons in $LIBEXECDIR)"
 	if [ -z "$DESTDIR" ]; then
