@@ -16,6 +16,7 @@
 #include "map_build.h"
 #include "map_db.h"
 #include "map_types.h"
+#include "privs.h"
 
 int
 map_build(const char *spec, enum map_format format, size_t *entries,
@@ -53,14 +54,43 @@ map_build(const char *spec, enum map_format format, size_t *entries,
 	return r;
 }
 
+struct map_build_job {
+	const char	*spec;
+	const char	*prog;
+	int		 verbose;
+};
+
+/* One alias_database table; 0 or 1 (an exit status: it may run in a
+ * child as the source's owner). */
+static int
+map_build_alias_table(void *arg)
+{
+	struct map_build_job	*j = arg;
+	char			 err[MAP_ERR_MAX];
+	size_t			 entries, dups;
+
+	if (map_build(j->spec, MAP_FORMAT_ALIASES, &entries, &dups, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", j->prog, err);
+		return 1;
+	}
+	if (dups > 0)
+		fprintf(stderr, "%s: warning: %s: %zu duplicate name(s) "
+		    "ignored (the first one counts)\n", j->prog, j->spec, dups);
+	if (j->verbose)
+		fprintf(stderr, "%s: %s: %zu entries\n", j->prog, j->spec,
+		    entries);
+	return 0;
+}
+
 int
 map_build_aliases(const struct config_list *db, const char *prog,
     int verbose)
 {
-	char	 err[MAP_ERR_MAX];
-	const char *path;
-	size_t	 entries, dups;
-	int	 i, rc = 0;
+	struct map_build_job	 job = { NULL, prog, verbose };
+	struct stat		 st;
+	const char		*path;
+	int			 i, rc = 0;
 
 	for (i = 0; i < db->count; i++) {
 		if (!map_db_spec(db->item[i], &path)) {
@@ -69,19 +99,13 @@ map_build_aliases(const struct config_list *db, const char *prog,
 				    prog, db->item[i]);
 			continue;
 		}
-		if (map_build(db->item[i], MAP_FORMAT_ALIASES, &entries, &dups,
-		    err, sizeof(err)) == -1) {
-			fprintf(stderr, "%s: %s\n", prog, err);
+		job.spec = db->item[i];
+		/* Root builds a user's table as that user (privs.h). */
+		if (stat(path, &st) == -1)
+			st.st_uid = st.st_gid = 0;
+		if (privs_run_as(st.st_uid, st.st_gid, map_build_alias_table,
+		    &job) != 0)
 			rc = -1;
-			continue;
-		}
-		if (dups > 0)
-			fprintf(stderr, "%s: warning: %s: %zu duplicate "
-			    "name(s) ignored (the first one counts)\n", prog,
-			    db->item[i], dups);
-		if (verbose)
-			fprintf(stderr, "%s: %s: %zu entries\n", prog,
-			    db->item[i], entries);
 	}
 	return rc;
 }

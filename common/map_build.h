@@ -29,6 +29,8 @@ int	map_build(const char *spec, enum map_format, size_t *entries,
  * newaliases: build every table of alias_database (hash: and btree:; a
  * type that has no file to build, texthash: or pgsql:, is skipped, as
  * Postfix does).  Reports each table or error on stderr as "prog: ...".
+ * Run as root, a table whose source another user owns is built as that
+ * user (privs_run_as()), as ternmap(1) does.
  * 0, or -1 if any failed.
  */
 int	map_build_aliases(const struct config_list *alias_database,

@@ -7,11 +7,13 @@
  */
 #include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -196,4 +198,33 @@ privs_restore(void)
 			raise(privs_saved_pdeathsig);
 	}
 	return 0;
+}
+
+int
+privs_run_as(uid_t uid, gid_t gid, int (*fn)(void *), void *arg)
+{
+	pid_t	 pid;
+	int	 status;
+
+	if (geteuid() != 0 || uid == 0)
+		return fn(arg);
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) == -1 || setgid(gid) == -1 ||
+		    setuid(uid) == -1 || getuid() != uid || setuid(0) == 0) {
+			fprintf(stderr, "cannot become uid %ld: %s\n",
+			    (long)uid, strerror(errno));
+			_exit(126);
+		}
+		_exit(fn(arg));
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 125)
+		return -1;
+	return WEXITSTATUS(status);
 }

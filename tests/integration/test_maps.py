@@ -152,6 +152,42 @@ def test_changes_as_the_owner(tdir, test_users):
     assert sorted(p.name for p in home.iterdir()) == ["map", "map.db"]
 
 
+def test_newaliases_builds_as_the_owner(tdir, test_users):
+    """newaliases (sendmail -bi) and ternmap -a run by root build an
+    alias_database whose source another user owns with that user's ids,
+    as ternmap does for its own tables: in a directory root owns, that
+    user cannot write, so neither can the build."""
+    pw = pwd.getpwnam("terntest1")
+    src = tdir / "aliases"
+    src.write_text("postmaster: root\n")
+    os.chown(src, pw.pw_uid, pw.pw_gid)
+    conf = tdir / "tern.conf"
+    conf.write_text(f"alias_database = hash:{src}\n")
+    env = dict(os.environ, TERN_CONFIG=str(conf))
+    sendmail = str(BUILD / "bin" / "sendmail")
+    for argv in ([sendmail, "-bi"], [TERNMAP, "-a", "-c", str(conf)]):
+        r = subprocess.run(argv, capture_output=True, env=env, timeout=30)
+        assert r.returncode != 0 and b"Permission denied" in r.stderr, (argv, r)
+        assert not (tdir / "aliases.db").exists()
+    home = tdir / "home"
+    home.mkdir()
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    src = home / "aliases"
+    src.write_text("postmaster: root\n")
+    os.chown(src, pw.pw_uid, pw.pw_gid)
+    conf.write_text(f"alias_database = hash:{src}\n")
+    r = subprocess.run([sendmail, "-bi"], capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (home / "aliases.db").stat().st_uid == pw.pw_uid
+    # root's own source is still built as root.
+    src = tdir / "rootaliases"
+    src.write_text("postmaster: root\n")
+    conf.write_text(f"alias_database = hash:{src}\n")
+    r = subprocess.run([sendmail, "-bi"], capture_output=True, env=env, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (tdir / "rootaliases.db").stat().st_uid == 0
+
+
 def test_fifo_source_refused(tdir, test_users):
     """A FIFO (or a device) named as a source is refused at once; ternmap
     running as root must not wait for a writer."""

@@ -26,6 +26,7 @@
 #include "map.h"
 #include "map_build.h"
 #include "map_db.h"
+#include "privs.h"
 #include "ternmap.h"
 
 static int
@@ -51,16 +52,31 @@ ternmap_build_one(const char *spec, const struct ternmap_opts *o)
  * in a child: what run(spec, o, ctx) writes and reads, it does as the
  * owner could.  The owner is that of the .db when it exists (a change
  * writes into its directory), else of the source. */
+struct ternmap_job {
+	int	(*run)(const char *, const struct ternmap_opts *, void *);
+	const char			*spec;
+	const struct ternmap_opts	*o;
+	void				*ctx;
+};
+
+static int
+ternmap_job_run(void *arg)
+{
+	struct ternmap_job	*j = arg;
+
+	return j->run(j->spec, j->o, j->ctx);
+}
+
 static int
 ternmap_as_owner(const char *spec, const struct ternmap_opts *o,
     int (*run)(const char *, const struct ternmap_opts *, void *), void *ctx)
 {
-	struct stat	 st;
-	const char	*path;
-	char		*dbpath;
-	size_t		 len;
-	pid_t		 pid;
-	int		 status, r;
+	struct ternmap_job	 job = { run, spec, o, ctx };
+	struct stat		 st;
+	const char		*path;
+	char			*dbpath;
+	size_t			 len;
+	int			 r;
 
 	if (o->keep_root || geteuid() != 0 || !map_db_spec(spec, &path))
 		return run(spec, o, ctx);
@@ -69,24 +85,15 @@ ternmap_as_owner(const char *spec, const struct ternmap_opts *o,
 	snprintf(dbpath, len, "%s.db", path);
 	r = o->mode != TM_BUILD ? stat(dbpath, &st) : -1;
 	free(dbpath);
-	if ((r == -1 && stat(path, &st) == -1) || st.st_uid == 0)
+	if (r == -1 && stat(path, &st) == -1)
 		return run(spec, o, ctx);
-	fflush(stderr);
-	if ((pid = fork()) == -1) {
-		perror("ternmap: fork");
+	if ((r = privs_run_as(st.st_uid, st.st_gid, ternmap_job_run,
+	    &job)) == -1) {
+		fprintf(stderr, "ternmap: %s: cannot run as the file's owner\n",
+		    spec);
 		return TM_EX_FAIL;
 	}
-	if (pid == 0) {
-		if (setgroups(0, NULL) == -1 || setgid(st.st_gid) == -1 ||
-		    setuid(st.st_uid) == -1 || getuid() != st.st_uid) {
-			perror("ternmap: cannot become the file's owner");
-			_exit(TM_EX_FAIL);
-		}
-		_exit(run(spec, o, ctx));
-	}
-	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
-		return TM_EX_FAIL;
-	return WEXITSTATUS(status);
+	return r;
 }
 
 static int
