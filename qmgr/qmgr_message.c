@@ -96,8 +96,14 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 static void
 msg_remove(struct qmgr *q, struct qmgr_msg *m)
 {
+	off_t	 size = -1;
+
+	/* Its size is known: read at load, grown only by our records. */
+	if (m->loaded)
+		size = m->env.outcome_end > m->env.file_size ?
+		    m->env.outcome_end : m->env.file_size;
 	msg_unload(q, m);
-	if (queue_recycle(QDIR_ACTIVE, m->id) == -1) {
+	if (queue_recycle_sized(QDIR_ACTIVE, m->id, size) == -1) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
 		    m->id, strerror(errno));
 		msg_park(q, m);

@@ -890,6 +890,37 @@ test_recycle_size_limit(void **state)
 	assert_int_equal(count_dir(QDIR_FREE), 0);
 }
 
+/* A size the caller knows is believed (no stat); -1 is looked up. */
+static void
+test_recycle_sized(void **state)
+{
+	char	 path[QUEUE_PATH_SIZE];
+	int	 fd;
+
+	(void)state;
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "SMALL"), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "SMALL", 100), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "BIG"), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, QUEUE_REUSE_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "BIG", -1), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "BIG2"), 0);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "BIG2",
+	    QUEUE_REUSE_MAX + 1), 0);
+	assert_int_equal(count_dir(QDIR_ACTIVE), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+}
+
 /* Write text as <dir>/<id>. */
 static void
 put(enum queue_dir d, const char *id, const char *text)
@@ -1212,6 +1243,7 @@ main(void)
 		QT(test_reuse_refuses_linked),
 		QT(test_reuse_refuses_open),
 		QT(test_recycle_size_limit),
+		QT(test_recycle_sized),
 		QT(test_move_noreplace),
 		QT(test_commit_noreplace),
 		QT(test_recycle_sources),
