@@ -225,7 +225,6 @@ struct qmgr_msg {
 	/* the notices of the round that ended, asked one after the other
 	 * (qmgr_bounce_client.c) */
 	struct qmgr_notice_list	 notices;	/* still to ask, in order */
-	int			 notice_waiting; /* on q->notice_fifo */
 	int			 notice_failed;	/* one could not be queued: the
 						   message must stay */
 	TAILQ_ENTRY(qmgr_msg)	 nlink;		/* q->notice_fifo */

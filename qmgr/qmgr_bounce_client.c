@@ -142,7 +142,6 @@ bounce_pump(evutil_socket_t fd, short what, void *arg)
 	while (q->bounce_out < QMGR_BOUNCE_CONCURRENCY &&
 	    (m = TAILQ_FIRST(&q->notice_fifo)) != NULL) {
 		TAILQ_REMOVE(&q->notice_fifo, m, nlink);
-		m->notice_waiting = 0;
 		if (time(NULL) < q->bounce_retry)
 			bounce_done(q, m, 1);
 		else if (bconn_open(q, m) < 0) {
@@ -158,7 +157,6 @@ qmgr_bounce_start(struct qmgr *q, struct qmgr_msg *m)
 	if (time(NULL) < q->bounce_retry)
 		return -1;
 	m->notice_failed = 0;
-	m->notice_waiting = 1;
 	TAILQ_INSERT_TAIL(&q->notice_fifo, m, nlink);
 	q->notice_msgs++;
 	bounce_schedule(q);
@@ -200,7 +198,6 @@ bconn_reply(struct qmgr_bconn *c, const struct ipc_msg *reply)
 		bounce_done(q, m, 0);
 		return;
 	}
-	m->notice_waiting = 1;
 	TAILQ_INSERT_HEAD(&q->notice_fifo, m, nlink);
 }
 
@@ -260,7 +257,6 @@ qmgr_bounce_free(struct qmgr *q)
 		bconn_free(TAILQ_FIRST(&q->bconns));
 	while ((m = TAILQ_FIRST(&q->notice_fifo)) != NULL) {
 		TAILQ_REMOVE(&q->notice_fifo, m, nlink);
-		m->notice_waiting = 0;
 	}
 	q->notice_msgs = 0;
 	if (q->bounce_ev != NULL)

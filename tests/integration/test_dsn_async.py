@@ -28,6 +28,16 @@ def stop(pid):
              what="bounce stopped")
 
 
+def fail_while_stopped(inst, bounce, tokens, rcpts):
+    """Stop bounce; send one message per token to rcpts (alice@gone.test
+    first, who fails), and wait for the failures: their requests are out
+    (or waiting their turn) at the stopped bounce.  The queue ids."""
+    stop(bounce)
+    qids = [send(inst, SENDER, rcpts, t) for t in tokens]
+    wait_for(lambda: all(failed(inst, q) for q in qids), timeout=30, what="the failures")
+    return qids
+
+
 def warm(inst):
     """One notice made while bounce runs: it is up and serving."""
     send(inst, SENDER, ["alice@gone.test"], "dsn-async-warm")
@@ -91,12 +101,9 @@ def test_bounce_killed_with_requests_out(make_instance, receiver):
     inst, _ = dsn_instance(make_instance, receiver)
     warm(inst)
     pid, = inst.services()["bounce"]
-    stop(pid)
     tokens = [f"dsn-async-kb-{i}" for i in range(6)]
     try:
-        qids = [send(inst, SENDER, ["alice@gone.test", GOOD], t) for t in tokens]
-        wait_for(lambda: all(failed(inst, q) for q in qids), timeout=30,
-                 what="the failures")
+        qids = fail_while_stopped(inst, pid, tokens, ["alice@gone.test", GOOD])
         wait_for(lambda: all(copies("terntest2", t) for t in tokens), timeout=10,
                  what="the good recipients delivered while bounce is stopped")
     finally:
@@ -120,12 +127,9 @@ def test_qmgr_killed_with_requests_out(make_instance, receiver):
     inst, _ = dsn_instance(make_instance, receiver)
     warm(inst)
     bounce, = inst.services()["bounce"]
-    stop(bounce)
     tokens = [f"dsn-async-kq-{i}" for i in range(6)]
     try:
-        qids = [send(inst, SENDER, ["alice@gone.test"], t) for t in tokens]
-        wait_for(lambda: all(failed(inst, q) for q in qids), timeout=30,
-                 what="the failures")
+        qids = fail_while_stopped(inst, bounce, tokens, ["alice@gone.test"])
         qmgr, = inst.services()["qmgr"]
         os.kill(qmgr, signal.SIGKILL)
         wait_for(lambda: inst.services().get("qmgr", [qmgr]) not in ([qmgr], []),
