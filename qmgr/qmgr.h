@@ -61,8 +61,10 @@ struct evbuffer;
 #define QMGR_BOUNCE_TIMEOUT	10	/* s for bounce(8) to answer one request
 					   (qmgr_bounce_client.c) */
 #define QMGR_BOUNCE_RETRY	10	/* s before asking a failed bounce again */
-#define QMGR_BOUNCE_CONCURRENCY	4	/* requests out to bounce(8) at once
-					   (below its BOUNCE_CLIENT_MAX) */
+#define QMGR_BOUNCE_CONCURRENCY	2	/* requests out to bounce(8) at once:
+					   it composes one while qmgr marks the
+					   other; more would only wait in its
+					   one process, and their time-outs run */
 #define QMGR_NOTICE_WAIT_MAX	256	/* loaded messages waiting for their
 					   notices: open files */
 
