@@ -4,7 +4,10 @@
  * (ipc_server.h), which bounds and decodes frames and drops a client that
  * sends a malformed one.  Each request is answered when its notice is
  * durable (or refused), before the next is read: composing one notice is a
- * few file reads and one commit.
+ * few file reads and one commit.  A request whose client has hung up by
+ * the time it is read (qmgr timed out while we were stopped or slow) is
+ * not served: qmgr asks again, and serving it too would send the notice
+ * twice.
  */
 #include <string.h>
 
@@ -37,6 +40,11 @@ bounce_listen_request(void *arg, ipc_client_id client,
 	else if (ipc_msg_get(req, "until") != NULL &&
 	    ipc_msg_get_int(req, "until", 0, 1LL << 40, &until) < 0)
 		err = "bad until";
+	else if (ipc_server_client_hung_up(b->listener, client))
+		/* qmgr gave up waiting (we were stopped or slow): it has
+		 * not marked the notice and will ask again, so one made
+		 * now would be sent twice. */
+		err = "qmgr no longer waits for the answer";
 	else
 		(void)bounce_notice_send(b->cfg, b->par, id, ev,
 		    ipc_msg_get(req, "rcpts"), until, notice_id, &err);

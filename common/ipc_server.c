@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -412,4 +413,20 @@ int
 ipc_server_nclients(const struct ipc_server *s)
 {
 	return s->nclients;
+}
+
+int
+ipc_server_client_hung_up(const struct ipc_server *s, ipc_client_id id)
+{
+	struct ipc_client	*c;
+	struct pollfd		 pfd;
+
+	if ((c = server_find(s, id)) == NULL)
+		return 1;
+	memset(&pfd, 0, sizeof(pfd));
+	pfd.fd = bufferevent_getfd(c->bev);
+	pfd.events = POLLRDHUP;
+	if (pfd.fd < 0 || poll(&pfd, 1, 0) < 0)
+		return 0;
+	return (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
 }

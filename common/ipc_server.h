@@ -80,6 +80,11 @@ void	ipc_server_drop(struct ipc_server *, ipc_client_id);
 int	ipc_server_set_data(struct ipc_server *, ipc_client_id, void *data);
 /* The data attached to client id; NULL if none or the client is gone. */
 void	*ipc_server_data(const struct ipc_server *, ipc_client_id);
+/* Has client id gone away (or closed its side) although its requests may
+ * still be buffered here?  A server about to do lasting work for a request
+ * that nobody will hear the answer to (the client gave up waiting) can
+ * skip it.  1 also when the client is gone here; 0 when in doubt. */
+int	ipc_server_client_hung_up(const struct ipc_server *, ipc_client_id);
 /* Clients connected now. */
 int	ipc_server_nclients(const struct ipc_server *);
 

@@ -23,7 +23,10 @@
  * One request per connection is enough (qmgr asks once per message and
  * event; for more recipients than one rcpts value can name, once per part
  * of them, so such a message gets several notices); the reply comes after
- * the notice's fsync.
+ * the notice's fsync.  qmgr does not wait for it (several requests may be
+ * out at once, each on its own connection) and closes a connection that
+ * stays unanswered too long; bounce serves no request whose client has
+ * hung up by the time it reads it, since that client asks again.
  *
  * Who a notice goes to (bounce_notice_kind): the sender of an ordinary
  * message; for a notice (sender <>, helo BOUNCE_HELO_NOTICE) that failed,

@@ -205,6 +205,12 @@ queue_move(const char *id, enum queue_dir from, enum queue_dir to)
 int
 queue_recycle(enum queue_dir d, const char *id)
 {
+	return queue_recycle_sized(d, id, -1);
+}
+
+int
+queue_recycle_sized(enum queue_dir d, const char *id, off_t size)
+{
 	char		 from[QUEUE_PATH_SIZE];
 	struct stat	 st;
 
@@ -212,11 +218,13 @@ queue_recycle(enum queue_dir d, const char *id)
 		errno = EINVAL;
 		return -1;
 	}
+	if (size < 0 && stat(from, &st) == 0)
+		size = st.st_size;
 	/* A big file would sit in free/ at full size until reused; and a
 	 * writer makes only active/ and deferred/ durable before it writes
 	 * over a file from free/ (queue_writer.c). */
 	if ((d == QDIR_ACTIVE || d == QDIR_DEFERRED) &&
-	    stat(from, &st) == 0 && st.st_size <= QUEUE_REUSE_MAX &&
+	    size >= 0 && size <= QUEUE_REUSE_MAX &&
 	    queue_move(id, d, QDIR_FREE) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;

@@ -78,5 +78,8 @@ int	queue_move(const char *id, enum queue_dir from, enum queue_dir to);
  * or deferred/: the writer makes only those renames durable before it
  * reuses a file).  0 or -1 (errno; the file is still in d/). */
 int	queue_recycle(enum queue_dir d, const char *id);
+/* The same for a file whose size the caller knows (its own reader and
+ * writer since: qmgr): no stat.  size -1: not known. */
+int	queue_recycle_sized(enum queue_dir d, const char *id, off_t size);
 
 #endif

@@ -130,6 +130,7 @@ struct queue_envelope {
 	off_t		 outcome_end;	/* after the last outcome record; 0:
 					   not known yet */
 	int		 outcome_torn;	/* bytes follow outcome_end: cut them */
+	off_t		 file_size;	/* queue_file_read(): the size then */
 };
 
 /* Parse a header held in memory.  0: complete, env filled (data_off,

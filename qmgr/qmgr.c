@@ -104,6 +104,7 @@ main(int argc, char **argv)
 	    q.par->transport_maps.count, err, sizeof(err)) == -1)
 		log_fatal("transport_maps: %s", err);
 	qmgr_transport_init(&q);
+	qmgr_bounce_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)
 		log_warn("no listening socket (-l): relying on queue scans");
@@ -124,6 +125,7 @@ main(int argc, char **argv)
 	if (ctx.listen_fd != -1)
 		qmgr_listen_free(&q);
 	qmgr_transport_free_all(&q);
+	qmgr_bounce_free(&q);
 	qmgr_scan_free(&q);
 	qmgr_msg_free_all(&q);
 	qmgr_dest_free_all(&q);

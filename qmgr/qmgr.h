@@ -58,9 +58,15 @@ struct evbuffer;
 #define QMGR_RETRY_MAX		30	/* s, cap of that retry delay */
 #define QMGR_CONN_FAIL_MAX	5	/* crashes on one message before back-off */
 #define QMGR_TEXT_MAX		256	/* bytes of peer text put in a log line */
-#define QMGR_BOUNCE_TIMEOUT	10	/* s to wait for bounce(8) to queue a
-					   notice (qmgr waits: see qmgr_bounce.c) */
+#define QMGR_BOUNCE_TIMEOUT	10	/* s for bounce(8) to answer one request
+					   (qmgr_bounce_client.c) */
 #define QMGR_BOUNCE_RETRY	10	/* s before asking a failed bounce again */
+#define QMGR_BOUNCE_CONCURRENCY	2	/* requests out to bounce(8) at once:
+					   it composes one while qmgr marks the
+					   other; more would only wait in its
+					   one process, and their time-outs run */
+#define QMGR_NOTICE_WAIT_MAX	256	/* loaded messages waiting for their
+					   notices: open files */
 
 /* ---- qmgr_backoff.c: pure retry-time arithmetic ---------------------- */
 
@@ -188,6 +194,18 @@ enum qmgr_msg_state {
 struct qmgr_entry;
 TAILQ_HEAD(qmgr_entry_list, qmgr_entry);
 
+/* One request to bounce(8) that a message's round has made due: a notice
+ * about event ev for recipients idx[0..n) (at most one request's worth,
+ * qmgr_notice_chunk()). */
+struct qmgr_notice {
+	TAILQ_ENTRY(qmgr_notice) link;
+	enum bounce_event	 ev;
+	long long		 until;		/* BOUNCE_DELAYED: end of retries */
+	int			 n;
+	int			 idx[];
+};
+TAILQ_HEAD(qmgr_notice_list, qmgr_notice);
+
 struct qmgr_msg {
 	char			 id[QUEUE_ID_SIZE];
 	enum qmgr_msg_state	 state;
@@ -206,6 +224,12 @@ struct qmgr_msg {
 						   none (qmgr_record.c) */
 	unsigned char		*noticed;	/* per recipient: QMGR_NOTICED_*
 						   markers on file */
+	/* the notices of the round that ended, asked one after the other
+	 * (qmgr_bounce_client.c) */
+	struct qmgr_notice_list	 notices;	/* still to ask, in order */
+	int			 notice_failed;	/* one could not be queued: the
+						   message must stay */
+	TAILQ_ENTRY(qmgr_msg)	 nlink;		/* q->notice_fifo */
 };
 
 #define QMGR_NOTICED_FAILED	0x1	/* a failure notice was queued */
@@ -244,11 +268,26 @@ int	qmgr_notice_due(const struct queue_envelope *, const unsigned char
  * At least one.  Pure, for tests. */
 int	qmgr_notice_chunk(const int *idx, int n);
 struct qmgr;
-/* Queue the notice about ev that is due for the loaded message m, if any,
- * and record it.  0: done (or none due), -1: it is still due (bounce
- * failed or a write did): the message must stay in the queue. */
-int	qmgr_notice(struct qmgr *, struct qmgr_msg *, enum bounce_event,
-	    long long until);
+/* Append to m->notices the requests for the notice about ev that is due
+ * for the loaded message m, if any (one per qmgr_notice_chunk() part).
+ * Their number, or -1 when one may be due but the markers on file could
+ * not be read (the message must wait until they can). */
+int	qmgr_notice_plan(struct qmgr_msg *, enum bounce_event, long long until);
+/* The BOUNCE_T_NOTICE request for n (initialised here).  0, or -1 (req
+ * freed) when it cannot be encoded. */
+int	qmgr_notice_request(const struct qmgr_msg *, const struct qmgr_notice *,
+	    struct ipc_msg *req);
+/* Read bounce's reply: 1 the notice is queued (its id, valid, into
+ * notice_id, QUEUE_ID_SIZE bytes), 0 none was due, -1 refused or a bad
+ * reply (*err: why, static or inside reply).  Pure, for tests. */
+int	qmgr_notice_reply(const struct ipc_msg *reply, char *notice_id,
+	    const char **err);
+/* Notice n of m is queued as notice_id ("-": none was due): its marker
+ * records, durable, then the bits in memory.  0 or -1 (logged). */
+int	qmgr_notice_mark(struct qmgr_msg *, const struct qmgr_notice *,
+	    const char *notice_id);
+/* Free m->notices. */
+void	qmgr_notice_forget(struct qmgr_msg *);
 void	qmgr_record_free(struct qmgr_msg *);
 
 /*
@@ -348,6 +387,8 @@ struct qmgr_transport {
 TAILQ_HEAD(qmgr_transport_list, qmgr_transport);
 
 struct ipc_server;
+struct qmgr_bconn;
+TAILQ_HEAD(qmgr_bconn_list, qmgr_bconn);
 
 struct qmgr {
 	struct event_base	*base;
@@ -384,6 +425,12 @@ struct qmgr {
 	struct qmgr_transport_list transports;
 	struct map_list		 transport_maps;
 
+	/* the client of bounce(8) (qmgr_bounce_client.c) */
+	struct qmgr_msg_list	 notice_fifo;	/* next notice waits for a slot */
+	int			 notice_msgs;	/* messages waiting for notices */
+	struct qmgr_bconn_list	 bconns;	/* requests out */
+	int			 bounce_out;
+	struct event		*bounce_ev;	/* send what waits, soon */
 	time_t			 bounce_retry;	/* bounce failed: not before */
 
 	/* qmgr protocol clients (qmgr_listen.c) */
@@ -428,8 +475,23 @@ void	qmgr_entry_defer(struct qmgr *, struct qmgr_entry *, const char *dsn,
 /* Record the outcomes of the entry's batch, then continue or finish. */
 void	qmgr_entry_done(struct qmgr *, struct qmgr_entry *,
 	    const struct qmgr_outcome *);
+/* The notices asked for by qmgr_bounce_start() are done: all queued and
+ * marked, or m->notice_failed.  The message leaves the queue or is
+ * deferred. */
+void	qmgr_msg_noticed(struct qmgr *, struct qmgr_msg *);
 /* Shutdown: close and free every message (their files stay in active/). */
 void	qmgr_msg_free_all(struct qmgr *);
+
+/* qmgr_bounce_client.c: asking bounce(8) without waiting for it */
+void	qmgr_bounce_init(struct qmgr *);
+/* Ask for m->notices (not empty; m is loaded, its round over), one after
+ * the other; qmgr_msg_noticed() follows, from the event loop.  -1 (with
+ * nothing started) while bounce is not to be asked (QMGR_BOUNCE_RETRY
+ * after a failure). */
+int	qmgr_bounce_start(struct qmgr *, struct qmgr_msg *);
+/* Shutdown: close the connections; the messages stay for
+ * qmgr_msg_free_all(), their notices due on file. */
+void	qmgr_bounce_free(struct qmgr *);
 
 /* qmgr_dest.c: the queue of each destination */
 /* No destinations, none dead. */
@@ -467,7 +529,8 @@ struct qmgr_dest *qmgr_dispatch_pick(struct qmgr *, time_t now, int *dead);
  * on destinations that could send, nor QMGR_WAITING_HARD on any: a
  * destination that is slow or at its limit does not hold up the others'
  * mail, and the open files stay bounded.  Nor while the loaded messages
- * hold qmgr_message_recipient_limit recipients, unless none is loaded. */
+ * hold qmgr_message_recipient_limit recipients, unless none is loaded,
+ * nor while QMGR_NOTICE_WAIT_MAX messages wait for their notices. */
 int	qmgr_dispatch_can_load(struct qmgr *, time_t now);
 /* Send queued entries to their transports, fairly between destinations,
  * and load ready messages while there is room. */

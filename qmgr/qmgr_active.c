@@ -62,6 +62,7 @@ qmgr_active_add(struct qmgr *q, const char *id)
 	strlcpy(m->id, id, sizeof(m->id));
 	m->fd = -1;
 	TAILQ_INIT(&m->entries);
+	TAILQ_INIT(&m->notices);
 	m->state = QMGR_MSG_READY;
 	TAILQ_INSERT_TAIL(&q->msgs, m, all);
 	TAILQ_INSERT_TAIL(&q->fifo, m, ready);

@@ -1,24 +1,23 @@
 /*
  * qmgr_bounce - qmgr's side of the notifications service (proto_bounce.h):
- * which recipients of a message a notice is due for, asking bounce(8) to
- * queue it, and the marker records that make "sent" durable.  A notice is
- * due for a recipient when its outcome calls for one (bounced; delivered
- * with NOTIFY=SUCCESS; still pending when a delay warning is due), its
- * NOTIFY allows it, the message has someone to tell (bounce_notice_kind:
- * never the null sender) and no marker record says it was queued already.
- * The marker is written only after bounce has replied that the notice is
- * committed, and the original's file leaves the queue only after the
- * markers are durable: a crash in between queues the notice a second
- * time, never loses it.  The call blocks for at most QMGR_BOUNCE_TIMEOUT
- * (composing is one small read and one commit); when bounce fails, it is
- * not asked again for QMGR_BOUNCE_RETRY seconds and the message waits in
- * deferred/ with its notice still due.  A message with more recipients
- * to report than one request can name (BOUNCE_RCPTS_MAX) gets one notice
- * per part, each marked on its own.
+ * which recipients of a message a notice is due for, the requests that ask
+ * bounce(8) to queue it, its reply, and the marker records that make "sent"
+ * durable.  A notice is due for a recipient when its outcome calls for one
+ * (bounced; delivered with NOTIFY=SUCCESS; still pending when a delay
+ * warning is due), its NOTIFY allows it, the message has someone to tell
+ * (bounce_notice_kind: never the null sender) and no marker record says it
+ * was queued already.  The marker is written only after bounce has replied
+ * that the notice is committed, and the original's file leaves the queue
+ * only after the markers are durable: a crash in between queues the notice
+ * a second time, never loses it.  A message with more recipients to report
+ * than one request can name (BOUNCE_RCPTS_MAX) gets one notice per part,
+ * each marked on its own.  The talking (without waiting) is
+ * qmgr_bounce_client.c's; nothing here blocks but the marker's fdatasync.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -86,81 +85,74 @@ qmgr_notice_due(const struct queue_envelope *env, const unsigned char *noticed,
 	return n;
 }
 
-/* Ask bounce.  1: queued (its id in notice_id), 0: none was due, -1. */
-static int
-notice_ask(struct qmgr_msg *m, enum bounce_event ev, const int *idx, int n,
-    long long until, char *notice_id)
+int
+qmgr_notice_request(const struct qmgr_msg *m, const struct qmgr_notice *n,
+    struct ipc_msg *req)
 {
-	struct ipc_msg	 req, reply;
 	struct buf	 list;
-	const char	*st, *nid;
-	int		 fd, k, r = -1;
+	int		 k;
 
 	buf_init(&list, BOUNCE_RCPTS_MAX);
-	for (k = 0; k < n; k++)
-		if (buf_appendf(&list, k > 0 ? ",%d" : "%d", idx[k]) < 0)
+	for (k = 0; k < n->n; k++)
+		if (buf_appendf(&list, k > 0 ? ",%d" : "%d", n->idx[k]) < 0)
 			break;
-	ipc_msg_init(&req, BOUNCE_T_NOTICE);
-	if (k < n || ipc_msg_add_int(&req, "v", PROTO_BOUNCE_VERSION) < 0 ||
-	    ipc_msg_add(&req, "id", m->id) < 0 ||
-	    ipc_msg_add(&req, "event", bounce_event_name(ev)) < 0 ||
-	    ipc_msg_add(&req, "rcpts", buf_str(&list)) < 0 ||
-	    (ev == BOUNCE_DELAYED && ipc_msg_add_int(&req, "until", until) < 0)) {
-		log_qid(LOG_LEVEL_ERROR, m->id, "notification request too "
-		    "large");
-		goto out;
+	ipc_msg_init(req, BOUNCE_T_NOTICE);
+	if (k < n->n || ipc_msg_add_int(req, "v", PROTO_BOUNCE_VERSION) < 0 ||
+	    ipc_msg_add(req, "id", m->id) < 0 ||
+	    ipc_msg_add(req, "event", bounce_event_name(n->ev)) < 0 ||
+	    ipc_msg_add(req, "rcpts", buf_str(&list)) < 0 ||
+	    (n->ev == BOUNCE_DELAYED &&
+	    ipc_msg_add_int(req, "until", n->until) < 0)) {
+		ipc_msg_free(req);
+		buf_free(&list);
+		return -1;
 	}
-	if ((fd = ipc_connect(BOUNCE_SOCKET)) < 0) {
-		log_qid(LOG_LEVEL_WARN, m->id, "cannot reach %s: %s",
-		    BOUNCE_SOCKET, strerror(errno));
-		goto out;
-	}
-	if (ipc_call(fd, &req, &reply, QMGR_BOUNCE_TIMEOUT * 1000) < 0) {
-		log_qid(LOG_LEVEL_WARN, m->id, "no answer from %s: %s",
-		    BOUNCE_SOCKET, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	st = ipc_msg_get(&reply, "status");
-	nid = ipc_msg_get(&reply, "id");
-	if (reply.type == BOUNCE_T_REPLY && st != NULL &&
-	    strcmp(st, "none") == 0)
-		r = 0;
-	else if (reply.type == BOUNCE_T_REPLY && st != NULL &&
-	    strcmp(st, "sent") == 0 && nid != NULL && queue_id_valid(nid)) {
-		strlcpy(notice_id, nid, QUEUE_ID_SIZE);
-		r = 1;
-	} else
-		log_qid(LOG_LEVEL_WARN, m->id, "%s refused the notification: "
-		    "%s", BOUNCE_SOCKET, ipc_msg_get(&reply, IPC_A_TEXT) != NULL ?
-		    ipc_msg_get(&reply, IPC_A_TEXT) : "bad reply");
-	ipc_msg_free(&reply);
-out:
-	ipc_msg_free(&req);
 	buf_free(&list);
-	return r;
+	return 0;
 }
 
-/* The notice is queued: its markers, durable, then the bits in memory. */
-static int
-notice_mark(struct qmgr_msg *m, enum bounce_event ev, const int *idx, int n,
+int
+qmgr_notice_reply(const struct ipc_msg *reply, char *notice_id,
+    const char **err)
+{
+	const char	*st, *nid;
+
+	st = ipc_msg_get(reply, "status");
+	nid = ipc_msg_get(reply, "id");
+	*err = NULL;
+	if (reply->type == BOUNCE_T_REPLY && st != NULL &&
+	    strcmp(st, "none") == 0)
+		return 0;
+	if (reply->type == BOUNCE_T_REPLY && st != NULL &&
+	    strcmp(st, "sent") == 0 && nid != NULL && queue_id_valid(nid)) {
+		strlcpy(notice_id, nid, QUEUE_ID_SIZE);
+		return 1;
+	}
+	if (reply->type == IPC_T_ERROR)
+		*err = ipc_msg_get(reply, IPC_A_TEXT);
+	if (*err == NULL)
+		*err = "bad reply";
+	return -1;
+}
+
+int
+qmgr_notice_mark(struct qmgr_msg *m, const struct qmgr_notice *n,
     const char *notice_id)
 {
 	int	 k;
 
-	for (k = 0; k < n; k++)
-		if (qmgr_record_notice(m, idx[k], notice_letter(ev),
+	for (k = 0; k < n->n; k++)
+		if (qmgr_record_notice(m, n->idx[k], notice_letter(n->ev),
 		    notice_id) < 0)
 			break;
-	if (k < n || fdatasync(m->fd) < 0) {
+	if (k < n->n || fdatasync(m->fd) < 0) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "cannot record the %s "
-		    "notification %s: %s; it may be sent again", 
-		    bounce_event_name(ev), notice_id, strerror(errno));
+		    "notification %s: %s; it may be sent again",
+		    bounce_event_name(n->ev), notice_id, strerror(errno));
 		return -1;
 	}
-	for (k = 0; k < n; k++)
-		m->noticed[idx[k]] |= (unsigned char)notice_bit(ev);
+	for (k = 0; k < n->n; k++)
+		m->noticed[n->idx[k]] |= (unsigned char)notice_bit(n->ev);
 	return 0;
 }
 
@@ -180,48 +172,43 @@ qmgr_notice_chunk(const int *idx, int n)
 	return k;
 }
 
-/* One notice about idx[0..n), asked for and recorded. */
-static int
-notice_one(struct qmgr *q, struct qmgr_msg *m, enum bounce_event ev,
-    const int *idx, int n, long long until)
-{
-	char	 notice_id[QUEUE_ID_SIZE] = "";
-	int	 r;
-
-	if ((r = notice_ask(m, ev, idx, n, until, notice_id)) < 0) {
-		q->bounce_retry = time(NULL) + QMGR_BOUNCE_RETRY;
-		return -1;
-	}
-	r = notice_mark(m, ev, idx, n, r == 1 ? notice_id : "-");
-	if (notice_id[0] != '\0')
-		qmgr_scan_notify(q, notice_id);
-	return r;
-}
-
 int
-qmgr_notice(struct qmgr *q, struct qmgr_msg *m, enum bounce_event ev,
-    long long until)
+qmgr_notice_plan(struct qmgr_msg *m, enum bounce_event ev, long long until)
 {
-	int	*idx, n, r, done, k;
+	struct qmgr_notice	*n;
+	int			*idx, due, done, k, parts = 0;
 
 	idx = xcalloc((size_t)(m->env.nrcpt > 0 ? m->env.nrcpt : 1),
 	    sizeof(int));
-	if ((n = qmgr_notice_due(&m->env, m->noticed, ev, idx)) == 0) {
-		free(idx);
-		return 0;
-	}
+	due = qmgr_notice_due(&m->env, m->noticed, ev, idx);
 	/* Markers unreadable (qmgr_record_load): it may have been sent, but
 	 * it may not, so the message waits until they can be read. */
-	if (m->noticed == NULL || time(NULL) < q->bounce_retry) {
+	if (due > 0 && m->noticed == NULL) {
 		free(idx);
 		return -1;
 	}
 	/* More recipients than one request can name: one notice per part
 	 * (each marked on its own), rather than none ever. */
-	for (r = 0, done = 0; r == 0 && done < n; done += k) {
-		k = qmgr_notice_chunk(idx + done, n - done);
-		r = notice_one(q, m, ev, idx + done, k, until);
+	for (done = 0; done < due; done += k, parts++) {
+		k = qmgr_notice_chunk(idx + done, due - done);
+		n = xcalloc(1, sizeof(*n) + (size_t)k * sizeof(int));
+		n->ev = ev;
+		n->until = until;
+		n->n = k;
+		memcpy(n->idx, idx + done, (size_t)k * sizeof(int));
+		TAILQ_INSERT_TAIL(&m->notices, n, link);
 	}
 	free(idx);
-	return r;
+	return parts;
+}
+
+void
+qmgr_notice_forget(struct qmgr_msg *m)
+{
+	struct qmgr_notice *n;
+
+	while ((n = TAILQ_FIRST(&m->notices)) != NULL) {
+		TAILQ_REMOVE(&m->notices, n, link);
+		free(n);
+	}
 }

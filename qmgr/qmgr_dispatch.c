@@ -13,7 +13,8 @@
  * next message, whose recipients may go elsewhere, while a loaded message
  * holds its file open, so the open files stay bounded; nor while the
  * loaded messages hold qmgr_message_recipient_limit recipients (one
- * message is always let in).  A dead destination
+ * message is always let in), nor while QMGR_NOTICE_WAIT_MAX messages wait
+ * for their notices (qmgr_bounce_client.c).  A dead destination
  * (qmgr_dest.c) is not sent to: its entries are deferred, one per step, so
  * its mail waits in deferred/ instead of in memory.  Bounded work per call: QMGR_KICK_BATCH steps or QMGR_KICK_MS, then the event
  * loop polls (a zero timer, not event_active(): see qmgr_dispatch()) and
@@ -64,6 +65,9 @@ qmgr_dispatch_can_load(struct qmgr *q, time_t now)
 	 * never fewer than one message's. */
 	if (q->rcpt_loaded > 0 &&
 	    q->rcpt_loaded >= q->par->qmgr_message_recipient_limit)
+		return 0;
+	/* Messages waiting for bounce(8) hold their files open. */
+	if (q->notice_msgs >= QMGR_NOTICE_WAIT_MAX)
 		return 0;
 	if (q->nwaiting < QMGR_WAITING_MAX)
 		return 1;

@@ -54,6 +54,7 @@ msg_unload(struct qmgr *q, struct qmgr_msg *m)
 		queue_envelope_free(&m->env);
 	}
 	qmgr_record_free(m);
+	qmgr_notice_forget(m);
 	m->loaded = 0;
 }
 
@@ -95,8 +96,14 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 static void
 msg_remove(struct qmgr *q, struct qmgr_msg *m)
 {
+	off_t	 size = -1;
+
+	/* Its size is known: read at load, grown only by our records. */
+	if (m->loaded)
+		size = m->env.outcome_end > m->env.file_size ?
+		    m->env.outcome_end : m->env.file_size;
 	msg_unload(q, m);
-	if (queue_recycle(QDIR_ACTIVE, m->id) == -1) {
+	if (queue_recycle_sized(QDIR_ACTIVE, m->id, size) == -1) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
 		    m->id, strerror(errno));
 		msg_park(q, m);
@@ -170,24 +177,17 @@ msg_lifetime(const struct qmgr *q, const struct qmgr_msg *m)
 }
 
 /* The file waits in deferred/, its mtime being the time of the next
- * attempt: some recipients are pending, or a notice is still due.  A
- * delay warning goes first if one is due (once per message; if bounce
- * fails it is tried again at the next round). */
+ * attempt: some recipients are pending, or a notice is still due. */
 static void
 msg_defer(struct qmgr *q, struct qmgr_msg *m)
 {
 	const struct qmgr_params *cfg = q->par;
 	struct timespec	ts[2];
-	long long	now, age;
+	long long	now;
 	int		wait;
 
 	now = (long long)time(NULL);
-	age = now - m->env.arrival;
-	if (cfg->delay_warning_time > 0 && age >= cfg->delay_warning_time &&
-	    queue_pending_count(&m->env) > 0)
-		(void)qmgr_notice(q, m, BOUNCE_DELAYED, m->env.arrival +
-		    msg_lifetime(q, m));
-	wait = qmgr_backoff(age, cfg->minimal_backoff_time,
+	wait = qmgr_backoff(now - m->env.arrival, cfg->minimal_backoff_time,
 	    cfg->maximal_backoff_time);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
@@ -205,25 +205,58 @@ msg_defer(struct qmgr *q, struct qmgr_msg *m)
 	msg_free(q, m);
 }
 
+/* The notices due at the end of the round, in the order they are asked
+ * for: failures, successes (NOTIFY=SUCCESS), and, when recipients are
+ * still pending and delay_warning_time has passed, a delay warning (once
+ * per message; if bounce fails it is asked for again at the next round).
+ * -1 when the markers on file cannot be read. */
+static int
+msg_plan_notices(struct qmgr *q, struct qmgr_msg *m)
+{
+	long long	 age = (long long)time(NULL) - m->env.arrival;
+
+	if (qmgr_notice_plan(m, BOUNCE_FAILED, 0) < 0 ||
+	    qmgr_notice_plan(m, BOUNCE_DELIVERED, 0) < 0)
+		return -1;
+	if (q->par->delay_warning_time > 0 &&
+	    age >= q->par->delay_warning_time &&
+	    queue_pending_count(&m->env) > 0 &&
+	    qmgr_notice_plan(m, BOUNCE_DELAYED, m->env.arrival +
+	    msg_lifetime(q, m)) < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * The round is over: every pending recipient has been tried once.  What
  * has outlived its queue lifetime bounces; then the notices that are due
- * (failures, and successes for NOTIFY=SUCCESS) are queued and recorded,
- * and only then may the file leave the queue.  A notice that could not be
- * queued keeps the message, deferred, so it is tried again.
+ * are asked for (qmgr_bounce_client.c, without waiting: the message stays
+ * loaded in active/ meanwhile), and only once they are queued and marked
+ * may the file leave the queue (qmgr_msg_noticed()).  A notice that could
+ * not be queued keeps the message, deferred, so it is tried again.
  */
 static void
 msg_finish(struct qmgr *q, struct qmgr_msg *m)
 {
-	int	 noticed;
-
 	if (queue_pending_count(&m->env) > 0 &&
 	    qmgr_expired((long long)time(NULL) - m->env.arrival,
 	    msg_lifetime(q, m)))
 		msg_expire(m);
-	noticed = qmgr_notice(q, m, BOUNCE_FAILED, 0) == 0;
-	noticed = qmgr_notice(q, m, BOUNCE_DELIVERED, 0) == 0 && noticed;
-	if (queue_pending_count(&m->env) == 0 && noticed)
+	m->notice_failed = 0;
+	if (msg_plan_notices(q, m) < 0)
+		m->notice_failed = 1;
+	else if (!TAILQ_EMPTY(&m->notices) && qmgr_bounce_start(q, m) == 0)
+		return;		/* qmgr_msg_noticed() follows */
+	else if (!TAILQ_EMPTY(&m->notices))
+		m->notice_failed = 1;
+	qmgr_notice_forget(m);
+	qmgr_msg_noticed(q, m);
+}
+
+void
+qmgr_msg_noticed(struct qmgr *q, struct qmgr_msg *m)
+{
+	if (queue_pending_count(&m->env) == 0 && !m->notice_failed)
 		msg_remove(q, m);
 	else
 		msg_defer(q, m);

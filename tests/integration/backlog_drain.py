@@ -11,11 +11,15 @@ for a reply on private/qmgr (a probe every 20 ms: a stalled event loop).
 
     /usr/bin/python3 tests/integration/backlog_drain.py -n 10000 [-n 100000]
         [--size 4096] [--sink local|discard] [--conf 'key = value']...
-        [--build DIR]
+        [--build DIR] [--strace FILE]
 
 --sink local delivers to terntest1@localhost (deliver(8), Maildir);
 --sink discard routes the mail to transport_maps' discard: (no delivery
-agent: qmgr's own cost).  The figures and the method are in
+agent: qmgr's own cost).  --strace FILE attaches `strace -c -f` to qmgr
+for the drain and writes its table of system calls to FILE: counts per
+message, which the shared machine does not blur as it does timings
+(strace slows qmgr down, so the rate of such a run means nothing).  The
+figures and the method are in
 docs/PERFORMANCE.md."""
 
 import argparse
@@ -105,6 +109,11 @@ def run_one(n, args):
         assert queued == n, f"{queued} of {n} messages in incoming/"
         t0 = time.monotonic()
         pid = qmgr_up(inst, row)
+        tracer = None
+        if args.strace:
+            import subprocess
+            tracer = subprocess.Popen(["strace", "-c", "-f", "-o", args.strace,
+                                       "-p", str(pid)], stderr=subprocess.DEVNULL)
         probe = Probe(inst.queue / "private" / "qmgr")
         rss_max = 0
         maildir = conftest.user_home("terntest1") / "Maildir" / "new"
@@ -120,6 +129,9 @@ def run_one(n, args):
             time.sleep(0.2)
         drain_s = time.monotonic() - t0
         probe_max, probe_p99 = probe.stop()
+        if tracer is not None:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=60)
         assert inst.services().get("qmgr") == [pid], "qmgr restarted during the drain"
         if args.sink == "local":
             assert count_dir(maildir) == n, f"{count_dir(maildir)} deliveries of {n}"
@@ -142,6 +154,8 @@ def main():
     ap.add_argument("--conf", action="append", default=[], help="a tern.conf line")
     ap.add_argument("--build", help="build directory (default: TERN_BUILD or ./build)")
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--strace", help="write strace -c -f's table of qmgr's system calls "
+                    "during the drain to this file")
     ap.add_argument("--no-lock", action="store_true",
                     help="do not take the test lock: the caller holds it (flock "
                     "/var/tmp/tern-test.lock ...), or --sink discard (no Maildir is used)")

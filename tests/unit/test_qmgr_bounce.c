@@ -3,7 +3,8 @@
  * a failure notice, a delay warning or a success notice is due for, by
  * status, NOTIFY, the markers already on file and the sender (never the
  * null sender; a failed notice goes to the postmaster; a double bounce
- * nowhere; version 1 files never).
+ * nowhere; version 1 files never); the requests planned for a message
+ * (qmgr_notice_plan()), their encoding and the reading of bounce's reply.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,12 +115,154 @@ test_chunk(void **state)
 	free(list);
 }
 
+/* A loaded message as qmgr_notice_plan() sees it. */
+static void
+msg_init(struct qmgr_msg *m, struct queue_envelope *env, unsigned char *noticed)
+{
+	memset(m, 0, sizeof(*m));
+	strlcpy(m->id, "1ABCDEFGHIJ00AB0000", sizeof(m->id));
+	m->env = *env;
+	m->noticed = noticed;
+	TAILQ_INIT(&m->notices);
+}
+
+static void
+test_plan(void **state)
+{
+	enum { N = 15000 };
+	static struct queue_rcpt many[N];
+	struct queue_envelope	 env;
+	struct qmgr_msg		 m;
+	struct qmgr_notice	*n;
+	static unsigned char	 noticed[N];
+	int			 i, total;
+
+	(void)state;
+	env_init(&env, "s@y", "192.0.2.1", "h");
+	msg_init(&m, &env, noticed);
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_FAILED, 0), 1);
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_DELIVERED, 0), 1);
+	n = TAILQ_FIRST(&m.notices);
+	assert_int_equal(n->ev, BOUNCE_FAILED);
+	assert_int_equal(n->n, 2);
+	assert_int_equal(n->idx[0], 0);
+	assert_int_equal(n->idx[1], 4);
+	n = TAILQ_NEXT(n, link);
+	assert_int_equal(n->ev, BOUNCE_DELIVERED);
+	assert_int_equal(n->n, 1);
+	assert_null(TAILQ_NEXT(n, link));
+	qmgr_notice_forget(&m);
+	assert_true(TAILQ_EMPTY(&m.notices));
+	/* Nothing due: nothing planned, markers or not. */
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_DELAYED, 0), 0);
+	/* Markers unreadable: a notice may be due, none may be asked. */
+	m.noticed = NULL;
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_FAILED, 0), -1);
+	assert_true(TAILQ_EMPTY(&m.notices));
+	m.env.sender = "";	/* nobody to tell: not an error */
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_FAILED, 0), 0);
+
+	/* Too many for one request: parts that cover each recipient once. */
+	for (i = 0; i < N; i++) {
+		many[i].addr = "r@x";
+		many[i].status = RCPT_BOUNCED;
+	}
+	env.nrcpt = N;
+	env.rcpt = many;
+	msg_init(&m, &env, noticed);
+	assert_true(qmgr_notice_plan(&m, BOUNCE_FAILED, 0) > 1);
+	total = 0;
+	TAILQ_FOREACH(n, &m.notices, link) {
+		assert_int_equal(n->idx[0], total);
+		total += n->n;
+	}
+	assert_int_equal(total, N);
+	qmgr_notice_forget(&m);
+}
+
+static void
+test_request(void **state)
+{
+	struct queue_envelope	 env;
+	struct qmgr_msg		 m;
+	struct qmgr_notice	*n;
+	struct ipc_msg		 req;
+	unsigned char		 noticed[5] = { 0 };
+
+	(void)state;
+	env_init(&env, "s@y", "192.0.2.1", "h");
+	msg_init(&m, &env, noticed);
+	rcpts[3].notify = 0;
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_DELAYED, 12345), 1);
+	rcpts[3].notify = QUEUE_NOTIFY_SUCCESS;
+	n = TAILQ_FIRST(&m.notices);
+	assert_int_equal(qmgr_notice_request(&m, n, &req), 0);
+	assert_int_equal(req.type, BOUNCE_T_NOTICE);
+	assert_string_equal(ipc_msg_get(&req, "v"), "1");
+	assert_string_equal(ipc_msg_get(&req, "id"), m.id);
+	assert_string_equal(ipc_msg_get(&req, "event"), "delayed");
+	assert_string_equal(ipc_msg_get(&req, "rcpts"), "3");
+	assert_string_equal(ipc_msg_get(&req, "until"), "12345");
+	ipc_msg_free(&req);
+	qmgr_notice_forget(&m);
+	assert_int_equal(qmgr_notice_plan(&m, BOUNCE_FAILED, 0), 1);
+	assert_int_equal(qmgr_notice_request(&m, TAILQ_FIRST(&m.notices), &req),
+	    0);
+	assert_string_equal(ipc_msg_get(&req, "rcpts"), "0,4");
+	assert_null(ipc_msg_get(&req, "until"));
+	ipc_msg_free(&req);
+	qmgr_notice_forget(&m);
+}
+
+static void
+test_reply(void **state)
+{
+	struct ipc_msg	 r;
+	char		 nid[QUEUE_ID_SIZE];
+	const char	*err;
+
+	(void)state;
+	ipc_msg_init(&r, BOUNCE_T_REPLY);
+	ipc_msg_add(&r, "status", "sent");
+	ipc_msg_add(&r, "id", "1ABCDEFGHIJ00AB0001");
+	assert_int_equal(qmgr_notice_reply(&r, nid, &err), 1);
+	assert_string_equal(nid, "1ABCDEFGHIJ00AB0001");
+	ipc_msg_free(&r);
+
+	ipc_msg_init(&r, BOUNCE_T_REPLY);
+	ipc_msg_add(&r, "status", "none");
+	assert_int_equal(qmgr_notice_reply(&r, nid, &err), 0);
+	ipc_msg_free(&r);
+
+	/* "sent" without a valid id is not believed. */
+	ipc_msg_init(&r, BOUNCE_T_REPLY);
+	ipc_msg_add(&r, "status", "sent");
+	ipc_msg_add(&r, "id", "../etc/passwd");
+	assert_int_equal(qmgr_notice_reply(&r, nid, &err), -1);
+	assert_string_equal(err, "bad reply");
+	ipc_msg_free(&r);
+
+	ipc_msg_init(&r, IPC_T_ERROR);
+	ipc_msg_add(&r, IPC_A_TEXT, "no room");
+	assert_int_equal(qmgr_notice_reply(&r, nid, &err), -1);
+	assert_string_equal(err, "no room");
+	ipc_msg_free(&r);
+
+	ipc_msg_init(&r, 0x7f);
+	assert_int_equal(qmgr_notice_reply(&r, nid, &err), -1);
+	assert_string_equal(err, "bad reply");
+	ipc_msg_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_chunk),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,9 @@
  * Unit tests for qmgr's outcome records (qmgr/qmgr_record.c): a deferral's
  * reason is appended once and again only when it changes, also after a
  * reload (a restart of qmgr); bounces are always appended; a peer's bad
- * status code does not lose the record; a version 1 file gets none.  The
- * records are read back with queue_outcome_read().
+ * status code does not lose the record; a version 1 file gets none; a
+ * file without records is not read for them.  The records are read back
+ * with queue_outcome_read().
  */
 #include <sys/stat.h>
 
@@ -187,6 +188,42 @@ test_version1_gets_none(void **state)
 	unload(&m);
 }
 
+/* A file that ends with its message has no records: none is read (the
+ * end is known from the size taken at open), the markers are all clear,
+ * and the first record goes right after the message.  Bytes after the
+ * message that are not a record (a torn append) are read as such and
+ * written over. */
+static void
+test_no_records_read_for_bare_file(void **state)
+{
+	struct qmgr_msg	 m;
+	struct seen	 s;
+	int		 i;
+
+	(void)state;
+	load(&m, REC_FILE);
+	assert_int_equal(m.env.outcome_end, (off_t)strlen(REC_FILE));
+	assert_int_equal(m.env.outcome_torn, 0);
+	assert_non_null(m.noticed);
+	for (i = 0; i < m.env.nrcpt; i++)
+		assert_int_equal(m.noticed[i], 0);
+	assert_int_equal(qmgr_record_write(&m, 0, OUTCOME_BOUNCED, "5.1.1",
+	    "no such user"), 1);
+	read_back(&m, &s);
+	assert_int_equal(s.n, 1);
+	unload(&m);
+
+	load(&m, REC_FILE "B 0 17000");
+	assert_int_equal(m.env.outcome_end, (off_t)strlen(REC_FILE));
+	assert_int_equal(m.env.outcome_torn, 1);
+	assert_int_equal(qmgr_record_write(&m, 1, OUTCOME_BOUNCED, "5.1.1",
+	    "no such user"), 1);
+	read_back(&m, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.o[0].rcpt, 1);
+	unload(&m);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -197,6 +234,7 @@ main(void)
 		QT(test_cleaned_text_same_reason),
 		QT(test_bad_code_kept_out),
 		QT(test_version1_gets_none),
+		QT(test_no_records_read_for_bare_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -872,22 +872,47 @@ test_reuse_refuses_open(void **state)
 	free(w);
 }
 
-/* Only small files go to free/; a big one is removed. */
+/* active/<id>, size bytes long (a hole). */
 static void
-test_recycle_size_limit(void **state)
+put_sized(const char *id, off_t size)
 {
 	char	 path[QUEUE_PATH_SIZE];
 	int	 fd;
 
-	(void)state;
-	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "BIG"), 0);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, id), 0);
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, QUEUE_REUSE_MAX + 1), 0);
+	assert_int_equal(ftruncate(fd, size), 0);
 	close(fd);
+}
+
+/* Only small files go to free/; a big one is removed. */
+static void
+test_recycle_size_limit(void **state)
+{
+	(void)state;
+	put_sized("BIG", QUEUE_REUSE_MAX + 1);
 	assert_int_equal(queue_recycle(QDIR_ACTIVE, "BIG"), 0);
 	assert_int_equal(count_dir(QDIR_ACTIVE), 0);
 	assert_int_equal(count_dir(QDIR_FREE), 0);
+}
+
+/* A size the caller knows is believed (no stat); -1 is looked up. */
+static void
+test_recycle_sized(void **state)
+{
+	(void)state;
+	put_sized("SMALL", 0);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "SMALL", 100), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	put_sized("BIG", QUEUE_REUSE_MAX + 1);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "BIG", -1), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	put_sized("BIG2", 0);
+	assert_int_equal(queue_recycle_sized(QDIR_ACTIVE, "BIG2",
+	    QUEUE_REUSE_MAX + 1), 0);
+	assert_int_equal(count_dir(QDIR_ACTIVE), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
 }
 
 /* Write text as <dir>/<id>. */
@@ -1212,6 +1237,7 @@ main(void)
 		QT(test_reuse_refuses_linked),
 		QT(test_reuse_refuses_open),
 		QT(test_recycle_size_limit),
+		QT(test_recycle_sized),
 		QT(test_move_noreplace),
 		QT(test_commit_noreplace),
 		QT(test_recycle_sources),
