@@ -13,14 +13,12 @@ a flush delivers what waited, and RCPT is answered 250 again.
 """
 
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import INSTANCE_ROOT, wait_for
+from conftest import wait_for
 from pgcluster import Cluster, require_postgresql
+from test_maps import tdir  # noqa: F401 (fixture)
 from test_queue_retry import copies, flush
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
@@ -32,23 +30,14 @@ FAST = ("queue_scan_interval = 1s\nminimal_backoff_time = 1s\n"
 
 
 @pytest.fixture
-def pgdir(test_users):
-    INSTANCE_ROOT.mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="pgsql-", dir=INSTANCE_ROOT))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def cluster(pgdir):
+def cluster(tdir):
     require_postgresql()
-    c = Cluster(pgdir / "pg", settings=("log_connections=on",))
+    c = Cluster(tdir / "pg", settings=("log_connections=on",))
     yield c
     c.stop()
 
 
-def shared_tables(cluster, pgdir, hop):
+def shared_tables(cluster, tdir, hop):
     """The schema both hosts use: the aliases (local part -> targets) and
     the transport table (domain -> transport:nexthop).  The specs for
     alias_maps and transport_maps."""
@@ -57,9 +46,9 @@ def shared_tables(cluster, pgdir, hop):
                    ("team", f"{T1}, {T2}"), ("fresh", T1)])
     cluster.table("transport", ("domain", "route"),
                   [("remote.example", f"smtp:{hop}")])
-    return (cluster.table_cf(pgdir / "aliases.cf",
+    return (cluster.table_cf(tdir / "aliases.cf",
                              "SELECT goto FROM aliases WHERE name = '%s'"),
-            cluster.table_cf(pgdir / "transport.cf",
+            cluster.table_cf(tdir / "transport.cf",
                              "SELECT route FROM transport WHERE domain = '%s'"))
 
 
@@ -73,9 +62,9 @@ def use_maps(inst, aliases, transport):
     inst.start()
 
 
-def mx_pair(make_instance, cluster, pgdir, receiver, second=""):
+def mx_pair(make_instance, cluster, tdir, receiver, second=""):
     handler, hop = receiver(handler=Sink())
-    aliases, transport = shared_tables(cluster, pgdir, hop)
+    aliases, transport = shared_tables(cluster, tdir, hop)
     hosts = [make_instance(FAST), make_instance(FAST + second)]
     for inst in hosts:
         use_maps(inst, aliases, transport)
@@ -112,8 +101,8 @@ def removed(inst, qid):
              what=f"{qid} to be finished")
 
 
-def test_two_mx_hosts_deliver_the_same_way(make_instance, cluster, pgdir, receiver):
-    hosts, handler, _ = mx_pair(make_instance, cluster, pgdir, receiver)
+def test_two_mx_hosts_deliver_the_same_way(make_instance, cluster, tdir, receiver):
+    hosts, handler, _ = mx_pair(make_instance, cluster, tdir, receiver)
     for n, inst in enumerate(hosts):
         # RCPT: the aliases in the database are recipients, others not
         for rcpt in ("sales@localhost", "Team@localhost", "postmaster@localhost",
@@ -141,11 +130,11 @@ def test_two_mx_hosts_deliver_the_same_way(make_instance, cluster, pgdir, receiv
     assert 1 <= logins <= 2 * per_host, logins
 
 
-def test_database_down_defers_then_mail_flows(make_instance, cluster, pgdir, receiver):
+def test_database_down_defers_then_mail_flows(make_instance, cluster, tdir, receiver):
     # The second host does not check recipients at RCPT, so that its
     # local mail is queued while the database is down and deliver meets
     # the outage.
-    (mx1, mx2), handler, _ = mx_pair(make_instance, cluster, pgdir, receiver,
+    (mx1, mx2), handler, _ = mx_pair(make_instance, cluster, tdir, receiver,
                                      "local_recipient_check = no\n")
     removed(mx1, send(mx1, ["sales@localhost"], "warm"))
     assert copies(T2, "warm") == 1
