@@ -493,6 +493,23 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	    "command" : t->kind == LX_FILE ? "file" : "forward", t->text, res);
 }
 
+/* "name@myhostname" if that is a valid address (an alias name may hold
+ * spaces: then there is none), else NULL. */
+static char *
+local_owner_addr(const struct deliver_ctx *ctx, const char *name)
+{
+	struct buf	 b;
+	const char	*why;
+	char		*addr = NULL;
+
+	buf_init(&b, QUEUE_ADDR_MAX);
+	if (buf_appendf(&b, "%s@%s", name, ctx->cfg->myhostname) == 0 &&
+	    addr_valid_mailbox(b.data, b.len, &why))
+		addr = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return addr;
+}
+
 /* Where target t's failures go: *owner "owner-NAME@myhostname" (NULL
  * without an owner, and for mail from <>) and *member the address it
  * fails as (a mailbox: the account at myhostname; a command or file: the
@@ -501,25 +518,16 @@ static void
 local_owner(const struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const struct lx_target *t, char **owner, char **member)
 {
-	struct buf	 b;
-
 	*owner = *member = NULL;
-	if (t->errors_to[0] == '\0' || msg->req->sender[0] == '\0')
+	if (t->errors_to[0] == '\0' || msg->req->sender[0] == '\0' ||
+	    (*owner = local_owner_addr(ctx, t->errors_to)) == NULL)
 		return;
-	buf_init(&b, 2 * DELIVER_PATH_SIZE);
-	if (buf_appendf(&b, "%s@%s", t->errors_to, ctx->cfg->myhostname) < 0) {
-		buf_free(&b);
-		return;
-	}
-	*owner = xstrdup(buf_str(&b));
-	buf_reset(&b);
 	if (t->kind == LX_MAILBOX)
-		(void)buf_appendf(&b, "%s@%s", t->text, ctx->cfg->myhostname);
-	else
-		(void)buf_append_str(&b, t->kind == LX_REMOTE ? t->text :
-		    msg->req->rcpt[j]);
-	*member = xstrdup(buf_str(&b));
-	buf_free(&b);
+		*member = local_owner_addr(ctx, t->text);
+	else if (t->kind == LX_REMOTE)
+		*member = xstrdup(t->text);
+	if (*member == NULL)
+		*member = xstrdup(msg->req->rcpt[j]);
 }
 
 static void

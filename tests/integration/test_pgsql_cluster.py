@@ -162,7 +162,9 @@ def test_database_down_defers_then_mail_flows(make_instance, cluster, tdir, rece
         assert "status=bounced" not in inst.log()
     assert received(handler, "down-1") == []
     assert copies(T1, "down-2") == 0 and copies(T2, "down-2") == 0
-    assert q1 in mx1.queue_files("deferred") + mx1.queue_files("active")
+    # (polled: qmgr moves it between deferred/ and active/ at each retry)
+    wait_for(lambda: q1 in mx1.queue_files("deferred") + mx1.queue_files("active"),
+             what=f"{q1} still queued")
 
     cluster.start()
     for inst in (mx1, mx2):
