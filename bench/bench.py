@@ -41,7 +41,8 @@ import fs as fsmod  # noqa: E402
 import load  # noqa: E402
 import longrun  # noqa: E402
 
-SCENARIOS = ("ceilings", "local", "relay", "sessions", "steady", "backlog", "soak")
+SCENARIOS = ("ceilings", "local", "local-aliases", "relay", "sessions", "steady", "backlog",
+             "soak")
 LONG_SCENARIOS = ("steady", "backlog", "soak")   # once per file system, not per repetition
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,6 +70,9 @@ OPTIONS = [
      "the soak kills the whole MTA this often and starts it again (s; 0: never)"),
     ("mtas", "BENCH_MTAS", "tern,postfix", str, "comma-separated: tern, postfix"),
     ("msgs", "BENCH_MSGS", 5000, int, "messages per local/relay run"),
+    ("aliases", "BENCH_ALIASES", 10000, int,
+     "entries of tern's aliases table (hash:, built by newaliases) in the local-aliases "
+     "scenario: local again with the table; its ratio to local is what the lookups cost"),
     ("size", "BENCH_MSG_SIZE", 4096, int, "message body bytes (smtp-source -l)"),
     ("concurrency", "BENCH_CONCURRENCY", 20, int, "parallel SMTP sessions (smtp-source -s)"),
     ("reuse", "BENCH_REUSE", 0, int,
@@ -309,6 +313,21 @@ class Bench:
                     lambda m, t=trace: load.scenario_local(m, self.tools, self.opts, trace_file=t),
                     f"rep {rep} local (fsync count, {self.opts.fsync_msgs} msgs under strace)")
 
+    def local_aliases(self, rep):
+        """The local scenario with an aliases table of --aliases entries
+        (tern only: issue 12's bound on what lookups may cost), right
+        after the plain local runs so that both see the same machine."""
+        if "tern" not in self.mtas:
+            return
+        mta = self.mtas["tern"]
+        mta.aliases = self.opts.aliases
+        try:
+            self.with_instance("local-aliases", "tern",
+                               lambda m: load.scenario_local(m, self.tools, self.opts),
+                               f"rep {rep} local-aliases ({self.opts.aliases} aliases)")
+        finally:
+            mta.aliases = 0
+
     def relay(self, rep, order):
         for name in order:
             mta = self.mtas[name]
@@ -364,6 +383,8 @@ class Bench:
                 self.ceilings(rep)
             if "local" in o.scenarios:
                 self.local(rep, order)
+            if "local-aliases" in o.scenarios:
+                self.local_aliases(rep)
             if "relay" in o.scenarios:
                 self.relay(rep, order)
             if "sessions" in o.scenarios:
@@ -464,6 +485,8 @@ class Bench:
                 if (scenario, n) in r.failures:
                     fails = r.failures[(scenario, n)]
                     out.append(f"  {n}: FAILED in {len(fails)} run(s): {fails[0].splitlines()[0]}")
+            if scenario == "local-aliases":
+                out.extend(self.aliases_ratio_lines(r, w))
             if scenario == "soak" and ratio:
                 a, b = r.median("soak", "tern", "acked"), r.median("soak", "postfix", "acked")
                 if a is not None and b:
@@ -483,6 +506,25 @@ class Bench:
             for (scenario, n), msgs in r.failures.items():
                 out.append(f"--- {scenario} {n}: {len(msgs)} failed run(s)")
                 out.extend("    " + line for line in msgs[0].splitlines()[:25])
+        return out
+
+    @staticmethod
+    def aliases_ratio(r, metric):
+        """tern's local-aliases median over its local median, or None."""
+        a, b = r.median("local-aliases", "tern", metric), r.median("local", "tern", metric)
+        return a / b if a is not None and b else None
+
+    def aliases_ratio_lines(self, r, w):
+        out = [f"  tern with {self.opts.aliases} aliases / without (local), medians:"]
+        for m in ("delivered_per_s", "cpu_ms_per_msg"):
+            v = self.aliases_ratio(r, m)
+            if v is not None:
+                unit, desc, _ = METRICS[m]
+                out.append(f"    {desc + ' (' + unit + ')':<{w - 4}}{v:>12.3g}")
+        v = self.aliases_ratio(r, "delivered_per_s")
+        if v is not None:
+            out.append(f"    delivered/s {'within' if v >= 0.95 else 'MORE than'} 5% of local "
+                       "(issue 12's bound)")
         return out
 
     def bench_lines(self, kind, r, why):
@@ -505,6 +547,11 @@ class Bench:
                 if other:
                     out.append(f"BENCH fs={kind} scenario={scenario} mta=tern/postfix metric={m} "
                                f"value={statistics.median(vals) / other:.4g} unit=ratio")
+        for m in ("delivered_per_s", "cpu_ms_per_msg"):
+            v = self.aliases_ratio(r, m)
+            if v is not None:
+                out.append(f"BENCH fs={kind} scenario=local-aliases mta=tern/local metric={m} "
+                           f"value={v:.4g} unit=ratio aliases={self.opts.aliases}")
         for (scenario, n), msgs in r.failures.items():
             out.append(f"BENCH fs={kind} scenario={scenario} mta={n} status=failed "
                        f"runs_failed={len(msgs)} reason=\"{msgs[0].splitlines()[0][:160]}\"")
@@ -582,7 +629,8 @@ def main():
         f"{'several messages per connection' if opts.reuse else 'a connection per message'}; "
         f"CPU from {'cgroup v2 (' + str(cg) + ')' if cg else '/proc process trees'}; "
         f"latency probe {'on' if opts.latency else 'off'}",
-        f"file systems: {', '.join(opts.fs)}; scenarios: {', '.join(opts.scenarios)}",
+        f"file systems: {', '.join(opts.fs)}; scenarios: {', '.join(opts.scenarios)}"
+        + (f"; local-aliases: {opts.aliases} aliases" if "local-aliases" in opts.scenarios else ""),
         f"steady: {opts.steady_seconds:g} s in {opts.steady_window:g} s windows; backlog: "
         f"{opts.backlog_msgs} msgs; soak: {opts.soak_seconds:g} s, {opts.soak_clients} clients, "
         f"a daemon killed every {opts.soak_kill_every:g} s, everything every {opts.soak_suite_every:g} s",

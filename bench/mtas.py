@@ -714,6 +714,7 @@ class TernMTA(MTA):
     def __init__(self, opts, port):
         self.build = Path(opts.build)
         self.repo = Path(opts.repo)
+        self.aliases = 0        # > 0: start with an aliases table of that many entries
         super().__init__(opts, port)
 
     def set_root(self, root):
@@ -788,6 +789,8 @@ class TernMTA(MTA):
             raise BenchError(f"a tern master is already running in {self.base}")
         shutil.rmtree(self.base, ignore_errors=True)
         self.fresh_group()
+        if self.aliases > 0:
+            write_aliases(self.base / "etc" / "aliases", self.aliases, self.opts.user)
         self.instance_start()
         if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
             raise BenchError(f"not every tern service is running after 15 s "
@@ -840,6 +843,20 @@ class TernMTA(MTA):
             d = self.queue / sub
             counts[sub] = len(list(d.iterdir())) if d.is_dir() else 0
         return counts
+
+
+def write_aliases(path, n, user):
+    """An aliases(5) file of n entries that mk/instance.sh builds into the
+    instance's alias_maps (hash:, as newaliases does) when it finds no .db:
+    postmaster, then aliases of the bench user that the load never names,
+    so every recipient of the load is a lookup that misses, as a user's
+    mail is on a host with a large aliases file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        f.write("postmaster: root\n")
+        for i in range(1, n):
+            f.write(f"bench-alias-{i}: {user}\n")
+    path.chmod(0o644)
 
 
 # ---------------------------------------------------------------- accounts

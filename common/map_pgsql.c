@@ -437,9 +437,11 @@ pgsql_escape(void *ctx, char *out, const char *in, size_t len)
 }
 
 /* Wait for the whole result of the query sent, at most query_timeout.
- * The result, or NULL with err (the connection may be unusable). */
+ * The result, or NULL with err, the connection dropped, and *broken set
+ * if it broke (rather than timed out): a server restarted since the last
+ * query shows only here, when the answer is read. */
 static PGresult *
-pgsql_wait(struct pgsql *p, char *err, size_t errlen)
+pgsql_wait(struct pgsql *p, char *err, size_t errlen, int *broken)
 {
 	struct pollfd	 pfd;
 	PGresult	*res = NULL, *r;
@@ -464,6 +466,7 @@ pgsql_wait(struct pgsql *p, char *err, size_t errlen)
 		if (!PQconsumeInput(p->conn)) {
 			map_err(err, errlen, "pgsql:%s: %s", p->path,
 			    PQerrorMessage(p->conn));
+			*broken = 1;
 			break;
 		}
 	}
@@ -506,7 +509,7 @@ pgsql_try(struct pgsql *p, const char *key, char *err, size_t errlen)
 {
 	char		 q[PGSQL_QUERY_MAX];
 	PGresult	*res;
-	int		 r, fresh = p->conn == NULL;
+	int		 r, fresh = p->conn == NULL, broken = 0;
 
 	if (p->conn == NULL && pgsql_connect(p, err, errlen) == -1)
 		return MAP_TEMPFAIL;
@@ -523,8 +526,8 @@ pgsql_try(struct pgsql *p, const char *key, char *err, size_t errlen)
 		pgsql_disconnect(p);
 		return fresh ? MAP_TEMPFAIL : -2;
 	}
-	if ((res = pgsql_wait(p, err, errlen)) == NULL)
-		return MAP_TEMPFAIL;
+	if ((res = pgsql_wait(p, err, errlen, &broken)) == NULL)
+		return broken && !fresh ? -2 : MAP_TEMPFAIL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		map_err(err, errlen, "pgsql:%s: %s", p->path,
 		    PQresultErrorMessage(res));

@@ -155,9 +155,16 @@ void	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    const char *rcpt, const struct lx_target *, struct deliver_result *);
 
 /* local_forward.c: recipient j's message queued anew for remote address
- * to (a target of its aliases or .forward). */
+ * to (a target of its aliases or .forward), from sender (NULL: the
+ * message's own).  failure: the bounce *res of member, a target of
+ * recipient j under an alias with an owner, reported to owner (an
+ * address) instead: *res becomes ok once the report is queued, or a
+ * deferral. */
 void	local_forward(struct deliver_ctx *, const struct deliver_msg *, int j,
-	    const char *to, struct deliver_result *);
+	    const char *to, const char *sender, struct deliver_result *);
+void	local_forward_failure(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, const char *owner, const char *member,
+	    struct deliver_result *res);
 
 /* local_loop.c: 1 if the message already carries "Delivered-To: rcpt"
  * (seen: in the header buf[0..len)), a forwarding loop. */

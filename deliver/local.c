@@ -24,6 +24,14 @@
  * thousand spellings of one user would write a thousand copies.  Each
  * account's deliveries, followers included, are recorded in their queue
  * files (deliver_record.c) as soon as its fsync of new/ returns.
+ *
+ * The targets of an alias with an owner (owner-NAME in the aliases) report
+ * their failures to the owner, not to the sender: a remote one is
+ * forwarded from owner-NAME@myhostname, and one that fails here for good
+ * is reported to the owner by a notice (local_forward_failure), after
+ * which it counts as done, as in Postfix.  Mail from <> (a notice itself)
+ * keeps its null sender, so that two owners cannot send notices back and
+ * forth.
  */
 #include <sys/stat.h>
 
@@ -59,6 +67,10 @@ struct local_pending {
 	int			 j;
 	struct deliver_result	*res;
 	struct deliver_result	*sub;	/* one per target */
+	char			**owner;	/* per target: its failures'
+					   owner, an address, or NULL */
+	char			**member;	/* per target with an owner:
+					   the address it failed as */
 	int			 n;
 };
 
@@ -76,6 +88,21 @@ struct local_batch {
 	struct lx_result	*lx;	/* an expansion's targets, reused
 					   (large); NULL until needed */
 };
+
+static void
+local_pending_free(struct local_pending *p)
+{
+	int	 i;
+
+	for (i = 0; i < p->n; i++) {
+		free(p->owner[i]);
+		free(p->member[i]);
+	}
+	free(p->owner);
+	free(p->member);
+	free(p->sub);
+	free(p);
+}
 
 /* Not zeroed: it is large, and every entry is set when it is taken. */
 struct local_batch *
@@ -101,10 +128,8 @@ local_batch_free(struct local_batch *b)
 	for (i = 0; i < b->ncopy; i++)
 		free(b->copy[i].home);
 	free(b->copy);
-	for (i = 0; i < b->npend; i++) {
-		free(b->pend[i]->sub);
-		free(b->pend[i]);
-	}
+	for (i = 0; i < b->npend; i++)
+		local_pending_free(b->pend[i]);
 	free(b->pend);
 	free(b->lx);
 	free(b);
@@ -196,24 +221,45 @@ local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
 	}
 }
 
-/* The outcome of an expanded recipient from its targets': deferred if
- * one is (the whole recipient is tried again: targets already made get a
- * second copy, never none), else bounced if one is, else delivered. */
-static void
-local_pending_combine(const struct local_pending *p)
+/* The target outcome that decides p's: the first deferral, else the
+ * first bounce, else NULL (all delivered). */
+static const struct deliver_result *
+local_pending_worst(const struct local_pending *p)
 {
 	const struct deliver_result	*worst = NULL;
 	int				 i;
 
 	for (i = 0; i < p->n; i++) {
-		if (p->sub[i].status == DELIVER_DEFER) {
-			worst = &p->sub[i];
-			break;
-		}
+		if (p->sub[i].status == DELIVER_DEFER)
+			return &p->sub[i];
 		if (p->sub[i].status == DELIVER_BOUNCE && worst == NULL)
 			worst = &p->sub[i];
 	}
-	if (worst == NULL)
+	return worst;
+}
+
+/* The outcome of an expanded recipient from its targets': deferred if
+ * one is (the whole recipient is tried again: targets already made get a
+ * second copy, never none), else bounced if one is, else delivered.  A
+ * bounced target with an owner is first reported to the owner (not when
+ * the recipient is retried anyway: the report would come again). */
+static void
+local_pending_combine(struct deliver_ctx *ctx, const struct local_pending *p)
+{
+	const struct deliver_result	*worst;
+	int				 i;
+
+	worst = local_pending_worst(p);
+	for (i = 0; i < p->n && (worst == NULL ||
+	    worst->status != DELIVER_DEFER); i++) {
+		if (p->sub[i].status != DELIVER_BOUNCE || p->owner[i] == NULL)
+			continue;
+		local_forward_failure(ctx, p->msg, p->j, p->owner[i],
+		    p->member[i], &p->sub[i]);
+		deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "owner",
+		    p->owner[i], &p->sub[i]);
+	}
+	if ((worst = local_pending_worst(p)) == NULL)
 		deliver_result_set(p->res, DELIVER_OK, "2.0.0",
 		    "delivered to %d targets", p->n);
 	else
@@ -225,14 +271,13 @@ local_pending_combine(const struct local_pending *p)
 /* Every expanded recipient collected so far: all its mailbox targets have
  * been flushed, and its other targets were made at once. */
 static void
-local_settle(struct local_batch *b)
+local_settle(struct deliver_ctx *ctx, struct local_batch *b)
 {
 	int	 i;
 
 	for (i = 0; i < b->npend; i++) {
-		local_pending_combine(b->pend[i]);
-		free(b->pend[i]->sub);
-		free(b->pend[i]);
+		local_pending_combine(ctx, b->pend[i]);
+		local_pending_free(b->pend[i]);
 	}
 	b->npend = 0;
 }
@@ -258,7 +303,7 @@ local_flush(struct deliver_ctx *ctx)
 	b->njob = 0;
 	b->nuser = 0;
 	local_flush_followers(ctx, b);
-	local_settle(b);
+	local_settle(ctx, b);
 }
 
 /* The delivery of message qid into u's mailbox, or -1 if there is none
@@ -426,10 +471,11 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
 
-/* One target of an expanded recipient, its outcome in *res. */
+/* One target of an expanded recipient, its outcome in *res; owner: the
+ * address its failures go to, or NULL. */
 static void
 local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
-    const struct lx_target *t, struct deliver_result *res)
+    const struct lx_target *t, const char *owner, struct deliver_result *res)
 {
 	switch (t->kind) {
 	case LX_MAILBOX:
@@ -440,11 +486,48 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		local_command_deliver(ctx, msg, msg->req->rcpt[j], t, res);
 		break;
 	case LX_REMOTE:
-		local_forward(ctx, msg, j, t->text, res);
+		local_forward(ctx, msg, j, t->text, owner, res);
 		break;
 	}
 	deliver_log(msg->req->id, msg->req->rcpt[j], t->kind == LX_COMMAND ?
 	    "command" : t->kind == LX_FILE ? "file" : "forward", t->text, res);
+}
+
+/* "name@myhostname" if that is a valid address (an alias name may hold
+ * spaces: then there is none), else NULL. */
+static char *
+local_owner_addr(const struct deliver_ctx *ctx, const char *name)
+{
+	struct buf	 b;
+	const char	*why;
+	char		*addr = NULL;
+
+	buf_init(&b, QUEUE_ADDR_MAX);
+	if (buf_appendf(&b, "%s@%s", name, ctx->cfg->myhostname) == 0 &&
+	    addr_valid_mailbox(b.data, b.len, &why))
+		addr = xstrdup(buf_str(&b));
+	buf_free(&b);
+	return addr;
+}
+
+/* Where target t's failures go: *owner "owner-NAME@myhostname" (NULL
+ * without an owner, and for mail from <>) and *member the address it
+ * fails as (a mailbox: the account at myhostname; a command or file: the
+ * recipient). */
+static void
+local_owner(const struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const struct lx_target *t, char **owner, char **member)
+{
+	*owner = *member = NULL;
+	if (t->errors_to[0] == '\0' || msg->req->sender[0] == '\0' ||
+	    (*owner = local_owner_addr(ctx, t->errors_to)) == NULL)
+		return;
+	if (t->kind == LX_MAILBOX)
+		*member = local_owner_addr(ctx, t->text);
+	else if (t->kind == LX_REMOTE)
+		*member = xstrdup(t->text);
+	if (*member == NULL)
+		*member = xstrdup(msg->req->rcpt[j]);
 }
 
 static void
@@ -460,14 +543,20 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	p->res = res;
 	p->n = x->n;
 	p->sub = xcalloc((size_t)x->n, sizeof(*p->sub));
-	for (i = 0; i < x->n; i++)
+	p->owner = xcalloc((size_t)x->n, sizeof(*p->owner));
+	p->member = xcalloc((size_t)x->n, sizeof(*p->member));
+	for (i = 0; i < x->n; i++) {
 		deliver_result_set(&p->sub[i], DELIVER_DEFER, "4.3.0",
 		    "internal error: no outcome");
+		local_owner(ctx, msg, j, &x->target[i], &p->owner[i],
+		    &p->member[i]);
+	}
 	/* Listed only once its targets are collected: a flush one of them
 	 * causes settles what came before, and this one waits for a later
 	 * flush (there is always the batch's last). */
 	for (i = 0; i < x->n; i++)
-		local_target(ctx, msg, j, &x->target[i], &p->sub[i]);
+		local_target(ctx, msg, j, &x->target[i], p->owner[i],
+		    &p->sub[i]);
 	if (b->npend == b->pend_cap) {
 		b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 8;
 		b->pend = xreallocarray(b->pend, (size_t)b->pend_cap,
@@ -508,7 +597,8 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",
 		    st == LX_OK ? "alias has no targets" : why);
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
-	} else if (x->n == 1 && x->target[0].kind == LX_MAILBOX)
+	} else if (x->n == 1 && x->target[0].kind == LX_MAILBOX &&
+	    x->target[0].errors_to[0] == '\0')
 		local_mailbox(ctx, msg, j, x->target[0].text, res, 1);
 	else
 		local_pending_add(ctx->local, msg, j, res, x, ctx);

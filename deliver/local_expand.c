@@ -19,6 +19,8 @@ struct lx {
 	const char		*stack[LX_DEPTH_MAX + 2];
 	int			 depth;
 	char			 ext[LX_NAME_MAX];	/* the recipient's */
+	char			 errors_to[LX_NAME_MAX];	/* owner-NAME
+							   now, or "" */
 	char			*why;
 	const char		*dsn;
 	enum lx_status		 st;
@@ -89,6 +91,7 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	t->kind = kind;
 	t->text = xstrdup(text);
 	snprintf(t->ext, sizeof(t->ext), "%s", x->ext);
+	memcpy(t->errors_to, x->errors_to, sizeof(t->errors_to));
 	if (owner != NULL)
 		t->owner = *owner;
 	return 0;
@@ -212,11 +215,28 @@ lx_alias(struct lx *x, const char *key, char **value)
 	return r;
 }
 
+/* Is there an "owner-" alias for the alias key?  1 and its name in
+ * owner[0..len), 0, or -1 (the lookup failed: the expansion defers). */
+static int
+lx_owner_of(struct lx *x, const char *key, char *owner, size_t len)
+{
+	char	*value = NULL;
+	int	 r;
+
+	if ((size_t)snprintf(owner, len, "owner-%s", key) >= len)
+		return 0;
+	r = lx_alias(x, owner, &value);
+	free(value);
+	return r;
+}
+
 static int
 lx_name(struct lx *x, const char *name)
 {
-	char	 base[LX_NAME_MAX], ext[LX_NAME_MAX], *value = NULL;
-	int	 r, rc;
+	char		 base[LX_NAME_MAX], ext[LX_NAME_MAX], *value = NULL;
+	char		 owner[LX_NAME_MAX], saved[LX_NAME_MAX];
+	const char	*key = name;
+	int		 r, rc;
 
 	if (local_expand_split(name, x->ops->delimiter, base, ext,
 	    sizeof(base)) < 0)
@@ -225,7 +245,15 @@ lx_name(struct lx *x, const char *name)
 		return lx_add(x, LX_MAILBOX, base, NULL);
 	r = lx_alias(x, name, &value);
 	if (r == 0 && ext[0] != '\0')
-		r = lx_alias(x, base, &value);
+		r = lx_alias(x, key = base, &value);
+	memcpy(saved, x->errors_to, sizeof(saved));
+	if (r > 0 && (rc = lx_owner_of(x, key, owner, sizeof(owner))) != 0) {
+		if (rc < 0) {
+			free(value);
+			return -1;
+		}
+		memcpy(x->errors_to, owner, sizeof(x->errors_to));
+	}
 	if (r < 0)
 		return -1;
 	if (r == 0) {
@@ -238,6 +266,7 @@ lx_name(struct lx *x, const char *name)
 		rc = lx_value(x, value, x->ops->default_privs);
 		x->depth--;
 	}
+	memcpy(x->errors_to, saved, sizeof(x->errors_to));
 	free(value);
 	return rc;
 }

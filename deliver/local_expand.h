@@ -24,6 +24,12 @@
  * beyond them the expansion fails for good (LX_BOUNCE, 5.4.6 / 5.3.5),
  * as it does on a target that cannot be parsed.  A table or file that
  * cannot be read now is LX_DEFER, never a bounce.
+ *
+ * Owners (aliases(5), sendmail's and Postfix's owner-NAME): when the
+ * aliases also hold "owner-NAME" for an alias NAME, every target below
+ * NAME carries that owner (the nearest such alias above it wins), and
+ * deliver reports the failures of those targets to the owner instead of
+ * the message's sender (local.c).
  */
 #ifndef TERN_LOCAL_EXPAND_H
 #define TERN_LOCAL_EXPAND_H
@@ -52,6 +58,8 @@ struct lx_target {
 				   '|'); absolute path; remote address */
 	char		 ext[LX_NAME_MAX];	/* the extension, "" if none */
 	struct lx_owner	 owner;	/* command and file: whose rights */
+	char		 errors_to[LX_NAME_MAX];	/* "owner-NAME" of the
+				   nearest alias above with one, or "" */
 };
 
 struct lx_result {

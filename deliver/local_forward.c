@@ -9,6 +9,16 @@
  * file is durable (fsync, rename, fsync of incoming/) before this target
  * counts as delivered.  The file is written with the ids of the queue's
  * owner (active/'s), as smtpd's are, never as root.
+ *
+ * A target of an alias that has an owner ("owner-NAME", local_expand.h)
+ * is forwarded from owner-NAME@myhostname instead, so its later bounces
+ * go to the owner; and a target of such an alias that failed here for good
+ * is reported to the owner the same way: a new file from owner-NAME with
+ * the failed member as its one recipient, already bounced (status byte and
+ * outcome record, written before the file enters incoming/), which qmgr
+ * finds with nothing to deliver and a failure notice due -- sent by
+ * bounce(8) to the owner, as Postfix's local(8) sends it with the owner as
+ * sender.
  */
 #include <sys/stat.h>
 
@@ -22,6 +32,7 @@
 #include "buf.h"
 #include "log.h"
 #include "privs.h"
+#include "queue_outcome.h"
 #include "queue_writer.h"
 #include "deliver.h"
 
@@ -55,9 +66,43 @@ forward_copy(struct queue_writer *w, const struct deliver_msg *msg,
 	return 0;
 }
 
+/* What goes into the new file besides the message. */
+struct forward_file {
+	const char			*sender;
+	const char			*to;
+	const char			*orcpt;		/* or NULL */
+	const struct deliver_result	*failed;	/* or NULL: pending */
+};
+
+/* Make the file durable with its recipient bounced: the outcome record
+ * after the message, synced before the file enters incoming/ (qmgr must
+ * never see the recipient bounced without its reason). */
+static int
+forward_commit_failed(struct queue_writer *w, const struct deliver_result *f)
+{
+	struct queue_envelope	 env;
+	struct queue_outcome	 o;
+
+	memset(&env, 0, sizeof(env));
+	memset(&o, 0, sizeof(o));
+	o.rcpt = 0;
+	o.action = OUTCOME_BOUNCED;
+	o.time = (long long)time(NULL);
+	strlcpy(o.code, f->dsn, sizeof(o.code));
+	strlcpy(o.text, f->text, sizeof(o.text));
+	env.version = 2;
+	env.nrcpt = 1;
+	if (queue_writer_sync(w) < 0)
+		return -1;
+	env.outcome_end = w->size;
+	if (queue_outcome_write(w->fd, &env, &o) < 0 || fdatasync(w->fd) < 0)
+		return -1;
+	return queue_writer_publish(w);
+}
+
 static int
 forward_write(const struct deliver_msg *msg, const char *rcpt,
-    const char *to, char *id, size_t idlen)
+    const struct forward_file *ff, char *id, size_t idlen)
 {
 	struct queue_writer	*w = xmalloc(sizeof(*w));
 	struct queue_envelope	 env;
@@ -69,14 +114,16 @@ forward_write(const struct deliver_msg *msg, const char *rcpt,
 	env.arrival = (long long)time(NULL);
 	env.client = "localhost";
 	env.helo = "localhost";
-	env.sender = (char *)msg->req->sender;
-	r.addr = (char *)to;
-	r.status = RCPT_PENDING;
+	env.sender = (char *)ff->sender;
+	r.addr = (char *)ff->to;
+	r.orcpt = (char *)ff->orcpt;
+	r.status = ff->failed != NULL ? RCPT_BOUNCED : RCPT_PENDING;
 	env.rcpt = &r;
 	env.nrcpt = 1;
 	if (queue_writer_open(w, &env) == 0) {
-		if (forward_copy(w, msg, rcpt) == 0 &&
-		    queue_writer_commit(w) == 0) {
+		if (forward_copy(w, msg, rcpt) == 0 && (ff->failed != NULL ?
+		    forward_commit_failed(w, ff->failed) :
+		    queue_writer_commit(w)) == 0) {
 			snprintf(id, idlen, "%s", w->id);
 			rc = 0;
 		} else
@@ -86,14 +133,38 @@ forward_write(const struct deliver_msg *msg, const char *rcpt,
 	return rc;
 }
 
+/* The file, written with the queue owner's ids: 0 and its id, or -1 with
+ * res a deferral. */
+static int
+forward_queue(const struct deliver_msg *msg, int j,
+    const struct forward_file *ff, char *id, size_t idlen,
+    struct deliver_result *res)
+{
+	struct stat	 st;
+	int		 rc, saved;
+
+	if (stat(queue_dir_name(QDIR_ACTIVE), &st) < 0 ||
+	    privs_become(st.st_uid, st.st_gid) < 0) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "cannot take the queue owner's ids: %s", strerror(errno));
+		return -1;
+	}
+	rc = forward_write(msg, msg->req->rcpt[j], ff, id, idlen);
+	saved = errno;
+	privs_restore();
+	if (rc < 0)
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "cannot queue the %s: %s", ff->failed != NULL ?
+		    "failure report" : "forwarded message", strerror(saved));
+	return rc;
+}
+
 void
 local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
-    const char *to, struct deliver_result *res)
+    const char *to, const char *sender, struct deliver_result *res)
 {
-	const char	*rcpt = msg->req->rcpt[j];
-	struct stat	 st;
-	char		 id[QUEUE_ID_SIZE];
-	int		 rc, saved;
+	struct forward_file	 ff;
+	char			 id[QUEUE_ID_SIZE];
 
 	(void)ctx;
 	if (!proto_deliver_addr_clean(to)) {
@@ -101,19 +172,31 @@ local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		    "bad forwarding address");
 		return;
 	}
-	if (stat(queue_dir_name(QDIR_ACTIVE), &st) < 0 ||
-	    privs_become(st.st_uid, st.st_gid) < 0) {
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
-		    "cannot take the queue owner's ids: %s", strerror(errno));
-		return;
-	}
-	rc = forward_write(msg, rcpt, to, id, sizeof(id));
-	saved = errno;
-	privs_restore();
-	if (rc < 0)
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
-		    "cannot queue the forwarded message: %s", strerror(saved));
-	else
+	memset(&ff, 0, sizeof(ff));
+	ff.sender = sender != NULL ? sender : msg->req->sender;
+	ff.to = to;
+	if (forward_queue(msg, j, &ff, id, sizeof(id), res) == 0)
 		deliver_result_set(res, DELIVER_OK, "2.0.0",
 		    "forwarded as %s", id);
+}
+
+void
+local_forward_failure(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const char *owner, const char *member,
+    struct deliver_result *res)
+{
+	struct forward_file	 ff;
+	struct deliver_result	 failed = *res;
+	char			 id[QUEUE_ID_SIZE], orcpt[QUEUE_ADDR_MAX];
+
+	(void)ctx;
+	memset(&ff, 0, sizeof(ff));
+	ff.sender = owner;
+	ff.to = proto_deliver_addr_clean(member) ? member : msg->req->rcpt[j];
+	snprintf(orcpt, sizeof(orcpt), "rfc822;%s", msg->req->rcpt[j]);
+	ff.orcpt = strlen(msg->req->rcpt[j]) + 7 < sizeof(orcpt) ? orcpt : NULL;
+	ff.failed = &failed;
+	if (forward_queue(msg, j, &ff, id, sizeof(id), res) == 0)
+		deliver_result_set(res, DELIVER_OK, "2.0.0",
+		    "failure reported to %s as %s: %s", owner, id, failed.text);
 }

@@ -216,3 +216,59 @@ def test_rcpt_check_knows_aliases_and_extensions(make_instance):
         assert s.rcpt("mailer-daemon@localhost")[0] == 250
         assert s.rcpt("no-such-user-tern@localhost")[0] == 550
         assert s.rcpt("nobody-here+x@localhost")[0] == 550
+
+
+def notices(user, token):
+    """user's delivered failure notices about the message with token."""
+    out = []
+    for p in maildir_new(user):
+        data = p.read_bytes()
+        if b"From: MAILER-DAEMON@" in data and f"X-Token: {token}".encode() in data:
+            out.append(data)
+    return out
+
+
+def test_owner_gets_member_failures(make_instance):
+    """aliases(5) owner-NAME: the failures of list's members (an unknown
+    user, a command that exits 67) are reported to owner-list, not to the
+    sender, and the list itself counts as delivered; a remote member's copy
+    is forwarded from owner-list.  A list without an owner bounces to the
+    sender as before."""
+    inst = make_instance("relayhost = [smarthost.test]:2525\n")
+    set_aliases(inst, f"postmaster: root\nroot: {T1}\n"
+                f"list: {T2}, nosuchuser-tern, \"|exit 67\", far@remote.test\n"
+                f"owner-list: {T1}\n"
+                f"plain: {T2}, nosuchuser-tern\n")
+    inst.drop_service("smtp")
+    fake = FakeSmtp(inst.queue)
+    try:
+        with inst.smtp() as s:
+            s.ehlo("owner.example")
+            assert s.mail(f"{T2}@localhost")[0] == 250
+            assert s.rcpt("list@localhost")[0] == 250
+            code, text = s.data(b"Subject: owner-1\r\nX-Token: owner-1\r\n\r\nbody\r\n")
+            assert code == 250, text
+        qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
+        removed(inst, qid)
+        wait_for(lambda: len(notices(T1, "owner-1")) == 2, timeout=30,
+                 what="two failure notices for owner-list")
+        wait_for(lambda: fake.seen(), timeout=30, what="the remote member's copy")
+        assert fake.seen()[0][1] == ["far@remote.test"]
+        assert re.search(rf"{qid}: to=<list@localhost>, relay=local.*status=sent",
+                         inst.log())
+        found = b"\n".join(notices(T1, "owner-1"))
+        assert b"nosuchuser-tern@" in found and b"command exited 67" in found
+        assert found.count(b"Original-Recipient: rfc822; list@localhost") == 2
+        # the forwarded copy came from owner-list
+        assert re.search(r"from=<owner-list@[^>]+>, size=\d+, nrcpt=1", inst.log())
+        # the sender got the list's copy, and no notice
+        assert copies(T2, "owner-1") == 1 and notices(T2, "owner-1") == []
+
+        # without an owner, the sender hears of the failure
+        qid = send(inst, ["plain@localhost"], "owner-2")
+        wait_for(lambda: re.search(rf"{qid}: to=<plain@localhost>, relay=local.*"
+                                   r"status=bounced \(user unknown", inst.log()),
+                 what="the bounce of plain")
+        assert notices(T1, "owner-2") == []
+    finally:
+        fake.close()

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from conftest import BUILD, INSTANCE_ROOT, free_port, wait_for
+from pgcluster import Cluster, require_postgresql
 
 TERNMAP = str(BUILD / "bin" / "ternmap")
-PG_USER = "terntest1"       # the cluster runs as an unprivileged test user
 
 
 def ternmap(*args, stdin=b""):
@@ -227,51 +227,9 @@ def test_transport_maps_hash(make_instance, tdir):
 
 # ---- PostgreSQL ----------------------------------------------------------
 
-PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-
-
-def as_pg(*cmd, **kw):
-    return subprocess.run(["runuser", "-u", PG_USER, "--", *cmd], capture_output=True,
-                          timeout=120, **kw)
-
-
-class Cluster:
-    def __init__(self, root):
-        self.data = root / "data"
-        self.port = free_port()
-        self.log = root / "pg.log"
-        pw = pwd.getpwnam(PG_USER)
-        root.mkdir(mode=0o755)
-        os.chown(root, pw.pw_uid, pw.pw_gid)
-        pwfile = root / "pw"
-        pwfile.write_text("s3cret\n")
-        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
-        r = as_pg(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "tern",
-                  "--pwfile", str(pwfile), "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
-        assert r.returncode == 0, r.stderr
-        self.start()
-
-    def start(self):
-        r = as_pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                  "-t", "60", "-o", f"-p {self.port} -k {self.data} "
-                  "-c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        assert r.returncode == 0, r.stdout + r.stderr
-
-    def stop(self):
-        as_pg(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def sql(self, text):
-        r = as_pg("psql", "-h", str(self.data), "-p", str(self.port), "-U", "tern", "-d", "postgres",
-                  "-v", "ON_ERROR_STOP=1", "-qAt", "-c", text)
-        assert r.returncode == 0, r.stderr
-        return r.stdout.decode()
-
-
 @pytest.fixture
 def cluster(tdir, test_users):
-    if PG_BIN is None or shutil.which("psql") is None:
-        pytest.fail("PostgreSQL is not installed (Debian package postgresql)")
+    require_postgresql()
     c = Cluster(tdir / "pg")
     yield c
     c.stop()

@@ -22,6 +22,7 @@ struct world {
 	const char	*const *forwards;	/* name, text, ... */
 	const char	*const *includes;	/* path, text, ... */
 	int		 alias_fail;
+	int		 owner_fail;	/* only the owner- lookups fail */
 };
 
 static const char *
@@ -38,7 +39,8 @@ fake_alias(void *arg, const char *key, const char **value, const char **why)
 {
 	struct world *w = arg;
 
-	if (w->alias_fail) {
+	if (w->alias_fail || (w->owner_fail &&
+	    strncmp(key, "owner-", 6) == 0)) {
 		*why = "table down";
 		return -1;
 	}
@@ -110,9 +112,11 @@ expand(struct world *w, const char *name, struct lx_result *res,
 	return local_expand(&ops, name, res, why, dsn);
 }
 
-/* The targets as "kind:text@uid" joined by spaces. */
+/* The targets as "kind:text@uid" joined by spaces; with owners, each
+ * followed by ">errors_to". */
 static void
-expect(struct world *w, const char *name, const char *want)
+expect_targets(struct world *w, const char *name, const char *want,
+    int owners)
 {
 	struct lx_result	*res = malloc(sizeof(*res));
 	char			 got[4096] = "";
@@ -132,10 +136,20 @@ expect(struct world *w, const char *name, const char *want)
 			snprintf(one, sizeof(one), "@%ld", (long)t->owner.uid);
 			strcat(got, one);
 		}
+		if (owners) {
+			strcat(got, ">");
+			strcat(got, t->errors_to);
+		}
 	}
 	assert_string_equal(got, want);
 	local_expand_free(res);
 	free(res);
+}
+
+static void
+expect(struct world *w, const char *name, const char *want)
+{
+	expect_targets(w, name, want, 0);
 }
 
 static void
@@ -163,7 +177,7 @@ test_aliases(void **state)
 		"dup", "alice, alice, root",
 		"owner-x", "\"|/bin/q x\"",
 		NULL };
-	struct world w = { a, NULL, NULL, 0 };
+	struct world w = { a, NULL, NULL, 0, 0 };
 
 	(void)state;
 	expect(&w, "alice", "M:alice");
@@ -177,13 +191,47 @@ test_aliases(void **state)
 	expect(&w, "owner-x", "C:/bin/q x@65534");
 }
 
+/* owner-NAME: every target below alias NAME reports its errors there;
+ * the nearest alias with an owner wins, one without keeps the outer one;
+ * an owner found through the extension's base; a failed owner lookup
+ * defers, as any alias lookup. */
+static void
+test_owner(void **state)
+{
+	static const char *const a[] = {
+		"list", "alice, bob@far, |/bin/x, sub, bare",
+		"owner-list", "listmaster",
+		"sub", "carol, dave",
+		"owner-sub", "subadmin",
+		"bare", "erin",
+		"plain", "frank, list",
+		"news", "gina",
+		"owner-news", "nm",
+		NULL };
+	struct world w = { a, NULL, NULL, 0, 0 };
+
+	(void)state;
+	expect_targets(&w, "list", "M:alice>owner-list R:bob@far>owner-list "
+	    "C:/bin/x@65534>owner-list M:carol>owner-sub M:dave>owner-sub "
+	    "M:erin>owner-list", 1);
+	expect_targets(&w, "plain", "M:frank> M:alice>owner-list "
+	    "R:bob@far>owner-list C:/bin/x@65534>owner-list "
+	    "M:carol>owner-sub M:dave>owner-sub M:erin>owner-list", 1);
+	expect_targets(&w, "news+daily", "M:gina>owner-news", 1);
+	expect_targets(&w, "alice", "M:alice>", 1);
+	expect_targets(&w, "owner-list", "M:listmaster>", 1);
+	w.owner_fail = 1;
+	expect_fail(&w, "list", LX_DEFER, "4.3.0");
+	expect_targets(&w, "alice", "M:alice>", 1);
+}
+
 static void
 test_extensions(void **state)
 {
 	static const char *const a[] = { "bob+list", "carol", NULL };
 	static const char *const f[] = { "dave+x", "|/bin/x", "dave",
 	    "dave, eve@far", NULL };
-	struct world w = { a, f, NULL, 0 };
+	struct world w = { a, f, NULL, 0, 0 };
 
 	(void)state;
 	expect(&w, "bob+list", "M:carol");
@@ -207,7 +255,7 @@ test_include(void **state)
 		"/home/u/list", "|/bin/b, /home/u/file",
 		"/etc/loop", ":include:/etc/loop",
 		NULL };
-	struct world w = { a, NULL, inc, 0 };
+	struct world w = { a, NULL, inc, 0, 0 };
 
 	(void)state;
 	expect(&w, "list", "M:alice M:bob C:/bin/a@65534");
@@ -223,7 +271,7 @@ test_bounds(void **state)
 	static const char *a[100];
 	static char	 wide[8192];
 	static const char *const w2[] = { "wide", wide, NULL };
-	struct world	 w = { a, NULL, NULL, 0 };
+	struct world	 w = { a, NULL, NULL, 0, 0 };
 	size_t		 n = 0;
 	int		 i;
 
@@ -267,6 +315,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_extensions),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_bounds),
