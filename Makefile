@@ -38,7 +38,7 @@ SYSTEMDDIR ?= /lib/systemd/system
 FORCE      ?= 0
 PURGE      ?= 0
 
-DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq bounce
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq bounce lookup
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
