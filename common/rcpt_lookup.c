@@ -57,6 +57,8 @@ rcpt_lookup_resolve(struct rcpt_lookup *rl, const char *rcpt, char *account,
 	    why)) {
 	case LOCAL_RCPT_FOUND:
 		if (strlcpy(account, u.name, len) >= len) {
+			if (len > 0)
+				account[0] = '\0';
 			*why = "account name too long";
 			return RCPT_LOOKUP_TEMPFAIL;
 		}
