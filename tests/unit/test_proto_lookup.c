@@ -19,7 +19,7 @@
 /* A message of type t with the attributes given as name, value, ...,
  * NULL, after a trip through the wire format. */
 static void
-msg(struct ipc_msg *m, uint8_t t, ...)
+msg(struct ipc_msg *m, int t, ...)
 {
 	struct ipc_msg	 out;
 	const char	*name, *value;
@@ -27,7 +27,7 @@ msg(struct ipc_msg *m, uint8_t t, ...)
 	size_t		 len;
 	va_list		 ap;
 
-	ipc_msg_init(&out, t);
+	ipc_msg_init(&out, (uint8_t)t);
 	va_start(ap, t);
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
@@ -41,7 +41,7 @@ msg(struct ipc_msg *m, uint8_t t, ...)
 }
 
 static int
-reply(struct lookup_reply *r, uint8_t t, ...)
+reply(struct lookup_reply *r, int t, ...)
 {
 	struct ipc_msg	 out, m;
 	const char	*name, *value, *err = NULL;
@@ -50,7 +50,7 @@ reply(struct lookup_reply *r, uint8_t t, ...)
 	va_list		 ap;
 	int		 ret;
 
-	ipc_msg_init(&out, t);
+	ipc_msg_init(&out, (uint8_t)t);
 	va_start(ap, t);
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
