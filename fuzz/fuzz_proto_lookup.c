@@ -22,17 +22,6 @@
 #include "fuzz_msg.h"
 #include "proto_lookup.h"
 
-static void
-round_trip(const struct ipc_msg *m, struct ipc_msg *back)
-{
-	char	*frame;
-	size_t	 len;
-
-	FUZZ_ASSERT(ipc_encode(m, &frame, &len) == 0);
-	FUZZ_ASSERT(ipc_decode(frame, len, back) == 0);
-	free(frame);
-}
-
 static int
 printable(const char *s)
 {
@@ -79,7 +68,7 @@ check_reply(const struct ipc_msg *m, struct lookup_reply *r)
 	/* What the service would send for this answer reads the same. */
 	FUZZ_ASSERT(lookup_reply_build(&again, r->id, r->status, r->account,
 	    r->text) == 0);
-	round_trip(&again, &back);
+	fuzz_msg_round_trip(&again, &back);
 	FUZZ_ASSERT(lookup_reply_decode(&back, &r3, &err) == 0);
 	same_reply(r, &r3);
 	ipc_msg_free(&back);
@@ -123,7 +112,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_msg_build(&in, &m);
 	q = check_request(&m);
 	a = check_reply(&m, &r);
-	round_trip(&m, &back);
+	fuzz_msg_round_trip(&m, &back);
 	FUZZ_ASSERT(check_request(&back) == q);
 	FUZZ_ASSERT(check_reply(&back, &r2) == a);
 	same_reply(&r, &r2);

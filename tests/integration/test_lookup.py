@@ -12,29 +12,18 @@ import re
 import select
 import signal
 import socket
-import subprocess
 import threading
 import time
 
 import ternipc
-from conftest import BUILD, maildir_new, wait_for
+from conftest import maildir_new, wait_for
+from test_local_aliases import set_aliases
 from test_smtp_protocol import Client, expect
 
 T1, T2 = "terntest1", "terntest2"
 LOOKUP_T_RCPT = 0x60
 LOOKUP_T_REPLY = 0x61
 LOOKUP_ROW = "lookup      unix   private/lookup       -      n       1      lookup\n"
-
-
-def set_aliases(inst, text):
-    """The instance's aliases, built as newaliases does, and a restart."""
-    (inst.dir / "etc" / "aliases").write_text(text)
-    r = subprocess.run([str(BUILD / "bin" / "ternmap"), "-a", "-c",
-                        str(inst.dir / "etc" / "tern.conf")],
-                       capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    inst.stop()
-    inst.start()
 
 
 def set_column(inst, service, column, value):

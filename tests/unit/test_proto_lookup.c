@@ -19,55 +19,54 @@
 /* A message of type t with the attributes given as name, value, ...,
  * NULL, after a trip through the wire format. */
 static void
-msg(struct ipc_msg *m, int t, ...)
+vmsg(struct ipc_msg *m, int t, va_list ap)
 {
 	struct ipc_msg	 out;
 	const char	*name, *value;
 	char		*frame;
 	size_t		 len;
-	va_list		 ap;
 
 	ipc_msg_init(&out, (uint8_t)t);
-	va_start(ap, t);
 	while ((name = va_arg(ap, const char *)) != NULL) {
 		value = va_arg(ap, const char *);
 		assert_int_equal(ipc_msg_add(&out, name, value), 0);
 	}
-	va_end(ap);
 	assert_int_equal(ipc_encode(&out, &frame, &len), 0);
 	assert_int_equal(ipc_decode(frame, len, m), 0);
 	free(frame);
 	ipc_msg_free(&out);
 }
 
+static void
+msg(struct ipc_msg *m, int t, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, t);
+	vmsg(m, t, ap);
+	va_end(ap);
+}
+
+/* Such a message decoded as a reply: 0, or -1 (and then a tempfail
+ * without account). */
 static int
 reply(struct lookup_reply *r, int t, ...)
 {
-	struct ipc_msg	 out, m;
-	const char	*name, *value, *err = NULL;
-	char		*frame;
-	size_t		 len;
+	struct ipc_msg	 m;
+	const char	*err = NULL;
 	va_list		 ap;
 	int		 ret;
 
-	ipc_msg_init(&out, (uint8_t)t);
 	va_start(ap, t);
-	while ((name = va_arg(ap, const char *)) != NULL) {
-		value = va_arg(ap, const char *);
-		assert_int_equal(ipc_msg_add(&out, name, value), 0);
-	}
+	vmsg(&m, t, ap);
 	va_end(ap);
-	assert_int_equal(ipc_encode(&out, &frame, &len), 0);
-	assert_int_equal(ipc_decode(frame, len, &m), 0);
 	ret = lookup_reply_decode(&m, r, &err);
 	if (ret < 0) {
 		assert_non_null(err);
 		assert_int_equal(r->status, RCPT_LOOKUP_TEMPFAIL);
 		assert_string_equal(r->account, "");
 	}
-	free(frame);
 	ipc_msg_free(&m);
-	ipc_msg_free(&out);
 	return ret;
 }
 
