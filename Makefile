@@ -39,7 +39,7 @@ ALIASES    ?= /etc/aliases
 FORCE      ?= 0
 PURGE      ?= 0
 
-DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq bounce
+DAEMONS = master smtpd qmgr deliver resolver anvil smtp pickup showq bounce lookup
 B = build
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \

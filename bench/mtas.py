@@ -709,7 +709,7 @@ class TernMTA(MTA):
 
     name = "tern"
     SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq",
-                "bounce")
+                "bounce", "lookup")
 
     def __init__(self, opts, port):
         self.build = Path(opts.build)

@@ -2,8 +2,8 @@
  * proto_common - message types shared by every tern protocol.
  *
  * Types are unique across protocols (0x01-0x0f generic, 0x10 qmgr, 0x20
- * deliver, 0x30 resolver, 0x40 anvil, 0x50 showq) so a message sent to the
- * wrong daemon is caught.
+ * deliver, 0x30 resolver, 0x40 anvil, 0x50 showq, 0x60 lookup) so a message
+ * sent to the wrong daemon is caught.
  *
  *	IPC_T_OK	success with nothing more to say
  *	IPC_T_ERROR	text=<reason>: the request was refused (bad version,

@@ -73,18 +73,6 @@ check_reply(const struct ipc_msg *m, int *count, int *rate)
 		FUZZ_ASSERT(*count == 0 && *rate == 0);
 }
 
-/* m through the wire and back. */
-static void
-round_trip(const struct ipc_msg *m, struct ipc_msg *back)
-{
-	char	*frame;
-	size_t	 len;
-
-	FUZZ_ASSERT(ipc_encode(m, &frame, &len) == 0);
-	FUZZ_ASSERT(ipc_decode(frame, len, back) == 0);
-	free(frame);
-}
-
 /* A reply as anvil_listen.c builds it, read by smtpd. */
 static void
 check_answer(const char *status, int count, int rate, int want_count,
@@ -99,7 +87,7 @@ check_answer(const char *status, int count, int rate, int want_count,
 		FUZZ_ASSERT(ipc_msg_add_int(&m, "count", count) == 0);
 	if (rate >= 0)
 		FUZZ_ASSERT(ipc_msg_add_int(&m, "rate", rate) == 0);
-	round_trip(&m, &back);
+	fuzz_msg_round_trip(&m, &back);
 	check_reply(&back, &c, &r);
 	FUZZ_ASSERT(c == want_count && r == want_rate);
 	ipc_msg_free(&back);
@@ -137,7 +125,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_msg_build(&in, &m);
 	r = check_request(&m, ident, sizeof(ident));
 	check_reply(&m, &c, &rt);
-	round_trip(&m, &back);
+	fuzz_msg_round_trip(&m, &back);
 	FUZZ_ASSERT(check_request(&back, ident2, sizeof(ident2)) == r);
 	if (r == 0)
 		FUZZ_ASSERT(strcmp(ident, ident2) == 0);

@@ -38,4 +38,16 @@ fuzz_msg_build(struct fuzz_in *in, struct ipc_msg *m)
 	free(copy);
 }
 
+/* m through the wire format and back into back (which the caller frees). */
+static inline void
+fuzz_msg_round_trip(const struct ipc_msg *m, struct ipc_msg *back)
+{
+	char	*frame;
+	size_t	 len;
+
+	FUZZ_ASSERT(ipc_encode(m, &frame, &len) == 0);
+	FUZZ_ASSERT(ipc_decode(frame, len, back) == 0);
+	free(frame);
+}
+
 #endif

@@ -74,11 +74,12 @@ CONF
 	# read, as Postfix does: build the instance's table (newaliases).
 	[ -f "$dir/etc/aliases.db" ] || "$build/bin/ternmap" -a -c "$dir/etc/tern.conf" >/dev/null 2>&1 || true
 	if [ ! -f "$dir/etc/master.conf" ]; then
-		deliver_user=root
-		[ "$(id -u)" -eq 0 ] || deliver_user=-
+		# Only root can chroot (smtpd) or deliver as each user.
+		deliver_user=root smtpd_chroot=y
+		[ "$(id -u)" -eq 0 ] || { deliver_user=-; smtpd_chroot=n; }
 		cat > "$dir/etc/master.conf" <<CONF
 # service   type   address              user   chroot  limit  program
-smtpd       inet   $listen       -      n       2      smtpd
+smtpd       inet   $listen       -      $smtpd_chroot       2      smtpd
 qmgr        unix   private/qmgr         -      n       1      qmgr
 deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
@@ -87,6 +88,7 @@ smtp        unix   private/smtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
 showq       unix   public/showq         -      n       1      showq
 bounce      unix   private/bounce       -      n       1      bounce
+lookup      unix   private/lookup       -      n       1      lookup
 CONF
 	fi
 }

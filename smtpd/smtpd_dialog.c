@@ -3,7 +3,10 @@
  * section 4.1.4 (HELO before MAIL, MAIL before RCPT, RCPT before DATA), the
  * syntax checks of smtpd_command and the recipient policy of smtpd_policy.
  * Every reply is a fixed text; nothing the client sent is echoed.  A
- * recipient is kept in its canonical spelling, and once per mailbox.
+ * recipient is kept in its canonical spelling, and once per mailbox.  A
+ * RCPT the policy cannot decide without the lookup service is kept in a
+ * struct smtpd_rcpt_wait while the session waits for the answer
+ * (SMTP_PHASE_LOOKUP), and finished when it comes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +19,25 @@
 #include "log.h"
 #include "queue_file.h"
 #include "smtpd_command.h"
+#include "smtpd_lookup.h"
 #include "smtpd_policy.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
 #include "smtpd_space.h"
+
+/* A RCPT waiting for the lookup service's answer. */
+struct smtpd_rcpt_wait {
+	struct smtpd_path		 path;
+	struct smtpd_policy_query	 q;
+};
 
 void
 smtpd_dialog_reset(struct smtpd_session *s)
 {
 	int	 i;
 
+	free(s->rcpt_wait);
+	s->rcpt_wait = NULL;
 	smtpd_message_discard(s);
 	for (i = 0; i < s->nrcpt; i++) {
 		free(s->rcpt[i].addr);
@@ -173,14 +185,78 @@ smtpd_dialog_canonical(struct smtpd_path *path)
 	return 0;
 }
 
+/* The recipient is accepted, with the mailbox account it reaches. */
+static void
+smtpd_dialog_rcpt_accept(struct smtpd_session *s,
+    const struct smtpd_path *path, const char *account)
+{
+	s->rcpt_accepted++;
+	/* A repeated recipient is acknowledged but stored (and so delivered)
+	 * once: one spelling, or one mailbox, however it is addressed.  The
+	 * reply is a new recipient's, or it would tell which addresses share
+	 * a mailbox. */
+	if (!smtpd_dialog_has_rcpt(s, path->addr, account))
+		smtpd_dialog_add_rcpt(s, path, account);
+	smtpd_session_reply(s, 250, "2.1.5", "Ok");
+}
+
+/* The lookup service's answer (or failure) decides. */
+static void
+smtpd_dialog_rcpt_finish(struct smtpd_session *s,
+    const struct smtpd_path *path, const struct smtpd_policy_query *q,
+    enum rcpt_lookup_status st, const char *found)
+{
+	struct smtpd_result	 res;
+	char			 account[RCPT_LOOKUP_ACCOUNT_MAX + 1];
+
+	if (smtpd_policy_answer(&s->srv->users, q, st, found, account,
+	    sizeof(account), &res) < 0)
+		smtpd_session_result(s, &res);
+	else
+		smtpd_dialog_rcpt_accept(s, path, account);
+}
+
+/* Ask the lookup service, and wait for its answer without reading on. */
+static void
+smtpd_dialog_rcpt_ask(struct smtpd_session *s, const struct smtpd_path *path,
+    const struct smtpd_policy_query *q)
+{
+	if (!smtpd_lookup_ask(s->srv->lookup, s, q->rcpt)) {
+		smtpd_dialog_rcpt_finish(s, path, q, RCPT_LOOKUP_TEMPFAIL, NULL);
+		return;
+	}
+	s->rcpt_wait = xmalloc(sizeof(*s->rcpt_wait));
+	s->rcpt_wait->path = *path;
+	s->rcpt_wait->q = *q;
+	s->phase = SMTP_PHASE_LOOKUP;
+	smtpd_session_want_read(s);
+}
+
+void
+smtpd_dialog_rcpt_answer(struct smtpd_session *s, enum rcpt_lookup_status st,
+    const char *account)
+{
+	struct smtpd_rcpt_wait	*w = s->rcpt_wait;
+
+	if (s->phase != SMTP_PHASE_LOOKUP)
+		return;
+	s->phase = SMTP_PHASE_COMMAND;
+	s->rcpt_wait = NULL;
+	if (w != NULL)
+		smtpd_dialog_rcpt_finish(s, &w->path, &w->q, st, account);
+	free(w);
+	smtpd_session_command_done(s);
+}
+
 static void
 smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
 	const struct tern_config	*cfg = s->srv->cfg;
 	const struct smtpd_params	*par = s->srv->par;
 	struct smtpd_path		 path;
+	struct smtpd_policy_query	 q;
 	struct smtpd_result		 res;
-	char				 account[LOCAL_USER_NAME_SIZE];
+	char				 account[RCPT_LOOKUP_ACCOUNT_MAX + 1];
 
 	if (s->sender == NULL) {
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need MAIL command");
@@ -202,23 +278,18 @@ smtpd_dialog_rcpt(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 452, "4.5.3", "Error: too many recipients");
 		return;
 	}
-	if (smtpd_policy_rcpt(cfg, par, &s->srv->relay, s->client,
-	    &s->srv->users, &path, account,
-	    sizeof(account), &res) < 0) {
+	switch (smtpd_policy_rcpt(cfg, par, &s->srv->relay, s->client,
+	    &s->srv->users, &path, &q, account, sizeof(account), &res)) {
+	case SMTPD_POLICY_REFUSE:
 		smtpd_session_result(s, &res);
-		return;
+		break;
+	case SMTPD_POLICY_ACCEPT:
+		smtpd_dialog_rcpt_accept(s, &path, account);
+		break;
+	case SMTPD_POLICY_ASK:
+		smtpd_dialog_rcpt_ask(s, &path, &q);
+		break;
 	}
-	s->rcpt_accepted++;
-	/* A repeated recipient is acknowledged but stored (and so delivered)
-	 * once: one spelling, or one mailbox, however it is addressed.  The
-	 * reply is a new recipient's, or it would tell which addresses share
-	 * a mailbox. */
-	if (smtpd_dialog_has_rcpt(s, path.addr, account)) {
-		smtpd_session_reply(s, 250, "2.1.5", "Ok");
-		return;
-	}
-	smtpd_dialog_add_rcpt(s, &path, account);
-	smtpd_session_reply(s, 250, "2.1.5", "Ok");
 }
 
 static void

@@ -18,6 +18,8 @@ static const struct config_key smtpd_keys[] = {
 	    NULL, NULL },
 	{ "local_recipient_check", CT_BOOL, O(local_recipient_check), "yes", 0, 0,
 	    NULL, NULL },
+	{ "smtpd_lookup_timeout", CT_TIME, O(smtpd_lookup_timeout), "10s", 0, 1,
+	    NULL, NULL },
 	{ "smtpd_forbid_bare_newline", CT_CHOICE, O(smtpd_forbid_bare_newline),
 	    "reject", 0, 0, bare_newline_words, NULL },
 	{ "smtpd_junk_command_limit", CT_COUNT, O(smtpd_junk_command_limit),

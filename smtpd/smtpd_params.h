@@ -22,6 +22,7 @@ struct smtpd_params {
 	int	 smtpd_timeout;		/* seconds, default 300 */
 	int	 smtpd_client_limit;	/* sessions per smtpd process, default 20000 */
 	int	 local_recipient_check;	/* bool, default yes: 550 unknown users */
+	int	 smtpd_lookup_timeout;	/* s for lookup(8)'s answer, default 10 */
 	int	 smtpd_forbid_bare_newline; /* CONFIG_BARE_NL_*, default reject */
 	int	 smtpd_junk_command_limit; /* NOOP, RSET, VRFY, unknown; 100 */
 	int	 smtpd_min_data_rate;	/* bytes/s that extend the DATA deadline, 500 */

@@ -1,13 +1,13 @@
 /*
- * smtpd_policy - recipient acceptance.  The checks are cheap and local:
- * smtpd_relay decides whether the client may send to the recipient at all
- * (a local domain, relay_domains, or a client in mynetworks), and for mail
- * to a local domain local_recipient_resolve
- * decides which local recipients exist, by the rule deliver uses to place
- * their mail.  A failed lookup is a temporary error, never a 550, so a
- * broken name service (or a password database left outside a chroot) does
- * not bounce real mail.  The account found is also what the caller uses to
- * keep one recipient per mailbox.
+ * smtpd_policy - recipient acceptance.  smtpd_relay decides whether the
+ * client may send to the recipient at all (a local domain, relay_domains,
+ * or a client in mynetworks); for mail to a local domain the lookup
+ * service decides which local recipients exist, by the rule deliver uses
+ * to place their mail.  This file holds only the decisions, around that
+ * question: no I/O, so they are unit-tested as they are.  A failed lookup
+ * is a temporary error, never a 550, so a broken name service or lookup
+ * service does not bounce real mail.  The account found is also what the
+ * caller uses to keep one recipient per mailbox.
  */
 #include <string.h>
 
@@ -15,127 +15,119 @@
 #include "config.h"
 #include "smtpd_params.h"
 #include "io.h"
-#include "log.h"
 #include "smtpd_policy.h"
 #include "smtpd_relay.h"
 
-/* The account cached for login name, or NULL. */
+/* The account cached for key, or NULL. */
 static const char *
-smtpd_user_cached(const struct smtpd_user_cache *c, const char *name)
+smtpd_user_cached(const struct smtpd_user_cache *c, const char *key)
 {
 	long long	 now = io_now_ms();
 	int		 i;
 
 	for (i = 0; i < SMTP_USER_CACHE_SIZE; i++)
-		if (c->until_ms[i] > now && strcmp(c->name[i], name) == 0)
+		if (c->until_ms[i] > now && strcmp(c->name[i], key) == 0)
 			return c->account[i];
 	return NULL;
 }
 
 static void
-smtpd_user_remember(struct smtpd_user_cache *c, const char *name,
+smtpd_user_remember(struct smtpd_user_cache *c, const char *key,
     const char *account)
 {
 	unsigned int	 i = c->next++ % SMTP_USER_CACHE_SIZE;
 
-	strlcpy(c->name[i], name, sizeof(c->name[i]));
+	strlcpy(c->name[i], key, sizeof(c->name[i]));
 	strlcpy(c->account[i], account, sizeof(c->account[i]));
 	c->until_ms[i] = io_now_ms() + SMTP_USER_CACHE_MS;
 }
 
-/* Resolve rcpt (whose login name is name) as deliver will, through the
- * cache: 1 found (account set), 0 unknown, -1 the lookup failed. */
-static int
-smtpd_policy_resolve(const struct tern_config *cfg,
-    struct smtpd_user_cache *cache, const char *rcpt, const char *name,
-    char *account, size_t len)
+/* The question about path->addr for the lookup service, answered from
+ * the cache if it can be: SMTPD_POLICY_ACCEPT (account set) or ASK. */
+static enum smtpd_policy_verdict
+smtpd_policy_ask(struct smtpd_user_cache *cache, const struct smtpd_path *path,
+    struct smtpd_policy_query *q, char *account, size_t len)
 {
-	struct local_user	 u;
-	const char		*hit, *why;
-	char			 err[MAP_ERR_MAX];
+	const char	*hit;
 
-	if ((hit = smtpd_user_cached(cache, name)) != NULL) {
-		strlcpy(account, hit, len);
-		return 1;
-	}
-	/* The aliases deliver expands are recipients too (issue 12). */
-	if (cache->aliases_open == 0) {
-		cache->aliases_open = map_list_open(&cache->aliases,
-		    cfg->alias_maps.item, cfg->alias_maps.count, err,
-		    sizeof(err)) == 0 ? 1 : -1;
-		if (cache->aliases_open < 0)
-			log_warn("alias_maps: %s", err);
-	}
-	if (cache->aliases_open < 0)
-		return -1;
-	switch (local_recipient_resolve_aliases(rcpt, &cache->aliases,
-	    cfg->recipient_delimiter[0], local_recipient_getpw, NULL, &u,
-	    &why)) {
-	case LOCAL_RCPT_FOUND:
-		smtpd_user_remember(cache, name, u.name);
-		strlcpy(account, u.name, len);
-		return 1;
-	case LOCAL_RCPT_UNKNOWN:
-		return 0;
-	default:
-		log_warn("recipient lookup failed: %s", why);
-		return -1;
-	}
+	strlcpy(q->rcpt, path->addr, sizeof(q->rcpt));
+	addr_lower(path->addr, q->key, sizeof(q->key));
+	if ((hit = smtpd_user_cached(cache, q->key)) == NULL)
+		return SMTPD_POLICY_ASK;
+	strlcpy(account, hit, len);
+	return SMTPD_POLICY_ACCEPT;
 }
 
-int
+enum smtpd_policy_verdict
 smtpd_policy_rcpt(const struct tern_config *cfg,
     const struct smtpd_params *par, const struct smtpd_relay *relay,
     const char *client, struct smtpd_user_cache *cache,
-    const struct smtpd_path *path, char *account, size_t len,
-    struct smtpd_result *res)
+    const struct smtpd_path *path, struct smtpd_policy_query *q,
+    char *account, size_t len, struct smtpd_result *res)
 {
-	char		 name[ADDR_LOCAL_MAX + 1];
 	const char	*domain;
-	int		 r, postmaster;
 
 	memset(res, 0, sizeof(*res));
+	memset(q, 0, sizeof(*q));
 	account[0] = '\0';
 	switch (smtpd_relay_check(relay, client, path->addr, path->postmaster)) {
 	case SMTPD_RELAY_DENIED:
-		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");
+		(void)smtpd_fail(res, 554, "5.7.1", "Relay access denied");
+		return SMTPD_POLICY_REFUSE;
 	case SMTPD_RELAY_DOMAIN:
-		return 0;
+		return SMTPD_POLICY_ACCEPT;
 	case SMTPD_RELAY_CLIENT:
 		/* Relayed unless the domain is ours after all (a routed
 		 * local part from mynetworks): then it is checked as local
 		 * mail, and "user%host" is no user. */
 		if ((domain = addr_domain(path->addr)) == NULL ||
 		    domain[0] == '[' || !config_is_local_domain(cfg, domain))
-			return 0;
+			return SMTPD_POLICY_ACCEPT;
 		break;
 	case SMTPD_RELAY_LOCAL:
 		break;
 	}
-	if (local_recipient_name(path->addr, name, sizeof(name)) < 0)
-		name[0] = '\0';
+	/* local_recipient_name()'s rule, without linking the password
+	 * database's side of that file into smtpd. */
+	if (addr_local_name(path->addr, q->name, sizeof(q->name)) < 0)
+		q->name[0] = '\0';
 	/* RFC 5321 4.5.1: postmaster at every local domain, in any case. */
-	postmaster = strcmp(name, "postmaster") == 0;
-	if (!par->local_recipient_check) {
-		/* Unchecked, the mailbox is the login name; but postmaster's
-		 * is root's unless it has an account: ask (cached), so that
-		 * the two are stored once. */
-		if (!postmaster || smtpd_policy_resolve(cfg, cache, path->addr,
-		    name, account, len) <= 0)
-			strlcpy(account, name, len);
+	q->postmaster = strcmp(q->name, "postmaster") == 0;
+	q->checked = par->local_recipient_check != 0;
+	if (!q->checked && !q->postmaster) {
+		/* Unchecked, the mailbox is the login name. */
+		strlcpy(account, q->name, len);
+		return SMTPD_POLICY_ACCEPT;
+	}
+	if (q->name[0] == '\0') {
+		(void)smtpd_policy_answer(cache, q, RCPT_LOOKUP_UNKNOWN, NULL,
+		    account, len, res);
+		return SMTPD_POLICY_REFUSE;
+	}
+	/* Unchecked, postmaster is still asked about (cached): its mailbox
+	 * is root's unless it has an account, and the two are stored once. */
+	return smtpd_policy_ask(cache, path, q, account, len);
+}
+
+int
+smtpd_policy_answer(struct smtpd_user_cache *cache,
+    const struct smtpd_policy_query *q, enum rcpt_lookup_status st,
+    const char *found, char *account, size_t len, struct smtpd_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	account[0] = '\0';
+	if (st == RCPT_LOOKUP_FOUND && found != NULL && found[0] != '\0') {
+		smtpd_user_remember(cache, q->key, found);
+		strlcpy(account, found, len);
 		return 0;
 	}
-	r = name[0] != '\0' ?
-	    smtpd_policy_resolve(cfg, cache, path->addr, name, account, len) : 0;
-	if (r > 0)
-		return 0;
-	if (postmaster) {
-		strlcpy(account, name, len);
+	if (q->postmaster || !q->checked) {
+		strlcpy(account, q->name, len);
 		return 0;
 	}
-	if (r < 0)
-		return smtpd_fail(res, 451, "4.3.0",
-		    "Error: recipient lookup failed, try again later");
-	return smtpd_fail(res, 550, "5.1.1",
-	    "Recipient address rejected: User unknown in local recipient table");
+	if (st == RCPT_LOOKUP_UNKNOWN)
+		return smtpd_fail(res, 550, "5.1.1", "Recipient address "
+		    "rejected: User unknown in local recipient table");
+	return smtpd_fail(res, 451, "4.3.0",
+	    "Error: recipient lookup failed, try again later");
 }

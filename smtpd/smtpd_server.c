@@ -23,6 +23,7 @@
 #include "proto_qmgr.h"
 #include "smtpd_anvil.h"
 #include "smtpd_commit.h"
+#include "smtpd_lookup.h"
 #include "smtpd_notify.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
@@ -143,6 +144,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	smtpd_pool_init(&srv->pool, srv->commit);
 	srv->notify = smtpd_notify_new(base, QMGR_SOCKET);
 	srv->anvil = smtpd_anvil_new(base, par, service);
+	srv->lookup = smtpd_lookup_new(base, par->smtpd_lookup_timeout);
 	smtpd_relay_init(&srv->relay, cfg);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
@@ -171,9 +173,8 @@ smtpd_server_free(struct smtpd_server *srv)
 		smtpd_session_shutdown(s);
 	smtpd_notify_free(srv->notify);
 	smtpd_anvil_free(srv->anvil);
+	smtpd_lookup_free(srv->lookup);
 	smtpd_relay_free(&srv->relay);
-	if (srv->users.aliases_open > 0)
-		map_list_close(&srv->users.aliases);
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));

@@ -1,7 +1,8 @@
 /*
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
- * workers, the qmgr notifier, the anvil client, relay control, the pool of queue files to reuse, the cache
+ * workers, the qmgr notifier, the anvil client, the lookup service's
+ * client, relay control, the pool of queue files to reuse, the cache
  * of local users and the list of live sessions.  There is no
  * global state: everything a session needs is reached through this struct.
  */
@@ -22,6 +23,7 @@ struct event_base;
 struct evconnlistener;
 struct smtpd_anvil;
 struct smtpd_commit;
+struct smtpd_lookup;
 struct smtpd_notify;
 struct smtpd_session;
 struct tern_config;
@@ -38,6 +40,7 @@ struct smtpd_server {
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
 	struct smtpd_anvil	*anvil;		/* limits per client address */
+	struct smtpd_lookup	*lookup;	/* recipients: lookup(8) */
 	struct smtpd_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
 	struct smtpd_relay	 relay;		/* mynetworks, parsed */

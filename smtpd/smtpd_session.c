@@ -42,6 +42,7 @@
 #include "io.h"
 #include "log.h"
 #include "smtpd_anvil.h"
+#include "smtpd_lookup.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
 
@@ -331,6 +332,13 @@ smtpd_session_resume(struct smtpd_session *s)
 	smtpd_session_settle(s);
 }
 
+void
+smtpd_session_command_done(struct smtpd_session *s)
+{
+	smtpd_session_check_errors(s);
+	smtpd_session_resume(s);
+}
+
 /* Event callbacks */
 
 static void
@@ -574,6 +582,7 @@ smtpd_session_free(struct smtpd_session *s)
 	if (s->fd >= 0) {
 		log_info("disconnect from [%s]", s->client);
 		smtpd_anvil_disconnect(s->srv->anvil, s);
+		smtpd_lookup_cancel(s->srv->lookup, s);
 		smtpd_session_release(s);
 		LIST_REMOVE(s, entry);
 		s->srv->nsessions--;

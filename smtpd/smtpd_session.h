@@ -9,7 +9,9 @@
  * A session is in one phase at a time.  The session owns its queue file
  * only during DATA; at the end of DATA it hands the file to the commit
  * workers and stops reading until the commit is done, so nothing is
- * acknowledged before it is durable.
+ * acknowledged before it is durable.  A RCPT that needs the lookup
+ * service's answer stops reading the same way until the answer comes
+ * (smtpd_lookup.h), so pipelined commands are answered in order.
  */
 #ifndef TERN_SMTPD_SESSION_H
 #define TERN_SMTPD_SESSION_H
@@ -21,12 +23,15 @@
 #include <stddef.h>
 
 #include "queue_writer.h"
+#include "rcpt_lookup.h"
 #include "smtpd_command.h"
 #include "smtpd_data.h"
 
 struct event;
 struct evbuffer;
 struct smtpd_anvil_wait;
+struct smtpd_lookup_wait;
+struct smtpd_rcpt_wait;
 struct smtpd_server;
 
 /* Longest command line accepted, without CRLF: RFC 5321 allows 512 with
@@ -45,7 +50,8 @@ enum smtpd_phase {
 	SMTP_PHASE_DATA,	/* reading the message after 354 */
 	SMTP_PHASE_COMMIT,	/* a worker is committing the message */
 	SMTP_PHASE_CLOSING,	/* last reply queued; free once written */
-	SMTP_PHASE_CONNECT	/* asking anvil before the greeting */
+	SMTP_PHASE_CONNECT,	/* asking anvil before the greeting */
+	SMTP_PHASE_LOOKUP	/* a RCPT waits for the lookup service */
 };
 
 struct smtpd_session {
@@ -74,6 +80,10 @@ struct smtpd_session {
 	TAILQ_ENTRY(smtpd_session) anvil_entry;	/* while anvil_counted */
 	unsigned int		 anvil_counted:1; /* anvil counts it
 						   (smtpd_anvil.c) */
+	struct smtpd_lookup_wait *lookup_wait;	/* the lookup service's
+						   answer is due */
+	struct smtpd_rcpt_wait	*rcpt_wait;	/* the RCPT it is for
+						   (smtpd_dialog.c) */
 	char			*helo;		/* NULL before HELO/EHLO */
 	char			*sender;	/* NULL before MAIL; "" for <> */
 	enum smtpd_body		 body;		/* MAIL BODY= */
@@ -115,6 +125,9 @@ void	smtpd_session_want_read(struct smtpd_session *);
 void	smtpd_session_close(struct smtpd_session *);
 /* After a commit: read again and process what is buffered.  May free. */
 void	smtpd_session_resume(struct smtpd_session *);
+/* A command answered later (a RCPT after the lookup service's answer):
+ * the session's error limits, then on with the input.  May free. */
+void	smtpd_session_command_done(struct smtpd_session *);
 /* Drop the connection (during a commit the struct lingers, detached). */
 void	smtpd_session_free(struct smtpd_session *);
 
@@ -124,6 +137,10 @@ void	smtpd_dialog_command(struct smtpd_session *, const char *line, size_t);
 /* Forget MAIL, RCPT and any unfinished message (never during a commit,
  * when a worker owns the queue file). */
 void	smtpd_dialog_reset(struct smtpd_session *);
+/* The lookup service's answer for the session's waiting RCPT (account
+ * when found): reply, then on with the input.  May free. */
+void	smtpd_dialog_rcpt_answer(struct smtpd_session *,
+	    enum rcpt_lookup_status, const char *account);
 
 /* smtpd_message.c */
 /* DATA was accepted: create the queue file and answer 354 (or 451). */

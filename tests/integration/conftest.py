@@ -29,7 +29,7 @@ TEST_USERS = ("terntest1", "terntest2")
 TEST_HOME_ROOT = Path("/var/tmp/tern-test-home")
 INSTANCE_ROOT = Path("/var/tmp/tern-test-instances")
 SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq",
-            "bounce")
+            "bounce", "lookup")
 SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Thread)Sanitizer|runtime error:")
 
 
