@@ -10,6 +10,8 @@ tern instance.
   back the same way.
 - Dovecot refuses an unknown user at RCPT: the good recipient of the same
   message is delivered, the other bounced with a notice to the sender.
+- mailbox_transport = lmtp:unix:...: local mail, after tern's aliases,
+  goes to Dovecot over LMTP.
 """
 
 import os
@@ -144,3 +146,33 @@ def test_dovecot_refuses_one_recipient(make_instance, dovecot):
     log = inst.log()
     assert "to=<terntest2@store.example>" in log and "status=sent" in log
     assert re.search(r"to=<nosuchuser@store\.example>, .*dsn=5\.1\.1, status=bounced", log)
+
+
+def test_mailbox_transport_after_aliases(make_instance, dovecot):
+    """mailbox_transport (Postfix's meaning): local mail goes through
+    tern's aliases first, then each account's mailbox to Dovecot over
+    LMTP (deliver logs the hand-over, the LMTP client the delivery)."""
+    from test_local_aliases import set_aliases
+    inst = make_instance(f"mailbox_transport = lmtp:unix:{dovecot.lmtp_socket}\n")
+    set_aliases(inst, "postmaster: root\nstore-alias: terntest2\n")
+    data = message("mailbox-transport-1")
+    assert send(inst, "sender@example.org", ["terntest2@localhost"], data) == {}
+    msgs = wait_for(lambda: imap_messages(dovecot, "terntest2"), timeout=30,
+                    what="Dovecot to store the message")
+    assert len(msgs) == 1 and msgs[0].endswith(data)
+    log = inst.log()
+    assert re.search(r"deliver\[\d+\]: \w+: to=<terntest2@localhost>, relay=local, .*"
+                     r"status=sent .*mailbox=lmtp:unix:", log), log[-3000:]
+    assert re.search(r"lmtp\[\d+\]: \w+: to=<terntest2@localhost>, .*status=sent", log)
+    # An alias: its account's address goes to the store, not the alias's.
+    alias = message("mailbox-transport-2")
+    assert send(inst, "sender@example.org", ["store-alias@localhost"], alias) == {}
+    msgs = wait_for(lambda: len(imap_messages(dovecot, "terntest2")) == 2 and
+                    imap_messages(dovecot, "terntest2"), timeout=30,
+                    what="the alias's copy in Dovecot")
+    assert any(m.endswith(alias) for m in msgs)
+    hostname = inst_hostname(inst.log())
+    assert re.search(rf"lmtp\[\d+\]: \w+: to=<terntest2@{re.escape(hostname)}>, .*status=sent",
+                     inst.log()), inst.log()[-3000:]
+    wait_for(lambda: not any(inst.queue_files(d) for d in ("incoming", "active", "deferred")),
+             what="an empty queue")
