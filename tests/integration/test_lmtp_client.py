@@ -12,21 +12,12 @@ defers the rest, never loses one and never sends one twice.
 import pytest
 
 from fakelmtp import FakeLmtp
-from test_smtp_client import BODY, SmtpDaemon, wire_form
+from test_smtp_client import BODY, make_smtp, wire_form  # noqa: F401 (fixture)
 
 
 @pytest.fixture
-def make_lmtp():
-    made = []
-
-    def make(extra_conf=""):
-        d = SmtpDaemon(extra_conf, service="lmtp").start()
-        made.append(d)
-        return d
-    yield make
-    for d in made:
-        log = d.log()
-        assert d.stop() == 0, f"lmtp did not stop cleanly:\n{log}"
+def make_lmtp(make_smtp):  # noqa: F811
+    return lambda extra_conf="": make_smtp(extra_conf, service="lmtp")
 
 
 @pytest.fixture

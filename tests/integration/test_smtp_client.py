@@ -156,14 +156,14 @@ class SmtpDaemon:
 def make_smtp():
     made = []
 
-    def make(extra_conf=""):
-        d = SmtpDaemon(extra_conf).start()
+    def make(extra_conf="", service="smtp"):
+        d = SmtpDaemon(extra_conf, service).start()
         made.append(d)
         return d
     yield make
     for d in made:
         log = d.log()
-        assert d.stop() == 0, f"smtp did not stop cleanly:\n{log}"
+        assert d.stop() == 0, f"{d.service} did not stop cleanly:\n{log}"
 
 
 class Sink:

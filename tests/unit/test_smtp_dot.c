@@ -159,15 +159,19 @@ static void
 test_nexthop_lmtp(void **state)
 {
 	static const char *bad[] = { "", "unix:", "inet:", "inet:[1.2.3.4]:0",
-	    "[1.2.3.4", "bad domain", "host:", "inet:host:99999", ":24",
-	    "unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
+	    "[1.2.3.4", "bad domain", "host:", "inet:host:99999", ":24" };
 	struct smtp_nexthop nh;
 	struct smtp_addr a[4];
+	char		 longpath[5 + 120 + 1];
 	size_t		 i;
 	int		 n;
 
 	(void)state;
+	/* A path that does not fit in sun_path. */
+	memcpy(longpath, "unix:", 5);
+	memset(longpath + 5, 'a', 120);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(smtp_nexthop_parse_lmtp(longpath, &nh), -1);
 	/* A socket: its path as written, relative to the queue or not. */
 	assert_int_equal(smtp_nexthop_parse_lmtp("unix:private/Dovecot-lmtp",
 	    &nh), 0);
