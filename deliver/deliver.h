@@ -144,6 +144,27 @@ void	local_flush(struct deliver_ctx *);
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
 
+/* local_pass.c: mailbox_transport.  An account's mailbox delivery handed
+ * to that transport's service: local_pass_message() sends items[0..n), all
+ * of one message, in one delivery request and sets (and logs) each res;
+ * a recipient's own mailbox (record) is marked in the queue file when
+ * delivered.  local_pass_parse(): "transport:nexthop" into the service's
+ * socket and the next hop; 0, or -1 if malformed or "local". */
+struct local_pass_item {
+	const struct deliver_msg *msg;
+	int			 j;	/* the recipient in msg->req */
+	char			*addr;	/* as the transport gets it */
+	char			*name;	/* the account: one copy per message */
+	struct deliver_result	*res;
+	int			 record;	/* res is the recipient's own */
+	int			 leader;	/* set by local_pass_message */
+};
+
+void	local_pass_message(struct deliver_ctx *, struct local_pass_item *,
+	    int n);
+int	local_pass_parse(const char *value, char *socket, size_t socketlen,
+	    const char **nexthop);
+
 /* local_world.c: local_expand's callbacks on the real system; init looks
  * default_privs up (-1: no such user, or root) and opens alias_maps. */
 void	local_world_ops(struct deliver_ctx *, struct lx_ops *);

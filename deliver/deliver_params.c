@@ -13,6 +13,8 @@ static const struct config_key deliver_keys[] = {
 	    "/var/spool/mail", 0, 0, NULL, NULL },
 	{ "default_privs", CT_STRING, O(default_privs), "nobody", 0, 0, NULL,
 	    NULL },
+	{ "mailbox_transport", CT_STRING, O(mailbox_transport), "",
+	    CF_EMPTY_OK, 0, NULL, NULL },
 };
 
 const struct config_table deliver_params_table =

@@ -13,6 +13,8 @@ struct deliver_params {
 	char	*mail_spool_directory;	/* default: "/var/spool/mail", for
 					   home_mailbox empty (mbox) */
 	char	*default_privs;		/* default: "nobody": aliases' commands */
+	char	*mailbox_transport;	/* "transport:nexthop" for mailboxes,
+					   default "": deliver's own */
 };
 
 extern const struct config_table deliver_params_table;

@@ -32,6 +32,9 @@
  * which it counts as done, as in Postfix.  Mail from <> (a notice itself)
  * keeps its null sender, so that two owners cannot send notices back and
  * forth.
+ * With mailbox_transport set, a mailbox is not delivered here: after the
+ * aliases and .forward, the account's mailbox is collected for
+ * local_pass.c, which hands each message's to that transport at the flush.
  */
 #include <sys/stat.h>
 
@@ -85,6 +88,8 @@ struct local_batch {
 	int			 nsettled;	/* copy[0..nsettled) flushed */
 	struct local_pending	**pend;		/* expanded recipients */
 	int			 npend, pend_cap;
+	struct local_pass_item	*pass;		/* for mailbox_transport */
+	int			 npass, pass_cap;
 	struct lx_result	*lx;	/* an expansion's targets, reused
 					   (large); NULL until needed */
 };
@@ -116,8 +121,22 @@ local_batch_new(void)
 	b->ncopy = b->copy_cap = b->nsettled = 0;
 	b->pend = NULL;
 	b->npend = b->pend_cap = 0;
+	b->pass = NULL;
+	b->npass = b->pass_cap = 0;
 	b->lx = NULL;
 	return b;
+}
+
+static void
+local_pass_clear(struct local_batch *b)
+{
+	int	 i;
+
+	for (i = 0; i < b->npass; i++) {
+		free(b->pass[i].addr);
+		free(b->pass[i].name);
+	}
+	b->npass = 0;
 }
 
 void
@@ -131,6 +150,8 @@ local_batch_free(struct local_batch *b)
 	for (i = 0; i < b->npend; i++)
 		local_pending_free(b->pend[i]);
 	free(b->pend);
+	local_pass_clear(b);
+	free(b->pass);
 	free(b->lx);
 	free(b);
 }
@@ -282,6 +303,22 @@ local_settle(struct deliver_ctx *ctx, struct local_batch *b)
 	b->npend = 0;
 }
 
+/* The mailboxes collected for mailbox_transport, one request per
+ * message (its items are collected one after the other). */
+static void
+local_pass_flush(struct deliver_ctx *ctx, struct local_batch *b)
+{
+	int	 i, k;
+
+	for (i = 0; i < b->npass; i = k) {
+		for (k = i + 1; k < b->npass && b->pass[k].msg == b->pass[i].msg;
+		    k++)
+			;
+		local_pass_message(ctx, &b->pass[i], k - i);
+	}
+	local_pass_clear(b);
+}
+
 void
 local_flush(struct deliver_ctx *ctx)
 {
@@ -302,6 +339,7 @@ local_flush(struct deliver_ctx *ctx)
 		local_flush_log(ctx, b, user[k], &lr[k]);
 	b->njob = 0;
 	b->nuser = 0;
+	local_pass_flush(ctx, b);
 	local_flush_followers(ctx, b);
 	local_settle(ctx, b);
 }
@@ -435,8 +473,60 @@ local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	local_command_deliver(ctx, msg, rcpt, &t, res);
 }
 
+/* Is account name recipient rcpt's own ("name", or "name+ext" with
+ * recipient_delimiter "+"), not a target of its aliases or .forward? */
+static int
+local_pass_own(const struct deliver_ctx *ctx, const char *rcpt,
+    const char *name)
+{
+	char	 rn[LX_NAME_MAX];
+	size_t	 len = strlen(name);
+	char	 d = ctx->cfg->recipient_delimiter[0];
+
+	if (local_recipient_name(rcpt, rn, sizeof(rn)) < 0 ||
+	    strncmp(rn, name, len) != 0)
+		return 0;
+	return rn[len] == '\0' || (d != '\0' && rn[len] == d);
+}
+
+/* Account name's mailbox for mailbox_transport, under the address the
+ * transport gets: the recipient's own when it is its own mailbox (an
+ * extension kept for the store), else name@myhostname (an alias's
+ * target), as Postfix passes the address its expansion ended at. */
+static void
+local_pass_add(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const char *name, struct deliver_result *res, int record)
+{
+	struct local_batch	*b = ctx->local;
+	struct local_pass_item	*p;
+	struct buf		 addr;
+
+	if (b->npass == b->pass_cap) {
+		b->pass_cap = b->pass_cap ? b->pass_cap * 2 : 16;
+		b->pass = xreallocarray(b->pass, (size_t)b->pass_cap,
+		    sizeof(*b->pass));
+	}
+	buf_init(&addr, 2 * QUEUE_ADDR_MAX);
+	if (local_pass_own(ctx, msg->req->rcpt[j], name))
+		(void)buf_append_str(&addr, msg->req->rcpt[j]);
+	else
+		(void)buf_appendf(&addr, "%s@%s", name, ctx->cfg->myhostname);
+	p = &b->pass[b->npass++];
+	memset(p, 0, sizeof(*p));
+	p->msg = msg;
+	p->j = j;
+	p->addr = xstrdup(buf_str(&addr));
+	p->name = xstrdup(name);
+	p->res = res;
+	p->record = record;
+	buf_free(&addr);
+	deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+	    "internal error: no outcome");
+}
+
 /* Account name's mailbox gets recipient j's message; record: res is the
- * recipient's own outcome (else one target's of several). */
+ * recipient's own outcome (else one target's of several).  Postfix's
+ * order: mailbox_transport, then home_mailbox. */
 static void
 local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const char *name, struct deliver_result *res, int record)
@@ -447,6 +537,12 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	struct local_user	 u;
 	size_t			 len = strlen(mailbox);
 
+	/* For every local name, in passwd or not, as in Postfix: the
+	 * transport (Dovecot) knows its users. */
+	if (ctx->par->mailbox_transport[0] != '\0') {
+		local_pass_add(ctx, msg, j, name, res, record);
+		return;
+	}
 	if (local_user_resolve(name, local_lookup_cached, ctx->local, &u,
 	    res) < 0) {
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);

@@ -8,11 +8,14 @@
 # integration test starts as a private cluster) and db5.3-util (db5.3_dump,
 # which reads back the .db files ternmap builds) are for the tests, and so
 # is tzdata (a time zone the chrooted smtpd must have read before its chroot).
+# dovecot-imapd and dovecot-lmtpd are the real mail store of the tests
+# (tests/integration/dovecot.py starts a private one); the system's dovecot
+# service is stopped and disabled after the install.
 set -u
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
 libevent-dev libunbound-dev libcmocka-dev libpq-dev unbound swaks python3 python3-pytest
 python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd s-nail pflogsumm
-tzdata"
+tzdata dovecot-imapd dovecot-lmtpd"
 
 missing=""
 for p in $PKGS; do
@@ -43,4 +46,17 @@ if [ "$rc" -ne 0 ]; then
 	echo "deps: apt-get failed (exit $rc)" >&2
 	exit 1
 fi
+# Tests start their own Dovecot on loopback ports: the system's must not
+# run, now or after a reboot (policy-rc.d kept it from starting here, but
+# not from being enabled).
+case " $missing " in
+*" dovecot-"*)
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now dovecot >/dev/null 2>&1 || true
+	else
+		invoke-rc.d dovecot stop >/dev/null 2>&1 || true
+		update-rc.d dovecot disable >/dev/null 2>&1 || true
+	fi
+	;;
+esac
 exit 0

@@ -85,6 +85,7 @@ deliver     unix   private/deliver      $deliver_user   n       4      deliver
 resolver    unix   private/resolver     -      n       1      resolver
 anvil       unix   private/anvil        -      n       1      anvil
 smtp        unix   private/smtp         -      n       2      smtp
+lmtp        unix   private/lmtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
 showq       unix   public/showq         -      n       1      showq
 bounce      unix   private/bounce       -      n       1      bounce

@@ -91,6 +91,8 @@ void	qmgr_text_safe(char *dst, size_t dstlen, const char *src);
 #define QMGR_TRANSPORT_LOCAL	"local"	/* deliver(8), private/deliver */
 #define QMGR_TRANSPORT_SMTP	"smtp"	/* the SMTP client, QMGR_SMTP_SOCKET */
 #define QMGR_SMTP_SOCKET	"private/smtp"
+#define QMGR_TRANSPORT_LMTP	"lmtp"	/* the LMTP client, QMGR_LMTP_SOCKET */
+#define QMGR_LMTP_SOCKET	"private/lmtp"
 #define QMGR_TRANSPORT_ERROR	"error"	/* internal: bounce, no agent */
 #define QMGR_TRANSPORT_RETRY	"retry"	/* internal: defer, no agent */
 #define QMGR_TRANSPORT_DISCARD	"discard" /* internal: delivered nowhere */

@@ -21,6 +21,8 @@ struct qmgr_params {
 	int	 default_process_limit;	/* smtp connections in all, 100 */
 	int	 smtp_destination_concurrency_limit; /* per next hop, 20 */
 	int	 smtp_destination_recipient_limit; /* per request, 50 */
+	int	 lmtp_destination_concurrency_limit; /* the same for lmtp, 20 */
+	int	 lmtp_destination_recipient_limit; /* 50 */
 	int	 qmgr_message_active_limit;	/* messages in memory, 20000 */
 	int	 qmgr_message_recipient_limit;	/* recipients of loaded
 						   messages; dead

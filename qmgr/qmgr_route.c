@@ -14,7 +14,8 @@
  *
  * A transport_maps value is "transport:nexthop" as in transport(5):
  * "smtp:[host]:port", "smtp:host", "smtp:" (next hop: the domain), ":host"
- * (the default transport, smtp), "local:", "error:5.x.y text" (bounce,
+ * (the default transport, smtp), "lmtp:unix:/path" and "lmtp:host:port"
+ * (checked by the LMTP client), "local:", "error:5.x.y text" (bounce,
  * or defer with a 4.x.y status), "retry:4.x.y text" (defer) and
  * "discard:text" (delivered to nowhere).  Every address gets an answer:
  * one that cannot be routed goes to the internal "error" transport with
@@ -24,6 +25,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "map.h"
@@ -46,10 +48,13 @@ route_error(struct qmgr_route *r, const char *transport, const char *dsn,
 	snprintf(r->text, sizeof(r->text), fmt, arg);
 }
 
-/* The next hop names a destination queue: one spelling per domain. */
+/* The next hop names a destination queue: one spelling per domain.  Not
+ * an LMTP socket's path ("unix:/path"), which is case-sensitive. */
 static void
 route_lower(char *s)
 {
+	if (strncasecmp(s, "unix:", 5) == 0)
+		return;
 	for (; *s != '\0'; s++)
 		*s = (char)tolower((unsigned char)*s);
 }

@@ -99,8 +99,10 @@ transport_add(struct qmgr *q, const char *name, const char *socket,
  * destination beyond its pool: every local domain is one machine.  The
  * SMTP client has default_process_limit connections in all,
  * smtp_destination_concurrency_limit per next hop and
- * smtp_destination_recipient_limit recipients per request; pickup and
- * notifications are not transports (they feed the queue or read it).
+ * smtp_destination_recipient_limit recipients per request; the LMTP
+ * client (the same program as service "lmtp") the same with its lmtp_*
+ * limits; pickup and notifications are not transports (they feed the
+ * queue or read it).
  */
 void
 qmgr_transport_init(struct qmgr *q)
@@ -114,6 +116,11 @@ qmgr_transport_init(struct qmgr *q)
 	    q->par->default_process_limit,
 	    q->par->smtp_destination_concurrency_limit);
 	t->rcpt_limit = q->par->smtp_destination_recipient_limit;
+	t->may_die = 1;
+	t = transport_add(q, QMGR_TRANSPORT_LMTP, QMGR_LMTP_SOCKET,
+	    q->par->default_process_limit,
+	    q->par->lmtp_destination_concurrency_limit);
+	t->rcpt_limit = q->par->lmtp_destination_recipient_limit;
 	t->may_die = 1;
 }
 

@@ -63,6 +63,7 @@ struct smtp {
 	struct map_list		*tls_policy;	/* smtp_tls_policy_maps */
 	struct smtp_session	*sessions;	/* every session, for the end */
 	int			 stopping;	/* shutting down: abandon all */
+	int			 lmtp;		/* service "lmtp": RFC 2033 */
 };
 
 /* ---- smtp_reply.c: one SMTP reply, line by line --------------------- */
@@ -109,27 +110,43 @@ size_t	smtp_dot_finish(struct smtp_dot *, char *out);
 
 /* ---- smtp_nexthop.c ------------------------------------------------- */
 
+#define SMTP_LMTP_PORT	24	/* LMTP's own port (RFC 2033 section 5) */
+
 struct smtp_nexthop {
-	char	 host[DELIVER_NEXTHOP_MAX + 1];	/* domain, or address literal */
+	char	 host[DELIVER_NEXTHOP_MAX + 1];	/* domain, address literal, or
+						   socket path */
 	int	 port;
-	int	 literal;	/* "[...]": no MX lookup */
+	int	 literal;	/* "[...]", or any LMTP next hop: no MX lookup */
+	int	 unix_path;	/* LMTP "unix:path": host is the path */
+	int	 lmtp;		/* parsed as an LMTP next hop */
 };
 
 /* Parse "domain", "domain:port", "[host]" or "[host]:port".  0 or -1. */
 int	smtp_nexthop_parse(const char *s, struct smtp_nexthop *);
+/* An LMTP next hop: "unix:path" (a path relative to the queue directory
+ * or absolute, shorter than sun_path), or "[inet:]host[:port]" as above
+ * with port 24 by default and never an MX lookup.  0 or -1. */
+int	smtp_nexthop_parse_lmtp(const char *s, struct smtp_nexthop *);
 
 /* One address to try, with the host name it belongs to. */
 struct smtp_addr {
 	struct sockaddr_storage	 sa;
 	socklen_t		 salen;
 	char			 host[256];	/* MX host name or literal */
-	char			 ip[64];	/* printable address */
+	char			 ip[128];	/* printable address, or the
+						   UNIX socket's path */
 };
 
 /* Append the addresses listed in text ("addr addr ...", as the resolver
  * gives them) for host to a[*n..max).  The number appended. */
 int	smtp_addr_add_list(struct smtp_addr *a, int *n, int max,
 	    const char *host, const char *text, int port);
+/* The addresses of a next hop that needs no MX lookup (nh->literal):
+ * its socket (host myhostname, ip the path), the address literal, or for
+ * LMTP's "localhost" 127.0.0.1 and ::1.  The number appended to a[*n..max); 0
+ * when the host is none of these (a host name: not supported yet). */
+int	smtp_nexthop_addrs(const struct smtp_nexthop *, const char *myhostname,
+	    struct smtp_addr *a, int *n, int max);
 /* Is this address one of this machine's own (bound to an interface)? */
 int	smtp_addr_is_local(const struct smtp_addr *);
 

@@ -1,11 +1,13 @@
 /*
  * smtp_nexthop - where a delivery goes: the next hop qmgr names (a domain
- * for an MX lookup, or "[address]" / "[address]:port" for none) and the
+ * for an MX lookup, or "[address]" / "[address]:port" for none; for LMTP
+ * also "unix:/path" and "inet:host:port", never an MX lookup) and the
  * list of addresses a session tries in turn.  The next hop comes from
  * qmgr's routing (transport_maps, relayhost), so it is checked, not
  * trusted: a malformed one is refused, never guessed at.
  */
 #include <sys/types.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -33,14 +35,16 @@ nexthop_port(const char *s, int *port)
 	return 0;
 }
 
-int
-smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh)
+/* "domain", "domain:port", "[host]" or "[host]:port"; port defport
+ * when none is given. */
+static int
+nexthop_parse(const char *s, struct smtp_nexthop *nh, int defport)
 {
 	const char	*close, *colon;
 	size_t		 len;
 
 	memset(nh, 0, sizeof(*nh));
-	nh->port = 25;
+	nh->port = defport;
 	if (s == NULL || *s == '\0')
 		return -1;
 	if (*s == '[') {
@@ -65,6 +69,40 @@ smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh)
 	if (!addr_valid_domain(nh->host, len))
 		return -1;
 	return colon != NULL ? nexthop_port(colon + 1, &nh->port) : 0;
+}
+
+int
+smtp_nexthop_parse(const char *s, struct smtp_nexthop *nh)
+{
+	return nexthop_parse(s, nh, 25);
+}
+
+int
+smtp_nexthop_parse_lmtp(const char *s, struct smtp_nexthop *nh)
+{
+	struct sockaddr_un	 sun;
+	size_t			 len;
+
+	if (s != NULL && strncmp(s, "unix:", 5) == 0) {
+		memset(nh, 0, sizeof(*nh));
+		len = strlen(s + 5);
+		if (len == 0 || len >= sizeof(sun.sun_path) ||
+		    len >= sizeof(nh->host))
+			return -1;
+		memcpy(nh->host, s + 5, len + 1);
+		nh->unix_path = 1;
+		nh->literal = 1;
+		nh->lmtp = 1;
+		return 0;
+	}
+	if (s != NULL && strncmp(s, "inet:", 5) == 0)
+		s += 5;
+	if (nexthop_parse(s, nh, SMTP_LMTP_PORT) < 0)
+		return -1;
+	/* RFC 2033 section 5: LMTP is not for the MX set of a domain. */
+	nh->literal = 1;
+	nh->lmtp = 1;
+	return 0;
 }
 
 /* One address in text form; 0, or -1 if it is not an IP address. */
@@ -120,6 +158,36 @@ smtp_addr_add_list(struct smtp_addr *a, int *n, int max, const char *host,
 		p = e;
 	}
 	return added;
+}
+
+int
+smtp_nexthop_addrs(const struct smtp_nexthop *nh, const char *myhostname,
+    struct smtp_addr *a, int *n, int max)
+{
+	struct sockaddr_un	*sun;
+	size_t			 len = strlen(nh->host);
+
+	if (nh->unix_path) {
+		if (*n >= max)
+			return 0;
+		sun = (struct sockaddr_un *)&a[*n].sa;
+		if (len >= sizeof(sun->sun_path) || len >= sizeof(a[*n].ip))
+			return 0;
+		memset(&a[*n], 0, sizeof(a[*n]));
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, nh->host, len + 1);
+		a[*n].salen = sizeof(*sun);
+		/* Postfix's form: "myhostname[socket path]". */
+		snprintf(a[*n].host, sizeof(a[*n].host), "%s", myhostname);
+		memcpy(a[*n].ip, nh->host, len + 1);
+		(*n)++;
+		return 1;
+	}
+	/* No DNS for a name that means this machine. */
+	if (nh->lmtp && strcasecmp(nh->host, "localhost") == 0)
+		return smtp_addr_add_list(a, n, max, nh->host, "127.0.0.1 ::1",
+		    nh->port);
+	return smtp_addr_add_list(a, n, max, nh->host, nh->host, nh->port);
 }
 
 int

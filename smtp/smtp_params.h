@@ -42,6 +42,20 @@ struct smtp_params {
 					   session, default 0: no limit */
 	int	 smtp_connection_reuse_time_limit; /* session age after which
 					   it is not reused, 300s */
+	/* The LMTP client's keys (the same program as service "lmtp"): they
+	 * stand in for the smtp_* ones above (smtp.c). */
+	int	 lmtp_connect_timeout;	/* default 0: the system's */
+	int	 lmtp_lhlo_timeout;	/* greeting and LHLO, default 300 */
+	int	 lmtp_mail_timeout;	/* default 300 */
+	int	 lmtp_rcpt_timeout;	/* default 300 */
+	int	 lmtp_data_init_timeout; /* reply to DATA, default 120 */
+	int	 lmtp_data_xfer_timeout; /* each write of the message, 180 */
+	int	 lmtp_data_done_timeout; /* each reply to the final dot, 600 */
+	int	 lmtp_quit_timeout;	/* default 300 */
+	int	 lmtp_rset_timeout;	/* default 20 */
+	char	*lmtp_lhlo_name;	/* default: $myhostname */
+	char	*lmtp_bind_address;	/* IPv4 source address, default "" */
+	char	*lmtp_bind_address6;	/* IPv6 source address, default "" */
 };
 
 extern const struct config_table smtp_params_table;

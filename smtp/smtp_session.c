@@ -26,6 +26,14 @@
  * already" and not sent; each recipient the next hop accepted is recorded
  * after the 2xx to the final dot and before the reply to qmgr, and a
  * session whose final dot is out when its qmgr goes finishes to record it.
+ *
+ * LMTP (RFC 2033; the same program as service "lmtp", s->lmtp): LHLO
+ * instead of EHLO (no HELO fall-back), no STARTTLS, no MX lookup (the next
+ * hop is "unix:path" or an address, smtp_nexthop.c), no connection reuse;
+ * and after the final dot one reply per accepted RCPT, in RCPT order, each
+ * the outcome of its recipient alone, recorded in the queue file as it
+ * comes.  A connection lost after some of them leaves the recipients
+ * without a reply deferred: those with a 2xx are delivered and marked.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -127,6 +135,8 @@ struct smtp_session {
 	int			 ndone;		/* delivered at an earlier try */
 	int			*todo;		/* the others: RCPT k is todo[k-1] */
 	int			 ntodo;
+	int			*acc;		/* accepted, in RCPT order (LMTP) */
+	int			 ndot;		/* of them answered after the dot */
 };
 
 static void	sess_next_addr(struct smtp_session *);
@@ -134,6 +144,15 @@ static void	sess_begin(struct smtp_session *);
 static void	sess_reuse_failed(struct smtp_session *);
 static void	sess_finish(struct smtp_session *);
 static void	sess_free(struct smtp_session *);
+
+/* What the session was doing in state st, for a failure's text. */
+static const char *
+sess_what(const struct smtp_session *ss, enum sess_state st)
+{
+	if (ss->s->lmtp && st == S_EHLO)
+		return "performing the LHLO handshake";
+	return state_what[st];
+}
 
 /* The address the session talks to: a cached session's, or the one
  * tried now. */
@@ -323,12 +342,12 @@ sess_lost(struct smtp_session *ss, int timeout)
 		sess_host_failed(ss, DELIVER_DEFER, "4.4.2",
 		    "%s with %s[%s] while %s", timeout ? "conversation timed "
 		    "out" : "lost connection", a->host, a->ip,
-		    state_what[ss->state]);
+		    sess_what(ss, ss->state));
 		return;
 	}
 	result_set(&r, DELIVER_DEFER, "4.4.2", "%s with %s[%s] while %s",
 	    timeout ? "conversation timed out" : "lost connection", a->host,
-	    a->ip, state_what[ss->state]);
+	    a->ip, sess_what(ss, ss->state));
 	outcome_rest(ss, &r);
 	sess_close(ss);
 	sess_finish(ss);
@@ -355,7 +374,7 @@ sess_connect(struct smtp_session *ss)
 		return;
 	}
 	bind_to = a->sa.ss_family == AF_INET ? c->smtp_bind_address :
-	    c->smtp_bind_address6;
+	    a->sa.ss_family == AF_INET6 ? c->smtp_bind_address6 : NULL;
 	if (bind_to != NULL && bind_to[0] != '\0') {
 		memset(&b, 0, sizeof(b));
 		b.ss_family = a->sa.ss_family;
@@ -539,6 +558,7 @@ sess_transaction(struct smtp_session *ss)
 	ss->nsent = ss->nreplied = 0;
 	ss->mail_failed = 0;
 	ss->naccepted = 0;
+	ss->ndot = 0;
 	sess_state(ss, S_ENVELOPE);
 	if (ss->pipelining)
 		for (k = 0; k < ss->ncmd; k++)
@@ -653,7 +673,7 @@ sess_envelope_reply(struct smtp_session *ss)
 	} else if (k <= ss->ntodo) {
 		if (!ss->mail_failed) {
 			if (rp->code / 100 == 2)
-				ss->naccepted++;
+				ss->acc[ss->naccepted++] = ss->todo[k - 1];
 			else {
 				result_from_reply(ss, &r, rp, "RCPT TO");
 				outcome_one(ss, ss->todo[k - 1], &r);
@@ -792,56 +812,75 @@ sess_rset_reply(struct smtp_session *ss)
 		sess_reuse_failed(ss);
 }
 
-/* The next hop has taken the message for every recipient still open:
- * record each in the queue file before qmgr hears of it (queue_mark.h). */
+/* The next hop has taken the message for recipient i: record it in the
+ * queue file before qmgr hears of it (queue_mark.h). */
 static void
-sess_record(struct smtp_session *ss)
+rcpt_record(struct smtp_session *ss, int i)
 {
-	int	 i;
-
-	for (i = 0; i < ss->nrcpt; i++)
-		if (ss->res[i].status == DELIVER_OK && ss->fd >= 0)
-			(void)queue_mark_delivered(ss->fd, &ss->env, ss->id,
-			    ss->qrcpt, i);
+	if (ss->res[i].status == DELIVER_OK && ss->fd >= 0)
+		(void)queue_mark_delivered(ss->fd, &ss->env, ss->id, ss->qrcpt,
+		    i);
 }
 
 /* RFC 3461 section 4.2: a next hop that offers DSN got NOTIFY passed on
  * and takes on the notices ("passed": qmgr sends none); one that does not
  * sends no success notice, so a recipient that asked for NOTIFY=SUCCESS
- * is "relayed", and qmgr says so itself. */
+ * is "relayed", and qmgr says so itself.  An LMTP server without DSN is
+ * the mail store: the message is delivered, not relayed. */
 static void
-sess_relayed(struct smtp_session *ss)
+rcpt_action(struct smtp_session *ss, int i)
 {
-	int	 i;
+	if (ss->res[i].status != DELIVER_OK)
+		return;
+	if (ss->dsn)
+		ss->res[i].action = DELIVER_ACTION_PASSED;
+	else if (!ss->s->lmtp && ss->qrcpt[i] >= 0 &&
+	    (ss->env.rcpt[ss->qrcpt[i]].notify & QUEUE_NOTIFY_SUCCESS))
+		ss->res[i].action = DELIVER_ACTION_RELAYED;
+}
 
-	for (i = 0; i < ss->nrcpt; i++) {
-		if (ss->res[i].status != DELIVER_OK)
-			continue;
-		if (ss->dsn)
-			ss->res[i].action = DELIVER_ACTION_PASSED;
-		else if (ss->qrcpt[i] >= 0 &&
-		    (ss->env.rcpt[ss->qrcpt[i]].notify &
-		    QUEUE_NOTIFY_SUCCESS))
-			ss->res[i].action = DELIVER_ACTION_RELAYED;
+/* RFC 2033 section 4.2: after the final dot, one reply for each accepted
+ * RCPT in turn, the outcome of that recipient alone, recorded at once. */
+static void
+sess_lmtp_dot_reply(struct smtp_session *ss)
+{
+	int	 i = ss->acc[ss->ndot++];
+
+	result_from_reply(ss, &ss->res[i], &ss->reply, "end of DATA");
+	ss->final[i] = 1;
+	rcpt_action(ss, i);
+	rcpt_record(ss, i);
+	if (ss->ndot < ss->naccepted) {
+		sess_state(ss, S_DOT);	/* the next reply, its own time-out */
+		return;
 	}
+	sess_quit(ss);
 }
 
 static void
 sess_dot_reply(struct smtp_session *ss)
 {
 	struct smtp_result	 r;
+	int			 i;
 
 	if (ss->reply.code / 100 == 2 && (ss->state == S_BODY ||
 	    sess_output_pending(ss))) {
 		sess_premature(ss, "end of DATA");
 		return;
 	}
+	/* An LMTP reply before our dot is out is the server giving up on
+	 * the whole message (below), as in SMTP. */
+	if (ss->s->lmtp && ss->state == S_DOT && !sess_output_pending(ss)) {
+		sess_lmtp_dot_reply(ss);
+		return;
+	}
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
 	outcome_rest(ss, &r);
-	if (r.status == DELIVER_OK) {
-		sess_relayed(ss);
-		sess_record(ss);
-	}
+	if (r.status == DELIVER_OK)
+		for (i = 0; i < ss->nrcpt; i++) {
+			rcpt_action(ss, i);
+			rcpt_record(ss, i);
+		}
 	if (sess_may_park(ss)) {
 		sess_park(ss);
 		sess_finish(ss);
@@ -893,7 +932,7 @@ sess_ehlo_reply(struct smtp_session *ss)
 	const struct smtp_reply	*rp = &ss->reply;
 
 	if (rp->code / 100 != 2) {
-		if (ss->state == S_EHLO && !ss->tls) {
+		if (ss->state == S_EHLO && !ss->tls && !ss->s->lmtp) {
 			sess_send(ss, "HELO %s", ss->s->par->smtp_helo_name);
 			sess_state(ss, S_HELO);
 			return;
@@ -1030,11 +1069,25 @@ sess_greeting(struct smtp_session *ss)
 		    a->host, a->ip, rp->code, rp->text);
 		return;
 	}
-	sess_send(ss, "EHLO %s", ss->s->par->smtp_helo_name);
+	sess_send(ss, "%s %s", ss->s->lmtp ? "LHLO" : "EHLO",
+	    ss->s->par->smtp_helo_name);
 	sess_state(ss, S_EHLO);
 }
 
 /* ---- events --------------------------------------------------------- */
+
+/* "host[address]:port", or "host[socket path]" (Postfix's relay=). */
+static const char *
+sess_relay(struct smtp_session *ss, char *out, size_t len)
+{
+	const struct smtp_addr	*a = sess_addr(ss);
+
+	if (a->sa.ss_family == AF_UNIX)
+		snprintf(out, len, "%s[%s]", a->host, a->ip);
+	else
+		snprintf(out, len, "%s[%s]:%d", a->host, a->ip, ss->nh.port);
+	return out;
+}
 
 /* One complete reply in the current state. */
 static void
@@ -1127,7 +1180,7 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct smtp_session	*ss = arg;
 	const struct smtp_addr	*a = sess_addr(ss);
 	unsigned long		 e;
-	char			 err[256] = "handshake failed";
+	char			 err[256] = "handshake failed", relay[400];
 	long			 vr;
 
 	(void)bev;
@@ -1155,7 +1208,7 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (ss->state == S_CONNECT) {
 		sess_host_failed(ss, DELIVER_DEFER, "4.4.1", "connect to "
-		    "%s[%s]:%d: %s", a->host, a->ip, ss->nh.port,
+		    "%s: %s", sess_relay(ss, relay, sizeof(relay)),
 		    (what & BEV_EVENT_TIMEOUT) ? "connection timed out" :
 		    strerror(EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() :
 		    ECONNREFUSED));
@@ -1197,6 +1250,7 @@ sess_free(struct smtp_session *ss)
 	free(ss->res);
 	free(ss->final);
 	free(ss->todo);
+	free(ss->acc);
 	free(ss->id);
 	free(ss->sender);
 	ss->s->nsessions--;
@@ -1215,8 +1269,7 @@ sess_log(struct smtp_session *ss)
 	int	 i;
 
 	if (ss->reused || ss->cur < ss->naddr)
-		snprintf(relay, sizeof(relay), "%s[%s]:%d",
-		    sess_addr(ss)->host, sess_addr(ss)->ip, ss->nh.port);
+		(void)sess_relay(ss, relay, sizeof(relay));
 	/* Postfix's order (relay, conn_use, delay, dsn, status): pflogsumm
 	 * parses it. */
 	queue_id_delay(ss->id, delay, sizeof(delay));
@@ -1372,6 +1425,7 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->res = xcalloc((size_t)rq->nrcpt, sizeof(*ss->res));
 	ss->final = xcalloc((size_t)rq->nrcpt, sizeof(*ss->final));
 	ss->todo = xcalloc((size_t)rq->nrcpt, sizeof(*ss->todo));
+	ss->acc = xcalloc((size_t)rq->nrcpt, sizeof(*ss->acc));
 	for (i = 0; i < rq->nrcpt; i++)
 		ss->rcpt[i] = xstrdup(rq->rcpt[i]);
 	result_set(&ss->last, DELIVER_DEFER, "4.4.1", "no address to try");
@@ -1380,19 +1434,21 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 		ss->qrcpt[i] = -1;
 	if (sess_open_queue_file(ss, rq) < 0)
 		ss->nh.host[0] = '\0';
-	else if (smtp_nexthop_parse(rq->nexthop, &ss->nh) < 0) {
+	else if ((s->lmtp ? smtp_nexthop_parse_lmtp(rq->nexthop, &ss->nh) :
+	    smtp_nexthop_parse(rq->nexthop, &ss->nh)) < 0) {
 		result_set(&ss->last, DELIVER_DEFER, "4.3.5", "bad next hop "
 		    "\"%s\"", rq->nexthop);
 		ss->nh.host[0] = '\0';
-	} else if ((ss->tls_level = smtp_policy_level(s, rq->nexthop, &ss->nh,
-	    &ss->last)) < 0)
+	} else if (!s->lmtp && (ss->tls_level = smtp_policy_level(s,
+	    rq->nexthop, &ss->nh, &ss->last)) < 0)
 		ss->nh.host[0] = '\0';
 	else if (ss->nh.literal) {
-		if (smtp_addr_add_list(ss->addr, &ss->naddr, SMTP_ADDR_MAX,
-		    ss->nh.host, ss->nh.host, ss->nh.port) == 0)
+		if (smtp_nexthop_addrs(&ss->nh, s->cfg->myhostname, ss->addr,
+		    &ss->naddr, SMTP_ADDR_MAX) == 0)
 			result_set(&ss->last, DELIVER_DEFER, "4.3.5", "next hop "
-			    "[%s] is not an IP address (host names in brackets "
-			    "are not supported yet)", ss->nh.host);
+			    "[%s] is not an IP address (host names %s are not "
+			    "supported yet)", ss->nh.host, s->lmtp ?
+			    "other than localhost" : "in brackets");
 	}
 	ss->later = event_new(s->base, -1, 0, sess_later_cb, ss);
 	if (ss->later == NULL || event_add(ss->later, &now) < 0)

@@ -28,8 +28,8 @@ INSTANCE_SH = REPO / "mk" / "instance.sh"
 TEST_USERS = ("terntest1", "terntest2")
 TEST_HOME_ROOT = Path("/var/tmp/tern-test-home")
 INSTANCE_ROOT = Path("/var/tmp/tern-test-instances")
-SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq",
-            "bounce", "lookup")
+SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "lmtp", "pickup",
+            "showq", "bounce", "lookup")
 SANITIZER_RE = re.compile(r"(Address|Leak|UndefinedBehavior|Thread)Sanitizer|runtime error:")
 
 

@@ -43,6 +43,8 @@ PROCESSES = {
               {"null", "log", "listen:own", "eventpoll", "pipe", "connected"}),
     "smtp": ("mail_owner", "mail_owner", "none",
              {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
+    "lmtp": ("mail_owner", "mail_owner", "none",
+             {"null", "log", "listen:own", "eventpoll", "pipe", "queue", "connected"}),
     "pickup": ("mail_owner", "mail_owner", "none",
                {"null", "log", "listen:own", "inotify", "queue", "connected"}),
     "showq": ("mail_owner", "mail_owner", "none",

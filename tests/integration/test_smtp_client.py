@@ -63,12 +63,13 @@ def wire_form(body):
 class SmtpDaemon:
     """One smtp process with its own tern.conf, queue directory, socket."""
 
-    def __init__(self, extra_conf=""):
+    def __init__(self, extra_conf="", service="smtp"):
         self.dir = Path(tempfile.mkdtemp(prefix="tern-smtp-"))
         self.dir.chmod(0o755)
         (self.dir / "active").mkdir(mode=0o700)
         (self.dir / "private").mkdir(mode=0o700)
-        self.sock_path = self.dir / "private" / "smtp"
+        self.service = service      # "lmtp": the same program as the LMTP client
+        self.sock_path = self.dir / "private" / service
         self.conf = self.dir / "tern.conf"
         self.logfile = self.dir / "smtp.log"
         self.conf.write_text(f"queue_directory = {self.dir}\n"
@@ -90,7 +91,7 @@ class SmtpDaemon:
             else:
                 os.set_inheritable(LISTEN_FD, True)
 
-        args = [str(SMTP), "-c", str(self.conf), "-s", "smtp",
+        args = [str(SMTP), "-c", str(self.conf), "-s", self.service,
                 "-u", getpass.getuser(), "-f", "-l", "-v"]
         with open(self.logfile, "ab") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
@@ -155,14 +156,14 @@ class SmtpDaemon:
 def make_smtp():
     made = []
 
-    def make(extra_conf=""):
-        d = SmtpDaemon(extra_conf).start()
+    def make(extra_conf="", service="smtp"):
+        d = SmtpDaemon(extra_conf, service).start()
         made.append(d)
         return d
     yield make
     for d in made:
         log = d.log()
-        assert d.stop() == 0, f"smtp did not stop cleanly:\n{log}"
+        assert d.stop() == 0, f"{d.service} did not stop cleanly:\n{log}"
 
 
 class Sink:

@@ -227,6 +227,9 @@ test_route_transport_maps(void **state)
 	    "hole.example       discard:into the void\n"
 	    "hole2.example      discard:\n"
 	    "lmtp.example       lmtp:[lmtp.example]:24\n"
+	    "sock.example       lmtp:unix:/run/Dovecot/LMTP\n"
+	    "inet.example       lmtp:inet:LocalHost:24\n"
+	    "other-t.example    relay:[hop.example]\n"
 	    "badname.example    Bad!Name:x\n"
 	    "badhop.example     smtp:a\x7f" "b\n"
 	    "localhost          smtp:[stolen.example]\n"
@@ -266,9 +269,16 @@ test_route_transport_maps(void **state)
 	    "into the void");
 	expect_mapped(conf, "u@hole2.example", "discard", "", NULL,
 	    "discarded");
+	expect_mapped(conf, "u@lmtp.example", "lmtp", "[lmtp.example]:24",
+	    NULL, NULL);
+	/* A socket's path keeps its case; a host name does not. */
+	expect_mapped(conf, "u@sock.example", "lmtp",
+	    "unix:/run/Dovecot/LMTP", NULL, NULL);
+	expect_mapped(conf, "u@inet.example", "lmtp", "inet:localhost:24",
+	    NULL, NULL);
 	/* A transport qmgr does not know is routed; the message code
 	 * defers it. */
-	expect_mapped(conf, "u@lmtp.example", "lmtp", "[lmtp.example]:24",
+	expect_mapped(conf, "u@other-t.example", "relay", "[hop.example]",
 	    NULL, NULL);
 	expect_mapped(conf, "u@badname.example", "retry", "", "4.3.5", NULL);
 	expect_mapped(conf, "u@badhop.example", "retry", "", "4.3.5", NULL);

@@ -156,6 +156,64 @@ test_nexthop(void **state)
 }
 
 static void
+test_nexthop_lmtp(void **state)
+{
+	static const char *bad[] = { "", "unix:", "inet:", "inet:[1.2.3.4]:0",
+	    "[1.2.3.4", "bad domain", "host:", "inet:host:99999", ":24" };
+	struct smtp_nexthop nh;
+	struct smtp_addr a[4];
+	char		 longpath[5 + 120 + 1];
+	size_t		 i;
+	int		 n;
+
+	(void)state;
+	/* A path that does not fit in sun_path. */
+	memcpy(longpath, "unix:", 5);
+	memset(longpath + 5, 'a', 120);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(smtp_nexthop_parse_lmtp(longpath, &nh), -1);
+	/* A socket: its path as written, relative to the queue or not. */
+	assert_int_equal(smtp_nexthop_parse_lmtp("unix:private/Dovecot-lmtp",
+	    &nh), 0);
+	assert_string_equal(nh.host, "private/Dovecot-lmtp");
+	assert_int_equal(nh.unix_path, 1);
+	assert_int_equal(nh.literal, 1);
+	n = 0;
+	assert_int_equal(smtp_nexthop_addrs(&nh, "mail.example", a, &n, 4), 1);
+	assert_int_equal(a[0].sa.ss_family, AF_UNIX);
+	assert_string_equal(a[0].host, "mail.example");
+	assert_string_equal(a[0].ip, "private/Dovecot-lmtp");
+	/* TCP: port 24 unless given, never an MX lookup. */
+	assert_int_equal(smtp_nexthop_parse_lmtp("[192.0.2.1]", &nh), 0);
+	assert_int_equal(nh.port, 24);
+	assert_int_equal(nh.literal, 1);
+	assert_int_equal(nh.unix_path, 0);
+	assert_int_equal(smtp_nexthop_parse_lmtp("inet:192.0.2.1:2424", &nh),
+	    0);
+	assert_string_equal(nh.host, "192.0.2.1");
+	assert_int_equal(nh.port, 2424);
+	n = 0;
+	assert_int_equal(smtp_nexthop_addrs(&nh, "m", a, &n, 4), 1);
+	assert_string_equal(a[0].ip, "192.0.2.1");
+	assert_int_equal(smtp_nexthop_parse_lmtp("localhost:2424", &nh), 0);
+	n = 0;
+	assert_int_equal(smtp_nexthop_addrs(&nh, "m", a, &n, 4), 2);
+	assert_string_equal(a[0].ip, "127.0.0.1");
+	assert_string_equal(a[1].ip, "::1");
+	/* Another host name would need a lookup: none yet. */
+	assert_int_equal(smtp_nexthop_parse_lmtp("store.example", &nh), 0);
+	n = 0;
+	assert_int_equal(smtp_nexthop_addrs(&nh, "m", a, &n, 4), 0);
+	/* SMTP's "[localhost]" is no address (unchanged). */
+	assert_int_equal(smtp_nexthop_parse("[localhost]", &nh), 0);
+	n = 0;
+	assert_int_equal(smtp_nexthop_addrs(&nh, "m", a, &n, 4), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (smtp_nexthop_parse_lmtp(bad[i], &nh) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void
 test_addr_list(void **state)
 {
 	struct smtp_addr a[3];
@@ -178,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_random_chunking),
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_nexthop),
+		cmocka_unit_test(test_nexthop_lmtp),
 		cmocka_unit_test(test_addr_list),
 	};
 
