@@ -264,16 +264,22 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 		env->size_off = w->size_off = check.size_off;
 		queue_envelope_free(&check);
 	}
-	if (io_write_all(w->fd, head, len) < 0) {
+	/* Kept in the buffer when it fits: a message that does too is then
+	 * written, header and finished size included, with one write(2) at
+	 * sync. */
+	if (len <= sizeof(w->wbuf)) {
+		memcpy(w->wbuf, head, len);
+		w->pending = len;
+	} else if (io_write_all(w->fd, head, len) < 0) {
 		int saved = errno;
 
 		free(head);
 		queue_writer_abort(w);
 		errno = saved;
 		return -1;
-	}
+	} else
+		w->size = (off_t)len;
 	free(head);
-	w->size = (off_t)len;
 	return 0;
 }
 
@@ -315,6 +321,28 @@ queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 	return 0;
 }
 
+/* The whole file is still in wbuf: cut a longer reused file to this
+ * length first, then write everything, the header's size filled in, at
+ * once; no state of the file has a finished header followed by old
+ * bytes.  0 or -1. */
+static int
+queue_writer_sync_whole(struct queue_writer *w)
+{
+	off_t	 len = (off_t)w->pending;
+
+	if (queue_size_put(w->wbuf + w->size_off, (off_t)w->data_len) < 0)
+		return queue_writer_fail(w);
+	if (w->reused && w->reused_size > len && ftruncate(w->fd, len) < 0)
+		return queue_writer_fail(w);
+	if (io_write_all(w->fd, w->wbuf, w->pending) < 0)
+		return queue_writer_fail(w);
+	w->size = len;
+	w->pending = 0;
+	if (fsync(w->fd) < 0)
+		return queue_writer_fail(w);
+	return 0;
+}
+
 int
 queue_writer_sync(struct queue_writer *w)
 {
@@ -322,6 +350,9 @@ queue_writer_sync(struct queue_writer *w)
 		errno = w->error ? w->error : EBADF;
 		return -1;
 	}
+	if (w->error == 0 && w->size == 0 && w->size_off > 0 &&
+	    (size_t)w->size_off + QUEUE_SIZE_DIGITS <= w->pending)
+		return queue_writer_sync_whole(w);
 	if (queue_writer_flush(w) < 0)
 		return -1;
 	/* A reused file may be longer than this message: cut the rest, and

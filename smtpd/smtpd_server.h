@@ -2,7 +2,7 @@
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
  * workers, the qmgr notifier, the anvil client, relay control, the pool of queue files to reuse, the cache
- * of local users and the list of live sessions.  There is no
+ * of local users, the queue's free space as last asked and the list of live sessions.  There is no
  * global state: everything a session needs is reached through this struct.
  */
 #ifndef TERN_SMTPD_SERVER_H
@@ -16,6 +16,7 @@
 #include "smtpd_policy.h"
 #include "smtpd_pool.h"
 #include "smtpd_relay.h"
+#include "smtpd_space.h"
 
 struct event;
 struct event_base;
@@ -41,6 +42,7 @@ struct smtpd_server {
 	struct smtpd_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
 	struct smtpd_relay	 relay;		/* mynetworks, parsed */
+	struct smtpd_space	 space;		/* the queue's free space, cached */
 	struct smtpd_session_list sessions;
 	int			 nsessions;
 	int			 max_sessions;	/* smtpd_client_limit, or fewer

@@ -15,9 +15,13 @@
  * resumed), the DATA stream within smtpd_timeout extended by one second
  * per smtpd_min_data_rate bytes received (never beyond smtpd_timeout of
  * idleness), and the whole session within smtpd_session_time_limit.
- * Reading stops while a commit is pending, so commands that follow the end
- * of DATA are answered only after "250 queued", and while too much output
- * waits for a client that does not read it.  A session is freed only from
+ * Input is not processed while a commit is pending, so commands that
+ * follow the end of DATA are answered only after "250 queued"; it is still
+ * read (up to SMTP_COMMIT_INPUT_MAX), because removing the read event and
+ * adding it again would cost two epoll_ctl(2) calls per message, and a
+ * client that waits for its "250" sends nothing anyway.  An end of input
+ * seen then is kept until the "250" is written.  Reading stops while too
+ * much output waits for a client that does not read it.  A session is freed only from
  * the top of a libevent callback (smtpd_session_settle), never in the middle
  * of processing, so no handler ever runs on a freed session.
  */
@@ -139,7 +143,9 @@ smtpd_session_want_read(struct smtpd_session *s)
 	if (s->fd < 0)
 		return;
 	want = (s->phase == SMTP_PHASE_COMMAND ||
-	    s->phase == SMTP_PHASE_DATA) && !s->throttled && !s->srv->stopping;
+	    s->phase == SMTP_PHASE_DATA || (s->phase == SMTP_PHASE_COMMIT &&
+	    evbuffer_get_length(s->in) < SMTP_COMMIT_INPUT_MAX)) &&
+	    !s->throttled && !s->peer_eof && !s->srv->stopping;
 	if (want == s->reading)
 		return;
 	if (want)
@@ -326,8 +332,24 @@ smtpd_session_settle(struct smtpd_session *s)
 void
 smtpd_session_resume(struct smtpd_session *s)
 {
+	/* A whole smtpd_timeout for the next command, from now. */
+	if (s->reading && s->phase == SMTP_PHASE_COMMAND) {
+		s->deadline_ms = io_now_ms() + 1000LL * s->srv->par->smtpd_timeout;
+		if (smtpd_session_arm(s, 1) < 0) {
+			log_error("cannot set the time-out of [%s]", s->client);
+			smtpd_session_close(s);
+		}
+	}
 	smtpd_session_want_read(s);
 	smtpd_session_input(s);
+	/* The client closed its side during the commit: answer what it
+	 * sent, then end. */
+	if (s->peer_eof && s->phase != SMTP_PHASE_COMMIT) {
+		if (s->phase == SMTP_PHASE_DATA)
+			log_info("lost connection after DATA from [%s]",
+			    s->client);
+		smtpd_session_close(s);
+	}
 	smtpd_session_settle(s);
 }
 
@@ -409,10 +431,22 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
+		/* The client waits for us, not we for it: a new time-out. */
+		if (s->phase == SMTP_PHASE_COMMIT) {
+			if (event_add(s->rev, s->srv->timeout) < 0)
+				log_error("cannot set the time-out of [%s]",
+				    s->client);
+			return;
+		}
 		smtpd_session_timeout(s);
 		return;
 	}
 	if ((r = smtpd_session_read(s)) < 0) {
+		if (errno == 0 && s->phase == SMTP_PHASE_COMMIT) {
+			s->peer_eof = 1;
+			smtpd_session_want_read(s);
+			return;
+		}
 		if (errno != 0) {
 			log_debug("connection error from [%s]: %s", s->client,
 			    strerror(errno));
@@ -422,6 +456,11 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	got = evbuffer_get_length(s->in) - before;
+	if (s->phase == SMTP_PHASE_COMMIT) {
+		/* Kept for after the "250"; paused if it grows too much. */
+		smtpd_session_want_read(s);
+		return;
+	}
 	if (r > 0)
 		lines = smtpd_session_input(s);
 	smtpd_session_clock(s, got, lines);
