@@ -279,8 +279,10 @@ smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
 	else
 		c->head = job;
 	c->tail = job;
-	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+	/* After the unlock: a worker woken while the loop still held the
+	 * lock would at once sleep again on it (two more futex calls). */
+	pthread_cond_signal(&c->wake);
 }
 
 void

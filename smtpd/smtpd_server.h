@@ -20,7 +20,6 @@
 
 struct event;
 struct event_base;
-struct evconnlistener;
 struct smtpd_anvil;
 struct smtpd_commit;
 struct smtpd_notify;
@@ -34,7 +33,7 @@ struct smtpd_server {
 	struct event_base	*base;
 	const struct tern_config *cfg;
 	const struct smtpd_params *par;
-	struct evconnlistener	*listener;
+	struct event		*listener;	/* the listening socket */
 	struct event		*resume;	/* re-enables accept after EMFILE */
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
@@ -55,8 +54,8 @@ struct smtpd_server {
 	size_t			 refusal_len;
 };
 
-/* Set up everything, listening on listen_fd (already bound and listening,
- * shared with other smtpd processes); exits through log_fatal on failure. */
+/* Set up everything, listening on listen_fd (already bound and listening
+ * by the master); exits through log_fatal on failure. */
 void	smtpd_server_init(struct smtpd_server *, struct event_base *,
 	    const struct tern_config *, const struct smtpd_params *,
 	    int listen_fd, const char *service);
