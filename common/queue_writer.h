@@ -51,6 +51,8 @@ struct queue_pool {
 	long long	 retry_ms;	/* no look at free/ before this */
 	unsigned int	 seed;		/* for taking names in random order */
 	int		 owner_refills;
+	uid_t		 euid;		/* ours, once euid_known */
+	int		 euid_known;
 };
 
 /* Replace pool's names by a sample of free/, settled (the fsyncs of active/

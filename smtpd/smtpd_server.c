@@ -8,6 +8,8 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
     int listen_fd, const char *service)
 {
 	struct timeval	 tv;
+	int		 on = 1;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
@@ -176,6 +179,10 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	/* The master already called listen(2). */
 	if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
 		log_fatal("listening socket: %s", strerror(errno));
+	/* Linux gives an accepted socket its listener's TCP_NODELAY: set
+	 * once here, it costs no system call per session. */
+	srv->nodelay_inherited = setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY,
+	    &on, sizeof(on)) == 0;
 	srv->listener = event_new(base, listen_fd, EV_READ | EV_PERSIST,
 	    smtpd_server_accept, srv);
 	if (srv->listener == NULL || event_add(srv->listener, NULL) < 0)

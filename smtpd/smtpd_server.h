@@ -47,6 +47,8 @@ struct smtpd_server {
 	int			 max_sessions;	/* smtpd_client_limit, or fewer
 						   if descriptors are short */
 	int			 stopping;	/* shutting down: start nothing */
+	int			 nodelay_inherited; /* the listener has
+						   TCP_NODELAY (sessions too) */
 	const struct timeval	*timeout;	/* smtpd_timeout, common timeout */
 	char			*ehlo;		/* the whole EHLO reply */
 	size_t			 ehlo_len;

@@ -548,7 +548,8 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 	    1000LL * srv->par->smtpd_session_time_limit : LLONG_MAX;
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (!srv->nodelay_inherited && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6))
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();
