@@ -96,6 +96,27 @@ smtpd_server_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* The loop has run the callbacks that were ready: write their log lines
+ * (log_batch()). */
+static void
+smtpd_server_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush();
+}
+
+/* A first line waits: flush after this pass over the ready callbacks
+ * (an activated event runs after those already active). */
+static void
+smtpd_server_log_wake(void *arg)
+{
+	struct smtpd_server	*srv = arg;
+
+	event_active(srv->logflush, EV_TIMEOUT, 0);
+}
+
 static void
 smtpd_server_resume(evutil_socket_t fd, short what, void *arg)
 {
@@ -146,6 +167,11 @@ smtpd_server_replies(struct smtpd_server *srv)
 		log_fatal("myhostname too long");
 	srv->refusal = b.data;
 	srv->refusal_len = b.len;
+	buf_init(&b, 4096);
+	if (buf_appendf(&b, "220 %s\r\n", srv->par->smtpd_banner) < 0)
+		log_fatal("smtpd_banner too long");
+	srv->greeting = b.data;
+	srv->greeting_len = b.len;
 }
 
 void
@@ -176,6 +202,10 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	smtpd_relay_init(&srv->relay, cfg);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
+	if ((srv->logflush = event_new(base, -1, 0, smtpd_server_log_flush,
+	    srv)) == NULL)
+		log_fatal("cannot create an event");
+	log_batch(smtpd_server_log_wake, srv);
 	/* The master already called listen(2). */
 	if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
 		log_fatal("listening socket: %s", strerror(errno));
@@ -195,6 +225,10 @@ smtpd_server_free(struct smtpd_server *srv)
 	struct smtpd_session	*s;
 
 	srv->stopping = 1;
+	/* From here on every line is written at once. */
+	log_batch(NULL, NULL);
+	if (srv->logflush != NULL)
+		event_free(srv->logflush);
 	/* The socket is the master's (and other smtpd's): not closed here. */
 	if (srv->listener != NULL)
 		event_free(srv->listener);
@@ -211,5 +245,6 @@ smtpd_server_free(struct smtpd_server *srv)
 		map_list_close(&srv->users.aliases);
 	free(srv->ehlo);
 	free(srv->refusal);
+	free(srv->greeting);
 	memset(srv, 0, sizeof(*srv));
 }

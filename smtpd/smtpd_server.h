@@ -35,6 +35,7 @@ struct smtpd_server {
 	const struct smtpd_params *par;
 	struct event		*listener;	/* the listening socket */
 	struct event		*resume;	/* re-enables accept after EMFILE */
+	struct event		*logflush;	/* writes the pass's log lines */
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
 	struct smtpd_anvil	*anvil;		/* limits per client address */
@@ -52,6 +53,8 @@ struct smtpd_server {
 	const struct timeval	*timeout;	/* smtpd_timeout, common timeout */
 	char			*ehlo;		/* the whole EHLO reply */
 	size_t			 ehlo_len;
+	char			*greeting;	/* 220 and smtpd_banner */
+	size_t			 greeting_len;
 	char			*refusal;	/* 421 when over the client limit */
 	size_t			 refusal_len;
 };

@@ -51,6 +51,8 @@
 
 /* Bytes asked for by one read(2): a 4 KiB message and its commands. */
 #define SMTP_READ_SIZE		(16 * 1024)
+/* A reply built without printf fits this; a longer one is printed. */
+#define SMTP_REPLY_MAX		512
 
 static void	smtpd_session_writable(evutil_socket_t, short, void *);
 static int	smtpd_session_arm(struct smtpd_session *, int);
@@ -63,12 +65,43 @@ smtpd_session_out(struct smtpd_session *s)
 	return s->out;
 }
 
+/* "code enhanced text\r\n" into b, built with copies, not printf (seven
+ * replies a message); its length, or 0 when it does not fit. */
+static size_t
+smtpd_session_format(char b[SMTP_REPLY_MAX], int code, const char *enhanced,
+    const char *text)
+{
+	size_t	 elen = strlen(enhanced), tlen = strlen(text), len = 4;
+
+	if (code < 100 || code > 999 || len + elen + 1 + tlen + 2 >
+	    SMTP_REPLY_MAX)
+		return 0;
+	b[0] = (char)('0' + code / 100);
+	b[1] = (char)('0' + code / 10 % 10);
+	b[2] = (char)('0' + code % 10);
+	b[3] = ' ';
+	memcpy(b + len, enhanced, elen);
+	len += elen;
+	b[len++] = ' ';
+	memcpy(b + len, text, tlen);
+	len += tlen;
+	b[len++] = '\r';
+	b[len++] = '\n';
+	return len;
+}
+
 void
 smtpd_session_reply(struct smtpd_session *s, int code, const char *enhanced,
     const char *text)
 {
-	evbuffer_add_printf(smtpd_session_out(s), "%d %s %s\r\n", code, enhanced,
-	    text);
+	char	 b[SMTP_REPLY_MAX];
+	size_t	 len;
+
+	if ((len = smtpd_session_format(b, code, enhanced, text)) > 0)
+		evbuffer_add(smtpd_session_out(s), b, len);
+	else
+		evbuffer_add_printf(smtpd_session_out(s), "%d %s %s\r\n", code,
+		    enhanced, text);
 	if (code >= 500)
 		s->errors++;
 }
@@ -529,7 +562,7 @@ smtpd_session_release(struct smtpd_session *s)
 static void
 smtpd_session_greet(struct smtpd_session *s)
 {
-	evbuffer_add_printf(s->out, "220 %s\r\n", s->srv->par->smtpd_banner);
+	evbuffer_add(s->out, s->srv->greeting, s->srv->greeting_len);
 	smtpd_session_want_read(s);
 	smtpd_session_settle(s);
 }
