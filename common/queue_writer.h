@@ -3,8 +3,10 @@
  * the message, and the commit that makes a message durable in incoming/
  * before anyone acknowledges it (write, cut a reused file to length, write
  * the header's size, fsync, rename into incoming/ without replacing
- * anything, fsync the directory); with the pool of free/ files it writes
- * new messages into instead of allocating an inode per message.  A file
+ * anything, fsync the directory; a message that fits the buffer is written
+ * in one piece after the cut, its size included); with the pool of free/
+ * files it writes new messages into instead of allocating an inode per
+ * message.  A file
  * from free/ is written over only after the renames that put it there are
  * durable, so no crash can bring back its old name over new bytes.
  */
