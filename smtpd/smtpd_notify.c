@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "evbuf_io.h"
 #include "io.h"
 #include "ipc.h"
 #include "ipc_event.h"
@@ -77,27 +78,14 @@ smtpd_notify_reply(const struct ipc_msg *m)
 static int
 smtpd_notify_input(struct smtpd_notify *n)
 {
-	struct evbuffer_iovec	 v;
-	struct ipc_msg		 m;
-	ssize_t			 got;
-	int			 r;
+	struct ipc_msg	 m;
+	int		 r;
 
-	if (evbuffer_reserve_space(n->in, SMTP_NOTIFY_READ, &v, 1) < 1)
-		return -1;
-	if (v.iov_len > SMTP_NOTIFY_READ)
-		v.iov_len = SMTP_NOTIFY_READ;
-	do
-		got = read(n->fd, v.iov_base, v.iov_len);
-	while (got < 0 && errno == EINTR);
-	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return 0;
-	if (got <= 0) {
-		log_debug("qmgr connection closed");
-		return -1;
+	if ((r = evbuf_io_read(n->in, n->fd, SMTP_NOTIFY_READ)) <= 0) {
+		if (r < 0)
+			log_debug("qmgr connection closed");
+		return r;
 	}
-	v.iov_len = (size_t)got;
-	if (evbuffer_commit_space(n->in, &v, 1) < 0)
-		return -1;
 	while ((r = ipc_evbuffer_take(n->in, IPC_FRAME_MAX + 4, &m)) == 1) {
 		smtpd_notify_reply(&m);
 		ipc_msg_free(&m);
@@ -125,20 +113,14 @@ smtpd_notify_readable(evutil_socket_t fd, short what, void *arg)
 static void
 smtpd_notify_write(struct smtpd_notify *n)
 {
-	while (evbuffer_get_length(n->out) > 0) {
-		if (evbuffer_write(n->out, n->fd) >= 0)
-			continue;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (event_add(n->wev, NULL) < 0)
-				smtpd_notify_drop(n);
-			return;
-		}
-		log_debug("write to qmgr: %s", strerror(errno));
-		smtpd_notify_drop(n);
+	int	 r;
+
+	if ((r = evbuf_io_flush(n->out, n->fd)) == 0)
 		return;
-	}
+	if (r < 0)
+		log_debug("write to qmgr: %s", strerror(errno));
+	if (r < 0 || event_add(n->wev, NULL) < 0)
+		smtpd_notify_drop(n);
 }
 
 static void

@@ -42,6 +42,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "evbuf_io.h"
 #include "smtpd_params.h"
 #include "io.h"
 #include "log.h"
@@ -321,23 +322,19 @@ smtpd_session_input(struct smtpd_session *s)
 static int
 smtpd_session_flush(struct smtpd_session *s)
 {
-	while (evbuffer_get_length(s->out) > 0) {
-		if (evbuffer_write(s->out, s->fd) >= 0)
-			continue;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			log_debug("write to [%s]: %s", s->client,
-			    strerror(errno));
-			return -1;
-		}
-		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
-		    EV_WRITE, smtpd_session_writable, s)) == NULL)
-			return -1;
-		if (event_add(s->wev, s->srv->timeout) < 0)
-			return -1;
-		return 0;
+	int	 r;
+
+	if ((r = evbuf_io_flush(s->out, s->fd)) < 0) {
+		log_debug("write to [%s]: %s", s->client, strerror(errno));
+		return -1;
 	}
+	if (r == 0)
+		return 0;
+	if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
+	    EV_WRITE, smtpd_session_writable, s)) == NULL)
+		return -1;
+	if (event_add(s->wev, s->srv->timeout) < 0)
+		return -1;
 	return 0;
 }
 
@@ -423,38 +420,6 @@ smtpd_session_eof(struct smtpd_session *s)
 	smtpd_session_free(s);
 }
 
-/* One read(2) straight into the input buffer.  1 read, 0 nothing to read
- * now, -1 end of file or error (errno 0 for end of file). */
-static int
-smtpd_session_read(struct smtpd_session *s)
-{
-	struct evbuffer_iovec	 v;
-	ssize_t			 n;
-
-	if (evbuffer_reserve_space(s->in, SMTP_READ_SIZE, &v, 1) < 1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (v.iov_len > SMTP_READ_SIZE)
-		v.iov_len = SMTP_READ_SIZE;
-	do
-		n = read(s->fd, v.iov_base, v.iov_len);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n == 0)
-			errno = 0;
-		return -1;
-	}
-	v.iov_len = (size_t)n;
-	if (evbuffer_commit_space(s->in, &v, 1) < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 1;
-}
-
 static void
 smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -474,7 +439,7 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 		smtpd_session_timeout(s);
 		return;
 	}
-	if ((r = smtpd_session_read(s)) < 0) {
+	if ((r = evbuf_io_read(s->in, s->fd, SMTP_READ_SIZE)) < 0) {
 		if (errno == 0 && s->phase == SMTP_PHASE_COMMIT) {
 			s->peer_eof = 1;
 			smtpd_session_want_read(s);
