@@ -363,8 +363,9 @@ instance_ended(struct master *m, struct service_run *r, struct instance *in,
 	/* An instance that is not started again at once gives up its own
 	 * socket, so that the kernel sends its share of the connections to
 	 * the others instead of leaving them waiting for the back-off; it
-	 * gets a new one when it starts. */
-	if (in->start_at > now && in->fd != -1) {
+	 * gets a new one when it starts.  The last socket of the group stays:
+	 * then clients wait in its backlog, as they would on a shared one. */
+	if (in->start_at > now && in->fd != -1 && group_peer(r, in) != -1) {
 		service_listen_close(r->svc, in->fd);
 		in->fd = -1;
 	}
@@ -557,7 +558,7 @@ start_due(struct master *m)
 }
 
 /* Take one socket of o (its shared one, or an instance's) for the new
- * run r: r's shared socket, or the first of r's instances without one. 
+ * run r: r's shared socket, or the first of r's instances without one.
  * 1 if one moved. */
 static int
 move_one(struct service_run *o, struct service_run *r)
@@ -602,12 +603,10 @@ move_sockets(struct master_conf *old, struct master_conf *nc)
 		for (j = 0; j < old->table.count; j++) {
 			if (!service_same_endpoint(old->run[j].svc, r->svc))
 				continue;
-			if (!move_one(&old->run[j], r))
-				continue;
 			/* mail_owner may have changed. */
-			service_listen_chown(r->svc, nc->owner_uid,
-			    nc->owner_gid);
-			j--;	/* the same old service may have more */
+			while (move_one(&old->run[j], r))
+				service_listen_chown(r->svc, nc->owner_uid,
+				    nc->owner_gid);
 		}
 	}
 	close_all(old);

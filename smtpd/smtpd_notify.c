@@ -9,8 +9,8 @@
  * to a buffer, and the buffer is written with one write(2) when the event
  * loop has run every callback that was ready (an activated event: libevent
  * runs it after the events already active, in the same pass), so the
- * commits that one wake-up of the loop completes cost one write together.  A write event is armed only when the socket is
- * full.  qmgr's replies are read with plain read(2) only to keep its
+ * commits that one wake-up of the loop completes cost one write together.
+ * A write event is armed only when the socket is full.  qmgr's replies are read with plain read(2) only to keep its
  * socket flowing; an IPC_T_ERROR is logged, since it means the two daemons
  * disagree about the protocol.
  */

@@ -2,8 +2,9 @@
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
  * workers, the qmgr notifier, the anvil client, relay control, the pool of queue files to reuse, the cache
- * of local users, the queue's free space as last asked and the list of live sessions.  There is no
- * global state: everything a session needs is reached through this struct.
+ * of local users, the queue's free space as last asked and the list of
+ * live sessions.  There is no global state: everything a session needs is
+ * reached through this struct.
  */
 #ifndef TERN_SMTPD_SERVER_H
 #define TERN_SMTPD_SERVER_H

@@ -21,9 +21,10 @@
  * adding it again would cost two epoll_ctl(2) calls per message, and a
  * client that waits for its "250" sends nothing anyway.  An end of input
  * seen then is kept until the "250" is written.  Reading stops while too
- * much output waits for a client that does not read it.  A session is freed only from
- * the top of a libevent callback (smtpd_session_settle), never in the middle
- * of processing, so no handler ever runs on a freed session.
+ * much output waits for a client that does not read it.  A session is
+ * freed only from the top of a libevent callback (smtpd_session_settle),
+ * never in the middle of processing, so no handler ever runs on a freed
+ * session.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
