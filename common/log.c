@@ -38,11 +38,73 @@ static long	log_pid;		/* getpid() is a system call */
 #define LOG_SYSLOG_RETRY	60
 static int	log_syslog_found;
 static time_t	log_syslog_next;	/* when to look for /dev/log again */
+/* log_batch(): the stderr lines of one thread, waiting for log_flush(). */
+static char	log_batch_buf[LOG_BATCH_MAX];
+static size_t	log_batch_len;
+static int	log_batch_on;
+static int	log_batch_exit_set;	/* atexit(log_flush) registered */
+static pthread_t log_batch_thread;
+static void	(*log_batch_wake)(void *);
+static void	*log_batch_arg;
 
 static void
 log_atfork_child(void)
 {
 	log_pid = (long)getpid();
+	/* The parent writes what it had collected. */
+	log_batch_on = 0;
+	log_batch_len = 0;
+}
+
+void
+log_flush(void)
+{
+	int	 saved = errno;
+
+	if (log_batch_len > 0 &&
+	    write(STDERR_FILENO, log_batch_buf, log_batch_len) < 0)
+		(void)0;
+	log_batch_len = 0;
+	errno = saved;
+}
+
+void
+log_batch(void (*wake)(void *), void *arg)
+{
+	log_flush();
+	log_batch_on = wake != NULL;
+	log_batch_thread = pthread_self();
+	log_batch_wake = wake;
+	log_batch_arg = arg;
+	if (log_batch_on && !log_batch_exit_set) {
+		log_batch_exit_set = 1;
+		atexit(log_flush);
+	}
+}
+
+/* Add one line to the batch, if batching applies to it: 1 if taken. */
+static int
+log_batch_add(int prio, const char *line, size_t n)
+{
+	int	 was_empty = log_batch_len == 0;
+
+	if (!log_batch_on || prio < LOG_INFO ||
+	    !pthread_equal(pthread_self(), log_batch_thread)) {
+		/* Written at once: keep the order of this thread's lines. */
+		if (log_batch_on && pthread_equal(pthread_self(),
+		    log_batch_thread))
+			log_flush();
+		return 0;
+	}
+	if (log_batch_len + n > sizeof(log_batch_buf))
+		log_flush();
+	if (n > sizeof(log_batch_buf))
+		return 0;
+	memcpy(log_batch_buf + log_batch_len, line, n);
+	log_batch_len += n;
+	if (was_empty && log_batch_wake != NULL)
+		log_batch_wake(log_batch_arg);
+	return 1;
 }
 
 static int
@@ -129,8 +191,10 @@ log_emit(int prio, const char *label, const char *text)
 			n = sizeof(line) - 1;
 			line[n - 1] = '\n';
 		}
-		/* One write per line so concurrent daemons do not interleave. */
-		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
+		/* Whole lines per write so concurrent daemons do not
+		 * interleave. */
+		if (n > 0 && !log_batch_add(prio, line, (size_t)n) &&
+		    write(STDERR_FILENO, line, (size_t)n) < 0)
 			(void)0;
 	}
 	errno = saved;

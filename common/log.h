@@ -33,4 +33,20 @@ void	log_qid(enum log_level, const char *qid, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	log_vlog(enum log_level, const char *, va_list) __attribute__((format(printf, 2, 0)));
 
+/*
+ * Batching of the stderr copy, for an event loop that logs several lines
+ * per turn (smtpd: four per message): lines the calling thread logs from
+ * now on are collected, up to LOG_BATCH_MAX bytes (PIPE_BUF, so one write
+ * never interleaves with another daemon's lines), and written together by
+ * log_flush(), which the loop calls once it has run its ready callbacks;
+ * wake(arg) is called when a line enters the empty buffer, to arrange
+ * that.  Other threads, syslog, and warnings and errors are not batched
+ * (an error is written at once, after what is collected).  A fatal error
+ * and exit() flush; a child after fork() starts unbatched and without the
+ * parent's lines.  log_batch(NULL, NULL) flushes and ends batching.
+ */
+#define LOG_BATCH_MAX	4096
+void	log_batch(void (*wake)(void *), void *arg);
+void	log_flush(void);
+
 #endif

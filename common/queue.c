@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -97,6 +98,51 @@ queue_b32(char *p, unsigned long long v, int digits)
 	return p + digits;
 }
 
+/* This process's pid, asked of the kernel once (and again in a child
+ * after fork, which the atfork handler makes forget it): queue_id_new()
+ * runs once or twice per message. */
+static pid_t		 queue_pid;		/* process state */
+static pthread_once_t	 queue_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+queue_pid_forget(void)
+{
+	__atomic_store_n(&queue_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void
+queue_pid_watch_forks(void)
+{
+	(void)pthread_atfork(NULL, NULL, queue_pid_forget);
+}
+
+static pid_t
+queue_pid_get(void)
+{
+	pid_t	 pid;
+
+	(void)pthread_once(&queue_pid_once, queue_pid_watch_forks);
+	if ((pid = __atomic_load_n(&queue_pid, __ATOMIC_RELAXED)) == 0) {
+		pid = getpid();
+		__atomic_store_n(&queue_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
+int
+queue_id_mine(const char *id)
+{
+	char	 part[QUEUE_ID_PID_DIGITS];
+
+	if (strlen(id) != QUEUE_ID_TIME_DIGITS + QUEUE_ID_PID_DIGITS +
+	    QUEUE_ID_SEQ_DIGITS)
+		return 0;
+	queue_b32(part, (unsigned long long)queue_pid_get(),
+	    QUEUE_ID_PID_DIGITS);
+	return memcmp(id + QUEUE_ID_TIME_DIGITS, part,
+	    QUEUE_ID_PID_DIGITS) == 0;
+}
+
 void
 queue_id_new(char id[QUEUE_ID_SIZE])
 {
@@ -111,7 +157,8 @@ queue_id_new(char id[QUEUE_ID_SIZE])
 	/* smtpd may create files from several threads. */
 	seq = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 	p = queue_b32(p, usec, QUEUE_ID_TIME_DIGITS);
-	p = queue_b32(p, (unsigned long long)getpid(), QUEUE_ID_PID_DIGITS);
+	p = queue_b32(p, (unsigned long long)queue_pid_get(),
+	    QUEUE_ID_PID_DIGITS);
 	p = queue_b32(p, seq, QUEUE_ID_SEQ_DIGITS);
 	*p = '\0';
 }

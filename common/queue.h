@@ -52,6 +52,9 @@ void	queue_id_new(char id[QUEUE_ID_SIZE]);
 /* When queue_id_new() made id, in microseconds since the epoch; -1 for an
  * id of another shape. */
 long long queue_id_usec(const char *id);
+/* 1 if queue_id_new() in this process could have made id (its pid part is
+ * ours), else 0. */
+int	queue_id_mine(const char *id);
 /* The "delay=" of a log line: seconds since id was made (a queue file is
  * made as its message arrives), "%.2f", or "0" for an id of another
  * shape or a clock that stepped back. */

@@ -656,16 +656,29 @@ queue_pwrite_all(int fd, const void *p, size_t len, off_t off)
 }
 
 int
-queue_size_write(int fd, off_t size_off, off_t data_len)
+queue_size_put(char *p, off_t data_len)
 {
 	char	 v[QUEUE_SIZE_DIGITS + 1];
 
-	if (size_off <= 0 || data_len < 0) {
+	if (data_len < 0) {
 		errno = EINVAL;
 		return -1;
 	}
 	snprintf(v, sizeof(v), "%0*lld", QUEUE_SIZE_DIGITS,
 	    (long long)data_len);
+	memcpy(p, v, QUEUE_SIZE_DIGITS);
+	return 0;
+}
+
+int
+queue_size_write(int fd, off_t size_off, off_t data_len)
+{
+	char	 v[QUEUE_SIZE_DIGITS];
+
+	if (size_off <= 0 || queue_size_put(v, data_len) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	return queue_pwrite_all(fd, v, QUEUE_SIZE_DIGITS, size_off);
 }
 

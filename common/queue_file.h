@@ -172,6 +172,9 @@ int	queue_pending_count(const struct queue_envelope *);
 /* Write the size value of a version 2 header (at size_off) in place: the
  * writer's last step before its fsync.  0 or -1 (errno). */
 int	queue_size_write(int fd, off_t size_off, off_t data_len);
+/* The same value into p[0..QUEUE_SIZE_DIGITS), for a writer that still
+ * holds the header in memory.  0 or -1 (errno). */
+int	queue_size_put(char *p, off_t data_len);
 /* Is v[0..n) at most max bytes without a control character or DEL, as
  * every value in a queue file must be?  1 or 0. */
 int	queue_text_clean(const char *v, size_t n, size_t max);

@@ -82,34 +82,59 @@ queue_pool_settle(void)
 	return 0;
 }
 
+/* Offer name to a reservoir sample of at most QUEUE_POOL_BATCH names, of
+ * which *seen were offered before. */
+static void
+queue_pool_sample(char names[QUEUE_POOL_BATCH][QUEUE_ID_SIZE], int *seen,
+    const char *name, unsigned int *seed)
+{
+	int	 j;
+
+	j = *seen < QUEUE_POOL_BATCH ? *seen : rand_r(seed) % (*seen + 1);
+	(*seen)++;
+	if (j < QUEUE_POOL_BATCH)
+		strlcpy(names[j], name, QUEUE_ID_SIZE);
+}
+
 /* Read up to QUEUE_POOL_BATCH names from free/ into pool, a random sample
- * of its first QUEUE_FREE_MAX entries (reservoir sampling), so that smtpd
- * processes reading the same directory seldom reach for the same file;
- * then settle them.  Blocks for two directory fsyncs: an owner with an
- * event loop calls it in a worker thread, on a pool of its own. */
+ * of its first QUEUE_FREE_MAX entries (reservoir sampling), files this
+ * process wrote last first: a file goes back to free/ under the id its
+ * last writer gave it, so smtpd processes reading the same directory each
+ * take mostly their own files and seldom lose a rename race for the same
+ * one; then settle them.  Blocks for two directory fsyncs: an owner with
+ * an event loop calls it in a worker thread, on a pool of its own. */
 int
 queue_pool_refill(struct queue_pool *pool)
 {
+	char		 own[QUEUE_POOL_BATCH][QUEUE_ID_SIZE];
+	char		 other[QUEUE_POOL_BATCH][QUEUE_ID_SIZE];
 	struct dirent	*de;
 	DIR		*d;
-	int		 seen = 0, j;
+	int		 mine = 0, others = 0, i, k, o;
 
 	if (pool->seed == 0)
 		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
 	if ((d = opendir(queue_dir_name(QDIR_FREE))) != NULL) {
-		while (seen < QUEUE_FREE_MAX && (de = readdir(d)) != NULL) {
+		while (mine + others < QUEUE_FREE_MAX &&
+		    (de = readdir(d)) != NULL) {
 			if (!queue_id_valid(de->d_name))
 				continue;
-			j = seen < QUEUE_POOL_BATCH ? seen :
-			    rand_r(&pool->seed) % (seen + 1);
-			seen++;
-			if (j < QUEUE_POOL_BATCH)
-				strlcpy(pool->name[j], de->d_name,
-				    QUEUE_ID_SIZE);
+			if (queue_id_mine(de->d_name))
+				queue_pool_sample(own, &mine, de->d_name,
+				    &pool->seed);
+			else
+				queue_pool_sample(other, &others, de->d_name,
+				    &pool->seed);
 		}
 		closedir(d);
 	}
-	pool->n = seen < QUEUE_POOL_BATCH ? seen : QUEUE_POOL_BATCH;
+	/* Writers take from the end: others first in the array. */
+	k = mine < QUEUE_POOL_BATCH ? mine : QUEUE_POOL_BATCH;
+	o = others < QUEUE_POOL_BATCH - k ? others : QUEUE_POOL_BATCH - k;
+	for (pool->n = 0, i = 0; i < o; i++)
+		strlcpy(pool->name[pool->n++], other[i], QUEUE_ID_SIZE);
+	for (i = 0; i < k; i++)
+		strlcpy(pool->name[pool->n++], own[i], QUEUE_ID_SIZE);
 	if (pool->n > 0 && queue_pool_settle() < 0)
 		pool->n = 0;
 	return pool->n;
@@ -149,12 +174,12 @@ queue_pool_merge(struct queue_pool *pool, const struct queue_pool *from)
  * must go on reading the old message, not a new one.  Once the file has
  * left active/, its name in tmp/ is the only way to open it. */
 static int
-queue_reuse_ok(int fd, off_t *size)
+queue_reuse_ok(int fd, uid_t euid, off_t *size)
 {
 	struct stat	 st;
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || st.st_nlink != 1)
+	    st.st_uid != euid || st.st_nlink != 1)
 		return 0;
 	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
 		return 0;
@@ -204,7 +229,13 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		/* O_NONBLOCK: a FIFO planted there must not hang us. */
 		w->fd = open(w->tmp_path,
 		    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-		if (w->fd >= 0 && queue_reuse_ok(w->fd, &w->reused_size)) {
+		/* Asked once per pool: a writer's ids do not change. */
+		if (!pool->euid_known) {
+			pool->euid = geteuid();
+			pool->euid_known = 1;
+		}
+		if (w->fd >= 0 && queue_reuse_ok(w->fd, pool->euid,
+		    &w->reused_size)) {
 			w->reused = 1;
 			return 0;
 		}
@@ -264,16 +295,33 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 		env->size_off = w->size_off = check.size_off;
 		queue_envelope_free(&check);
 	}
-	if (io_write_all(w->fd, head, len) < 0) {
+	/* Kept in the buffer when it fits: a message that does too is then
+	 * written, header and finished size included, with one write(2) at
+	 * sync.  A reused file still holds its old message: it gets the new
+	 * header (its size unfinished) at once, so that from now on it is no
+	 * message for anyone; with pwrite(2), so that the buffer, which
+	 * holds that header too, is still written from the start. */
+	if (len <= sizeof(w->wbuf)) {
+		memcpy(w->wbuf, head, len);
+		w->pending = len;
+		if (w->reused && queue_pwrite_all(w->fd, head, len, 0) < 0) {
+			int saved = errno;
+
+			free(head);
+			queue_writer_abort(w);
+			errno = saved;
+			return -1;
+		}
+	} else if (io_write_all(w->fd, head, len) < 0) {
 		int saved = errno;
 
 		free(head);
 		queue_writer_abort(w);
 		errno = saved;
 		return -1;
-	}
+	} else
+		w->size = (off_t)len;
 	free(head);
-	w->size = (off_t)len;
 	return 0;
 }
 
@@ -315,6 +363,29 @@ queue_writer_write(struct queue_writer *w, const void *p, size_t n)
 	return 0;
 }
 
+/* The whole file is still in wbuf (and nothing but a reused file's
+ * unfinished header in the file): cut a longer reused file to this length
+ * first, then write everything, the header's size filled in, at once, so
+ * that no state of the file has a finished header followed by old bytes.
+ * 0 or -1. */
+static int
+queue_writer_sync_whole(struct queue_writer *w)
+{
+	off_t	 len = (off_t)w->pending;
+
+	if (queue_size_put(w->wbuf + w->size_off, (off_t)w->data_len) < 0)
+		return queue_writer_fail(w);
+	if (w->reused && w->reused_size > len && ftruncate(w->fd, len) < 0)
+		return queue_writer_fail(w);
+	if (io_write_all(w->fd, w->wbuf, w->pending) < 0)
+		return queue_writer_fail(w);
+	w->size = len;
+	w->pending = 0;
+	if (fsync(w->fd) < 0)
+		return queue_writer_fail(w);
+	return 0;
+}
+
 int
 queue_writer_sync(struct queue_writer *w)
 {
@@ -322,6 +393,9 @@ queue_writer_sync(struct queue_writer *w)
 		errno = w->error ? w->error : EBADF;
 		return -1;
 	}
+	if (w->error == 0 && w->size == 0 && w->size_off > 0 &&
+	    (size_t)w->size_off + QUEUE_SIZE_DIGITS <= w->pending)
+		return queue_writer_sync_whole(w);
 	if (queue_writer_flush(w) < 0)
 		return -1;
 	/* A reused file may be longer than this message: cut the rest, and

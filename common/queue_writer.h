@@ -3,8 +3,10 @@
  * the message, and the commit that makes a message durable in incoming/
  * before anyone acknowledges it (write, cut a reused file to length, write
  * the header's size, fsync, rename into incoming/ without replacing
- * anything, fsync the directory); with the pool of free/ files it writes
- * new messages into instead of allocating an inode per message.  A file
+ * anything, fsync the directory; a message that fits the buffer is written
+ * in one piece after the cut, its size included); with the pool of free/
+ * files it writes new messages into instead of allocating an inode per
+ * message.  A file
  * from free/ is written over only after the renames that put it there are
  * durable, so no crash can bring back its old name over new bytes.
  */
@@ -51,6 +53,8 @@ struct queue_pool {
 	long long	 retry_ms;	/* no look at free/ before this */
 	unsigned int	 seed;		/* for taking names in random order */
 	int		 owner_refills;
+	uid_t		 euid;		/* ours, once euid_known */
+	int		 euid_known;
 };
 
 /* Replace pool's names by a sample of free/, settled (the fsyncs of active/

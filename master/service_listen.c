@@ -177,31 +177,34 @@ service_listen_queue(uid_t uid, gid_t gid, const char *drop_group)
 	return 0;
 }
 
-/* One socket for one address; -1 with errno and *what set on failure. */
+/* A bound TCP socket for sa (not listening yet); -1 with errno and *what
+ * set on failure.  reuseport: SO_REUSEPORT, so that more sockets of the
+ * same (root) user can join it on the address, each with its own accept
+ * queue (service_listen_join). */
 static int
-inet_bind(const struct addrinfo *ai, int v6only, const char **what)
+inet_socket(const struct sockaddr *sa, socklen_t salen, int v6only,
+    int reuseport, const char **what)
 {
 	int	 fd, on = 1, saved;
 
 	*what = "socket";
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd == -1)
 		return -1;
 	/* Restart promptly even with old connections in TIME_WAIT. */
 	*what = "setsockopt";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1)
+		goto fail;
 	/* A v6 address means only v6; "*" is both (v4 clients arrive as
 	 * ::ffff:a.b.c.d, which smtpd logs as a.b.c.d). */
-	if (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
 		goto fail;
 	*what = "bind";
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
-		goto fail;
-	*what = "listen";
-	if (listen(fd, SERVICE_LISTEN_BACKLOG) == -1)
+	if (bind(fd, sa, salen) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -209,6 +212,37 @@ fail:
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * One listening socket for one address, in a group of SO_REUSEPORT sockets
+ * (service_listen_join); -1 with errno and *what set on failure.  With
+ * SO_REUSEPORT set, a bind would also succeed where another program of the
+ * same user (or another tern) already listens with it, and the two would
+ * silently share the connections: so the address is first bound without
+ * it, which fails (EADDRINUSE) whenever anyone listens there, as a plain
+ * bind always did.
+ */
+static int
+inet_bind(const struct addrinfo *ai, int v6only, const char **what)
+{
+	int	 fd, saved;
+
+	if ((fd = inet_socket(ai->ai_addr, ai->ai_addrlen, v6only, 0,
+	    what)) == -1)
+		return -1;
+	close(fd);
+	if ((fd = inet_socket(ai->ai_addr, ai->ai_addrlen, v6only, 1,
+	    what)) == -1)
+		return -1;
+	*what = "listen";
+	if (listen(fd, SERVICE_LISTEN_BACKLOG) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }
 
 /* "*:port": every IPv6 and IPv4 address on one dual-stack socket, or
@@ -409,6 +443,43 @@ service_listen_open(const struct service *s, uid_t uid, gid_t gid)
 		log_debug("service %s: listening on %s %s (fd %d)", s->name,
 		    s->type == SERVICE_INET ? "inet" : "unix", s->address, fd);
 	return fd;
+}
+
+int
+service_listen_grouped(const struct service *s)
+{
+	return s->type == SERVICE_INET && s->limit > 1;
+}
+
+int
+service_listen_join(const struct service *s, int peer)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss), olen;
+	const char		*what = "getsockname";
+	int			 fd = -1, v6only = 0;
+
+	if (getsockname(peer, (struct sockaddr *)&ss, &len) == -1)
+		goto fail;
+	olen = sizeof(v6only);
+	if (ss.ss_family == AF_INET6 && getsockopt(peer, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &v6only, &olen) == -1)
+		goto fail;
+	if ((fd = inet_socket((struct sockaddr *)&ss, len, v6only, 1,
+	    &what)) == -1)
+		goto fail;
+	what = "listen";
+	if (listen(fd, SERVICE_LISTEN_BACKLOG) == -1)
+		goto fail;
+	log_debug("service %s: another socket on %s (fd %d)", s->name,
+	    s->address, fd);
+	return fd;
+fail:
+	log_error("service %s: cannot listen on %s once more: %s: %s",
+	    s->name, s->address, what, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
 }
 
 void

@@ -35,6 +35,18 @@ int	service_listen_queue(uid_t uid, gid_t gid, const char *drop_group);
  */
 int	service_listen_open(const struct service *, uid_t uid, gid_t gid);
 
+/*
+ * A TCP service with several instances gets a listening socket per
+ * instance (SO_REUSEPORT), not one they all share: the kernel then hands
+ * each new connection to one socket, so one process wakes for it rather
+ * than every idle one, of which all but one find nothing to accept.  1 if
+ * the service is run that way.
+ */
+int	service_listen_grouped(const struct service *);
+/* One more listening socket of a grouped service, bound to the address
+ * peer (another of its sockets) is bound to.  -1 after logging why. */
+int	service_listen_join(const struct service *, int peer);
+
 /* Give an existing unix socket (kept across a reload) to uid/gid, as root. */
 int	service_listen_chown(const struct service *, uid_t uid, gid_t gid);
 

@@ -170,8 +170,10 @@ load_runs(struct master_conf *mc)
 		r->inst = calloc((size_t)r->svc->limit, sizeof(*r->inst));
 		if (r->inst == NULL)
 			return -1;
-		for (j = 0; j < r->svc->limit; j++)
+		for (j = 0; j < r->svc->limit; j++) {
 			r->inst[j].backoff = SUPERVISE_BACKOFF_MIN;
+			r->inst[j].fd = -1;
+		}
 	}
 	return 0;
 }
@@ -238,13 +240,50 @@ supervise_conf_free(struct master_conf *mc)
 	config_free(&mc->cfg);
 }
 
+/* A socket of r's group other than in's own, or -1. */
+static int
+group_peer(const struct service_run *r, const struct instance *in)
+{
+	int	 j;
+
+	for (j = 0; j < r->svc->limit; j++)
+		if (&r->inst[j] != in && r->inst[j].fd != -1)
+			return r->inst[j].fd;
+	return -1;
+}
+
+/* Give an instance of a grouped service its socket, if it has none: one
+ * more in the group, or the first (checked like any new socket).  0, or
+ * -1 (logged). */
+static int
+group_socket(struct master_conf *mc, struct service_run *r,
+    struct instance *in)
+{
+	int	 peer;
+
+	if (in->fd != -1)
+		return 0;
+	if ((peer = group_peer(r, in)) != -1)
+		in->fd = service_listen_join(r->svc, peer);
+	else
+		in->fd = service_listen_open(r->svc, mc->owner_uid,
+		    mc->owner_gid);
+	return in->fd == -1 ? -1 : 0;
+}
+
 int
 supervise_listen_all(struct master_conf *mc)
 {
-	int	 i;
+	int	 i, j;
 
 	for (i = 0; i < mc->table.count; i++) {
 		struct service_run *r = &mc->run[i];
+		if (service_listen_grouped(r->svc)) {
+			for (j = 0; j < r->svc->limit; j++)
+				if (group_socket(mc, r, &r->inst[j]) == -1)
+					return -1;
+			continue;
+		}
 		r->fd = service_listen_open(r->svc, mc->owner_uid,
 		    mc->owner_gid);
 		if (r->fd == -1)
@@ -256,11 +295,16 @@ supervise_listen_all(struct master_conf *mc)
 static void
 close_all(struct master_conf *mc)
 {
-	int	 i;
+	int	 i, j;
 
 	for (i = 0; i < mc->table.count; i++) {
-		service_listen_close(mc->run[i].svc, mc->run[i].fd);
-		mc->run[i].fd = -1;
+		struct service_run *r = &mc->run[i];
+		service_listen_close(r->svc, r->fd);
+		r->fd = -1;
+		for (j = 0; j < r->svc->limit; j++) {
+			service_listen_close(r->svc, r->inst[j].fd);
+			r->inst[j].fd = -1;
+		}
 	}
 }
 
@@ -316,6 +360,15 @@ instance_ended(struct master *m, struct service_run *r, struct instance *in,
 		return;
 	}
 	supervise_schedule(in, lived, now);
+	/* An instance that is not started again at once gives up its own
+	 * socket, so that the kernel sends its share of the connections to
+	 * the others instead of leaving them waiting for the back-off; it
+	 * gets a new one when it starts.  The last socket of the group stays:
+	 * then clients wait in its backlog, as they would on a shared one. */
+	if (in->start_at > now && in->fd != -1 && group_peer(r, in) != -1) {
+		service_listen_close(r->svc, in->fd);
+		in->fd = -1;
+	}
 	if (in->start_at <= now)
 		log_warn("service %s pid %ld %s after %lld s; restarting",
 		    r->svc->name, (long)pid, how, lived / 1000);
@@ -464,7 +517,9 @@ instance_start(struct master *m, struct service_run *r, struct instance *in,
 	pid_t	 pid;
 
 	in->started = now;
-	if ((pid = service_spawn(&o, r->svc, r->user, r->fd)) == -1) {
+	if ((service_listen_grouped(r->svc) && group_socket(&m->conf, r,
+	    in) == -1) || (pid = service_spawn(&o, r->svc, r->user,
+	    service_listen_grouped(r->svc) ? in->fd : r->fd)) == -1) {
 		/* No fork, no process: back off exactly as for a crash. */
 		supervise_schedule(in, 0, now);
 		log_warn("service %s: retrying in %lld s", r->svc->name,
@@ -485,7 +540,7 @@ start_due(struct master *m)
 
 	for (i = 0; i < mc->table.count; i++) {
 		struct service_run *r = &mc->run[i];
-		if (r->fd == -1)
+		if (r->fd == -1 && !service_listen_grouped(r->svc))
 			continue;	/* no socket: logged when it failed */
 		for (j = 0; j < r->svc->limit; j++) {
 			struct instance *in = &r->inst[j];
@@ -502,10 +557,40 @@ start_due(struct master *m)
 	return next <= now ? 0 : (int)(next - now);
 }
 
+/* Take one socket of o (its shared one, or an instance's) for the new
+ * run r: r's shared socket, or the first of r's instances without one.
+ * 1 if one moved. */
+static int
+move_one(struct service_run *o, struct service_run *r)
+{
+	int	*from = NULL, *to = NULL;
+	int	 j;
+
+	if (o->fd != -1)
+		from = &o->fd;
+	for (j = 0; j < o->svc->limit && from == NULL; j++)
+		if (o->inst[j].fd != -1)
+			from = &o->inst[j].fd;
+	if (!service_listen_grouped(r->svc))
+		to = r->fd == -1 ? &r->fd : NULL;
+	for (j = 0; j < r->svc->limit && to == NULL &&
+	    service_listen_grouped(r->svc); j++)
+		if (r->inst[j].fd == -1)
+			to = &r->inst[j].fd;
+	if (from == NULL || to == NULL)
+		return 0;
+	*to = *from;
+	*from = -1;
+	return 1;
+}
+
 /*
  * Hand the sockets of the old configuration to the new one: a socket whose
  * type and address did not change is kept (clients queued on it are not
- * refused), the others are closed and the new ones bound.  Old ones are
+ * refused), as many as the new service uses (one, or one per instance of a
+ * grouped service; every TCP socket is made with SO_REUSEPORT, so a
+ * service can become grouped); the others are closed and the missing ones
+ * bound (a grouped service's when its instances start).  Old ones are
  * closed first so that an address can move between services.
  */
 static void
@@ -515,21 +600,19 @@ move_sockets(struct master_conf *old, struct master_conf *nc)
 
 	for (i = 0; i < nc->table.count; i++) {
 		struct service_run *r = &nc->run[i];
-		for (j = 0; j < old->table.count && r->fd == -1; j++) {
-			if (old->run[j].fd == -1 ||
-			    !service_same_endpoint(old->run[j].svc, r->svc))
+		for (j = 0; j < old->table.count; j++) {
+			if (!service_same_endpoint(old->run[j].svc, r->svc))
 				continue;
-			r->fd = old->run[j].fd;
-			old->run[j].fd = -1;
 			/* mail_owner may have changed. */
-			service_listen_chown(r->svc, nc->owner_uid,
-			    nc->owner_gid);
+			while (move_one(&old->run[j], r))
+				service_listen_chown(r->svc, nc->owner_uid,
+				    nc->owner_gid);
 		}
 	}
 	close_all(old);
 	for (i = 0; i < nc->table.count; i++) {
 		struct service_run *r = &nc->run[i];
-		if (r->fd != -1)
+		if (r->fd != -1 || service_listen_grouped(r->svc))
 			continue;
 		r->fd = service_listen_open(r->svc, nc->owner_uid,
 		    nc->owner_gid);

@@ -25,13 +25,17 @@ struct instance {
 	long long	 started;	/* io_now_ms() when it was started */
 	long long	 start_at;	/* while pid == 0: start no earlier */
 	int		 backoff;	/* ms to wait if it dies young */
+	int		 fd;		/* its own listening socket (grouped
+					   service), -1: none (yet) */
 };
 
 /* A service as the master runs it. */
 struct service_run {
 	const struct service *svc;	/* in master_conf.table */
 	const char	*user;		/* svc->user, or mail_owner for "-" */
-	int		 fd;		/* listening socket; -1: none */
+	int		 fd;		/* listening socket; -1: none, or the
+					   service is grouped (each instance
+					   has its own: service_listen.h) */
 	struct instance	*inst;		/* svc->limit slots */
 };
 

@@ -209,7 +209,10 @@ smtpd_commit_readable(evutil_socket_t fd, short what, void *arg)
 	char	 drain[64];
 
 	(void)what;
-	while (read(fd, drain, sizeof(drain)) > 0)
+	/* Only the first job on an empty done list writes a byte, so one
+	 * read takes them all; a read that would only say EAGAIN is not
+	 * made. */
+	while (read(fd, drain, sizeof(drain)) == (ssize_t)sizeof(drain))
 		;
 	smtpd_commit_complete(arg);
 }
@@ -276,8 +279,10 @@ smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
 	else
 		c->head = job;
 	c->tail = job;
-	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
+	/* After the unlock: a worker woken while the loop still held the
+	 * lock would at once sleep again on it (two more futex calls). */
+	pthread_cond_signal(&c->wake);
 }
 
 void

@@ -120,7 +120,8 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		    "Message size exceeds fixed limit");
 		return;
 	}
-	if (path.has_size && !smtpd_space_check(cfg, par, path.size)) {
+	if (path.has_size && !smtpd_space_check(&s->srv->space, cfg, par,
+	    path.size)) {
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 		return;
@@ -303,7 +304,8 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 503, "5.5.1", "Error: need RCPT command");
 	else if (s->nrcpt == 0)
 		smtpd_session_reply(s, 554, "5.5.1", "Error: no valid recipients");
-	else if (!smtpd_space_check(s->srv->cfg, s->srv->par, 0))
+	else if (!smtpd_space_check(&s->srv->space, s->srv->cfg,
+	    s->srv->par, 0))
 		smtpd_session_reply(s, 452, "4.3.1",
 		    "Insufficient system storage");
 	else

@@ -29,6 +29,7 @@
 #define SMTP_DATA_CHUNK		(16 * 1024)
 /* At most this many chains of the input buffer are decoded per pass. */
 #define SMTP_DATA_IOV		8
+#define SMTP_REPLY_354		"354 End data with <CR><LF>.<CR><LF>\r\n"
 
 void
 smtpd_message_discard(struct smtpd_session *s)
@@ -72,8 +73,8 @@ smtpd_message_start(struct smtpd_session *s)
 	s->dec.keep_bare = par->smtpd_forbid_bare_newline == CONFIG_BARE_NL_NO;
 	s->write_failed = 0;
 	s->phase = SMTP_PHASE_DATA;
-	evbuffer_add_printf(smtpd_session_out(s),
-	    "354 End data with <CR><LF>.<CR><LF>\r\n");
+	evbuffer_add(smtpd_session_out(s), SMTP_REPLY_354,
+	    sizeof(SMTP_REPLY_354) - 1);
 }
 
 static void
@@ -98,6 +99,7 @@ static void
 smtpd_message_committed(void *arg, int result, int err)
 {
 	struct smtpd_session	*s = arg;
+	char			 text[sizeof("Ok: queued as ") + QUEUE_ID_SIZE];
 
 	if (result == 0) {
 		log_qid(LOG_LEVEL_INFO, s->id, "from=<%s> size=%zu nrcpt=%d",
@@ -121,8 +123,9 @@ smtpd_message_committed(void *arg, int result, int err)
 		return;
 	}
 	if (result == 0) {
-		evbuffer_add_printf(smtpd_session_out(s),
-		    "250 2.0.0 Ok: queued as %s\r\n", s->id);
+		strlcpy(text, "Ok: queued as ", sizeof(text));
+		strlcat(text, s->id, sizeof(text));
+		smtpd_session_reply(s, 250, "2.0.0", text);
 		/* As Postfix: a client that delivers mail may RSET and NOOP
 		 * between messages as often as it likes. */
 		s->junk = 0;

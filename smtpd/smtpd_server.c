@@ -1,20 +1,23 @@
 /*
  * smtpd_server - accepting connections and owning what sessions share.
- * Several smtpd processes accept on the one socket the master bound; each
- * enforces smtpd_client_limit on its own sessions.  A refused client gets
+ * Each smtpd process accepts on the socket the master bound for it (its
+ * own, with several processes: master/service_listen.h); each enforces
+ * smtpd_client_limit on its own sessions.  A refused client gets
  * a 421 written straight to its socket, without a session: refusing must
  * stay cheap exactly when the server is busiest.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "buf.h"
 #include "config.h"
@@ -35,13 +38,8 @@
 #define SMTP_FD_RESERVE		(64 + 2 * SMTP_COMMIT_THREADS)
 
 static void
-smtpd_server_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+smtpd_server_admit(struct smtpd_server *srv, int fd, struct sockaddr *sa)
 {
-	struct smtpd_server	*srv = arg;
-
-	(void)l;
-	(void)salen;
 	if (srv->nsessions >= srv->max_sessions) {
 		/* Best effort: a fresh socket's send buffer takes a line. */
 		if (write(fd, srv->refusal, srv->refusal_len) < 0)
@@ -54,18 +52,70 @@ smtpd_server_accept(struct evconnlistener *l, evutil_socket_t fd,
 	smtpd_session_new(srv, fd, sa);
 }
 
-/* EMFILE and friends leave the connection in the backlog, so the listener
- * would fire again at once: stop accepting for a moment instead. */
+/*
+ * One connection per readable event: when more wait, the (level-triggered)
+ * event is ready again at the next turn of the loop, along with whatever
+ * else is, so no accept(2) is made only to learn that nothing is left.
+ * EMFILE and friends leave the connection in the backlog, so the event
+ * would fire again at once: stop accepting for a moment instead.
+ */
 static void
-smtpd_server_accept_error(struct evconnlistener *l, void *arg)
+smtpd_server_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct smtpd_server	*srv = arg;
+	struct sockaddr_storage	 ss;
 	struct timeval		 tv = { SMTP_ACCEPT_PAUSE_SEC, 0 };
-	int			 err = EVUTIL_SOCKET_ERROR();
+	socklen_t		 len = sizeof(ss);
+	int			 fd;
 
-	log_warn("accept: %s", strerror(err));
-	evconnlistener_disable(l);
-	event_add(srv->resume, &tv);
+	(void)what;
+	fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		smtpd_server_admit(srv, fd, (struct sockaddr *)&ss);
+		return;
+	}
+	switch (errno) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case ECONNABORTED:	/* gone before we took it */
+		return;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		log_warn("accept: %s", strerror(errno));
+		event_del(srv->listener);
+		event_add(srv->resume, &tv);
+		return;
+	default:
+		log_warn("accept: %s", strerror(errno));
+		return;
+	}
+}
+
+/* The loop has run the callbacks that were ready: write their log lines
+ * (log_batch()). */
+static void
+smtpd_server_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush();
+}
+
+/* A first line waits: flush after this pass over the ready callbacks
+ * (an activated event runs after those already active). */
+static void
+smtpd_server_log_wake(void *arg)
+{
+	struct smtpd_server	*srv = arg;
+
+	event_active(srv->logflush, EV_TIMEOUT, 0);
 }
 
 static void
@@ -75,8 +125,8 @@ smtpd_server_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!srv->stopping)
-		evconnlistener_enable(srv->listener);
+	if (!srv->stopping && event_add(srv->listener, NULL) < 0)
+		log_error("cannot accept connections again");
 }
 
 /* smtpd_client_limit, unless the descriptor limit is lower: a client is
@@ -118,6 +168,11 @@ smtpd_server_replies(struct smtpd_server *srv)
 		log_fatal("myhostname too long");
 	srv->refusal = b.data;
 	srv->refusal_len = b.len;
+	buf_init(&b, 4096);
+	if (buf_appendf(&b, "220 %s\r\n", srv->par->smtpd_banner) < 0)
+		log_fatal("smtpd_banner too long");
+	srv->greeting = b.data;
+	srv->greeting_len = b.len;
 }
 
 void
@@ -126,6 +181,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
     int listen_fd, const char *service)
 {
 	struct timeval	 tv;
+	int		 on = 1;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
@@ -148,12 +204,21 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	smtpd_relay_init(&srv->relay, cfg);
 	if ((srv->resume = evtimer_new(base, smtpd_server_resume, srv)) == NULL)
 		log_fatal("cannot create a timer");
-	/* backlog -1: the master already called listen(2). */
-	srv->listener = evconnlistener_new(base, smtpd_server_accept, srv,
-	    LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
-	if (srv->listener == NULL)
+	if ((srv->logflush = event_new(base, -1, 0, smtpd_server_log_flush,
+	    srv)) == NULL)
+		log_fatal("cannot create an event");
+	log_batch(smtpd_server_log_wake, srv);
+	/* The master already called listen(2). */
+	if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0)
+		log_fatal("listening socket: %s", strerror(errno));
+	/* Linux gives an accepted socket its listener's TCP_NODELAY: set
+	 * once here, it costs no system call per session. */
+	srv->nodelay_inherited = setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY,
+	    &on, sizeof(on)) == 0;
+	srv->listener = event_new(base, listen_fd, EV_READ | EV_PERSIST,
+	    smtpd_server_accept, srv);
+	if (srv->listener == NULL || event_add(srv->listener, NULL) < 0)
 		log_fatal("cannot listen on fd %d", listen_fd);
-	evconnlistener_set_error_cb(srv->listener, smtpd_server_accept_error);
 }
 
 void
@@ -162,9 +227,13 @@ smtpd_server_free(struct smtpd_server *srv)
 	struct smtpd_session	*s;
 
 	srv->stopping = 1;
+	/* From here on every line is written at once. */
+	log_batch(NULL, NULL);
+	if (srv->logflush != NULL)
+		event_free(srv->logflush);
 	/* The socket is the master's (and other smtpd's): not closed here. */
 	if (srv->listener != NULL)
-		evconnlistener_free(srv->listener);
+		event_free(srv->listener);
 	if (srv->resume != NULL)
 		event_free(srv->resume);
 	/* Messages being committed get their "250" before the goodbye. */
@@ -177,5 +246,6 @@ smtpd_server_free(struct smtpd_server *srv)
 	smtpd_relay_free(&srv->relay);
 	free(srv->ehlo);
 	free(srv->refusal);
+	free(srv->greeting);
 	memset(srv, 0, sizeof(*srv));
 }

@@ -2,9 +2,10 @@
  * smtpd_server - the state one smtpd process shares between its sessions:
  * the configuration, the event base, the listening socket, the commit
  * workers, the qmgr notifier, the anvil client, the lookup service's
- * client, relay control, the pool of queue files to reuse, the cache
- * of local users and the list of live sessions.  There is no
- * global state: everything a session needs is reached through this struct.
+ * client, relay control, the pool of queue files to reuse, the cache of
+ * local users, the queue's free space as last asked and the list of live
+ * sessions.  There is no global state: everything a session needs is
+ * reached through this struct.
  */
 #ifndef TERN_SMTPD_SERVER_H
 #define TERN_SMTPD_SERVER_H
@@ -17,10 +18,10 @@
 #include "smtpd_policy.h"
 #include "smtpd_pool.h"
 #include "smtpd_relay.h"
+#include "smtpd_space.h"
 
 struct event;
 struct event_base;
-struct evconnlistener;
 struct smtpd_anvil;
 struct smtpd_commit;
 struct smtpd_lookup;
@@ -35,8 +36,9 @@ struct smtpd_server {
 	struct event_base	*base;
 	const struct tern_config *cfg;
 	const struct smtpd_params *par;
-	struct evconnlistener	*listener;
+	struct event		*listener;	/* the listening socket */
 	struct event		*resume;	/* re-enables accept after EMFILE */
+	struct event		*logflush;	/* writes the pass's log lines */
 	struct smtpd_commit	*commit;
 	struct smtpd_notify	*notify;
 	struct smtpd_anvil	*anvil;		/* limits per client address */
@@ -44,20 +46,25 @@ struct smtpd_server {
 	struct smtpd_pool	 pool;		/* files to reuse from free/ */
 	struct smtpd_user_cache	 users;		/* local users seen lately */
 	struct smtpd_relay	 relay;		/* mynetworks, parsed */
+	struct smtpd_space	 space;		/* the queue's free space, cached */
 	struct smtpd_session_list sessions;
 	int			 nsessions;
 	int			 max_sessions;	/* smtpd_client_limit, or fewer
 						   if descriptors are short */
 	int			 stopping;	/* shutting down: start nothing */
+	int			 nodelay_inherited; /* the listener has
+						   TCP_NODELAY (sessions too) */
 	const struct timeval	*timeout;	/* smtpd_timeout, common timeout */
 	char			*ehlo;		/* the whole EHLO reply */
 	size_t			 ehlo_len;
+	char			*greeting;	/* 220 and smtpd_banner */
+	size_t			 greeting_len;
 	char			*refusal;	/* 421 when over the client limit */
 	size_t			 refusal_len;
 };
 
-/* Set up everything, listening on listen_fd (already bound and listening,
- * shared with other smtpd processes); exits through log_fatal on failure. */
+/* Set up everything, listening on listen_fd (already bound and listening
+ * by the master); exits through log_fatal on failure. */
 void	smtpd_server_init(struct smtpd_server *, struct event_base *,
 	    const struct tern_config *, const struct smtpd_params *,
 	    int listen_fd, const char *service);

@@ -15,11 +15,16 @@
  * resumed), the DATA stream within smtpd_timeout extended by one second
  * per smtpd_min_data_rate bytes received (never beyond smtpd_timeout of
  * idleness), and the whole session within smtpd_session_time_limit.
- * Reading stops while a commit is pending, so commands that follow the end
- * of DATA are answered only after "250 queued", and while too much output
- * waits for a client that does not read it.  A session is freed only from
- * the top of a libevent callback (smtpd_session_settle), never in the middle
- * of processing, so no handler ever runs on a freed session.
+ * Input is not processed while a commit is pending, so commands that
+ * follow the end of DATA are answered only after "250 queued"; it is still
+ * read (up to SMTP_COMMIT_INPUT_MAX), because removing the read event and
+ * adding it again would cost two epoll_ctl(2) calls per message, and a
+ * client that waits for its "250" sends nothing anyway.  An end of input
+ * seen then is kept until the "250" is written.  Reading stops while too
+ * much output waits for a client that does not read it.  A session is
+ * freed only from the top of a libevent callback (smtpd_session_settle),
+ * never in the middle of processing, so no handler ever runs on a freed
+ * session.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -38,6 +43,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "evbuf_io.h"
 #include "smtpd_params.h"
 #include "io.h"
 #include "log.h"
@@ -48,6 +54,8 @@
 
 /* Bytes asked for by one read(2): a 4 KiB message and its commands. */
 #define SMTP_READ_SIZE		(16 * 1024)
+/* A reply built without printf fits this; a longer one is printed. */
+#define SMTP_REPLY_MAX		512
 
 static void	smtpd_session_writable(evutil_socket_t, short, void *);
 static int	smtpd_session_arm(struct smtpd_session *, int);
@@ -60,12 +68,43 @@ smtpd_session_out(struct smtpd_session *s)
 	return s->out;
 }
 
+/* "code enhanced text\r\n" into b, built with copies, not printf (seven
+ * replies a message); its length, or 0 when it does not fit. */
+static size_t
+smtpd_session_format(char b[SMTP_REPLY_MAX], int code, const char *enhanced,
+    const char *text)
+{
+	size_t	 elen = strlen(enhanced), tlen = strlen(text), len = 4;
+
+	if (code < 100 || code > 999 || len + elen + 1 + tlen + 2 >
+	    SMTP_REPLY_MAX)
+		return 0;
+	b[0] = (char)('0' + code / 100);
+	b[1] = (char)('0' + code / 10 % 10);
+	b[2] = (char)('0' + code % 10);
+	b[3] = ' ';
+	memcpy(b + len, enhanced, elen);
+	len += elen;
+	b[len++] = ' ';
+	memcpy(b + len, text, tlen);
+	len += tlen;
+	b[len++] = '\r';
+	b[len++] = '\n';
+	return len;
+}
+
 void
 smtpd_session_reply(struct smtpd_session *s, int code, const char *enhanced,
     const char *text)
 {
-	evbuffer_add_printf(smtpd_session_out(s), "%d %s %s\r\n", code, enhanced,
-	    text);
+	char	 b[SMTP_REPLY_MAX];
+	size_t	 len;
+
+	if ((len = smtpd_session_format(b, code, enhanced, text)) > 0)
+		evbuffer_add(smtpd_session_out(s), b, len);
+	else
+		evbuffer_add_printf(smtpd_session_out(s), "%d %s %s\r\n", code,
+		    enhanced, text);
 	if (code >= 500)
 		s->errors++;
 }
@@ -140,7 +179,9 @@ smtpd_session_want_read(struct smtpd_session *s)
 	if (s->fd < 0)
 		return;
 	want = (s->phase == SMTP_PHASE_COMMAND ||
-	    s->phase == SMTP_PHASE_DATA) && !s->throttled && !s->srv->stopping;
+	    s->phase == SMTP_PHASE_DATA || (s->phase == SMTP_PHASE_COMMIT &&
+	    evbuffer_get_length(s->in) < SMTP_COMMIT_INPUT_MAX)) &&
+	    !s->throttled && !s->peer_eof && !s->srv->stopping;
 	if (want == s->reading)
 		return;
 	if (want)
@@ -283,23 +324,19 @@ smtpd_session_input(struct smtpd_session *s)
 static int
 smtpd_session_flush(struct smtpd_session *s)
 {
-	while (evbuffer_get_length(s->out) > 0) {
-		if (evbuffer_write(s->out, s->fd) >= 0)
-			continue;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			log_debug("write to [%s]: %s", s->client,
-			    strerror(errno));
-			return -1;
-		}
-		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
-		    EV_WRITE, smtpd_session_writable, s)) == NULL)
-			return -1;
-		if (event_add(s->wev, s->srv->timeout) < 0)
-			return -1;
-		return 0;
+	int	 r;
+
+	if ((r = evbuf_io_flush(s->out, s->fd)) < 0) {
+		log_debug("write to [%s]: %s", s->client, strerror(errno));
+		return -1;
 	}
+	if (r == 0)
+		return 0;
+	if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
+	    EV_WRITE, smtpd_session_writable, s)) == NULL)
+		return -1;
+	if (event_add(s->wev, s->srv->timeout) < 0)
+		return -1;
 	return 0;
 }
 
@@ -327,8 +364,24 @@ smtpd_session_settle(struct smtpd_session *s)
 void
 smtpd_session_resume(struct smtpd_session *s)
 {
+	/* A whole smtpd_timeout for the next command, from now. */
+	if (s->reading && s->phase == SMTP_PHASE_COMMAND) {
+		s->deadline_ms = io_now_ms() + 1000LL * s->srv->par->smtpd_timeout;
+		if (smtpd_session_arm(s, 1) < 0) {
+			log_error("cannot set the time-out of [%s]", s->client);
+			smtpd_session_close(s);
+		}
+	}
 	smtpd_session_want_read(s);
 	smtpd_session_input(s);
+	/* The client closed its side during the commit: answer what it
+	 * sent, then end. */
+	if (s->peer_eof && s->phase != SMTP_PHASE_COMMIT) {
+		if (s->phase == SMTP_PHASE_DATA)
+			log_info("lost connection after DATA from [%s]",
+			    s->client);
+		smtpd_session_close(s);
+	}
 	smtpd_session_settle(s);
 }
 
@@ -376,38 +429,6 @@ smtpd_session_eof(struct smtpd_session *s)
 	smtpd_session_free(s);
 }
 
-/* One read(2) straight into the input buffer.  1 read, 0 nothing to read
- * now, -1 end of file or error (errno 0 for end of file). */
-static int
-smtpd_session_read(struct smtpd_session *s)
-{
-	struct evbuffer_iovec	 v;
-	ssize_t			 n;
-
-	if (evbuffer_reserve_space(s->in, SMTP_READ_SIZE, &v, 1) < 1) {
-		errno = ENOMEM;
-		return -1;
-	}
-	if (v.iov_len > SMTP_READ_SIZE)
-		v.iov_len = SMTP_READ_SIZE;
-	do
-		n = read(s->fd, v.iov_base, v.iov_len);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n == 0)
-			errno = 0;
-		return -1;
-	}
-	v.iov_len = (size_t)n;
-	if (evbuffer_commit_space(s->in, &v, 1) < 0) {
-		errno = ENOMEM;
-		return -1;
-	}
-	return 1;
-}
-
 static void
 smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -417,10 +438,22 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
+		/* The client waits for us, not we for it: a new time-out. */
+		if (s->phase == SMTP_PHASE_COMMIT) {
+			if (event_add(s->rev, s->srv->timeout) < 0)
+				log_error("cannot set the time-out of [%s]",
+				    s->client);
+			return;
+		}
 		smtpd_session_timeout(s);
 		return;
 	}
-	if ((r = smtpd_session_read(s)) < 0) {
+	if ((r = evbuf_io_read(s->in, s->fd, SMTP_READ_SIZE)) < 0) {
+		if (errno == 0 && s->phase == SMTP_PHASE_COMMIT) {
+			s->peer_eof = 1;
+			smtpd_session_want_read(s);
+			return;
+		}
 		if (errno != 0) {
 			log_debug("connection error from [%s]: %s", s->client,
 			    strerror(errno));
@@ -430,6 +463,11 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	got = evbuffer_get_length(s->in) - before;
+	if (s->phase == SMTP_PHASE_COMMIT) {
+		/* Kept for after the "250"; paused if it grows too much. */
+		smtpd_session_want_read(s);
+		return;
+	}
 	if (r > 0)
 		lines = smtpd_session_input(s);
 	smtpd_session_clock(s, got, lines);
@@ -498,7 +536,7 @@ smtpd_session_release(struct smtpd_session *s)
 static void
 smtpd_session_greet(struct smtpd_session *s)
 {
-	evbuffer_add_printf(s->out, "220 %s\r\n", s->srv->par->smtpd_banner);
+	evbuffer_add(s->out, s->srv->greeting, s->srv->greeting_len);
 	smtpd_session_want_read(s);
 	smtpd_session_settle(s);
 }
@@ -517,7 +555,8 @@ smtpd_session_new(struct smtpd_server *srv, int fd, const struct sockaddr *sa)
 	    1000LL * srv->par->smtpd_session_time_limit : LLONG_MAX;
 	/* Replies are batched by the session itself; Nagle would only hold
 	 * the last one back. */
-	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+	if (!srv->nodelay_inherited && (sa->sa_family == AF_INET ||
+	    sa->sa_family == AF_INET6))
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	s->in = evbuffer_new();
 	s->out = evbuffer_new();

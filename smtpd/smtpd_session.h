@@ -8,10 +8,12 @@
  *
  * A session is in one phase at a time.  The session owns its queue file
  * only during DATA; at the end of DATA it hands the file to the commit
- * workers and stops reading until the commit is done, so nothing is
- * acknowledged before it is durable.  A RCPT that needs the lookup
- * service's answer stops reading the same way until the answer comes
- * (smtpd_lookup.h), so pipelined commands are answered in order.
+ * workers and processes no input until the commit is done, so nothing is
+ * acknowledged before it is durable (what arrives meanwhile is buffered,
+ * up to SMTP_COMMIT_INPUT_MAX, and answered after the "250").  A RCPT that
+ * needs the lookup service's answer holds input the same way until the
+ * answer comes (smtpd_lookup.h), so pipelined commands are answered in
+ * order.
  */
 #ifndef TERN_SMTPD_SESSION_H
 #define TERN_SMTPD_SESSION_H
@@ -44,6 +46,10 @@ struct smtpd_server;
 /* Stop reading while this much output waits for a client that is not
  * reading its replies. */
 #define SMTP_OUTPUT_MAX		(16 * 1024)
+/* During a commit input is read (so that the read event stays armed and
+ * costs no epoll_ctl(2) pair per message) but not processed; reading
+ * pauses once this much waits. */
+#define SMTP_COMMIT_INPUT_MAX	(16 * 1024)
 
 enum smtpd_phase {
 	SMTP_PHASE_COMMAND,	/* reading commands */
@@ -68,6 +74,7 @@ struct smtpd_session {
 	unsigned int		 discarding:1;	/* inside an over-long line */
 	unsigned int		 throttled:1;	/* output full: not reading */
 	unsigned int		 gone:1;	/* client left during a commit */
+	unsigned int		 peer_eof:1;	/* end of input seen in a commit */
 	unsigned int		 write_failed:1; /* queue file write error */
 	unsigned int		 client_v6:1;
 	int			 errors;	/* 5xx replies so far */

@@ -1,7 +1,7 @@
 /*
  * smtpd_space - the free-space check before a message (see smtpd_space.h).
- * One statvfs(2) per MAIL SIZE= or DATA: cheap next to the queue file
- * that follows.
+ * One statvfs(2) per SMTP_SPACE_CACHE_MS at most, whatever the number of
+ * MAIL SIZE= and DATA commands.
  */
 #include <sys/statvfs.h>
 
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "io.h"
 #include "smtpd_params.h"
 #include "log.h"
 #include "smtpd_space.h"
@@ -30,18 +31,25 @@ smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 }
 
 int
-smtpd_space_check(const struct tern_config *cfg,
+smtpd_space_check(struct smtpd_space *sp, const struct tern_config *cfg,
     const struct smtpd_params *par, unsigned long long size)
 {
 	struct statvfs	 st;
 	unsigned long long avail;
+	long long	 now = io_now_ms();
 
-	if (statvfs(".", &st) < 0) {
-		log_warn("statvfs of the queue: %s: free space not checked",
-		    strerror(errno));
-		return 1;
+	if (sp->at_ms == 0 || now - sp->at_ms >= SMTP_SPACE_CACHE_MS ||
+	    now < sp->at_ms) {
+		if (statvfs(".", &st) < 0) {
+			log_warn("statvfs of the queue: %s: free space not "
+			    "checked", strerror(errno));
+			sp->at_ms = 0;
+			return 1;
+		}
+		sp->avail = (unsigned long long)st.f_bavail * st.f_frsize;
+		sp->at_ms = now;
 	}
-	avail = (unsigned long long)st.f_bavail * st.f_frsize;
+	avail = sp->avail;
 	if (smtpd_space_enough(avail, par->queue_minfree,
 	    cfg->message_size_limit, size))
 		return 1;

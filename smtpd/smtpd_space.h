@@ -20,9 +20,20 @@ struct smtpd_params;
  * under queue_minfree and message_size_limit; pure, for tests. */
 int	smtpd_space_enough(unsigned long long avail, size_t queue_minfree,
 	    size_t message_size_limit, unsigned long long size);
+/* The free space statvfs(2) reported for the queue, and when: at a
+ * thousand messages a second a statvfs per message is a system call per
+ * message for a figure that hardly moves.  It is asked again once it is
+ * SMTP_SPACE_CACHE_MS old.  The check is a snapshot in any case: sessions
+ * that pass it together all write afterwards. */
+#define SMTP_SPACE_CACHE_MS	100
+struct smtpd_space {
+	unsigned long long	 avail;		/* bytes */
+	long long		 at_ms;		/* io_now_ms(); 0: never asked */
+};
+
 /* The same for the queue directory (the current directory). */
 struct tern_config;
-int	smtpd_space_check(const struct tern_config *,
+int	smtpd_space_check(struct smtpd_space *, const struct tern_config *,
 	    const struct smtpd_params *, unsigned long long size);
 
 #endif

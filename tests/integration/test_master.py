@@ -214,3 +214,71 @@ def test_star_listens_on_ipv4_and_ipv6(make_instance):
     log = inst.log()
     assert "connect from [::1]" in log
     assert "connect from [127.0.0.1]" in log and "::ffff:" not in log
+
+
+def listen_inode(pid, fd):
+    """The inode of the socket pid holds on fd, or None."""
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return None
+    return target[len("socket:["):-1] if target.startswith("socket:[") else None
+
+
+def master_sockets(master):
+    """Inodes of every socket the master holds."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{master}/fd"):
+        inode = listen_inode(master, fd)
+        if inode:
+            inodes.add(inode)
+    return inodes
+
+
+def test_each_smtpd_has_its_own_socket(tern):
+    """With several smtpd processes, the master binds one listening socket
+    per instance (SO_REUSEPORT), so that one process, not every idle one,
+    wakes for a connection; an instance waiting out its restart back-off
+    gives its socket up, so no client waits for it; a second server
+    cannot join the port."""
+    master = tern.master_pid()
+    smtpd = wait_for(lambda: len(tern.services().get("smtpd", [])) == 2 and
+                     tern.services()["smtpd"], what="two smtpd")
+    socks = {pid: listen_inode(pid, 3) for pid in smtpd}
+    assert None not in socks.values() and len(set(socks.values())) == 2, socks
+    assert set(socks.values()) <= master_sockets(master)
+    for i in range(20):
+        assert greeting(tern).startswith("220 "), i
+    # Another program cannot take the port.  (One with SO_REUSEPORT and the
+    # master's uid, root, could join the group: the kernel's rule.)
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", tern.port))
+            assert False, "a second socket could bind the smtpd port"
+        except OSError:
+            pass
+    # Killed young, an instance waits a second before its restart: its
+    # socket is closed meanwhile, and every connection goes to the other.
+    # (One that lived 10 s is restarted at once: then its successor, young,
+    # is killed.)
+    victim = smtpd[0]
+    inode = socks[victim]
+    os.kill(victim, signal.SIGKILL)
+    fresh = wait_for(lambda: inode not in master_sockets(master) and ["closed"] or
+                     [p for p in tern.services().get("smtpd", []) if p not in smtpd],
+                     timeout=10, what="the dead instance's socket closed, or a restart")
+    if fresh != ["closed"]:
+        victim = fresh[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: inode not in master_sockets(master), timeout=5,
+                 what="the dead instance's socket to be closed")
+    for i in range(10):
+        assert greeting(tern, timeout=5).startswith("220 "), i
+    again = wait_for(lambda: len(tern.services().get("smtpd", [])) == 2 and
+                     victim not in tern.services()["smtpd"] and
+                     tern.services()["smtpd"], what="the restarted smtpd")
+    assert inode not in {listen_inode(pid, 3) for pid in again}
+    inodes = {listen_inode(pid, 3) for pid in again}
+    assert None not in inodes and len(inodes) == 2, inodes
+    mail_flows(tern, "after-reuseport-restart")

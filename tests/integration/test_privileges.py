@@ -75,12 +75,15 @@ def sockets():
 
 
 def service_addresses(inst):
-    """{service: (address, chroot)} from the instance's master.conf."""
+    """{service: (address, chroot, sockets the master holds for it)} from the
+    instance's master.conf: a TCP service with several instances has one
+    socket per instance (SO_REUSEPORT), every other service one."""
     table = {}
     for line in (inst.dir / "etc" / "master.conf").read_text().splitlines():
         f = line.split()
         if f and not f[0].startswith("#"):
-            table[f[0]] = (f[2], f[4] == "y")
+            limit = int(f[5])
+            table[f[0]] = (f[2], f[4] == "y", limit if f[1] == "inet" else 1)
     return table
 
 
@@ -155,10 +158,11 @@ def check_process(name, pid, inst, socks, table, master_status):
             kind = "listen:all" if name == "master" else "listen:own"
         assert kind in allowed, f"{where}: fd {fd} is {kind} {detail}, not in {sorted(allowed)}"
     if name == "master":
-        for svc, (address, _) in table.items():
-            assert sum(owns_address(a, address) for a in listening) == 1, \
-                f"master: listening {listening}, want one for {svc} {address}"
-        assert len(listening) == len(table), f"master: listening {listening}"
+        for svc, (address, _, count) in table.items():
+            assert sum(owns_address(a, address) for a in listening) == count, \
+                f"master: listening {listening}, want {count} for {svc} {address}"
+        assert len(listening) == sum(t[2] for t in table.values()), \
+            f"master: listening {listening}"
     else:
         assert len(listening) == 1 and owns_address(listening[0], table[name][0]), \
             f"{where}: listening on {listening}, want only {table[name][0]}"

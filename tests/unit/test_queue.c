@@ -1214,6 +1214,38 @@ test_reuse_owner_refills(void **state)
 	free(w);
 }
 
+/* A refill takes the names of files this process wrote last before any
+ * other's (each smtpd process then reuses its own files and seldom races
+ * another for one); others fill what is left of the batch. */
+static void
+test_refill_prefers_own(void **state)
+{
+	struct queue_pool	 pool;
+	char			 mine[QUEUE_ID_SIZE], other[QUEUE_ID_SIZE];
+	int			 i, own = 0;
+
+	(void)state;
+	queue_id_new(mine);
+	assert_true(queue_id_mine(mine));
+	/* The same time and sequence, another pid (digits 11..15). */
+	strlcpy(other, mine, sizeof(other));
+	other[15] = other[15] == '0' ? '1' : '0';
+	assert_false(queue_id_mine(other));
+	assert_false(queue_id_mine("ABC"));
+	free_file(mine, 10, 1);
+	for (i = 0; i < QUEUE_POOL_BATCH + 10; i++) {
+		snprintf(other + 16, sizeof(other) - 16, "%04d", i);
+		free_file(other, 10, 1);
+	}
+	memset(&pool, 0, sizeof(pool));
+	assert_int_equal(queue_pool_refill(&pool), QUEUE_POOL_BATCH);
+	for (i = 0; i < pool.n; i++)
+		own += strcmp(pool.name[i], mine) == 0;
+	assert_int_equal(own, 1);
+	/* Writers take from the end of the pool: ours is taken first. */
+	assert_string_equal(pool.name[pool.n - 1], mine);
+}
+
 #define QT(f)	cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int
@@ -1243,6 +1275,7 @@ main(void)
 		QT(test_recycle_sources),
 		QT(test_reuse_crash_order),
 		QT(test_reuse_owner_refills),
+		QT(test_refill_prefers_own),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

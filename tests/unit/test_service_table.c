@@ -655,7 +655,7 @@ test_spawn_argv_max(void **state)
 static void
 test_backoff(void **state)
 {
-	struct instance in = { 0, 0, 0, SUPERVISE_BACKOFF_MIN };
+	struct instance in = { 0, 0, 0, SUPERVISE_BACKOFF_MIN, -1 };
 	static const long long waits[] = {
 		1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000
 	};
