@@ -583,6 +583,7 @@ queue_file_read(int fd, struct queue_envelope *env, const char **err)
 		errno = saved;
 		return -1;
 	}
+	env->file_size = st.st_size;
 	return queue_check_length(env, st.st_size, err);
 }
 

@@ -130,6 +130,8 @@ struct queue_envelope {
 	off_t		 outcome_end;	/* after the last outcome record; 0:
 					   not known yet */
 	int		 outcome_torn;	/* bytes follow outcome_end: cut them */
+	off_t		 file_size;	/* the file's size when queue_file_read
+					   read it; 0 if parsed from memory */
 };
 
 /* Parse a header held in memory.  0: complete, env filled (data_off,

@@ -373,7 +373,7 @@ maildir_tmp_create(const struct maildir *md, const char *name, int stable)
  * job->res set and nothing left behind. */
 static int
 maildir_write(struct deliver_ctx *ctx, const struct maildir *md,
-    struct maildir_job *job, int *stable)
+    struct maildir_job *job, int *stable, int alone)
 {
 	const char	*what;
 	int		 fd, err;
@@ -397,8 +397,10 @@ maildir_write(struct deliver_ctx *ctx, const struct maildir *md,
 		return -1;
 	}
 	/* Only a hint: the fsync below is what makes the file durable and
-	 * reports any write error, so a failure here changes nothing. */
-	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	 * reports any write error, so a failure here changes nothing.  A
+	 * file alone in its batch is fsynced next anyway. */
+	if (!alone)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return fd;
 }
 
@@ -481,7 +483,7 @@ maildir_store_all(struct deliver_ctx *ctx, const struct maildir *md,
 	stable = xcalloc((size_t)n, sizeof(*stable));
 	stored = xcalloc((size_t)n, sizeof(*stored));
 	for (k = 0; k < n; k++)
-		fd[k] = maildir_write(ctx, md, jobs[k], &stable[k]);
+		fd[k] = maildir_write(ctx, md, jobs[k], &stable[k], n == 1);
 	for (k = 0; k < n; k++)
 		if (fd[k] >= 0)
 			any |= stored[k] = maildir_finish(ctx, md, jobs[k],

@@ -88,6 +88,14 @@ qmgr_record_load(struct qmgr_msg *m)
 	    sizeof(*m->reason));
 	m->noticed = xcalloc((size_t)(m->env.nrcpt > 0 ? m->env.nrcpt : 1),
 	    sizeof(*m->noticed));
+	/* Nothing after the message when the file was opened: no records
+	 * to read (qmgr is their only writer), the usual case. */
+	if (m->env.version >= 2 && m->env.data_len >= 0 &&
+	    m->env.file_size == m->env.data_off + m->env.data_len) {
+		m->env.outcome_end = m->env.file_size;
+		m->env.outcome_torn = 0;
+		return;
+	}
 	if (queue_outcome_read(m->fd, &m->env, record_note, m) < 0) {
 		/* Not fatal: the next write looks for the end again. */
 		log_qid(LOG_LEVEL_WARN, m->id, "cannot read outcome records: "
