@@ -241,7 +241,6 @@ main(int argc, char **argv)
 	sigfd = deliver_signals_open();
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
 	local_workers_close(&ctx);
-	local_memo_free(ctx.memo);
 	map_list_close(&ctx.aliases);
 	close(sigfd);
 	daemon_cleanup(&dctx);

@@ -77,7 +77,7 @@ struct deliver_ctx {
 	 * NULL outside deliver_batch(). */
 	struct local_batch *local;
 	/* Accounts looked up and .forward files found absent in the batch
-	 * being handled (local_memo.c); reset by deliver_batch(). */
+	 * being handled (local_memo.c); NULL outside deliver_batch(). */
 	struct local_memo *memo;
 	/* io_now_ms() by which the batch's mailbox work must be done
 	 * (local_time_limit from its start); set by deliver_batch(). */

@@ -5,10 +5,10 @@
  * both again (a read of the password file, and a switch to the user's ids
  * and back around a failed open: about twenty system calls per message).
  *
- * The memo lives for one batch only (deliver_batch() resets it), a few
- * milliseconds, so it answers as the system did at the batch's start: a
- * .forward created meanwhile counts from the next batch on, as if the
- * batch had run a moment earlier.  Only answers are kept, never
+ * The memo lives for one batch only (deliver_batch() makes and frees
+ * it), a few milliseconds, so it answers as the system did at the batch's
+ * start: a .forward created meanwhile counts from the next batch on, as if
+ * the batch had run a moment earlier.  Only answers are kept, never
  * failures: a lookup error or a .forward that could not be opened is asked
  * again.  A .forward that exists is not remembered (it is read each time).
  * The memo is bounded (LOCAL_MEMO_MAX accounts); past that, lookups go to
