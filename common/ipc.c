@@ -348,14 +348,30 @@ ipc_left(long long deadline)
 
 /* Write with a deadline without touching the fd's flags: MSG_DONTWAIT on
  * sockets (and no SIGPIPE in tools that did not ignore it), plain write()
- * after poll otherwise. */
+ * after poll otherwise.  A socket is tried first and polled only when it
+ * is full: the usual frame goes out in one system call. */
 static int
 ipc_send_all(int fd, const char *p, size_t len, long long deadline)
 {
 	ssize_t	 n;
-	int	 left, r;
+	int	 left, r, sock = 1;
 
 	while (len > 0) {
+		if (sock) {
+			n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && errno == ENOTSOCK) {
+				sock = 0;
+				continue;
+			}
+			if (n >= 0) {
+				p += n;
+				len -= (size_t)n;
+				continue;
+			}
+			if (errno != EINTR && errno != EAGAIN &&
+			    errno != EWOULDBLOCK)
+				return -1;
+		}
 		if ((left = ipc_left(deadline)) < 0)
 			return -1;
 		if ((r = io_wait_writable(fd, left)) <= 0) {
@@ -363,11 +379,11 @@ ipc_send_all(int fd, const char *p, size_t len, long long deadline)
 				errno = ETIMEDOUT;
 			return -1;
 		}
-		n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+		if (sock)
+			continue;
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
 				continue;
 			return -1;
 		}
@@ -437,6 +453,36 @@ int
 ipc_write(int fd, const struct ipc_msg *m, int timeout)
 {
 	return ipc_write_deadline(fd, m, ipc_deadline(timeout));
+}
+
+int
+ipc_write_many(int fd, const struct ipc_msg *m, int n, int timeout)
+{
+	struct buf	 out;
+	char		*frame;
+	size_t		 len;
+	int		 i, r, saved;
+
+	buf_init(&out, (size_t)(n > 0 ? n : 1) * (IPC_FRAME_MAX + 4));
+	for (i = 0; i < n; i++) {
+		if (ipc_encode(&m[i], &frame, &len) < 0) {
+			buf_free(&out);
+			errno = EPROTO;
+			return -1;
+		}
+		r = buf_append(&out, frame, len);
+		free(frame);
+		if (r < 0) {
+			buf_free(&out);
+			errno = EMSGSIZE;
+			return -1;
+		}
+	}
+	r = ipc_send_all(fd, out.data, out.len, ipc_deadline(timeout));
+	saved = errno;
+	buf_free(&out);
+	errno = saved;
+	return r;
 }
 
 int

@@ -81,6 +81,8 @@ int	ipc_connect(const char *path);
  * full), so the descriptor is ready for use when this returns it. */
 int	ipc_connect_nonblock(const char *path);
 int	ipc_write(int fd, const struct ipc_msg *, int timeout);
+/* m[0..n) in one write, frame after frame, under one timeout. */
+int	ipc_write_many(int fd, const struct ipc_msg *m, int n, int timeout);
 int	ipc_read(int fd, struct ipc_msg *, int timeout);
 int	ipc_call(int fd, const struct ipc_msg *req, struct ipc_msg *reply,
 	    int timeout);

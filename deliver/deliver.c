@@ -135,19 +135,18 @@ deliver_read_batch(int fd, struct ipc_msg *req)
 	return n;
 }
 
+/* All the batch's replies in one write: qmgr reads them in one go. */
 static int
 deliver_write_replies(int fd, struct ipc_msg *reply, int n)
 {
 	int	 i, r = 0;
 
-	for (i = 0; i < n; i++) {
-		if (r == 0 && ipc_write(fd, &reply[i],
-		    DELIVER_WRITE_TIMEOUT) < 0) {
-			log_warn("write reply: %s", strerror(errno));
-			r = -1;
-		}
-		ipc_msg_free(&reply[i]);
+	if (ipc_write_many(fd, reply, n, DELIVER_WRITE_TIMEOUT) < 0) {
+		log_warn("write reply: %s", strerror(errno));
+		r = -1;
 	}
+	for (i = 0; i < n; i++)
+		ipc_msg_free(&reply[i]);
 	return r;
 }
 

@@ -63,6 +63,7 @@ struct deliver_msg {
 };
 
 struct local_batch;
+struct local_memo;
 struct local_workers;
 
 /* Per-process state, owned by main() and passed down explicitly. */
@@ -75,6 +76,9 @@ struct deliver_ctx {
 	/* Local deliveries collected for the batch being handled (local.c);
 	 * NULL outside deliver_batch(). */
 	struct local_batch *local;
+	/* Accounts looked up and .forward files found absent in the batch
+	 * being handled (local_memo.c); NULL outside deliver_batch(). */
+	struct local_memo *memo;
 	/* io_now_ms() by which the batch's mailbox work must be done
 	 * (local_time_limit from its start); set by deliver_batch(). */
 	long long	 deadline_ms;
@@ -164,6 +168,18 @@ void	local_pass_message(struct deliver_ctx *, struct local_pass_item *,
 	    int n);
 int	local_pass_parse(const char *value, char *socket, size_t socketlen,
 	    const char **nexthop);
+/* local_memo.c: a batch's memory of accounts, in front of the database
+ * lookup (local_recipient_getpw in deliver).  getpw: a
+ * local_recipient_lookup_fn whose arg is the memo (NULL: none), answering
+ * from it or from the database (answers are kept, errors not);
+ * no_forward: 1 if the batch found login's ~/.forward absent, which
+ * set_no_forward records for an account getpw has looked up. */
+struct local_memo *local_memo_new(local_recipient_lookup_fn, void *arg);
+void	local_memo_reset(struct local_memo *);
+void	local_memo_free(struct local_memo *);
+int	local_memo_getpw(const char *name, struct local_user *, void *memo);
+int	local_memo_no_forward(struct local_memo *, const char *login);
+void	local_memo_set_no_forward(struct local_memo *, const char *login);
 
 /* local_world.c: local_expand's callbacks on the real system; init looks
  * default_privs up (-1: no such user, or root) and opens alias_maps. */

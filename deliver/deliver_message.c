@@ -203,11 +203,14 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
 	ctx->deadline_ms = io_now_ms() +
 	    (long long)ctx->cfg->local_time_limit * 1000;
 	ctx->local = local_batch_new();
+	ctx->memo = local_memo_new(local_recipient_getpw, NULL);
 	for (i = 0; i < n; i++)
 		batch_item_start(ctx, &req[i], owner, &it[i]);
 	transport_flush(ctx);
 	local_batch_free(ctx->local);
 	ctx->local = NULL;
+	local_memo_free(ctx->memo);
+	ctx->memo = NULL;
 	/* Anything not marked at its flush, before any file is closed. */
 	for (i = 0; i < n; i++)
 		if (it[i].msg.fd >= 0)

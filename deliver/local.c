@@ -13,8 +13,8 @@
  * (local_run.c), so a hung mailbox holds up no other account.
  * The collection is bounded; when it is full it is flushed early, which
  * costs sharing, never correctness.  The accounts looked up for a batch
- * are remembered for it, so a busy mailbox costs one passwd lookup per
- * batch.
+ * are remembered for it (local_memo.c), so a busy mailbox costs one
+ * passwd lookup per batch.
  *
  * A message is written once per mailbox, however many of its recipients
  * name that mailbox ("alice", "Alice" and "postmaster" may all be one
@@ -384,22 +384,6 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->record = record;
 }
 
-/* A local_recipient_lookup_fn that answers from the batch's accounts
- * first. */
-static int
-local_lookup_cached(const char *name, struct local_user *u, void *arg)
-{
-	struct local_batch	*b = arg;
-	int			 k;
-
-	for (k = 0; k < b->nuser; k++)
-		if (strcmp(b->user[k].name, name) == 0) {
-			*u = b->user[k];
-			return 1;
-		}
-	return local_recipient_getpw(name, u, NULL);
-}
-
 /* Index of u in the batch, added if new; -1 if the batch has no room. */
 static int
 local_batch_user(struct local_batch *b, const struct local_user *u)
@@ -543,7 +527,7 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_pass_add(ctx, msg, j, name, res, record);
 		return;
 	}
-	if (local_user_resolve(name, local_lookup_cached, ctx->local, &u,
+	if (local_user_resolve(name, local_memo_getpw, ctx->memo, &u,
 	    res) < 0) {
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;

@@ -119,7 +119,7 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 
 	/* Only a name that could be a login reaches the name service. */
 	if (addr_local_user(name, login, sizeof(login)) < 0 ||
-	    (r = local_recipient_getpw(login, &u, NULL)) == 0)
+	    (r = local_memo_getpw(login, &u, ctx->memo)) == 0)
 		return 0;
 	if (r < 0) {
 		*why = strerror(errno);
@@ -131,9 +131,14 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 	    snprintf(path, sizeof(path), "%s/.forward", u.home)) >=
 	    (int)sizeof(path))
 		return 0;
+	if (ext == NULL && local_memo_no_forward(ctx->memo, login))
+		return 0;
 	if ((fd = world_open_as(path, u.uid, u.gid)) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
+		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES) {
+			if (ext == NULL)
+				local_memo_set_no_forward(ctx->memo, login);
 			return 0;
+		}
 		*why = strerror(errno);
 		return -1;
 	}

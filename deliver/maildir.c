@@ -4,8 +4,10 @@
  * it to new/<unique> (its link and unlink in one renameat2 that never
  * replaces a name), fsync new/.  A reader only ever sees complete messages
  * in new/, and "ok" is reported only once the new/ entry is durable.
- * Several messages for the same mailbox share the last step: one fsync of
- * new/ makes all their entries durable.  A recipient with a line in the
+ * Several messages for the same mailbox share the work: all are written
+ * (their write-back started) before the first is fsynced, so their fsyncs
+ * share a journal commit, and one fsync of new/ makes all their entries
+ * durable.  A recipient with a line in the
  * queue file gets a name of its own, the same at every attempt
  * (maildir_stable_name), so a repeated delivery (deliver killed after the
  * move into new/ and before it recorded the delivery in the queue file)
@@ -364,39 +366,56 @@ maildir_tmp_create(const struct maildir *md, const char *name, int stable)
 	return fd;
 }
 
-/* Fill the new tmp/ file and make it durable. */
+/* Write the job's message into a new tmp/ file and start its write-back,
+ * so that the fsyncs of a batch's files, which come after every file is
+ * written, find their data on its way and share one journal commit
+ * instead of waiting for one each.  The open descriptor, or -1 with
+ * job->res set and nothing left behind. */
 static int
-maildir_fill(int fd, const struct deliver_msg *msg, const char *rcpt,
-    const char **what)
-{
-	if (deliver_message_write(fd, msg, rcpt, what) < 0)
-		return -1;
-	*what = "fsync message";
-	return fsync(fd);
-}
-
-/* Write the job's message into tmp/ and move it into new/.  0, or -1 with
- * job->res set and nothing left behind: a retry must not make a second
- * copy.  The link is not durable until the caller's fsync of new/. */
-static int
-maildir_store(struct deliver_ctx *ctx, const struct maildir *md,
-    struct maildir_job *job)
+maildir_write(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job *job, int *stable, int alone)
 {
 	const char	*what;
-	int		 fd, r, err, stable;
+	int		 fd, err;
 
 	if (maildir_name_new(ctx, job, job->name, sizeof(job->name),
-	    &stable) < 0) {
+	    stable) < 0) {
 		deliver_result_set(job->res, DELIVER_DEFER, "4.3.0",
 		    "host name too long for a maildir file name");
 		return -1;
 	}
-	fd = maildir_tmp_create(md, job->name, stable);
+	fd = maildir_tmp_create(md, job->name, *stable);
 	if (fd < 0) {
 		maildir_fail(job->res, "create tmp file", errno);
 		return -1;
 	}
-	r = maildir_fill(fd, job->msg, job->rcpt, &what);
+	if (deliver_message_write(fd, job->msg, job->rcpt, &what) < 0) {
+		err = errno;
+		close(fd);
+		unlinkat(md->tmp, job->name, 0);
+		maildir_fail(job->res, what, err);
+		return -1;
+	}
+	/* Only a hint: the fsync below is what makes the file durable and
+	 * reports any write error, so a failure here changes nothing.  A
+	 * file alone in its batch is fsynced next anyway. */
+	if (!alone)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return fd;
+}
+
+/* Make the written tmp/ file on fd durable, close it and move it into
+ * new/.  0, or -1 with job->res set and nothing left behind: a retry must
+ * not make a second copy.  The link is not durable until the caller's
+ * fsync of new/. */
+static int
+maildir_finish(struct deliver_ctx *ctx, const struct maildir *md,
+    struct maildir_job *job, int fd, int stable)
+{
+	const char	*what = "fsync message";
+	int		 r, err;
+
+	r = fsync(fd);
 	err = errno;
 	/* close() can report a failed write-back (NFS, quota). */
 	if (close(fd) < 0 && r == 0) {
@@ -451,18 +470,29 @@ maildir_commit(const struct maildir *md, struct maildir_job **jobs,
 			    "delivered to maildir");
 }
 
+/* Every file is written before the first is fsynced (maildir_write), and
+ * each is fsynced before it is moved into new/, so a reader never sees a
+ * file in new/ that a crash could still cut short. */
 static void
 maildir_store_all(struct deliver_ctx *ctx, const struct maildir *md,
     struct maildir_job **jobs, int n)
 {
-	int	*stored, k, any = 0;
+	int	*fd, *stable, *stored, k, any = 0;
 
+	fd = xcalloc((size_t)n, sizeof(*fd));
+	stable = xcalloc((size_t)n, sizeof(*stable));
 	stored = xcalloc((size_t)n, sizeof(*stored));
 	for (k = 0; k < n; k++)
-		any |= stored[k] = maildir_store(ctx, md, jobs[k]) == 0;
+		fd[k] = maildir_write(ctx, md, jobs[k], &stable[k], n == 1);
+	for (k = 0; k < n; k++)
+		if (fd[k] >= 0)
+			any |= stored[k] = maildir_finish(ctx, md, jobs[k],
+			    fd[k], stable[k]) == 0;
 	if (any)
 		maildir_commit(md, jobs, stored, n);
 	free(stored);
+	free(stable);
+	free(fd);
 }
 
 /* What happened to the first job happened to all of them. */

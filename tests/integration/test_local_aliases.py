@@ -186,6 +186,10 @@ def test_mbox_spool_delivery(make_instance):
                      what=f"{n} message(s) in the spool mailbox")
         st = os.stat(box)
         assert st.st_uid == pwd.getpwnam(T1).pw_uid and st.st_mode & 0o777 == 0o600
+        # The text is in the mailbox before the helper's fsync, close and
+        # unlock; the delivery is reported only after them.
+        wait_for(lambda: inst.log().count("status=sent (delivered to mailbox)") == 2,
+                 what="both deliveries reported")
         assert not (spool / f"{T1}.lock").exists()
         msgs = list(mailbox.mbox(str(box)))
         assert [m["Subject"] for m in msgs] == ["mbox 1", "mbox 2"]

@@ -472,6 +472,60 @@ test_blocking(void **state)
 	ipc_msg_free(&m);
 }
 
+/* Several frames in one write; a pipe (not a socket) takes the write()
+ * path; a full socket makes the writer wait, and time out. */
+static void
+test_write_many(void **state)
+{
+	struct ipc_msg	 m[3], d;
+	char		 big[IPC_VALUE_MAX - 1];
+	int		 sv[2], i, n, sent;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		ipc_msg_init(&m[i], (uint8_t)(0x20 + i));
+		ipc_msg_add_int(&m[i], "k", i);
+	}
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ipc_write_many(sv[0], m, 3, 1000), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(ipc_read(sv[1], &d, 1000), 0);
+		assert_int_equal(d.type, 0x20 + i);
+		assert_string_equal(ipc_msg_get(&d, "k"), i == 0 ? "0" :
+		    i == 1 ? "1" : "2");
+		ipc_msg_free(&d);
+	}
+	assert_int_equal(ipc_write_many(sv[0], m, 0, 1000), 0);
+	close(sv[0]);
+	close(sv[1]);
+
+	assert_int_equal(pipe(sv), 0);
+	assert_int_equal(ipc_write_many(sv[1], m, 2, 1000), 0);
+	assert_int_equal(ipc_read(sv[0], &d, 1000), 0);
+	assert_int_equal(d.type, 0x20);
+	ipc_msg_free(&d);
+	assert_int_equal(ipc_read(sv[0], &d, 1000), 0);
+	assert_int_equal(d.type, 0x21);
+	ipc_msg_free(&d);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Nobody reads: the socket fills, and the write times out. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ipc_msg_add(&m[0], "big", big);
+	for (n = 0, sent = 0; n < 1000 && sent == 0; n++)
+		sent = ipc_write(sv[0], &m[0], 100);
+	assert_int_equal(sent, -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(n > 1);
+	close(sv[0]);
+	close(sv[1]);
+	for (i = 0; i < 3; i++)
+		ipc_msg_free(&m[i]);
+}
+
 static void
 test_connect(void **state)
 {
@@ -528,6 +582,7 @@ main(void)
 		cmocka_unit_test(test_decode_bad),
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_blocking),
+		cmocka_unit_test(test_write_many),
 		cmocka_unit_test(test_connect),
 	};
 

@@ -95,6 +95,30 @@ read_back(struct qmgr_msg *m, struct seen *s)
 	queue_envelope_free(&env);
 }
 
+/* A file that ends with its message has no records: its end is known
+ * without reading on; one with bytes after the message is read. */
+static void
+test_load_end_of_records(void **state)
+{
+	struct qmgr_msg	 m;
+
+	(void)state;
+	load(&m, REC_FILE);
+	assert_int_equal(m.env.outcome_end, (off_t)strlen(REC_FILE));
+	assert_int_equal(m.env.outcome_torn, 0);
+	unload(&m);
+	load(&m, REC_FILE "outcome 0 fail");	/* a torn append */
+	assert_int_equal(m.env.outcome_end, (off_t)strlen(REC_FILE));
+	assert_int_equal(m.env.outcome_torn, 1);
+	assert_int_equal(qmgr_record_write(&m, 0, OUTCOME_BOUNCED, "5.1.1",
+	    "no such user"), 1);
+	unload(&m);
+	load(&m, NULL);
+	assert_true(m.env.outcome_end > (off_t)strlen(REC_FILE));
+	assert_int_equal(m.env.outcome_torn, 0);
+	unload(&m);
+}
+
 static void
 test_deferral_recorded_once_per_reason(void **state)
 {
@@ -230,6 +254,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		QT(test_load_end_of_records),
 		QT(test_deferral_recorded_once_per_reason),
 		QT(test_cleaned_text_same_reason),
 		QT(test_bad_code_kept_out),
