@@ -82,9 +82,18 @@ struct tern_config;
 /* Write the notice about event for recipients idx of active/<id> (idx as
  * sent, checked here against the file).  0: queued, its id in notice_id
  * (QUEUE_ID_SIZE), or "" when none is due; -1 with *err. */
+/* Is the client who asked for a notice gone (it gave up waiting and will
+ * ask again)?  Asked once more after the notice's fsync, right before it
+ * is published: a notice nobody will mark is not queued. */
+struct bounce_asker {
+	int	(*gone)(void *arg);
+	void	 *arg;
+};
+
 int	bounce_notice_send(const struct tern_config *,
 	    const struct bounce_params *, const char *id, enum bounce_event,
-	    const char *rcpts, long long until, char *notice_id,
+	    const char *rcpts, long long until,
+	    const struct bounce_asker *asker, char *notice_id,
 	    const char **err);
 
 /* ---- bounce_listen.c ----------------------------------------------- */

@@ -6,11 +6,12 @@
 # fuzz, make CC=clang SANITIZE=1); it follows Debian 12's clang.  libpq-dev
 # is the pgsql: table type's client library; postgresql (a server the
 # integration test starts as a private cluster) and db5.3-util (db5.3_dump,
-# which reads back the .db files ternmap builds) are for the tests.
+# which reads back the .db files ternmap builds) are for the tests; strace
+# slows bounce's fsyncs in test_review_abounce.py (a slow disk).
 set -u
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
 libevent-dev libunbound-dev libcmocka-dev libpq-dev unbound swaks python3 python3-pytest
-python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd s-nail pflogsumm"
+python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd s-nail pflogsumm strace"
 
 missing=""
 for p in $PKGS; do

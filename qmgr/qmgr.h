@@ -58,13 +58,12 @@ struct evbuffer;
 #define QMGR_RETRY_MAX		30	/* s, cap of that retry delay */
 #define QMGR_CONN_FAIL_MAX	5	/* crashes on one message before back-off */
 #define QMGR_TEXT_MAX		256	/* bytes of peer text put in a log line */
-#define QMGR_BOUNCE_TIMEOUT	10	/* s for bounce(8) to answer one request
-					   (qmgr_bounce_client.c) */
 #define QMGR_BOUNCE_RETRY	10	/* s before asking a failed bounce again */
 #define QMGR_BOUNCE_CONCURRENCY	2	/* requests out to bounce(8) at once:
 					   it composes one while qmgr marks the
 					   other; more would only wait in its
-					   one process, and their time-outs run */
+					   one process.  Only the oldest one's
+					   time-out (qmgr_bounce_timeout) runs */
 #define QMGR_NOTICE_WAIT_MAX	256	/* loaded messages waiting for their
 					   notices: open files */
 
