@@ -276,11 +276,35 @@ msg_finish(struct qmgr *q, struct qmgr_msg *m)
 	qmgr_msg_noticed(q, m);
 }
 
+/* Nothing left to deliver, but its notice was never queued in twice its
+ * lifetime (bounce refuses it every time, say): hold/, where ternctl
+ * shows it and can release it once the cause is fixed, rather than
+ * retried for ever. */
+static void
+msg_hold(struct qmgr *q, struct qmgr_msg *m)
+{
+	msg_unload(q, m);
+	if (queue_move(m->id, QDIR_ACTIVE, QDIR_HOLD) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot move to hold/: %s",
+		    strerror(errno));
+		msg_park(q, m);
+		return;
+	}
+	log_qid(LOG_LEVEL_ERROR, m->id, "its delivery status notification "
+	    "could not be queued in twice its queue lifetime: moved to hold/ "
+	    "(ternctl queue release, once bounce can make it)");
+	msg_free(q, m);
+}
+
 void
 qmgr_msg_noticed(struct qmgr *q, struct qmgr_msg *m)
 {
 	if (queue_pending_count(&m->env) == 0 && !m->notice_failed)
 		msg_remove(q, m);
+	else if (queue_pending_count(&m->env) == 0 &&
+	    qmgr_notice_abandoned((long long)time(NULL) - m->env.arrival,
+	    msg_lifetime(q, m)))
+		msg_hold(q, m);
 	else
 		msg_defer(q, m);
 }
