@@ -122,8 +122,8 @@ msg_remove(struct qmgr *q, struct qmgr_msg *m)
 		    m->env.outcome_end : m->env.file_size;
 	msg_unload(q, m);
 	if (unlink_it)
-		r = queue_path(path, sizeof(path), QDIR_ACTIVE, m->id) < 0 ?
-		    -1 : unlink(path);
+		r = queue_path(path, sizeof(path), QDIR_ACTIVE, m->id) < 0 ||
+		    (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
 	else
 		r = queue_recycle_sized(QDIR_ACTIVE, m->id, size);
 	if (r == -1) {
