@@ -104,6 +104,51 @@ def test_very_slow_bounce_sends_notices_for_ever(make_instance, receiver):
     assert n <= 1, f"{n} copies of one notice in 70 s, original still queued: {still}"
 
 
+@needs_strace
+def test_bounce_slower_than_timeout_publishes_nothing_then_once(make_instance, receiver):
+    """qmgr_bounce_timeout 4 s, and bounce's fsync takes 6 s: qmgr gives up
+    on every request while bounce fsyncs the notice; bounce, asking again
+    after the fsync whether qmgr still waits, removes it unpublished (no
+    notice, nothing left in tmp/).  Once the disk is fast again the next
+    request sends the notice, once."""
+    inst, _ = dsn_instance(make_instance, receiver, extra="qmgr_bounce_timeout = 4s\n")
+    send(inst, SENDER, ["alice@gone.test"], "rv-abort-warm")
+    wait_for(lambda: notices("terntest1", "rv-abort-warm"), timeout=30, what="warm notice")
+    pid, = inst.services()["bounce"]
+    st = slow_fsync(pid, 6_000_000)
+    try:
+        qid = send(inst, SENDER, ["alice@gone.test"], "rv-abort")
+        wait_for(lambda: inst.log().count(f"{qid}: no answer from private/bounce: timed out")
+                 >= 2, timeout=60, what="two time-outs")
+        # the first request's fsync has ended by now: it was not published
+        wait_for(lambda: inst.log().count(
+            f"{qid}: no notification: qmgr no longer waits for the answer") >= 1,
+            timeout=30, what="bounce drops the notice after its fsync")
+        assert not notices("terntest1", "rv-abort\n"), "published after qmgr gave up"
+    finally:
+        unslow(st)
+    wait_for(lambda: notices("terntest1", "rv-abort\n"), timeout=60, what="the notice")
+    wait_for(lambda: empty_queue(inst), timeout=60, what="an empty queue")
+    time.sleep(2)
+    assert len(notices("terntest1", "rv-abort\n")) == 1
+    assert inst.queue_files("tmp") == []
+
+
+def test_noticed_message_not_recycled(make_instance, receiver):
+    """A message bounce was asked about leaves active/ unlinked, not moved
+    to free/ (where smtpd would write another message into the file that
+    a bounce stuck on an old request may still read); a message without
+    notices is recycled as before."""
+    inst, _ = dsn_instance(make_instance, receiver)
+    bad = send(inst, SENDER, ["alice@gone.test"], "rv-recycle-bad")
+    wait_for(lambda: f"{bad}: removed" in inst.log(), timeout=30, what="bounced removed")
+    assert bad not in inst.queue_files("free"), inst.queue_files("free")
+    wait_for(lambda: empty_queue(inst), timeout=30, what="the notice delivered")
+    good = send(inst, SENDER, [GOOD], "rv-recycle-good")
+    wait_for(lambda: f"{good}: removed" in inst.log(), timeout=30, what="good removed")
+    assert good in inst.queue_files("free"), inst.queue_files("free")
+
+
 # ---------------------------------------------------------------- fake bounce
 
 class FakeBounce:
