@@ -41,6 +41,15 @@ def slow_fsync(pid, usec):
     return p
 
 
+def warm_then_slow(inst, token, usec):
+    """One notice made while bounce runs (it is up and serving), then its
+    fsyncs slowed by usec: the strace process."""
+    send(inst, SENDER, ["alice@gone.test"], token)
+    wait_for(lambda: notices("terntest1", token), timeout=30, what="warm notice")
+    pid, = inst.services()["bounce"]
+    return slow_fsync(pid, usec)
+
+
 def unslow(p):
     p.send_signal(signal.SIGINT)
     p.wait(timeout=20)
@@ -59,10 +68,7 @@ def test_slow_bounce_two_at_once_sends_one_twice(make_instance, receiver):
     gave up at 10 s: the sender gets that notice twice although nothing
     crashed."""
     inst, _ = dsn_instance(make_instance, receiver)
-    send(inst, SENDER, ["alice@gone.test"], "rv-slow-warm")
-    wait_for(lambda: notices("terntest1", "rv-slow-warm"), timeout=30, what="warm notice")
-    pid, = inst.services()["bounce"]
-    st = slow_fsync(pid, 3_000_000)
+    st = warm_then_slow(inst, "rv-slow-warm", 3_000_000)
     try:
         tokens = ["rv-slow-a", "rv-slow-b"]
         for t in tokens:
@@ -85,10 +91,7 @@ def test_very_slow_bounce_sends_notices_for_ever(make_instance, receiver):
     never marks it and asks again at every retry: the sender receives the
     same notice again and again, without any crash."""
     inst, _ = dsn_instance(make_instance, receiver)
-    send(inst, SENDER, ["alice@gone.test"], "rv-vslow-warm")
-    wait_for(lambda: notices("terntest1", "rv-vslow-warm"), timeout=30, what="warm notice")
-    pid, = inst.services()["bounce"]
-    st = slow_fsync(pid, 6_000_000)
+    st = warm_then_slow(inst, "rv-vslow-warm", 6_000_000)
     try:
         qid = send(inst, SENDER, ["alice@gone.test"], "rv-vslow")
         t0 = time.monotonic()
@@ -112,10 +115,7 @@ def test_bounce_slower_than_timeout_publishes_nothing_then_once(make_instance, r
     notice, nothing left in tmp/).  Once the disk is fast again the next
     request sends the notice, once."""
     inst, _ = dsn_instance(make_instance, receiver, extra="qmgr_bounce_timeout = 4s\n")
-    send(inst, SENDER, ["alice@gone.test"], "rv-abort-warm")
-    wait_for(lambda: notices("terntest1", "rv-abort-warm"), timeout=30, what="warm notice")
-    pid, = inst.services()["bounce"]
-    st = slow_fsync(pid, 6_000_000)
+    st = warm_then_slow(inst, "rv-abort-warm", 6_000_000)
     try:
         qid = send(inst, SENDER, ["alice@gone.test"], "rv-abort")
         wait_for(lambda: inst.log().count(f"{qid}: no answer from private/bounce: timed out")
