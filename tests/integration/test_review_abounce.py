@@ -56,6 +56,10 @@ def unslow(p):
 
 
 needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+# The slowest (half a minute or more each, about 4 minutes together) run
+# only on request, not in make check:
+#   TERN_SLOW=1 TERN_BUILD=$PWD/build python3 -m pytest tests/integration/test_review_abounce.py
+slow = pytest.mark.skipif(not os.environ.get("TERN_SLOW"), reason="slow: set TERN_SLOW=1")
 
 
 @needs_strace
@@ -83,6 +87,7 @@ def test_slow_bounce_two_at_once_sends_one_twice(make_instance, receiver):
     assert counts == {t: 1 for t in tokens}, (counts, inst.log().count("timed out"))
 
 
+@slow
 @needs_strace
 def test_very_slow_bounce_sends_notices_for_ever(make_instance, receiver):
     """bounce takes ~12 s per notice (a stalled disk, over the 10 s
@@ -251,22 +256,26 @@ def check_hostile(make_instance, receiver, behave, what):
         fake.stop()
 
 
+@slow
 def test_fake_garbage(make_instance, receiver):
     check_hostile(make_instance, receiver,
                   lambda c, r: c.sendall(b"\x00\x00\x00\x10garbage-garbage!"), "garbage")
 
 
+@slow
 def test_fake_bad_version(make_instance, receiver):
     check_hostile(make_instance, receiver,
                   lambda c, r: c.sendall(ternipc.encode_raw(BOUNCE_T_REPLY, b"status\0sent\0",
                                                             version=9)), "badver")
 
 
+@slow
 def test_fake_huge_length(make_instance, receiver):
     check_hostile(make_instance, receiver,
                   lambda c, r: c.sendall(struct.pack(">I", 0x7fffffff) + b"\x01\x51"), "huge")
 
 
+@slow
 def test_fake_closes_mid_reply(make_instance, receiver):
     def half(c, r):
         f = ternipc.encode(BOUNCE_T_REPLY, {"status": "sent", "id": "A" * 12})
@@ -274,6 +283,7 @@ def test_fake_closes_mid_reply(make_instance, receiver):
     check_hostile(make_instance, receiver, half, "half")
 
 
+@slow
 def test_fake_sent_with_bad_id(make_instance, receiver):
     check_hostile(make_instance, receiver,
                   lambda c, r: c.sendall(ternipc.encode(BOUNCE_T_REPLY,
@@ -281,6 +291,7 @@ def test_fake_sent_with_bad_id(make_instance, receiver):
                   "badid")
 
 
+@slow
 def test_fake_late_answer(make_instance, receiver):
     """Answers after qmgr's 10 s time-out: the late 'sent' must not be taken
     as the answer to another request."""
