@@ -79,12 +79,22 @@ int	bounce_compose(const struct bounce_notice *, struct buf *out);
 struct bounce_params;
 struct tern_config;
 
+/* Is the client who asked for a notice gone (it gave up waiting and will
+ * ask again)?  Asked once more after the notice's fsync, right before it
+ * is published: a notice nobody will mark is not queued. */
+struct bounce_asker {
+	int	(*gone)(void *arg);
+	void	 *arg;
+};
+
 /* Write the notice about event for recipients idx of active/<id> (idx as
- * sent, checked here against the file).  0: queued, its id in notice_id
- * (QUEUE_ID_SIZE), or "" when none is due; -1 with *err. */
+ * sent, checked here against the file), unless asker (or NULL) is gone by
+ * the time it is durable.  0: queued, its id in notice_id (QUEUE_ID_SIZE),
+ * or "" when none is due; -1 with *err. */
 int	bounce_notice_send(const struct tern_config *,
 	    const struct bounce_params *, const char *id, enum bounce_event,
-	    const char *rcpts, long long until, char *notice_id,
+	    const char *rcpts, long long until,
+	    const struct bounce_asker *asker, char *notice_id,
 	    const char **err);
 
 /* ---- bounce_listen.c ----------------------------------------------- */

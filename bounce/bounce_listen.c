@@ -7,7 +7,8 @@
  * few file reads and one commit.  A request whose client has hung up by
  * the time it is read (qmgr timed out while we were stopped or slow) is
  * not served: qmgr asks again, and serving it too would send the notice
- * twice.
+ * twice; the same check runs again after the notice's fsync, right before
+ * it is published (bounce_notice.c), for a qmgr that gave up meanwhile.
  */
 #include <string.h>
 
@@ -15,6 +16,20 @@
 #include "bounce_params.h"
 #include "ipc_server.h"
 #include "log.h"
+
+/* The asker of one request: gone once its connection is. */
+struct listen_asker {
+	struct bounce	*b;
+	ipc_client_id	 client;
+};
+
+static int
+listen_asker_gone(void *arg)
+{
+	struct listen_asker	*a = arg;
+
+	return ipc_server_client_hung_up(a->b->listener, a->client);
+}
 
 static void
 bounce_listen_request(void *arg, ipc_client_id client,
@@ -45,9 +60,13 @@ bounce_listen_request(void *arg, ipc_client_id client,
 		 * not marked the notice and will ask again, so one made
 		 * now would be sent twice. */
 		err = "qmgr no longer waits for the answer";
-	else
+	else {
+		struct listen_asker	 la = { b, client };
+		struct bounce_asker	 asker = { listen_asker_gone, &la };
+
 		(void)bounce_notice_send(b->cfg, b->par, id, ev,
-		    ipc_msg_get(req, "rcpts"), until, notice_id, &err);
+		    ipc_msg_get(req, "rcpts"), until, &asker, notice_id, &err);
+	}
 	if (err != NULL) {
 		log_warn("%s: no notification: %s", id != NULL &&
 		    queue_id_valid(id) ? id : "request", err);

@@ -5,7 +5,9 @@
  * reasons), read the part of the message a notice can return (at most
  * bounce_size_limit bytes), compose (bounce_compose.c) and commit the
  * notice as a new message from <> with queue_writer, as smtpd and pickup
- * commit theirs: file fsync, rename into incoming/, directory fsync.  Any
+ * commit theirs: file fsync, rename into incoming/, directory fsync; but
+ * between the fsync and the rename it asks whether its client still waits
+ * (bounce_asker), and publishes nothing for a client that gave up.  Any
  * failure leaves nothing in the queue (the writer aborts) and is reported
  * to qmgr, which keeps the original and asks again later.
  */
@@ -96,7 +98,7 @@ notice_read_msg(int fd, const struct queue_envelope *env, size_t limit,
 /* Write the composed notice into a new queue file and commit it. */
 static int
 notice_commit(struct bounce_notice *b, struct queue_envelope *nenv,
-    char *notice_id, const char **err)
+    const struct bounce_asker *asker, char *notice_id, const char **err)
 {
 	struct queue_writer	*w = xmalloc(sizeof(*w));
 	struct buf		 out;
@@ -113,7 +115,13 @@ notice_commit(struct bounce_notice *b, struct queue_envelope *nenv,
 	if (bounce_compose(b, &out) < 0)
 		*err = "notice too large";
 	else if (queue_writer_write(w, out.data, out.len) < 0 ||
-	    queue_writer_commit(w) < 0)
+	    queue_writer_sync(w) < 0)
+		*err = "cannot write the notice into the queue";
+	else if (asker != NULL && asker->gone(asker->arg))
+		/* Composing and the fsync took so long that qmgr gave up:
+		 * it will ask again, so this one would be sent twice. */
+		*err = "qmgr no longer waits for the answer";
+	else if (queue_writer_publish(w) < 0)
 		*err = "cannot write the notice into the queue";
 	else {
 		strlcpy(notice_id, w->id, QUEUE_ID_SIZE);
@@ -130,7 +138,7 @@ static int
 notice_write(const struct tern_config *cfg, const struct bounce_params *par,
     int fd, struct queue_envelope *env, enum bounce_event ev,
     enum bounce_kind kind, const int *idx, int n, long long until,
-    char *notice_id, const char **err)
+    const struct bounce_asker *asker, char *notice_id, const char **err)
 {
 	struct notice_records	 nr;
 	struct bounce_notice	 b;
@@ -190,7 +198,7 @@ notice_write(const struct tern_config *cfg, const struct bounce_params *par,
 		nrcpt.status = RCPT_PENDING;
 		nenv.rcpt = &nrcpt;
 		nenv.nrcpt = 1;
-		r = notice_commit(&b, &nenv, notice_id, err);
+		r = notice_commit(&b, &nenv, asker, notice_id, err);
 	}
 	free(msg);
 	free(to);
@@ -204,7 +212,8 @@ notice_write(const struct tern_config *cfg, const struct bounce_params *par,
 int
 bounce_notice_send(const struct tern_config *cfg,
     const struct bounce_params *par, const char *id, enum bounce_event ev,
-    const char *rcpts, long long until, char *notice_id, const char **err)
+    const char *rcpts, long long until, const struct bounce_asker *asker,
+    char *notice_id, const char **err)
 {
 	struct queue_envelope	 env;
 	enum bounce_kind	 kind;
@@ -226,7 +235,7 @@ bounce_notice_send(const struct tern_config *cfg,
 	else if (kind == BOUNCE_KIND_NONE)
 		r = 0;
 	else if ((r = notice_write(cfg, par, fd, &env, ev, kind, idx, n, until,
-	    notice_id, err)) == 0)
+	    asker, notice_id, err)) == 0)
 		log_qid(LOG_LEVEL_INFO, id, "sender %s notification: %s",
 		    bounce_event_name(ev) , notice_id);
 	free(idx);

@@ -25,8 +25,11 @@
  * of them, so such a message gets several notices); the reply comes after
  * the notice's fsync.  qmgr does not wait for it (several requests may be
  * out at once, each on its own connection) and closes a connection that
- * stays unanswered too long; bounce serves no request whose client has
- * hung up by the time it reads it, since that client asks again.
+ * stays unanswered too long (only the oldest request's clock runs);
+ * bounce serves no request whose client has hung up by the time it reads
+ * it, and publishes no notice whose client hung up while it composed and
+ * fsynced it, since that client asks again.  IPC_T_ERROR is about this
+ * request only: qmgr defers the message but goes on asking for others.
  *
  * Who a notice goes to (bounce_notice_kind): the sender of an ordinary
  * message; for a notice (sender <>, helo BOUNCE_HELO_NOTICE) that failed,

@@ -58,13 +58,15 @@ struct evbuffer;
 #define QMGR_RETRY_MAX		30	/* s, cap of that retry delay */
 #define QMGR_CONN_FAIL_MAX	5	/* crashes on one message before back-off */
 #define QMGR_TEXT_MAX		256	/* bytes of peer text put in a log line */
-#define QMGR_BOUNCE_TIMEOUT	10	/* s for bounce(8) to answer one request
-					   (qmgr_bounce_client.c) */
 #define QMGR_BOUNCE_RETRY	10	/* s before asking a failed bounce again */
 #define QMGR_BOUNCE_CONCURRENCY	2	/* requests out to bounce(8) at once:
 					   it composes one while qmgr marks the
 					   other; more would only wait in its
-					   one process, and their time-outs run */
+					   one process.  Only the oldest one's
+					   time-out (qmgr_bounce_timeout) runs */
+#define QMGR_NOTICE_LIFETIME_MIN 86400	/* s: a message whose notice was never
+					   queued goes to hold/ only after
+					   this, and twice its lifetime */
 #define QMGR_NOTICE_WAIT_MAX	256	/* loaded messages waiting for their
 					   notices: open files */
 
@@ -76,6 +78,12 @@ struct evbuffer;
 int	qmgr_backoff(long long age, int min, int max);
 /* Has a message of that age outlived its queue lifetime? */
 int	qmgr_expired(long long age, int lifetime);
+/* Has a message of this age, with nothing left to deliver, waited too long
+ * for a notice bounce never queued?  Older than twice its lifetime (as
+ * long again for the notice as for the delivery), and than
+ * QMGR_NOTICE_LIFETIME_MIN, so that a lifetime of 0 does not give up on
+ * the first hiccup. */
+int	qmgr_notice_abandoned(long long age, int lifetime);
 /* Delay before reconnecting to deliver after nfail consecutive failures
  * (nfail >= 1): QMGR_RETRY_MIN doubled per failure, up to QMGR_RETRY_MAX. */
 int	qmgr_retry_delay(int nfail);

@@ -38,6 +38,16 @@ qmgr_expired(long long age, int lifetime)
 }
 
 int
+qmgr_notice_abandoned(long long age, int lifetime)
+{
+	long long	 limit = 2 * (long long)lifetime;
+
+	if (limit < QMGR_NOTICE_LIFETIME_MIN)
+		limit = QMGR_NOTICE_LIFETIME_MIN;
+	return age > limit;
+}
+
+int
 qmgr_retry_delay(int nfail)
 {
 	int delay = QMGR_RETRY_MIN;

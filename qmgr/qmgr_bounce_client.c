@@ -7,21 +7,27 @@
  * marking, and a message's next part goes out when its previous one is
  * marked.  Requests and replies go through bufferevents on qmgr's event
  * loop: while a notice waits, the scans, the dispatcher and the other
- * messages go on.  A request that bounce does not answer within
- * QMGR_BOUNCE_TIMEOUT, a refusal, a lost connection or a failed marker
- * ends the message's turn with m->notice_failed: it goes to deferred/ with
- * its notice still due (no marker was written for it), and, but for a
- * failed marker, bounce is not asked again for QMGR_BOUNCE_RETRY seconds,
- * so that the messages waiting behind it go to deferred/ at once rather
- * than wait for a bounce that is hung too.  A notice bounce committed
- * after qmgr gave up on it (or before a crash) is asked for again later:
- * sent twice, never lost; bounce checks that its client is still there
- * before it composes, so a bounce that was stopped does not send the
- * notices qmgr has given up on.  The messages waiting here hold their
- * files open: the dispatcher loads no new message while
- * QMGR_NOTICE_WAIT_MAX of them wait (qmgr_dispatch_can_load()).
- * Completions always come from the loop (bounce_ev), never from inside
- * qmgr_bounce_start(), so its caller's state stays valid.
+ * messages go on.  Since nothing waits on it, the time-out is long
+ * (qmgr_bounce_timeout, 5 minutes), and it runs only for the oldest
+ * request out, the one bounce (one process, serving in turn) works on: a
+ * request queued behind a slow one does not time out while it waits.  A
+ * request that times out, a lost connection, a connection that fails or a
+ * reply that is not one pause the client: bounce is not asked again for
+ * QMGR_BOUNCE_RETRY seconds, so that the messages waiting go to deferred/
+ * at once rather than wait for a bounce that is hung too.  A refusal (an
+ * IPC_T_ERROR reply: this message's notice cannot be made now), a request
+ * too large or a failed marker end only that message's turn, with
+ * m->notice_failed: it goes to deferred/ with its notice still due (no
+ * marker was written for it) and its normal back-off.  A notice bounce
+ * committed after qmgr gave up on it (or before a crash) is asked for
+ * again later: sent twice, never lost; bounce checks that its client is
+ * still there before it composes and again right before it publishes, so
+ * such a duplicate needs qmgr to give up within that last rename.  The
+ * messages waiting here hold their files open: the dispatcher loads no new
+ * message while QMGR_NOTICE_WAIT_MAX of them wait
+ * (qmgr_dispatch_can_load()).  Completions always come from the loop
+ * (bounce_ev), never from inside qmgr_bounce_start(), so its caller's state
+ * stays valid.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,20 +80,35 @@ bounce_failed(struct qmgr *q)
 	q->bounce_retry = time(NULL) + QMGR_BOUNCE_RETRY;
 }
 
+/* Start c's clock: it is the oldest request out, the one bounce works
+ * on now (those behind it wait in bounce's accept queue). */
+static void
+bconn_clock(struct qmgr_bconn *c)
+{
+	struct timeval	 tv = { c->q->par->qmgr_bounce_timeout, 0 };
+
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
 static void
 bconn_free(struct qmgr_bconn *c)
 {
-	TAILQ_REMOVE(&c->q->bconns, c, link);
-	c->q->bounce_out--;
+	struct qmgr	*q = c->q;
+	int		 oldest = c == TAILQ_FIRST(&q->bconns);
+
+	TAILQ_REMOVE(&q->bconns, c, link);
+	q->bounce_out--;
 	bufferevent_free(c->bev);
 	free(c);
+	if (oldest && !TAILQ_EMPTY(&q->bconns))
+		bconn_clock(TAILQ_FIRST(&q->bconns));
 }
 
-/* Send the head of m->notices on a new connection.  0, or -1 (logged). */
+/* Send the head of m->notices on a new connection.  0; -1 (logged) when
+ * bounce cannot be reached; -2 (logged) when this request cannot be made. */
 static int
 bconn_open(struct qmgr *q, struct qmgr_msg *m)
 {
-	struct timeval		 tv = { QMGR_BOUNCE_TIMEOUT, 0 };
 	struct qmgr_bconn	*c;
 	struct ipc_msg		 req;
 	int			 fd;
@@ -95,7 +116,7 @@ bconn_open(struct qmgr *q, struct qmgr_msg *m)
 	if (qmgr_notice_request(m, TAILQ_FIRST(&m->notices), &req) < 0) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "notification request too "
 		    "large");
-		return -1;
+		return -2;
 	}
 	if ((fd = ipc_connect_nonblock(BOUNCE_SOCKET)) < 0) {
 		log_qid(LOG_LEVEL_WARN, m->id, "cannot reach %s: %s",
@@ -122,10 +143,11 @@ bconn_open(struct qmgr *q, struct qmgr_msg *m)
 	ipc_msg_free(&req);
 	bufferevent_setcb(c->bev, bconn_read_cb, NULL, bconn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, IPC_FRAME_MAX + 4);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&q->bconns, c, link);
 	q->bounce_out++;
+	if (c == TAILQ_FIRST(&q->bconns))
+		bconn_clock(c);
 	return 0;
 }
 
@@ -136,6 +158,7 @@ bounce_pump(evutil_socket_t fd, short what, void *arg)
 {
 	struct qmgr	*q = arg;
 	struct qmgr_msg	*m;
+	int		 r;
 
 	(void)fd;
 	(void)what;
@@ -144,8 +167,9 @@ bounce_pump(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&q->notice_fifo, m, nlink);
 		if (time(NULL) < q->bounce_retry)
 			bounce_done(q, m, 1);
-		else if (bconn_open(q, m) < 0) {
-			bounce_failed(q);
+		else if ((r = bconn_open(q, m)) < 0) {
+			if (r == -1)
+				bounce_failed(q);
 			bounce_done(q, m, 1);
 		}
 	}
@@ -181,7 +205,10 @@ bconn_reply(struct qmgr_bconn *c, const struct ipc_msg *reply)
 		qmgr_text_safe(safe, sizeof(safe), err);
 		log_qid(LOG_LEVEL_WARN, m->id, "%s refused the notification: "
 		    "%s", BOUNCE_SOCKET, safe);
-		bounce_failed(q);
+		/* A refusal is about this message; anything else that is not
+		 * a reply, about bounce. */
+		if (reply->type != IPC_T_ERROR)
+			bounce_failed(q);
 		bounce_done(q, m, 1);
 		return;
 	}

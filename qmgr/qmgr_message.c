@@ -91,19 +91,42 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 	msg_free(q, m);
 }
 
+/* Did bounce ever get a request about m?  A bounce still stuck on an old
+ * one (qmgr timed out) may read the file later, after the notice was
+ * marked at a later try. */
+static int
+msg_noticed(const struct qmgr_msg *m)
+{
+	int	 i;
+
+	for (i = 0; m->loaded && m->noticed != NULL && i < m->env.nrcpt; i++)
+		if (m->noticed[i] != 0)
+			return 1;
+	return 0;
+}
+
 /* The message is done: its file leaves active/ for free/, where smtpd
- * will write a new message into it (see queue.h). */
+ * will write a new message into it (see queue.h); but a message bounce
+ * was asked about is unlinked, so that no stalled bounce reads another
+ * sender's message through its file. */
 static void
 msg_remove(struct qmgr *q, struct qmgr_msg *m)
 {
+	char	 path[QUEUE_PATH_SIZE];
 	off_t	 size = -1;
+	int	 unlink_it = msg_noticed(m), r;
 
 	/* Its size is known: read at load, grown only by our records. */
 	if (m->loaded)
 		size = m->env.outcome_end > m->env.file_size ?
 		    m->env.outcome_end : m->env.file_size;
 	msg_unload(q, m);
-	if (queue_recycle_sized(QDIR_ACTIVE, m->id, size) == -1) {
+	if (unlink_it)
+		r = queue_path(path, sizeof(path), QDIR_ACTIVE, m->id) < 0 ||
+		    (unlink(path) < 0 && errno != ENOENT) ? -1 : 0;
+	else
+		r = queue_recycle_sized(QDIR_ACTIVE, m->id, size);
+	if (r == -1) {
 		log_qid(LOG_LEVEL_ERROR, m->id, "cannot remove active/%s: %s",
 		    m->id, strerror(errno));
 		msg_park(q, m);
@@ -253,11 +276,35 @@ msg_finish(struct qmgr *q, struct qmgr_msg *m)
 	qmgr_msg_noticed(q, m);
 }
 
+/* Nothing left to deliver, but its notice was never queued in twice its
+ * lifetime (bounce refuses it every time, say): hold/, where ternctl
+ * shows it and can release it once the cause is fixed, rather than
+ * retried for ever. */
+static void
+msg_hold(struct qmgr *q, struct qmgr_msg *m)
+{
+	msg_unload(q, m);
+	if (queue_move(m->id, QDIR_ACTIVE, QDIR_HOLD) == -1) {
+		log_qid(LOG_LEVEL_ERROR, m->id, "cannot move to hold/: %s",
+		    strerror(errno));
+		msg_park(q, m);
+		return;
+	}
+	log_qid(LOG_LEVEL_ERROR, m->id, "its delivery status notification "
+	    "could not be queued in twice its queue lifetime: moved to hold/ "
+	    "(ternctl queue release, once bounce can make it)");
+	msg_free(q, m);
+}
+
 void
 qmgr_msg_noticed(struct qmgr *q, struct qmgr_msg *m)
 {
 	if (queue_pending_count(&m->env) == 0 && !m->notice_failed)
 		msg_remove(q, m);
+	else if (queue_pending_count(&m->env) == 0 &&
+	    qmgr_notice_abandoned((long long)time(NULL) - m->env.arrival,
+	    msg_lifetime(q, m)))
+		msg_hold(q, m);
 	else
 		msg_defer(q, m);
 }

@@ -37,6 +37,8 @@ static const struct config_key qmgr_keys[] = {
 	    O(qmgr_message_active_limit), "20000", 0, 1, NULL, NULL },
 	{ "qmgr_message_recipient_limit", CT_COUNT,
 	    O(qmgr_message_recipient_limit), "20000", 0, 1, NULL, NULL },
+	{ "qmgr_bounce_timeout", CT_TIME, O(qmgr_bounce_timeout), "300s", 0, 1,
+	    NULL, NULL },
 };
 
 const struct config_table qmgr_params_table =

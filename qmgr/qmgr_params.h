@@ -27,6 +27,8 @@ struct qmgr_params {
 	int	 qmgr_message_recipient_limit;	/* recipients of loaded
 						   messages; dead
 						   destinations kept, 20000 */
+	int	 qmgr_bounce_timeout;	/* s for bounce(8) to answer the
+					   request it works on, 300 */
 };
 
 extern const struct config_table qmgr_params_table;

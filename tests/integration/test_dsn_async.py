@@ -1,7 +1,7 @@
 """qmgr asks bounce(8) for notices without waiting for it (issue 10,
 qmgr/qmgr_bounce_client.c): a stopped, killed or slow bounce holds up only
 the messages whose notices it owes, never the rest of the mail; a request
-bounce does not answer in QMGR_BOUNCE_TIMEOUT (10 s) leaves its message
+bounce does not answer in qmgr_bounce_timeout (5 min, here 10 s) leaves its message
 deferred with the notice still due; and whoever is killed, every notice
 arrives once (twice only when bounce had queued it just before), none is
 lost, and the originals leave the queue."""
@@ -16,6 +16,7 @@ from test_smtp_client import receiver  # noqa: F401 (fixture)
 
 TIMED_OUT = "no answer from private/bounce: timed out"
 ABANDONED = "no notification: qmgr no longer waits for the answer"
+SHORT_TIMEOUT = "qmgr_bounce_timeout = 10s\n"
 
 
 def failed(inst, qid):
@@ -50,7 +51,7 @@ def test_bounce_stopped_for_30_seconds(make_instance, receiver):
     no notice is delivered promptly all along; once bounce runs again, the
     failure notice arrives, and only once, although qmgr asked for it
     several times meanwhile (bounce drops the requests qmgr gave up on)."""
-    inst, _ = dsn_instance(make_instance, receiver)
+    inst, _ = dsn_instance(make_instance, receiver, extra=SHORT_TIMEOUT)
     warm(inst)
     pid, = inst.services()["bounce"]
     stop(pid)
@@ -97,7 +98,7 @@ def test_bounce_killed_with_requests_out(make_instance, receiver):
     sees the connections close, keeps the messages, asks the new bounce,
     and every notice arrives once; the good mail sent meanwhile is
     delivered at once."""
-    inst, _ = dsn_instance(make_instance, receiver)
+    inst, _ = dsn_instance(make_instance, receiver, extra=SHORT_TIMEOUT)
     warm(inst)
     pid, = inst.services()["bounce"]
     tokens = [f"dsn-async-kb-{i}" for i in range(6)]
@@ -123,7 +124,7 @@ def test_qmgr_killed_with_requests_out(make_instance, receiver):
     marked, so the new qmgr finds the messages in active/ and asks again;
     bounce, continued, drops the dead qmgr's requests; every notice
     arrives once and the originals leave the queue."""
-    inst, _ = dsn_instance(make_instance, receiver)
+    inst, _ = dsn_instance(make_instance, receiver, extra=SHORT_TIMEOUT)
     warm(inst)
     bounce, = inst.services()["bounce"]
     tokens = [f"dsn-async-kq-{i}" for i in range(6)]

@@ -69,6 +69,22 @@ test_expired(void **state)
 }
 
 static void
+test_notice_abandoned(void **state)
+{
+	(void)state;
+	assert_false(qmgr_notice_abandoned(432001, 432000));	/* expired */
+	assert_false(qmgr_notice_abandoned(864000, 432000));
+	assert_true(qmgr_notice_abandoned(864001, 432000));
+	/* a lifetime of 0 (or tiny): a day's grace all the same */
+	assert_false(qmgr_notice_abandoned(1, 0));
+	assert_false(qmgr_notice_abandoned(QMGR_NOTICE_LIFETIME_MIN, 60));
+	assert_true(qmgr_notice_abandoned(QMGR_NOTICE_LIFETIME_MIN + 1, 0));
+	assert_false(qmgr_notice_abandoned(2 * (long long)INT_MAX, INT_MAX));
+	assert_true(qmgr_notice_abandoned(LLONG_MAX, INT_MAX));
+	assert_false(qmgr_notice_abandoned(-5, 0));
+}
+
+static void
 test_retry_delay(void **state)
 {
 	(void)state;
@@ -111,6 +127,7 @@ main(void)
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_odd_input),
 		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_notice_abandoned),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_text_safe),
 	};
