@@ -9,15 +9,18 @@
  * the one that called it; and it takes everything down again on SIGTERM.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "daemon.h"
 #include "daemon_event.h"
 #include "log.h"
 #include "proto_qmgr.h"
 #include "qmgr.h"
+#include "virtual.h"
 
 /* qmgr_active_kick(): hand queued entries to the transports, load ready
  * messages. */
@@ -103,6 +106,9 @@ main(int argc, char **argv)
 	if (map_list_open(&q.transport_maps, q.par->transport_maps.item,
 	    q.par->transport_maps.count, err, sizeof(err)) == -1)
 		log_fatal("transport_maps: %s", err);
+	q.virt = xmalloc(sizeof(*q.virt));
+	if (virtual_open(q.virt, q.cfg, err, sizeof(err)) == -1)
+		log_fatal("%s", err);
 	qmgr_transport_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)
@@ -128,6 +134,8 @@ main(int argc, char **argv)
 	qmgr_msg_free_all(&q);
 	qmgr_dest_free_all(&q);
 	map_list_close(&q.transport_maps);
+	virtual_close(q.virt);
+	free(q.virt);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
 	daemon_event_stop_free(stop);
