@@ -7,17 +7,23 @@
  * their mail.  A failed lookup is a temporary error, never a 550, so a
  * broken name service (or a password database left outside a chroot) does
  * not bounce real mail.  The account found is also what the caller uses to
- * keep one recipient per mailbox.
+ * keep one recipient per mailbox.  Virtual aliases and the addresses of
+ * virtual domains are answered before any of this, by the one function
+ * deliver and qmgr follow too (virtual_recipient, common/virtual.c): a
+ * virtual domain is ours whoever the client is.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "config.h"
 #include "smtpd_params.h"
 #include "io.h"
 #include "log.h"
 #include "smtpd_policy.h"
 #include "smtpd_relay.h"
+#include "virtual.h"
 
 /* The account cached for login name, or NULL. */
 static const char *
@@ -83,6 +89,34 @@ smtpd_policy_resolve(const struct tern_config *cfg,
 	}
 }
 
+/* The virtual tables' answer for rcpt, the tables opened at first use;
+ * a spec that can never work is a temporary failure, as for alias_maps. */
+static enum virtual_rcpt_status
+smtpd_policy_virtual(const struct tern_config *cfg,
+    struct smtpd_user_cache *cache, const char *rcpt)
+{
+	enum virtual_rcpt_status	 st;
+	const char			*why;
+	char				 err[MAP_ERR_MAX];
+
+	if (cache->virt_open == 0) {
+		cache->virt = xmalloc(sizeof(*cache->virt));
+		cache->virt_open = virtual_open(cache->virt, cfg, err,
+		    sizeof(err)) == 0 ? 1 : -1;
+		if (cache->virt_open < 0) {
+			log_warn("virtual tables: %s", err);
+			free(cache->virt);
+			cache->virt = NULL;
+		}
+	}
+	if (cache->virt_open < 0)
+		return VIRTUAL_RCPT_TEMPFAIL;
+	st = virtual_recipient(cache->virt, rcpt, &why);
+	if (st == VIRTUAL_RCPT_TEMPFAIL)
+		log_warn("virtual table lookup failed: %s", why);
+	return st;
+}
+
 int
 smtpd_policy_rcpt(const struct tern_config *cfg,
     const struct smtpd_params *par, const struct smtpd_relay *relay,
@@ -96,6 +130,18 @@ smtpd_policy_rcpt(const struct tern_config *cfg,
 
 	memset(res, 0, sizeof(*res));
 	account[0] = '\0';
+	switch (smtpd_policy_virtual(cfg, cache, path->addr)) {
+	case VIRTUAL_RCPT_FOUND:	/* its canonical spelling is its key */
+		return 0;
+	case VIRTUAL_RCPT_UNKNOWN:
+		return smtpd_fail(res, 550, "5.1.1", "Recipient address "
+		    "rejected: User unknown in virtual address table");
+	case VIRTUAL_RCPT_TEMPFAIL:
+		return smtpd_fail(res, 451, "4.3.0",
+		    "Error: recipient lookup failed, try again later");
+	case VIRTUAL_RCPT_NONE:
+		break;
+	}
 	switch (smtpd_relay_check(relay, client, path->addr, path->postmaster)) {
 	case SMTPD_RELAY_DENIED:
 		return smtpd_fail(res, 554, "5.7.1", "Relay access denied");

@@ -2,7 +2,9 @@
  * smtpd_policy - which recipients smtpd accepts: what relay control
  * (smtpd_relay.h) allows, and for local domains with local_recipient_check
  * only recipients that resolve to an account (common/local_recipient.c,
- * deliver's own answer).  Relayed recipients are not looked up.
+ * deliver's own answer).  Virtual aliases and virtual domains are
+ * answered first, by common/virtual.c's virtual_recipient().  Relayed
+ * recipients are not looked up.
  * "postmaster" (RFC 5321 4.5.1) is always accepted.
  */
 #ifndef TERN_SMTPD_POLICY_H
@@ -14,6 +16,7 @@
 #include "smtpd_command.h"
 
 struct smtpd_relay;
+struct virtual_maps;
 struct tern_config;
 struct smtpd_params;
 
@@ -34,6 +37,8 @@ struct smtpd_user_cache {
 	unsigned int	 next;		/* slot to overwrite */
 	struct map_list	 aliases;	/* alias_maps, opened at first use */
 	int		 aliases_open;	/* 1 opened, -1 a bad spec */
+	struct virtual_maps *virt;	/* virtual tables, at first use */
+	int		 virt_open;	/* 1 opened, -1 a bad spec */
 };
 
 /* 0 if the recipient (canonical, addr_canonical) is acceptable from the

@@ -26,6 +26,7 @@
 #include "smtpd_notify.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
+#include "virtual.h"
 
 /* After accept(2) runs out of descriptors or memory, pause this long. */
 #define SMTP_ACCEPT_PAUSE_SEC	1
@@ -174,6 +175,10 @@ smtpd_server_free(struct smtpd_server *srv)
 	smtpd_relay_free(&srv->relay);
 	if (srv->users.aliases_open > 0)
 		map_list_close(&srv->users.aliases);
+	if (srv->users.virt_open > 0) {
+		virtual_close(srv->users.virt);
+		free(srv->users.virt);
+	}
 	free(srv->ehlo);
 	free(srv->refusal);
 	memset(srv, 0, sizeof(*srv));
