@@ -3,8 +3,9 @@
  * message goes back into the queue as a new message to that address, with
  * the original sender (so bounces go where the first ones would), a
  * Delivered-To: of the recipient that forwarded it at its top (so a loop
- * that brings it back is caught, local.c), and its own queue id; qmgr finds
- * it in incoming/ and routes it like any other.  This is Postfix local(8)'s
+ * that brings it back is caught, local.c), and its own queue id; qmgr is
+ * told (QMGR_T_NOTIFY, best effort: its scan of incoming/ finds it too) and
+ * routes it like any other.  This is Postfix local(8)'s
  * resubmission through cleanup, made with common/queue_writer.c: the new
  * file is durable (fsync, rename, fsync of incoming/) before this target
  * counts as delivered.  The file is written with the ids of the queue's
@@ -22,8 +23,11 @@
 #include "buf.h"
 #include "log.h"
 #include "privs.h"
+#include "queue_client.h"
 #include "queue_writer.h"
 #include "deliver.h"
+
+#define FORWARD_NOTIFY_MS	1000	/* qmgr's answer to a notice */
 
 /* The message from the queue file, after a Delivered-To: line. */
 static int
@@ -110,10 +114,13 @@ local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	rc = forward_write(msg, rcpt, to, id, sizeof(id));
 	saved = errno;
 	privs_restore();
-	if (rc < 0)
+	if (rc < 0) {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
 		    "cannot queue the forwarded message: %s", strerror(saved));
-	else
-		deliver_result_set(res, DELIVER_OK, "2.0.0",
-		    "forwarded as %s", id);
+		return;
+	}
+	deliver_result_set(res, DELIVER_OK, "2.0.0", "forwarded as %s", id);
+	/* qmgr answers a notice from its event loop, also while it waits
+	 * for this deliver's reply. */
+	(void)queue_client_notify(id, FORWARD_NOTIFY_MS);
 }
