@@ -147,6 +147,24 @@ virtual_domain(struct virtual_maps *vm, const char *domain)
 	return VIRTUAL_DOMAIN_NONE;
 }
 
+int
+virtual_mydestination_conflict(struct virtual_maps *vm, char *out,
+    size_t outlen)
+{
+	const struct config_list *l = &vm->cfg->mydestination;
+	int			 i, kind;
+
+	for (i = 0; i < l->count; i++) {
+		if ((kind = virtual_domain(vm, l->item[i])) < 0)
+			return -1;
+		if (kind != VIRTUAL_DOMAIN_NONE) {
+			strlcpy(out, l->item[i], outlen);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One key: MAP_* as map_list_lookup; NOTFOUND for a key that does not
  * fit. */
 static int

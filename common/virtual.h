@@ -118,6 +118,13 @@ enum virtual_expand_status virtual_alias_expand(struct virtual_maps *,
 	    const char **dsn);
 void	virtual_expansion_free(struct virtual_expansion *);
 
+/* A domain of mydestination that is also a virtual domain (Postfix warns
+ * about it: mydestination wins, so its virtual addresses would never be
+ * reached) in out[0..outlen): 1, 0 if there is none, -1 if a table failed
+ * (vm->err). */
+int	virtual_mydestination_conflict(struct virtual_maps *, char *out,
+	    size_t outlen);
+
 /* A uid or gid as a virtual_uid_maps value: decimal, at most 2^31 - 1.
  * 0, or -1 if it is not one. */
 int	virtual_parse_id(const char *value, long *id);

@@ -76,6 +76,18 @@ qmgr_startup_scan(struct qmgr *q)
 		log_warn("cannot schedule the second scan of incoming/");
 }
 
+/* Postfix warns about a domain that is local and virtual both. */
+static void
+qmgr_virtual_warn(struct virtual_maps *vm)
+{
+	char	 domain[256];
+
+	if (virtual_mydestination_conflict(vm, domain, sizeof(domain)) > 0)
+		log_warn("do not list domain %s in both mydestination and "
+		    "virtual_alias_domains or virtual_mailbox_domains "
+		    "(mydestination wins)", domain);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -109,6 +121,7 @@ main(int argc, char **argv)
 	q.virt = xmalloc(sizeof(*q.virt));
 	if (virtual_open(q.virt, q.cfg, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
+	qmgr_virtual_warn(q.virt);
 	qmgr_transport_init(&q);
 	qmgr_scan_init(&q);
 	if (ctx.listen_fd == -1)

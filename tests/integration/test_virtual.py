@@ -6,10 +6,12 @@ virtual mailbox, to a remote address (a fake SMTP service) and an @domain
 catch-all; unknown addresses of a virtual domain refused at RCPT (550); a
 uid below virtual_minimum_uid deferred with a log line; a table that
 cannot be read gives 451, not 550.  Tables are hash: files built by
-ternmap."""
+ternmap.  A virtual domain that is also in mydestination is a problem
+for ternctl check and a warning in the log."""
 
 import os
 import re
+import signal
 import subprocess
 
 from conftest import BUILD, wait_for
@@ -185,3 +187,22 @@ def test_missing_table_tempfails(make_instance):
     # the alias domain's table is still there
     assert rcpt_code(inst, "nobody@valias.test") == 550
     assert rcpt_code(inst, "info@valias.test") == 250
+
+
+def test_virtual_domain_in_mydestination(make_instance):
+    inst, _ = virtual_instance(make_instance)
+    env = dict(os.environ, TERN_CONFIG=str(inst.dir / "etc" / "tern.conf"))
+    check = [str(BUILD / "bin" / "ternctl"), "check"]
+    r = subprocess.run(check, capture_output=True, text=True, env=env, timeout=60)
+    assert "mydestination" not in r.stdout, r.stdout
+    conf = inst.dir / "etc" / "tern.conf"
+    conf.write_text(re.sub(r"(?m)^mydestination = .*$",
+                           "mydestination = localhost, vdomain.test",
+                           conf.read_text()))
+    r = subprocess.run(check, capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1
+    assert ("problem: domain vdomain.test is in mydestination and is a "
+            "virtual domain too") in r.stdout, r.stdout
+    os.kill(inst.master_pid(), signal.SIGHUP)
+    wait_for(lambda: "do not list domain vdomain.test in both mydestination"
+             in inst.log(), what="qmgr's warning")

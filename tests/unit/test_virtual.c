@@ -6,7 +6,8 @@
  * that cannot be read is a temporary failure), the alias expansion
  * (recursion, an address that maps to itself, the recursion bound on a
  * loop, the expansion bound, each address once, bad targets), static:
- * tables, and deliver's virtual mailbox paths.
+ * tables, a virtual domain also in mydestination, qmgr's routing of
+ * virtual recipients, and deliver's virtual mailbox paths.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "deliver/deliver.h"
 #include "map.h"
+#include "qmgr/qmgr.h"
 #include "virtual.h"
 
 struct fixture {
@@ -335,6 +337,57 @@ test_bad_domain_list(void **state)
 }
 
 static void
+test_mydestination_conflict(void **state)
+{
+	struct fixture	*f = *state, *g;
+	char		 d[64];
+
+	assert_int_equal(virtual_mydestination_conflict(&f->vm, d, sizeof(d)),
+	    0);
+	(void)setup_conf((void **)&g, "mydestination = localhost, mbox.example\n"
+	    "virtual_mailbox_maps = inline:{ mbox.example = x }\n");
+	assert_int_equal(virtual_mydestination_conflict(&g->vm, d, sizeof(d)),
+	    1);
+	assert_string_equal(d, "mbox.example");
+	teardown((void **)&g);
+}
+
+static void
+test_route(void **state)
+{
+	struct fixture		*f = *state, *g;
+	struct qmgr_route	 r;
+
+	/* a virtual alias, a virtual domain: deliver, at myhostname */
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm,
+	    "far@catch.example", &r), 1);
+	assert_string_equal(r.transport, "local");
+	assert_string_equal(r.nexthop, "here.example");
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm,
+	    "erin@mbox.example", &r), 1);
+	assert_string_equal(r.transport, "local");
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm,
+	    "who@alias.example", &r), 1);
+	/* anything else: routing as before */
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm,
+	    "someone@far.example", &r), 0);
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm, "postmaster",
+	    &r), 0);
+	assert_int_equal(qmgr_route_virtual(&f->cfg, &f->vm, "bad address@x",
+	    &r), 0);
+	assert_int_equal(qmgr_route_virtual(&f->cfg, NULL, "a@b.example",
+	    &r), 0);
+	/* a table that cannot be read defers, never bounces */
+	(void)setup_conf((void **)&g, "virtual_alias_maps = "
+	    "texthash:/nonexistent/tern-test/virtual\n");
+	assert_int_equal(qmgr_route_virtual(&g->cfg, &g->vm, "a@b.example",
+	    &r), 1);
+	assert_string_equal(r.transport, "retry");
+	assert_string_equal(r.dsn, "4.3.0");
+	teardown((void **)&g);
+}
+
+static void
 test_static_map(void **state)
 {
 	struct map	*m;
@@ -409,6 +462,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_expand_tempfail),
 		cmocka_unit_test(test_bad_domain_list),
+		cmocka_unit_test_setup_teardown(test_mydestination_conflict,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route, setup, teardown),
 		cmocka_unit_test(test_static_map),
 		cmocka_unit_test(test_mailbox_path),
 	};
