@@ -168,7 +168,7 @@ virtual_mydestination_conflict(struct virtual_maps *vm, char *out,
 /* One key: MAP_* as map_list_lookup; NOTFOUND for a key that does not
  * fit. */
 static int
-virtual_try(struct map_list *l, const char *value_of[], char *err,
+virtual_try(struct map_list *l, const char **value, char *err,
     size_t errlen, const char *fmt, const char *a, const char *b)
 {
 	char	 key[VIRTUAL_KEY_MAX];
@@ -176,7 +176,7 @@ virtual_try(struct map_list *l, const char *value_of[], char *err,
 
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return MAP_NOTFOUND;
-	return map_list_lookup(l, key, value_of, err, errlen);
+	return map_list_lookup(l, key, value, err, errlen);
 }
 
 int

@@ -78,8 +78,10 @@ va_merge(struct lx_result *x, struct lx_result *tmp)
 			    strcmp(x->target[k].text, t->text) == 0;
 		if (dup)
 			continue;
-		if (x->n == LX_TARGETS_MAX)
+		if (x->n == LX_TARGETS_MAX) {
+			local_expand_free(tmp);
 			return -1;
+		}
 		x->target[x->n++] = *t;
 		t->text = NULL;		/* x has it now */
 	}
@@ -169,7 +171,10 @@ va_expanded(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	for (i = 0; i < vx->n; i++)
 		if (va_target(ctx, msg, j, vx->addr[i], x, res) < 0)
 			break;
-	if (i == vx->n)
+	if (i == vx->n && x->n == 0)
+		va_fail(msg, j, res, DELIVER_BOUNCE, "5.3.5",
+		    "virtual alias has no targets");
+	else if (i == vx->n)
 		local_deliver_targets(ctx, msg, j, x, res);
 	local_expand_free(x);
 }
