@@ -175,6 +175,10 @@ void	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
  * to (a target of its aliases or .forward). */
 void	local_forward(struct deliver_ctx *, const struct deliver_msg *, int j,
 	    const char *to, struct deliver_result *);
+/* The same for to[0..n), all in one new message with n recipients (one
+ * queue file); res[i] each one's outcome. */
+void	local_forward_list(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, char *const *to, int n, struct deliver_result *res);
 
 /* virtual_alias.c: recipient j's virtual aliases expanded and made, or
  * its virtual domain's delivery (a virtual mailbox; an unknown address of

@@ -467,6 +467,36 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	    "command" : t->kind == LX_FILE ? "file" : "forward", t->text, res);
 }
 
+/* The remote targets of x, all in one new message (local_forward.c):
+ * their outcomes in sub[]. */
+static void
+local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const struct lx_result *x, struct deliver_result *sub)
+{
+	struct deliver_result	*res;
+	char			**to;
+	int			 i, n = 0, *at;
+
+	to = xcalloc((size_t)x->n, sizeof(*to));
+	at = xcalloc((size_t)x->n, sizeof(*at));
+	for (i = 0; i < x->n; i++)
+		if (x->target[i].kind == LX_REMOTE) {
+			at[n] = i;
+			to[n++] = x->target[i].text;
+		}
+	res = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*res));
+	if (n > 0)
+		local_forward_list(ctx, msg, j, to, n, res);
+	for (i = 0; i < n; i++) {
+		sub[at[i]] = res[i];
+		deliver_log(msg->req->id, msg->req->rcpt[j], "forward", to[i],
+		    &res[i]);
+	}
+	free(res);
+	free(at);
+	free(to);
+}
+
 static void
 local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
     int j, struct deliver_result *res, const struct lx_result *x,
@@ -486,8 +516,10 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	/* Listed only once its targets are collected: a flush one of them
 	 * causes settles what came before, and this one waits for a later
 	 * flush (there is always the batch's last). */
+	local_remote_targets(ctx, msg, j, x, p->sub);
 	for (i = 0; i < x->n; i++)
-		local_target(ctx, msg, j, &x->target[i], &p->sub[i]);
+		if (x->target[i].kind != LX_REMOTE)
+			local_target(ctx, msg, j, &x->target[i], &p->sub[i]);
 	if (b->npend == b->pend_cap) {
 		b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 8;
 		b->pend = xreallocarray(b->pend, (size_t)b->pend_cap,

@@ -5,7 +5,9 @@
  * Delivered-To: of the recipient that forwarded it at its top (so a loop
  * that brings it back is caught, local.c), and its own queue id; qmgr is
  * told (QMGR_T_NOTIFY, best effort: its scan of incoming/ finds it too) and
- * routes it like any other.  This is Postfix local(8)'s
+ * routes it like any other.  All the remote targets of one recipient go
+ * in one new message, with one recipient line each: one queue file, not
+ * one per target.  This is Postfix local(8)'s
  * resubmission through cleanup, made with common/queue_writer.c: the new
  * file is durable (fsync, rename, fsync of incoming/) before this target
  * counts as delivered.  The file is written with the ids of the queue's
@@ -61,23 +63,24 @@ forward_copy(struct queue_writer *w, const struct deliver_msg *msg,
 
 static int
 forward_write(const struct deliver_msg *msg, const char *rcpt,
-    const char *to, char *id, size_t idlen)
+    char *const *to, int n, char *id, size_t idlen)
 {
 	struct queue_writer	*w = xmalloc(sizeof(*w));
 	struct queue_envelope	 env;
-	struct queue_rcpt	 r;
-	int			 rc = -1;
+	struct queue_rcpt	*r = xcalloc((size_t)n, sizeof(*r));
+	int			 i, rc = -1;
 
 	memset(&env, 0, sizeof(env));
-	memset(&r, 0, sizeof(r));
 	env.arrival = (long long)time(NULL);
 	env.client = "localhost";
 	env.helo = "localhost";
 	env.sender = (char *)msg->req->sender;
-	r.addr = (char *)to;
-	r.status = RCPT_PENDING;
-	env.rcpt = &r;
-	env.nrcpt = 1;
+	for (i = 0; i < n; i++) {
+		r[i].addr = to[i];
+		r[i].status = RCPT_PENDING;
+	}
+	env.rcpt = r;
+	env.nrcpt = n;
 	if (queue_writer_open(w, &env) == 0) {
 		if (forward_copy(w, msg, rcpt) == 0 &&
 		    queue_writer_commit(w) == 0) {
@@ -86,41 +89,66 @@ forward_write(const struct deliver_msg *msg, const char *rcpt,
 		} else
 			queue_writer_abort(w);
 	}
+	free(r);
 	free(w);
 	return rc;
+}
+
+void
+local_forward_list(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, char *const *to, int n, struct deliver_result *res)
+{
+	const char		*rcpt = msg->req->rcpt[j];
+	struct deliver_result	 one;
+	struct stat		 st;
+	char			 id[QUEUE_ID_SIZE], **clean;
+	int			 i, k = 0, rc, saved;
+
+	/* Every remote target of one recipient in one new message. */
+	(void)ctx;
+	clean = xcalloc((size_t)n, sizeof(*clean));
+	for (i = 0; i < n; i++)
+		if (!proto_deliver_addr_clean(to[i]))
+			deliver_result_set(&res[i], DELIVER_BOUNCE, "5.1.3",
+			    "bad forwarding address");
+		else
+			clean[k++] = to[i];
+	if (k == 0) {
+		free(clean);
+		return;
+	}
+	if (stat(queue_dir_name(QDIR_ACTIVE), &st) < 0 ||
+	    privs_become(st.st_uid, st.st_gid) < 0) {
+		deliver_result_set(&one, DELIVER_DEFER, "4.3.0",
+		    "cannot take the queue owner's ids: %s", strerror(errno));
+		rc = -2;
+	} else {
+		rc = forward_write(msg, rcpt, clean, k, id, sizeof(id));
+		saved = errno;
+		privs_restore();
+		if (rc < 0)
+			deliver_result_set(&one, DELIVER_DEFER, "4.3.0",
+			    "cannot queue the forwarded message: %s",
+			    strerror(saved));
+		else
+			deliver_result_set(&one, DELIVER_OK, "2.0.0",
+			    "forwarded as %s", id);
+	}
+	for (i = 0; i < n; i++)
+		if (proto_deliver_addr_clean(to[i]))
+			res[i] = one;
+	free(clean);
+	/* qmgr answers a notice from its event loop, also while it waits
+	 * for this deliver's reply. */
+	if (rc == 0)
+		(void)queue_client_notify(id, FORWARD_NOTIFY_MS);
 }
 
 void
 local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const char *to, struct deliver_result *res)
 {
-	const char	*rcpt = msg->req->rcpt[j];
-	struct stat	 st;
-	char		 id[QUEUE_ID_SIZE];
-	int		 rc, saved;
+	char	*one = (char *)to;
 
-	(void)ctx;
-	if (!proto_deliver_addr_clean(to)) {
-		deliver_result_set(res, DELIVER_BOUNCE, "5.1.3",
-		    "bad forwarding address");
-		return;
-	}
-	if (stat(queue_dir_name(QDIR_ACTIVE), &st) < 0 ||
-	    privs_become(st.st_uid, st.st_gid) < 0) {
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
-		    "cannot take the queue owner's ids: %s", strerror(errno));
-		return;
-	}
-	rc = forward_write(msg, rcpt, to, id, sizeof(id));
-	saved = errno;
-	privs_restore();
-	if (rc < 0) {
-		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
-		    "cannot queue the forwarded message: %s", strerror(saved));
-		return;
-	}
-	deliver_result_set(res, DELIVER_OK, "2.0.0", "forwarded as %s", id);
-	/* qmgr answers a notice from its event loop, also while it waits
-	 * for this deliver's reply. */
-	(void)queue_client_notify(id, FORWARD_NOTIFY_MS);
+	local_forward_list(ctx, msg, j, &one, 1, res);
 }

@@ -48,7 +48,8 @@ def virtual_instance(make_instance, uid=VUID, extra=""):
               "sales@valias.test  carol@vdomain.test\n"
               "far@valias.test    someone@remote.test\n"
               f"team@valias.test   {T2}, carol@vdomain.test, other@remote.test\n"
-              f"@catch.test        {T2}@localhost\n")
+              f"@catch.test        {T2}@localhost\n"
+              f"wide@valias.test   r1@remote.test, {T1}, r2@remote.test\n")
     conf = etc / "tern.conf"
     conf.write_text(conf.read_text() +
                     "virtual_mailbox_domains = vdomain.test\n"
@@ -158,6 +159,14 @@ def test_virtual_aliases(make_instance):
                  what="the local and virtual copies of team@")
         removed(inst, qid)
         assert copies(T1, "valias-2") == 0
+        # every remote target of one alias in one new message: one request
+        qid = send(inst, ["wide@valias.test"], "valias-3")
+        wait_for(lambda: ["r1@remote.test", "r2@remote.test"] in
+                 [sorted(r) for _, r in fake.seen()],
+                 timeout=30, what="one forwarded copy for both")
+        assert not [r for _, r in fake.seen() if r in (["r1@remote.test"],
+                                                       ["r2@remote.test"])]
+        wait_for(lambda: copies(T1, "valias-3") == 1, what="the local copy")
     finally:
         fake.close()
 
