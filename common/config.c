@@ -77,6 +77,17 @@ static const struct config_key config_global_keys[] = {
 	    0, NULL, NULL },
 	{ "recipient_delimiter", CT_STRING, O(recipient_delimiter), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
+	/* virtual domains: qmgr routes, smtpd's RCPT check and deliver all
+	 * ask them (common/virtual.h); "$virtual_alias_maps" in a domain
+	 * list means "the domain is a key of those tables", as in Postfix */
+	{ "virtual_alias_maps", CT_LIST, O(virtual_alias_maps), "", 0, 0,
+	    NULL, NULL },
+	{ "virtual_alias_domains", CT_LIST, O(virtual_alias_domains),
+	    "$virtual_alias_maps", 0, 0, NULL, NULL },
+	{ "virtual_mailbox_maps", CT_LIST, O(virtual_mailbox_maps), "", 0, 0,
+	    NULL, NULL },
+	{ "virtual_mailbox_domains", CT_LIST, O(virtual_mailbox_domains),
+	    "$virtual_mailbox_maps", 0, 0, NULL, NULL },
 	{ "verbose", CT_BOOL, O(verbose), "no", 0, 0, NULL, NULL },
 };
 

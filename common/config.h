@@ -106,6 +106,13 @@ struct tern_config {
 					   default hash:/etc/aliases */
 	char	*recipient_delimiter;	/* "user+tag": default "" (none);
 					   deliver and smtpd's RCPT check */
+	/* virtual domains (common/virtual.h): qmgr, smtpd and deliver */
+	struct config_list virtual_alias_maps;	/* address -> addresses */
+	struct config_list virtual_alias_domains; /* default
+					   "$virtual_alias_maps" */
+	struct config_list virtual_mailbox_maps; /* address -> mailbox path */
+	struct config_list virtual_mailbox_domains; /* default
+					   "$virtual_mailbox_maps" */
 	/* logging */
 	int	 verbose;		/* bool, default no */
 	/* where it came from, for messages */

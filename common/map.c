@@ -15,7 +15,7 @@
 
 static const struct map_ops *const map_types[] = {
 	&map_texthash_ops, &map_inline_ops, &map_hash_ops, &map_btree_ops,
-	&map_pgsql_ops,
+	&map_pgsql_ops, &map_static_ops,
 };
 
 struct map {

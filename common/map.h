@@ -11,6 +11,7 @@
  *	inline:{ k = v, { k2 = text, with comma } }
  *			the table in the name itself
  *	pgsql:/path.cf	a PostgreSQL query (pgsql_table(5)'s settings)
+ *	static:value	every key found, with value (virtual_uid_maps)
  *
  * Keys are matched without regard to case (each key is lower-cased before
  * a type sees it) and bounded by MAP_KEY_MAX: a longer key is not found.

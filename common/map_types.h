@@ -31,7 +31,7 @@ struct map_ops {
 };
 
 extern const struct map_ops map_texthash_ops, map_inline_ops, map_hash_ops,
-    map_btree_ops, map_pgsql_ops;
+    map_btree_ops, map_pgsql_ops, map_static_ops;
 
 void	map_err(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -14,6 +14,8 @@ static const char *const lookup_status_words[] = {
 	[RCPT_LOOKUP_FOUND] = "found",
 	[RCPT_LOOKUP_UNKNOWN] = "unknown",
 	[RCPT_LOOKUP_TEMPFAIL] = "tempfail",
+	[RCPT_LOOKUP_VIRTUAL] = "virtual",
+	[RCPT_LOOKUP_FOREIGN] = "foreign",
 };
 #define LOOKUP_NSTATUS	(sizeof(lookup_status_words) / \
 	sizeof(lookup_status_words[0]))

@@ -1,22 +1,28 @@
 /*
- * proto_lookup - the lookup protocol (PROTO_LOOKUP_VERSION 1), spoken by
+ * proto_lookup - the lookup protocol (PROTO_LOOKUP_VERSION 2), spoken by
  * smtpd to the lookup service (lookup(8)) on LOOKUP_SOCKET, as Postfix's
  * smtpd asks proxymap and trivial-rewrite: smtpd reads no password
  * database and no table itself, holds no database connection, and can
  * run chrooted into the queue directory.  The question is the RCPT
  * check's (rcpt_lookup.h): does this recipient reach a mailbox, and which?
  *
- *	LOOKUP_T_RCPT	v=1 id=<n> rcpt=<address>
+ *	LOOKUP_T_RCPT	v=2 id=<n> rcpt=<address>
  *	                     n: 1..LOOKUP_ID_MAX, chosen by the client;
- *	                     address: canonical (addr_canonical), in one of
- *	                     our domains, or a bare "postmaster"
- *	    -> LOOKUP_T_REPLY v=1 id=<n> status=found account=<mailbox key>
+ *	                     address: canonical (addr_canonical), or a bare
+ *	                     "postmaster"
+ *	    -> LOOKUP_T_REPLY v=2 id=<n> status=found account=<mailbox key>
  *	                     the recipient exists; addresses with one key
  *	                     share one mailbox (smtpd stores them once)
- *	    -> LOOKUP_T_REPLY v=1 id=<n> status=unknown
+ *	    -> LOOKUP_T_REPLY v=2 id=<n> status=unknown
  *	                     no such recipient (smtpd: 550 5.1.1)
- *	    -> LOOKUP_T_REPLY v=1 id=<n> status=tempfail [text=<reason>]
+ *	    -> LOOKUP_T_REPLY v=2 id=<n> status=tempfail [text=<reason>]
  *	                     a table or the database could not say (451)
+ *	    -> LOOKUP_T_REPLY v=2 id=<n> status=virtual
+ *	                     a virtual alias or virtual mailbox (accepted;
+ *	                     no account: the address is its own key)
+ *	    -> LOOKUP_T_REPLY v=2 id=<n> status=foreign
+ *	                     neither a local nor a virtual domain's address:
+ *	                     relay control decides (version 2 added these)
  *	    -> IPC_T_ERROR text=<reason>	a malformed request
  *
  * Replies come in request order, each with its request's id, so a client
@@ -37,7 +43,7 @@
 #include "rcpt_lookup.h"
 
 #define LOOKUP_SOCKET		"private/lookup"
-#define PROTO_LOOKUP_VERSION	1
+#define PROTO_LOOKUP_VERSION	2
 
 #define LOOKUP_T_RCPT		0x60
 #define LOOKUP_T_REPLY		0x61
@@ -55,7 +61,8 @@ struct lookup_reply {
 	char			 text[LOOKUP_TEXT_MAX + 1];	/* or "" */
 };
 
-/* The status words of a reply: "found", "unknown", "tempfail"; and back
+/* The status words of a reply: "found", "unknown", "tempfail",
+ * "virtual", "foreign"; and back
  * (0, or -1 for another word). */
 const char *lookup_status_name(enum rcpt_lookup_status);
 int	lookup_status_parse(const char *, enum rcpt_lookup_status *);

@@ -154,3 +154,23 @@ queue_client_flush(const struct tern_config *cfg, const char *prog)
 		    strerror(errno));
 	return rc;
 }
+
+int
+queue_client_notify(const char *id, int timeout_ms)
+{
+	struct ipc_msg	 req, reply;
+	int		 fd, rc = -1;
+
+	if ((fd = ipc_connect(QMGR_SOCKET)) < 0)
+		return -1;
+	ipc_msg_init(&req, QMGR_T_NOTIFY);
+	if (ipc_msg_add_int(&req, "v", PROTO_QMGR_VERSION) == 0 &&
+	    ipc_msg_add(&req, "id", id) == 0 &&
+	    ipc_call(fd, &req, &reply, timeout_ms) == 0) {
+		ipc_msg_free(&reply);
+		rc = 0;
+	}
+	ipc_msg_free(&req);
+	close(fd);
+	return rc;
+}

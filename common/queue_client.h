@@ -32,6 +32,10 @@ int	queue_client_flush(const struct tern_config *, const char *prog);
  * 0, fn's value, -1 (a bad page), or QC_DOWN (errno). */
 int	queue_client_showq(int (*fn)(const struct queue_list_msg *, void *),
 	    void *arg);
+/* Tell qmgr that message id is in incoming/ (QMGR_T_NOTIFY), waiting at
+ * most timeout_ms: best effort, since qmgr's scan of incoming/ finds it
+ * anyway.  0, or -1 (not told). */
+int	queue_client_notify(const char *id, int timeout_ms);
 /* May this process read the queue itself (in the queue directory)? */
 int	queue_client_direct(void);
 

@@ -5,8 +5,8 @@
  * domains reach a mailbox, and which one?  The answer is deliver's own
  * (local_recipient.h: alias_maps, recipient_delimiter, the password
  * database), so smtpd never accepts what deliver then bounces.  Every
- * table the RCPT check needs (aliases today; virtual_alias_maps and
- * virtual_mailbox_maps when they come) is opened here, once, at the first
+ * table the RCPT check needs (alias_maps, and the virtual tables of
+ * virtual.h) is opened here, once, at the first
  * lookup, and kept: the map layer reopens a table whose file changed.
  *
  * A table or database that cannot answer is RCPT_LOOKUP_TEMPFAIL (smtpd
@@ -22,11 +22,16 @@
 #include "map.h"
 
 struct tern_config;
+struct virtual_maps;
 
 enum rcpt_lookup_status {
 	RCPT_LOOKUP_FOUND,	/* a mailbox gets its mail: account is set */
 	RCPT_LOOKUP_UNKNOWN,	/* no such recipient, for good */
-	RCPT_LOOKUP_TEMPFAIL	/* a table or database could not say */
+	RCPT_LOOKUP_TEMPFAIL,	/* a table or database could not say */
+	RCPT_LOOKUP_VIRTUAL,	/* a virtual alias or virtual mailbox: no
+				   account, the address is its own key */
+	RCPT_LOOKUP_FOREIGN	/* not in one of our domains, local or
+				   virtual: relay control decides */
 };
 
 /* The longest account (mailbox key) an answer carries, without NUL. */
@@ -38,6 +43,9 @@ struct rcpt_lookup {
 	int			 aliases_open;	/* 0 not yet, 1 open, -1 a bad
 						   spec (every lookup fails) */
 	char			 aliases_err[MAP_ERR_MAX];
+	struct virtual_maps	*virt;		/* virtual tables, or NULL */
+	int			 virt_open;	/* as aliases_open */
+	char			 virt_err[MAP_ERR_MAX];
 	/* The password database; tests put a fake here. */
 	local_recipient_lookup_fn getpw;
 	void			*getpw_arg;
@@ -47,9 +55,12 @@ struct rcpt_lookup {
  * it.  The password database is the system's (local_recipient_getpw). */
 void	rcpt_lookup_init(struct rcpt_lookup *, const struct tern_config *);
 /*
- * The answer for rcpt: an address in one of our domains (the caller
- * decided that) in canonical spelling (addr_canonical), or a bare
- * "postmaster".  FOUND puts the mailbox's key into account[0..len): the
+ * The answer for rcpt: an address in canonical spelling
+ * (addr_canonical), or a bare "postmaster".  When virtual domains are
+ * configured (virtual.h), virtual_recipient() answers first: VIRTUAL for
+ * a virtual alias or mailbox, UNKNOWN for another address of a virtual
+ * domain, and FOREIGN for an address outside mydestination it does not
+ * know.  Otherwise the address is taken as one of our domains'.  FOUND puts the mailbox's key into account[0..len): the
  * account, or the alias name, that receives the mail (the one smtpd keeps
  * a recipient once per); addresses with the same key share a mailbox.
  * TEMPFAIL sets *why to a short reason for the log (valid until the next

@@ -234,6 +234,7 @@ main(int argc, char **argv)
 	if (local_world_init(&ctx) < 0)
 		log_fatal("default_privs: %s is not a user other than root",
 		    par.default_privs);
+	virtual_deliver_init(&ctx);
 	/* The kernel reaps the mailbox workers (local_worker.c): one stuck
 	 * in a hung file system leaves nothing to wait for. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR)
@@ -242,6 +243,7 @@ main(int argc, char **argv)
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
 	local_workers_close(&ctx);
 	map_list_close(&ctx.aliases);
+	virtual_deliver_close(&ctx);
 	close(sigfd);
 	daemon_cleanup(&dctx);
 	return 0;

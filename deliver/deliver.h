@@ -26,6 +26,7 @@
 #include "proto_deliver.h"
 #include "queue.h"
 #include "queue_file.h"
+#include "virtual.h"
 
 #define DELIVER_DSN_SIZE	16	/* "4.3.0" with room to spare */
 #define DELIVER_TEXT_SIZE	256	/* reply and log text; longer is cut */
@@ -89,6 +90,9 @@ struct deliver_ctx {
 	struct map_list	 aliases;
 	struct lx_owner	 default_privs;
 	char		 lx_err[MAP_ERR_MAX];	/* last alias lookup failure */
+	/* virtual domains (virtual_alias.c, virtual_mailbox.c) */
+	struct virtual_maps virt;
+	struct map_list	 virt_uid, virt_gid;	/* virtual_uid/gid_maps */
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.
@@ -144,6 +148,19 @@ int	local_user_resolve(const char *rcpt, local_recipient_lookup_fn,
  * time local_flush() returns; msg stays open until then. */
 void	local_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    const int *idx, int n, struct deliver_result *result);
+/* Recipient j's targets x (n >= 1) made: a lone mailbox as the
+ * recipient's own delivery, else each target, the outcome theirs together
+ * (settled at the flush). */
+void	local_deliver_targets(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, const struct lx_result *x, struct deliver_result *);
+/* A Maildir delivery of recipient j into u's home/mailbox (virt: a
+ * virtual mailbox, for the log), collected for the flush; record: res is
+ * the recipient's own outcome (else one target's of several). */
+void	local_collect(struct deliver_ctx *, const struct deliver_msg *, int j,
+	    const struct local_user *u, const char *mailbox, int virt,
+	    struct deliver_result *res, int record);
+/* The batch's two reusable expansion buffers (which: 0 or 1). */
+struct lx_result *local_lx(struct deliver_ctx *, int which);
 void	local_flush(struct deliver_ctx *);
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
@@ -202,6 +219,32 @@ void	local_forward(struct deliver_ctx *, const struct deliver_msg *, int j,
 void	local_forward_failure(struct deliver_ctx *, const struct deliver_msg *,
 	    int j, const char *owner, const char *member,
 	    struct deliver_result *res);
+/* The same for to[0..n), all in one new message with n recipients (one
+ * queue file); res[i] each one's outcome. */
+void	local_forward_list(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, char *const *to, int n, struct deliver_result *res);
+
+/* virtual_alias.c: recipient j's virtual aliases expanded and made, or
+ * its virtual domain's delivery (a virtual mailbox; an unknown address of
+ * a virtual domain bounces 5.1.1).  1 if so (res set now or by the
+ * flush), 0 if the recipient is none of these (the local transport's, or
+ * misrouted).  init opens the tables (as root). */
+int	virtual_alias_deliver(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, struct deliver_result *);
+void	virtual_deliver_init(struct deliver_ctx *);
+void	virtual_deliver_close(struct deliver_ctx *);
+
+/* virtual_mailbox.c: address addr's virtual mailbox (virtual_mailbox_maps
+ * under virtual_mailbox_base; Maildir if the path ends in '/', else an
+ * mbox file) gets recipient j's message, as the uid and gid of
+ * virtual_uid_maps and virtual_gid_maps; record as local_collect. */
+void	virtual_mailbox_deliver(struct deliver_ctx *, const struct deliver_msg *,
+	    int j, const char *addr, struct deliver_result *, int record);
+/* The path of a virtual mailbox split for maildir.c: base (or "/") in
+ * home[0..len), the rest (no leading '/') in box[0..len).  0, or -1 with
+ * *why (a ".." component, a relative result, too long). */
+int	virtual_mailbox_path(const char *base, const char *value, char *home,
+	    char *box, size_t len, const char **why);
 
 /* local_loop.c: 1 if the message already carries "Delivered-To: rcpt"
  * (seen: in the header buf[0..len)), a forwarding loop. */
@@ -243,8 +286,8 @@ struct local_run {
 };
 
 void	local_run_start(struct deliver_ctx *, const struct local_user *,
-	    struct maildir_job **, int n, unsigned char *busy,
-	    struct local_run *);
+	    const char *mailbox, struct maildir_job **, int n,
+	    unsigned char *busy, struct local_run *);
 void	local_run_wait(struct deliver_ctx *, struct local_run *, int nrun,
 	    long long batch_ms);
 
@@ -263,7 +306,8 @@ struct local_worker_reply {
 };
 
 int	local_worker_start(struct deliver_ctx *, const struct local_user *,
-	    struct maildir_job **, int n, unsigned char *busy, pid_t *pid);
+	    const char *mailbox, struct maildir_job **, int n,
+	    unsigned char *busy, pid_t *pid);
 size_t	local_worker_reply_size(int n);
 int	local_worker_reply_check(const void *buf, size_t len, int n,
 	    struct deliver_result *res);

@@ -15,6 +15,19 @@ static const struct config_key deliver_keys[] = {
 	    NULL },
 	{ "mailbox_transport", CT_STRING, O(mailbox_transport), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
+	/* virtual mailboxes and virtual aliases (Postfix's virtual(8)) */
+	{ "virtual_mailbox_base", CT_STRING, O(virtual_mailbox_base), "",
+	    CF_EMPTY_OK, 0, NULL, NULL },
+	{ "virtual_uid_maps", CT_LIST, O(virtual_uid_maps), "", 0, 0, NULL,
+	    NULL },
+	{ "virtual_gid_maps", CT_LIST, O(virtual_gid_maps), "", 0, 0, NULL,
+	    NULL },
+	{ "virtual_minimum_uid", CT_COUNT, O(virtual_minimum_uid), "100", 0,
+	    1, NULL, NULL },
+	{ "virtual_alias_recursion_limit", CT_COUNT,
+	    O(virtual_alias_recursion_limit), "1000", 0, 1, NULL, NULL },
+	{ "virtual_alias_expansion_limit", CT_COUNT,
+	    O(virtual_alias_expansion_limit), "1000", 0, 1, NULL, NULL },
 };
 
 const struct config_table deliver_params_table =

@@ -15,6 +15,14 @@ struct deliver_params {
 	char	*default_privs;		/* default: "nobody": aliases' commands */
 	char	*mailbox_transport;	/* "transport:nexthop" for mailboxes,
 					   default "": deliver's own */
+	/* virtual(8): hosted mailboxes, and the virtual alias expansion */
+	char	*virtual_mailbox_base;	/* prefix of virtual_mailbox_maps'
+					   paths; default "" */
+	struct config_list virtual_uid_maps;	/* address -> uid */
+	struct config_list virtual_gid_maps;	/* address -> gid */
+	int	 virtual_minimum_uid;	/* default 100: lower uids refused */
+	int	 virtual_alias_recursion_limit;	/* default 1000 */
+	int	 virtual_alias_expansion_limit;	/* default 1000 */
 };
 
 extern const struct config_table deliver_params_table;

@@ -56,8 +56,8 @@ struct local_copy {
 	int			 j;	/* the recipient in msg->req */
 	const char		*qid;	/* the message, by queue id */
 	const char		*rcpt;
-	uid_t			 uid;	/* the mailbox: owner and home */
-	char			*home;
+	uid_t			 uid;	/* the mailbox: owner and path */
+	char			*where;
 	struct deliver_result	*res;
 	int			 leader;	/* in copy[], or -1 */
 	int			 record;	/* its outcome is the recipient's */
@@ -79,6 +79,10 @@ struct local_pending {
 
 struct local_batch {
 	struct local_user	 user[LOCAL_BATCH_USERS];
+	/* each user's Maildir, relative to its home: home_mailbox, or for a
+	 * virtual mailbox (virt 1) its path under virtual_mailbox_base */
+	char			 box[LOCAL_BATCH_USERS][DELIVER_PATH_SIZE];
+	int			 virt[LOCAL_BATCH_USERS];
 	int			 nuser;
 	struct maildir_job	 job[LOCAL_BATCH_JOBS];
 	int			 job_user[LOCAL_BATCH_JOBS];	/* in user[] */
@@ -90,7 +94,7 @@ struct local_batch {
 	int			 npend, pend_cap;
 	struct local_pass_item	*pass;		/* for mailbox_transport */
 	int			 npass, pass_cap;
-	struct lx_result	*lx;	/* an expansion's targets, reused
+	struct lx_result	*lx[2];	/* expansions' targets, reused
 					   (large); NULL until needed */
 };
 
@@ -123,7 +127,7 @@ local_batch_new(void)
 	b->npend = b->pend_cap = 0;
 	b->pass = NULL;
 	b->npass = b->pass_cap = 0;
-	b->lx = NULL;
+	b->lx[0] = b->lx[1] = NULL;
 	return b;
 }
 
@@ -145,25 +149,36 @@ local_batch_free(struct local_batch *b)
 	int	 i;
 
 	for (i = 0; i < b->ncopy; i++)
-		free(b->copy[i].home);
+		free(b->copy[i].where);
 	free(b->copy);
 	for (i = 0; i < b->npend; i++)
 		local_pending_free(b->pend[i]);
 	free(b->pend);
 	local_pass_clear(b);
 	free(b->pass);
-	free(b->lx);
+	free(b->lx[0]);
+	free(b->lx[1]);
 	free(b);
 }
 
-/* Where the mail of u goes, for the log only: a cut path is still a
- * useful hint. */
+/* Where the mail of u goes (mailbox relative to its home), for the log
+ * and to tell mailboxes apart: a cut path is still a useful hint. */
 static void
-local_where(const struct deliver_ctx *ctx, const struct local_user *u,
-    char *where, size_t len)
+local_where(const struct local_user *u, const char *mailbox, char *where,
+    size_t len)
 {
-	if (snprintf(where, len, "%s/%s", u->home, ctx->par->home_mailbox) < 0)
+	if (snprintf(where, len, "%s/%s", u->home, mailbox) < 0)
 		where[0] = '\0';
+}
+
+struct lx_result *
+local_lx(struct deliver_ctx *ctx, int which)
+{
+	struct local_batch	*b = ctx->local;
+
+	if (b->lx[which] == NULL)
+		b->lx[which] = xmalloc(sizeof(*b->lx[which]));
+	return b->lx[which];
 }
 
 /* Record a delivery in the queue file, for its recipient and for every
@@ -202,43 +217,39 @@ local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
 			run[*used + n++] = &b->job[j];
 	if (n == 0)
 		return 0;
-	local_run_start(ctx, &b->user[k], &run[*used], n, busy, lr);
+	local_run_start(ctx, &b->user[k], b->box[k], &run[*used], n, busy,
+	    lr);
 	*used += n;
 	return 1;
 }
 
 static void
-local_flush_log(struct deliver_ctx *ctx, struct local_batch *b, int k,
-    const struct local_run *lr)
+local_flush_log(struct local_batch *b, int k, const struct local_run *lr)
 {
 	char	 where[DELIVER_PATH_SIZE];
 	int	 j;
 
 	for (j = 0; j < lr->n; j++)
 		local_record(b, lr->jobs[j]);
-	local_where(ctx, &b->user[k], where, sizeof(where));
+	local_where(&b->user[k], b->box[k], where, sizeof(where));
 	for (j = 0; j < lr->n; j++)
 		deliver_log(lr->jobs[j]->msg->req->id, lr->jobs[j]->rcpt,
-		    "local", where, lr->jobs[j]->res);
+		    b->virt[k] ? "virtual" : "local", where, lr->jobs[j]->res);
 }
 
 /* Each follower since the last flush gets the outcome of the delivery it
  * shares: its leader was collected before it, so it has been flushed. */
 static void
-local_flush_followers(struct deliver_ctx *ctx, struct local_batch *b)
+local_flush_followers(struct local_batch *b)
 {
 	struct local_copy	*f;
-	char			 where[DELIVER_PATH_SIZE];
 
 	for (; b->nsettled < b->ncopy; b->nsettled++) {
 		f = &b->copy[b->nsettled];
 		if (f->leader < 0)
 			continue;
 		*f->res = *b->copy[f->leader].res;
-		if (snprintf(where, sizeof(where), "%s/%s", f->home,
-		    ctx->par->home_mailbox) < 0)
-			where[0] = '\0';
-		deliver_log(f->qid, f->rcpt, "local", where, f->res);
+		deliver_log(f->qid, f->rcpt, "local", f->where, f->res);
 	}
 }
 
@@ -336,11 +347,11 @@ local_flush(struct deliver_ctx *ctx)
 			user[nrun++] = k;
 	local_run_wait(ctx, lr, nrun, ctx->deadline_ms);
 	for (k = 0; k < nrun; k++)
-		local_flush_log(ctx, b, user[k], &lr[k]);
+		local_flush_log(b, user[k], &lr[k]);
 	b->njob = 0;
 	b->nuser = 0;
 	local_pass_flush(ctx, b);
-	local_flush_followers(ctx, b);
+	local_flush_followers(b);
 	local_settle(ctx, b);
 }
 
@@ -348,22 +359,22 @@ local_flush(struct deliver_ctx *ctx)
  * yet. */
 static int
 local_copy_find(const struct local_batch *b, const char *qid,
-    const struct local_user *u)
+    const struct local_user *u, const char *where)
 {
 	int	 i;
 
 	for (i = 0; i < b->ncopy; i++)
 		if (b->copy[i].leader < 0 && b->copy[i].uid == u->uid &&
 		    strcmp(b->copy[i].qid, qid) == 0 &&
-		    strcmp(b->copy[i].home, u->home) == 0)
+		    strcmp(b->copy[i].where, where) == 0)
 			return i;
 	return -1;
 }
 
 static void
 local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
-    const struct local_user *u, struct deliver_result *res, int leader,
-    int record)
+    const struct local_user *u, const char *where,
+    struct deliver_result *res, int leader, int record)
 {
 	struct local_copy	*c;
 
@@ -378,47 +389,53 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->qid = msg->req->id;
 	c->rcpt = msg->req->rcpt[j];
 	c->uid = u->uid;
-	c->home = xstrdup(u->home);
+	c->where = xstrdup(where);
 	c->res = res;
 	c->leader = leader;
 	c->record = record;
 }
 
-/* Index of u in the batch, added if new; -1 if the batch has no room. */
+/* Index of u and its mailbox in the batch, added if new; -1 if the
+ * batch has no room. */
 static int
-local_batch_user(struct local_batch *b, const struct local_user *u)
+local_batch_user(struct local_batch *b, const struct local_user *u,
+    const char *mailbox, int virt)
 {
 	int	 k;
 
 	for (k = 0; k < b->nuser; k++)
 		if (b->user[k].uid == u->uid && b->user[k].gid == u->gid &&
 		    strcmp(b->user[k].home, u->home) == 0 &&
-		    strcmp(b->user[k].name, u->name) == 0)
+		    strcmp(b->user[k].name, u->name) == 0 &&
+		    strcmp(b->box[k], mailbox) == 0)
 			return k;
 	if (b->nuser == LOCAL_BATCH_USERS)
 		return -1;
 	b->user[b->nuser] = *u;
+	strlcpy(b->box[b->nuser], mailbox, sizeof(b->box[b->nuser]));
+	b->virt[b->nuser] = virt;
 	return b->nuser++;
 }
 
-/* Collect one delivery, flushing first if the batch is full; a message
- * already collected for u's mailbox is not collected again. */
-static void
+void
 local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
-    const struct local_user *u, struct deliver_result *res, int record)
+    const struct local_user *u, const char *mailbox, int virt,
+    struct deliver_result *res, int record)
 {
 	struct local_batch	*b = ctx->local;
 	struct maildir_job	*job;
+	char			 where[DELIVER_PATH_SIZE];
 	int			 k;
 
-	if ((k = local_copy_find(b, msg->req->id, u)) >= 0) {
-		local_copy_add(b, msg, j, u, res, k, record);
+	local_where(u, mailbox, where, sizeof(where));
+	if ((k = local_copy_find(b, msg->req->id, u, where)) >= 0) {
+		local_copy_add(b, msg, j, u, where, res, k, record);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
-	    (k = local_batch_user(b, u)) < 0) {
+	    (k = local_batch_user(b, u, mailbox, virt)) < 0) {
 		local_flush(ctx);
-		k = local_batch_user(b, u);
+		k = local_batch_user(b, u, mailbox, virt);
 	}
 	job = &b->job[b->njob];
 	memset(job, 0, sizeof(*job));
@@ -427,7 +444,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg, j, u, res, -1, record);
+	local_copy_add(b, msg, j, u, where, res, -1, record);
 }
 
 /* mbox delivery into mail_spool_directory/name, by a helper process
@@ -534,7 +551,7 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	}
 	/* A trailing "/" means Maildir, as in Postfix's home_mailbox. */
 	if (len > 0 && mailbox[len - 1] == '/') {
-		local_collect(ctx, msg, j, &u, res, record);
+		local_collect(ctx, msg, j, &u, mailbox, 0, res, record);
 		return;
 	}
 	/* Empty: mbox in mail_spool_directory; a file in the home
@@ -546,7 +563,7 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	} else {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.5",
 		    "mbox delivery not supported");
-		local_where(ctx, &u, where, sizeof(where));
+		local_where(&u, mailbox, where, sizeof(where));
 	}
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
@@ -560,6 +577,9 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	switch (t->kind) {
 	case LX_MAILBOX:
 		local_mailbox(ctx, msg, j, t->text, res, 0);
+		return;
+	case LX_VIRTUAL:
+		virtual_mailbox_deliver(ctx, msg, j, t->text, res, 0);
 		return;
 	case LX_COMMAND:
 	case LX_FILE:
@@ -610,6 +630,37 @@ local_owner(const struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		*member = xstrdup(msg->req->rcpt[j]);
 }
 
+/* The remote targets of x without an owner, all in one new message
+ * (local_forward.c): their outcomes in sub[]. */
+static void
+local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const struct lx_result *x, char *const *owner,
+    struct deliver_result *sub)
+{
+	struct deliver_result	*res;
+	char			**to;
+	int			 i, n = 0, *at;
+
+	to = xcalloc((size_t)x->n, sizeof(*to));
+	at = xcalloc((size_t)x->n, sizeof(*at));
+	for (i = 0; i < x->n; i++)
+		if (x->target[i].kind == LX_REMOTE && owner[i] == NULL) {
+			at[n] = i;
+			to[n++] = x->target[i].text;
+		}
+	res = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*res));
+	if (n > 0)
+		local_forward_list(ctx, msg, j, to, n, res);
+	for (i = 0; i < n; i++) {
+		sub[at[i]] = res[i];
+		deliver_log(msg->req->id, msg->req->rcpt[j], "forward", to[i],
+		    &res[i]);
+	}
+	free(res);
+	free(at);
+	free(to);
+}
+
 static void
 local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
     int j, struct deliver_result *res, const struct lx_result *x,
@@ -634,9 +685,11 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	/* Listed only once its targets are collected: a flush one of them
 	 * causes settles what came before, and this one waits for a later
 	 * flush (there is always the batch's last). */
+	local_remote_targets(ctx, msg, j, x, p->owner, p->sub);
 	for (i = 0; i < x->n; i++)
-		local_target(ctx, msg, j, &x->target[i], p->owner[i],
-		    &p->sub[i]);
+		if (x->target[i].kind != LX_REMOTE || p->owner[i] != NULL)
+			local_target(ctx, msg, j, &x->target[i], p->owner[i],
+			    &p->sub[i]);
 	if (b->npend == b->pend_cap) {
 		b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 8;
 		b->pend = xreallocarray(b->pend, (size_t)b->pend_cap,
@@ -668,21 +721,29 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	local_world_ops(ctx, &ops);
-	if (ctx->local->lx == NULL)
-		ctx->local->lx = xmalloc(sizeof(*ctx->local->lx));
-	x = ctx->local->lx;
+	x = local_lx(ctx, 0);
 	st = local_expand(&ops, name, x, why, &dsn);
 	if (st != LX_OK || x->n == 0) {
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
 		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",
 		    st == LX_OK ? "alias has no targets" : why);
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
-	} else if (x->n == 1 && x->target[0].kind == LX_MAILBOX &&
+	} else
+		local_deliver_targets(ctx, msg, j, x, res);
+	local_expand_free(x);
+}
+
+void
+local_deliver_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const struct lx_result *x, struct deliver_result *res)
+{
+	if (x->n == 1 && x->target[0].kind == LX_MAILBOX &&
 	    x->target[0].errors_to[0] == '\0')
 		local_mailbox(ctx, msg, j, x->target[0].text, res, 1);
+	else if (x->n == 1 && x->target[0].kind == LX_VIRTUAL)
+		virtual_mailbox_deliver(ctx, msg, j, x->target[0].text, res, 1);
 	else
 		local_pending_add(ctx->local, msg, j, res, x, ctx);
-	local_expand_free(x);
 }
 
 void

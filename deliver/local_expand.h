@@ -50,7 +50,9 @@ struct lx_owner {
 	char	 home[4096];		/* for HOME and the working directory */
 };
 
-enum lx_kind { LX_MAILBOX, LX_COMMAND, LX_FILE, LX_REMOTE };
+/* LX_VIRTUAL is deliver's, never the expansion's: a virtual mailbox
+ * (text: its address) among a virtual alias's targets. */
+enum lx_kind { LX_MAILBOX, LX_COMMAND, LX_FILE, LX_REMOTE, LX_VIRTUAL };
 
 struct lx_target {
 	enum lx_kind	 kind;

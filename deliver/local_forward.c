@@ -3,8 +3,11 @@
  * message goes back into the queue as a new message to that address, with
  * the original sender (so bounces go where the first ones would), a
  * Delivered-To: of the recipient that forwarded it at its top (so a loop
- * that brings it back is caught, local.c), and its own queue id; qmgr finds
- * it in incoming/ and routes it like any other.  This is Postfix local(8)'s
+ * that brings it back is caught, local.c), and its own queue id; qmgr is
+ * told (QMGR_T_NOTIFY, best effort: its scan of incoming/ finds it too) and
+ * routes it like any other.  All the remote targets of one recipient go
+ * in one new message, with one recipient line each: one queue file, not
+ * one per target.  This is Postfix local(8)'s
  * resubmission through cleanup, made with common/queue_writer.c: the new
  * file is durable (fsync, rename, fsync of incoming/) before this target
  * counts as delivered.  The file is written with the ids of the queue's
@@ -32,9 +35,12 @@
 #include "buf.h"
 #include "log.h"
 #include "privs.h"
+#include "queue_client.h"
 #include "queue_outcome.h"
 #include "queue_writer.h"
 #include "deliver.h"
+
+#define FORWARD_NOTIFY_MS	1000	/* qmgr's answer to a notice */
 
 /* The message from the queue file, after a Delivered-To: line. */
 static int
@@ -66,10 +72,12 @@ forward_copy(struct queue_writer *w, const struct deliver_msg *msg,
 	return 0;
 }
 
-/* What goes into the new file besides the message. */
+/* What goes into the new file besides the message: to[0..n) (orcpt and
+ * failed only with n == 1). */
 struct forward_file {
 	const char			*sender;
-	const char			*to;
+	char *const			*to;
+	int				 n;
 	const char			*orcpt;		/* or NULL */
 	const struct deliver_result	*failed;	/* or NULL: pending */
 };
@@ -106,20 +114,22 @@ forward_write(const struct deliver_msg *msg, const char *rcpt,
 {
 	struct queue_writer	*w = xmalloc(sizeof(*w));
 	struct queue_envelope	 env;
-	struct queue_rcpt	 r;
-	int			 rc = -1;
+	struct queue_rcpt	*r = xcalloc((size_t)ff->n, sizeof(*r));
+	int			 i, rc = -1;
 
 	memset(&env, 0, sizeof(env));
-	memset(&r, 0, sizeof(r));
 	env.arrival = (long long)time(NULL);
 	env.client = "localhost";
 	env.helo = "localhost";
 	env.sender = (char *)ff->sender;
-	r.addr = (char *)ff->to;
-	r.orcpt = (char *)ff->orcpt;
-	r.status = ff->failed != NULL ? RCPT_BOUNCED : RCPT_PENDING;
-	env.rcpt = &r;
-	env.nrcpt = 1;
+	for (i = 0; i < ff->n; i++) {
+		r[i].addr = ff->to[i];
+		r[i].status = ff->failed != NULL ? RCPT_BOUNCED : RCPT_PENDING;
+	}
+	if (ff->n == 1)
+		r[0].orcpt = (char *)ff->orcpt;
+	env.rcpt = r;
+	env.nrcpt = ff->n;
 	if (queue_writer_open(w, &env) == 0) {
 		if (forward_copy(w, msg, rcpt) == 0 && (ff->failed != NULL ?
 		    forward_commit_failed(w, ff->failed) :
@@ -129,6 +139,7 @@ forward_write(const struct deliver_msg *msg, const char *rcpt,
 		} else
 			queue_writer_abort(w);
 	}
+	free(r);
 	free(w);
 	return rc;
 }
@@ -159,12 +170,60 @@ forward_queue(const struct deliver_msg *msg, int j,
 	return rc;
 }
 
+/* Queued, qmgr is told: it answers a notice from its event loop, also
+ * while it waits for this deliver's reply. */
+static int
+forward_queue_notify(const struct deliver_msg *msg, int j,
+    const struct forward_file *ff, char *id, size_t idlen,
+    struct deliver_result *res)
+{
+	if (forward_queue(msg, j, ff, id, idlen, res) < 0)
+		return -1;
+	(void)queue_client_notify(id, FORWARD_NOTIFY_MS);
+	return 0;
+}
+
+void
+local_forward_list(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, char *const *to, int n, struct deliver_result *res)
+{
+	struct forward_file	 ff;
+	struct deliver_result	 one;
+	char			 id[QUEUE_ID_SIZE], **clean;
+	int			 i, k = 0;
+
+	/* Every remote target of one recipient in one new message. */
+	(void)ctx;
+	clean = xcalloc((size_t)n, sizeof(*clean));
+	for (i = 0; i < n; i++)
+		if (!proto_deliver_addr_clean(to[i]))
+			deliver_result_set(&res[i], DELIVER_BOUNCE, "5.1.3",
+			    "bad forwarding address");
+		else
+			clean[k++] = to[i];
+	if (k == 0) {
+		free(clean);
+		return;
+	}
+	memset(&ff, 0, sizeof(ff));
+	ff.sender = msg->req->sender;
+	ff.to = clean;
+	ff.n = k;
+	if (forward_queue_notify(msg, j, &ff, id, sizeof(id), &one) == 0)
+		deliver_result_set(&one, DELIVER_OK, "2.0.0",
+		    "forwarded as %s", id);
+	for (i = 0; i < n; i++)
+		if (proto_deliver_addr_clean(to[i]))
+			res[i] = one;
+	free(clean);
+}
+
 void
 local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const char *to, const char *sender, struct deliver_result *res)
 {
 	struct forward_file	 ff;
-	char			 id[QUEUE_ID_SIZE];
+	char			 id[QUEUE_ID_SIZE], *one = (char *)to;
 
 	(void)ctx;
 	if (!proto_deliver_addr_clean(to)) {
@@ -174,8 +233,9 @@ local_forward(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	}
 	memset(&ff, 0, sizeof(ff));
 	ff.sender = sender != NULL ? sender : msg->req->sender;
-	ff.to = to;
-	if (forward_queue(msg, j, &ff, id, sizeof(id), res) == 0)
+	ff.to = &one;
+	ff.n = 1;
+	if (forward_queue_notify(msg, j, &ff, id, sizeof(id), res) == 0)
 		deliver_result_set(res, DELIVER_OK, "2.0.0",
 		    "forwarded as %s", id);
 }
@@ -187,16 +247,19 @@ local_forward_failure(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 {
 	struct forward_file	 ff;
 	struct deliver_result	 failed = *res;
-	char			 id[QUEUE_ID_SIZE], orcpt[QUEUE_ADDR_MAX];
+	char			 id[QUEUE_ID_SIZE], orcpt[QUEUE_ADDR_MAX], *one;
 
 	(void)ctx;
 	memset(&ff, 0, sizeof(ff));
 	ff.sender = owner;
-	ff.to = proto_deliver_addr_clean(member) ? member : msg->req->rcpt[j];
+	one = proto_deliver_addr_clean(member) ? (char *)member :
+	    (char *)msg->req->rcpt[j];
+	ff.to = &one;
+	ff.n = 1;
 	snprintf(orcpt, sizeof(orcpt), "rfc822;%s", msg->req->rcpt[j]);
 	ff.orcpt = strlen(msg->req->rcpt[j]) + 7 < sizeof(orcpt) ? orcpt : NULL;
 	ff.failed = &failed;
-	if (forward_queue(msg, j, &ff, id, sizeof(id), res) == 0)
+	if (forward_queue_notify(msg, j, &ff, id, sizeof(id), res) == 0)
 		deliver_result_set(res, DELIVER_OK, "2.0.0",
 		    "failure reported to %s as %s: %s", owner, id, failed.text);
 }

@@ -63,14 +63,15 @@ local_run_fail(struct local_run *run, const char *dsn, const char *text)
 
 void
 local_run_start(struct deliver_ctx *ctx, const struct local_user *u,
-    struct maildir_job **jobs, int n, unsigned char *busy,
-    struct local_run *run)
+    const char *mailbox, struct maildir_job **jobs, int n,
+    unsigned char *busy, struct local_run *run)
 {
 	memset(run, 0, sizeof(*run));
 	run->jobs = jobs;
 	run->n = n;
 	run->pid = -1;
-	run->fd = local_worker_start(ctx, u, jobs, n, busy, &run->pid);
+	run->fd = local_worker_start(ctx, u, mailbox, jobs, n, busy,
+	    &run->pid);
 	if (run->fd < 0)
 		local_run_fail(run, "4.3.0", "cannot start mailbox delivery");
 }

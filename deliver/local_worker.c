@@ -22,7 +22,9 @@
  * the queue file's descriptor (SCM_RIGHTS; the worker reads it with pread
  * only, and closes it before it replies, so that smtpd may reuse the file
  * once qmgr has let it go) and a struct worker_job followed by the queue
- * id, sender, recipient and home directory, each NUL-terminated.  Reply:
+ * id, sender, recipient, home directory and the Maildir under it
+ * (home_mailbox, or a virtual mailbox's path under virtual_mailbox_base:
+ * one worker serves every mailbox of its ids), each NUL-terminated.  Reply:
  * one packet, a struct local_worker_reply and n deliver_results.  The version
  * field guards against a worker forked from an older binary, which cannot
  * happen today (a new binary is a new deliver process) but costs nothing.
@@ -48,13 +50,14 @@
 #include "privs.h"
 #include "deliver.h"
 
-#define WORKER_VERSION		1
+#define WORKER_VERSION		2
 #define LOCAL_WORKER_IDLE_MS	(60 * 1000)	/* closed at the next flush */
 #define WORKER_EXIT_IDLE_MS	(10 * 60 * 1000) /* a worker gives up */
 #define WORKER_SEND_TIMEOUT_S	5		/* a worker reads at once */
-#define WORKER_STRINGS		4		/* qid, sender, rcpt, home */
+#define WORKER_STRINGS		5	/* qid, sender, rcpt, home, mailbox */
 #define WORKER_JOB_MAX		(sizeof(struct worker_job) + QUEUE_ID_SIZE + \
-				 2 * (QUEUE_ADDR_MAX + 1) + DELIVER_PATH_SIZE)
+				 2 * (QUEUE_ADDR_MAX + 1) + \
+				 2 * DELIVER_PATH_SIZE)
 
 struct worker_job {
 	uint32_t	 version;
@@ -89,6 +92,7 @@ struct worker_item {
 	struct deliver_result	 res;
 	int			 line;
 	const char		*home;
+	const char		*mailbox;
 	_Alignas(struct worker_job) char buf[WORKER_JOB_MAX];
 };
 
@@ -148,6 +152,7 @@ worker_recv_job(int sock, struct worker_item *it, uint32_t k, uint32_t n)
 	it->req.sender = s[1];
 	it->job.rcpt = s[2];
 	it->home = s[3];
+	it->mailbox = s[4];
 	it->line = h->line;
 	it->msg.req = &it->req;
 	it->msg.offset = (off_t)h->offset;
@@ -242,8 +247,7 @@ worker_main(struct deliver_ctx *ctx, const struct local_user *u, int sock)
 		/* The home directory may have changed since the fork. */
 		strlcpy(me.home, it[0].home, sizeof(me.home));
 		if (denied == 0)
-			maildir_deliver_home(ctx, &me, ctx->par->home_mailbox,
-			    jobs, n);
+			maildir_deliver_home(ctx, &me, it[0].mailbox, jobs, n);
 		else {
 			errno = denied;
 			maildir_deliver_denied(&me, jobs, n);
@@ -343,7 +347,7 @@ worker_slot(struct local_workers *ws, const struct local_user *u,
 /* Send job k of n to w.  0 or -1 (errno). */
 static int
 worker_send_job(struct local_worker *w, const struct local_user *u,
-    struct maildir_job *job, int k, int n)
+    const char *mailbox, struct maildir_job *job, int k, int n)
 {
 	const struct deliver_msg	*msg = job->msg;
 	const char			*s[WORKER_STRINGS];
@@ -368,6 +372,7 @@ worker_send_job(struct local_worker *w, const struct local_user *u,
 	s[1] = msg->req->sender;
 	s[2] = job->rcpt;
 	s[3] = u->home;
+	s[4] = mailbox;
 	for (i = 0; i < WORKER_STRINGS; i++) {
 		h.len[i] = (uint32_t)strlen(s[i]) + 1;
 		if (h.len[i] > sizeof(buf) - off) {
@@ -396,19 +401,20 @@ worker_send_job(struct local_worker *w, const struct local_user *u,
 
 static int
 worker_send(struct local_worker *w, const struct local_user *u,
-    struct maildir_job **jobs, int n)
+    const char *mailbox, struct maildir_job **jobs, int n)
 {
 	int	 k;
 
 	for (k = 0; k < n; k++)
-		if (worker_send_job(w, u, jobs[k], k, n) < 0)
+		if (worker_send_job(w, u, mailbox, jobs[k], k, n) < 0)
 			return -1;
 	return 0;
 }
 
 int
 local_worker_start(struct deliver_ctx *ctx, const struct local_user *u,
-    struct maildir_job **jobs, int n, unsigned char *busy, pid_t *pid)
+    const char *mailbox, struct maildir_job **jobs, int n,
+    unsigned char *busy, pid_t *pid)
 {
 	struct local_workers	*ws = workers_of(ctx);
 	struct local_worker	*w;
@@ -428,7 +434,7 @@ local_worker_start(struct deliver_ctx *ctx, const struct local_user *u,
 		if (w->fd < 0 && worker_spawn(ctx, u, w) < 0)
 			return -1;
 		busy[w - ws->w] = 1;
-		if (worker_send(w, u, jobs, n) == 0) {
+		if (worker_send(w, u, mailbox, jobs, n) == 0) {
 			w->used_ms = io_now_ms();
 			*pid = w->pid;
 			return w->fd;

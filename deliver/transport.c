@@ -1,8 +1,9 @@
 /*
  * transport - what deliver takes from a request: deliver is the local
- * transport and nothing else (qmgr routes every recipient, issue 7), so
- * each recipient either goes to the local transport (local.c) or is
- * refused here at once.
+ * transport, and the virtual one (qmgr routes every recipient, issue 7),
+ * so each recipient goes to the virtual domains' delivery if it has a
+ * virtual alias or is in a virtual domain (virtual_alias.c), else to the
+ * local transport (local.c), or is refused here at once.
  *
  * qmgr hands deliver recipients in our own domains only; the check is made
  * again because deliver runs as root and must never treat a foreign address
@@ -66,7 +67,9 @@ transport_dispatch(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 			    "delivered already (recorded in the queue file)");
 			deliver_log(req->id, req->rcpt[i], "local", NULL,
 			    &result[i]);
-		} else if (transport_check(ctx->cfg, req->rcpt[i], &result[i]) < 0)
+		} else if (virtual_alias_deliver(ctx, msg, i, &result[i]))
+			continue;	/* logged there */
+		else if (transport_check(ctx->cfg, req->rcpt[i], &result[i]) < 0)
 			deliver_log(req->id, req->rcpt[i], "none", NULL,
 			    &result[i]);
 		else

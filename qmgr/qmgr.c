@@ -9,15 +9,18 @@
  * the one that called it; and it takes everything down again on SIGTERM.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "daemon.h"
 #include "daemon_event.h"
 #include "log.h"
 #include "proto_qmgr.h"
 #include "qmgr.h"
+#include "virtual.h"
 
 /* qmgr_active_kick(): hand queued entries to the transports, load ready
  * messages. */
@@ -73,6 +76,18 @@ qmgr_startup_scan(struct qmgr *q)
 		log_warn("cannot schedule the second scan of incoming/");
 }
 
+/* Postfix warns about a domain that is local and virtual both. */
+static void
+qmgr_virtual_warn(struct virtual_maps *vm)
+{
+	char	 domain[256];
+
+	if (virtual_mydestination_conflict(vm, domain, sizeof(domain)) > 0)
+		log_warn("do not list domain %s in both mydestination and "
+		    "virtual_alias_domains or virtual_mailbox_domains "
+		    "(mydestination wins)", domain);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -103,6 +118,10 @@ main(int argc, char **argv)
 	if (map_list_open(&q.transport_maps, q.par->transport_maps.item,
 	    q.par->transport_maps.count, err, sizeof(err)) == -1)
 		log_fatal("transport_maps: %s", err);
+	q.virt = xmalloc(sizeof(*q.virt));
+	if (virtual_open(q.virt, q.cfg, err, sizeof(err)) == -1)
+		log_fatal("%s", err);
+	qmgr_virtual_warn(q.virt);
 	qmgr_transport_init(&q);
 	qmgr_bounce_init(&q);
 	qmgr_scan_init(&q);
@@ -130,6 +149,8 @@ main(int argc, char **argv)
 	qmgr_msg_free_all(&q);
 	qmgr_dest_free_all(&q);
 	map_list_close(&q.transport_maps);
+	virtual_close(q.virt);
+	free(q.virt);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
 	daemon_event_stop_free(stop);

@@ -125,6 +125,15 @@ struct map_list;
 void	qmgr_route(const struct tern_config *, const struct qmgr_params *,
 	    struct map_list *maps, const char *rcpt, struct qmgr_route *);
 
+struct virtual_maps;
+
+/* Before qmgr_route: a recipient with a virtual alias (expanded by
+ * deliver) or in a virtual domain goes to "local", next hop myhostname
+ * (deliver is also the virtual transport); a failed table lookup defers
+ * (4.3.0).  1 with *r set, or 0: qmgr_route decides. */
+int	qmgr_route_virtual(const struct tern_config *, struct virtual_maps *,
+	    const char *rcpt, struct qmgr_route *);
+
 /* ---- qmgr_request.c: the deliver protocol, both directions ----------- */
 
 enum qmgr_rcpt_status { QMGR_RCPT_OK, QMGR_RCPT_DEFER, QMGR_RCPT_BOUNCE };
@@ -434,6 +443,7 @@ struct qmgr {
 	int			 ndead;
 	struct qmgr_transport_list transports;
 	struct map_list		 transport_maps;
+	struct virtual_maps	*virt;		/* virtual domains, aliases */
 
 	/* the client of bounce(8) (qmgr_bounce_client.c) */
 	struct qmgr_msg_list	 notice_fifo;	/* next notice waits for a slot */

@@ -438,8 +438,10 @@ msg_route(struct qmgr *q, struct qmgr_msg *m)
 	for (i = 0; i < m->env.nrcpt; i++) {
 		if (m->env.rcpt[i].status != RCPT_PENDING)
 			continue;
-		qmgr_route(q->cfg, q->par, &q->transport_maps, m->env.rcpt[i].addr,
-		    &r[i]);
+		if (!qmgr_route_virtual(q->cfg, q->virt, m->env.rcpt[i].addr,
+		    &r[i]))
+			qmgr_route(q->cfg, q->par, &q->transport_maps,
+			    m->env.rcpt[i].addr, &r[i]);
 		t = qmgr_transport_find(q, r[i].transport);
 		if (t == NULL) {
 			if (here == NULL)

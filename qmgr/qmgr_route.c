@@ -12,6 +12,12 @@
  *   3. relayhost, if set: "smtp" to it ("[host]:port": no MX lookup);
  *   4. "smtp", next hop the domain (the SMTP client looks up its MX).
  *
+ * Before all of these (qmgr_route_virtual), a recipient that has a
+ * virtual alias, or is in a virtual alias or mailbox domain
+ * (common/virtual.h), goes to "local" as in 1: deliver expands virtual
+ * aliases and delivers to virtual mailboxes, so one request carries a
+ * message's local and virtual recipients.
+ *
  * A transport_maps value is "transport:nexthop" as in transport(5):
  * "smtp:[host]:port", "smtp:host", "smtp:" (next hop: the domain), ":host"
  * (the default transport, smtp), "lmtp:unix:/path" and "lmtp:host:port"
@@ -30,6 +36,7 @@
 #include "addr.h"
 #include "map.h"
 #include "qmgr.h"
+#include "virtual.h"
 
 static void
 route_set(struct qmgr_route *r, const char *transport, const char *nexthop)
@@ -251,4 +258,30 @@ qmgr_route(const struct tern_config *cfg, const struct qmgr_params *par,
 	}
 	route_set(r, QMGR_TRANSPORT_SMTP, domain);
 	route_lower(r->nexthop);
+}
+
+int
+qmgr_route_virtual(const struct tern_config *cfg, struct virtual_maps *vm,
+    const char *rcpt, struct qmgr_route *r)
+{
+	const char	*domain, *value;
+	int		 found, kind;
+
+	if (vm == NULL || !virtual_configured(vm) ||
+	    strchr(rcpt, '@') == NULL ||
+	    !addr_valid_mailbox(rcpt, strlen(rcpt), NULL) ||
+	    (domain = addr_domain(rcpt)) == NULL)
+		return 0;
+	found = virtual_alias_find(vm, rcpt, &value);
+	kind = found == MAP_NOTFOUND ? virtual_domain(vm, domain) :
+	    VIRTUAL_DOMAIN_NONE;
+	if (found == MAP_TEMPFAIL || kind < 0) {
+		route_error(r, QMGR_TRANSPORT_RETRY, "4.3.0", "virtual table "
+		    "lookup failure: %.200s", vm->err);
+		return 1;
+	}
+	if (found == MAP_NOTFOUND && kind == VIRTUAL_DOMAIN_NONE)
+		return 0;
+	route_local(cfg, r);
+	return 1;
 }

@@ -17,6 +17,7 @@
 #include "smtpd_command.h"
 
 struct smtpd_relay;
+struct virtual_maps;
 struct tern_config;
 struct smtpd_params;
 
@@ -53,6 +54,9 @@ struct smtpd_policy_query {
 	unsigned int	 postmaster:1;	/* RFC 5321 4.5.1: always accepted */
 	unsigned int	 checked:1;	/* local_recipient_check: unknown is
 					   refused */
+	unsigned int	 virt:1;	/* asked for the virtual domains: not
+					   a local domain's address */
+	unsigned int	 relay_ok:1;	/* virt: relay control allows it */
 };
 
 /* Whether the recipient (canonical, addr_canonical) is acceptable from

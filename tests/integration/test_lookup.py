@@ -260,7 +260,7 @@ class FakeLookup:
 
 
 def reply(req, **attrs):
-    pairs = [("v", "1"), ("id", req.get("id"))] + list(attrs.items())
+    pairs = [("v", "2"), ("id", req.get("id"))] + list(attrs.items())
     return ternipc.encode(LOOKUP_T_REPLY, pairs)
 
 
@@ -283,7 +283,7 @@ def test_smtpd_takes_the_services_word(make_instance):
 
 GARBAGE = {
     "wrong id": lambda req: ternipc.encode(LOOKUP_T_REPLY, [
-        ("v", "1"), ("id", str(int(req["id"]) + 7)), ("status", "unknown")]),
+        ("v", "2"), ("id", str(int(req["id"]) + 7)), ("status", "unknown")]),
     "wrong version": lambda req: ternipc.encode(LOOKUP_T_REPLY, [
         ("v", "9"), ("id", req["id"]), ("status", "unknown")]),
     "no status": lambda req: reply(req),

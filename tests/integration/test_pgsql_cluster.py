@@ -11,8 +11,13 @@ defers local mail ("alias lookup failed") and qmgr remote mail
 ("transport_maps lookup failure"); nothing bounces.  When the server is back
 a flush delivers what waited, and RCPT is answered 250 again (a
 connection that went stale in the outage is made anew at once).
+
+The virtual tables (virtual_alias_maps, virtual_mailbox_maps) live in the
+same database: both hosts answer RCPT for the virtual domains through their
+lookup service and deliver virtual aliases and mailboxes the same way.
 """
 
+import os
 import re
 
 import pytest
@@ -193,3 +198,56 @@ def test_database_down_defers_then_mail_flows(make_instance, cluster, tdir, rece
         assert rcpt_code(mx1, rcpt)[0] == 250, rcpt
     for inst in (mx1, mx2):
         assert "status=bounced" not in inst.log()
+
+
+VUID = VGID = 5000          # virtual mailboxes' ids: no account
+
+
+def shared_virtual_tables(cluster, tdir):
+    """Virtual aliases (address -> addresses) and virtual mailboxes
+    (address -> path under virtual_mailbox_base) in the shared database:
+    the specs for virtual_alias_maps and virtual_mailbox_maps."""
+    cluster.table("valias", ("address", "goto"),
+                  [("info@valias.test", f"{T1}@localhost"),
+                   ("sales@valias.test", "carol@vdomain.test")])
+    cluster.table("vmailbox", ("address", "path"),
+                  [("carol@vdomain.test", "vdomain.test/carol/")])
+    return (cluster.table_cf(tdir / "valias.cf",
+                             "SELECT goto FROM valias WHERE address = '%s'"),
+            cluster.table_cf(tdir / "vmailbox.cf",
+                             "SELECT path FROM vmailbox WHERE address = '%s'"))
+
+
+def test_two_mx_hosts_share_virtual_tables(make_instance, cluster, tdir):
+    valias, vmailbox = shared_virtual_tables(cluster, tdir)
+    hosts = []
+    for _ in range(2):
+        inst = make_instance(FAST)
+        base = inst.dir / "vmail"
+        (base / "vdomain.test").mkdir(parents=True)
+        for d in (base, base / "vdomain.test"):
+            os.chown(d, VUID, VGID)
+            d.chmod(0o755)
+        use_maps(inst, virtual_alias_maps=valias, virtual_mailbox_maps=vmailbox,
+                 virtual_alias_domains="valias.test",
+                 virtual_mailbox_domains="vdomain.test",
+                 virtual_mailbox_base=str(base),
+                 virtual_uid_maps=f"static:{VUID}", virtual_gid_maps=f"static:{VGID}")
+        hosts.append((inst, base / "vdomain.test" / "carol"))
+    for n, (inst, carol) in enumerate(hosts):
+        # RCPT: the lookup service answers from the database
+        for rcpt in ("carol@vdomain.test", "info@valias.test", "Sales@valias.test"):
+            assert rcpt_code(inst, rcpt)[0] == 250, (n, rcpt)
+        for rcpt in ("erin@vdomain.test", "nobody@valias.test"):
+            assert rcpt_code(inst, rcpt)[0] == 550, (n, rcpt)
+        removed(inst, send(inst, ["info@valias.test", "sales@valias.test"], f"v{n}-1"))
+        assert copies(T1, f"v{n}-1") == 1
+        files = os.listdir(carol / "new")
+        assert len(files) == 1
+        st = os.stat(carol / "new" / files[0])
+        assert (st.st_uid, st.st_gid) == (VUID, VGID)
+    # A change in the shared alias table reaches both, without a restart.
+    cluster.sql(f"UPDATE valias SET goto = '{T2}@localhost' WHERE address = 'info@valias.test'")
+    for n, (inst, _) in enumerate(hosts):
+        removed(inst, send(inst, ["info@valias.test"], f"v{n}-2"))
+        assert copies(T2, f"v{n}-2") == 1 and copies(T1, f"v{n}-2") == 0

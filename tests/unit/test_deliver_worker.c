@@ -29,7 +29,7 @@ make_reply(struct reply *rp)
 	int	 k;
 
 	memset(rp, 0, sizeof(*rp));
-	rp->h.version = 1;
+	rp->h.version = 2;
 	rp->h.n = N;
 	for (k = 0; k < N; k++)
 		deliver_result_set(&rp->r[k], DELIVER_OK, "2.0.0",
@@ -71,7 +71,7 @@ test_bad_replies(void **state)
 	make_reply(&rp);
 	assert_int_equal(check(&rp, sizeof(rp) - 1, N, res), -1);
 	assert_int_equal(check(&rp, sizeof(rp), N - 1, res), -1);
-	rp.h.version = 2;
+	rp.h.version = 1;	/* an older worker's */
 	assert_int_equal(check(&rp, sizeof(rp), N, res), -1);
 	make_reply(&rp);
 	rp.h.n = N - 1;

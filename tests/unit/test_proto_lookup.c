@@ -1,7 +1,7 @@
 /*
  * Unit tests for the lookup protocol's codec (common/proto_lookup.c):
  * requests and replies built by one side decode on the other; a request
- * needs v=1, an id in range and a valid recipient; a reply is refused
+ * needs v=2, an id in range and a valid recipient; a reply is refused
  * (and is then a temporary failure) when its type, version, id, status or
  * account is wrong, so that a broken lookup service never turns into a
  * 550 or a strange mailbox key.
@@ -104,28 +104,28 @@ test_request_refused(void **state)
 	char		 longaddr[400];
 
 	(void)state;
-	msg(&m, LOOKUP_T_RCPT, "v", "2", "id", "1", "rcpt", "a@b.example", NULL);
+	msg(&m, LOOKUP_T_RCPT, "v", "1", "id", "1", "rcpt", "a@b.example", NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
-	msg(&m, LOOKUP_T_RCPT, "v", "1", "rcpt", "a@b.example", NULL);
+	msg(&m, LOOKUP_T_RCPT, "v", "2", "rcpt", "a@b.example", NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
-	msg(&m, LOOKUP_T_RCPT, "v", "1", "id", "0", "rcpt", "a@b.example", NULL);
+	msg(&m, LOOKUP_T_RCPT, "v", "2", "id", "0", "rcpt", "a@b.example", NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
-	msg(&m, LOOKUP_T_RCPT, "v", "1", "id", "1", NULL);
+	msg(&m, LOOKUP_T_RCPT, "v", "2", "id", "1", NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
-	msg(&m, LOOKUP_T_RCPT, "v", "1", "id", "1", "rcpt", "a\x01@b.example",
+	msg(&m, LOOKUP_T_RCPT, "v", "2", "id", "1", "rcpt", "a\x01@b.example",
 	    NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
 	memset(longaddr, 'a', sizeof(longaddr));
 	memcpy(longaddr + 300, "@b.example", 11);
-	msg(&m, LOOKUP_T_RCPT, "v", "1", "id", "1", "rcpt", longaddr, NULL);
+	msg(&m, LOOKUP_T_RCPT, "v", "2", "id", "1", "rcpt", longaddr, NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	ipc_msg_free(&m);
-	msg(&m, LOOKUP_T_REPLY, "v", "1", "id", "1", "rcpt", "a@b.example",
+	msg(&m, LOOKUP_T_REPLY, "v", "2", "id", "1", "rcpt", "a@b.example",
 	    NULL);
 	assert_int_equal(lookup_request_decode(&m, &id, &rcpt, &err), -1);
 	assert_string_equal(err, "unknown request type");
@@ -168,6 +168,19 @@ test_reply_round_trip(void **state)
 	    NULL), -1);
 	ipc_msg_free(&m);
 	assert_string_equal(lookup_status_name(RCPT_LOOKUP_UNKNOWN), "unknown");
+	/* Version 2's statuses carry no account. */
+	assert_int_equal(lookup_reply_build(&m, 10, RCPT_LOOKUP_VIRTUAL, NULL,
+	    NULL), 0);
+	assert_int_equal(lookup_reply_decode(&m, &r, &err), 0);
+	assert_int_equal(r.status, RCPT_LOOKUP_VIRTUAL);
+	assert_string_equal(r.account, "");
+	ipc_msg_free(&m);
+	assert_int_equal(lookup_reply_build(&m, 11, RCPT_LOOKUP_FOREIGN, NULL,
+	    NULL), 0);
+	assert_int_equal(lookup_reply_decode(&m, &r, &err), 0);
+	assert_int_equal(r.status, RCPT_LOOKUP_FOREIGN);
+	ipc_msg_free(&m);
+	assert_string_equal(lookup_status_name(RCPT_LOOKUP_FOREIGN), "foreign");
 }
 
 static void
@@ -177,32 +190,32 @@ test_reply_refused(void **state)
 	char			 longname[300];
 
 	(void)state;
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
-	    "status", "found", "account", "root", NULL), 0);
 	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
+	    "status", "found", "account", "root", NULL), 0);
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
 	    "status", "found", "account", "root", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2",
 	    "status", "found", "account", "root", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "x",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "x",
 	    "status", "unknown", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "Found", "account", "root", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3", NULL),
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3", NULL),
 	    -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "found", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "found", "account", "", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "found", "account", "ro\not", NULL), -1);
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "found", "account", longname, NULL), -1);
 	/* An account on anything but found is a confused service. */
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "unknown", "account", "root", NULL), -1);
-	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "1", "id", "3",
+	assert_int_equal(reply(&r, LOOKUP_T_REPLY, "v", "2", "id", "3",
 	    "status", "tempfail", "text", "bad\x01text", NULL), -1);
 	/* Another protocol's reply, or a refusal. */
 	assert_int_equal(reply(&r, 0x42, "status", "ok", NULL), -1);

@@ -5,7 +5,9 @@
  * postmaster and mailer-daemon, unknown names, and temporary failures (a
  * table that cannot be read, a bad spec, a broken password database),
  * which must never be "unknown".  The tables open at the first lookup
- * and stay open.
+ * and stay open.  With virtual domains configured their answer comes
+ * first: virtual, unknown in a virtual domain, foreign outside our
+ * domains.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +148,50 @@ test_failures(void **state)
 	rcpt_lookup_free(&f.rl);
 }
 
+static void
+test_virtual(void **state)
+{
+	struct fixture	 f;
+	char		 a[RCPT_LOOKUP_ACCOUNT_MAX + 1];
+
+	(void)state;
+	setup(&f, "inline:{ postmaster = root }", "+");
+	f.cfg.mydestination.count = 1;
+	f.cfg.mydestination.item[0] = "here.example";
+	f.cfg.virtual_alias_maps.count = 1;
+	f.cfg.virtual_alias_maps.item[0] =
+	    "inline:{ info@valias.test = alice@here.example, "
+	    "boss@here.example = bob@here.example }";
+	f.cfg.virtual_alias_domains.count = 1;
+	f.cfg.virtual_alias_domains.item[0] = "valias.test";
+	f.cfg.virtual_mailbox_maps.count = 1;
+	f.cfg.virtual_mailbox_maps.item[0] =
+	    "inline:{ carol@vdomain.test = vdomain.test/carol/ }";
+	f.cfg.virtual_mailbox_domains.count = 1;
+	f.cfg.virtual_mailbox_domains.item[0] = "vdomain.test";
+	assert_int_equal(ask(&f, "info@valias.test", a, sizeof(a)),
+	    RCPT_LOOKUP_VIRTUAL);
+	assert_int_equal(ask(&f, "carol@vdomain.test", a, sizeof(a)),
+	    RCPT_LOOKUP_VIRTUAL);
+	assert_int_equal(ask(&f, "boss@here.example", a, sizeof(a)),
+	    RCPT_LOOKUP_VIRTUAL);
+	assert_int_equal(ask(&f, "nobody@valias.test", a, sizeof(a)),
+	    RCPT_LOOKUP_UNKNOWN);
+	assert_int_equal(ask(&f, "erin@vdomain.test", a, sizeof(a)),
+	    RCPT_LOOKUP_UNKNOWN);
+	assert_int_equal(ask(&f, "x@elsewhere.example", a, sizeof(a)),
+	    RCPT_LOOKUP_FOREIGN);
+	/* Our own domain's recipients are still the local rule's. */
+	assert_int_equal(ask(&f, "alice@here.example", a, sizeof(a)),
+	    RCPT_LOOKUP_FOUND);
+	assert_string_equal(a, "alice");
+	assert_int_equal(ask(&f, "nosuch@here.example", a, sizeof(a)),
+	    RCPT_LOOKUP_UNKNOWN);
+	assert_int_equal(ask(&f, "postmaster", a, sizeof(a)),
+	    RCPT_LOOKUP_FOUND);
+	rcpt_lookup_free(&f.rl);
+}
+
 int
 main(void)
 {
@@ -153,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_accounts_and_aliases),
 		cmocka_unit_test(test_no_delimiter),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_virtual),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,10 @@
  * recent answers has them; the answer gives 250 with the mailbox key, 550
  * 5.1.1 for an unknown recipient and 451 4.3.0 for a failure (never a
  * 550); postmaster is always accepted; with local_recipient_check off only
- * postmaster is asked about.
+ * postmaster is asked about.  With virtual domains configured, a
+ * recipient relay control would refuse or relay is asked about first:
+ * virtual accepts it, unknown is 550, foreign leaves relay control's
+ * verdict (554, or relayed from mynetworks); smtpd opens no table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +137,63 @@ test_asked_and_answered(void **state)
 	    SMTPD_POLICY_ASK);
 }
 
+/* The configuration of setup() plus text. */
+static void
+reconfigure(const char *text)
+{
+	smtpd_relay_free(&relay);
+	config_free(&cf);
+	memset(&cf, 0, sizeof(cf));
+	assert_int_equal(config_parse("test", text, strlen(text), &cf), 0);
+	smtpd_relay_init(&relay, &cf);
+}
+
+static void
+test_virtual(void **state)
+{
+	struct smtpd_policy_query q;
+	struct smtpd_result	 res;
+	char			 acct[RCPT_LOOKUP_ACCOUNT_MAX + 1];
+
+	(void)state;
+	/* The default domain lists name only the (empty) tables. */
+	assert_int_equal(rcpt(OUTSIDE, "x@v.example", &q, acct, &res),
+	    SMTPD_POLICY_REFUSE);
+	reconfigure("myhostname = mail.example.org\n"
+	    "mydestination = localhost, $myhostname\n"
+	    "mynetworks = 192.0.2.0/24\n"
+	    "relay_domains = relay.example\n"
+	    "virtual_alias_maps = hash:/nonexistent/virtual\n");
+	assert_int_equal(rcpt(OUTSIDE, "x@v.example", &q, acct, &res),
+	    SMTPD_POLICY_ASK);
+	assert_string_equal(q.rcpt, "x@v.example");
+	assert_int_equal(answer(&q, RCPT_LOOKUP_VIRTUAL, NULL, acct, &res), 0);
+	assert_string_equal(acct, "");
+	assert_int_equal(answer(&q, RCPT_LOOKUP_UNKNOWN, NULL, acct, &res), -1);
+	assert_int_equal(res.code, 550);
+	assert_string_equal(res.enhanced, "5.1.1");
+	assert_int_equal(answer(&q, RCPT_LOOKUP_FOREIGN, NULL, acct, &res), -1);
+	assert_int_equal(res.code, 554);
+	assert_int_equal(answer(&q, RCPT_LOOKUP_TEMPFAIL, NULL, acct, &res),
+	    -1);
+	assert_int_equal(res.code, 451);
+	/* From mynetworks a foreign address is relayed, a virtual domain's
+	 * unknown one is not. */
+	assert_int_equal(rcpt(INSIDE, "x@v.example", &q, acct, &res),
+	    SMTPD_POLICY_ASK);
+	assert_int_equal(answer(&q, RCPT_LOOKUP_FOREIGN, NULL, acct, &res), 0);
+	assert_int_equal(answer(&q, RCPT_LOOKUP_UNKNOWN, NULL, acct, &res), -1);
+	assert_int_equal(res.code, 550);
+	/* relay_domains is not asked about. */
+	assert_int_equal(rcpt(OUTSIDE, "x@relay.example", &q, acct, &res),
+	    SMTPD_POLICY_ACCEPT);
+	/* A plain domain list counts as configured too. */
+	reconfigure("mydestination = localhost\n"
+	    "virtual_mailbox_domains = v.example\n");
+	assert_int_equal(rcpt(OUTSIDE, "x@v.example", &q, acct, &res),
+	    SMTPD_POLICY_ASK);
+}
+
 static void
 test_postmaster(void **state)
 {
@@ -180,6 +240,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_postmaster, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_unchecked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_virtual, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
  * directory as the master makes them (the mail owner's, 0700; pid/ root's;
  * maildrop/ 1770 with setgid_group; public/ 0711); and every file in the
  * queue directories: a regular file of the mail owner, one link, no access
- * for group or others, and, where mail waits, a queue file that parses.
+ * for group or others, and, where mail waits, a queue file that parses;
+ * and that no domain of mydestination is also a virtual domain (Postfix
+ * warns: local delivery would take its mail).
  * It changes nothing.  Reading the queue needs root or the mail owner;
  * anyone else is told so, which counts as a problem.
  */
@@ -31,6 +33,7 @@
 #include "privs.h"
 #include "queue_file.h"
 #include "ternctl.h"
+#include "virtual.h"
 
 struct ctl_chk {
 	int	 problems;
@@ -169,6 +172,27 @@ chk_programs(struct ctl_chk *c, const struct tern_config *cf)
 }
 
 static void
+chk_virtual(struct ctl_chk *c, const struct tern_config *cf)
+{
+	struct virtual_maps	 vm;
+	char			 err[MAP_ERR_MAX], domain[256];
+	int			 r;
+
+	if (virtual_open(&vm, cf, err, sizeof(err)) == -1) {
+		chk_problem(c, "virtual tables: %s", err);
+		return;
+	}
+	r = virtual_mydestination_conflict(&vm, domain, sizeof(domain));
+	if (r < 0)
+		chk_problem(c, "virtual tables: %s", vm.err);
+	else if (r > 0)
+		chk_problem(c, "domain %s is in mydestination and is a virtual "
+		    "domain too: mydestination wins, its virtual addresses "
+		    "are never used", domain);
+	virtual_close(&vm);
+}
+
+static void
 chk_queue(struct ctl_chk *c, const struct tern_config *cf)
 {
 	struct group	*gr;
@@ -214,6 +238,7 @@ ctl_check(const struct ctl_opts *o, const char *path)
 		return CTL_EX_FAIL;
 	}
 	chk_programs(&c, &cf);
+	chk_virtual(&c, &cf);
 	chk_queue(&c, &cf);
 	config_free(&cf);
 	if (c.problems == 0)
