@@ -10,8 +10,10 @@ machine's ceilings (disk fsync rate, smtp-source into smtp-sink), then each
 scenario with tern and with Postfix in turn (the order alternates between
 repetitions), each run on a freshly started instance that is stopped
 afterwards; the long scenarios (steady, backlog, soak: longrun.py) run once
-per file system.  At the end it prints, per file system, a table of medians
-with the tern/Postfix ratio of the medians and every repetition's value, and
+per file system.  With --baseline DIR an older tern tree runs as a third MTA,
+tern-base, next to tern in every repetition.  At the end it prints, per file
+system, a table of medians with the ratios of the medians (tern/Postfix, and
+with a baseline now/base and base/Postfix) and every repetition's value, and
 one line per figure starting with "BENCH " for scripts.  A run that fails is reported with its reason and the
 MTA's log; it does not stop the others.  Every option has an environment
 variable (see --help, bench/README.md and docs/PERFORMANCE.md).
@@ -35,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mtas import (BenchError, PostfixMTA, TernMTA, cgroup2_root, ensure_accounts,  # noqa: E402
+from mtas import (BenchError, PostfixMTA, RunCgroup, TernMTA, ensure_accounts,  # noqa: E402
                   fix_postdrop_perms, log, port_open)
 import fs as fsmod  # noqa: E402
 import load  # noqa: E402
@@ -68,7 +70,17 @@ OPTIONS = [
     ("soak_kill_every", "BENCH_SOAK_KILL_EVERY", 0.5, float, "the soak kills a random daemon this often (s)"),
     ("soak_suite_every", "BENCH_SOAK_SUITE_EVERY", 5.0, float,
      "the soak kills the whole MTA this often and starts it again (s; 0: never)"),
-    ("mtas", "BENCH_MTAS", "tern,postfix", str, "comma-separated: tern, postfix"),
+    ("mtas", "BENCH_MTAS", "tern,postfix", str,
+     "comma-separated: tern, postfix, tern-base (added after tern by --baseline)"),
+    ("baseline", "BENCH_BASELINE", "", str,
+     "an older tern source tree, built (e.g. a checkout of the commit to compare with), run "
+     "as the extra MTA tern-base with its own instance script and master.conf; the report "
+     "adds the ratio tern/tern-base (now/base)"),
+    ("baseline_build", "BENCH_BASELINE_BUILD", "", str,
+     "the baseline's build directory (with bin/; default BASELINE/build)"),
+    ("baseline_port", "BENCH_BASELINE_PORT", 2727, int, "tern-base's SMTP port on 127.0.0.1"),
+    ("baseline_conf_extra", "BENCH_BASELINE_CONF_EXTRA", "", str,
+     "lines appended to tern-base's tern.conf (--tern-conf-extra is tern's only)"),
     ("msgs", "BENCH_MSGS", 5000, int, "messages per local/relay run"),
     ("aliases", "BENCH_ALIASES", 10000, int,
      "entries of tern's aliases table (hash:, built by newaliases) in the local-aliases "
@@ -148,6 +160,12 @@ METRICS = {
 }
 
 
+# (numerator, denominator, column heading): the ratios of medians reported
+# whenever both MTAs ran; tern/tern-base is issue 8's "not slower" (now/base).
+RATIOS = (("tern", "postfix", "tern/postfix"), ("tern", "tern-base", "now/base"),
+          ("tern-base", "postfix", "base/postfix"))
+
+
 def parse_args():
     p = argparse.ArgumentParser(description="tern benchmark (see docs/PERFORMANCE.md)")
     p.add_argument("--build", required=True, help="tern build directory (with bin/)")
@@ -173,8 +191,20 @@ def parse_args():
         if f not in fsmod.KINDS:
             p.error(f"unknown file system {f!r} (one of {', '.join(fsmod.KINDS)})")
     for m in opts.mtas:
-        if m not in ("tern", "postfix"):
+        if m not in ("tern", "postfix", "tern-base"):
             p.error(f"unknown MTA {m!r}")
+    if opts.baseline:
+        opts.baseline = str(Path(opts.baseline).resolve())
+        opts.baseline_build = str(Path(opts.baseline_build or Path(opts.baseline) / "build")
+                                  .resolve())
+        if "tern-base" not in opts.mtas:
+            # Right after tern: the two trees run next to each other in
+            # either order of the repetitions, on the same machine state.
+            at = opts.mtas.index("tern") + 1 if "tern" in opts.mtas else 0
+            opts.mtas.insert(at, "tern-base")
+    elif "tern-base" in opts.mtas:
+        p.error("tern-base needs --baseline DIR (BENCH_BASELINE)")
+    opts.cgroup_dir = None       # the run's cgroup (mtas.RunCgroup), made by main()
     return opts
 
 
@@ -230,10 +260,15 @@ class Bench:
         self.fs = None
         self.tools = load.Tools(opts.postfix_root)
         self.mtas = {}
-        if "tern" in opts.mtas:
-            self.mtas["tern"] = TernMTA(opts, opts.tern_port)
-        if "postfix" in opts.mtas:
-            self.mtas["postfix"] = PostfixMTA(opts, opts.postfix_port)
+        for name in opts.mtas:
+            if name == "tern":
+                self.mtas[name] = TernMTA(opts, opts.tern_port)
+            elif name == "tern-base":
+                self.mtas[name] = TernMTA(opts, opts.baseline_port, name="tern-base",
+                                          build=opts.baseline_build, repo=opts.baseline,
+                                          conf_extra=opts.baseline_conf_extra)
+            else:
+                self.mtas[name] = PostfixMTA(opts, opts.postfix_port)
         self.dead = {}       # mta -> why it cannot be started
         self.sink = None
 
@@ -450,25 +485,36 @@ class Bench:
             out.extend(self.bench_lines(kind, r, why))
         print("\n".join(out), flush=True)
 
+    def ratios(self):
+        """The RATIOS whose two MTAs are both in this run."""
+        return [(a, b, head) for a, b, head in RATIOS if a in self.mtas and b in self.mtas]
+
+    @staticmethod
+    def ratio(r, scenario, metric, a, b):
+        """a's median over b's, or None if either is missing (or b's is 0)."""
+        x, y = r.median(scenario, a, metric), r.median(scenario, b, metric)
+        return x / y if x is not None and y else None
+
     def report_fs(self, r):
         names = list(self.mtas)
         out = []
         w = 56
         cols = "".join(f"{n:>12}" for n in names)
-        ratio = len(names) == 2 and names == ["tern", "postfix"]
+        ratios = self.ratios()
         for scenario in r.order:
             if scenario == "ceilings":
                 continue
             out.append("")
-            out.append(f"{scenario:<{w}}{cols}" + (f"{'tern/postfix':>14}" if ratio else ""))
+            out.append(f"{scenario:<{w}}{cols}" + "".join(f"{h:>14}" for _, _, h in ratios))
             metrics = [m for m in METRICS if any((scenario, n, m) in r.values for n in names)]
             for m in metrics:
                 unit, desc, _ = METRICS[m]
                 meds = [r.median(scenario, n, m) for n in names]
                 line = f"  {desc + ' (' + unit + ')':<{w - 2}}" + "".join(f"{fmt(v):>12}" for v in meds)
-                if ratio and None not in meds and meds[1]:
-                    line += f"{meds[0] / meds[1]:>14.3g}"
-                out.append(line)
+                for a, b, _ in ratios:
+                    v = self.ratio(r, scenario, m, a, b)
+                    line += f"{v:>14.3g}" if v is not None else f"{'-':>14}"
+                out.append(line.rstrip())
                 runs = [r.values.get((scenario, n, m), []) for n in names]
                 if max(len(v) for v in runs) > 1:
                     out.append(f"  {'  every repetition':<{w - 2}}"
@@ -487,10 +533,11 @@ class Bench:
                     out.append(f"  {n}: FAILED in {len(fails)} run(s): {fails[0].splitlines()[0]}")
             if scenario == "local-aliases":
                 out.extend(self.aliases_ratio_lines(r, w))
-            if scenario == "soak" and ratio:
-                a, b = r.median("soak", "tern", "acked"), r.median("soak", "postfix", "acked")
-                if a is not None and b:
-                    out.append(f"  acked tern/postfix: {a / b:.3g}")
+            if scenario == "soak":
+                for a, b, _ in ratios:
+                    v = self.ratio(r, "soak", "acked", a, b)
+                    if v is not None:
+                        out.append(f"  acked {a}/{b}: {v:.3g}")
         if "ceilings" in r.order:
             out.append("")
             out.append("machine ceilings (median, then every repetition)")
@@ -530,8 +577,6 @@ class Bench:
     def bench_lines(self, kind, r, why):
         """Machine-readable lines: one per figure (median and every run), then ratios."""
         out = []
-        names = list(self.mtas)
-        ratio = names == ["tern", "postfix"]
         if why:
             out.append(f"BENCH fs={kind} status=skipped reason=\"{why[:160]}\"")
         for (scenario, n, m), vals in r.values.items():
@@ -539,14 +584,12 @@ class Bench:
             runs = ",".join(f"{v:.4g}" for v in vals)
             out.append(f"BENCH fs={kind} scenario={scenario} mta={n} metric={m} "
                        f"value={statistics.median(vals):.4g} unit={unit} n={len(vals)} runs={runs}")
-        if ratio:
-            for (scenario, n, m), vals in r.values.items():
-                if n != "tern":
-                    continue
-                other = r.median(scenario, "postfix", m)
-                if other:
-                    out.append(f"BENCH fs={kind} scenario={scenario} mta=tern/postfix metric={m} "
-                               f"value={statistics.median(vals) / other:.4g} unit=ratio")
+        for a, b, _ in self.ratios():
+            for (scenario, n, m) in r.values:
+                v = self.ratio(r, scenario, m, a, b) if n == a else None
+                if v is not None:
+                    out.append(f"BENCH fs={kind} scenario={scenario} mta={a}/{b} metric={m} "
+                               f"value={v:.4g} unit=ratio")
         for m in ("delivered_per_s", "cpu_ms_per_msg"):
             v = self.aliases_ratio(r, m)
             if v is not None:
@@ -582,6 +625,16 @@ def raise_nofile(need):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def git_rev(tree):
+    """git describe of a source tree, or "?"."""
+    try:
+        rev = subprocess.run(["git", "-C", str(tree), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rev = ""
+    return rev or "?"
+
+
 def on_signal(signum, _frame):
     raise SystemExit(f"bench: interrupted by signal {signum}; stopping everything")
 
@@ -601,33 +654,40 @@ def main():
     nofile = raise_nofile(max(opts.idle_sessions + [0]) + 1024)
 
     bench = Bench(opts)
-    for name, port in (("tern", opts.tern_port), ("postfix", opts.postfix_port), ("smtp-sink", opts.sink_port)):
+    ports = [("tern", opts.tern_port), ("postfix", opts.postfix_port), ("smtp-sink", opts.sink_port)]
+    if "tern-base" in bench.mtas:
+        ports.append(("tern-base", opts.baseline_port))
+    if len({p for _, p in ports}) < len(ports):
+        print(f"bench: two of the ports are the same: {ports}", file=sys.stderr)
+        return 2
+    for name, port in ports:
         if port_open(port):
             print(f"bench: 127.0.0.1:{port} ({name}'s port) is already in use; "
                   f"stop what listens there or choose another port", file=sys.stderr)
             return 2
-    if "tern" in bench.mtas:
-        why = bench.mtas["tern"].available()
+    for name, mta in bench.mtas.items():
+        why = mta.available() if isinstance(mta, TernMTA) else None
         if why:
-            bench.dead["tern"] = why
-            log(f"tern: {why}")
+            bench.dead[name] = why
+            log(f"{name}: {why}")
 
-    try:
-        rev = subprocess.run(["git", "-C", opts.repo, "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        rev = "?"
     try:
         pf = (Path(opts.postfix_root) / ".unpacked-from").read_text().strip()
     except OSError:
         pf = "?"
-    cg = cgroup2_root() if opts.cgroup else None
+    run_cg = RunCgroup(opts.workdir, opts.cgroup)
+    run_cg.sweep()
+    opts.cgroup_dir = run_cg.path
+    cg = run_cg.path
     header = [
         f"machine: {os.cpu_count()} CPUs, Linux {platform.release()}; RLIMIT_NOFILE {nofile}",
-        f"tern: {opts.build} (git {rev or '?'}); postfix: {pf}",
+        f"tern: {opts.build} (git {git_rev(opts.repo)}); postfix: {pf}",
+        *([f"tern-base: {opts.baseline_build} (git {git_rev(opts.baseline)}), instance script "
+           f"{bench.mtas['tern-base'].script}, port {opts.baseline_port}"]
+          if "tern-base" in bench.mtas else []),
         f"local/relay: {opts.msgs} msgs x {opts.size} B, {opts.concurrency} sessions, "
         f"{'several messages per connection' if opts.reuse else 'a connection per message'}; "
-        f"CPU from {'cgroup v2 (' + str(cg) + ')' if cg else '/proc process trees'}; "
+        f"CPU from {'cgroup v2 (' + str(cg) + '/MTA)' if cg else '/proc process trees'}; "
         f"latency probe {'on' if opts.latency else 'off'}",
         f"file systems: {', '.join(opts.fs)}; scenarios: {', '.join(opts.scenarios)}"
         + (f"; local-aliases: {opts.aliases} aliases" if "local-aliases" in opts.scenarios else ""),
@@ -647,6 +707,7 @@ def main():
         for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(s, signal.SIG_IGN)
         bench.cleanup()
+        run_cg.remove()
     header.append(f"bench time: {time.monotonic() - t0:.0f} s")
     if interrupted:
         header.append(f"INTERRUPTED ({interrupted}): partial results")

@@ -1,17 +1,19 @@
-"""The two mail systems under test, and how their cost is measured.
+"""The mail systems under test, and how their cost is measured.
 
 An MTA object starts a fresh, private instance of one mail system on a
 loopback port, under the directory of the file system being measured
 (set_root), says when it is ready and when its queue is empty, and stops
 it; for the long scenarios it also stops and restarts delivery
 (set_delivery) and starts again on the same queue after a crash (restart).
-`TernMTA` uses mk/instance.sh with the build under test; `PostfixMTA` runs
-Debian's Postfix unpacked by fetch-postfix.sh, with a main.cf and master.cf
-this module writes under the bench work directory (never /etc/postfix or
-/var/spool/postfix).
+`TernMTA` uses the tree's own instance script (mk/instance.sh) with the
+build under test, and the same for an older tree run beside it
+(--baseline, "tern-base"); `PostfixMTA` runs Debian's Postfix unpacked by
+fetch-postfix.sh, with a main.cf and master.cf this module writes under the
+bench work directory (never /etc/postfix or /var/spool/postfix).
 
 Every instance is started inside its own process group of accounting, a
-`ProcGroup`: a cgroup v2 directory when the cgroup2 hierarchy is writable
+`ProcGroup`: a cgroup v2 directory (inside the run's own `RunCgroup`,
+tern-bench.WORKDIR-NAME.PID) when the cgroup2 hierarchy is writable
 (CPU comes from cpu.stat usage_usec, which includes every short-lived child,
 and the member list is exact), otherwise the process tree under the MTA's
 master, with CPU summed from /proc/PID/stat (utime+stime+cutime+cstime).
@@ -233,22 +235,77 @@ def cgroup2_root():
     return None
 
 
+RUN_CGROUP_PREFIX = "tern-bench."
+
+
+class RunCgroup:
+    """The cgroup v2 directory of one bench run, parent of its MTAs' groups.
+
+    Named tern-bench.WORKDIR-NAME.PID (the driver's own pid), so that two
+    benches running at once never share a group, however their work
+    directories are named: the group of one is never emptied or removed by
+    the other.  remove() takes it away at the end of the run; a run killed
+    before that leaves it behind, and sweep() (at the start of every run)
+    kills what is left in the groups whose bench process is gone and
+    removes them.  path is None where no cgroup v2 may be made (CPU then
+    comes from /proc)."""
+
+    def __init__(self, workdir, use_cgroup=True):
+        self.path = None
+        self.root = cgroup2_root() if use_cgroup else None
+        if self.root is None:
+            return
+        path = self.root / f"{RUN_CGROUP_PREFIX}{Path(workdir).name}.{os.getpid()}"
+        try:
+            path.mkdir(exist_ok=True)
+            self.path = path
+        except OSError as e:
+            log(f"cannot make the cgroup {path} ({e}); CPU from /proc instead")
+
+    def sweep(self):
+        """Kill and remove the groups of benches that are no longer running."""
+        if self.root is None:
+            return
+        for d in self.root.glob(RUN_CGROUP_PREFIX + "*"):
+            pid = d.name.rsplit(".", 1)[-1]
+            if d.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+                log(f"removing {d}, left by a bench (pid {pid}) that is no longer running")
+                remove_cgroup_tree(d)
+
+    def remove(self):
+        if self.path is not None:
+            remove_cgroup_tree(self.path)
+            self.path = None
+
+
+def remove_cgroup_tree(path):
+    """SIGKILL every process in path's child groups, then remove them and
+    path.  Only the bench's own groups come here: all their members are
+    its instances' processes."""
+    for child in [c for c in path.iterdir() if c.is_dir()]:
+        group = ProcGroup(child.name, lambda: None, parent=path)
+        group.clear()
+        group.remove()
+    try:
+        path.rmdir()
+    except OSError as e:
+        log(f"cannot remove {path}: {e}")
+
+
 class ProcGroup:
     """The processes of one MTA instance, for CPU, memory and clean-up.
 
-    With cgroup v2 every process started through preexec() and all its
-    descendants are members, however short-lived.  Without it, members are
-    the live descendants of the pid that master_pid() returns."""
+    With cgroup v2 (parent: the run's RunCgroup directory) every process
+    started through preexec() and all its descendants are members, however
+    short-lived.  Without it, members are the live descendants of the pid
+    that master_pid() returns."""
 
-    def __init__(self, name, master_pid, use_cgroup=True, tag="tern-bench"):
+    def __init__(self, name, master_pid, parent=None):
         self.name = name
         self.master_pid = master_pid
         self.cg = None
-        root = cgroup2_root() if use_cgroup else None
-        if root is not None:
-            # The tag (the work directory's name) keeps two benchmarks
-            # with different work directories out of each other's groups.
-            cg = root / f"{tag}-{name}"
+        if parent is not None:
+            cg = Path(parent) / name
             try:
                 cg.mkdir(exist_ok=True)
                 if (cg / "cpu.stat").exists():
@@ -256,13 +313,15 @@ class ProcGroup:
             except OSError:
                 self.cg = None
         self.method = f"cgroup v2 {self.cg}" if self.cg else "process tree (/proc)"
-        if self.cg:
-            left = self.pids()
-            if left:
-                # Only this harness puts processes into this group: these
-                # are left from an earlier, interrupted bench run.
-                log(f"killing {len(left)} processes left in {self.cg} by an earlier run")
-                self.kill_all()
+
+    def clear(self):
+        """Kill what an earlier instance left in the cgroup (only the bench
+        puts processes there) and wait until they are gone."""
+        left = self.pids() if self.cg else []
+        if left:
+            log(f"killing {len(left)} processes left in {self.cg}")
+            self.kill_all()
+            wait_for(self.empty, 10)
 
     def preexec(self):
         """For subprocess.Popen(preexec_fn=...): join the group."""
@@ -479,8 +538,8 @@ class MTA:
                              f"{timeout} s after the reload\n{self.log_tail()}")
 
     def fresh_group(self):
-        self.group = ProcGroup(self.name, self.master_pid, use_cgroup=self.opts.cgroup,
-                               tag=Path(self.opts.workdir).name)
+        self.group = ProcGroup(self.name, self.master_pid, parent=self.opts.cgroup_dir)
+        self.group.clear()
 
     def run_in_group(self, cmd, env=None, timeout=60):
         return subprocess.run(cmd, env=env, preexec_fn=self.group.preexec,
@@ -704,16 +763,38 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return counts
 
 
+def master_conf_services(path):
+    """[(service, limit, program)] of the rows of a tern master.conf."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        f = line.split()
+        if len(f) >= 7 and not f[0].startswith("#"):
+            rows.append((f[0], f[5], f[6]))
+    return rows
+
+
 class TernMTA(MTA):
-    """tern from a build directory, started with mk/instance.sh."""
+    """tern from a build directory, started with its tree's instance script.
+
+    The tree under test (`--build`, name "tern") and, with --baseline, an
+    older tree run beside it (name "tern-base").  Nothing here assumes the
+    daemons or keys of one tree: the instance is written by that tree's own
+    mk/instance.sh (tools/instance.sh before it moved), the binaries it
+    needs are the programs of that tree's etc/master.conf, start() waits for
+    the services the written master.conf names, and a tern.conf key the
+    harness adds (relay host, quick retries) is used only if that tree's
+    etc/tern.conf documents it (an older master refuses unknown keys)."""
 
     name = "tern"
-    SERVICES = ("smtpd", "qmgr", "deliver", "resolver", "anvil", "smtp", "pickup", "showq",
-                "bounce", "lookup")
 
-    def __init__(self, opts, port):
-        self.build = Path(opts.build)
-        self.repo = Path(opts.repo)
+    def __init__(self, opts, port, name="tern", build=None, repo=None, conf_extra=None):
+        self.name = name
+        self.build = Path(build or opts.build)
+        self.repo = Path(repo or opts.repo)
+        self.conf_extra = opts.tern_conf_extra if conf_extra is None else conf_extra
+        self.script = next((self.repo / d / "instance.sh" for d in ("mk", "tools")
+                            if (self.repo / d / "instance.sh").is_file()),
+                           self.repo / "mk" / "instance.sh")
         self.aliases = 0        # > 0: start with an aliases table of that many entries
         super().__init__(opts, port)
 
@@ -727,30 +808,49 @@ class TernMTA(MTA):
     def reload(self):
         pid = self.master_pid()
         if not pid:
-            raise BenchError("tern's master is not running")
+            raise BenchError(f"{self.name}'s master is not running")
         os.kill(pid, signal.SIGHUP)
 
     def daemons(self):
         return [p for ps in self.services().values() for p in ps]
 
+    def programs(self):
+        """The daemons this tree's etc/master.conf runs (from daemon_directory)."""
+        try:
+            rows = master_conf_services(self.repo / "etc" / "master.conf")
+        except OSError as e:
+            raise BenchError(f"{self.name}: cannot read the tree's master.conf: {e}")
+        return sorted({prog for _, _, prog in rows if not prog.startswith("/")})
+
     def available(self):
         """None if the build looks complete, else the reason it is not."""
-        missing = [d for d in ("master", *self.SERVICES) if not os.access(self.build / "bin" / d, os.X_OK)]
+        if not self.script.is_file():
+            return f"{self.repo} has no mk/instance.sh or tools/instance.sh"
+        try:
+            progs = self.programs()
+        except BenchError as e:
+            return str(e)
+        missing = [d for d in ("master", *progs) if not os.access(self.build / "bin" / d, os.X_OK)]
         if missing:
             return f"not built: {', '.join(str(self.build / 'bin' / m) for m in missing)} missing"
         return None
 
-    def relay_key(self):
-        """The tern.conf key for a relay host, if tern documents one."""
+    def documents(self, key):
+        """True if the tree's etc/tern.conf documents key (set or commented)."""
         try:
             text = (self.repo / "etc" / "tern.conf").read_text()
         except OSError:
-            return None
-        for key in ("relayhost", "relay_host", "smtp_relayhost"):
-            for line in text.splitlines():
-                if line.lstrip("# ").startswith(key + " =") or line.lstrip("# ").startswith(key + "="):
-                    return key
-        return None
+            return False
+        for line in text.splitlines():
+            line = line.lstrip("# ")
+            if line.startswith(key + " =") or line.startswith(key + "="):
+                return True
+        return False
+
+    def relay_key(self):
+        """The tern.conf key for a relay host, if tern documents one."""
+        return next((k for k in ("relayhost", "relay_host", "smtp_relayhost") if self.documents(k)),
+                    None)
 
     def supports_relay(self):
         return self.relay_key() is not None
@@ -792,9 +892,14 @@ class TernMTA(MTA):
         if self.aliases > 0:
             write_aliases(self.base / "etc" / "aliases", self.aliases, self.opts.user)
         self.instance_start()
-        if not wait_for(lambda: all(self.services().get(s) for s in self.SERVICES), 15, 0.1):
-            raise BenchError(f"not every tern service is running after 15 s "
-                             f"(running: {sorted(self.services())})\n{self.log_tail()}")
+        # Every service of the master.conf the tree's instance script wrote
+        # (those with a process limit; the master starts them at once).
+        want = [svc for svc, limit, _ in master_conf_services(self.master_conf_path())
+                if limit != "0"]
+        if not wait_for(lambda: all(self.services().get(s) for s in want), 15, 0.1):
+            raise BenchError(f"not every {self.name} service is running after 15 s "
+                             f"(running: {sorted(self.services())}; master.conf: {want})"
+                             f"\n{self.log_tail()}")
         self.wait_ready()
 
     def restart(self):
@@ -803,32 +908,33 @@ class TernMTA(MTA):
         self.wait_ready()
 
     def instance_start(self):
-        extra = [self.opts.tern_conf_extra] if self.opts.tern_conf_extra else []
+        extra = [self.conf_extra] if self.conf_extra else []
         if self.relay_to:
             extra.append(f"{self.relay_key()} = [{self.relay_to[0]}]:{self.relay_to[1]}")
         if self.quick_retry:
             # As tests/integration/test_soak.py: retry within seconds.
-            extra += ["minimal_backoff_time = 1", "maximal_backoff_time = 2",
-                      "queue_scan_interval = 1"]
+            extra += [f"{k} = {v}" for k, v in (("minimal_backoff_time", 1),
+                                               ("maximal_backoff_time", 2),
+                                               ("queue_scan_interval", 1)) if self.documents(k)]
         env = dict(os.environ, TERN_CONF_EXTRA="\n".join(extra))
-        cmd = ["sh", str(self.repo / "mk" / "instance.sh"), "start", str(self.base),
-               f"127.0.0.1:{self.port}", str(self.build)]
+        cmd = ["sh", str(self.script), "start", str(self.base), f"127.0.0.1:{self.port}",
+               str(self.build)]
         try:
             res = self.run_in_group(cmd, env=env, timeout=60)
         except subprocess.TimeoutExpired:
-            raise BenchError("mk/instance.sh start did not finish within 60 s\n" + self.log_tail())
+            raise BenchError(f"{self.script} start did not finish within 60 s\n" + self.log_tail())
         if res.returncode != 0:
             err = res.stderr.strip().splitlines() or ["(no message)"]
-            raise BenchError(f"mk/instance.sh start failed ({res.returncode}): {err[-1]}\n"
+            raise BenchError(f"{self.script} start failed ({res.returncode}): {err[-1]}\n"
                              + "\n".join(err[:-1]) + f"\n{self.log_tail()}")
 
     def stop(self):
         if self.master_pid():
             try:
-                subprocess.run(["sh", str(self.repo / "mk" / "instance.sh"), "stop", str(self.base)],
+                subprocess.run(["sh", str(self.script), "stop", str(self.base)],
                                capture_output=True, timeout=30)
             except subprocess.TimeoutExpired:
-                log("mk/instance.sh stop did not finish within 30 s")
+                log(f"{self.script} stop did not finish within 30 s")
 
     def queue_empty(self):
         for sub in ("tmp", "incoming", "active", "deferred"):
