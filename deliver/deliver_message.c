@@ -55,7 +55,8 @@ message_read(struct deliver_msg *msg, const char **why)
 		    "delivery of it is under way" : strerror(errno);
 		return -1;
 	}
-	if (queue_file_read(msg->fd, &msg->env, &err) < 0) {
+	if (queue_file_read_head(msg->fd, &msg->env, &err, &msg->head,
+	    &msg->headlen) < 0) {
 		*why = errno == EINVAL ? err : strerror(errno);
 		return -1;
 	}
@@ -119,6 +120,9 @@ deliver_message_close(struct deliver_msg *msg)
 	if (msg->loaded)
 		queue_envelope_free(&msg->env);
 	msg->loaded = 0;
+	free(msg->head);
+	msg->head = NULL;
+	msg->headlen = 0;
 	free(msg->line);
 	msg->line = NULL;
 }
