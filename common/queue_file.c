@@ -623,6 +623,17 @@ queue_file_read(int fd, struct queue_envelope *env, const char **err)
 }
 
 int
+queue_open_noatime(const char *path, int flags)
+{
+	int	 fd;
+
+	fd = open(path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, flags);
+	return fd;
+}
+
+int
 queue_file_open(enum queue_dir d, const char *id, int flags,
     struct queue_envelope *env, int *fdp, const char **err)
 {
@@ -639,7 +650,7 @@ queue_file_open(enum queue_dir d, const char *id, int flags,
 		return -1;
 	}
 	flags &= O_ACCMODE;
-	if ((fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = queue_open_noatime(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
 	if (queue_file_read(fd, env, err) < 0) {
 		saved = errno;

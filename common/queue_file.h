@@ -159,6 +159,11 @@ int	queue_file_read(int fd, struct queue_envelope *, const char **err);
  * own header needs no read of its own.  *head is NULL after a failure. */
 int	queue_file_read_head(int fd, struct queue_envelope *, const char **err,
 	    char **head, size_t *headlen);
+/* open(2) a queue file without updating its access time where the caller
+ * may ask that (it owns the file, or is root): the first read after each
+ * write would otherwise dirty the inode, a journalled update nothing here
+ * uses; elsewhere (EPERM) a plain open. */
+int	queue_open_noatime(const char *path, int flags);
 /* Open <dir>/<id> (flags O_RDONLY or O_RDWR) and queue_file_read() it; the
  * id must match the name.  0: *fd open at the message, env filled; -1:
  * errno set, or EINVAL with *err when the file is corrupt (then the caller

@@ -85,7 +85,7 @@ deliver_message_open(const struct deliver_request *req,
 	memset(msg, 0, sizeof(*msg));
 	msg->req = req;
 	msg->offset = req->offset;
-	msg->fd = open(req->path,
+	msg->fd = queue_open_noatime(req->path,
 	    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (msg->fd < 0) {
 		*why = strerror(errno);
