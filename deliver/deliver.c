@@ -179,16 +179,18 @@ deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
 		deliver_batch(ctx, req, n, reply);
 		for (i = 0; i < n; i++)
 			ipc_msg_free(&req[i]);
+		/* Before the replies: qmgr's lines about what they report
+		 * (removed, deferred) must follow ours in the log. */
+		log_flush();
 		if (deliver_write_replies(fd, reply, n) < 0)
 			break;
-		log_flush();
 	}
 	ipc_reader_free(&rd);
 	return r;
 }
 
-/* A batch's log lines are written together once its replies are out
- * (deliver_serve): nothing to arrange when the first one is logged. */
+/* A batch's log lines are written together just before its replies go
+ * out (deliver_serve): nothing to arrange when the first one is logged. */
 static void
 deliver_log_wake(void *arg)
 {
