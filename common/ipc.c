@@ -501,3 +501,99 @@ ipc_call(int fd, const struct ipc_msg *req, struct ipc_msg *reply, int timeout)
 		return -1;
 	return ipc_read_deadline(fd, reply, deadline);
 }
+
+/* Buffered reading (ipc.h) */
+
+#define IPC_READER_CHUNK	(16 * 1024)
+
+void
+ipc_reader_init(struct ipc_reader *r, int fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+}
+
+void
+ipc_reader_free(struct ipc_reader *r)
+{
+	free(r->buf);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+int
+ipc_reader_held(const struct ipc_reader *r)
+{
+	return r->len > r->off;
+}
+
+/* Room for want bytes from buf[0]: what is unread moves to the front. */
+static void
+ipc_reader_room(struct ipc_reader *r, size_t want)
+{
+	size_t	 have = r->len - r->off;
+
+	if (r->off > 0) {
+		memmove(r->buf, r->buf + r->off, have);
+		r->off = 0;
+		r->len = have;
+	}
+	if (want < IPC_READER_CHUNK)
+		want = IPC_READER_CHUNK;
+	if (r->cap < want) {
+		r->buf = xrealloc(r->buf, want);
+		r->cap = want;
+	}
+}
+
+int
+ipc_reader_read(struct ipc_reader *r, struct ipc_msg *m, int timeout)
+{
+	long long	 deadline = ipc_deadline(timeout);
+	size_t		 have;
+	long		 total;
+	ssize_t		 n;
+	int		 left, w, rc;
+
+	ipc_msg_init(m, 0);
+	for (;;) {
+		have = r->len - r->off;
+		total = 4;
+		if (have >= 4 && (total = ipc_frame_length(
+		    (const unsigned char *)r->buf + r->off, have)) < 0) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (have >= 4 && have >= (size_t)total) {
+			rc = ipc_decode(r->buf + r->off, (size_t)total, m);
+			r->off += (size_t)total;
+			if (r->off == r->len)
+				r->off = r->len = 0;
+			if (rc < 0)
+				errno = EPROTO;
+			return rc;
+		}
+		if (r->len == r->cap || r->cap < (size_t)total || r->off > 0)
+			ipc_reader_room(r, (size_t)total);
+		n = recv(r->fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
+		if (n > 0) {
+			r->len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((left = ipc_left(deadline)) < 0)
+			return -1;
+		if ((w = io_wait_readable(r->fd, left)) <= 0) {
+			if (w == 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}

@@ -87,4 +87,25 @@ int	ipc_read(int fd, struct ipc_msg *, int timeout);
 int	ipc_call(int fd, const struct ipc_msg *req, struct ipc_msg *reply,
 	    int timeout);
 
+/*
+ * A buffered reader for a server that reads pipelined requests with the
+ * blocking helpers: one recv takes whatever the socket holds, and the
+ * frames in it are handed out one at a time, so a batch of small requests
+ * costs one system call instead of two per frame.  Frames it holds are no
+ * longer visible to poll(2) on the socket: ask ipc_reader_held() before
+ * waiting on it.  The buffer grows to the frame being read (at most
+ * IPC_FRAME_MAX) and is bounded by that.
+ */
+struct ipc_reader {
+	int	 fd;
+	char	*buf;
+	size_t	 off, len, cap;	/* unread bytes are buf[off..len) */
+};
+void	ipc_reader_init(struct ipc_reader *, int fd);
+void	ipc_reader_free(struct ipc_reader *);
+/* As ipc_read(), from the buffer first. */
+int	ipc_reader_read(struct ipc_reader *, struct ipc_msg *, int timeout);
+/* 1 if bytes of a next frame are already held. */
+int	ipc_reader_held(const struct ipc_reader *);
+
 #endif

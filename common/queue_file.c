@@ -514,14 +514,18 @@ queue_file_parse(const char *buf, size_t len, struct queue_envelope *env,
 
 /* Read the start of the file, growing until the header parses or cannot
  * fit QUEUE_HEADER_MAX.  0, -1 with errno (EINVAL and *err: corrupt).
- * The usual file (a header and a message of a few KiB) takes one pread. */
+ * The usual file (a header and a message of a few KiB) takes one pread.
+ * *end: the file's size when a read came back short (a regular file's
+ * read stops short only at its end), else -1.  With head, the bytes read
+ * are handed over (*head malloc'd, *headlen of them). */
 static int
-queue_read_header(int fd, struct queue_envelope *env, const char **err)
+queue_read_header(int fd, struct queue_envelope *env, const char **err,
+    off_t *end, char **head, size_t *headlen)
 {
 	char	*buf = NULL;
-	size_t	 len = 0, cap = 0;
+	size_t	 len = 0, cap = 0, want;
 	ssize_t	 n;
-	int	 eof = 0;
+	int	 eof = 0, short_read = 0;
 
 	for (;;) {
 		if (len == cap && cap < QUEUE_HEADER_MAX) {
@@ -531,7 +535,8 @@ queue_read_header(int fd, struct queue_envelope *env, const char **err)
 			buf = xrealloc(buf, cap);
 		}
 		if (len < cap && !eof) {
-			n = pread(fd, buf + len, cap - len, (off_t)len);
+			want = cap - len;
+			n = pread(fd, buf + len, want, (off_t)len);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -539,6 +544,7 @@ queue_read_header(int fd, struct queue_envelope *env, const char **err)
 				return -1;
 			}
 			eof = n == 0;
+			short_read = (size_t)n < want;
 			len += (size_t)n;
 			/* A short read of a regular file is usually its end:
 			 * a header that parses needs no second read to say
@@ -560,31 +566,71 @@ queue_read_header(int fd, struct queue_envelope *env, const char **err)
 			return -1;
 		}
 	}
-	free(buf);
+	*end = short_read ? (off_t)len : -1;
+	if (head != NULL) {
+		*head = buf;
+		*headlen = len;
+	} else
+		free(buf);
 	return 0;
+}
+
+int
+queue_file_read_head(int fd, struct queue_envelope *env, const char **err,
+    char **head, size_t *headlen)
+{
+	struct stat	 st;
+	const char	*why = NULL;
+	off_t		 size;
+	int		 saved;
+
+	memset(env, 0, sizeof(*env));
+	if (head != NULL)
+		*head = NULL;
+	if (queue_read_header(fd, env, &why, &size, head, headlen) < 0) {
+		if (err != NULL && errno == EINVAL)
+			*err = why;
+		return -1;
+	}
+	/* The read that came back short saw the end: no fstat needed. */
+	if (size < 0) {
+		if (fstat(fd, &st) < 0) {
+			saved = errno;
+			queue_envelope_free(env);
+			if (head != NULL) {
+				free(*head);
+				*head = NULL;
+			}
+			errno = saved;
+			return -1;
+		}
+		size = st.st_size;
+	}
+	env->file_size = size;
+	if (queue_check_length(env, size, err) == 0)
+		return 0;
+	if (head != NULL) {
+		free(*head);
+		*head = NULL;
+	}
+	return -1;
 }
 
 int
 queue_file_read(int fd, struct queue_envelope *env, const char **err)
 {
-	struct stat	 st;
-	const char	*why = NULL;
-	int		 saved;
+	return queue_file_read_head(fd, env, err, NULL, NULL);
+}
 
-	memset(env, 0, sizeof(*env));
-	if (queue_read_header(fd, env, &why) < 0) {
-		if (err != NULL && errno == EINVAL)
-			*err = why;
-		return -1;
-	}
-	if (fstat(fd, &st) < 0) {
-		saved = errno;
-		queue_envelope_free(env);
-		errno = saved;
-		return -1;
-	}
-	env->file_size = st.st_size;
-	return queue_check_length(env, st.st_size, err);
+int
+queue_open_noatime(const char *path, int flags)
+{
+	int	 fd;
+
+	fd = open(path, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, flags);
+	return fd;
 }
 
 int
@@ -604,7 +650,7 @@ queue_file_open(enum queue_dir d, const char *id, int flags,
 		return -1;
 	}
 	flags &= O_ACCMODE;
-	if ((fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = queue_open_noatime(path, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
 	if (queue_file_read(fd, env, err) < 0) {
 		saved = errno;

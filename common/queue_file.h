@@ -153,6 +153,17 @@ int	queue_file_parse(const char *buf, size_t len, struct queue_envelope *,
 /* The same for the file open on fd (read with pread; the offset is left
  * alone).  0; -1 with errno, EINVAL and *err when the file is corrupt. */
 int	queue_file_read(int fd, struct queue_envelope *, const char **err);
+/* The same, and on success hands over the bytes it read from the start of
+ * the file (*head, malloc'd, the caller frees; *headlen bytes: the header
+ * and usually the whole message), so a caller that looks at the message's
+ * own header needs no read of its own.  *head is NULL after a failure. */
+int	queue_file_read_head(int fd, struct queue_envelope *, const char **err,
+	    char **head, size_t *headlen);
+/* open(2) a queue file without updating its access time where the caller
+ * may ask that (it owns the file, or is root): the first read after each
+ * write would otherwise dirty the inode, a journalled update nothing here
+ * uses; elsewhere (EPERM) a plain open. */
+int	queue_open_noatime(const char *path, int flags);
 /* Open <dir>/<id> (flags O_RDONLY or O_RDWR) and queue_file_read() it; the
  * id must match the name.  0: *fd open at the message, env filled; -1:
  * errno set, or EINVAL with *err when the file is corrupt (then the caller

@@ -82,13 +82,16 @@ deliver_wait(int fd, int sigfd)
 	}
 }
 
-/* Is another request already waiting on fd?  Never blocks. */
+/* Is another request already waiting, read or on the socket?  Never
+ * blocks. */
 static int
-deliver_more_waiting(int fd)
+deliver_more_waiting(const struct ipc_reader *rd)
 {
 	struct pollfd	 pfd;
 
-	pfd.fd = fd;
+	if (ipc_reader_held(rd))
+		return 1;
+	pfd.fd = rd->fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	return poll(&pfd, 1, 0) == 1;
@@ -112,14 +115,14 @@ deliver_request_rcpts(const struct ipc_msg *m)
  * the connection is over and nothing read from it is acted on, as qmgr
  * will retry all of it. */
 static int
-deliver_read_batch(int fd, struct ipc_msg *req)
+deliver_read_batch(struct ipc_reader *rd, struct ipc_msg *req)
 {
 	long long	 rcpts = 0;
 	int		 n = 0, i;
 
 	do {
 		/* Idle had no limit; a frame once begun must come soon. */
-		if (ipc_read(fd, &req[n], DELIVER_READ_TIMEOUT) < 0) {
+		if (ipc_reader_read(rd, &req[n], DELIVER_READ_TIMEOUT) < 0) {
 			if (errno == ECONNRESET)
 				log_debug("qmgr closed the connection");
 			else
@@ -131,7 +134,7 @@ deliver_read_batch(int fd, struct ipc_msg *req)
 		rcpts += deliver_request_rcpts(&req[n]);
 		n++;
 	} while (n < DELIVER_PIPELINE_MAX && rcpts < DELIVER_BATCH_RCPT &&
-	    deliver_more_waiting(fd));
+	    deliver_more_waiting(rd));
 	return n;
 }
 
@@ -153,26 +156,45 @@ deliver_write_replies(int fd, struct ipc_msg *reply, int n)
 /* Serve requests on one connection until qmgr closes it (1) or a stop
  * signal arrives (0).  A frame that cannot be read or decoded ends the
  * connection, as ipc.h prescribes; a well-framed but bad request gets
- * IPC_T_ERROR and the connection goes on. */
+ * IPC_T_ERROR and the connection goes on.  Requests are read through a
+ * buffer (one recv for what qmgr pipelined); one already read is served
+ * without waiting on the socket. */
 static int
 deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
 {
 	struct ipc_msg	 req[DELIVER_PIPELINE_MAX], reply[DELIVER_PIPELINE_MAX];
-	int		 i, n;
+	struct ipc_reader rd;
+	int		 i, n, r = 1;
 
+	ipc_reader_init(&rd, fd);
 	for (;;) {
-		if (!deliver_wait(fd, sigfd))
-			return 0;
-		if ((n = deliver_read_batch(fd, req)) < 0)
-			return 1;
+		if (!ipc_reader_held(&rd) && !deliver_wait(fd, sigfd)) {
+			r = 0;
+			break;
+		}
+		if ((n = deliver_read_batch(&rd, req)) < 0)
+			break;
 		if (n > 1)
 			log_debug("%d requests in one batch", n);
 		deliver_batch(ctx, req, n, reply);
 		for (i = 0; i < n; i++)
 			ipc_msg_free(&req[i]);
+		/* Before the replies: qmgr's lines about what they report
+		 * (removed, deferred) must follow ours in the log. */
+		log_flush();
 		if (deliver_write_replies(fd, reply, n) < 0)
-			return 1;
+			break;
 	}
+	ipc_reader_free(&rd);
+	return r;
+}
+
+/* A batch's log lines are written together just before its replies go
+ * out (deliver_serve): nothing to arrange when the first one is logged. */
+static void
+deliver_log_wake(void *arg)
+{
+	(void)arg;
 }
 
 /* The listening socket is non-blocking (daemon_setup), because every
@@ -240,7 +262,9 @@ main(int argc, char **argv)
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR)
 		log_fatal("signal: %s", strerror(errno));
 	sigfd = deliver_signals_open();
+	log_batch(deliver_log_wake, NULL);
 	deliver_loop(&ctx, dctx.listen_fd, sigfd);
+	log_batch(NULL, NULL);
 	local_workers_close(&ctx);
 	map_list_close(&ctx.aliases);
 	virtual_deliver_close(&ctx);

@@ -59,6 +59,9 @@ struct deliver_msg {
 	struct queue_envelope env;	/* as read under the lock; statuses
 					   kept current by deliver_record */
 	int		 loaded;	/* env is filled */
+	char		*head;		/* the file's first headlen bytes, as
+					   read with its header under the lock */
+	size_t		 headlen;
 	int		*line;		/* per request recipient: its rcpt
 					   line in env, or -1 */
 };

@@ -55,7 +55,8 @@ message_read(struct deliver_msg *msg, const char **why)
 		    "delivery of it is under way" : strerror(errno);
 		return -1;
 	}
-	if (queue_file_read(msg->fd, &msg->env, &err) < 0) {
+	if (queue_file_read_head(msg->fd, &msg->env, &err, &msg->head,
+	    &msg->headlen) < 0) {
 		*why = errno == EINVAL ? err : strerror(errno);
 		return -1;
 	}
@@ -84,7 +85,7 @@ deliver_message_open(const struct deliver_request *req,
 	memset(msg, 0, sizeof(*msg));
 	msg->req = req;
 	msg->offset = req->offset;
-	msg->fd = open(req->path,
+	msg->fd = queue_open_noatime(req->path,
 	    O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (msg->fd < 0) {
 		*why = strerror(errno);
@@ -119,6 +120,9 @@ deliver_message_close(struct deliver_msg *msg)
 	if (msg->loaded)
 		queue_envelope_free(&msg->env);
 	msg->loaded = 0;
+	free(msg->head);
+	msg->head = NULL;
+	msg->headlen = 0;
 	free(msg->line);
 	msg->line = NULL;
 }

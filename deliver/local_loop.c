@@ -52,6 +52,12 @@ local_loop_check(const struct deliver_msg *msg, const char *rcpt)
 
 	if ((off_t)want > msg->size - msg->offset)
 		want = (size_t)(msg->size - msg->offset);
+	/* Usually the header read has the bytes already (message bytes never
+	 * change once queued). */
+	if (msg->head != NULL && msg->offset >= 0 &&
+	    (off_t)msg->headlen >= msg->offset + (off_t)want)
+		return want > 0 &&
+		    local_loop_seen(msg->head + msg->offset, want, rcpt);
 	do
 		n = pread(msg->fd, buf, want, msg->offset);
 	while (n < 0 && errno == EINTR);

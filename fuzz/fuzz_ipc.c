@@ -7,11 +7,15 @@
  * store; encoding it gives back the very same bytes, and so does building
  * it again attribute by attribute with ipc_msg_add (round trips); the
  * integer getter accepts exactly the strict decimals that fit; the
- * libevent framing takes the same frames as the plain decoder.
+ * libevent framing and the buffered reader (ipc_reader, deliver's, fed
+ * through a socket pair) take the same frames as the plain decoder.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -149,13 +153,42 @@ event_frames(const uint8_t *p, size_t len, const uint8_t *types, int max)
 	return n;
 }
 
+/* The same stream through the buffered reader, from a socket whose peer
+ * has written it all and closed; -1 when it does not fit the socket. */
+static int
+reader_frames(const uint8_t *p, size_t len, const uint8_t *types, int max)
+{
+	struct ipc_reader rd;
+	struct ipc_msg	 m;
+	int		 sv[2], n = 0;
+
+	if (len > 64 * 1024)
+		return -1;
+	FUZZ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	FUZZ_ASSERT(len == 0 || write(sv[0], p, len) == (ssize_t)len);
+	close(sv[0]);
+	ipc_reader_init(&rd, sv[1]);
+	while (n < max && ipc_reader_read(&rd, &m, 1000) == 0) {
+		FUZZ_ASSERT(m.type == types[n]);
+		ipc_msg_free(&m);
+		n++;
+	}
+	if (n < max)
+		FUZZ_ASSERT(errno == EPROTO || errno == ECONNRESET);
+	ipc_reader_free(&rd);
+	close(sv[1]);
+	return n;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t	 types[64];
-	int	 n;
+	int	 n, r;
 
 	n = plain_frames(data, size, types, 64);
 	FUZZ_ASSERT(event_frames(data, size, types, 64) == n);
+	r = reader_frames(data, size, types, 64);
+	FUZZ_ASSERT(r < 0 || r == n);
 	return 0;
 }

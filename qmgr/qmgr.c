@@ -32,6 +32,27 @@ qmgr_kick_cb(evutil_socket_t fd, short what, void *arg)
 	qmgr_dispatch(arg);
 }
 
+/* The loop has run the callbacks that were ready: write their log lines
+ * (log_batch(); two or three per message, now one write per turn). */
+static void
+qmgr_logflush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush();
+}
+
+/* A first line waits: flush after this pass over the ready callbacks (an
+ * activated event runs after those already active). */
+static void
+qmgr_log_wake(void *arg)
+{
+	struct qmgr *q = arg;
+
+	event_active(q->logflush_ev, EV_TIMEOUT, 0);
+}
+
 /* qmgr_active_kick(): the scans have work and the active set has room.
  * One bounded step per turn of the loop, the next after a poll. */
 static void
@@ -109,7 +130,8 @@ main(int argc, char **argv)
 		log_fatal("event_base_new failed");
 	q.kick_ev = event_new(q.base, -1, 0, qmgr_kick_cb, &q);
 	q.rescan_ev = event_new(q.base, -1, 0, qmgr_rescan_cb, &q);
-	if (q.kick_ev == NULL || q.rescan_ev == NULL)
+	q.logflush_ev = event_new(q.base, -1, 0, qmgr_logflush_cb, &q);
+	if (q.kick_ev == NULL || q.rescan_ev == NULL || q.logflush_ev == NULL)
 		log_fatal("qmgr: cannot create events");
 	qmgr_active_init(&q);
 	qmgr_dest_init(&q);
@@ -136,8 +158,10 @@ main(int argc, char **argv)
 	    "qmgr_message_recipient_limit=%d", q.par->deliver_concurrency,
 	    q.par->qmgr_message_active_limit,
 	    q.par->qmgr_message_recipient_limit);
+	log_batch(qmgr_log_wake, &q);
 	if (event_base_dispatch(q.base) == -1)
 		log_error("event loop failed");
+	log_batch(NULL, NULL);
 
 	/* Messages still out with deliver stay in active/; the next qmgr
 	 * takes them back. */
@@ -153,6 +177,7 @@ main(int argc, char **argv)
 	free(q.virt);
 	event_free(q.kick_ev);
 	event_free(q.rescan_ev);
+	event_free(q.logflush_ev);
 	daemon_event_stop_free(stop);
 	event_base_free(q.base);
 	daemon_cleanup(&ctx);

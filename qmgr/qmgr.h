@@ -425,6 +425,7 @@ struct qmgr {
 	struct event		*kick_ev;	/* run the dispatcher soon */
 	int			 dispatching;	/* qmgr_dispatch() is running */
 	struct event		*rescan_ev;	/* scan and feed a step, soon */
+	struct event		*logflush_ev;	/* write the turn's log lines */
 
 	/* scanning (qmgr_scan.c) */
 	struct event		*scan_ev;	/* every queue_scan_interval */

@@ -526,6 +526,100 @@ test_write_many(void **state)
 		ipc_msg_free(&m[i]);
 }
 
+/* The buffered reader: several frames from one recv, one split across
+ * writes, a frame bigger than its first buffer, then timeout, bad frames
+ * and EOF as ipc_read() reports them. */
+static void
+test_reader(void **state)
+{
+	struct ipc_reader rd;
+	struct ipc_msg	 m[3], d;
+	char		*frame, *big;
+	size_t		 len;
+	int		 sv[2], i;
+	long long	 t0;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		ipc_msg_init(&m[i], (uint8_t)(0x30 + i));
+		ipc_msg_add_int(&m[i], "k", i);
+	}
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ipc_reader_init(&rd, sv[1]);
+	assert_int_equal(ipc_reader_held(&rd), 0);
+	assert_int_equal(ipc_write_many(sv[0], m, 3, 1000), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(ipc_reader_read(&rd, &d, 1000), 0);
+		assert_int_equal(d.type, 0x30 + i);
+		/* The first read took all three frames. */
+		assert_int_equal(ipc_reader_held(&rd), i < 2);
+		ipc_msg_free(&d);
+	}
+
+	/* A frame in two writes: the reader waits for its rest. */
+	assert_int_equal(ipc_encode(&m[1], &frame, &len), 0);
+	assert_int_equal(write(sv[0], frame, 3), 3);
+	assert_int_equal(ipc_reader_read(&rd, &d, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(ipc_reader_held(&rd), 1);
+	assert_int_equal(write(sv[0], frame + 3, len - 3), (ssize_t)len - 3);
+	assert_int_equal(ipc_reader_read(&rd, &d, 1000), 0);
+	assert_int_equal(d.type, 0x31);
+	assert_int_equal(ipc_reader_held(&rd), 0);
+	ipc_msg_free(&d);
+	free(frame);
+
+	/* Bigger than the first buffer, behind a small frame. */
+	big = malloc(IPC_VALUE_MAX);
+	assert_non_null(big);
+	memset(big, 'y', IPC_VALUE_MAX - 1);
+	big[IPC_VALUE_MAX - 1] = '\0';
+	ipc_msg_add(&m[2], "big", big);
+	assert_int_equal(ipc_write_many(sv[0], m, 3, 1000), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(ipc_reader_read(&rd, &d, 1000), 0);
+		assert_int_equal(d.type, 0x30 + i);
+		if (i == 2)
+			assert_int_equal(strlen(ipc_msg_get(&d, "big")),
+			    IPC_VALUE_MAX - 1);
+		ipc_msg_free(&d);
+	}
+	free(big);
+
+	/* Nothing there: times out. */
+	t0 = io_now_ms();
+	assert_int_equal(ipc_reader_read(&rd, &d, 100), -1);
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_true(io_now_ms() - t0 >= 90);
+
+	/* A good frame, then an out-of-range length: the first is handed
+	 * out, the second refused. */
+	assert_int_equal(ipc_write(sv[0], &m[0], 1000), 0);
+	assert_int_equal(write(sv[0], "\xff\0\0\0", 4), 4);
+	assert_int_equal(ipc_reader_read(&rd, &d, 1000), 0);
+	assert_int_equal(d.type, 0x30);
+	ipc_msg_free(&d);
+	assert_int_equal(ipc_reader_read(&rd, &d, 100), -1);
+	assert_int_equal(errno, EPROTO);
+	ipc_reader_free(&rd);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A wrong version, then the peer's end. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ipc_reader_init(&rd, sv[1]);
+	assert_int_equal(write(sv[0], "\0\0\0\2\2\1", 6), 6);
+	assert_int_equal(ipc_reader_read(&rd, &d, 100), -1);
+	assert_int_equal(errno, EPROTO);
+	close(sv[0]);
+	assert_int_equal(ipc_reader_read(&rd, &d, 100), -1);
+	assert_int_equal(errno, ECONNRESET);
+	ipc_reader_free(&rd);
+	close(sv[1]);
+	for (i = 0; i < 3; i++)
+		ipc_msg_free(&m[i]);
+}
+
 static void
 test_connect(void **state)
 {
@@ -583,6 +677,7 @@ main(void)
 		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_write_many),
+		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_connect),
 	};
 
