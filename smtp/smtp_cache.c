@@ -10,7 +10,8 @@
  * most smtp_connection_cache_time_limit idle.  A parked session that the
  * server closes, or that says anything, is closed; one that expires or is
  * evicted gets a QUIT and is closed when the server answers it or within
- * SMTP_CACHE_QUIT_WAIT seconds.  The list lives in struct smtp: no
+ * SMTP_CACHE_QUIT_WAIT seconds (so does a session the client gives up
+ * on for the next MX host, smtp_cache_quit()).  The list lives in struct smtp: no
  * global state.
  */
 #include <stdlib.h>
@@ -60,24 +61,38 @@ cache_read_cb(struct bufferevent *bev, void *arg)
 	cache_free(c);
 }
 
+static void cache_event_cb(struct bufferevent *, short, void *);
+
+/* c (in no list) goes to the list as closing: QUIT, then a short wait
+ * for the answer. */
+static void
+cache_say_quit(struct smtp *s, struct smtp_conn *c)
+{
+	struct timeval	 wait = { SMTP_CACHE_QUIT_WAIT, 0 };
+
+	c->s = s;
+	c->closing = 1;
+	c->prev = NULL;
+	c->next = s->cache;
+	if (c->next != NULL)
+		c->next->prev = c;
+	s->cache = c;
+	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
+	bufferevent_write(c->bev, "QUIT\r\n", 6);
+	bufferevent_set_timeouts(c->bev, &wait, &wait);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
 static void
 cache_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_conn	*c = arg;
-	struct timeval		 wait = { SMTP_CACHE_QUIT_WAIT, 0 };
 
 	(void)bev;
 	if ((what & BEV_EVENT_TIMEOUT) && !c->closing) {
 		/* Idle too long: say goodbye, and wait a little for it. */
 		cache_unlink(c->s, c);
-		c->closing = 1;
-		c->next = c->s->cache;
-		if (c->next != NULL)
-			c->next->prev = c;
-		c->s->cache = c;
-		bufferevent_write(c->bev, "QUIT\r\n", 6);
-		bufferevent_set_timeouts(c->bev, &wait, &wait);
-		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		cache_say_quit(c->s, c);
 		return;
 	}
 	cache_free(c);
@@ -134,6 +149,17 @@ smtp_cache_get(struct smtp *s, const char *key, int level)
 		return c;
 	}
 	return NULL;
+}
+
+void
+smtp_cache_quit(struct smtp *s, struct bufferevent *bev,
+    const struct smtp_addr *a)
+{
+	struct smtp_conn	*c = xcalloc(1, sizeof(*c));
+
+	c->bev = bev;
+	c->addr = *a;
+	cache_say_quit(s, c);
 }
 
 void
