@@ -25,6 +25,9 @@
 #include "log.h"
 #include "smtp.h"
 
+static void	cache_read_cb(struct bufferevent *, void *);
+static void	cache_event_cb(struct bufferevent *, short, void *);
+
 static void
 cache_unlink(struct smtp *s, struct smtp_conn *c)
 {
@@ -37,6 +40,22 @@ cache_unlink(struct smtp *s, struct smtp_conn *c)
 	c->next = c->prev = NULL;
 	if (!c->closing)
 		s->ncache--;
+}
+
+/* c (in no list) goes first (newest) in the list, idle or closing. */
+static void
+cache_link(struct smtp *s, struct smtp_conn *c, int closing)
+{
+	c->s = s;
+	c->closing = closing;
+	c->prev = NULL;
+	c->next = s->cache;
+	if (c->next != NULL)
+		c->next->prev = c;
+	s->cache = c;
+	if (!closing)
+		s->ncache++;
+	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
 }
 
 static void
@@ -61,8 +80,6 @@ cache_read_cb(struct bufferevent *bev, void *arg)
 	cache_free(c);
 }
 
-static void cache_event_cb(struct bufferevent *, short, void *);
-
 /* c (in no list) goes to the list as closing: QUIT, then a short wait
  * for the answer. */
 static void
@@ -70,14 +87,7 @@ cache_say_quit(struct smtp *s, struct smtp_conn *c)
 {
 	struct timeval	 wait = { SMTP_CACHE_QUIT_WAIT, 0 };
 
-	c->s = s;
-	c->closing = 1;
-	c->prev = NULL;
-	c->next = s->cache;
-	if (c->next != NULL)
-		c->next->prev = c;
-	s->cache = c;
-	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
+	cache_link(s, c, 1);
 	bufferevent_write(c->bev, "QUIT\r\n", 6);
 	bufferevent_set_timeouts(c->bev, &wait, &wait);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -117,15 +127,7 @@ smtp_cache_put(struct smtp *s, struct smtp_conn *c)
 
 	if (s->ncache >= SMTP_CACHE_MAX)
 		cache_evict_oldest(s);
-	c->s = s;
-	c->closing = 0;
-	c->prev = NULL;
-	c->next = s->cache;
-	if (c->next != NULL)
-		c->next->prev = c;
-	s->cache = c;
-	s->ncache++;
-	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
+	cache_link(s, c, 0);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	bufferevent_enable(c->bev, EV_READ);
 	log_debug("session to %s[%s] cached for %s (%d transactions)",
