@@ -20,7 +20,8 @@
  * (the mail may arrive twice, never not at all).  The recipients that got
  * only soft errors before the host could have taken the message go to the
  * next host in the same attempt (smtp_next.c: smtp_mx_address_limit,
- * smtp_mx_session_limit); only the last host's soft errors defer.  Every wait has its own time-out (smtp_*_timeout).  The
+ * smtp_mx_session_limit); only the last host's soft errors defer.
+ * Every wait has its own time-out (smtp_*_timeout).  The
  * outcomes go to qmgr as soon as they are known; QUIT follows, or the
  * session is parked for the next message to the same next hop
  * (smtp_cache.c), which starts it again with RSET.
@@ -1319,7 +1320,9 @@ sess_move_on(struct smtp_session *ss, int quit)
 		ss->again[ss->todo[i]] = 0;
 	}
 	sess_log(ss);
-	if (quit && ss->bev != NULL) {
+	/* Message bytes still queued (the host answered early) must not
+	 * reach it as commands before a QUIT: those connections are cut. */
+	if (quit && ss->bev != NULL && !sess_output_pending(ss)) {
 		bufferevent_setcb(ss->bev, NULL, NULL, NULL, NULL);
 		smtp_cache_quit(ss->s, ss->bev, sess_addr(ss));
 		ss->bev = NULL;

@@ -48,8 +48,9 @@ def resolver(make_dns_server):
 class MxHost:
     """A scripted SMTP server: greeting, MAIL, RCPT (per address), DATA
     and final-dot replies as given; drop="mail" closes after MAIL,
-    drop="dot" after reading the final dot, without a reply.  Records the
-    connections, the commands and the messages (recipients, data)."""
+    drop="dot" after reading the final dot, without a reply; drop="early"
+    answers 451 right after the 354 and reads on until the client hangs
+    up.  Records the connections, the commands and the messages (recipients, data)."""
 
     def __init__(self, sock, greeting=b"220 mx ESMTP", mail=b"250 2.1.0 ok",
                  rcpt=None, data=b"354 go", dot=b"250 2.0.0 queued",
@@ -118,6 +119,12 @@ class MxHost:
                 say(self.data)
                 if not self.data.startswith(b"354"):
                     continue
+                if self.drop == "early":
+                    # gives up on the message while it is coming
+                    say(b"451 4.3.0 gave up early")
+                    while f.read(65536):
+                        pass
+                    return
                 body = b""
                 while (line := f.readline()) != b".\r\n":
                     if not line:
@@ -255,6 +262,16 @@ def test_dot_4xx_goes_to_the_next_mx(client, mx_hosts):
     assert out[0][0] == "ok", (out, d.log())
     assert len(b.messages) == 1 and a.messages == []
     assert "out of space" in d.log()
+
+
+def test_early_4xx_during_the_body_goes_to_the_next_mx(client, mx_hosts):
+    (a, b), port = mx_hosts({"drop": "early"}, {})
+    d = client()
+    body = BODY + (b"y" * 70 + b"\n") * 20000
+    out = d.deliver(f"two.nx.example:{port}", ["x@two.nx.example"], body)
+    assert out[0][0] == "ok", (out, d.log())
+    assert len(b.messages) == 1 and a.messages == []
+    assert "gave up early" in d.log()
 
 
 def test_drop_after_mail_goes_to_the_next_mx(client, mx_hosts):
