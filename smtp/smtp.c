@@ -40,6 +40,9 @@ lmtp_params(struct smtp_params *p)
 	p->smtp_helo_name = p->lmtp_lhlo_name;
 	p->smtp_bind_address = p->lmtp_bind_address;
 	p->smtp_bind_address6 = p->lmtp_bind_address6;
+	p->smtp_mx_address_limit = p->lmtp_mx_address_limit;
+	p->smtp_mx_session_limit = p->lmtp_mx_session_limit;
+	p->smtp_skip_5xx_greeting = p->lmtp_skip_5xx_greeting;
 	p->smtp_tls_security_level = CONFIG_TLS_NONE;
 	p->smtp_tls_policy_maps.count = 0;
 	p->smtp_connection_cache_time_limit = 0;

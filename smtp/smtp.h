@@ -11,6 +11,8 @@
  *	smtp_nexthop.c  next hop parsing and the address list of a delivery
  *	smtp_mx.c       MX lookups through the resolver daemon
  *	smtp_session.c  one delivery: an SMTP client session, a state machine
+ *	smtp_next.c     which recipients the next MX host gets, and whether
+ *	                one may still be tried (pure)
  *	smtp_cache.c    idle sessions kept for the next message (reuse)
  *	smtp_policy.c   smtp_tls_policy_maps: the TLS level per next hop
  *	smtp_tls.c      the OpenSSL context and per-session TLS set-up
@@ -200,6 +202,11 @@ void	smtp_cache_put(struct smtp *, struct smtp_conn *);
  * cleared), or NULL. */
 struct smtp_conn *smtp_cache_get(struct smtp *, const char *key, int level);
 void	smtp_cache_close_all(struct smtp *);
+/* Say QUIT on bev (a session given up on between transactions, its
+ * replies all read) and close it when the server answers or within
+ * SMTP_CACHE_QUIT_WAIT seconds; the cache owns bev now. */
+void	smtp_cache_quit(struct smtp *, struct bufferevent *,
+	    const struct smtp_addr *);
 
 /* ---- smtp_session.c: one delivery ----------------------------------- */
 
@@ -226,6 +233,21 @@ struct smtp_session *smtp_session_start(struct smtp *,
 void	smtp_session_cancel(struct smtp_session *);
 /* At the end: free every session left (those going on without a qmgr). */
 void	smtp_session_free_all(struct smtp *);
+
+/* ---- smtp_next.c: the next MX host in the same attempt ---------------- */
+
+/* May another address be tried, after ntried addresses (connections
+ * attempted or cached sessions taken) of which nsess got through the
+ * handshake?  smtp_mx_address_limit and smtp_mx_session_limit (0: no
+ * limit), Postfix's meanings. */
+int	smtp_next_allowed(int ntried, int nsess, int addr_limit,
+	    int sess_limit);
+/* The recipients (indexes into res[0..n), in order, into out) that the
+ * next host gets: those with an outcome (final[i]) that is a deferral
+ * the host gave before it could have taken the message (again[i]).  The
+ * number of them (out NULL: only counted). */
+int	smtp_next_pending(const struct smtp_result *res, const int *final,
+	    const int *again, int n, int *out);
 
 /* ---- smtp_policy.c: smtp_tls_policy_maps ---------------------------- */
 

@@ -10,7 +10,8 @@
  * most smtp_connection_cache_time_limit idle.  A parked session that the
  * server closes, or that says anything, is closed; one that expires or is
  * evicted gets a QUIT and is closed when the server answers it or within
- * SMTP_CACHE_QUIT_WAIT seconds.  The list lives in struct smtp: no
+ * SMTP_CACHE_QUIT_WAIT seconds (so does a session the client gives up
+ * on for the next MX host, smtp_cache_quit()).  The list lives in struct smtp: no
  * global state.
  */
 #include <stdlib.h>
@@ -24,6 +25,9 @@
 #include "log.h"
 #include "smtp.h"
 
+static void	cache_read_cb(struct bufferevent *, void *);
+static void	cache_event_cb(struct bufferevent *, short, void *);
+
 static void
 cache_unlink(struct smtp *s, struct smtp_conn *c)
 {
@@ -36,6 +40,22 @@ cache_unlink(struct smtp *s, struct smtp_conn *c)
 	c->next = c->prev = NULL;
 	if (!c->closing)
 		s->ncache--;
+}
+
+/* c (in no list) goes first (newest) in the list, idle or closing. */
+static void
+cache_link(struct smtp *s, struct smtp_conn *c, int closing)
+{
+	c->s = s;
+	c->closing = closing;
+	c->prev = NULL;
+	c->next = s->cache;
+	if (c->next != NULL)
+		c->next->prev = c;
+	s->cache = c;
+	if (!closing)
+		s->ncache++;
+	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
 }
 
 static void
@@ -60,24 +80,29 @@ cache_read_cb(struct bufferevent *bev, void *arg)
 	cache_free(c);
 }
 
+/* c (in no list) goes to the list as closing: QUIT, then a short wait
+ * for the answer. */
+static void
+cache_say_quit(struct smtp *s, struct smtp_conn *c)
+{
+	struct timeval	 wait = { SMTP_CACHE_QUIT_WAIT, 0 };
+
+	cache_link(s, c, 1);
+	bufferevent_write(c->bev, "QUIT\r\n", 6);
+	bufferevent_set_timeouts(c->bev, &wait, &wait);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
 static void
 cache_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_conn	*c = arg;
-	struct timeval		 wait = { SMTP_CACHE_QUIT_WAIT, 0 };
 
 	(void)bev;
 	if ((what & BEV_EVENT_TIMEOUT) && !c->closing) {
 		/* Idle too long: say goodbye, and wait a little for it. */
 		cache_unlink(c->s, c);
-		c->closing = 1;
-		c->next = c->s->cache;
-		if (c->next != NULL)
-			c->next->prev = c;
-		c->s->cache = c;
-		bufferevent_write(c->bev, "QUIT\r\n", 6);
-		bufferevent_set_timeouts(c->bev, &wait, &wait);
-		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		cache_say_quit(c->s, c);
 		return;
 	}
 	cache_free(c);
@@ -102,15 +127,7 @@ smtp_cache_put(struct smtp *s, struct smtp_conn *c)
 
 	if (s->ncache >= SMTP_CACHE_MAX)
 		cache_evict_oldest(s);
-	c->s = s;
-	c->closing = 0;
-	c->prev = NULL;
-	c->next = s->cache;
-	if (c->next != NULL)
-		c->next->prev = c;
-	s->cache = c;
-	s->ncache++;
-	bufferevent_setcb(c->bev, cache_read_cb, NULL, cache_event_cb, c);
+	cache_link(s, c, 0);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	bufferevent_enable(c->bev, EV_READ);
 	log_debug("session to %s[%s] cached for %s (%d transactions)",
@@ -134,6 +151,17 @@ smtp_cache_get(struct smtp *s, const char *key, int level)
 		return c;
 	}
 	return NULL;
+}
+
+void
+smtp_cache_quit(struct smtp *s, struct bufferevent *bev,
+    const struct smtp_addr *a)
+{
+	struct smtp_conn	*c = xcalloc(1, sizeof(*c));
+
+	c->bev = bev;
+	c->addr = *a;
+	cache_say_quit(s, c);
 }
 
 void

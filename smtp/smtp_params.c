@@ -49,6 +49,12 @@ static const struct config_key smtp_keys[] = {
 	    O(smtp_connection_reuse_count_limit), "0", 0, 0, NULL, NULL },
 	{ "smtp_connection_reuse_time_limit", CT_TIME,
 	    O(smtp_connection_reuse_time_limit), "300s", 0, 1, NULL, NULL },
+	{ "smtp_mx_address_limit", CT_COUNT, O(smtp_mx_address_limit), "5", 0,
+	    0, NULL, NULL },
+	{ "smtp_mx_session_limit", CT_COUNT, O(smtp_mx_session_limit), "2", 0,
+	    0, NULL, NULL },
+	{ "smtp_skip_5xx_greeting", CT_BOOL, O(smtp_skip_5xx_greeting), "yes",
+	    0, 0, NULL, NULL },
 	{ "lmtp_connect_timeout", CT_TIME, O(lmtp_connect_timeout), "0s", 0, 0,
 	    NULL, NULL },
 	{ "lmtp_lhlo_timeout", CT_TIME, O(lmtp_lhlo_timeout), "300s", 0, 1,
@@ -73,6 +79,12 @@ static const struct config_key smtp_keys[] = {
 	    0, NULL, NULL },
 	{ "lmtp_bind_address6", CT_STRING, O(lmtp_bind_address6), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
+	{ "lmtp_mx_address_limit", CT_COUNT, O(lmtp_mx_address_limit), "5", 0,
+	    0, NULL, NULL },
+	{ "lmtp_mx_session_limit", CT_COUNT, O(lmtp_mx_session_limit), "2", 0,
+	    0, NULL, NULL },
+	{ "lmtp_skip_5xx_greeting", CT_BOOL, O(lmtp_skip_5xx_greeting), "yes",
+	    0, 0, NULL, NULL },
 };
 
 const struct config_table smtp_params_table =

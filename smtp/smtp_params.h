@@ -42,6 +42,12 @@ struct smtp_params {
 					   session, default 0: no limit */
 	int	 smtp_connection_reuse_time_limit; /* session age after which
 					   it is not reused, 300s */
+	int	 smtp_mx_address_limit;	/* addresses tried per delivery, 5;
+					   0: no limit */
+	int	 smtp_mx_session_limit;	/* sessions past the handshake per
+					   delivery, 2; 0: no limit */
+	int	 smtp_skip_5xx_greeting; /* a 5xx greeting as a 4xx: the next
+					   host, default yes */
 	/* The LMTP client's keys (the same program as service "lmtp"): they
 	 * stand in for the smtp_* ones above (smtp.c). */
 	int	 lmtp_connect_timeout;	/* default 0: the system's */
@@ -56,6 +62,9 @@ struct smtp_params {
 	char	*lmtp_lhlo_name;	/* default: $myhostname */
 	char	*lmtp_bind_address;	/* IPv4 source address, default "" */
 	char	*lmtp_bind_address6;	/* IPv6 source address, default "" */
+	int	 lmtp_mx_address_limit;	/* default 5 */
+	int	 lmtp_mx_session_limit;	/* default 2 */
+	int	 lmtp_skip_5xx_greeting; /* default yes */
 };
 
 extern const struct config_table smtp_params_table;

@@ -13,10 +13,15 @@
  * Failures: a connection that fails, a greeting or EHLO that is not 2xx,
  * a failed TLS handshake or a time-out before MAIL moves on to the next
  * address; when none is left the recipients are deferred (bounced if the
- * last host answered 5xx).  After MAIL, a lost connection or a time-out
- * defers every recipient still open; a connection lost after the final
- * dot without a reply is a deferral too (the mail may arrive twice, never
- * not at all).  Every wait has its own time-out (smtp_*_timeout).  The
+ * last host answered 5xx; a 5xx greeting counts as 4xx unless
+ * smtp_skip_5xx_greeting is off, then it bounces).  After MAIL, a lost
+ * connection or a time-out defers every recipient still open; a
+ * connection lost after the final dot without a reply is a deferral too
+ * (the mail may arrive twice, never not at all).  The recipients that got
+ * only soft errors before the host could have taken the message go to the
+ * next host in the same attempt (smtp_next.c: smtp_mx_address_limit,
+ * smtp_mx_session_limit); only the last host's soft errors defer.
+ * Every wait has its own time-out (smtp_*_timeout).  The
  * outcomes go to qmgr as soon as they are known; QUIT follows, or the
  * session is parked for the next message to the same next hop
  * (smtp_cache.c), which starts it again with RSET.
@@ -137,6 +142,15 @@ struct smtp_session {
 	int			 ntodo;
 	int			*acc;		/* accepted, in RCPT order (LMTP) */
 	int			 ndot;		/* of them answered after the dot */
+	/* the next MX host in the same attempt (smtp_next.c) */
+	int			*again;		/* res[i] a deferral another host
+						   may still turn around */
+	int			*logged;	/* res[i] logged (at its host) */
+	int			 ntried;	/* addresses tried */
+	int			 nsess;		/* sessions past the handshake */
+	struct smtp_addr	 skip;		/* a cached session's address that
+						   failed: not again */
+	int			 has_skip;
 };
 
 static void	sess_next_addr(struct smtp_session *);
@@ -144,6 +158,10 @@ static void	sess_begin(struct smtp_session *);
 static void	sess_reuse_failed(struct smtp_session *);
 static void	sess_finish(struct smtp_session *);
 static void	sess_free(struct smtp_session *);
+static void	sess_log(struct smtp_session *);
+static void	sess_host_end(struct smtp_session *);
+static int	sess_may_move_on(const struct smtp_session *);
+static int	sess_move_on(struct smtp_session *, int quit);
 
 /* What the session was doing in state st, for a failure's text. */
 static const char *
@@ -201,9 +219,11 @@ result_from_reply(struct smtp_session *ss, struct smtp_result *r,
 		    rp->dsn[0] ? " " : "", rp->text, cmd);
 }
 
-/* Give every recipient without an outcome this one. */
+/* Give every recipient without an outcome this one.  retry: the host
+ * cannot have taken the message, so a deferral may still go to the next
+ * MX host (smtp_next.c). */
 static void
-outcome_rest(struct smtp_session *ss, const struct smtp_result *r)
+outcome_rest(struct smtp_session *ss, const struct smtp_result *r, int retry)
 {
 	int	 i;
 
@@ -211,14 +231,17 @@ outcome_rest(struct smtp_session *ss, const struct smtp_result *r)
 		if (!ss->final[i]) {
 			ss->res[i] = *r;
 			ss->final[i] = 1;
+			ss->again[i] = retry;
 		}
 }
 
 static void
-outcome_one(struct smtp_session *ss, int i, const struct smtp_result *r)
+outcome_one(struct smtp_session *ss, int i, const struct smtp_result *r,
+    int retry)
 {
 	ss->res[i] = *r;
 	ss->final[i] = 1;
+	ss->again[i] = retry;
 }
 
 /* ---- the connection ------------------------------------------------- */
@@ -348,9 +371,12 @@ sess_lost(struct smtp_session *ss, int timeout)
 	result_set(&r, DELIVER_DEFER, "4.4.2", "%s with %s[%s] while %s",
 	    timeout ? "conversation timed out" : "lost connection", a->host,
 	    a->ip, sess_what(ss, ss->state));
-	outcome_rest(ss, &r);
+	/* Until our final dot is out the host cannot have taken the message,
+	 * so the next one may have it; after it the message may have
+	 * arrived, and goes again only at the next attempt, if at all. */
+	outcome_rest(ss, &r, ss->state != S_DOT);
 	sess_close(ss);
-	sess_finish(ss);
+	sess_host_end(ss);
 }
 
 static void sess_read_cb(struct bufferevent *, void *);
@@ -419,13 +445,20 @@ sess_connect(struct smtp_session *ss)
 static void
 sess_next_addr(struct smtp_session *ss)
 {
-	if (ss->cur < ss->naddr) {
+	const struct smtp_params *c = ss->s->par;
+
+	while (ss->has_skip && ss->cur < ss->naddr &&
+	    strcmp(ss->addr[ss->cur].ip, ss->skip.ip) == 0)
+		ss->cur++;
+	if (ss->cur < ss->naddr && smtp_next_allowed(ss->ntried, ss->nsess,
+	    c->smtp_mx_address_limit, c->smtp_mx_session_limit)) {
+		ss->ntried++;
 		log_debug("session %lu: trying %s[%s]", ss->sid,
 		    sess_addr(ss)->host, sess_addr(ss)->ip);
 		sess_connect(ss);
 		return;
 	}
-	outcome_rest(ss, &ss->last);
+	outcome_rest(ss, &ss->last, 0);
 	sess_finish(ss);
 }
 
@@ -523,6 +556,8 @@ send_cmd(struct smtp_session *ss, int k)
 static void
 sess_quit(struct smtp_session *ss)
 {
+	if (sess_move_on(ss, 1))
+		return;
 	sess_send(ss, "QUIT");
 	sess_state(ss, S_QUIT);
 	sess_finish(ss);
@@ -540,17 +575,18 @@ sess_transaction(struct smtp_session *ss)
 		result_set(&r, DELIVER_BOUNCE, "5.3.4", "message size %lld "
 		    "exceeds size limit %lld of server %s[%s]",
 		    (long long)ss->env.data_len, ss->size_max, a->host, a->ip);
-		outcome_rest(ss, &r);
+		outcome_rest(ss, &r, 0);
 		sess_quit(ss);
 		return;
 	}
 	if (ss->env.smtputf8 && !ss->utf8) {
 		result_set(&r, DELIVER_BOUNCE, "5.6.7", "SMTPUTF8 is required, "
 		    "but was not offered by host %s[%s]", a->host, a->ip);
-		outcome_rest(ss, &r);
+		outcome_rest(ss, &r, 0);
 		sess_quit(ss);
 		return;
 	}
+	ss->nsess++;	/* smtp_mx_session_limit counts this one */
 	if (ss->env.body == QUEUE_BODY_8BITMIME && !ss->eightbit)
 		log_info("%s: host %s[%s] does not offer 8BITMIME: sending the "
 		    "8-bit message as it is", ss->id, a->host, a->ip);
@@ -587,7 +623,7 @@ sess_body_fill(struct smtp_session *ss)
 			    n < 0 ? strerror(errno) : "short file");
 			result_set(&r, DELIVER_DEFER, "4.3.0",
 			    "cannot read the queue file");
-			outcome_rest(ss, &r);
+			outcome_rest(ss, &r, 0);
 			/* Closing without the dot makes the server discard
 			 * the message. */
 			sess_close(ss);
@@ -641,9 +677,9 @@ sess_premature(struct smtp_session *ss, const char *cmd)
 	    "said %d %s before the end of the message (in reply to %s)",
 	    a->host, a->ip, ss->reply.code, ss->reply.text, cmd);
 	log_info("%s: %s", ss->id, r.text);
-	outcome_rest(ss, &r);
+	outcome_rest(ss, &r, 0);
 	sess_close(ss);
-	sess_finish(ss);
+	sess_host_end(ss);
 }
 
 /* Does output wait in our buffers (or, under TLS, in the socket's)? */
@@ -667,7 +703,7 @@ sess_envelope_reply(struct smtp_session *ss)
 	if (k == 0) {
 		if (rp->code / 100 != 2) {
 			result_from_reply(ss, &r, rp, "MAIL FROM");
-			outcome_rest(ss, &r);
+			outcome_rest(ss, &r, 1);
 			ss->mail_failed = 1;
 		}
 	} else if (k <= ss->ntodo) {
@@ -676,14 +712,14 @@ sess_envelope_reply(struct smtp_session *ss)
 				ss->acc[ss->naccepted++] = ss->todo[k - 1];
 			else {
 				result_from_reply(ss, &r, rp, "RCPT TO");
-				outcome_one(ss, ss->todo[k - 1], &r);
+				outcome_one(ss, ss->todo[k - 1], &r, 1);
 			}
 		}
 	} else {
 		/* DATA */
 		if (ss->mail_failed || ss->naccepted == 0) {
 			sess_close(ss);	/* no message may follow a 354 */
-			sess_finish(ss);
+			sess_host_end(ss);
 			return;
 		}
 		if (rp->code == 354) {
@@ -696,7 +732,7 @@ sess_envelope_reply(struct smtp_session *ss)
 			return;
 		}
 		result_from_reply(ss, &r, rp, "DATA");
-		outcome_rest(ss, &r);
+		outcome_rest(ss, &r, 1);
 		sess_quit(ss);
 		return;
 	}
@@ -806,9 +842,10 @@ sess_reuse_failed(struct smtp_session *ss)
 static void
 sess_rset_reply(struct smtp_session *ss)
 {
-	if (ss->reply.code / 100 == 2)
+	if (ss->reply.code / 100 == 2) {
+		ss->ntried++;
 		sess_transaction(ss);
-	else
+	} else
 		sess_reuse_failed(ss);
 }
 
@@ -848,6 +885,7 @@ sess_lmtp_dot_reply(struct smtp_session *ss)
 
 	result_from_reply(ss, &ss->res[i], &ss->reply, "end of DATA");
 	ss->final[i] = 1;
+	ss->again[i] = 1;
 	rcpt_action(ss, i);
 	rcpt_record(ss, i);
 	if (ss->ndot < ss->naccepted) {
@@ -874,14 +912,16 @@ sess_dot_reply(struct smtp_session *ss)
 		sess_lmtp_dot_reply(ss);
 		return;
 	}
+	/* A reply to the dot (or before it) that is not 2xx: the host did not
+	 * take the message. */
 	result_from_reply(ss, &r, &ss->reply, "end of DATA");
-	outcome_rest(ss, &r);
+	outcome_rest(ss, &r, 1);
 	if (r.status == DELIVER_OK)
 		for (i = 0; i < ss->nrcpt; i++) {
 			rcpt_action(ss, i);
 			rcpt_record(ss, i);
 		}
-	if (sess_may_park(ss)) {
+	if (sess_may_park(ss) && !sess_may_move_on(ss)) {
 		sess_park(ss);
 		sess_finish(ss);
 		return;
@@ -1061,12 +1101,28 @@ sess_greeting(struct smtp_session *ss)
 {
 	const struct smtp_addr	*a = sess_addr(ss);
 	const struct smtp_reply	*rp = &ss->reply;
+	char			 dsn[sizeof(rp->dsn)];
 
+	if (rp->code / 100 == 5 && !ss->s->par->smtp_skip_5xx_greeting) {
+		struct smtp_result r;
+
+		/* smtp_skip_5xx_greeting = no: the host's word is final. */
+		result_set(&r, DELIVER_BOUNCE, rp->dsn[0] ? rp->dsn : "5.0.0",
+		    "host %s[%s] refused to talk to me: %d %s", a->host, a->ip,
+		    rp->code, rp->text);
+		outcome_rest(ss, &r, 0);
+		sess_close(ss);
+		sess_finish(ss);
+		return;
+	}
 	if (rp->code / 100 != 2) {
-		sess_host_failed(ss, rp->code / 100 == 5 ? DELIVER_BOUNCE :
-		    DELIVER_DEFER, rp->dsn[0] ? rp->dsn : rp->code / 100 == 5 ?
-		    "5.0.0" : "4.0.0", "host %s[%s] refused to talk to me: %d %s",
-		    a->host, a->ip, rp->code, rp->text);
+		/* A 5xx greeting is a host's trouble, not the mail's
+		 * (smtp_skip_5xx_greeting, Postfix's default): a soft error,
+		 * the next host. */
+		snprintf(dsn, sizeof(dsn), "%s", rp->dsn[0] ? rp->dsn : "4.0.0");
+		dsn[0] = '4';
+		sess_host_failed(ss, DELIVER_DEFER, dsn, "host %s[%s] refused to "
+		    "talk to me: %d %s", a->host, a->ip, rp->code, rp->text);
 		return;
 	}
 	sess_send(ss, "%s %s", ss->s->lmtp ? "LHLO" : "EHLO",
@@ -1217,6 +1273,84 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	sess_lost(ss, (what & BEV_EVENT_TIMEOUT) != 0);
 }
 
+/* ---- the next MX host (smtp_next.c) ------------------------------------ */
+
+/* Does the session leave recipients that another host may still take,
+ * and may one be tried?  Not for a session whose qmgr went away, nor
+ * after the last address or past smtp_mx_address_limit and
+ * smtp_mx_session_limit (a cached session's next hop is looked up again
+ * first: whether an address is left shows then). */
+static int
+sess_may_move_on(const struct smtp_session *ss)
+{
+	const struct smtp_params *c = ss->s->par;
+
+	if (ss->done == NULL || ss->s->stopping)
+		return 0;
+	if (!ss->reused && ss->cur + 1 >= ss->naddr)
+		return 0;
+	if (!smtp_next_allowed(ss->ntried, ss->nsess,
+	    c->smtp_mx_address_limit, c->smtp_mx_session_limit))
+		return 0;
+	return smtp_next_pending(ss->res, ss->final, ss->again, ss->nrcpt,
+	    NULL) > 0;
+}
+
+/* The host's soft errors need not be the last word: give the recipients
+ * they concern to the next host in this same attempt, as Postfix's
+ * smtp(8) does.  The others (accepted, bounced, or perhaps delivered) are
+ * settled here and logged with this host.  quit: the connection is
+ * between commands, say QUIT on it; else it is closed already.  0 when
+ * there is no next host to try. */
+static int
+sess_move_on(struct smtp_session *ss, int quit)
+{
+	int	 i, n;
+
+	if (!sess_may_move_on(ss))
+		return 0;
+	n = smtp_next_pending(ss->res, ss->final, ss->again, ss->nrcpt,
+	    ss->todo);
+	ss->ntodo = n;
+	ss->last = ss->res[ss->todo[0]];
+	log_info("%s: %s (%d recipient%s left for the next host)", ss->id,
+	    ss->last.text, n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		ss->final[ss->todo[i]] = 0;
+		ss->again[ss->todo[i]] = 0;
+	}
+	sess_log(ss);
+	/* Message bytes still queued (the host answered early) must not
+	 * reach it as commands before a QUIT: those connections are cut. */
+	if (quit && ss->bev != NULL && !sess_output_pending(ss)) {
+		bufferevent_setcb(ss->bev, NULL, NULL, NULL, NULL);
+		smtp_cache_quit(ss->s, ss->bev, sess_addr(ss));
+		ss->bev = NULL;
+		ss->ssl = NULL;
+		ss->tls = 0;
+	} else
+		sess_close(ss);
+	if (ss->reused) {
+		/* That host had its turn: the next hop's others now. */
+		ss->skip = ss->raddr;
+		ss->has_skip = 1;
+		ss->reused = 0;
+		sess_begin(ss);
+		return 1;
+	}
+	ss->cur++;
+	sess_next_addr(ss);
+	return 1;
+}
+
+/* The session with this host is over: the next host, or the end. */
+static void
+sess_host_end(struct smtp_session *ss)
+{
+	if (!sess_move_on(ss, 0))
+		sess_finish(ss);
+}
+
 /* ---- start and end -------------------------------------------------- */
 
 static void
@@ -1251,6 +1385,8 @@ sess_free(struct smtp_session *ss)
 	free(ss->final);
 	free(ss->todo);
 	free(ss->acc);
+	free(ss->again);
+	free(ss->logged);
 	free(ss->id);
 	free(ss->sender);
 	ss->s->nsessions--;
@@ -1273,7 +1409,10 @@ sess_log(struct smtp_session *ss)
 	/* Postfix's order (relay, conn_use, delay, dsn, status): pflogsumm
 	 * parses it. */
 	queue_id_delay(ss->id, delay, sizeof(delay));
-	for (i = 0; i < ss->nrcpt; i++)
+	for (i = 0; i < ss->nrcpt; i++) {
+		if (!ss->final[i] || ss->logged[i])
+			continue;
+		ss->logged[i] = 1;
 		log_qid(LOG_LEVEL_INFO, ss->id, "to=<%s>, relay=%s, "
 		    "conn_use=%d, delay=%s, dsn=%s, status=%s (%s)%s%s%s",
 		    ss->rcpt[i], relay, ss->uses + 1, delay, ss->res[i].dsn,
@@ -1281,6 +1420,7 @@ sess_log(struct smtp_session *ss)
 		    ss->res[i].action == DELIVER_ACTION_RELAYED ?
 		    ", dsn_action=relayed" : "",
 		    ss->tls ? ", tls=" : "", ss->tls ? ss->tls_info : "");
+	}
 }
 
 /* Every outcome is known: hand them to qmgr (once).  The session itself
@@ -1315,7 +1455,7 @@ sess_mx_cb(void *arg, int status, const char *dsn, const char *text, int n)
 	if (status != 0) {
 		result_set(&ss->last, status == 5 ? DELIVER_BOUNCE :
 		    DELIVER_DEFER, dsn, "%s", text);
-		outcome_rest(ss, &ss->last);
+		outcome_rest(ss, &ss->last, 0);
 		sess_finish(ss);
 		return;
 	}
@@ -1339,7 +1479,7 @@ sess_later_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (ss->nh.host[0] == '\0') {
-		outcome_rest(ss, &ss->last);
+		outcome_rest(ss, &ss->last, 0);
 		sess_finish(ss);
 		return;
 	}
@@ -1426,6 +1566,8 @@ smtp_session_start(struct smtp *s, const struct deliver_request *rq,
 	ss->final = xcalloc((size_t)rq->nrcpt, sizeof(*ss->final));
 	ss->todo = xcalloc((size_t)rq->nrcpt, sizeof(*ss->todo));
 	ss->acc = xcalloc((size_t)rq->nrcpt, sizeof(*ss->acc));
+	ss->again = xcalloc((size_t)rq->nrcpt, sizeof(*ss->again));
+	ss->logged = xcalloc((size_t)rq->nrcpt, sizeof(*ss->logged));
 	for (i = 0; i < rq->nrcpt; i++)
 		ss->rcpt[i] = xstrdup(rq->rcpt[i]);
 	result_set(&ss->last, DELIVER_DEFER, "4.4.1", "no address to try");
