@@ -10,7 +10,8 @@
  * to the SMTP and LMTP clients): an agent that finds several requests
  * waiting handles them together (deliver shares one fsync of a Maildir's
  * new/ among them, DELIVER_BATCH_MAX at a time, while the next batch
- * waits behind), so the busier the queue, the cheaper each delivery.  The sockets never block qmgr: requests and replies go through
+ * waits behind), so the busier the queue, the cheaper each delivery.
+ * The sockets never block qmgr: requests and replies go through
  * bufferevents, and a connection that goes local_time_limit plus
  * QMGR_REPLY_GRACE without a reply while requests are out counts as a
  * crash of the agent (deliver itself kills mailbox work at
