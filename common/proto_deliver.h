@@ -49,11 +49,16 @@
  * lock: see docs/ARCHITECTURE.md); the notifications must do the same.  A transport process serves one connection at a time; qmgr keeps
  * up to deliver_concurrency connections open.  On one connection qmgr may
  * send up to DELIVER_PIPELINE_MAX requests before it reads a reply (since
- * version 2); the replies come back in request order.  deliver handles the
- * requests it finds waiting (up to about 100 recipients) as one batch, so
- * deliveries into the same mailbox share a privilege switch and one fsync
- * of new/, and it answers each only when the whole batch is durable.  A
- * malformed request gets IPC_T_ERROR, in its place in the order.
+ * version 2; 8 until 2026-11-27, when it became 32 without a change of
+ * version: an agent reads requests as they come, however many wait, so a
+ * deeper pipeline changes nothing on the wire; qmgr keeps 8 for the SMTP
+ * and LMTP clients); the replies come back in request order.  deliver
+ * handles the requests it finds waiting (up to DELIVER_BATCH_MAX, 16, and
+ * about 100 recipients) as one batch, so deliveries into the same mailbox
+ * share a privilege switch and one fsync of new/, and it answers each only
+ * when the whole batch is durable; a full pipeline holds the next batch
+ * while one is made.  A malformed request gets IPC_T_ERROR, in its place
+ * in the order.
  *
  * Every attribute name is spelt here once, and the one codec (proto_deliver.c,
  * in libtern) encodes and checks both messages, so each transport and qmgr
@@ -75,7 +80,7 @@
 #define PROTO_DELIVER_VERSION	4
 #define PROTO_DELIVER_VERSION_MIN 3	/* oldest request still taken */
 #define DELIVER_RCPT_MAX	1000
-#define DELIVER_PIPELINE_MAX	8	/* requests out on one connection */
+#define DELIVER_PIPELINE_MAX	32	/* requests out on one connection */
 #define DELIVER_NEXTHOP_MAX	300	/* a domain, or "[IPv6 address]:port" */
 #define DELIVER_REPLY_SHORT_TEXT 48	/* texts are cut to this if a reply
 					   would not fit in one frame */

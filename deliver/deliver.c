@@ -108,7 +108,7 @@ deliver_request_rcpts(const struct ipc_msg *m)
 }
 
 /* Read the request qmgr sent and every further one already waiting, up to
- * DELIVER_PIPELINE_MAX requests and DELIVER_BATCH_RCPT recipients: they
+ * DELIVER_BATCH_MAX requests and DELIVER_BATCH_RCPT recipients: they
  * are handled as one batch, and no reply goes out before the whole batch
  * is done, so a batch must stay small enough not to hold the first reply
  * back for long.  The count, or -1 when a frame could not be read: then
@@ -133,7 +133,7 @@ deliver_read_batch(struct ipc_reader *rd, struct ipc_msg *req)
 		}
 		rcpts += deliver_request_rcpts(&req[n]);
 		n++;
-	} while (n < DELIVER_PIPELINE_MAX && rcpts < DELIVER_BATCH_RCPT &&
+	} while (n < DELIVER_BATCH_MAX && rcpts < DELIVER_BATCH_RCPT &&
 	    deliver_more_waiting(rd));
 	return n;
 }
@@ -162,7 +162,7 @@ deliver_write_replies(int fd, struct ipc_msg *reply, int n)
 static int
 deliver_serve(struct deliver_ctx *ctx, int fd, int sigfd)
 {
-	struct ipc_msg	 req[DELIVER_PIPELINE_MAX], reply[DELIVER_PIPELINE_MAX];
+	struct ipc_msg	 req[DELIVER_BATCH_MAX], reply[DELIVER_BATCH_MAX];
 	struct ipc_reader rd;
 	int		 i, n, r = 1;
 

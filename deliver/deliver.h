@@ -37,6 +37,9 @@
 #define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
 #define DELIVER_BATCH_RCPT	100	/* no more requests once a batch has
 					   this many recipients */
+#define DELIVER_BATCH_MAX	16	/* requests in one batch: half of what
+					   qmgr may pipeline, so the next batch
+					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
 
@@ -108,7 +111,7 @@ void	deliver_result_set(struct deliver_result *, enum deliver_status,
 void	deliver_log(const char *id, const char *rcpt, const char *relay,
 	    const char *mailbox, const struct deliver_result *);
 
-/* deliver_message.c: a batch of requests (at most DELIVER_PIPELINE_MAX),
+/* deliver_message.c: a batch of requests (at most DELIVER_BATCH_MAX),
  * each turned into its reply, DELIVER_T_REPLY or IPC_T_ERROR; the replies
  * are built only when every delivery of the batch is durable. */
 int	deliver_message_open(const struct deliver_request *,

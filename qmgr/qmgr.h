@@ -40,6 +40,15 @@ struct evbuffer;
 #define QMGR_FEED_STEP		256	/* files moved into active/ per turn */
 #define QMGR_KICK_BATCH		256	/* dispatches per loop iteration */
 #define QMGR_KICK_MS		10	/* ... and milliseconds */
+#define QMGR_PIPELINE_REMOTE	8	/* requests out per connection to an
+					   SMTP or LMTP client, which makes
+					   one at a time: their many
+					   connections (default_process_limit)
+					   each hold that many files open */
+#define QMGR_LOCAL_OUT_MAX	128	/* requests out to deliver in all
+					   (DELIVER_PIPELINE_MAX per connection
+					   with the default 4, fewer with more,
+					   never under QMGR_PIPELINE_REMOTE) */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open
@@ -393,6 +402,7 @@ struct qmgr_transport {
 						 * 0: only the pool's limit */
 	int			 rcpt_limit;	/* recipients per request; 0:
 						 * only the protocol's */
+	int			 pipeline;	/* requests out per connection */
 	int			 may_die;	/* failing destinations (and the
 						 * service) are marked dead */
 	time_t			 dead_until;	/* the service itself is dead */

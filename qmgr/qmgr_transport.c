@@ -6,10 +6,12 @@
  * proto_deliver.h.  At most concurrency connections per transport.  A
  * request goes to an idle connection first, then to a new one, and only
  * when every connection is busy is it pipelined behind others (up to
- * DELIVER_PIPELINE_MAX per connection): an agent that finds several
- * requests waiting handles them together (deliver shares one fsync of a
- * Maildir's new/ among them), so the busier the queue, the cheaper each
- * delivery.  The sockets never block qmgr: requests and replies go through
+ * DELIVER_PIPELINE_MAX per connection to deliver, QMGR_PIPELINE_REMOTE
+ * to the SMTP and LMTP clients): an agent that finds several requests
+ * waiting handles them together (deliver shares one fsync of a Maildir's
+ * new/ among them, DELIVER_BATCH_MAX at a time, while the next batch
+ * waits behind), so the busier the queue, the cheaper each delivery.
+ * The sockets never block qmgr: requests and replies go through
  * bufferevents, and a connection that goes local_time_limit plus
  * QMGR_REPLY_GRACE without a reply while requests are out counts as a
  * crash of the agent (deliver itself kills mailbox work at
@@ -84,6 +86,7 @@ transport_add(struct qmgr *q, const char *name, const char *socket,
 	strlcpy(t->socket, socket, sizeof(t->socket));
 	t->concurrency = concurrency > 0 ? concurrency : 1;
 	t->dest_limit = dest_limit;
+	t->pipeline = QMGR_PIPELINE_REMOTE;
 	TAILQ_INIT(&t->conns);
 	t->backoff_ev = evtimer_new(q->base, pool_backoff_cb, t);
 	t->waitcheck_ev = evtimer_new(q->base, pool_waitcheck_cb, t);
@@ -110,8 +113,19 @@ qmgr_transport_init(struct qmgr *q)
 	struct qmgr_transport *t;
 
 	TAILQ_INIT(&q->transports);
-	transport_add(q, QMGR_TRANSPORT_LOCAL, DELIVER_SOCKET,
+	t = transport_add(q, QMGR_TRANSPORT_LOCAL, DELIVER_SOCKET,
 	    q->par->deliver_concurrency, 0);
+	/* deliver batches what it finds waiting (DELIVER_BATCH_MAX at a
+	 * time): a pipeline twice that deep keeps the next batch waiting
+	 * while one is made, so under a backlog an agent never idles for
+	 * our replies and every batch is full.  Each request out holds its
+	 * queue file open here: QMGR_LOCAL_OUT_MAX in all, however many
+	 * connections deliver_concurrency allows. */
+	t->pipeline = QMGR_LOCAL_OUT_MAX / t->concurrency;
+	if (t->pipeline > DELIVER_PIPELINE_MAX)
+		t->pipeline = DELIVER_PIPELINE_MAX;
+	if (t->pipeline < QMGR_PIPELINE_REMOTE)
+		t->pipeline = QMGR_PIPELINE_REMOTE;
 	t = transport_add(q, QMGR_TRANSPORT_SMTP, QMGR_SMTP_SOCKET,
 	    q->par->default_process_limit,
 	    q->par->smtp_destination_concurrency_limit);
@@ -281,7 +295,7 @@ pool_least_busy(struct qmgr_transport *t)
 	struct qmgr_conn *c, *best = NULL;
 
 	TAILQ_FOREACH(c, &t->conns, link)
-		if (c->proven && c->nout < DELIVER_PIPELINE_MAX &&
+		if (c->proven && c->nout < t->pipeline &&
 		    (best == NULL || c->nout < best->nout))
 			best = c;
 	return best;

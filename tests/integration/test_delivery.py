@@ -239,3 +239,34 @@ def test_batch_stops_at_100_recipients(make_instance):
     log = inst.log()
     assert "2 requests in one batch" in log
     assert "3 requests in one batch" not in log
+
+
+def test_backlog_batches_of_16_with_the_next_waiting(make_instance):
+    """Under a backlog qmgr keeps up to 32 requests out on a connection and
+    deliver takes at most 16 of them per batch, so the next batch waits in
+    the socket while one is made (docs/PERFORMANCE.md, the drain).  40
+    messages queued while the only agent is stopped make batches of 16,
+    none larger, and each message arrives once."""
+    inst = make_instance("deliver_concurrency = 1\nverbose = yes")
+    agents = inst.services()["deliver"]
+    with inst.smtp() as s:
+        s.sendmail("p@example.org", ["terntest1@localhost"], b"Subject: prove\r\n\r\nx\r\n")
+    wait_delivered("terntest1", 1)
+    for pid in agents:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        with inst.smtp() as s:
+            for i in range(40):
+                s.sendmail("p@example.org", ["terntest1@localhost"],
+                           b"Subject: backlog %d\r\n\r\nbody %d\r\n" % (i, i))
+        # Every message loaded and sent (32) or waiting in qmgr (8).
+        wait_for(lambda: len(re.findall(r"request for 1 recipient\(s\) sent to local",
+                                        inst.log())) >= 33, what="32 requests out")
+    finally:
+        for pid in agents:
+            os.kill(pid, signal.SIGCONT)
+    new = wait_delivered("terntest1", 41, timeout=30)
+    subjects = sorted(re.search(rb"Subject: (.*)", p.read_bytes()).group(1) for p in new)
+    assert subjects == sorted([b"prove"] + [b"backlog %d" % i for i in range(40)])
+    sizes = [int(n) for n in re.findall(r"(\d+) requests in one batch", inst.log())]
+    assert 16 in sizes and max(sizes) == 16, sizes
