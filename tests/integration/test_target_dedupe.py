@@ -28,14 +28,15 @@ def deferred_460(inst, qid, rcpt):
 
 
 def test_command_and_file_once_per_message(make_instance):
-    inst = make_instance("recipient_delimiter = +\n")
+    inst = make_instance()
     out = outdir(inst)
     set_aliases(inst, f"pipe: \"|cat > {out}/cmd.$$\"\n"
                 f"pipe2: \"|cat > {out}/cmd.$$\"\n"
                 f"f1: {out}/box\n"
                 f"f2: {out}/box, {T1}\n")
-    rcpts = ["pipe@localhost", "pipe2@localhost", "pipe+x@localhost",
-             "f1@localhost", "f2@localhost"]
+    # (smtpd keeps one of pipe@ and pipe+x@ already: one alias, one key)
+    rcpts = ["pipe@localhost", "pipe2@localhost", "f1@localhost",
+             "f2@localhost"]
     qid = send(inst, rcpts, "dedupe-1")
     removed(inst, qid)
     runs = [p for p in out.iterdir() if p.name.startswith("cmd.")]
