@@ -42,6 +42,8 @@
 					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
+#define LOCAL_DUP_KEY_MAX	8192	/* a duplicate filter's key; a target
+					   with a longer one is not filtered */
 
 /* The outcome of one recipient, as it goes back to qmgr. */
 struct deliver_result {
@@ -67,9 +69,14 @@ struct deliver_msg {
 	size_t		 headlen;
 	int		*line;		/* per request recipient: its rcpt
 					   line in env, or -1 */
+	/* The message's duplicate filter in the batch (local_dup.c), shared
+	 * by every request of the batch for this queue file; NULL: none. */
+	struct local_dup *dup;
 };
 
+struct buf;
 struct local_batch;
+struct local_dup;
 struct local_memo;
 struct local_workers;
 
@@ -165,11 +172,24 @@ void	local_deliver_targets(struct deliver_ctx *, const struct deliver_msg *,
 void	local_collect(struct deliver_ctx *, const struct deliver_msg *, int j,
 	    const struct local_user *u, const char *mailbox, int virt,
 	    struct deliver_result *res, int record);
-/* The batch's two reusable expansion buffers (which: 0 or 1). */
-struct lx_result *local_lx(struct deliver_ctx *, int which);
 void	local_flush(struct deliver_ctx *);
 struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
+
+/* local_dup.c: a message's duplicate filter (at most limit keys).  find:
+ * the outcome of the copy made for key, or NULL (none, or d NULL); add:
+ * remember it, 1, or 0 if the filter is full (not remembered).  key: a
+ * target's key into *key (reset first): a remote address as sent from
+ * sender, a command or file (LX_MAILBOX: an mbox file's path) as uid;
+ * 0, or -1 (too long, or a kind without one). */
+struct local_dup *local_dup_new(int limit);
+void	local_dup_free(struct local_dup *);
+const struct deliver_result *local_dup_find(const struct local_dup *,
+	    const char *key);
+int	local_dup_add(struct local_dup *, const char *key,
+	    const struct deliver_result *);
+int	local_dup_key(struct buf *key, enum lx_kind, const char *text,
+	    uid_t uid, const char *sender);
 
 /* local_pass.c: mailbox_transport.  An account's mailbox delivery handed
  * to that transport's service: local_pass_message() sends items[0..n), all

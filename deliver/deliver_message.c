@@ -149,15 +149,35 @@ struct batch_item {
 	struct deliver_msg	 msg;
 	struct deliver_result	*result;
 	const char		*refused;	/* not a valid request: why */
+	struct local_dup	*dup;	/* msg.dup, if this item made it */
 };
 
-/* Check request m and start its deliveries; the local ones wait in the
- * batch until transport_flush(). */
+/* The message's duplicate filter: an earlier item's of the same queue
+ * file in the batch, else a new one (freed with this item). */
+static void
+batch_item_dup(struct deliver_ctx *ctx, struct batch_item *items, int i)
+{
+	struct batch_item	*it = &items[i];
+	int			 k;
+
+	for (k = 0; k < i; k++)
+		if (items[k].msg.fd >= 0 && items[k].msg.dup != NULL &&
+		    strcmp(items[k].req.id, it->req.id) == 0) {
+			it->msg.dup = items[k].msg.dup;
+			return;
+		}
+	it->dup = it->msg.dup =
+	    local_dup_new(ctx->par->duplicate_filter_limit);
+}
+
+/* Check request m (items[i]) and start its deliveries; the local ones
+ * wait in the batch until transport_flush(). */
 static void
 batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
-    uid_t owner, struct batch_item *it)
+    uid_t owner, struct batch_item *items, int i)
 {
-	const char	*why;
+	struct batch_item	*it = &items[i];
+	const char		*why;
 
 	it->msg.fd = -1;
 	if (proto_deliver_request_decode(m, &it->req, &it->refused) < 0) {
@@ -168,8 +188,10 @@ batch_item_start(struct deliver_ctx *ctx, const struct ipc_msg *m,
 	it->result = xcalloc((size_t)it->req.nrcpt, sizeof(*it->result));
 	if (deliver_message_open(&it->req, &it->msg, owner, &why) < 0)
 		message_defer_all(&it->req, it->result, why);
-	else
+	else {
+		batch_item_dup(ctx, items, i);
 		transport_dispatch(ctx, &it->msg, it->result);
+	}
 }
 
 static void
@@ -209,7 +231,7 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
 	ctx->local = local_batch_new();
 	ctx->memo = local_memo_new(local_recipient_getpw, NULL);
 	for (i = 0; i < n; i++)
-		batch_item_start(ctx, &req[i], owner, &it[i]);
+		batch_item_start(ctx, &req[i], owner, it, i);
 	transport_flush(ctx);
 	local_batch_free(ctx->local);
 	ctx->local = NULL;
@@ -221,6 +243,8 @@ deliver_batch(struct deliver_ctx *ctx, const struct ipc_msg *req, int n,
 			deliver_record_all(&it[i].msg, it[i].result);
 	for (i = 0; i < n; i++)
 		batch_item_finish(&it[i], &reply[i]);
+	for (i = 0; i < n; i++)
+		local_dup_free(it[i].dup);
 	free(it);
 }
 

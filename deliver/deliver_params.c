@@ -13,6 +13,9 @@ static const struct config_key deliver_keys[] = {
 	    "/var/spool/mail", 0, 0, NULL, NULL },
 	{ "default_privs", CT_STRING, O(default_privs), "nobody", 0, 0, NULL,
 	    NULL },
+	/* targets remembered per message, and a local expansion's bound */
+	{ "duplicate_filter_limit", CT_COUNT, O(duplicate_filter_limit),
+	    "1000", 0, 1, NULL, NULL },
 	{ "mailbox_transport", CT_STRING, O(mailbox_transport), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
 	/* virtual mailboxes and virtual aliases (Postfix's virtual(8)) */

@@ -13,6 +13,9 @@ struct deliver_params {
 	char	*mail_spool_directory;	/* default: "/var/spool/mail", for
 					   home_mailbox empty (mbox) */
 	char	*default_privs;		/* default: "nobody": aliases' commands */
+	int	 duplicate_filter_limit;	/* default 1000: targets a
+					   message's filter remembers, and
+					   the targets of a local expansion */
 	char	*mailbox_transport;	/* "transport:nexthop" for mailboxes,
 					   default "": deliver's own */
 	/* virtual(8): hosted mailboxes, and the virtual alias expansion */

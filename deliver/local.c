@@ -25,6 +25,14 @@
  * account's deliveries, followers included, are recorded in their queue
  * files (deliver_record.c) as soon as its fsync of new/ returns.
  *
+ * The other targets are made once per message too, by the message's
+ * duplicate filter (local_dup.c): a remote address forwarded, a command
+ * run, a file or mbox file appended to for one recipient is not made again
+ * for another recipient of the message whose expansion ends there; that
+ * one takes the first copy's outcome (local_remote_seen here for remote
+ * addresses, local_command.c for the rest).  The followers of a shared
+ * mailbox log the relay of the delivery they share (local or virtual).
+ *
  * The targets of an alias with an owner (owner-NAME in the aliases) report
  * their failures to the owner, not to the sender: a remote one is
  * forwarded from owner-NAME@myhostname, and one that fails here for good
@@ -45,6 +53,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "log.h"
 #include "deliver.h"
 
 
@@ -61,6 +70,7 @@ struct local_copy {
 	struct deliver_result	*res;
 	int			 leader;	/* in copy[], or -1 */
 	int			 record;	/* its outcome is the recipient's */
+	int			 virt;	/* a virtual mailbox (for the log) */
 };
 
 /* A recipient expanded into several targets: its outcome is theirs
@@ -94,8 +104,6 @@ struct local_batch {
 	int			 npend, pend_cap;
 	struct local_pass_item	*pass;		/* for mailbox_transport */
 	int			 npass, pass_cap;
-	struct lx_result	*lx[2];	/* expansions' targets, reused
-					   (large); NULL until needed */
 };
 
 static void
@@ -127,7 +135,6 @@ local_batch_new(void)
 	b->npend = b->pend_cap = 0;
 	b->pass = NULL;
 	b->npass = b->pass_cap = 0;
-	b->lx[0] = b->lx[1] = NULL;
 	return b;
 }
 
@@ -156,8 +163,6 @@ local_batch_free(struct local_batch *b)
 	free(b->pend);
 	local_pass_clear(b);
 	free(b->pass);
-	free(b->lx[0]);
-	free(b->lx[1]);
 	free(b);
 }
 
@@ -169,16 +174,6 @@ local_where(const struct local_user *u, const char *mailbox, char *where,
 {
 	if (snprintf(where, len, "%s/%s", u->home, mailbox) < 0)
 		where[0] = '\0';
-}
-
-struct lx_result *
-local_lx(struct deliver_ctx *ctx, int which)
-{
-	struct local_batch	*b = ctx->local;
-
-	if (b->lx[which] == NULL)
-		b->lx[which] = xmalloc(sizeof(*b->lx[which]));
-	return b->lx[which];
 }
 
 /* Record a delivery in the queue file, for its recipient and for every
@@ -249,7 +244,8 @@ local_flush_followers(struct local_batch *b)
 		if (f->leader < 0)
 			continue;
 		*f->res = *b->copy[f->leader].res;
-		deliver_log(f->qid, f->rcpt, "local", f->where, f->res);
+		deliver_log(f->qid, f->rcpt, f->virt ? "virtual" : "local",
+		    f->where, f->res);
 	}
 }
 
@@ -374,7 +370,7 @@ local_copy_find(const struct local_batch *b, const char *qid,
 static void
 local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
     const struct local_user *u, const char *where,
-    struct deliver_result *res, int leader, int record)
+    struct deliver_result *res, int leader, int record, int virt)
 {
 	struct local_copy	*c;
 
@@ -393,6 +389,7 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->res = res;
 	c->leader = leader;
 	c->record = record;
+	c->virt = virt;
 }
 
 /* Index of u and its mailbox in the batch, added if new; -1 if the
@@ -429,7 +426,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 
 	local_where(u, mailbox, where, sizeof(where));
 	if ((k = local_copy_find(b, msg->req->id, u, where)) >= 0) {
-		local_copy_add(b, msg, j, u, where, res, k, record);
+		local_copy_add(b, msg, j, u, where, res, k, record, virt);
 		return;
 	}
 	if (b->njob == LOCAL_BATCH_JOBS ||
@@ -444,7 +441,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
 	b->job_user[b->njob++] = k;
-	local_copy_add(b, msg, j, u, where, res, -1, record);
+	local_copy_add(b, msg, j, u, where, res, -1, record, virt);
 }
 
 /* mbox delivery into mail_spool_directory/name, by a helper process
@@ -454,6 +451,7 @@ local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct local_user *u, struct deliver_result *res)
 {
 	struct lx_target	 t;
+	struct lx_owner		 owner;
 	struct stat		 st;
 	char			 path[DELIVER_PATH_SIZE];
 
@@ -465,12 +463,15 @@ local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	memset(&t, 0, sizeof(t));
+	memset(&owner, 0, sizeof(owner));
 	t.kind = LX_MAILBOX;
 	t.text = path;
-	t.owner.uid = u->uid;
-	t.owner.gid = st.st_gid;
-	snprintf(t.owner.name, sizeof(t.owner.name), "%s", u->name);
-	snprintf(t.owner.home, sizeof(t.owner.home), "%s", u->home);
+	t.ext = t.errors_to = (char *)"";
+	t.owner = &owner;
+	owner.uid = u->uid;
+	owner.gid = st.st_gid;
+	snprintf(owner.name, sizeof(owner.name), "%s", u->name);
+	snprintf(owner.home, sizeof(owner.home), "%s", u->home);
 	local_command_deliver(ctx, msg, rcpt, &t, res);
 }
 
@@ -568,6 +569,44 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	deliver_log(msg->req->id, rcpt, "local", where, res);
 }
 
+/* Remote address to, sent from sender (NULL: the message's), forwarded
+ * for msg already by an earlier recipient (the message's duplicate
+ * filter, local_dup.c): 1 and *res that copy's outcome.  key gets its key
+ * ("" if it has none), for local_dup_add once it is made. */
+static int
+local_remote_seen(const struct deliver_msg *msg, const char *to,
+    const char *sender, struct buf *key, struct deliver_result *res)
+{
+	const struct deliver_result	*r;
+
+	if (local_dup_key(key, LX_REMOTE, to, 0, sender != NULL ? sender :
+	    msg->req->sender) < 0) {
+		buf_reset(key);
+		return 0;
+	}
+	if ((r = local_dup_find(msg->dup, buf_str(key))) == NULL)
+		return 0;
+	*res = *r;
+	return 1;
+}
+
+/* Remote address to forwarded once per message from sender (NULL: the
+ * message's own). */
+static void
+local_forward_once(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    int j, const char *to, const char *sender, struct deliver_result *res)
+{
+	struct buf	 key;
+
+	buf_init(&key, LOCAL_DUP_KEY_MAX);
+	if (!local_remote_seen(msg, to, sender, &key, res)) {
+		local_forward(ctx, msg, j, to, sender, res);
+		if (key.len > 0)
+			(void)local_dup_add(msg->dup, buf_str(&key), res);
+	}
+	buf_free(&key);
+}
+
 /* One target of an expanded recipient, its outcome in *res; owner: the
  * address its failures go to, or NULL. */
 static void
@@ -586,7 +625,7 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		local_command_deliver(ctx, msg, msg->req->rcpt[j], t, res);
 		break;
 	case LX_REMOTE:
-		local_forward(ctx, msg, j, t->text, owner, res);
+		local_forward_once(ctx, msg, j, t->text, owner, res);
 		break;
 	}
 	deliver_log(msg->req->id, msg->req->rcpt[j], t->kind == LX_COMMAND ?
@@ -630,24 +669,35 @@ local_owner(const struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		*member = xstrdup(msg->req->rcpt[j]);
 }
 
-/* The remote targets of x without an owner, all in one new message
- * (local_forward.c): their outcomes in sub[]. */
+/* The remote targets of x without an owner that no earlier recipient of
+ * the message has forwarded, all in one new message (local_forward.c);
+ * the others take the outcome of the copy made already.  Their outcomes
+ * in sub[], each logged, and remembered in the message's filter. */
 static void
 local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const struct lx_result *x, char *const *owner,
     struct deliver_result *sub)
 {
 	struct deliver_result	*res;
+	struct buf		 key;
 	char			**to;
 	int			 i, n = 0, *at;
 
+	buf_init(&key, LOCAL_DUP_KEY_MAX);
 	to = xcalloc((size_t)x->n, sizeof(*to));
 	at = xcalloc((size_t)x->n, sizeof(*at));
-	for (i = 0; i < x->n; i++)
-		if (x->target[i].kind == LX_REMOTE && owner[i] == NULL) {
+	for (i = 0; i < x->n; i++) {
+		if (x->target[i].kind != LX_REMOTE || owner[i] != NULL)
+			continue;
+		if (local_remote_seen(msg, x->target[i].text, NULL, &key,
+		    &sub[i]))
+			deliver_log(msg->req->id, msg->req->rcpt[j], "forward",
+			    x->target[i].text, &sub[i]);
+		else {
 			at[n] = i;
 			to[n++] = x->target[i].text;
 		}
+	}
 	res = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*res));
 	if (n > 0)
 		local_forward_list(ctx, msg, j, to, n, res);
@@ -655,10 +705,14 @@ local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		sub[at[i]] = res[i];
 		deliver_log(msg->req->id, msg->req->rcpt[j], "forward", to[i],
 		    &res[i]);
+		if (local_dup_key(&key, LX_REMOTE, to[i], 0,
+		    msg->req->sender) == 0)
+			(void)local_dup_add(msg->dup, buf_str(&key), &res[i]);
 	}
 	free(res);
 	free(at);
 	free(to);
+	buf_free(&key);
 }
 
 static void
@@ -705,7 +759,7 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	const char		*rcpt = msg->req->rcpt[j], *dsn;
 	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
 	struct lx_ops		 ops;
-	struct lx_result	*x;
+	struct lx_result	 x;
 	enum lx_status		 st;
 
 	if (local_recipient_name(rcpt, name, sizeof(name)) < 0) {
@@ -721,16 +775,19 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	local_world_ops(ctx, &ops);
-	x = local_lx(ctx, 0);
-	st = local_expand(&ops, name, x, why, &dsn);
-	if (st != LX_OK || x->n == 0) {
+	lx_result_init(&x, ctx->par->duplicate_filter_limit);
+	st = local_expand(&ops, name, &x, why, &dsn);
+	if (st != LX_OK || x.n == 0) {
+		if (st == LX_DEFER && strcmp(dsn, "4.6.0") == 0)
+			log_warn("%s: to=<%s>: %s (duplicate_filter_limit)",
+			    msg->req->id, rcpt, why);
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
 		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",
 		    st == LX_OK ? "alias has no targets" : why);
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 	} else
-		local_deliver_targets(ctx, msg, j, x, res);
-	local_expand_free(x);
+		local_deliver_targets(ctx, msg, j, &x, res);
+	lx_result_free(&x);
 }
 
 void

@@ -23,6 +23,11 @@
  * with the user's uid and the spool directory's group (Debian's mail
  * group, which may create files there) and locked as Debian's mail tools
  * lock it: a dot-lock file user.lock, then fcntl.
+ *
+ * Each is made once per message: a target whose key (kind, the owner's
+ * uid, command or path) the message's duplicate filter (local_dup.c)
+ * holds already takes that copy's outcome, for another recipient of the
+ * same message whose aliases or .forward end at the same command or file.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "buf.h"
 #include "io.h"
 #include "log.h"
 #include "deliver.h"
@@ -89,7 +95,7 @@ cmd_exec(const struct lx_target *t, const struct deliver_msg *msg,
 	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
-	    cmd_become(&t->owner) < 0)
+	    cmd_become(t->owner) < 0)
 		_exit(CMD_EX_TEMPFAIL);
 	/* Nothing of deliver's -- its socket, the queue file open for
 	 * writing -- may reach a user's command. */
@@ -97,8 +103,8 @@ cmd_exec(const struct lx_target *t, const struct deliver_msg *msg,
 	if (strchr(rcpt, '@') == NULL ||
 	    addr_local_part(rcpt, local, sizeof(local)) < 0)
 		snprintf(local, sizeof(local), "%.*s", ADDR_LOCAL_MAX, rcpt);
-	snprintf(env[0], sizeof(env[0]), "HOME=%s", t->owner.home);
-	snprintf(env[1], sizeof(env[1]), "USER=%s", t->owner.name);
+	snprintf(env[0], sizeof(env[0]), "HOME=%s", t->owner->home);
+	snprintf(env[1], sizeof(env[1]), "USER=%s", t->owner->name);
 	snprintf(env[2], sizeof(env[2]), "SHELL=/bin/sh");
 	snprintf(env[3], sizeof(env[3]), "PATH=/usr/bin:/bin");
 	snprintf(env[4], sizeof(env[4]), "SENDER=%s", msg->req->sender);
@@ -110,7 +116,7 @@ cmd_exec(const struct lx_target *t, const struct deliver_msg *msg,
 	for (i = 0; i < 9; i++)
 		envp[i] = env[i];
 	envp[9] = NULL;
-	if (chdir(t->owner.home) < 0 && chdir("/") < 0)
+	if (chdir(t->owner->home) < 0 && chdir("/") < 0)
 		_exit(CMD_EX_TEMPFAIL);
 	execle("/bin/sh", "sh", "-c", t->text, (char *)NULL, envp);
 	_exit(CMD_EX_TEMPFAIL);
@@ -249,7 +255,7 @@ file_helper(const struct lx_target *t, const struct deliver_msg *msg,
 	char		 text[DELIVER_TEXT_SIZE], lock[DELIVER_PATH_SIZE];
 	int		 fd;
 
-	if (cmd_become(&t->owner) < 0) {
+	if (cmd_become(t->owner) < 0) {
 		cmd_set(r, DELIVER_DEFER, "4.3.0", "cannot take the owner's ids");
 		return;
 	}
@@ -263,7 +269,7 @@ file_helper(const struct lx_target *t, const struct deliver_msg *msg,
 	fd = open(t->text, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (dotlock && (st.st_uid != t->owner.uid || st.st_nlink != 1))) {
+	    (dotlock && (st.st_uid != t->owner->uid || st.st_nlink != 1))) {
 		int perm = fd >= 0 || errno == EACCES || errno == ELOOP;
 
 		snprintf(text, sizeof(text), "cannot use %.150s: %s", t->text,
@@ -296,8 +302,9 @@ out:
 		unlink(lock);
 }
 
-void
-local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+/* The helper for t, and its answer by the deadline. */
+static void
+cmd_run(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct lx_target *t, struct deliver_result *res)
 {
 	struct cmd_result	 r;
@@ -342,4 +349,31 @@ local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	r.text[sizeof(r.text) - 1] = '\0';
 	deliver_result_set(res, (enum deliver_status)r.status, r.dsn, "%s",
 	    r.text);
+}
+
+void
+local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *rcpt, const struct lx_target *t, struct deliver_result *res)
+{
+	const struct deliver_result	*made;
+	struct buf			 key;
+
+	if (t->owner == NULL) {
+		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
+		    "internal error: %s target without an owner",
+		    t->kind == LX_COMMAND ? "command" : "file");
+		return;
+	}
+	buf_init(&key, LOCAL_DUP_KEY_MAX);
+	if (local_dup_key(&key, t->kind, t->text, t->owner->uid, NULL) < 0)
+		buf_reset(&key);
+	if (key.len > 0 &&
+	    (made = local_dup_find(msg->dup, buf_str(&key))) != NULL)
+		*res = *made;	/* an earlier recipient's copy */
+	else {
+		cmd_run(ctx, msg, rcpt, t, res);
+		if (key.len > 0)
+			(void)local_dup_add(msg->dup, buf_str(&key), res);
+	}
+	buf_free(&key);
 }

@@ -74,27 +74,14 @@ static int
 lx_add(struct lx *x, enum lx_kind kind, const char *text,
     const struct lx_owner *owner)
 {
-	struct lx_target	*t;
-	int			 i;
+	char	 max[32];
 
-	for (i = 0; i < x->res->n; i++) {
-		t = &x->res->target[i];
-		if (t->kind == kind && strcmp(t->text, text) == 0 &&
-		    (owner == NULL || t->owner.uid == owner->uid))
-			return 0;
-	}
-	if (x->res->n == LX_TARGETS_MAX)
-		return lx_fail(x, LX_BOUNCE, "5.3.5",
-		    "alias expansion has too many targets", NULL);
-	t = &x->res->target[x->res->n++];
-	memset(t, 0, sizeof(*t));
-	t->kind = kind;
-	t->text = xstrdup(text);
-	snprintf(t->ext, sizeof(t->ext), "%s", x->ext);
-	memcpy(t->errors_to, x->errors_to, sizeof(t->errors_to));
-	if (owner != NULL)
-		t->owner = *owner;
-	return 0;
+	if (lx_result_add(x->res, kind, text, x->ext, x->errors_to,
+	    owner) >= 0)
+		return 0;
+	snprintf(max, sizeof(max), "more than %d", x->res->max);
+	return lx_fail(x, LX_DEFER, "4.6.0",
+	    "alias expansion has too many targets", max);
 }
 
 static int
@@ -283,7 +270,6 @@ local_expand(const struct lx_ops *ops, const char *name,
 	x.res = res;
 	x.why = why;
 	x.st = LX_OK;
-	res->n = 0;
 	why[0] = '\0';
 	if (local_expand_split(name, ops->delimiter, base, x.ext,
 	    sizeof(base)) < 0)
@@ -291,17 +277,7 @@ local_expand(const struct lx_ops *ops, const char *name,
 	else
 		lx_name(&x, name);
 	if (x.st != LX_OK)
-		local_expand_free(res);
+		lx_result_free(res);
 	*dsn = x.dsn;
 	return x.st;
-}
-
-void
-local_expand_free(struct lx_result *res)
-{
-	int	 i;
-
-	for (i = 0; i < res->n; i++)
-		free(res->target[i].text);
-	res->n = 0;
 }

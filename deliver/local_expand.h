@@ -20,10 +20,13 @@
  * :include: file runs its commands and files as its owner when that is
  * not root, else with the privileges of whoever named it.  "postmaster"
  * and "mailer-daemon" without an alias are "root".  Equal targets are
- * made once.  Bounds: LX_DEPTH_MAX levels and LX_TARGETS_MAX targets;
- * beyond them the expansion fails for good (LX_BOUNCE, 5.4.6 / 5.3.5),
- * as it does on a target that cannot be parsed.  A table or file that
- * cannot be read now is LX_DEFER, never a bounce.
+ * made once.  Bounds: LX_DEPTH_MAX levels, beyond which the expansion
+ * fails for good (LX_BOUNCE, 5.4.6, a loop), as it does on a target that
+ * cannot be parsed (5.3.5); and the bound of the caller's target list
+ * (duplicate_filter_limit for deliver), beyond which it defers (LX_DEFER,
+ * 4.6.0, as Postfix defers a virtual alias expansion over its limit: the
+ * administrator may raise the limit, and no mail is lost meanwhile).  A
+ * table or file that cannot be read now is LX_DEFER, never a bounce.
  *
  * Owners (aliases(5), sendmail's and Postfix's owner-NAME): when the
  * aliases also hold "owner-NAME" for an alias NAME, every target below
@@ -37,37 +40,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "local_targets.h"
+
 #define LX_DEPTH_MAX	16	/* nested aliases, includes, forwards */
-#define LX_TARGETS_MAX	100	/* targets of one recipient */
-#define LX_NAME_MAX	256	/* a local name, extension included */
 #define LX_WHY_MAX	256
-
-/* Whose rights a command or file target gets. */
-struct lx_owner {
-	uid_t	 uid;
-	gid_t	 gid;
-	char	 name[LX_NAME_MAX];	/* for USER and the log */
-	char	 home[4096];		/* for HOME and the working directory */
-};
-
-/* LX_VIRTUAL is deliver's, never the expansion's: a virtual mailbox
- * (text: its address) among a virtual alias's targets. */
-enum lx_kind { LX_MAILBOX, LX_COMMAND, LX_FILE, LX_REMOTE, LX_VIRTUAL };
-
-struct lx_target {
-	enum lx_kind	 kind;
-	char		*text;	/* mailbox: the account name; command (after
-				   '|'); absolute path; remote address */
-	char		 ext[LX_NAME_MAX];	/* the extension, "" if none */
-	struct lx_owner	 owner;	/* command and file: whose rights */
-	char		 errors_to[LX_NAME_MAX];	/* "owner-NAME" of the
-				   nearest alias above with one, or "" */
-};
-
-struct lx_result {
-	struct lx_target target[LX_TARGETS_MAX];
-	int		 n;
-};
 
 enum lx_status { LX_OK, LX_DEFER, LX_BOUNCE };
 
@@ -95,11 +71,12 @@ struct lx_ops {
 	char	 delimiter;	/* recipient_delimiter, or '\0' */
 };
 
-/* Expand local name (lower-cased local part) into *res.  LX_OK, or
- * LX_DEFER / LX_BOUNCE with why[0..LX_WHY_MAX) and *dsn set. */
+/* Expand local name (lower-cased local part) into *res, an empty list
+ * (lx_result_init) whose bound is the expansion's.  LX_OK, or LX_DEFER /
+ * LX_BOUNCE with why[0..LX_WHY_MAX) and *dsn set and res empty.  The
+ * caller frees res (lx_result_free) in every case. */
 enum lx_status local_expand(const struct lx_ops *, const char *name,
 	    struct lx_result *res, char *why, const char **dsn);
-void	local_expand_free(struct lx_result *);
 
 /* Split name at the first delimiter (not its first byte): base in
  * base[0..len), the extension in ext[0..len) ("" if none).  0, or -1 if

@@ -7,7 +7,9 @@
  * told (QMGR_T_NOTIFY, best effort: its scan of incoming/ finds it too) and
  * routes it like any other.  All the remote targets of one recipient go
  * in one new message, with one recipient line each: one queue file, not
- * one per target.  This is Postfix local(8)'s
+ * one per target; an address another recipient of the same message had
+ * forwarded already is left out (local.c asks the message's duplicate
+ * filter, local_dup.c, first).  This is Postfix local(8)'s
  * resubmission through cleanup, made with common/queue_writer.c: the new
  * file is durable (fsync, rename, fsync of incoming/) before this target
  * counts as delivered.  The file is written with the ids of the queue's

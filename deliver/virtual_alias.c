@@ -18,11 +18,19 @@
  * already made get a second copy, none is lost), else bounced if one
  * bounces.  The expansion fails closed: a failed lookup or a limit defers
  * the whole recipient, a bad target bounces it, before anything is made.
+ * The limits: virtual_alias_expansion_limit for the addresses of the
+ * virtual expansion (common/virtual.c) and for the targets of the
+ * recipient in all, local aliases of its local addresses included (its
+ * target list, local_targets.c); each local expansion within it also
+ * duplicate_filter_limit.  Over a limit is 4.6.0, a deferral with a
+ * warning, as in Postfix: a list smtpd accepted is never bounced for its
+ * size.
  *
  * Without an alias, an address in a virtual mailbox domain is its virtual
  * mailbox, and one in a virtual alias domain is unknown (5.1.1), which
  * smtpd normally refused at RCPT already.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
@@ -63,58 +71,29 @@ va_fail(const struct deliver_msg *msg, int j, struct deliver_result *res,
 	return -1;
 }
 
-/* Move the targets of tmp into x, each once.  0, or -1 if x is full. */
+/* The recipient's targets are more than its list's bound
+ * (virtual_alias_expansion_limit): deferred, as Postfix defers an
+ * expansion over that limit. */
 static int
-va_merge(struct lx_result *x, struct lx_result *tmp)
+va_too_many(const struct deliver_msg *msg, int j, const struct lx_result *x,
+    struct deliver_result *res)
 {
-	struct lx_target	*t;
-	int			 i, k, dup;
+	char	 why[LX_WHY_MAX];
 
-	for (i = 0; i < tmp->n; i++) {
-		t = &tmp->target[i];
-		for (k = 0, dup = 0; k < x->n && !dup; k++)
-			dup = x->target[k].kind == t->kind &&
-			    x->target[k].owner.uid == t->owner.uid &&
-			    strcmp(x->target[k].text, t->text) == 0;
-		if (dup)
-			continue;
-		if (x->n == LX_TARGETS_MAX) {
-			local_expand_free(tmp);
-			return -1;
-		}
-		x->target[x->n++] = *t;
-		t->text = NULL;		/* x has it now */
-	}
-	local_expand_free(tmp);
-	return 0;
-}
-
-/* One address kind for x (not a local one). */
-static int
-va_add(struct lx_result *x, enum lx_kind kind, const char *addr)
-{
-	int	 k;
-
-	for (k = 0; k < x->n; k++)
-		if (x->target[k].kind == kind &&
-		    strcmp(x->target[k].text, addr) == 0)
-			return 0;
-	if (x->n == LX_TARGETS_MAX)
-		return -1;
-	memset(&x->target[x->n], 0, sizeof(x->target[x->n]));
-	x->target[x->n].kind = kind;
-	x->target[x->n++].text = xstrdup(addr);
-	return 0;
+	snprintf(why, sizeof(why), "virtual alias expansion has more than %d "
+	    "targets (virtual_alias_expansion_limit)", x->max);
+	log_warn("%s: to=<%s>: %s", msg->req->id, msg->req->rcpt[j], why);
+	return va_fail(msg, j, res, DELIVER_DEFER, "4.6.0", why);
 }
 
 /* An address in mydestination, or a bare name: local delivery's
- * expansion of its name, into x. */
+ * expansion of its name (bounded by duplicate_filter_limit), into x. */
 static int
 va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const char *addr, struct lx_result *x, struct deliver_result *res)
 {
 	struct lx_ops		 ops;
-	struct lx_result	*tmp = local_lx(ctx, 0);
+	struct lx_result	 tmp;
 	const char		*dsn;
 	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
 	enum lx_status		 st;
@@ -123,13 +102,15 @@ va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.1.1",
 		    "bad local address in virtual alias");
 	local_world_ops(ctx, &ops);
-	st = local_expand(&ops, name, tmp, why, &dsn);
-	if (st != LX_OK)
+	lx_result_init(&tmp, ctx->par->duplicate_filter_limit);
+	st = local_expand(&ops, name, &tmp, why, &dsn);
+	if (st != LX_OK) {
+		lx_result_free(&tmp);
 		return va_fail(msg, j, res, st == LX_DEFER ? DELIVER_DEFER :
 		    DELIVER_BOUNCE, dsn, why);
-	if (va_merge(x, tmp) < 0)
-		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.3.5",
-		    "virtual alias expansion has too many targets");
+	}
+	if (lx_result_merge(x, &tmp) < 0)	/* tmp emptied either way */
+		return va_too_many(msg, j, x, res);
 	return 0;
 }
 
@@ -140,7 +121,7 @@ va_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 {
 	const char	*domain = strchr(addr, '@') != NULL ?
 			    addr_domain(addr) : NULL;
-	int		 kind, r = 0;
+	int		 kind;
 
 	if (domain == NULL || (domain[0] != '[' &&
 	    config_is_local_domain(ctx->cfg, domain)))
@@ -151,32 +132,32 @@ va_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	if (kind == VIRTUAL_DOMAIN_ALIAS)
 		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.1.1",
 		    "virtual alias target unknown in virtual alias table");
-	r = va_add(x, kind == VIRTUAL_DOMAIN_MAILBOX ? LX_VIRTUAL :
-	    LX_REMOTE, addr);
-	if (r < 0)
-		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.3.5",
-		    "virtual alias expansion has too many targets");
+	if (lx_result_add(x, kind == VIRTUAL_DOMAIN_MAILBOX ? LX_VIRTUAL :
+	    LX_REMOTE, addr, NULL, NULL, NULL) < 0)
+		return va_too_many(msg, j, x, res);
 	return 0;
 }
 
-/* Recipient j's expansion vx made into targets. */
+/* Recipient j's expansion vx made into targets, at most
+ * virtual_alias_expansion_limit of them (local aliases of its local
+ * addresses included). */
 static void
 va_expanded(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const struct virtual_expansion *vx, struct deliver_result *res)
 {
-	struct lx_result	*x = local_lx(ctx, 1);
+	struct lx_result	 x;
 	int			 i;
 
-	x->n = 0;
+	lx_result_init(&x, ctx->par->virtual_alias_expansion_limit);
 	for (i = 0; i < vx->n; i++)
-		if (va_target(ctx, msg, j, vx->addr[i], x, res) < 0)
+		if (va_target(ctx, msg, j, vx->addr[i], &x, res) < 0)
 			break;
-	if (i == vx->n && x->n == 0)
+	if (i == vx->n && x.n == 0)
 		va_fail(msg, j, res, DELIVER_BOUNCE, "5.3.5",
 		    "virtual alias has no targets");
 	else if (i == vx->n)
-		local_deliver_targets(ctx, msg, j, x, res);
-	local_expand_free(x);
+		local_deliver_targets(ctx, msg, j, &x, res);
+	lx_result_free(&x);
 }
 
 /* No alias: the recipient's virtual domain decides.  1 or 0 as

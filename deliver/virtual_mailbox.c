@@ -130,14 +130,18 @@ vmb_mbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     struct deliver_result *res)
 {
 	struct lx_target	 t;
+	struct lx_owner		 owner;
 
 	memset(&t, 0, sizeof(t));
+	memset(&owner, 0, sizeof(owner));
 	t.kind = LX_MAILBOX;
 	t.text = (char *)path;
-	t.owner.uid = u->uid;
-	t.owner.gid = u->gid;
-	snprintf(t.owner.name, sizeof(t.owner.name), "%s", u->name);
-	snprintf(t.owner.home, sizeof(t.owner.home), "%s", u->home);
+	t.ext = t.errors_to = (char *)"";
+	t.owner = &owner;
+	owner.uid = u->uid;
+	owner.gid = u->gid;
+	snprintf(owner.name, sizeof(owner.name), "%s", u->name);
+	snprintf(owner.home, sizeof(owner.home), "%s", u->home);
 	local_command_deliver(ctx, msg, rcpt, &t, res);
 }
 

@@ -5,7 +5,7 @@
  * the fake world holds the input, so the expansion recurses into it as
  * deep as it goes.  Invariants: the answer is one of the three statuses;
  * a failure leaves no targets and names a DSN of its class; success holds
- * at most LX_TARGETS_MAX targets, each with non-empty text, none twice;
+ * at most the list's bound of targets, each with non-empty text, none twice;
  * the loop check answers the same twice.
  */
 #include <stdlib.h>
@@ -13,6 +13,9 @@
 
 #include "deliver/deliver.h"
 #include "fuzz.h"
+
+#define FUZZ_TARGETS_MAX	100	/* the list's bound, as deliver's
+					   duplicate_filter_limit */
 
 struct world {
 	char	*text;
@@ -101,21 +104,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(w.text, data, size);
 	w.text[size] = '\0';
 	ops.arg = &w;
+	lx_result_init(res, FUZZ_TARGETS_MAX);
 	st = local_expand(&ops, "list+x", res, why, &dsn);
 	FUZZ_ASSERT(st == LX_OK || st == LX_DEFER || st == LX_BOUNCE);
 	if (st != LX_OK) {
 		FUZZ_ASSERT(res->n == 0 && dsn != NULL);
 		FUZZ_ASSERT(dsn[0] == (st == LX_DEFER ? '4' : '5'));
 	}
-	FUZZ_ASSERT(res->n >= 0 && res->n <= LX_TARGETS_MAX);
+	FUZZ_ASSERT(res->n >= 0 && res->n <= FUZZ_TARGETS_MAX);
 	for (i = 0; i < res->n; i++) {
 		FUZZ_ASSERT(res->target[i].text[0] != '\0');
 		for (k = 0; k < i; k++)
 			FUZZ_ASSERT(res->target[k].kind != res->target[i].kind ||
 			    strcmp(res->target[k].text, res->target[i].text) != 0 ||
-			    res->target[k].owner.uid != res->target[i].owner.uid);
+			    (res->target[k].owner != NULL &&
+			    res->target[i].owner != NULL &&
+			    res->target[k].owner->uid != res->target[i].owner->uid));
 	}
-	local_expand_free(res);
+	lx_result_free(res);
 	free(res);
 	free(w.text);
 	return 0;

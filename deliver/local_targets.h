@@ -1,0 +1,64 @@
+/*
+ * local_targets - the list of targets one recipient's expansion ends at
+ * (local_expand.c: aliases, .forward, :include:; virtual_alias.c: a
+ * virtual alias's final addresses): mailboxes, commands, files, remote
+ * addresses, virtual mailboxes.  The list grows on the heap as targets
+ * come and is bounded by the limit its owner sets (duplicate_filter_limit
+ * for a local expansion, virtual_alias_expansion_limit for a virtual
+ * one); each target is held once.  A target is small (pointers; the
+ * owner's record only for a command or a file), so a list at its default
+ * bound of 1000 takes some 100 KiB, not the 4.9 MiB of a fixed array of
+ * whole records.  lx_result_free() releases everything and leaves an
+ * empty list that may be used again.
+ */
+#ifndef TERN_LOCAL_TARGETS_H
+#define TERN_LOCAL_TARGETS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LX_NAME_MAX	256	/* a local name, extension included */
+
+/* Whose rights a command or file target gets. */
+struct lx_owner {
+	uid_t	 uid;
+	gid_t	 gid;
+	char	 name[LX_NAME_MAX];	/* for USER and the log */
+	char	 home[4096];		/* for HOME and the working directory */
+};
+
+/* LX_VIRTUAL is deliver's, never the local expansion's: a virtual mailbox
+ * (text: its address) among a virtual alias's targets. */
+enum lx_kind { LX_MAILBOX, LX_COMMAND, LX_FILE, LX_REMOTE, LX_VIRTUAL };
+
+struct lx_target {
+	enum lx_kind	 kind;
+	char		*text;	/* mailbox: the account name; command (after
+				   '|'); absolute path; remote address */
+	char		*ext;	/* the extension, "" if none */
+	char		*errors_to;	/* "owner-NAME" of the nearest alias
+				   above with one, or "" */
+	struct lx_owner	*owner;	/* command and file: whose rights; else
+				   NULL */
+};
+
+struct lx_result {
+	struct lx_target *target;	/* [0..n) of [0..cap) */
+	int		 n, cap;
+	int		 max;		/* no more than this many */
+};
+
+/* An empty list of at most max (>= 1) targets. */
+void	lx_result_init(struct lx_result *, int max);
+/* Add a target (ext, errors_to NULL: ""; owner NULL: none).  1 if added,
+ * 0 if the list holds it already (same kind and text, and the same owner
+ * uid for a command or file), -1 if the list is full. */
+int	lx_result_add(struct lx_result *, enum lx_kind, const char *text,
+	    const char *ext, const char *errors_to, const struct lx_owner *);
+/* Move every target of from into to, each once; from is left empty.  0,
+ * or -1 if to filled up (what fitted stays in to, the rest is freed). */
+int	lx_result_merge(struct lx_result *to, struct lx_result *from);
+/* Free every target and the array; the list is empty (same max). */
+void	lx_result_free(struct lx_result *);
+
+#endif

@@ -1,0 +1,114 @@
+"""One copy per message of every target its recipients' expansions share
+(deliver/local_dup.c, issue 12's review, finding 3), and the bounds of a
+recipient's targets (deliver/local_targets.c, finding 2): a |command is run
+and a /file or an mbox file appended to once however many recipients of the
+message lead there, each recipient still delivered; recipients sharing a
+virtual Maildir all log relay=virtual; an expansion over
+duplicate_filter_limit or virtual_alias_expansion_limit is deferred 4.6.0,
+never bounced."""
+
+import re
+
+from conftest import wait_for
+from test_local_aliases import outdir, set_aliases
+from test_lookup import set_column
+from test_queue_retry import send
+from test_virtual import (build_map, maildir_files, removed, virtual_instance,
+                          T1)
+
+
+def sent(inst, qid, rcpt, relay):
+    return re.search(rf"{qid}: to=<{re.escape(rcpt)}>, relay={relay}, .*"
+                     r"status=sent", inst.log())
+
+
+def deferred_460(inst, qid, rcpt):
+    return re.search(rf"{qid}: to=<{re.escape(rcpt)}>, relay=\w+, .*"
+                     r"dsn=4\.6\.0, status=deferred", inst.log())
+
+
+def test_command_and_file_once_per_message(make_instance):
+    inst = make_instance()
+    out = outdir(inst)
+    set_aliases(inst, f"pipe: \"|cat > {out}/cmd.$$\"\n"
+                f"pipe2: \"|cat > {out}/cmd.$$\"\n"
+                f"f1: {out}/box\n"
+                f"f2: {out}/box, {T1}\n")
+    # (smtpd keeps one of pipe@ and pipe+x@ already: one alias, one key)
+    rcpts = ["pipe@localhost", "pipe2@localhost", "f1@localhost",
+             "f2@localhost"]
+    qid = send(inst, rcpts, "dedupe-1")
+    removed(inst, qid)
+    runs = [p for p in out.iterdir() if p.name.startswith("cmd.")]
+    assert len(runs) == 1, runs
+    assert b"X-Token: dedupe-1\n" in runs[0].read_bytes()
+    assert (out / "box").read_bytes().count(b"X-Token: dedupe-1\n") == 1
+    log = inst.log()
+    for r in rcpts:     # every recipient has its outcome
+        assert sent(inst, qid, r, "local"), log[-3000:]
+    # a second message gets its own copies: the filter is per message
+    qid = send(inst, ["pipe@localhost", "f1@localhost"], "dedupe-2")
+    removed(inst, qid)
+    assert len([p for p in out.iterdir() if p.name.startswith("cmd.")]) == 2
+    assert (out / "box").read_bytes().count(b"X-Token: dedupe-2\n") == 1
+
+
+def test_local_expansion_over_the_filter_limit_defers(make_instance):
+    inst = make_instance("duplicate_filter_limit = 2\n")
+    set_aliases(inst, "big: \"|exit 0 #1\", \"|exit 0 #2\", \"|exit 0 #3\"\n"
+                "two: \"|exit 0 #1\", \"|exit 0 #2\"\n")
+    qid = send(inst, ["big@localhost", "two@localhost"], "limit-1")
+    wait_for(lambda: deferred_460(inst, qid, "big@localhost"), timeout=30,
+             what="big@ deferred 4.6.0")
+    wait_for(lambda: sent(inst, qid, "two@localhost", "local"), timeout=30,
+             what="two@ delivered")
+    assert "duplicate_filter_limit" in inst.log()
+    assert not re.search(rf"{qid}: to=<big@localhost>.*status=bounced",
+                         inst.log())
+
+
+def test_virtual_targets_once_per_message(make_instance):
+    inst, base = virtual_instance(make_instance)
+    build_map(inst.dir / "etc" / "virtual",
+              "x1@valias.test dave@vdomain.test\n"
+              "x2@valias.test dave@vdomain.test\n"
+              "y1@valias.test carol@vdomain.test\n"
+              "y2@valias.test carol@vdomain.test\n")
+    set_column(inst, "smtpd", 4, "n")     # apart from the merge's bug
+    rcpts = ["x1@valias.test", "x2@valias.test", "y1@valias.test",
+             "y2@valias.test", "dave@vdomain.test"]
+    qid = send(inst, rcpts, "vdedupe")
+    removed(inst, qid)
+    dave = (base / "vdomain.test" / "dave").read_bytes()
+    assert dave.count(b"X-Token: vdedupe\n") == 1
+    assert len(maildir_files(base / "vdomain.test" / "carol")) == 1
+    log = inst.log()
+    for r in rcpts:     # relay=virtual, also for the one that follows
+        assert sent(inst, qid, r, "virtual"), log[-3000:]
+    assert not re.search(rf"{qid}: to=<y2@valias.test>, relay=local", log)
+
+
+def test_virtual_expansion_limits_defer(make_instance):
+    inst, _ = virtual_instance(
+        make_instance, extra="virtual_alias_expansion_limit = 3\n")
+    build_map(inst.dir / "etc" / "virtual",
+              "wide@valias.test a@remote.test, b@remote.test, "
+              "c@remote.test, d@remote.test\n"
+              "deep@valias.test big@localhost\n"
+              "ok@valias.test carol@vdomain.test, small@localhost\n")
+    set_aliases(inst, "big: \"|exit 0 #1\", \"|exit 0 #2\", \"|exit 0 #3\", "
+                "\"|exit 0 #4\"\n"
+                "small: \"|exit 0 #1\"\n")
+    set_column(inst, "smtpd", 4, "n")     # apart from the merge's bug
+    qid = send(inst, ["wide@valias.test", "deep@valias.test",
+                      "ok@valias.test"], "vlimit")
+    # four addresses: virtual_alias_expansion_limit in the expansion itself
+    wait_for(lambda: deferred_460(inst, qid, "wide@valias.test"), timeout=30,
+             what="wide@ deferred 4.6.0")
+    # one address whose local alias makes four targets: the target bound
+    wait_for(lambda: deferred_460(inst, qid, "deep@valias.test"), timeout=30,
+             what="deep@ deferred 4.6.0")
+    wait_for(lambda: sent(inst, qid, "ok@valias.test", "local"), timeout=30,
+             what="ok@ delivered")
+    assert not re.search(rf"{qid}: to=<(wide|deep)@valias.test>.*"
+                         r"status=bounced", inst.log())
