@@ -28,12 +28,16 @@ def check(inst):
 
 
 def set_conf(inst, text):
-    """tern.conf as the instance wrote it, plus text."""
+    """tern.conf as the instance wrote it, with text's "key = value" lines
+    in place of its own for those keys."""
     conf = inst.dir / "etc" / "tern.conf"
     base = getattr(inst, "_base_conf", None)
     if base is None:
         base = inst._base_conf = conf.read_text()
-    conf.write_text(base + text)
+    keys = {l.split("=")[0].strip() for l in text.splitlines() if "=" in l}
+    kept = [l for l in base.splitlines(keepends=True)
+            if l.split("=")[0].strip() not in keys]
+    conf.write_text("".join(kept) + text)
 
 
 def test_check_refuses_bad_tables(tern):
@@ -74,29 +78,28 @@ def test_bad_spec_is_throttled_missing_table_defers(make_instance):
              what="deliver's fatal error")
     # ... and the master spaces its restarts out (1 s, 2 s, 4 s, ...)
     wait_for(lambda: re.search(r"service deliver pid \d+ exited with status 1 "
-                               r"after \d+ s; restarting in [48] s", inst.log()),
+                               r"[0-9.]+ s after its start; restarting in [48] s",
+                               inst.log()),
              timeout=30, what="the restart back-off to grow")
-    starts = len(re.findall(r"fatal: virtual_alias_maps", inst.log()))
-    assert starts <= 4 * 5, starts     # 4 slots, at most 1+2+4+8 s of retries each
+    # 4 slots, each started at most 4 times by now (at 0, 1, 3 and 7 s)
+    starts = len(re.findall(r"deliver\[\d+\]: fatal: virtual_alias_maps", inst.log()))
+    assert 4 <= starts <= 4 * 4, starts
 
-    # A table that is merely missing is no reason to die: the mail waits.
-    set_conf(inst, "")
+    # A table that is merely missing is no reason to die: the mail waits
+    # (smtpd's own check would say 451 first: off, to reach deliver).
+    set_conf(inst, "local_recipient_check = no\n")
     (inst.dir / "etc" / "aliases.db").unlink()
     os.kill(inst.master_pid(), signal.SIGHUP)
     limits = inst.service_limits()
     wait_for(lambda: all(len(inst.services().get(s, ())) == n for s, n in limits.items()),
              timeout=90, what="every service running again")
     delivers = sorted(inst.services()["deliver"])
-    proc = subprocess.run([str(inst.dir / "bin" / "sendmail"), "-C",
-                           str(inst.dir / "etc" / "tern.conf"), "-f", "r@example.org",
-                           f"{T1}@localhost"],
-                          input=b"Subject: t\nX-Token: nodb-1\n\nbody\n",
-                          capture_output=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    wait_for(lambda: re.search(rf"to=<{T1}@localhost>, relay=local, .*"
-                               r"dsn=4\.\d\.\d, status=deferred", inst.log()),
+    qid = send(inst, [f"{T1}@localhost"], "nodb-1")
+    wait_for(lambda: re.search(rf"{qid}: to=<{T1}@localhost>, relay=local.*"
+                               r"dsn=4\.3\.0, status=deferred \(alias lookup failed",
+                               inst.log()),
              timeout=60, what="the deferral")
-    assert "status=bounced" not in inst.log()
+    assert not re.search(rf"{qid}: .*status=bounced", inst.log())
     assert sorted(inst.services()["deliver"]) == delivers
     assert copies(T1, "nodb-1") == 0
 
