@@ -95,9 +95,13 @@ def test_smtpd_is_chrooted_and_reads_no_tables(make_instance):
             except OSError:
                 continue
             assert not target.endswith(".db") and "/etc/" not in target, (pid, target)
-    for lookup in inst.services()["lookup"]:
+    # Each lookup process, once it has dropped root (a slow one, in a
+    # sanitizer build, may still be starting).
+    lookups = inst.services()["lookup"]
+    wait_for(lambda: all(os.stat(f"/proc/{p}").st_uid != 0 for p in lookups),
+             what="every lookup process to drop root")
+    for lookup in lookups:
         assert os.readlink(f"/proc/{lookup}/root") == "/"
-        assert os.stat(f"/proc/{lookup}").st_uid != 0
 
 
 def test_recipients_checked_through_the_lookup_service(make_instance, monkeypatch):
