@@ -2,7 +2,8 @@
  * map - "type:name" lookup tables (see map.h): the type table, keys folded
  * and bounded once for every type, a table that cannot be opened yet kept
  * as a map whose lookups fail temporarily (tried again at most once a
- * second, as Postfix's surrogate tables), and lists of maps.
+ * second, as Postfix's surrogate tables), a "not found" checked against
+ * the file as it is now, and lists of maps.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -96,6 +97,7 @@ map_lookup(struct map *m, const char *key, const char **value, char *err,
 {
 	char	 lower[MAP_KEY_MAX + 1];
 	size_t	 i;
+	int	 r;
 
 	*value = NULL;
 	for (i = 0; key[i] != '\0'; i++) {
@@ -106,7 +108,14 @@ map_lookup(struct map *m, const char *key, const char **value, char *err,
 	lower[i] = '\0';
 	if (m->data == NULL && map_reopen(m, err, errlen) == -1)
 		return MAP_TEMPFAIL;
-	return m->ops->lookup(m->data, lower, value, err, errlen);
+	r = m->ops->lookup(m->data, lower, value, err, errlen);
+	/* "Not found" is acted on for good (550, a bounce 5.1.1), so it is
+	 * never the answer of a version older than the file: a table that
+	 * ternmap just rebuilt must not bounce what smtpd accepted. */
+	if (r == MAP_NOTFOUND && m->ops->recheck != NULL &&
+	    m->ops->recheck(m->data) == 1)
+		r = m->ops->lookup(m->data, lower, value, err, errlen);
+	return r;
 }
 
 void

@@ -26,7 +26,11 @@
  * table opens, which is tried again at most once a second.  A table that
  * opened is reopened when its file changes (device, inode, size or mtime;
  * one stat at most once a second); if the new version cannot be opened the
- * old one stays in use and a warning is logged once.
+ * old one stays in use and a warning is logged once.  A key not found is
+ * looked for again after one more stat, made at once: callers refuse (550)
+ * or bounce (5.1.1) on MAP_NOTFOUND, so it must never come from a version
+ * older than the file (ternmap rebuilt it a moment ago, and the lookup
+ * service, which asked later, accepted the address).
  *
  * Every file is trusted as far as a configuration file is: every line is
  * still bounded and checked, and a bad one is reported as "file:line:

@@ -3,7 +3,8 @@
  * writers of their files (map_db.h).  "hash:/etc/aliases" is the file
  * /etc/aliases.db.  A reader opens it read-only without a DB environment
  * or locks (writers only ever rename a finished file into place), stats it
- * at most once a second and opens the new file when it has changed; a new
+ * at most once a second (and at once before a "not found": map.c) and
+ * opens the new file when it has changed; a new
  * file that does not open leaves the old handle in use (it still reads the
  * old, complete file) with one warning.  The file is read, never mapped
  * into memory (DB_NOMMAP): a file some other tool rewrites in place would
@@ -187,7 +188,8 @@ map_btree_open(const char *name, void **data, char *err, size_t errlen)
 	return map_db_open("btree", name, data, err, errlen);
 }
 
-static void
+/* 1 if a new version of the file replaced the handle. */
+static int
 map_db_refresh(struct mapdb *m)
 {
 	struct stat	 st;
@@ -195,19 +197,29 @@ map_db_refresh(struct mapdb *m)
 	DB		*db;
 
 	if (!map_file_changed(m->path, &m->st, &m->checked))
-		return;
+		return 0;
 	if ((db = map_db_handle(m->type, m->path, &st, err,
 	    sizeof(err))) == NULL) {
 		if (!m->reported)
 			log_warn("%s; still using the table opened before",
 			    err);
 		m->reported = 1;
-		return;
+		return 0;
 	}
 	m->db->close(m->db, 0);
 	m->db = db;
 	m->st = st;
 	m->reported = 0;
+	return 1;
+}
+
+static int
+map_db_recheck(void *data)
+{
+	struct mapdb	*m = data;
+
+	m->checked = 0;
+	return map_db_refresh(m);
 }
 
 static int
@@ -219,7 +231,7 @@ map_db_lookup(void *data, const char *key, const char **value, char *err,
 	size_t		 len;
 	int		 r;
 
-	map_db_refresh(m);
+	(void)map_db_refresh(m);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = (void *)key;
@@ -260,10 +272,10 @@ map_db_close(void *data)
 }
 
 const struct map_ops map_hash_ops = {
-	"hash", map_hash_open, map_db_lookup, map_db_close
+	"hash", map_hash_open, map_db_lookup, map_db_close, map_db_recheck
 };
 const struct map_ops map_btree_ops = {
-	"btree", map_btree_open, map_db_lookup, map_db_close
+	"btree", map_btree_open, map_db_lookup, map_db_close, map_db_recheck
 };
 
 /* ---- writers ------------------------------------------------------- */

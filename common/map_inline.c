@@ -146,5 +146,5 @@ inline_close(void *data)
 }
 
 const struct map_ops map_inline_ops = {
-	"inline", inline_open, inline_lookup, inline_close
+	"inline", inline_open, inline_lookup, inline_close, NULL
 };

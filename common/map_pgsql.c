@@ -575,5 +575,5 @@ pgsql_close(void *data)
 }
 
 const struct map_ops map_pgsql_ops = {
-	"pgsql", pgsql_open, pgsql_lookup, pgsql_close
+	"pgsql", pgsql_open, pgsql_lookup, pgsql_close, NULL
 };

@@ -47,5 +47,5 @@ static_close(void *data)
 }
 
 const struct map_ops map_static_ops = {
-	"static", static_open, static_lookup, static_close
+	"static", static_open, static_lookup, static_close, NULL
 };

@@ -1,7 +1,8 @@
 /*
  * map_texthash - the texthash: type: a file in postmap(1)'s input format
  * read into memory (map_table), looked up with bsearch.  Its file is
- * checked for change (one stat) at most once a second, so a busy daemon
+ * checked for change (one stat) at most once a second (and at once before
+ * a "not found": map.c), so a busy daemon
  * does not stat per lookup and an edited table takes effect within a
  * second, without a reload; a bad or unreadable new version leaves the
  * old table in use, with one warning per change.
@@ -61,7 +62,8 @@ texthash_open(const char *name, void **data, char *err, size_t errlen)
 	return 0;
 }
 
-static void
+/* 1 if a new version of the file replaced the table. */
+static int
 texthash_refresh(struct texthash *h)
 {
 	struct map_table	*t;
@@ -69,17 +71,27 @@ texthash_refresh(struct texthash *h)
 	char			 err[MAP_ERR_MAX];
 
 	if (!map_file_changed(h->path, &h->st, &h->checked))
-		return;
+		return 0;
 	if ((t = texthash_read(h->path, &st, err, sizeof(err))) == NULL) {
 		if (!h->reported)
 			log_warn("%s; still using the table read before", err);
 		h->reported = 1;
-		return;
+		return 0;
 	}
 	map_table_free(h->t);
 	h->t = t;
 	h->st = st;
 	h->reported = 0;
+	return 1;
+}
+
+static int
+texthash_recheck(void *data)
+{
+	struct texthash	*h = data;
+
+	h->checked = 0;
+	return texthash_refresh(h);
 }
 
 static int
@@ -90,7 +102,7 @@ texthash_lookup(void *data, const char *key, const char **value, char *err,
 
 	(void)err;
 	(void)errlen;
-	texthash_refresh(h);
+	(void)texthash_refresh(h);
 	*value = map_table_get(h->t, key);
 	return *value != NULL ? MAP_FOUND : MAP_NOTFOUND;
 }
@@ -106,5 +118,6 @@ texthash_close(void *data)
 }
 
 const struct map_ops map_texthash_ops = {
-	"texthash", texthash_open, texthash_lookup, texthash_close
+	"texthash", texthash_open, texthash_lookup, texthash_close,
+	texthash_recheck
 };

@@ -8,7 +8,9 @@
  * the map and retries) or MAP_OPEN_BAD (the name can never work), with err
  * set.  lookup() gets a key already lower-cased and at most MAP_KEY_MAX
  * bytes, and answers as map_lookup().  A type that reads a file notices
- * its changes itself (map_file_changed()).
+ * its changes itself (map_file_changed()); its recheck() does so now,
+ * whenever it last looked, and returns 1 if it took a new version (NULL
+ * for a type with no file).
  */
 #ifndef TERN_MAP_TYPES_H
 #define TERN_MAP_TYPES_H
@@ -28,6 +30,7 @@ struct map_ops {
 	int		 (*lookup)(void *, const char *key, const char **value,
 			    char *err, size_t errlen);
 	void		 (*close)(void *);
+	int		 (*recheck)(void *);
 };
 
 extern const struct map_ops map_texthash_ops, map_inline_ops, map_hash_ops,

@@ -27,6 +27,20 @@ virtual_is_table(const char *item)
 	return item[0] != '$' && strchr(item, ':') != NULL;
 }
 
+/* Open the maps of key's list; 0, or -1 with err naming key, so that the
+ * log says which setting to mend. */
+static int
+virtual_open_list(const char *key, char *const *spec, int n,
+    struct map_list *maps, char *err, size_t errlen)
+{
+	char	 why[MAP_ERR_MAX];
+
+	if (map_list_open(maps, spec, n, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", key, why);
+	return -1;
+}
+
 /* The tables and references of a domain list (key names the list). */
 static int
 virtual_open_domains(const char *key, const struct config_list *l,
@@ -51,7 +65,7 @@ virtual_open_domains(const char *key, const struct config_list *l,
 		} else if (virtual_is_table(l->item[i]))
 			spec[n++] = l->item[i];
 	}
-	return map_list_open(maps, spec, n, err, errlen);
+	return virtual_open_list(key, spec, n, maps, err, errlen);
 }
 
 int
@@ -60,11 +74,13 @@ virtual_open(struct virtual_maps *vm, const struct tern_config *cfg,
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
-	if (map_list_open(&vm->alias, cfg->virtual_alias_maps.item,
-	    cfg->virtual_alias_maps.count, err, errlen) < 0)
+	if (virtual_open_list("virtual_alias_maps",
+	    cfg->virtual_alias_maps.item, cfg->virtual_alias_maps.count,
+	    &vm->alias, err, errlen) < 0)
 		return -1;
-	if (map_list_open(&vm->mailbox, cfg->virtual_mailbox_maps.item,
-	    cfg->virtual_mailbox_maps.count, err, errlen) < 0 ||
+	if (virtual_open_list("virtual_mailbox_maps",
+	    cfg->virtual_mailbox_maps.item, cfg->virtual_mailbox_maps.count,
+	    &vm->mailbox, err, errlen) < 0 ||
 	    virtual_open_domains("virtual_alias_domains",
 	    &cfg->virtual_alias_domains, &vm->alias_dom, &vm->alias_dom_refs,
 	    err, errlen) < 0 ||

@@ -242,6 +242,7 @@ main(int argc, char **argv)
 	struct daemon_ctx	 dctx;
 	struct deliver_ctx	 ctx;
 	struct deliver_params	 par;
+	char			 err[MAP_ERR_MAX];
 	int			 sigfd;
 
 	daemon_setup(argc, argv, "deliver", &deliver_params_table, &par, &dctx);
@@ -256,7 +257,12 @@ main(int argc, char **argv)
 	if (local_world_init(&ctx) < 0)
 		log_fatal("default_privs: %s is not a user other than root",
 		    par.default_privs);
-	virtual_deliver_init(&ctx);
+	if (virtual_deliver_init(&ctx, err, sizeof(err)) < 0) {
+		/* Closed first: a sanitizer build would report the open
+		 * alias tables as leaked by the exit. */
+		map_list_close(&ctx.aliases);
+		log_fatal("%s", err);
+	}
 	/* The kernel reaps the mailbox workers (local_worker.c): one stuck
 	 * in a hung file system leaves nothing to wait for. */
 	if (signal(SIGCHLD, SIG_IGN) == SIG_ERR)

@@ -257,7 +257,9 @@ void	local_forward_list(struct deliver_ctx *, const struct deliver_msg *,
  * misrouted).  init opens the tables (as root). */
 int	virtual_alias_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    int j, struct deliver_result *);
-void	virtual_deliver_init(struct deliver_ctx *);
+/* Open the virtual tables: 0, or -1 with err naming the key (a spec that
+ * can never work; nothing left open). */
+int	virtual_deliver_init(struct deliver_ctx *, char *err, size_t errlen);
 void	virtual_deliver_close(struct deliver_ctx *);
 
 /* virtual_mailbox.c: address addr's virtual mailbox (virtual_mailbox_maps

@@ -38,19 +38,27 @@
 #include "log.h"
 #include "deliver.h"
 
-void
-virtual_deliver_init(struct deliver_ctx *ctx)
+int
+virtual_deliver_init(struct deliver_ctx *ctx, char *err, size_t errlen)
 {
-	char	 err[MAP_ERR_MAX];
+	char	 why[MAP_ERR_MAX];
 
-	if (virtual_open(&ctx->virt, ctx->cfg, err, sizeof(err)) < 0)
-		log_fatal("%s", err);
+	if (virtual_open(&ctx->virt, ctx->cfg, err, errlen) < 0)
+		return -1;
 	if (map_list_open(&ctx->virt_uid, ctx->par->virtual_uid_maps.item,
-	    ctx->par->virtual_uid_maps.count, err, sizeof(err)) < 0)
-		log_fatal("virtual_uid_maps: %s", err);
+	    ctx->par->virtual_uid_maps.count, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "virtual_uid_maps: %s", why);
+		virtual_close(&ctx->virt);
+		return -1;
+	}
 	if (map_list_open(&ctx->virt_gid, ctx->par->virtual_gid_maps.item,
-	    ctx->par->virtual_gid_maps.count, err, sizeof(err)) < 0)
-		log_fatal("virtual_gid_maps: %s", err);
+	    ctx->par->virtual_gid_maps.count, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "virtual_gid_maps: %s", why);
+		virtual_close(&ctx->virt);
+		map_list_close(&ctx->virt_uid);
+		return -1;
+	}
+	return 0;
 }
 
 void

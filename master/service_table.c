@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto_lookup.h"
 #include "service_table.h"
 
 #define FIELD_COUNT	7		/* fields before the extra arguments */
@@ -599,6 +600,30 @@ service_table_find(const struct service_table *tab, const char *name)
 		if (strcmp(tab->svc[i].name, name) == 0)
 			return &tab->svc[i];
 	return NULL;
+}
+
+static int
+service_runs(const struct service *s, const char *program)
+{
+	const char	*slash = strrchr(s->program, '/');
+
+	return strcmp(slash != NULL ? slash + 1 : s->program, program) == 0;
+}
+
+const struct service *
+service_table_smtpd_without_lookup(const struct service_table *tab)
+{
+	const struct service	*smtpd = NULL;
+	int			 i;
+
+	for (i = 0; i < tab->count; i++) {
+		if (tab->svc[i].type == SERVICE_UNIX &&
+		    strcmp(tab->svc[i].address, LOOKUP_SOCKET) == 0)
+			return NULL;
+		if (smtpd == NULL && service_runs(&tab->svc[i], "smtpd"))
+			smtpd = &tab->svc[i];
+	}
+	return smtpd;
 }
 
 int

@@ -69,6 +69,11 @@ void	service_table_free(struct service_table *tab);
 /* The service called name, or NULL. */
 const struct service *service_table_find(const struct service_table *,
 	    const char *name);
+/* A service running smtpd (the program's base name) while no unix
+ * service listens on LOOKUP_SOCKET: every local RCPT would get 451.  The
+ * first such service, or NULL when all is well. */
+const struct service *service_table_smtpd_without_lookup(
+	    const struct service_table *);
 /* Do a and b listen on the same socket (same type and address)? */
 int	service_same_endpoint(const struct service *a, const struct service *b);
 

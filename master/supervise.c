@@ -24,6 +24,7 @@
 #include "log.h"
 #include "master_params.h"
 #include "privs.h"
+#include "proto_lookup.h"
 #include "service_listen.h"
 #include "service_spawn.h"
 #include "supervise.h"
@@ -155,6 +156,22 @@ load_check_programs(const char *table_path, struct master_conf *mc)
 	}
 }
 
+/* An installed master.conf from before the lookup service: smtpd would
+ * answer every local recipient 451 without a word in the log about why
+ * (say so at each start and reload). */
+static void
+load_check_lookup(const char *table_path, struct master_conf *mc)
+{
+	const struct service *s;
+
+	if ((s = service_table_smtpd_without_lookup(&mc->table)) != NULL)
+		log_warn("%s:%zu: service %s runs smtpd, but no service "
+		    "listens on %s: every local recipient will get 451; "
+		    "add \"lookup unix %s - n 4 lookup\" (master.conf(5))",
+		    table_path, s->line, s->name, LOOKUP_SOCKET,
+		    LOOKUP_SOCKET);
+}
+
 static int
 load_runs(struct master_conf *mc)
 {
@@ -220,6 +237,7 @@ supervise_load(const char *config_path, struct master_conf *mc)
 	if (load_users(config_path, table_path, mc) == -1)
 		goto fail;
 	load_check_programs(table_path, mc);
+	load_check_lookup(table_path, mc);
 	return 0;
 fail:
 	supervise_conf_free(mc);

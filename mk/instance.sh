@@ -89,7 +89,7 @@ lmtp        unix   private/lmtp         -      n       2      smtp
 pickup      unix   private/pickup       -      n       1      pickup
 showq       unix   public/showq         -      n       1      showq
 bounce      unix   private/bounce       -      n       1      bounce
-lookup      unix   private/lookup       -      n       1      lookup
+lookup      unix   private/lookup       -      n       4      lookup
 CONF
 	fi
 }

@@ -95,9 +95,13 @@ def test_smtpd_is_chrooted_and_reads_no_tables(make_instance):
             except OSError:
                 continue
             assert not target.endswith(".db") and "/etc/" not in target, (pid, target)
-    (lookup,) = inst.services()["lookup"]
-    assert os.readlink(f"/proc/{lookup}/root") == "/"
-    assert os.stat(f"/proc/{lookup}").st_uid != 0
+    # Each lookup process, once it has dropped root (a slow one, in a
+    # sanitizer build, may still be starting).
+    lookups = inst.services()["lookup"]
+    wait_for(lambda: all(os.stat(f"/proc/{p}").st_uid != 0 for p in lookups),
+             what="every lookup process to drop root")
+    for lookup in lookups:
+        assert os.readlink(f"/proc/{lookup}/root") == "/"
 
 
 def test_recipients_checked_through_the_lookup_service(make_instance, monkeypatch):
@@ -180,6 +184,7 @@ def test_lookup_service_down_gives_451_then_mail_flows(make_instance):
 def test_stalled_lookup_service_times_out_without_blocking(make_instance):
     inst = make_instance("smtpd_lookup_timeout = 2s\n")
     set_limit(inst, "smtpd", 1)      # every session in the one process
+    set_limit(inst, "lookup", 1)     # and every question to the one lookup
     (lookup,) = inst.services()["lookup"]
     waiting = session(inst)
     other = session(inst)

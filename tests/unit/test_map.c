@@ -167,6 +167,11 @@ test_open_lookup(void **state)
 	assert_int_equal(map_lookup(m, "b.example", &v, err, sizeof(err)), 1);
 	assert_string_equal(v, "y");
 	assert_int_equal(map_lookup(m, "a.example", &v, err, sizeof(err)), 0);
+	/* A "not found" checks the file again at once (no sleep): a key
+	 * just added is found, never refused from the old version. */
+	rewrite(path, "b.example y\nc.example z\n", 1500000);
+	assert_int_equal(map_lookup(m, "c.example", &v, err, sizeof(err)), 1);
+	assert_string_equal(v, "z");
 	/* A bad new version keeps the table in use. */
 	rewrite(path, "broken\n", 2000000);
 	sleep(1);

@@ -132,6 +132,17 @@ build_and_read(const char *type)
 	expect(m, "gamma", MAP_FOUND, "three");
 	expect(m, "beta", MAP_FOUND, "TWO");
 
+	/* A key added a moment ago (the map looked in this very second) is
+	 * found, never "not found" from the version before: the map stats
+	 * the file again at once before it answers "not found". */
+	add = map_table_parse("in", "delta four\n", 11, err, sizeof(err));
+	assert_non_null(add);
+	assert_int_equal(map_db_change(spec, add, NULL, 0, &n, err,
+	    sizeof(err)), 0);
+	map_table_free(add);
+	expect(m, "delta", MAP_FOUND, "four");
+	expect(m, "epsilon", MAP_NOTFOUND, NULL);
+
 	/* A broken new file renamed into place: the old one stays in use. */
 	put_file("t.db.new", "not a database");
 	snprintf(path, sizeof(path), "%s/t.db.new", dir);

@@ -377,6 +377,36 @@ test_chroot(void **state)
 	line_err("s inet *:25 - 1 1 p", "bad chroot flag");
 }
 
+/* An smtpd with no service on private/lookup (a master.conf from before
+ * the lookup service) is found, by program name, also at a path. */
+static void
+test_smtpd_without_lookup(void **state)
+{
+	struct service_table tab;
+	const struct service *s;
+
+	(void)state;
+	tab = parse_ok("qmgr unix private/qmgr - n 1 qmgr\n"
+	    "submission inet 127.0.0.1:587 - y 1 /usr/lib/tern/smtpd\n"
+	    "smtpd inet *:25 - y 2 smtpd\n");
+	s = service_table_smtpd_without_lookup(&tab);
+	assert_non_null(s);
+	assert_string_equal(s->name, "submission");
+	service_table_free(&tab);
+	tab = parse_ok("smtpd inet *:25 - y 2 smtpd\n"
+	    "lookup unix private/lookup - n 4 lookup\n");
+	assert_null(service_table_smtpd_without_lookup(&tab));
+	service_table_free(&tab);
+	/* No smtpd, no need; a lookup service by another name counts. */
+	tab = parse_ok("qmgr unix private/qmgr - n 1 qmgr\n");
+	assert_null(service_table_smtpd_without_lookup(&tab));
+	service_table_free(&tab);
+	tab = parse_ok("smtpd inet *:25 - y 2 smtpd\n"
+	    "rcpt unix private/lookup - n 2 lookup\n");
+	assert_null(service_table_smtpd_without_lookup(&tab));
+	service_table_free(&tab);
+}
+
 static void
 test_limit(void **state)
 {
@@ -789,6 +819,7 @@ main(void)
 		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_chroot),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_smtpd_without_lookup),
 		cmocka_unit_test(test_program),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_bad_bytes),

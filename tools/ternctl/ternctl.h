@@ -5,7 +5,7 @@
  * ternctl_admin.c (hold, release, requeue, delete: root and the mail owner
  * only), ternctl_show.c (queue show, like postcat), ternctl_config.c
  * (config, -n, -d), ternctl_confset.c (config set), ternctl_check.c
- * (check), ternctl_master.c (status, start, stop, reload), ternctl.c
+ * (check) with ternctl_tables.c (its tables), ternctl_master.c (status, start, stop, reload), ternctl.c
  * (configuration and dispatch).  Exit codes are sysexits.h's, plus 1 for
  * "done, but something was wrong" (check's problems, an id not found) and
  * 3 for status's "not running" (as LSB init scripts say it).
@@ -72,6 +72,9 @@ int	ctl_queue_show(const struct ctl_opts *, const struct tern_config *);
 int	ctl_config(const struct ctl_opts *, const char *path);
 int	ctl_config_set(const struct ctl_opts *, const char *path);
 int	ctl_check(const struct ctl_opts *, const char *path);
+/* check's part for the tables of tern.conf at path (ternctl_tables.c):
+ * how many problems it reported. */
+int	ctl_check_tables(const char *path);
 int	ctl_master(const struct ctl_opts *, const char *path,
 	    const struct tern_config *);
 

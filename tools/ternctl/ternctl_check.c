@@ -4,7 +4,9 @@
  * was any, 0 if none.  What is checked: tern.conf against every program's
  * keys (the master's whole-file check, with its "file:line: reason"s on
  * stderr); master.conf; that each program master.conf names exists in
- * daemon_directory; the directories from / to the queue (the master's own
+ * daemon_directory, and that a service answers smtpd's recipient lookups;
+ * every table of tern.conf as the daemons open it (ternctl_tables.c); the
+ * directories from / to the queue (the master's own
  * rule, queue_trust.c, when run as root); the owner and mode of each queue
  * directory as the master makes them (the mail owner's, 0700; pid/ root's;
  * maildrop/ 1770 with setgid_group; public/ 0711); and every file in the
@@ -31,6 +33,7 @@
 #include "../../master/service_table.h"
 #include "drop_file.h"
 #include "privs.h"
+#include "proto_lookup.h"
 #include "queue_file.h"
 #include "ternctl.h"
 #include "virtual.h"
@@ -150,6 +153,7 @@ static void
 chk_programs(struct ctl_chk *c, const struct tern_config *cf)
 {
 	struct service_table tab;
+	const struct service *s;
 	char		 err[512], path[PATH_MAX];
 	int		 i;
 
@@ -168,6 +172,10 @@ chk_programs(struct ctl_chk *c, const struct tern_config *cf)
 			chk_problem(c, "service %s: program %s: %s",
 			    tab.svc[i].name, p, strerror(errno));
 	}
+	if ((s = service_table_smtpd_without_lookup(&tab)) != NULL)
+		chk_problem(c, "service %s runs smtpd, but no service listens "
+		    "on %s (lookup): every local recipient would get 451",
+		    s->name, LOOKUP_SOCKET);
 	service_table_free(&tab);
 }
 
@@ -229,6 +237,7 @@ ctl_check(const struct ctl_opts *o, const char *path)
 {
 	struct tern_config cf;
 	struct ctl_chk	 c;
+	int		 n;
 
 	(void)o;
 	memset(&c, 0, sizeof(c));
@@ -238,7 +247,10 @@ ctl_check(const struct ctl_opts *o, const char *path)
 		return CTL_EX_FAIL;
 	}
 	chk_programs(&c, &cf);
-	chk_virtual(&c, &cf);
+	if ((n = ctl_check_tables(path)) > 0)
+		c.problems += n;	/* the virtual tables among them */
+	else
+		chk_virtual(&c, &cf);
 	chk_queue(&c, &cf);
 	config_free(&cf);
 	if (c.problems == 0)
