@@ -36,10 +36,12 @@ class CountingReceiver:
     idle_close: after a transaction, close silently when no command comes
     within this many seconds (a server that drops idle clients).
     drop_at_rset: close silently when RSET arrives (the cached session died
-    just as it was taken)."""
+    just as it was taken).
+    dot_delay: seconds to wait before answering the final dot."""
 
-    def __init__(self, idle_close=None, drop_at_rset=False):
+    def __init__(self, idle_close=None, drop_at_rset=False, dot_delay=0):
         self.idle_close = idle_close
+        self.dot_delay = dot_delay
         self.drop_at_rset = drop_at_rset
         self.lock = threading.Lock()
         self.per_conn = []          # messages taken on each connection
@@ -116,6 +118,7 @@ class CountingReceiver:
                         return
                     if body == b".\r\n":
                         break
+                time.sleep(self.dot_delay)
                 with self.lock:
                     self.per_conn[k] += 1
                 conn.sendall(b"250 2.0.0 queued\r\n")
@@ -221,23 +224,28 @@ def test_many_messages_few_connections_over_several_processes(make_instance):
 
 def test_each_next_hop_keeps_its_session_across_processes(make_instance):
     hops = [CountingReceiver() for _ in range(4)]
+    slow = CountingReceiver(dot_delay=1)
     tdir = Path(tempfile.mkdtemp(prefix="cache-", dir=INSTANCE_ROOT))
     tdir.chmod(0o755)
     tmap = tdir / "transport"
-    tmap.write_text("".join(f"d{i}.test smtp:{r.nexthop}\n" for i, r in enumerate(hops)))
+    tmap.write_text("".join(f"d{i}.test smtp:{r.nexthop}\n" for i, r in enumerate(hops)) +
+                    f"slow.test smtp:{slow.nexthop}\n")
     tmap.chmod(0o644)
     inst = make_instance(f"transport_maps = texthash:{tmap}\n"
                          "smtp_connection_cache_time_limit = 60s\n")
     set_process_limit(inst, "smtp", 4)
+    # First many deliveries at once, one by one as they come: qmgr opens a
+    # connection for each, and they spread over the processes.
+    for i in range(12):
+        send(inst, [f"w{i}@slow.test"])
+    wait_for(lambda: slow.messages() == 12 and queue_empty(inst), timeout=30,
+             what="the warm-up delivered")
     rounds = 8
     for k in range(rounds):
         # One message to every next hop, in a different order each time, so
         # that each round hands the next hops to qmgr's idle connections
-        # (each accepted by whichever smtp process) in a new order.  This
-        # tells affinity from its absence only when those connections are
-        # spread over the processes, which the kernel decides (one process
-        # quick to accept may take them all): on 7354a5e it passed once.
-        # It always checks that the sessions are reused.
+        # (each accepted by whichever smtp process) in a new order.  On
+        # 7354a5e (no affinity) this gave two connections per next hop.
         order = [f"x{k}@d{(i + k) % 4}.test" for i in range(4)]
         send(inst, order)
         wait_for(lambda: all(r.messages() == k + 1 for r in hops) and queue_empty(inst),
