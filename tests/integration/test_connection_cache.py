@@ -152,9 +152,18 @@ def set_process_limit(inst, service, n):
             line = "  ".join(f) + "\n"
         lines.append(line)
     conf.write_text("".join(lines))
+    # A reload starts the daemons anew; an old smtpd still shutting down
+    # would answer the next client 421.
+    old = {p for pids in inst.services().values() for p in pids}
     os.kill(inst.master_pid(), signal.SIGHUP)
-    wait_for(lambda: len(inst.services().get(service, ())) == n,
-             what=f"{n} {service} processes after the reload")
+    limits = inst.service_limits()
+
+    def settled():
+        now = inst.services()
+        return (not old & {p for pids in now.values() for p in pids} and
+                all(len(now.get(s, ())) == k for s, k in limits.items()))
+    wait_for(settled, timeout=30,
+             what=f"{n} {service} processes and no old daemon after the reload")
 
 
 def send(inst, rcpts):
