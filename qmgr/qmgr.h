@@ -405,6 +405,9 @@ struct qmgr_transport {
 	int			 pipeline;	/* requests out per connection */
 	int			 may_die;	/* failing destinations (and the
 						 * service) are marked dead */
+	int			 affinity;	/* a next hop's request goes to
+						 * the connection that last
+						 * served it (qmgr_transport.c) */
 	time_t			 dead_until;	/* the service itself is dead */
 	struct qmgr_conn_list	 conns;
 	int			 nconns;

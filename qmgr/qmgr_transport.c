@@ -4,7 +4,9 @@
  * master.conf ("local": deliver(8) on private/deliver; an SMTP client on
  * private/smtp is one more row), all speaking the delivery protocol of
  * proto_deliver.h.  At most concurrency connections per transport.  A
- * request goes to an idle connection first, then to a new one, and only
+ * request goes to an idle connection first (for the SMTP client, the one
+ * that last served the same next hop, whose process has that session
+ * parked: see pool_idle()), then to a new one, and only
  * when every connection is busy is it pipelined behind others (up to
  * DELIVER_PIPELINE_MAX per connection to deliver, QMGR_PIPELINE_REMOTE
  * to the SMTP and LMTP clients): an agent that finds several requests
@@ -57,6 +59,9 @@ struct qmgr_conn {
 	 * then it may still wait in the listen backlog. */
 	int			 proven;
 	long long		 sent_ms;	/* when the oldest request went out */
+	/* The next hop of the last request sent: the agent process parked
+	 * that session, if it could (t->affinity). */
+	char			 hop[QMGR_NEXTHOP_MAX];
 };
 
 static void	conn_read_cb(struct bufferevent *, void *);
@@ -131,6 +136,7 @@ qmgr_transport_init(struct qmgr *q)
 	    q->par->smtp_destination_concurrency_limit);
 	t->rcpt_limit = q->par->smtp_destination_recipient_limit;
 	t->may_die = 1;
+	t->affinity = 1;
 	t = transport_add(q, QMGR_TRANSPORT_LMTP, QMGR_LMTP_SOCKET,
 	    q->par->default_process_limit,
 	    q->par->lmtp_destination_concurrency_limit);
@@ -275,15 +281,29 @@ conn_open(struct qmgr_transport *t)
 	return c;
 }
 
+/*
+ * An idle connection.  Without affinity, the first.  With it (the SMTP
+ * client, whose processes each keep their own idle sessions, smtp_cache.c),
+ * the first whose last request went to hop: its process parked that
+ * session, and the request takes it instead of connecting anew, although
+ * other processes may hold none for hop.  Else the one idle longest: a
+ * session it parked for its own next hop has most likely expired, so
+ * taking it away from that hop costs the least.  hop NULL: any.
+ */
 static struct qmgr_conn *
-pool_idle(struct qmgr_transport *t)
+pool_idle(struct qmgr_transport *t, const char *hop)
 {
-	struct qmgr_conn *c;
+	struct qmgr_conn *c, *old = NULL;
 
-	TAILQ_FOREACH(c, &t->conns, link)
-		if (c->nout == 0)
+	TAILQ_FOREACH(c, &t->conns, link) {
+		if (c->nout > 0)
+			continue;
+		if (!t->affinity || hop == NULL || strcmp(c->hop, hop) == 0)
 			return c;
-	return NULL;
+		if (old == NULL || c->sent_ms < old->sent_ms)
+			old = c;
+	}
+	return old;
 }
 
 /* The proven connection with the fewest requests out that has room for
@@ -387,15 +407,15 @@ conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
 	    e->nbatch, c->t->name);
 }
 
-/* Where the next request goes: 1 and *cp an idle connection; else 1 and
+/* Where the next request (for hop) goes: 1 and *cp an idle connection; else 1 and
  * *cp NULL while a new one may be opened; else 1 and the least busy proven
  * one with room; else 0.  Not while a connection waits for an agent
  * process: the busy ones must run dry so that one of them can be closed
  * and its process freed. */
 static int
-pool_pick(struct qmgr_transport *t, struct qmgr_conn **cp)
+pool_pick(struct qmgr_transport *t, const char *hop, struct qmgr_conn **cp)
 {
-	if ((*cp = pool_idle(t)) != NULL)
+	if ((*cp = pool_idle(t, hop)) != NULL)
 		return 1;
 	if (!t->backing_off && t->nconns < t->concurrency)
 		return 1;
@@ -409,7 +429,7 @@ qmgr_transport_ready(struct qmgr_transport *t)
 {
 	struct qmgr_conn *c;
 
-	return pool_pick(t, &c);
+	return pool_pick(t, NULL, &c);
 }
 
 int
@@ -418,12 +438,13 @@ qmgr_transport_send(struct qmgr_transport *t, struct qmgr_entry *e,
 {
 	struct qmgr_conn *c;
 
-	if (!pool_pick(t, &c))
+	if (!pool_pick(t, e->dest->nexthop, &c))
 		return -1;
 	if (c == NULL && (c = conn_open(t)) == NULL) {
 		pool_failed(t);
 		return -1;
 	}
+	strlcpy(c->hop, e->dest->nexthop, sizeof(c->hop));
 	conn_send(c, e, req);
 	return 0;
 }
