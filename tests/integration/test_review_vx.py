@@ -72,7 +72,7 @@ def test_include_fanout_is_bounded(make_instance):
                               f":include:{home}/review-vx.inc0\n"))
         qid = send(inst, [f"{T1}@localhost"], "vx-incbomb")
         # any outcome (delivered, deferred or bounced) will do
-        wait_for(lambda: outcome(inst, qid, f"{T1}@localhost"), timeout=60,
+        wait_for(lambda: outcome(inst, qid, f"{T1}@localhost"), timeout=20,
                  what="an outcome for the include fan-out")
     finally:
         for p in made:
