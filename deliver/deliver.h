@@ -230,8 +230,10 @@ void	local_world_ops(struct deliver_ctx *, struct lx_ops *);
 int	local_world_init(struct deliver_ctx *);
 
 /* local_command.c: a |command or /file target of recipient rcpt, made by
- * a helper process with the target owner's ids, by the batch deadline. */
-void	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
+ * a helper process with the target owner's ids, by the batch deadline.
+ * 1 if *res is the outcome of an earlier recipient's copy (the message's
+ * duplicate filter), 0 if this one was made. */
+int	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
 	    const char *rcpt, const struct lx_target *, struct deliver_result *);
 
 /* local_forward.c: recipient j's message queued anew for remote address

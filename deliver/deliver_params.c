@@ -13,9 +13,12 @@ static const struct config_key deliver_keys[] = {
 	    "/var/spool/mail", 0, 0, NULL, NULL },
 	{ "default_privs", CT_STRING, O(default_privs), "nobody", 0, 0, NULL,
 	    NULL },
-	/* targets remembered per message, and a local expansion's bound */
+	/* targets remembered per message (0: all, as in Postfix) */
 	{ "duplicate_filter_limit", CT_COUNT, O(duplicate_filter_limit),
-	    "1000", 0, 1, NULL, NULL },
+	    "1000", 0, 0, NULL, NULL },
+	/* tern's bound of one local expansion (Postfix has none) */
+	{ "local_expansion_limit", CT_COUNT, O(local_expansion_limit),
+	    "10000", 0, 1, NULL, NULL },
 	{ "mailbox_transport", CT_STRING, O(mailbox_transport), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
 	/* virtual mailboxes and virtual aliases (Postfix's virtual(8)) */

@@ -14,8 +14,10 @@ struct deliver_params {
 					   home_mailbox empty (mbox) */
 	char	*default_privs;		/* default: "nobody": aliases' commands */
 	int	 duplicate_filter_limit;	/* default 1000: targets a
-					   message's filter remembers, and
-					   the targets of a local expansion */
+					   message's filter remembers; 0: no
+					   limit (Postfix) */
+	int	 local_expansion_limit;	/* default 10000 (tern's own): the
+					   targets of a local expansion */
 	char	*mailbox_transport;	/* "transport:nexthop" for mailboxes,
 					   default "": deliver's own */
 	/* virtual(8): hosted mailboxes, and the virtual alias expansion */

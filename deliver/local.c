@@ -592,19 +592,38 @@ local_remote_seen(const struct deliver_msg *msg, const char *to,
 
 /* Remote address to forwarded once per message from sender (NULL: the
  * message's own). */
-static void
+static int
 local_forward_once(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const char *to, const char *sender, struct deliver_result *res)
 {
 	struct buf	 key;
+	int		 seen;
 
 	buf_init(&key, LOCAL_DUP_KEY_MAX);
-	if (!local_remote_seen(msg, to, sender, &key, res)) {
+	if (!(seen = local_remote_seen(msg, to, sender, &key, res))) {
 		local_forward(ctx, msg, j, to, sender, res);
 		if (key.len > 0)
 			(void)local_dup_add(msg->dup, buf_str(&key), res);
 	}
 	buf_free(&key);
+	return seen;
+}
+
+/* Target where's outcome for recipient j, said to be an earlier
+ * recipient's copy if shared (no copy was made for this one). */
+static void
+local_target_log(const struct deliver_msg *msg, int j, const char *relay,
+    const char *where, int shared, const struct deliver_result *res)
+{
+	struct buf	 b;
+
+	buf_init(&b, LOCAL_DUP_KEY_MAX);
+	if (!shared || buf_appendf(&b, "%s (shared copy)", where) < 0)
+		deliver_log(msg->req->id, msg->req->rcpt[j], relay, where, res);
+	else
+		deliver_log(msg->req->id, msg->req->rcpt[j], relay,
+		    buf_str(&b), res);
+	buf_free(&b);
 }
 
 /* One target of an expanded recipient, its outcome in *res; owner: the
@@ -613,6 +632,8 @@ static void
 local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const struct lx_target *t, const char *owner, struct deliver_result *res)
 {
+	int	 shared = 0;
+
 	switch (t->kind) {
 	case LX_MAILBOX:
 		local_mailbox(ctx, msg, j, t->text, res, 0);
@@ -622,14 +643,15 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		return;
 	case LX_COMMAND:
 	case LX_FILE:
-		local_command_deliver(ctx, msg, msg->req->rcpt[j], t, res);
+		shared = local_command_deliver(ctx, msg, msg->req->rcpt[j], t,
+		    res);
 		break;
 	case LX_REMOTE:
-		local_forward_once(ctx, msg, j, t->text, owner, res);
+		shared = local_forward_once(ctx, msg, j, t->text, owner, res);
 		break;
 	}
-	deliver_log(msg->req->id, msg->req->rcpt[j], t->kind == LX_COMMAND ?
-	    "command" : t->kind == LX_FILE ? "file" : "forward", t->text, res);
+	local_target_log(msg, j, t->kind == LX_COMMAND ? "command" :
+	    t->kind == LX_FILE ? "file" : "forward", t->text, shared, res);
 }
 
 /* "name@myhostname" if that is a valid address (an alias name may hold
@@ -691,8 +713,8 @@ local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 			continue;
 		if (local_remote_seen(msg, x->target[i].text, NULL, &key,
 		    &sub[i]))
-			deliver_log(msg->req->id, msg->req->rcpt[j], "forward",
-			    x->target[i].text, &sub[i]);
+			local_target_log(msg, j, "forward", x->target[i].text,
+			    1, &sub[i]);
 		else {
 			at[n] = i;
 			to[n++] = x->target[i].text;
@@ -775,11 +797,11 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		return;
 	}
 	local_world_ops(ctx, &ops);
-	lx_result_init(&x, ctx->par->duplicate_filter_limit);
+	lx_result_init(&x, ctx->par->local_expansion_limit);
 	st = local_expand(&ops, name, &x, why, &dsn);
 	if (st != LX_OK || x.n == 0) {
 		if (st == LX_DEFER && strcmp(dsn, "4.6.0") == 0)
-			log_warn("%s: to=<%s>: %s (duplicate_filter_limit)",
+			log_warn("%s: to=<%s>: %s (local_expansion_limit)",
 			    msg->req->id, rcpt, why);
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
 		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",

@@ -28,6 +28,10 @@
  * uid, command or path) the message's duplicate filter (local_dup.c)
  * holds already takes that copy's outcome, for another recipient of the
  * same message whose aliases or .forward end at the same command or file.
+ * A command's key also holds everything its environment differs by (the
+ * recipient, the extension, the owner), so a command is shared only by
+ * runs that would be identical; a command named for two recipients runs
+ * for each, as it sees each one's RECIPIENT.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -351,29 +355,48 @@ cmd_run(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	    r.text);
 }
 
-void
+/* t's key in the message's duplicate filter.  A command's run differs
+ * by everything its environment carries (cmd_exec: RECIPIENT and what is
+ * taken from it, EXTENSION, the owner's ids, USER and HOME), so all of it
+ * is in the key: two recipients share a run only if it would be the same
+ * run.  A file's copy is the same whoever it is for. */
+static int
+cmd_dup_key(struct buf *key, const char *rcpt, const struct lx_target *t)
+{
+	if (local_dup_key(key, t->kind, t->text, t->owner->uid, NULL) < 0)
+		return -1;
+	if (t->kind != LX_COMMAND)
+		return 0;
+	return buf_appendf(key, "\n%s\n%s\n%lu\n%s\n%s", rcpt, t->ext,
+	    (unsigned long)t->owner->gid, t->owner->name, t->owner->home);
+}
+
+int
 local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct lx_target *t, struct deliver_result *res)
 {
 	const struct deliver_result	*made;
 	struct buf			 key;
+	int				 shared = 0;
 
 	if (t->owner == NULL) {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
 		    "internal error: %s target without an owner",
 		    t->kind == LX_COMMAND ? "command" : "file");
-		return;
+		return 0;
 	}
 	buf_init(&key, LOCAL_DUP_KEY_MAX);
-	if (local_dup_key(&key, t->kind, t->text, t->owner->uid, NULL) < 0)
+	if (cmd_dup_key(&key, rcpt, t) < 0)
 		buf_reset(&key);
 	if (key.len > 0 &&
-	    (made = local_dup_find(msg->dup, buf_str(&key))) != NULL)
+	    (made = local_dup_find(msg->dup, buf_str(&key))) != NULL) {
 		*res = *made;	/* an earlier recipient's copy */
-	else {
+		shared = 1;
+	} else {
 		cmd_run(ctx, msg, rcpt, t, res);
 		if (key.len > 0)
 			(void)local_dup_add(msg->dup, buf_str(&key), res);
 	}
 	buf_free(&key);
+	return shared;
 }

@@ -13,7 +13,9 @@
  * from (remote), and the target, a remote address with its domain in
  * lower case.  The filter holds at most its limit (duplicate_filter_limit)
  * keys; beyond it a target is not remembered and is made again for each
- * recipient, as in Postfix: a duplicate, never a loss.  An open-addressed
+ * recipient, as in Postfix: a duplicate, never a loss.  A limit of 0 is
+ * none (Postfix's too): the filter is then bounded only by the message's
+ * recipients and the bounds of their expansions.  An open-addressed
  * hash table, grown by doubling, so a thousand recipients with a thousand
  * targets cost lookups, not a quadratic scan.
  */
@@ -42,7 +44,7 @@ local_dup_new(int limit)
 {
 	struct local_dup	*d = xcalloc(1, sizeof(*d));
 
-	d->limit = limit > 0 ? (size_t)limit : 0;
+	d->limit = limit > 0 ? (size_t)limit : SIZE_MAX;	/* 0: none */
 	return d;
 }
 

@@ -24,9 +24,16 @@ struct lx {
 	char			*why;
 	const char		*dsn;
 	enum lx_status		 st;
+	long			 work;	/* names and targets visited */
+	char			*seen[LX_SEEN_MAX];	/* include files
+						   expanded: "uid\nowner\npath" */
+	int			 nseen;
 };
 
 static int	lx_name(struct lx *, const char *name);
+static int	lx_value(struct lx *, const char *value,
+		    const struct lx_owner *);
+static int	lx_push(struct lx *, const char *name);
 
 static int
 lx_fail(struct lx *x, enum lx_status st, const char *dsn, const char *what,
@@ -84,6 +91,82 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	    "alias expansion has too many targets", max);
 }
 
+/* One more name or target visited: 0, or -1 past LX_WORK_MAX. */
+static int
+lx_work(struct lx *x)
+{
+	if (++x->work <= LX_WORK_MAX)
+		return 0;
+	return lx_fail(x, LX_DEFER, "4.6.0",
+	    "alias expansion visits too many targets", NULL);
+}
+
+/* The key of include file path read with as's rights, in key[0..len);
+ * "" if it does not fit (then the file is not remembered). */
+static void
+lx_seen_key(const struct lx *x, const char *path, const struct lx_owner *as,
+    char *key, size_t len)
+{
+	int	 n;
+
+	n = snprintf(key, len, "%lu\n%s\n%s", as != NULL ?
+	    (unsigned long)as->uid : 0UL, x->errors_to, path);
+	if (n < 0 || (size_t)n >= len)
+		key[0] = '\0';
+}
+
+static int
+lx_seen(const struct lx *x, const char *key)
+{
+	int	 i;
+
+	for (i = 0; i < x->nseen; i++)
+		if (strcmp(x->seen[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remember an include file expanded (past LX_SEEN_MAX it is not: read
+ * again, LX_WORK_MAX still bounds the walk). */
+static void
+lx_seen_add(struct lx *x, const char *key)
+{
+	if (x->nseen < LX_SEEN_MAX && !lx_seen(x, key))
+		x->seen[x->nseen++] = xstrdup(key);
+}
+
+/* Include file path, named with owner's rights. */
+static int
+lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	struct lx_owner	 fo;
+	const char	*why;
+	char		*text, key[LX_NAME_MAX + 4096 + 32];
+	int		 r, rc;
+
+	lx_seen_key(x, path, owner, key, sizeof(key));
+	if (key[0] != '\0' && lx_seen(x, key))
+		return 0;	/* its targets are in the list already */
+	if ((rc = lx_push(x, path)) < 0)
+		return rc;
+	r = x->ops->include(x->ops->arg, path, owner, &text, &fo, &why);
+	if (r <= 0)
+		rc = lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
+		    r < 0 ? why : "no such file");
+	else {
+		/* A user's file runs as that user, never with more rights
+		 * than who named it. */
+		rc = lx_value(x, text, fo.uid != 0 ? &fo : owner);
+		free(text);
+	}
+	x->depth--;
+	/* Remembered once done, so that a file including itself still
+	 * ends at LX_DEPTH_MAX as a loop. */
+	if (rc == 0 && key[0] != '\0')
+		lx_seen_add(x, key);
+	return rc;
+}
+
 static int
 lx_push(struct lx *x, const char *name)
 {
@@ -100,9 +183,8 @@ static int
 lx_value(struct lx *x, const char *value, const struct lx_owner *owner)
 {
 	struct alias_target	 t;
-	struct lx_owner		 fo;
 	const char		*cur = value, *why;
-	char			*buf, *text, name[LX_NAME_MAX];
+	char			*buf, name[LX_NAME_MAX];
 	size_t			 len = strlen(value) + 1;
 	int			 r, rc = 0;
 
@@ -114,6 +196,8 @@ lx_value(struct lx *x, const char *value, const struct lx_owner *owner)
 			    why);
 			break;
 		}
+		if ((rc = lx_work(x)) < 0)
+			break;
 		switch (t.kind) {
 		case ALIAS_ADDRESS:
 			r = x->ops->local(x->ops->arg, t.text, name,
@@ -132,22 +216,7 @@ lx_value(struct lx *x, const char *value, const struct lx_owner *owner)
 			rc = lx_add(x, LX_FILE, t.text, owner);
 			break;
 		case ALIAS_INCLUDE:
-			if ((rc = lx_push(x, t.text)) < 0)
-				break;
-			r = x->ops->include(x->ops->arg, t.text, owner, &text,
-			    &fo, &why);
-			if (r <= 0)
-				rc = lx_fail(x, LX_DEFER, "4.3.0",
-				    "cannot read include file",
-				    r < 0 ? why : "no such file");
-			else {
-				/* A user's file runs as that user, never
-				 * with more rights than who named it. */
-				rc = lx_value(x, text, fo.uid != 0 ? &fo :
-				    owner);
-				free(text);
-			}
-			x->depth--;
+			rc = lx_include(x, t.text, owner);
 			break;
 		}
 	}
@@ -225,6 +294,8 @@ lx_name(struct lx *x, const char *name)
 	const char	*key = name;
 	int		 r, rc;
 
+	if (lx_work(x) < 0)
+		return -1;
 	if (local_expand_split(name, x->ops->delimiter, base, ext,
 	    sizeof(base)) < 0)
 		return lx_fail(x, LX_BOUNCE, "5.1.3", "name too long", NULL);
@@ -276,6 +347,8 @@ local_expand(const struct lx_ops *ops, const char *name,
 		lx_fail(&x, LX_BOUNCE, "5.1.3", "name too long", NULL);
 	else
 		lx_name(&x, name);
+	while (x.nseen > 0)
+		free(x.seen[--x.nseen]);
 	if (x.st != LX_OK)
 		lx_result_free(res);
 	*dsn = x.dsn;

@@ -20,13 +20,18 @@
  * :include: file runs its commands and files as its owner when that is
  * not root, else with the privileges of whoever named it.  "postmaster"
  * and "mailer-daemon" without an alias are "root".  Equal targets are
- * made once.  Bounds: LX_DEPTH_MAX levels, beyond which the expansion
- * fails for good (LX_BOUNCE, 5.4.6, a loop), as it does on a target that
- * cannot be parsed (5.3.5); and the bound of the caller's target list
- * (duplicate_filter_limit for deliver), beyond which it defers (LX_DEFER,
- * 4.6.0, as Postfix defers a virtual alias expansion over its limit: the
- * administrator may raise the limit, and no mail is lost meanwhile).  A
- * table or file that cannot be read now is LX_DEFER, never a bounce.
+ * made once.  An :include: file already expanded in this expansion with
+ * the same rights (and owner-NAME) is skipped, as Postfix's local(8)
+ * skips it, so files naming the next one many times are read once each,
+ * not exponentially often.  Bounds: LX_DEPTH_MAX levels, beyond which the
+ * expansion fails for good (LX_BOUNCE, 5.4.6, a loop), as it does on a
+ * target that cannot be parsed (5.3.5); the bound of the caller's target
+ * list (local_expansion_limit for deliver, tern's own), and LX_WORK_MAX
+ * names and targets visited in all, beyond either of which it defers
+ * (LX_DEFER, 4.6.0, as Postfix defers a virtual alias expansion over its
+ * limit: the administrator may raise the limit, and no mail is lost
+ * meanwhile).  A table or file that cannot be read now is LX_DEFER, never
+ * a bounce.
  *
  * Owners (aliases(5), sendmail's and Postfix's owner-NAME): when the
  * aliases also hold "owner-NAME" for an alias NAME, every target below
@@ -43,6 +48,8 @@
 #include "local_targets.h"
 
 #define LX_DEPTH_MAX	16	/* nested aliases, includes, forwards */
+#define LX_WORK_MAX	1000000	/* names and targets one expansion visits */
+#define LX_SEEN_MAX	256	/* include files it remembers as expanded */
 #define LX_WHY_MAX	256
 
 enum lx_status { LX_OK, LX_DEFER, LX_BOUNCE };

@@ -3,7 +3,7 @@
  * (local_expand.c: aliases, .forward, :include:; virtual_alias.c: a
  * virtual alias's final addresses): mailboxes, commands, files, remote
  * addresses, virtual mailboxes.  The list grows on the heap as targets
- * come and is bounded by the limit its owner sets (duplicate_filter_limit
+ * come and is bounded by the limit its owner sets (local_expansion_limit
  * for a local expansion, virtual_alias_expansion_limit for a virtual
  * one); each target is held once.  A target is small (pointers; the
  * owner's record only for a command or a file), so a list at its default

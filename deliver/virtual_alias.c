@@ -22,7 +22,7 @@
  * virtual expansion (common/virtual.c) and for the targets of the
  * recipient in all, local aliases of its local addresses included (its
  * target list, local_targets.c); each local expansion within it also
- * duplicate_filter_limit.  Over a limit is 4.6.0, a deferral with a
+ * local_expansion_limit.  Over a limit is 4.6.0, a deferral with a
  * warning, as in Postfix: a list smtpd accepted is never bounced for its
  * size.
  *
@@ -95,7 +95,7 @@ va_too_many(const struct deliver_msg *msg, int j, const struct lx_result *x,
 }
 
 /* An address in mydestination, or a bare name: local delivery's
- * expansion of its name (bounded by duplicate_filter_limit), into x. */
+ * expansion of its name (bounded by local_expansion_limit), into x. */
 static int
 va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const char *addr, struct lx_result *x, struct deliver_result *res)
@@ -110,7 +110,7 @@ va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.1.1",
 		    "bad local address in virtual alias");
 	local_world_ops(ctx, &ops);
-	lx_result_init(&tmp, ctx->par->duplicate_filter_limit);
+	lx_result_init(&tmp, ctx->par->local_expansion_limit);
 	st = local_expand(&ops, name, &tmp, why, &dsn);
 	if (st != LX_OK) {
 		lx_result_free(&tmp);

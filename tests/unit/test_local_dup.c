@@ -130,6 +130,14 @@ test_limit_and_growth(void **state)
 		assert_string_equal(local_dup_find(d, k)->text, k + 32);
 	}
 	local_dup_free(d);
+	/* 0 is no limit, as Postfix's duplicate_filter_limit = 0 */
+	d = local_dup_new(0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(k, sizeof(k), "R\n\nm%d@remote.test", i);
+		assert_int_equal(local_dup_add(d, k, &r), 1);
+	}
+	assert_non_null(local_dup_find(d, "R\n\nm2999@remote.test"));
+	local_dup_free(d);
 }
 
 int

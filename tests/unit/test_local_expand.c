@@ -69,6 +69,8 @@ fake_forward(void *arg, const char *name, const char *ext, char **text,
 	return 1;
 }
 
+static long	 include_reads;	/* fake_include's calls */
+
 static int
 fake_include(void *arg, const char *path, const struct lx_owner *as,
     char **text, struct lx_owner *fo, const char **why)
@@ -78,6 +80,7 @@ fake_include(void *arg, const char *path, const struct lx_owner *as,
 
 	(void)as;
 	(void)why;
+	include_reads++;
 	if ((v = pairs_get(w->includes, path)) == NULL)
 		return 0;
 	*text = strdup(v);
@@ -323,6 +326,55 @@ test_bounds(void **state)
 	expect_fail(&w, "alice", LX_DEFER, "4.3.0");
 }
 
+/* Include files naming the next one ten times, ten levels: each is read
+ * once (an include already expanded with the same rights is skipped),
+ * not 10^10 times; the same fan-out through aliases, which are not
+ * skipped, ends at LX_WORK_MAX (4.6.0), not in a spin. */
+static void
+test_fanout(void **state)
+{
+	static char	 path[11][32], text[10][400], name[8][16], val[7][160];
+	static const char *inc[23], *a[20];
+	struct world	 w = { NULL, NULL, inc, 0, 0, 0 };
+	int		 i, k, n;
+
+	(void)state;
+	for (k = 0; k <= 10; k++)
+		snprintf(path[k], sizeof(path[k]), "/home/u/inc%d", k);
+	for (k = 0; k < 10; k++) {
+		for (i = n = 0; i < 10; i++)
+			n += snprintf(text[k] + n, sizeof(text[k]) - (size_t)n,
+			    ":include:%s\n", path[k + 1]);
+		inc[2 * k] = path[k];
+		inc[2 * k + 1] = text[k];
+	}
+	inc[20] = path[10];
+	inc[21] = "/home/u/box";
+	inc[22] = NULL;
+	a[0] = "bomb";
+	a[1] = ":include:/home/u/inc0";
+	a[2] = NULL;
+	w.aliases = a;
+	include_reads = 0;
+	expect(&w, "bomb", "F:/home/u/box@2000");
+	assert_int_equal(include_reads, 11);
+
+	for (k = 0; k <= 7; k++)
+		snprintf(name[k], sizeof(name[k]), "f%d", k);
+	for (k = 0; k < 7; k++) {
+		for (i = n = 0; i < 10; i++)
+			n += snprintf(val[k] + n, sizeof(val[k]) - (size_t)n,
+			    "%s%s", i ? ", " : "", name[k + 1]);
+		a[2 * k] = name[k];
+		a[2 * k + 1] = val[k];
+	}
+	a[14] = "f7";
+	a[15] = "/var/box";
+	a[16] = NULL;
+	expect_fail(&w, "f0", LX_DEFER, "4.6.0");	/* 10^7 > LX_WORK_MAX */
+	expect(&w, "f5", "F:/var/box@65534");		/* 10^2: fine */
+}
+
 static void
 test_split(void **state)
 {
@@ -349,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_extensions),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_fanout),
 		cmocka_unit_test(test_split),
 	};
 
