@@ -13,6 +13,7 @@
 
 #include <event2/buffer.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "config.h"
 #include "smtpd_params.h"
@@ -186,18 +187,49 @@ smtpd_dialog_canonical(struct smtpd_path *path)
 	return 0;
 }
 
+/* What recipients stored once are told apart by: the account addr
+ * reaches, and the address extension of its local name (recipient_
+ * delimiter; deliver gives user+ext its own ~/.forward+ext, command
+ * environment, NOTIFY and ORCPT).  Spellings of one address (quoting,
+ * escapes, case, local domains) give one key.  "" if there is no account
+ * (or it does not fit): then only equal addresses are one. */
+static void
+smtpd_dialog_rcpt_key(const struct smtpd_session *s, const char *addr,
+    const char *account, char *key, size_t len)
+{
+	const char	*delim = s->srv->cfg->recipient_delimiter;
+	char		 name[ADDR_LOCAL_MAX + 1];
+	const char	*ext = NULL;
+	int		 n;
+
+	key[0] = '\0';
+	if (account[0] == '\0')
+		return;
+	if (delim != NULL && delim[0] != '\0' &&
+	    addr_local_name(addr, name, sizeof(name)) == 0 &&
+	    name[0] != '\0')
+		ext = strchr(name + 1, delim[0]);
+	n = snprintf(key, len, "%s%s%s", account, ext != NULL ? "\n" : "",
+	    ext != NULL ? ext + 1 : "");
+	if (n < 0 || (size_t)n >= len)
+		key[0] = '\0';
+}
+
 /* The recipient is accepted, with the mailbox account it reaches. */
 static void
 smtpd_dialog_rcpt_accept(struct smtpd_session *s,
     const struct smtpd_path *path, const char *account)
 {
+	char	 key[RCPT_LOOKUP_ACCOUNT_MAX + ADDR_LOCAL_MAX + 3];
+
 	s->rcpt_accepted++;
 	/* A repeated recipient is acknowledged but stored (and so delivered)
-	 * once: one spelling, or one mailbox, however it is addressed.  The
-	 * reply is a new recipient's, or it would tell which addresses share
-	 * a mailbox. */
-	if (!smtpd_dialog_has_rcpt(s, path->addr, account))
-		smtpd_dialog_add_rcpt(s, path, account);
+	 * once: one spelling, or one mailbox and extension, however it is
+	 * addressed.  The reply is a new recipient's, or it would tell which
+	 * addresses share a mailbox. */
+	smtpd_dialog_rcpt_key(s, path->addr, account, key, sizeof(key));
+	if (!smtpd_dialog_has_rcpt(s, path->addr, key))
+		smtpd_dialog_add_rcpt(s, path, key);
 	smtpd_session_reply(s, 250, "2.1.5", "Ok");
 }
 

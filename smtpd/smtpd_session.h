@@ -99,7 +99,8 @@ struct smtpd_session {
 	struct queue_rcpt	*rcpt;		/* accepted recipients, each
 						   once (canonical spelling) */
 	char			**rcpt_account;	/* per rcpt: the mailbox's
-						   account, or NULL */
+						   account and address
+						   extension, or NULL */
 	int			 nrcpt;
 	int			 rcpt_cap;
 	int			 rcpt_tried;	/* RCPT commands, accepted or not */

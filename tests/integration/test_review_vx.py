@@ -316,8 +316,6 @@ def test_overflow_paths_are_clean(make_instance):
 # user set up for +ext (here a command) never happens, and that
 # recipient's NOTIFY/ORCPT are dropped.  (It is also why
 # test_target_dedupe's "pipe+x" never reaches deliver's filter.)
-@pytest.mark.xfail(strict=True, reason="smtpd merges user and user+ext into "
-                   "one recipient: ~/.forward+ext is never run")
 def test_user_and_user_plus_ext_each_get_their_delivery(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     out = outdir(inst)
