@@ -409,7 +409,8 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 			continue;
 		attr_name(name, sizeof(name), DELIVER_A_ACTION, i);
 		if (ipc_msg_add(m, name, out[i].action ==
-		    DELIVER_ACTION_RELAYED ? "relayed" : "passed") < 0)
+		    DELIVER_ACTION_RELAYED ? "relayed" : out[i].action ==
+		    DELIVER_ACTION_EXPANDED ? "expanded" : "passed") < 0)
 			return -1;
 	}
 	return 0;
@@ -498,6 +499,8 @@ reply_action(const char *action, struct deliver_outcome *out)
 		out->action = DELIVER_ACTION_RELAYED;
 	else if (strcmp(action, "passed") == 0)
 		out->action = DELIVER_ACTION_PASSED;
+	else if (strcmp(action, "expanded") == 0)
+		out->action = DELIVER_ACTION_EXPANDED;
 	else
 		return 1;
 	return 0;

@@ -24,9 +24,12 @@
  *	        (RFC 3461: a server without DSN; qmgr reports "relayed"
  *	        itself when the sender asked for NOTIFY=SUCCESS), or it
  *	        took on the notices (a server with DSN, to which NOTIFY was
- *	        passed on: qmgr sends none); absent: "delivered" (a mailbox).
- *	        Added within version 3: an older qmgr ignores it, and a
- *	        reply without it means what it always did.
+ *	        passed on: qmgr sends none), or "expanded" (local: an alias
+ *	        or .forward delivered to several targets, RFC 3461 6.2.7.3;
+ *	        added within version 4: an older qmgr counts the word as
+ *	        unclear and reports "delivered"); absent: "delivered" (a
+ *	        mailbox).  Added within version 3: an older qmgr ignores it,
+ *	        and a reply without it means what it always did.
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -127,7 +130,9 @@ struct deliver_request {
 enum deliver_action {
 	DELIVER_ACTION_DELIVERED,	/* in the mailbox: no attribute */
 	DELIVER_ACTION_RELAYED,		/* "relayed": next hop without DSN */
-	DELIVER_ACTION_PASSED		/* "passed": next hop with DSN */
+	DELIVER_ACTION_PASSED,		/* "passed": next hop with DSN */
+	DELIVER_ACTION_EXPANDED		/* "expanded": an alias or .forward
+					   delivered to several targets */
 };
 
 /* One recipient's outcome.  Decoded, dsn and text point into the reply

@@ -50,6 +50,9 @@ struct deliver_result {
 	enum deliver_status	 status;
 	char			 dsn[DELIVER_DSN_SIZE];
 	char			 text[DELIVER_TEXT_SIZE];
+	int			 expanded;	/* ok, to several targets of
+						   an alias or .forward: the
+						   notice says "expanded" */
 };
 
 /* The message as the transports see it: an open queue file, read with

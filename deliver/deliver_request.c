@@ -21,6 +21,7 @@ deliver_result_set(struct deliver_result *r, enum deliver_status status,
 	va_list	 ap;
 
 	r->status = status;
+	r->expanded = 0;
 	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
@@ -40,6 +41,9 @@ deliver_reply_build(struct ipc_msg *m, const struct deliver_result *res, int n)
 		out[i].status = res[i].status;
 		out[i].dsn = res[i].dsn;
 		out[i].text = res[i].text;
+		out[i].action = res[i].status == DELIVER_OK &&
+		    res[i].expanded ? DELIVER_ACTION_EXPANDED :
+		    DELIVER_ACTION_DELIVERED;
 	}
 	r = proto_deliver_reply_encode(m, out, n);
 	free(out);

@@ -287,10 +287,12 @@ local_pending_combine(struct deliver_ctx *ctx, const struct local_pending *p)
 		deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "owner",
 		    p->owner[i], &p->sub[i]);
 	}
-	if ((worst = local_pending_worst(p)) == NULL)
+	if ((worst = local_pending_worst(p)) == NULL) {
 		deliver_result_set(p->res, DELIVER_OK, "2.0.0",
 		    "delivered to %d targets", p->n);
-	else
+		/* RFC 3461 6.2.7.3: a list's success is "expanded" */
+		p->res->expanded = p->n > 1;
+	} else
 		*p->res = *worst;
 	deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "local",
 	    "aliases", p->res);

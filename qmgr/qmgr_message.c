@@ -575,6 +575,9 @@ msg_record_outcome(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
 		if (o->action == DELIVER_ACTION_RELAYED)
 			return qmgr_record_write(m, i, OUTCOME_RELAYED, o->dsn,
 			    o->text);
+		if (o->action == DELIVER_ACTION_EXPANDED)
+			return qmgr_record_write(m, i, OUTCOME_EXPANDED,
+			    o->dsn, o->text);
 		if (o->action == DELIVER_ACTION_PASSED)
 			return qmgr_record_notice(m, i,
 			    OUTCOME_NOTICE_DELIVERED, "passed on") < 0 ? -1 : 1;

@@ -375,8 +375,6 @@ def test_shared_file_each_recipient_gets_its_success_notice(make_instance):
 # NOTIFY=SUCCESS sender, never "expanded": OUTCOME_EXPANDED
 # (common/queue_outcome.h) is read by bounce_compose.c but nothing writes
 # it (deliver/local.c local_pending_combine records a plain delivery).
-@pytest.mark.xfail(strict=True, reason="OUTCOME_EXPANDED is never recorded: "
-                   "an alias list's success notice says delivered")
 def test_alias_list_success_notice_says_expanded(make_instance):
     inst = make_instance()
     out = outdir(inst)

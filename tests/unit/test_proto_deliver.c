@@ -375,25 +375,28 @@ test_reply_roundtrip(void **state)
 static void
 test_reply_action(void **state)
 {
-	struct deliver_outcome	 in[3] = {
+	struct deliver_outcome	 in[4] = {
 		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_RELAYED },
 		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_PASSED },
 		{ DELIVER_OK, "2.0.0", "in the mailbox", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_OK, "2.0.0", "to 2 targets", DELIVER_ACTION_EXPANDED },
 	};
-	struct deliver_outcome	 out[3];
+	struct deliver_outcome	 out[4];
 	struct ipc_msg		 m, d;
 	const char		*err = NULL;
 
 	(void)state;
-	assert_int_equal(proto_deliver_reply_encode(&m, in, 3), 0);
+	assert_int_equal(proto_deliver_reply_encode(&m, in, 4), 0);
 	assert_string_equal(ipc_msg_get(&m, "action.0"), "relayed");
 	assert_string_equal(ipc_msg_get(&m, "action.1"), "passed");
 	assert_null(ipc_msg_get(&m, "action.2"));
+	assert_string_equal(ipc_msg_get(&m, "action.3"), "expanded");
 	wire(&m, &d);
-	assert_int_equal(proto_deliver_reply_decode(&d, 3, out, &err), 0);
+	assert_int_equal(proto_deliver_reply_decode(&d, 4, out, &err), 0);
 	assert_int_equal(out[0].action, DELIVER_ACTION_RELAYED);
 	assert_int_equal(out[1].action, DELIVER_ACTION_PASSED);
 	assert_int_equal(out[2].action, DELIVER_ACTION_DELIVERED);
+	assert_int_equal(out[3].action, DELIVER_ACTION_EXPANDED);
 	ipc_msg_free(&d);
 	ipc_msg_free(&m);
 
