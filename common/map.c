@@ -112,9 +112,20 @@ map_lookup(struct map *m, const char *key, const char **value, char *err,
 	/* "Not found" is acted on for good (550, a bounce 5.1.1), so it is
 	 * never the answer of a version older than the file: a table that
 	 * ternmap just rebuilt must not bounce what smtpd accepted. */
-	if (r == MAP_NOTFOUND && m->ops->recheck != NULL &&
-	    m->ops->recheck(m->data) == 1)
+	if (r != MAP_NOTFOUND || m->ops->recheck == NULL)
+		return r;
+	switch (m->ops->recheck(m->data)) {
+	case 1:
 		r = m->ops->lookup(m->data, lower, value, err, errlen);
+		break;
+	case -1:
+		/* The file is gone or its new version unreadable: the old
+		 * version's "not found" may be wrong, so it is no answer. */
+		map_err(err, errlen, "%s: table changed and cannot be read",
+		    m->spec);
+		r = MAP_TEMPFAIL;
+		break;
+	}
 	return r;
 }
 

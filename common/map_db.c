@@ -39,6 +39,7 @@ struct mapdb {
 	char		*path;		/* the .db file */
 	DB		*db;
 	struct stat	 st;		/* of the file db reads */
+	struct stat	 bad;		/* of a version that failed to open */
 	time_t		 checked;
 	int		 reported;
 	char		*value;		/* the last value found */
@@ -217,9 +218,16 @@ static int
 map_db_recheck(void *data)
 {
 	struct mapdb	*m = data;
+	struct stat	 now;
+	int		 r;
 
+	if ((r = map_file_recheck(m->path, &m->st, &m->bad, &now)) != 1)
+		return r;
 	m->checked = 0;
-	return map_db_refresh(m);
+	if (map_db_refresh(m) == 1)
+		return 1;
+	m->bad = now;
+	return -1;
 }
 
 static int

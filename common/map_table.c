@@ -323,6 +323,17 @@ map_file_changed(const char *path, const struct stat *st, time_t *checked)
 	return !map_same_file(&now_st, st);
 }
 
+int
+map_file_recheck(const char *path, const struct stat *st,
+    const struct stat *bad, struct stat *now)
+{
+	if (stat(path, now) == -1)
+		return -1;
+	if (map_same_file(now, st))
+		return 0;
+	return map_same_file(now, bad) ? -1 : 1;
+}
+
 char *
 map_file_read(const char *path, size_t *len, struct stat *st, char *err,
     size_t errlen)

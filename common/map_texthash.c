@@ -22,6 +22,7 @@ struct texthash {
 	char		*path;
 	struct map_table *t;
 	struct stat	 st;		/* of the file t came from */
+	struct stat	 bad;		/* of a version that failed to load */
 	time_t		 checked;	/* last stat */
 	int		 reported;	/* a bad new version was reported */
 };
@@ -89,9 +90,16 @@ static int
 texthash_recheck(void *data)
 {
 	struct texthash	*h = data;
+	struct stat	 now;
+	int		 r;
 
+	if ((r = map_file_recheck(h->path, &h->st, &h->bad, &now)) != 1)
+		return r;
 	h->checked = 0;
-	return texthash_refresh(h);
+	if (texthash_refresh(h) == 1)
+		return 1;
+	h->bad = now;
+	return -1;
 }
 
 static int

@@ -9,8 +9,10 @@
  * set.  lookup() gets a key already lower-cased and at most MAP_KEY_MAX
  * bytes, and answers as map_lookup().  A type that reads a file notices
  * its changes itself (map_file_changed()); its recheck() does so now,
- * whenever it last looked, and returns 1 if it took a new version (NULL
- * for a type with no file).
+ * whenever it last looked, and returns 1 if it took a new version, 0 if
+ * the file is still the version in use, -1 if the file is gone or its new
+ * version cannot be read (then "not found" from the old version is no
+ * answer: map_lookup() says MAP_TEMPFAIL); NULL for a type with no file.
  */
 #ifndef TERN_MAP_TYPES_H
 #define TERN_MAP_TYPES_H
@@ -43,6 +45,12 @@ void	map_err(char *err, size_t errlen, const char *fmt, ...)
  * before stays in use). */
 int	map_file_changed(const char *path, const struct stat *st,
 	    time_t *checked);
+/* For a type's recheck(): 0 if path is still the version *st, -1 if it
+ * cannot be stat'ed or is the version that already failed to load (*bad:
+ * so a broken file is not parsed again for every "not found"), 1 if it is
+ * a new version to read; *now gets its stat. */
+int	map_file_recheck(const char *path, const struct stat *st,
+	    const struct stat *bad, struct stat *now);
 /* The whole regular file path, at most MAP_FILE_MAX bytes: a NUL-terminated
  * copy (free it) and *len, *st; or NULL with err. */
 char	*map_file_read(const char *path, size_t *len, struct stat *st,

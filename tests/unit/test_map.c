@@ -172,12 +172,26 @@ test_open_lookup(void **state)
 	rewrite(path, "b.example y\nc.example z\n", 1500000);
 	assert_int_equal(map_lookup(m, "c.example", &v, err, sizeof(err)), 1);
 	assert_string_equal(v, "z");
-	/* A bad new version keeps the table in use. */
+	/* A bad new version keeps the table in use for what it finds, but
+	 * its "not found" is no answer (the new version may hold the key):
+	 * a temporary failure, every time, without parsing the file again. */
 	rewrite(path, "broken\n", 2000000);
 	sleep(1);
 	assert_int_equal(map_lookup(m, "b.example", &v, err, sizeof(err)), 1);
-	map_close(m);
+	assert_int_equal(map_lookup(m, "d.example", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
+	assert_non_null(strstr(err, "cannot be read"));
+	assert_int_equal(map_lookup(m, "d.example", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
+	/* Mended: read at once. */
+	rewrite(path, "b.example y\nd.example w\n", 2500000);
+	assert_int_equal(map_lookup(m, "d.example", &v, err, sizeof(err)), 1);
+	assert_string_equal(v, "w");
+	/* Gone: what is found stays, "not found" is a temporary failure. */
 	unlink(path);
+	assert_int_equal(map_lookup(m, "e.example", &v, err, sizeof(err)),
+	    MAP_TEMPFAIL);
+	map_close(m);
 
 	assert_null(map_open("nosuchtype:/x", err, sizeof(err)));
 	assert_non_null(strstr(err, "unsupported map type"));
