@@ -26,8 +26,10 @@
  * table opens, which is tried again at most once a second.  A table that
  * opened is reopened when its file changes (device, inode, size or mtime;
  * one stat at most once a second); if the new version cannot be opened the
- * old one stays in use and a warning is logged once.  A key not found is
- * looked for again after one more stat, made at once: callers refuse (550)
+ * old one stays in use for keys it finds and a warning is logged once.  A
+ * key not found is looked for again after one more stat, made at once (a
+ * file gone, or a new version that cannot be read, makes it -1, not 0):
+ * callers refuse (550)
  * or bounce (5.1.1) on MAP_NOTFOUND, so it must never come from a version
  * older than the file (ternmap rebuilt it a moment ago, and the lookup
  * service, which asked later, accepted the address).
