@@ -165,6 +165,11 @@ def test_stopped_lookup_process(make_instance):
     stopped = lookups[0]
     os.kill(stopped, signal.SIGSTOP)
     try:
+        # kill() returns before the target has stopped: on a loaded
+        # machine it may not run for a while, and until it does it could
+        # still answer.
+        wait_for(lambda: proc_state(stopped) == "T", timeout=30,
+                 what="the lookup process to stop")
         codes = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
