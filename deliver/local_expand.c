@@ -2,9 +2,13 @@
  * local_expand - a local recipient expanded through aliases, .forward and
  * :include: files into its targets (rules and bounds: local_expand.h).
  * Recursive over names, with the chain of names being expanded kept on a
- * bounded stack: that is the loop protection.  Fails closed: the first
- * error ends the expansion, and no partial list is delivered.
+ * bounded stack: that is the loop protection.  The include files already
+ * expanded are remembered in a hash set keyed by the file's identity,
+ * its reader's uid and owner-NAME, so a skip costs an open and a lookup,
+ * never a read or a search of a list.  Fails closed: the first error ends
+ * the expansion, and no partial list is delivered.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +28,21 @@ struct lx {
 	char			*why;
 	const char		*dsn;
 	enum lx_status		 st;
-	long			 work;	/* names and targets visited */
-	char			*seen[LX_SEEN_MAX];	/* include files
-						   expanded: "uid\nowner\npath" */
-	int			 nseen;
+	long			 work;	/* units (local_expand.h) */
+	struct lx_seen		*seen;	/* [0..seen_cap), a power of two,
+					   at most half full */
+	int			 nseen, seen_cap;
+};
+
+/* An include file expanded: which file, read by whom, under which
+ * owner-NAME (errors_to NULL: none).  used 0: a free slot. */
+struct lx_seen {
+	dev_t		 dev;
+	ino_t		 ino;
+	uid_t		 uid;
+	uint32_t	 hash;
+	int		 used;
+	char		*errors_to;
 };
 
 static int	lx_name(struct lx *, const char *name);
@@ -91,79 +106,184 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	    "alias expansion has too many targets", max);
 }
 
-/* One more name or target visited: 0, or -1 past LX_WORK_MAX. */
+/* units more of work: 0, or -1 past LX_WORK_MAX. */
 static int
-lx_work(struct lx *x)
+lx_work_add(struct lx *x, long units)
 {
-	if (++x->work <= LX_WORK_MAX)
+	if ((x->work += units) <= LX_WORK_MAX)
 		return 0;
 	return lx_fail(x, LX_DEFER, "4.6.0",
 	    "alias expansion visits too many targets", NULL);
 }
 
-/* The key of include file path read with as's rights, in key[0..len);
- * "" if it does not fit (then the file is not remembered). */
-static void
-lx_seen_key(const struct lx *x, const char *path, const struct lx_owner *as,
-    char *key, size_t len)
+/* One more name or target visited. */
+static int
+lx_work(struct lx *x)
 {
-	int	 n;
+	return lx_work_add(x, 1);
+}
 
-	n = snprintf(key, len, "%lu\n%s\n%s", as != NULL ?
-	    (unsigned long)as->uid : 0UL, x->errors_to, path);
-	if (n < 0 || (size_t)n >= len)
-		key[0] = '\0';
+/* A file of size bytes read, opened before. */
+static int
+lx_work_read(struct lx *x, size_t size)
+{
+	return lx_work_add(x, (long)(size / LX_READ_UNIT));
+}
+
+static uint32_t
+lx_seen_hash(const struct lx_seen *k)
+{
+	uint64_t	 v[3] = { (uint64_t)k->dev, (uint64_t)k->ino,
+	    (uint64_t)k->uid };
+	const char	*p;
+	uint32_t	 h = 2166136261U;	/* FNV-1a */
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v); i++) {
+		h ^= ((const unsigned char *)v)[i];
+		h *= 16777619U;
+	}
+	for (p = k->errors_to; p != NULL && *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619U;
+	}
+	return h;
+}
+
+/* k's slot in the set (seen_cap > 0): its entry, or the free slot where
+ * it would go. */
+static struct lx_seen *
+lx_seen_slot(const struct lx *x, const struct lx_seen *k)
+{
+	struct lx_seen	*s;
+	uint32_t	 mask = (uint32_t)x->seen_cap - 1, i;
+
+	for (i = k->hash & mask; ; i = (i + 1) & mask) {
+		s = &x->seen[i];
+		if (!s->used || (s->hash == k->hash && s->dev == k->dev &&
+		    s->ino == k->ino && s->uid == k->uid &&
+		    strcmp(s->errors_to != NULL ? s->errors_to : "",
+		    k->errors_to != NULL ? k->errors_to : "") == 0))
+			return s;
+	}
+}
+
+/* The key of file f read with as's rights under the owner-NAME now. */
+static void
+lx_seen_key(struct lx *x, const struct lx_file *f,
+    const struct lx_owner *as, struct lx_seen *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->dev = f->dev;
+	k->ino = f->ino;
+	k->uid = as != NULL ? as->uid : 0;
+	k->errors_to = x->errors_to[0] != '\0' ? x->errors_to : NULL;
+	k->hash = lx_seen_hash(k);
+	k->used = 1;
 }
 
 static int
-lx_seen(const struct lx *x, const char *key)
+lx_seen(const struct lx *x, const struct lx_seen *k)
+{
+	return x->seen_cap > 0 && lx_seen_slot(x, k)->used;
+}
+
+/* Remember an include file expanded.  Every one remembered was read,
+ * which cost LX_OPEN_COST, so LX_WORK_MAX holds the set within
+ * LX_SEEN_MAX; the check is a second guard (past it a file is read
+ * again, and the work bound still holds). */
+static void
+lx_seen_add(struct lx *x, const struct lx_seen *k)
+{
+	struct lx_seen	*old = x->seen, *s;
+	int		 i, cap = x->seen_cap;
+
+	if (x->nseen >= LX_SEEN_MAX || lx_seen(x, k))
+		return;
+	if (2 * (x->nseen + 1) > x->seen_cap) {
+		x->seen_cap = cap > 0 ? cap * 2 : 16;
+		x->seen = xcalloc((size_t)x->seen_cap, sizeof(*x->seen));
+		for (i = 0; i < cap; i++)
+			if (old[i].used)
+				*lx_seen_slot(x, &old[i]) = old[i];
+		free(old);
+	}
+	s = lx_seen_slot(x, k);
+	*s = *k;
+	if (k->errors_to != NULL)
+		s->errors_to = xstrdup(k->errors_to);
+	x->nseen++;
+}
+
+static void
+lx_seen_free(struct lx *x)
 {
 	int	 i;
 
-	for (i = 0; i < x->nseen; i++)
-		if (strcmp(x->seen[i], key) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < x->seen_cap; i++)
+		if (x->seen[i].used)
+			free(x->seen[i].errors_to);
+	free(x->seen);
+	x->seen = NULL;
+	x->nseen = x->seen_cap = 0;
 }
 
-/* Remember an include file expanded (past LX_SEEN_MAX it is not: read
- * again, LX_WORK_MAX still bounds the walk). */
-static void
-lx_seen_add(struct lx *x, const char *key)
-{
-	if (x->nseen < LX_SEEN_MAX && !lx_seen(x, key))
-		x->seen[x->nseen++] = xstrdup(key);
-}
-
-/* Include file path, named with owner's rights. */
+/* Include file f, opened, named with owner's rights at path. */
 static int
-lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+lx_include_read(struct lx *x, const char *path, struct lx_file *f,
+    const struct lx_owner *owner)
 {
-	struct lx_owner	 fo;
-	const char	*why;
-	char		*text, key[LX_NAME_MAX + 4096 + 32];
-	int		 r, rc;
+	const char	*why = "";
+	char		*text;
+	int		 rc;
 
-	lx_seen_key(x, path, owner, key, sizeof(key));
-	if (key[0] != '\0' && lx_seen(x, key))
-		return 0;	/* its targets are in the list already */
-	if ((rc = lx_push(x, path)) < 0)
+	if ((rc = lx_push(x, path)) < 0) {
+		x->ops->include_read(x->ops->arg, f, NULL, &why);
 		return rc;
-	r = x->ops->include(x->ops->arg, path, owner, &text, &fo, &why);
-	if (r <= 0)
+	}
+	if (x->ops->include_read(x->ops->arg, f, &text, &why) < 0)
 		rc = lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
-		    r < 0 ? why : "no such file");
+		    why);
 	else {
 		/* A user's file runs as that user, never with more rights
 		 * than who named it. */
-		rc = lx_value(x, text, fo.uid != 0 ? &fo : owner);
+		if ((rc = lx_work_read(x, f->size)) == 0)
+			rc = lx_value(x, text, f->owner.uid != 0 ? &f->owner :
+			    owner);
 		free(text);
 	}
 	x->depth--;
+	return rc;
+}
+
+/* Include file path, named with owner's rights: opened, to know which
+ * file it is, then skipped if expanded already, else read. */
+static int
+lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	struct lx_file	 f;
+	struct lx_seen	 k;
+	const char	*why = "";
+	int		 r, rc;
+
+	if (lx_work_add(x, LX_OPEN_COST) < 0)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	r = x->ops->include(x->ops->arg, path, owner, &f, &why);
+	if (r <= 0)
+		return lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
+		    r < 0 ? why : "no such file");
+	lx_seen_key(x, &f, owner, &k);
+	if (lx_seen(x, &k)) {
+		/* its targets are in the list already */
+		x->ops->include_read(x->ops->arg, &f, NULL, &why);
+		return 0;
+	}
+	rc = lx_include_read(x, path, &f, owner);
 	/* Remembered once done, so that a file including itself still
 	 * ends at LX_DEPTH_MAX as a loop. */
-	if (rc == 0 && key[0] != '\0')
-		lx_seen_add(x, key);
+	if (rc == 0)
+		lx_seen_add(x, &k);
 	return rc;
 }
 
@@ -231,24 +351,27 @@ lx_account(struct lx *x, const char *base, const char *ext)
 	struct lx_owner	 owner;
 	const char	*why = NULL;
 	char		*text = NULL;
+	size_t		 size = 0;
 	int		 r = 0, rc;
 
 	if (lx_on_stack(x, base))
 		return lx_add(x, LX_MAILBOX, base, NULL);
-	if (lx_push(x, base) < 0)
+	/* its .forward looked for: a file opened (or remembered absent) */
+	if (lx_work_add(x, LX_OPEN_COST) < 0 || lx_push(x, base) < 0)
 		return -1;
 	if (ext[0] != '\0')
 		r = x->ops->forward(x->ops->arg, base, ext, &text, &owner,
-		    &why);
+		    &size, &why);
 	if (r == 0)
 		r = x->ops->forward(x->ops->arg, base, NULL, &text, &owner,
-		    &why);
+		    &size, &why);
 	if (r < 0)
 		rc = lx_fail(x, LX_DEFER, "4.3.0", "cannot read .forward",
 		    why);
-	else if (r > 0)
-		rc = lx_value(x, text, &owner);
-	else
+	else if (r > 0) {
+		if ((rc = lx_work_read(x, size)) == 0)
+			rc = lx_value(x, text, &owner);
+	} else
 		rc = lx_add(x, LX_MAILBOX, base, NULL);
 	free(text);
 	x->depth--;
@@ -347,8 +470,7 @@ local_expand(const struct lx_ops *ops, const char *name,
 		lx_fail(&x, LX_BOUNCE, "5.1.3", "name too long", NULL);
 	else
 		lx_name(&x, name);
-	while (x.nseen > 0)
-		free(x.seen[--x.nseen]);
+	lx_seen_free(&x);
 	if (x.st != LX_OK)
 		lx_result_free(res);
 	*dsn = x.dsn;

@@ -24,6 +24,8 @@ struct world {
 	int		 alias_fail;
 	int		 owner_fail;	/* only the owner- lookups fail */
 	int		 max;		/* the list's bound; 0: 1000 */
+	const char	*const *links;	/* path, path in includes: the
+					   same file */
 };
 
 static const char *
@@ -51,7 +53,7 @@ fake_alias(void *arg, const char *key, const char **value, const char **why)
 
 static int
 fake_forward(void *arg, const char *name, const char *ext, char **text,
-    struct lx_owner *owner, const char **why)
+    struct lx_owner *owner, size_t *size, const char **why)
 {
 	struct world	*w = arg;
 	char		 key[300];
@@ -63,29 +65,58 @@ fake_forward(void *arg, const char *name, const char *ext, char **text,
 	if ((v = pairs_get(w->forwards, key)) == NULL)
 		return 0;
 	*text = strdup(v);
+	*size = strlen(v);
 	memset(owner, 0, sizeof(*owner));
 	owner->uid = 1000;
 	snprintf(owner->name, sizeof(owner->name), "%s", name);
 	return 1;
 }
 
-static long	 include_reads;	/* fake_include's calls */
+static long	 include_reads;	/* fake_include_read's reads */
+static long	 include_opens;	/* fake_include's calls */
 
+/* The file at path is the pair of includes its text is in (its inode),
+ * found through links if path is another name of it. */
 static int
 fake_include(void *arg, const char *path, const struct lx_owner *as,
-    char **text, struct lx_owner *fo, const char **why)
+    struct lx_file *f, const char **why)
 {
 	struct world	*w = arg;
-	const char	*v;
+	const char	*name;
+	int		 i;
 
 	(void)as;
 	(void)why;
-	include_reads++;
-	if ((v = pairs_get(w->includes, path)) == NULL)
+	include_opens++;
+	if ((name = pairs_get(w->links, path)) == NULL)
+		name = path;
+	for (i = 0; w->includes != NULL && w->includes[i] != NULL; i += 2)
+		if (strcmp(w->includes[i], name) == 0)
+			break;
+	if (w->includes == NULL || w->includes[i] == NULL)
 		return 0;
-	*text = strdup(v);
-	memset(fo, 0, sizeof(*fo));
-	fo->uid = strstr(path, "/home/") != NULL ? 2000 : 0;
+	memset(f, 0, sizeof(*f));
+	f->dev = 7;
+	f->ino = (ino_t)i + 1;
+	f->fd = i + 1;
+	f->owner.uid = strstr(name, "/home/") != NULL ? 2000 : 0;
+	return 1;
+}
+
+static int
+fake_include_read(void *arg, struct lx_file *f, char **text,
+    const char **why)
+{
+	struct world	*w = arg;
+
+	(void)why;
+	assert_true(f->fd > 0);
+	if (text != NULL) {
+		include_reads++;
+		*text = strdup(w->includes[f->fd]);
+		f->size = strlen(*text);
+	}
+	f->fd = -1;
 	return 1;
 }
 
@@ -109,7 +140,7 @@ expand(struct world *w, const char *name, struct lx_result *res,
     const char **dsn)
 {
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
-	    fake_local, NULL, &nobody, '+' };
+	    fake_include_read, fake_local, NULL, &nobody, '+' };
 	char		 why[LX_WHY_MAX];
 
 	ops.arg = w;
@@ -203,7 +234,7 @@ test_aliases(void **state)
 		"dup", "alice, alice, root",
 		"owner-x", "\"|/bin/q x\"",
 		NULL };
-	struct world w = { a, NULL, NULL, 0, 0, 0 };
+	struct world w = { a, NULL, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "alice", "M:alice");
@@ -234,7 +265,7 @@ test_owner(void **state)
 		"news", "gina",
 		"owner-news", "nm",
 		NULL };
-	struct world w = { a, NULL, NULL, 0, 0, 0 };
+	struct world w = { a, NULL, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect_targets(&w, "list", "M:alice>owner-list R:bob@far>owner-list "
@@ -257,7 +288,7 @@ test_extensions(void **state)
 	static const char *const a[] = { "bob+list", "carol", NULL };
 	static const char *const f[] = { "dave+x", "|/bin/x", "dave",
 	    "dave, eve@far", NULL };
-	struct world w = { a, f, NULL, 0, 0, 0 };
+	struct world w = { a, f, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "bob+list", "M:carol");
@@ -281,7 +312,7 @@ test_include(void **state)
 		"/home/u/list", "|/bin/b, /home/u/file",
 		"/etc/loop", ":include:/etc/loop",
 		NULL };
-	struct world w = { a, NULL, inc, 0, 0, 0 };
+	struct world w = { a, NULL, inc, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "list", "M:alice M:bob C:/bin/a@65534");
@@ -297,7 +328,7 @@ test_bounds(void **state)
 	static const char *a[100];
 	static char	 wide[8192];
 	static const char *const w2[] = { "wide", wide, NULL };
-	struct world	 w = { a, NULL, NULL, 0, 0, 0 };
+	struct world	 w = { a, NULL, NULL, 0, 0, 0, NULL };
 	size_t		 n = 0;
 	int		 i;
 
@@ -335,7 +366,7 @@ test_fanout(void **state)
 {
 	static char	 path[11][32], text[10][400], name[8][16], val[7][160];
 	static const char *inc[23], *a[20];
-	struct world	 w = { NULL, NULL, inc, 0, 0, 0 };
+	struct world	 w = { NULL, NULL, inc, 0, 0, 0, NULL };
 	int		 i, k, n;
 
 	(void)state;
@@ -375,6 +406,111 @@ test_fanout(void **state)
 	expect(&w, "f5", "F:/var/box@65534");		/* 10^2: fine */
 }
 
+/* One file under many names ("/home/u/leaf", "//home/u/leaf",
+ * "/home/u/./leaf", ...) is one file: read once, however it is spelt.
+ * Read by other rights (an alias, default_privs, and a user's .forward)
+ * it is read again, its commands run as each. */
+static void
+test_include_identity(void **state)
+{
+	static char	 names[290][64], a_text[290 * 72], leaf[3300 * 20];
+	static const char *links[2 * 290 + 1], *inc[7];
+	static const char *al[] = { "list", ":include:/home/u/a",
+	    "root", ":include:/etc/r",
+	    "both", "root, me", NULL };
+	static const char *fw[] = { "me", ":include:/etc/r", NULL };
+	struct world	 w = { al, fw, inc, 0, 0, 10000, links };
+	struct lx_result r;
+	const char	*dsn;
+	size_t		 n = 0;
+	int		 i, k;
+
+	(void)state;
+	for (i = 0; i < 290; i++) {
+		/* i slashes doubled or "./" inserted at a place i picks */
+		k = i % 3;
+		snprintf(names[i], sizeof(names[i]), "%.*s/home%s/u%s/leaf",
+		    i / 3 % 20, "////////////////////", k == 0 ? "/." : "",
+		    k == 1 ? "/." : k == 2 ? "//" : "");
+		if (strcmp(names[i], "/home/u/leaf") == 0)
+			names[i][0] = '/';
+		links[2 * i] = names[i];
+		links[2 * i + 1] = "/home/u/leaf";
+		n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
+		    ":include:%s\n", names[i]);
+	}
+	links[2 * 290] = NULL;
+	for (i = 0, k = 0; i < 3300; i++)
+		k += snprintf(leaf + k, sizeof(leaf) - (size_t)k,
+		    "/home/u/f%d\n", i);
+	inc[0] = "/home/u/a";
+	inc[1] = a_text;
+	inc[2] = "/home/u/leaf";
+	inc[3] = leaf;
+	inc[4] = "/etc/r";
+	inc[5] = "|/bin/r";
+	inc[6] = NULL;
+	include_reads = include_opens = 0;
+	assert_int_equal(expand(&w, "list", &r, &dsn), LX_OK);
+	assert_int_equal(r.n, 3300);
+	lx_result_free(&r);
+	assert_int_equal(include_opens, 291);
+	assert_int_equal(include_reads, 2);
+	/* root-owned /etc/r: read as nobody (the alias) and as uid 1000 (me's
+	 * .forward), a command for each */
+	include_reads = 0;
+	expect(&w, "both", "C:/bin/r@65534 C:/bin/r@1000");
+	assert_int_equal(include_reads, 2);
+}
+
+/* Work is counted by what it costs: an :include: file opened costs
+ * LX_OPEN_COST even when skipped, so naming an expanded file over and
+ * over defers (4.6.0) near LX_WORK_MAX / LX_OPEN_COST opens; a .forward
+ * read again for each mention of its account costs its size. */
+static void
+test_work_costs(void **state)
+{
+	static char	 many[64 * 1024], big[60 * 1024], fan[6000];
+	static char	 mname[20][16], mlist[20 * 20];
+	static const char *al[] = { "x", mlist, "f", fan, NULL };
+	static const char *fw[] = { "fat", big, NULL };
+	static const char *inc[2 * 21 + 1];
+	struct world	 w = { al, fw, inc, 0, 0, 0, NULL };
+	size_t		 n = 0;
+	int		 i;
+
+	(void)state;
+	/* 20 files each naming /etc/e 4000 times: 80000 opens unbounded */
+	for (i = 0; i < 4000; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n,
+		    ":include:/etc/e\n");
+	for (i = n = 0; i < 20; i++) {
+		snprintf(mname[i], sizeof(mname[i]), "/etc/m%d", i);
+		inc[2 * i] = mname[i];
+		inc[2 * i + 1] = many;
+		n += (size_t)snprintf(mlist + n, sizeof(mlist) - n,
+		    ":include:%s\n", mname[i]);
+	}
+	inc[40] = "/etc/e";
+	inc[41] = "/var/box";
+	inc[42] = NULL;
+	include_opens = 0;
+	expect_fail(&w, "x", LX_DEFER, "4.6.0");
+	assert_true(include_opens <= LX_WORK_MAX / LX_OPEN_COST + 1);
+	assert_true(include_opens > LX_WORK_MAX / LX_OPEN_COST / 2);
+	/* a 60 KiB .forward of one target mentioned 1200 times: each read
+	 * costs about 1000 units, so the expansion defers; mentioned 100
+	 * times it is fine */
+	memset(big, ' ', sizeof(big) - 1);
+	memcpy(big, "/var/fat", 8);
+	for (i = n = 0; i < 1200; i++)
+		n += (size_t)snprintf(fan + n, sizeof(fan) - n, "%sfat",
+		    i ? "," : "");
+	expect_fail(&w, "f", LX_DEFER, "4.6.0");
+	fan[100 * 4 - 1] = '\0';
+	expect(&w, "f", "F:/var/fat@1000");
+}
+
 static void
 test_split(void **state)
 {
@@ -402,6 +538,8 @@ main(void)
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_fanout),
+		cmocka_unit_test(test_include_identity),
+		cmocka_unit_test(test_work_costs),
 		cmocka_unit_test(test_split),
 	};
 
