@@ -42,6 +42,9 @@
 					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
+#define LOCAL_PEND_TARGETS	65536	/* targets of expanded recipients
+					   awaiting their outcome, before a
+					   flush (some 20 MiB) */
 #define LOCAL_DUP_KEY_MAX	8192	/* a duplicate filter's key; a target
 					   with a longer one is not filtered */
 

@@ -12,7 +12,10 @@
  * process of its own (local_worker.c) under the batch's deadline
  * (local_run.c), so a hung mailbox holds up no other account.
  * The collection is bounded; when it is full it is flushed early, which
- * costs sharing, never correctness.  The accounts looked up for a batch
+ * costs sharing, never correctness.  So are the expanded recipients that
+ * wait for their mailbox targets' outcomes (LOCAL_PEND_TARGETS targets in
+ * all): user+1 .. user+1000 of one message, each expanding into thousands
+ * of targets, would otherwise hold a gigabyte of per-target outcomes.  The accounts looked up for a batch
  * are remembered for it (local_memo.c), so a busy mailbox costs one
  * passwd lookup per batch.
  *
@@ -102,6 +105,7 @@ struct local_batch {
 	int			 nsettled;	/* copy[0..nsettled) flushed */
 	struct local_pending	**pend;		/* expanded recipients */
 	int			 npend, pend_cap;
+	long			 pend_targets;	/* their targets */
 	struct local_pass_item	*pass;		/* for mailbox_transport */
 	int			 npass, pass_cap;
 };
@@ -133,6 +137,7 @@ local_batch_new(void)
 	b->ncopy = b->copy_cap = b->nsettled = 0;
 	b->pend = NULL;
 	b->npend = b->pend_cap = 0;
+	b->pend_targets = 0;
 	b->pass = NULL;
 	b->npass = b->pass_cap = 0;
 	return b;
@@ -310,6 +315,7 @@ local_settle(struct deliver_ctx *ctx, struct local_batch *b)
 		local_pending_free(b->pend[i]);
 	}
 	b->npend = 0;
+	b->pend_targets = 0;
 }
 
 /* The mailboxes collected for mailbox_transport, one request per
@@ -744,9 +750,12 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
     int j, struct deliver_result *res, const struct lx_result *x,
     struct deliver_ctx *ctx)
 {
-	struct local_pending	*p = xmalloc(sizeof(*p));
+	struct local_pending	*p;
 	int			 i;
 
+	if (b->npend > 0 && b->pend_targets + x->n > LOCAL_PEND_TARGETS)
+		local_flush(ctx);	/* settles those waiting */
+	p = xmalloc(sizeof(*p));
 	p->msg = msg;
 	p->j = j;
 	p->res = res;
@@ -774,6 +783,7 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 		    sizeof(*b->pend));
 	}
 	b->pend[b->npend++] = p;
+	b->pend_targets += p->n;
 }
 
 static void

@@ -67,7 +67,10 @@ struct lx_result {
 void	lx_result_init(struct lx_result *, int max);
 /* Add a target (ext, errors_to NULL: ""; owner NULL: none).  1 if added,
  * 0 if the list holds it already (same kind and text, and, when both have
- * an owner, the same owner uid), -1 if the list is full. */
+ * an owner, the same owner uid), -1 if the list is full.  The uid alone is
+ * the owner's identity, as in Postfix's duplicate filter (a command keyed
+ * by uid): two passwd entries of one uid are taken as two names of one
+ * account, and the first owner met gives the run its gid, HOME and USER. */
 int	lx_result_add(struct lx_result *, enum lx_kind, const char *text,
 	    const char *ext, const char *errors_to, const struct lx_owner *);
 /* Move every target of from into to, each once; from is left empty.  0,
