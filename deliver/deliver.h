@@ -42,6 +42,8 @@
 					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
+#define LOCAL_MSG_WORK_MAX	(4L * LX_WORK_MAX)	/* expansion work of one
+					   message's recipients in a batch */
 #define LOCAL_PEND_TARGETS	65536	/* targets of expanded recipients
 					   awaiting their outcome, before a
 					   flush (some 20 MiB) */
@@ -172,6 +174,14 @@ void	local_deliver(struct deliver_ctx *, const struct deliver_msg *,
  * (settled at the flush). */
 void	local_deliver_targets(struct deliver_ctx *, const struct deliver_msg *,
 	    int j, const struct lx_result *x, struct deliver_result *);
+/* local_expand() of name (ctx's world) for a recipient of msg, its work
+ * counted in the message's (local_dup_work); once the message's
+ * recipients have done LOCAL_MSG_WORK_MAX units in the batch, every
+ * further expansion defers 4.6.0 at once (retried later with a new
+ * count), so one message cannot hold deliver longer than a few
+ * expansions' bound however many recipients it has. */
+enum lx_status local_expand_msg(struct deliver_ctx *, const struct deliver_msg *,
+	    const char *name, struct lx_result *, char *why, const char **dsn);
 /* A Maildir delivery of recipient j into u's home/mailbox (virt: a
  * virtual mailbox, for the log), collected for the flush; record: res is
  * the recipient's own outcome (else one target's of several). */
@@ -196,6 +206,8 @@ int	local_dup_add(struct local_dup *, const char *key,
 	    const struct deliver_result *);
 int	local_dup_key(struct buf *key, enum lx_kind, const char *text,
 	    uid_t uid, const char *sender);
+/* The message's expansion work so far (units), or NULL if d is. */
+long	*local_dup_work(struct local_dup *d);
 
 /* local_pass.c: mailbox_transport.  An account's mailbox delivery handed
  * to that transport's service: local_pass_message() sends items[0..n), all

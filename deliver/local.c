@@ -786,13 +786,31 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	b->pend_targets += p->n;
 }
 
+enum lx_status
+local_expand_msg(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *name, struct lx_result *x, char *why, const char **dsn)
+{
+	struct lx_ops	 ops;
+	long		*spent = local_dup_work(msg->dup);
+
+	if (spent != NULL && *spent >= LOCAL_MSG_WORK_MAX) {
+		snprintf(why, LX_WHY_MAX, "alias expansions of the message's "
+		    "recipients do too much work (more than %ld units)",
+		    LOCAL_MSG_WORK_MAX);
+		*dsn = "4.6.0";
+		return LX_DEFER;
+	}
+	local_world_ops(ctx, &ops);
+	ops.work = spent;
+	return local_expand(&ops, name, x, why, dsn);
+}
+
 static void
 local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, struct deliver_result *res)
 {
 	const char		*rcpt = msg->req->rcpt[j], *dsn;
 	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
-	struct lx_ops		 ops;
 	struct lx_result	 x;
 	enum lx_status		 st;
 
@@ -808,9 +826,8 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
-	local_world_ops(ctx, &ops);
 	lx_result_init(&x, ctx->par->local_expansion_limit);
-	st = local_expand(&ops, name, &x, why, &dsn);
+	st = local_expand_msg(ctx, msg, name, &x, why, &dsn);
 	if (st != LX_OK || x.n == 0) {
 		if (st == LX_DEFER && strcmp(dsn, "4.6.0") == 0)
 			log_warn("%s: to=<%s>: %s (local_expansion_limit)",

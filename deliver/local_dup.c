@@ -17,7 +17,9 @@
  * none (Postfix's too): the filter is then bounded only by the message's
  * recipients and the bounds of their expansions.  An open-addressed
  * hash table, grown by doubling, so a thousand recipients with a thousand
- * targets cost lookups, not a quadratic scan.
+ * targets cost lookups, not a quadratic scan.  Being the message's own
+ * state in the batch, it also counts the work its recipients' expansions
+ * have done (local_expand's units; local.c bounds it).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +39,7 @@ struct local_dup {
 	struct dup_entry	**slot;		/* [0..cap), NULL: free */
 	size_t			 cap, n;
 	size_t			 limit;
+	long			 work;	/* expansions' units */
 };
 
 struct local_dup *
@@ -175,4 +178,10 @@ local_dup_key(struct buf *key, enum lx_kind kind, const char *text,
 		break;
 	}
 	return -1;
+}
+
+long *
+local_dup_work(struct local_dup *d)
+{
+	return d != NULL ? &d->work : NULL;
 }

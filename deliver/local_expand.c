@@ -471,6 +471,8 @@ local_expand(const struct lx_ops *ops, const char *name,
 	else
 		lx_name(&x, name);
 	lx_seen_free(&x);
+	if (ops->work != NULL)
+		*ops->work += x.work;
 	if (x.st != LX_OK)
 		lx_result_free(res);
 	*dsn = x.dsn;

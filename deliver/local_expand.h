@@ -102,6 +102,8 @@ struct lx_ops {
 	void	*arg;
 	const struct lx_owner *default_privs;
 	char	 delimiter;	/* recipient_delimiter, or '\0' */
+	long	*work;		/* not NULL: the expansion's units of work
+				   are added to it, whatever its outcome */
 };
 
 /* Expand local name (lower-cased local part) into *res, an empty list

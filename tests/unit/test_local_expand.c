@@ -140,7 +140,7 @@ expand(struct world *w, const char *name, struct lx_result *res,
     const char **dsn)
 {
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
-	    fake_include_read, fake_local, NULL, &nobody, '+' };
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
 	char		 why[LX_WHY_MAX];
 
 	ops.arg = w;
@@ -511,6 +511,34 @@ test_work_costs(void **state)
 	expect(&w, "f", "F:/var/fat@1000");
 }
 
+/* The caller's counter gets each expansion's work, failed ones too:
+ * deliver bounds a message's expansions by it. */
+static void
+test_work_reported(void **state)
+{
+	static const char *const al[] = { "l", "a, b, |/bin/c", NULL };
+	struct world	 w = { al, NULL, NULL, 0, 0, 0, NULL };
+	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
+	struct lx_result r;
+	const char	*dsn;
+	char		 why[LX_WHY_MAX];
+	long		 work = 5;
+
+	(void)state;
+	ops.arg = &w;
+	ops.work = &work;
+	lx_result_init(&r, 10);
+	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_OK);
+	lx_result_free(&r);
+	/* l, a and b (accounts: a .forward looked for), |/bin/c */
+	assert_int_equal(work, 5 + 1 + 3 + 2 * LX_OPEN_COST + 2);
+	w.alias_fail = 1;
+	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_DEFER);
+	lx_result_free(&r);
+	assert_int_equal(work, 5 + 1 + 3 + 2 * LX_OPEN_COST + 2 + 1);
+}
+
 static void
 test_split(void **state)
 {
@@ -540,6 +568,7 @@ main(void)
 		cmocka_unit_test(test_fanout),
 		cmocka_unit_test(test_include_identity),
 		cmocka_unit_test(test_work_costs),
+		cmocka_unit_test(test_work_reported),
 		cmocka_unit_test(test_split),
 	};
 
