@@ -42,8 +42,11 @@
 					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
-#define LOCAL_MSG_WORK_MAX	(4L * LX_WORK_MAX)	/* expansion work of one
-					   message's recipients in a batch */
+#define LOCAL_MSG_WORK_MAX	(16L * LX_WORK_MAX)	/* expansion work of
+					   one message's recipients in a
+					   batch: 1000 of user+N, each to
+					   3300 targets through :include:
+					   files, take 4 million */
 #define LOCAL_PEND_TARGETS	65536	/* targets of expanded recipients
 					   awaiting their outcome, before a
 					   flush (some 20 MiB) */
