@@ -3,8 +3,9 @@
  * :include: files into its targets (rules and bounds: local_expand.h).
  * Recursive over names, with the chain of names being expanded kept on a
  * bounded stack: that is the loop protection.  The include files already
- * expanded are remembered in a hash set keyed by the file's identity,
- * its reader's uid and owner-NAME, so a skip costs an open and a lookup,
+ * expanded are remembered in a hash set keyed by the file's identity (and
+ * by each spelling of its path opened), its reader's uid and owner-NAME,
+ * so a skip costs a lookup, or an open and a lookup for a new spelling,
  * never a read or a search of a list.  Fails closed: the first error ends
  * the expansion, and no partial list is delivered.
  */
@@ -34,7 +35,8 @@ struct lx {
 	int			 nseen, seen_cap;
 };
 
-/* An include file expanded: which file, read by whom, under which
+/* An include file expanded: which file (its identity; or, path not
+ * NULL, a spelling of its path opened before), read by whom, under which
  * owner-NAME (errors_to NULL: none).  used 0: a free slot. */
 struct lx_seen {
 	dev_t		 dev;
@@ -43,6 +45,7 @@ struct lx_seen {
 	uint32_t	 hash;
 	int		 used;
 	char		*errors_to;
+	char		*path;
 };
 
 static int	lx_name(struct lx *, const char *name);
@@ -147,6 +150,10 @@ lx_seen_hash(const struct lx_seen *k)
 		h ^= (unsigned char)*p;
 		h *= 16777619U;
 	}
+	for (p = k->path; p != NULL && *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619U;
+	}
 	return h;
 }
 
@@ -162,20 +169,27 @@ lx_seen_slot(const struct lx *x, const struct lx_seen *k)
 		s = &x->seen[i];
 		if (!s->used || (s->hash == k->hash && s->dev == k->dev &&
 		    s->ino == k->ino && s->uid == k->uid &&
+		    (s->path == NULL) == (k->path == NULL) &&
+		    strcmp(s->path != NULL ? s->path : "",
+		    k->path != NULL ? k->path : "") == 0 &&
 		    strcmp(s->errors_to != NULL ? s->errors_to : "",
 		    k->errors_to != NULL ? k->errors_to : "") == 0))
 			return s;
 	}
 }
 
-/* The key of file f read with as's rights under the owner-NAME now. */
+/* The key of file f (NULL: of its spelling path) read with as's rights
+ * under the owner-NAME now. */
 static void
-lx_seen_key(struct lx *x, const struct lx_file *f,
+lx_seen_key(struct lx *x, const struct lx_file *f, const char *path,
     const struct lx_owner *as, struct lx_seen *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->dev = f->dev;
-	k->ino = f->ino;
+	if (f != NULL) {
+		k->dev = f->dev;
+		k->ino = f->ino;
+	} else
+		k->path = (char *)path;	/* copied when added */
 	k->uid = as != NULL ? as->uid : 0;
 	k->errors_to = x->errors_to[0] != '\0' ? x->errors_to : NULL;
 	k->hash = lx_seen_hash(k);
@@ -188,10 +202,10 @@ lx_seen(const struct lx *x, const struct lx_seen *k)
 	return x->seen_cap > 0 && lx_seen_slot(x, k)->used;
 }
 
-/* Remember an include file expanded.  Every one remembered was read,
- * which cost LX_OPEN_COST, so LX_WORK_MAX holds the set within
- * LX_SEEN_MAX; the check is a second guard (past it a file is read
- * again, and the work bound still holds). */
+/* Remember an include file expanded.  Every key remembered is of a file
+ * opened, which cost LX_OPEN_COST, two keys each, so LX_WORK_MAX holds
+ * the set within LX_SEEN_MAX; the check is a second guard (past it a
+ * file is opened or read again, and the work bound still holds). */
 static void
 lx_seen_add(struct lx *x, const struct lx_seen *k)
 {
@@ -212,6 +226,8 @@ lx_seen_add(struct lx *x, const struct lx_seen *k)
 	*s = *k;
 	if (k->errors_to != NULL)
 		s->errors_to = xstrdup(k->errors_to);
+	if (k->path != NULL)
+		s->path = xstrdup(k->path);
 	x->nseen++;
 }
 
@@ -221,8 +237,10 @@ lx_seen_free(struct lx *x)
 	int	 i;
 
 	for (i = 0; i < x->seen_cap; i++)
-		if (x->seen[i].used)
+		if (x->seen[i].used) {
 			free(x->seen[i].errors_to);
+			free(x->seen[i].path);
+		}
 	free(x->seen);
 	x->seen = NULL;
 	x->nseen = x->seen_cap = 0;
@@ -256,16 +274,21 @@ lx_include_read(struct lx *x, const char *path, struct lx_file *f,
 	return rc;
 }
 
-/* Include file path, named with owner's rights: opened, to know which
- * file it is, then skipped if expanded already, else read. */
+/* Include file path, named with owner's rights: skipped if this spelling
+ * of it was expanded already (no system call), else opened, to know
+ * which file it is, and skipped if that file was, else read.  Both keys
+ * are remembered once it is done. */
 static int
 lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
 {
 	struct lx_file	 f;
-	struct lx_seen	 k;
+	struct lx_seen	 k, kp;
 	const char	*why = "";
 	int		 r, rc;
 
+	lx_seen_key(x, NULL, path, owner, &kp);
+	if (lx_seen(x, &kp))
+		return 0;
 	if (lx_work_add(x, LX_OPEN_COST) < 0)
 		return -1;
 	memset(&f, 0, sizeof(f));
@@ -273,17 +296,20 @@ lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
 	if (r <= 0)
 		return lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
 		    r < 0 ? why : "no such file");
-	lx_seen_key(x, &f, owner, &k);
+	lx_seen_key(x, &f, NULL, owner, &k);
 	if (lx_seen(x, &k)) {
 		/* its targets are in the list already */
 		x->ops->include_read(x->ops->arg, &f, NULL, &why);
+		lx_seen_add(x, &kp);
 		return 0;
 	}
 	rc = lx_include_read(x, path, &f, owner);
 	/* Remembered once done, so that a file including itself still
 	 * ends at LX_DEPTH_MAX as a loop. */
-	if (rc == 0)
+	if (rc == 0) {
 		lx_seen_add(x, &k);
+		lx_seen_add(x, &kp);
+	}
 	return rc;
 }
 

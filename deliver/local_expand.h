@@ -25,7 +25,7 @@
  * skips it, so files naming the next one many times are read once each,
  * not exponentially often; "the same file" is its identity (device and
  * inode of the descriptor opened), so "/a/f", "//a/f" and "/a/./f" are
- * one file, read once.  Bounds: LX_DEPTH_MAX levels, beyond which the
+ * one file, read once (and a spelling met again is not even opened).  Bounds: LX_DEPTH_MAX levels, beyond which the
  * expansion fails for good (LX_BOUNCE, 5.4.6, a loop), as it does on a
  * target that cannot be parsed (5.3.5); the bound of the caller's target
  * list (local_expansion_limit for deliver, tern's own), and LX_WORK_MAX
@@ -56,9 +56,10 @@
 #define LX_WORK_MAX	1000000	/* units of work of one expansion */
 #define LX_OPEN_COST	20	/* units of a file opened */
 #define LX_READ_UNIT	64	/* bytes read per unit */
-#define LX_SEEN_MAX	(LX_WORK_MAX / LX_OPEN_COST)	/* include files
-				   remembered as expanded: every file read
-				   can be, see lx_include() */
+#define LX_SEEN_MAX	(2 * LX_WORK_MAX / LX_OPEN_COST)	/* include
+				   files remembered as expanded, by identity
+				   and by spelling: every file opened can be,
+				   see lx_include() */
 #define LX_WHY_MAX	256
 
 /* An :include: file opened by lx_ops.include and not yet read. */

@@ -238,12 +238,22 @@ def user_files(pw, files):
 
 
 # The worst a local user can make of one expansion now (finding M1, point
-# 3): every file at most 64 KiB, 60 of them named from ~/.forward.  Opens
-# of a file expanded already (each skipped, but opened to know which file
-# it is) and mentions of a name are each counted with their cost, so both
-# end at the work bound: deferred 4.6.0, the same answer every time;
-# 280,000 equal targets fit it and are one delivery.  LX_REPORT=1 prints
-# each case's CPU.
+# 3): every file at most 64 KiB, 80 of them named from ~/.forward.  Opens
+# of a file expanded already under ever new spellings (each skipped, but
+# opened to know which file it is) and mentions of a name are each counted
+# with their cost, so both end at the work bound: deferred 4.6.0, the same
+# answer every time; 370,000 equal targets fit it and are one delivery.
+# LX_REPORT=1 prints each case's CPU.
+FILES = 80
+
+
+def worst_spelling(out, k, i):
+    """Spelling i of out/e in file k: distinct for every (k, i)."""
+    tmp, w = str(out).strip("/").split("/")
+    return (":include:" + "/" * (1 + k % 10) + tmp + "/" * (1 + k // 10) +
+            w + "/" * (1 + i % 30) + "./" * (i // 30) + "e\n")
+
+
 def test_worst_cases_end_at_the_work_bound(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     pw = pwd.getpwnam(T1)
@@ -253,13 +263,14 @@ def test_worst_cases_end_at_the_work_bound(make_instance):
     out = Path(f"/tmp/W{os.getpid() % 100000}")
     fill = lambda line: line * (65000 // len(line))   # noqa: E731
     cases = {
-        # 60 files of about 1,500 opens each of one file expanded already
-        "opens": (fill(f":include:{inc}/e\n"), "deferred"),
-        # 60 * 5900 mentions of postmaster (-> root, its .forward looked
+        # 80 files of 800 spellings each of one file expanded already
+        "opens": (lambda k: "".join(worst_spelling(out, k, i)
+                                    for i in range(800)), "deferred"),
+        # 80 * 5900 mentions of postmaster (-> root, its .forward looked
         # for each time)
-        "names": (fill("postmaster\n"), "deferred"),
-        # 60 * 4600 mentions of one file target: 280,000 targets, one kept
-        "targets": (fill(f"{out}/t\n"), "sent"),
+        "names": (lambda k: fill("postmaster\n"), "deferred"),
+        # 80 * 4600 mentions of one file target: 370,000 targets, one kept
+        "targets": (lambda k: fill(f"{out}/t\n"), "sent"),
     }
     try:
         for d in (inc, out):
@@ -267,12 +278,13 @@ def test_worst_cases_end_at_the_work_bound(make_instance):
             d.mkdir()
             os.chown(d, pw.pw_uid, pw.pw_gid)
             d.chmod(0o755)
-        user_files(pw, {inc / "e": f"{out}/e\n"})
+        user_files(pw, {out / "e": f"{out}/box\n"})
         report = []
         for name, (text, want) in cases.items():
-            user_files(pw, {inc / f"{name}{k}": text for k in range(60)})
+            user_files(pw, {inc / f"{name}{k}": text(k)
+                            for k in range(FILES)})
             user_files(pw, {fwd: "".join(f":include:{inc}/{name}{k}\n"
-                                         for k in range(60))})
+                                         for k in range(FILES))})
             cpu = DeliverCpu(inst)
             qid = send(inst, [f"{T1}@localhost"], f"lx-{name}")
             pat = rf"{qid}: to=<{T1}@localhost>, relay=local, .*status=(\w+)"
@@ -290,7 +302,7 @@ def test_worst_cases_end_at_the_work_bound(make_instance):
         # expansions' work (LOCAL_MSG_WORK_MAX) the message's other
         # recipients defer at once, unexpanded
         user_files(pw, {fwd: "".join(f":include:{inc}/opens{k}\n"
-                                     for k in range(60))})
+                                     for k in range(FILES))})
         rcpts = [f"{T1}+{k}@localhost" for k in range(1, 21)]
         cpu = DeliverCpu(inst)
         qid = send(inst, rcpts, "lx-amplified")

@@ -75,6 +75,24 @@ fake_forward(void *arg, const char *name, const char *ext, char **text,
 static long	 include_reads;	/* fake_include_read's reads */
 static long	 include_opens;	/* fake_include's calls */
 
+/* path without "//" and "/./", into out[0..len) (as the kernel sees
+ * it). */
+static void
+fake_canonical(const char *path, char *out, size_t len)
+{
+	size_t	 n = 0;
+
+	while (*path != '\0' && n + 1 < len) {
+		if (path[0] == '/' && (path[1] == '/' || (path[1] == '.' &&
+		    path[2] == '/'))) {
+			path += path[1] == '/' ? 1 : 2;
+			continue;
+		}
+		out[n++] = *path++;
+	}
+	out[n] = '\0';
+}
+
 /* The file at path is the pair of includes its text is in (its inode),
  * found through links if path is another name of it. */
 static int
@@ -83,13 +101,15 @@ fake_include(void *arg, const char *path, const struct lx_owner *as,
 {
 	struct world	*w = arg;
 	const char	*name;
+	char		 canon[4096];
 	int		 i;
 
 	(void)as;
 	(void)why;
 	include_opens++;
-	if ((name = pairs_get(w->links, path)) == NULL)
-		name = path;
+	fake_canonical(path, canon, sizeof(canon));
+	if ((name = pairs_get(w->links, canon)) == NULL)
+		name = canon;
 	for (i = 0; w->includes != NULL && w->includes[i] != NULL; i += 2)
 		if (strcmp(w->includes[i], name) == 0)
 			break;
@@ -407,18 +427,20 @@ test_fanout(void **state)
 }
 
 /* One file under many names ("/home/u/leaf", "//home/u/leaf",
- * "/home/u/./leaf", ...) is one file: read once, however it is spelt.
- * Read by other rights (an alias, default_privs, and a user's .forward)
- * it is read again, its commands run as each. */
+ * "/home/./u/leaf", ...) is one file: read once, however it is spelt, and
+ * a spelling met again is not even opened.  Read by other rights (an
+ * alias, default_privs, and a user's .forward) it is read again, its
+ * commands run as each.  Another name (a link) is the same file too. */
 static void
 test_include_identity(void **state)
 {
-	static char	 names[290][64], a_text[290 * 72], leaf[3300 * 20];
-	static const char *links[2 * 290 + 1], *inc[7];
+	static char	 a_text[2 * 290 * 80], leaf[3300 * 20];
+	static const char *links[] = { "/home/u/link", "/home/u/leaf", NULL };
 	static const char *al[] = { "list", ":include:/home/u/a",
 	    "root", ":include:/etc/r",
 	    "both", "root, me", NULL };
 	static const char *fw[] = { "me", ":include:/etc/r", NULL };
+	static const char *inc[7];
 	struct world	 w = { al, fw, inc, 0, 0, 10000, links };
 	struct lx_result r;
 	const char	*dsn;
@@ -426,20 +448,15 @@ test_include_identity(void **state)
 	int		 i, k;
 
 	(void)state;
-	for (i = 0; i < 290; i++) {
-		/* i slashes doubled or "./" inserted at a place i picks */
-		k = i % 3;
-		snprintf(names[i], sizeof(names[i]), "%.*s/home%s/u%s/leaf",
-		    i / 3 % 20, "////////////////////", k == 0 ? "/." : "",
-		    k == 1 ? "/." : k == 2 ? "//" : "");
-		if (strcmp(names[i], "/home/u/leaf") == 0)
-			names[i][0] = '/';
-		links[2 * i] = names[i];
-		links[2 * i + 1] = "/home/u/leaf";
-		n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
-		    ":include:%s\n", names[i]);
-	}
-	links[2 * 290] = NULL;
+	/* 290 spellings, each twice, and the link */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 290; i++)
+			n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
+			    ":include:%.*shome/%.*su/leaf\n", i % 29 + 1,
+			    "//////////////////////////////", 2 * (i / 29),
+			    "./././././././././././././././././././.");
+	n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
+	    ":include:/home/u/link\n");
 	for (i = 0, k = 0; i < 3300; i++)
 		k += snprintf(leaf + k, sizeof(leaf) - (size_t)k,
 		    "/home/u/f%d\n", i);
@@ -454,7 +471,7 @@ test_include_identity(void **state)
 	assert_int_equal(expand(&w, "list", &r, &dsn), LX_OK);
 	assert_int_equal(r.n, 3300);
 	lx_result_free(&r);
-	assert_int_equal(include_opens, 291);
+	assert_int_equal(include_opens, 1 + 290 + 1);
 	assert_int_equal(include_reads, 2);
 	/* root-owned /etc/r: read as nobody (the alias) and as uid 1000 (me's
 	 * .forward), a command for each */
@@ -463,41 +480,76 @@ test_include_identity(void **state)
 	assert_int_equal(include_reads, 2);
 }
 
+/* ":include:" and /etc/e spelt with pre slashes before "etc", mid after
+ * it and dots "./" after those, and a newline; its length. */
+static size_t
+spell(char *buf, size_t len, int pre, int mid, int dots)
+{
+	size_t	 n;
+	int	 i;
+
+	n = (size_t)snprintf(buf, len, ":include:");
+	for (i = 0; i < pre; i++)
+		buf[n++] = '/';
+	n += (size_t)snprintf(buf + n, len - n, "etc");
+	for (i = 0; i < mid; i++)
+		buf[n++] = '/';
+	for (i = 0; i < dots; i++)
+		n += (size_t)snprintf(buf + n, len - n, "./");
+	n += (size_t)snprintf(buf + n, len - n, "e\n");
+	assert_true(n < len);
+	return n;
+}
+
 /* Work is counted by what it costs: an :include: file opened costs
- * LX_OPEN_COST even when skipped, so naming an expanded file over and
- * over defers (4.6.0) near LX_WORK_MAX / LX_OPEN_COST opens; a .forward
- * read again for each mention of its account costs its size. */
+ * LX_OPEN_COST even when skipped, so naming an expanded file under ever
+ * new spellings defers (4.6.0) near LX_WORK_MAX / LX_OPEN_COST opens, and
+ * the same spelling over and over is not opened again; a .forward read
+ * again for each mention of its account costs its size. */
 static void
 test_work_costs(void **state)
 {
-	static char	 many[64 * 1024], big[60 * 1024], fan[6000];
-	static char	 mname[20][16], mlist[20 * 20];
-	static const char *al[] = { "x", mlist, "f", fan, NULL };
+	static char	 big[60 * 1024], fan[6000];
+	static char	 mname[10][16], mlist[10 * 20], same[4000 * 17];
+	static const char *al[] = { "x", mlist, "s", same, "f", fan, NULL };
 	static const char *fw[] = { "fat", big, NULL };
-	static const char *inc[2 * 21 + 1];
+	static const char *inc[2 * 11 + 1];
 	struct world	 w = { al, fw, inc, 0, 0, 0, NULL };
-	size_t		 n = 0;
-	int		 i;
+	char		*many[10];
+	size_t		 n = 0, len = 6000 * 160;
+	int		 i, m;
 
 	(void)state;
-	/* 20 files each naming /etc/e 4000 times: 80000 opens unbounded */
-	for (i = 0; i < 4000; i++)
-		n += (size_t)snprintf(many + n, sizeof(many) - n,
-		    ":include:/etc/e\n");
-	for (i = n = 0; i < 20; i++) {
-		snprintf(mname[i], sizeof(mname[i]), "/etc/m%d", i);
-		inc[2 * i] = mname[i];
-		inc[2 * i + 1] = many;
-		n += (size_t)snprintf(mlist + n, sizeof(mlist) - n,
-		    ":include:%s\n", mname[i]);
+	/* 10 files each naming /etc/e under 6000 spellings of its own:
+	 * 60000 opens unbounded */
+	for (m = 0; m < 10; m++) {
+		assert_non_null(many[m] = malloc(len));
+		for (i = n = 0; i < 6000; i++)
+			n += spell(many[m] + n, len - n, m + 1, i % 64 + 1,
+			    i / 64);
+		snprintf(mname[m], sizeof(mname[m]), "/etc/m%d", m);
+		inc[2 * m] = mname[m];
+		inc[2 * m + 1] = many[m];
 	}
-	inc[40] = "/etc/e";
-	inc[41] = "/var/box";
-	inc[42] = NULL;
+	for (m = n = 0; m < 10; m++)
+		n += (size_t)snprintf(mlist + n, sizeof(mlist) - n,
+		    ":include:%s\n", mname[m]);
+	inc[20] = "/etc/e";
+	inc[21] = "/var/box";
+	inc[22] = NULL;
 	include_opens = 0;
 	expect_fail(&w, "x", LX_DEFER, "4.6.0");
 	assert_true(include_opens <= LX_WORK_MAX / LX_OPEN_COST + 1);
 	assert_true(include_opens > LX_WORK_MAX / LX_OPEN_COST / 2);
+	for (m = 0; m < 10; m++)
+		free(many[m]);
+	/* one spelling 4000 times: one open */
+	for (i = n = 0; i < 4000; i++)
+		n += (size_t)snprintf(same + n, sizeof(same) - n,
+		    ":include:/etc/e,");
+	include_opens = 0;
+	expect(&w, "s", "F:/var/box@65534");
+	assert_int_equal(include_opens, 1);
 	/* a 60 KiB .forward of one target mentioned 1200 times: each read
 	 * costs about 1000 units, so the expansion defers; mentioned 100
 	 * times it is fine */
