@@ -510,7 +510,7 @@ static void
 test_work_costs(void **state)
 {
 	static char	 big[60 * 1024], fan[6000];
-	static char	 mname[10][16], mlist[10 * 20], same[4000 * 17];
+	static char	 mname[10][24], mlist[10 * 20], same[4000 * 17];
 	static const char *al[] = { "x", mlist, "s", same, "f", fan, NULL };
 	static const char *fw[] = { "fat", big, NULL };
 	static const char *inc[2 * 11 + 1];
