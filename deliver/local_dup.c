@@ -15,7 +15,9 @@
  * keys; beyond it a target is not remembered and is made again for each
  * recipient, as in Postfix: a duplicate, never a loss.  A limit of 0 is
  * none (Postfix's too): the filter is then bounded only by the message's
- * recipients and the bounds of their expansions.  An open-addressed
+ * recipients and the bounds of their expansions.  Each copy also names
+ * the recipient it was made for, so that a recipient taking copies can
+ * say whose they are (local.c logs them in one line).  An open-addressed
  * hash table, grown by doubling, so a thousand recipients with a thousand
  * targets cost lookups, not a quadratic scan.  Being the message's own
  * state in the batch, it also counts the work its recipients' expansions
@@ -33,6 +35,7 @@
 struct dup_entry {
 	char			*key;
 	struct deliver_result	 res;
+	const char		*by;	/* the recipient it was made for */
 };
 
 struct local_dup {
@@ -91,14 +94,18 @@ dup_slot(const struct local_dup *d, const char *key)
 }
 
 const struct deliver_result *
-local_dup_find(const struct local_dup *d, const char *key)
+local_dup_find(const struct local_dup *d, const char *key, const char **by)
 {
 	size_t	 i;
 
 	if (d == NULL || d->cap == 0)
 		return NULL;
 	i = dup_slot(d, key);
-	return d->slot[i] != NULL ? &d->slot[i]->res : NULL;
+	if (d->slot[i] == NULL)
+		return NULL;
+	if (by != NULL)
+		*by = d->slot[i]->by;
+	return &d->slot[i]->res;
 }
 
 /* Twice the slots (at least 16), every entry placed again. */
@@ -118,7 +125,7 @@ dup_grow(struct local_dup *d)
 
 int
 local_dup_add(struct local_dup *d, const char *key,
-    const struct deliver_result *res)
+    const struct deliver_result *res, const char *by)
 {
 	struct dup_entry	*e;
 	size_t			 i;
@@ -127,6 +134,7 @@ local_dup_add(struct local_dup *d, const char *key,
 		return 0;
 	if (d->cap > 0 && d->slot[i = dup_slot(d, key)] != NULL) {
 		d->slot[i]->res = *res;
+		d->slot[i]->by = by;
 		return 1;
 	}
 	if (d->n >= d->limit)
@@ -136,6 +144,7 @@ local_dup_add(struct local_dup *d, const char *key,
 	e = xmalloc(sizeof(*e));
 	e->key = xstrdup(key);
 	e->res = *res;
+	e->by = by;
 	d->slot[dup_slot(d, key)] = e;
 	d->n++;
 	return 1;

@@ -105,8 +105,7 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	    owner) >= 0)
 		return 0;
 	snprintf(max, sizeof(max), "more than %d", x->res->max);
-	return lx_fail(x, LX_DEFER, "4.6.0",
-	    "alias expansion has too many targets", max);
+	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_TARGETS, max);
 }
 
 /* units more of work: 0, or -1 past LX_WORK_MAX. */
@@ -115,8 +114,7 @@ lx_work_add(struct lx *x, long units)
 {
 	if ((x->work += units) <= LX_WORK_MAX)
 		return 0;
-	return lx_fail(x, LX_DEFER, "4.6.0",
-	    "alias expansion visits too many targets", NULL);
+	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_WORK, NULL);
 }
 
 /* One more name or target visited. */

@@ -61,6 +61,10 @@
 				   and by spelling: every file opened can be,
 				   see lx_include() */
 #define LX_WHY_MAX	256
+/* The reasons of a 4.6.0 deferral, which deliver's warning names the
+ * bound of (local.c) */
+#define LX_WHY_TARGETS	"alias expansion has too many targets"
+#define LX_WHY_WORK	"alias expansion visits too many targets"
 
 /* An :include: file opened by lx_ops.include and not yet read. */
 struct lx_file {

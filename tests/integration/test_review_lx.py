@@ -177,10 +177,27 @@ def test_spellings_of_one_leaf_are_read_once(make_instance):
         outcome = {}
         rcpt_re = re.compile(rf"{qid}: to=<([^>]*)>, relay=local, .*"
                              r"status=(\w+)")
+        shared_re = re.compile(
+            rf"{qid}: to=<([^>]*)>, relay=local, .*dsn=2\.0\.0, status=sent "
+            r"\(delivered as (\d+) shared copies of targets already "
+            r"delivered for <([^>]*)>\)$")
+        file_re = re.compile(rf"{qid}: to=<([^>]*)>, relay=file, ")
+        lines = {"all": 0, "file": {}, "shared": [], "old": 0}
 
         def finished():
             cpu.sample()
             for line in tail.lines():
+                if f"{qid}: " not in line:
+                    continue
+                lines["all"] += 1
+                lines["old"] += "(shared copy)" in line
+                m = file_re.search(line)
+                if m:
+                    lines["file"][m.group(1)] = \
+                        lines["file"].get(m.group(1), 0) + 1
+                m = shared_re.search(line)
+                if m:
+                    lines["shared"].append(m.groups())
                 m = rcpt_re.search(line)
                 if m:
                     outcome[m.group(1)] = m.group(2)
@@ -194,10 +211,22 @@ def test_spellings_of_one_leaf_are_read_once(make_instance):
         got = copies(out, "lx-many")
         assert len(got) == LEAF
         assert set(got.values()) == {1}
+        # the log: each file's copy once, by the recipient it was made
+        # for; every other recipient one line for its 3,300 shared copies
+        # (not one per target: 3.3 million lines for 1000 recipients)
+        assert lines["old"] == 0
+        assert len(lines["file"]) == 1, list(lines["file"])[:5]
+        (maker, n), = lines["file"].items()
+        assert n == LEAF
+        assert sorted(lines["shared"]) == \
+            sorted((r, str(LEAF), maker) for r in rcpts if r != maker)
+        # a line for each file, two for each recipient, a few for the queue
+        assert lines["all"] <= LEAF + 2 * RCPTS + 20, lines["all"]
         if os.environ.get("LX_REPORT"):
             print(f"\nLX spellings={SPELLINGS} leaf={LEAF}: one recipient "
                   f"{one:.2f} s CPU; {RCPTS} recipients {many:.2f} s CPU, "
-                  f"deliver's peak RSS {cpu.hwm_kb // 1024} MiB",
+                  f"deliver's peak RSS {cpu.hwm_kb // 1024} MiB, "
+                  f"{lines['all']} log lines",
                   file=sys.stderr)
     finally:
         fwd.unlink(missing_ok=True)
@@ -296,6 +325,13 @@ def test_worst_cases_end_at_the_work_bound(make_instance):
             assert line.group(1) == want, (name, line.group(0))
             if want == "deferred":
                 assert "dsn=4.6.0" in line.group(0), line.group(0)
+                # the warning names the bound met: an internal one
+                warn = re.search(rf"{qid}: to=<{T1}@localhost>: alias "
+                                 r"expansion visits too many targets "
+                                 r"\((.*)\)$", inst.log(), re.M)
+                assert warn and warn.group(1).startswith(
+                    "LX_WORK_MAX: deliver's internal bound"), inst.log()[-2000:]
+                assert warn.group(1).endswith("not a configuration key")
         assert (out / "t").read_bytes().count(b"X-Token: lx-targets\n") == 1
 
         # the worst case to user+1 .. user+20 in one message: after 16
@@ -318,6 +354,14 @@ def test_worst_cases_end_at_the_work_bound(make_instance):
             {(r, "4.6.0", "deferred") for r in rcpts}, got
         unexpanded = [w for *_, w in got if "do too much work" in w]
         assert 16 <= len(rcpts) - len(unexpanded) <= 17, got
+        # their warnings name LOCAL_MSG_WORK_MAX, not a configuration key
+        warns = re.findall(rf"{qid}: to=<[^>]*>: alias expansions of the "
+                           r"message's recipients do too much work .*"
+                           r"\((.*)\)$", inst.log(), re.M)
+        assert len(warns) == len(unexpanded), warns
+        assert all(w.startswith("LOCAL_MSG_WORK_MAX: deliver's internal "
+                                "bound") and "local_expansion_limit" not in w
+                   for w in warns), warns
         if os.environ.get("LX_REPORT"):
             print("\nLX worst cases, CPU of one recipient: " +
                   ", ".join(report), file=sys.stderr)

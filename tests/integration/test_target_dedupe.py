@@ -51,6 +51,18 @@ def test_command_and_file_once_per_message(make_instance):
     log = inst.log()
     for r in rcpts:     # every recipient has its outcome
         assert sent(inst, qid, r, "local"), log[-3000:]
+    # the file's copy is logged by the recipient it was made for; the
+    # other says in one line that it shares it (not a line per target)
+    made = re.findall(rf"{qid}: to=<(f[12]@localhost)>, relay=file, .*"
+                      rf"status=sent .*mailbox={out}/box$", log, re.M)
+    assert len(made) == 1, log[-3000:]
+    other = "f2@localhost" if made[0] == "f1@localhost" else "f1@localhost"
+    assert re.search(rf"(?m){qid}: to=<{other}>, relay=local, .*dsn=2\.0\.0, "
+                     r"status=sent \(delivered as 1 shared copy of targets "
+                     rf"already delivered for <{made[0]}>\)$", log), log[-3000:]
+    assert "shared cop" not in "".join(
+        re.findall(rf"(?m)^.*{qid}: to=<(?:pipe2?|{made[0]})@.*$", log))
+    assert "(shared copy)" not in log
     # a second message gets its own copies: the filter is per message
     qid = send(inst, ["pipe@localhost", "f1@localhost"], "dedupe-2")
     removed(inst, qid)
