@@ -201,11 +201,11 @@ void	local_batch_free(struct local_batch *);
 /* local_dup.c: a message's duplicate filter (at most limit keys).  find:
  * the outcome of the copy made for key, or NULL (none, or d NULL), and in
  * *by (if by is not NULL) the recipient it was made for; add: remember it
- * as made for by (a string that outlives the filter: one of the message's
- * recipients), 1, or 0 if the filter is full (not remembered).  key: a
- * target's key into *key (reset first): a remote address as sent from
- * sender, a command or file (LX_MAILBOX: an mbox file's path) as uid;
- * 0, or -1 (too long, or a kind without one). */
+ * as made for by (one of the message's recipients in the batch, a string
+ * valid as long as the filter is used), 1, or 0 if the filter is full
+ * (not remembered).  key: a target's key into *key (reset first): a
+ * remote address as sent from sender, a command or file (LX_MAILBOX: an
+ * mbox file's path) as uid; 0, or -1 (too long, or a kind without one). */
 struct local_dup *local_dup_new(int limit);
 void	local_dup_free(struct local_dup *);
 const struct deliver_result *local_dup_find(const struct local_dup *,
