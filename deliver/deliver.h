@@ -42,6 +42,17 @@
 					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
+#define LOCAL_MSG_WORK_MAX	(16L * LX_WORK_MAX)	/* expansion work of
+					   one message's recipients in a
+					   batch: 1000 of user+N, each to
+					   3300 targets through :include:
+					   files, take 4 million */
+/* the reason of a deferral past LOCAL_MSG_WORK_MAX */
+#define LOCAL_WHY_MSG_WORK	"alias expansions of the message's " \
+					"recipients do too much work"
+#define LOCAL_PEND_TARGETS	65536	/* targets of expanded recipients
+					   awaiting their outcome, before a
+					   flush (some 20 MiB) */
 #define LOCAL_DUP_KEY_MAX	8192	/* a duplicate filter's key; a target
 					   with a longer one is not filtered */
 
@@ -169,6 +180,14 @@ void	local_deliver(struct deliver_ctx *, const struct deliver_msg *,
  * (settled at the flush). */
 void	local_deliver_targets(struct deliver_ctx *, const struct deliver_msg *,
 	    int j, const struct lx_result *x, struct deliver_result *);
+/* local_expand() of name (ctx's world) for a recipient of msg, its work
+ * counted in the message's (local_dup_work); once the message's
+ * recipients have done LOCAL_MSG_WORK_MAX units in the batch, every
+ * further expansion defers 4.6.0 at once (retried later with a new
+ * count), so one message cannot hold deliver longer than a few
+ * expansions' bound however many recipients it has. */
+enum lx_status local_expand_msg(struct deliver_ctx *, const struct deliver_msg *,
+	    const char *name, struct lx_result *, char *why, const char **dsn);
 /* A Maildir delivery of recipient j into u's home/mailbox (virt: a
  * virtual mailbox, for the log), collected for the flush; record: res is
  * the recipient's own outcome (else one target's of several). */
@@ -180,19 +199,23 @@ struct local_batch *local_batch_new(void);
 void	local_batch_free(struct local_batch *);
 
 /* local_dup.c: a message's duplicate filter (at most limit keys).  find:
- * the outcome of the copy made for key, or NULL (none, or d NULL); add:
- * remember it, 1, or 0 if the filter is full (not remembered).  key: a
- * target's key into *key (reset first): a remote address as sent from
- * sender, a command or file (LX_MAILBOX: an mbox file's path) as uid;
- * 0, or -1 (too long, or a kind without one). */
+ * the outcome of the copy made for key, or NULL (none, or d NULL), and in
+ * *by (if by is not NULL) the recipient it was made for; add: remember it
+ * as made for by (one of the message's recipients in the batch, a string
+ * valid as long as the filter is used), 1, or 0 if the filter is full
+ * (not remembered).  key: a target's key into *key (reset first): a
+ * remote address as sent from sender, a command or file (LX_MAILBOX: an
+ * mbox file's path) as uid; 0, or -1 (too long, or a kind without one). */
 struct local_dup *local_dup_new(int limit);
 void	local_dup_free(struct local_dup *);
 const struct deliver_result *local_dup_find(const struct local_dup *,
-	    const char *key);
+	    const char *key, const char **by);
 int	local_dup_add(struct local_dup *, const char *key,
-	    const struct deliver_result *);
+	    const struct deliver_result *, const char *by);
 int	local_dup_key(struct buf *key, enum lx_kind, const char *text,
 	    uid_t uid, const char *sender);
+/* The message's expansion work so far (units), or NULL if d is. */
+long	*local_dup_work(struct local_dup *d);
 
 /* local_pass.c: mailbox_transport.  An account's mailbox delivery handed
  * to that transport's service: local_pass_message() sends items[0..n), all
@@ -234,10 +257,12 @@ int	local_world_init(struct deliver_ctx *);
 
 /* local_command.c: a |command or /file target of recipient rcpt, made by
  * a helper process with the target owner's ids, by the batch deadline.
- * 1 if *res is the outcome of an earlier recipient's copy (the message's
- * duplicate filter), 0 if this one was made. */
-int	local_command_deliver(struct deliver_ctx *, const struct deliver_msg *,
-	    const char *rcpt, const struct lx_target *, struct deliver_result *);
+ * If *res is the outcome of a copy made already for the message (its
+ * duplicate filter), the recipient that copy was made for (one of the
+ * message's), else NULL (this one was made). */
+const char *local_command_deliver(struct deliver_ctx *,
+	    const struct deliver_msg *, const char *rcpt,
+	    const struct lx_target *, struct deliver_result *);
 
 /* local_forward.c: recipient j's message queued anew for remote address
  * to (a target of its aliases or .forward), from sender (NULL: the

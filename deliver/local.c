@@ -12,7 +12,10 @@
  * process of its own (local_worker.c) under the batch's deadline
  * (local_run.c), so a hung mailbox holds up no other account.
  * The collection is bounded; when it is full it is flushed early, which
- * costs sharing, never correctness.  The accounts looked up for a batch
+ * costs sharing, never correctness.  So are the expanded recipients that
+ * wait for their mailbox targets' outcomes (LOCAL_PEND_TARGETS targets in
+ * all): user+1 .. user+1000 of one message, each expanding into thousands
+ * of targets, would otherwise hold a gigabyte of per-target outcomes.  The accounts looked up for a batch
  * are remembered for it (local_memo.c), so a busy mailbox costs one
  * passwd lookup per batch.
  *
@@ -73,6 +76,20 @@ struct local_copy {
 	int			 virt;	/* a virtual mailbox (for the log) */
 };
 
+/* The targets of an expanded recipient that took the outcome of a copy
+ * made already for the message (for another recipient, mostly): counted,
+ * and logged in one line at its settling (local_shared_log), not one line
+ * per target. */
+struct local_shared {
+	int			 n;
+	int			 nfail[2];	/* deferred, bounced */
+	struct deliver_result	 fail;	/* the first deferral, else the
+					   first bounce (n > 0) */
+	const char		*by;	/* the recipient the first was
+					   made for */
+	int			 others;	/* some were made for another */
+};
+
 /* A recipient expanded into several targets: its outcome is theirs
  * together, known once every one is (local_settle). */
 struct local_pending {
@@ -85,6 +102,7 @@ struct local_pending {
 	char			**member;	/* per target with an owner:
 					   the address it failed as */
 	int			 n;
+	struct local_shared	 shared;
 };
 
 struct local_batch {
@@ -102,6 +120,7 @@ struct local_batch {
 	int			 nsettled;	/* copy[0..nsettled) flushed */
 	struct local_pending	**pend;		/* expanded recipients */
 	int			 npend, pend_cap;
+	long			 pend_targets;	/* their targets */
 	struct local_pass_item	*pass;		/* for mailbox_transport */
 	int			 npass, pass_cap;
 };
@@ -133,6 +152,7 @@ local_batch_new(void)
 	b->ncopy = b->copy_cap = b->nsettled = 0;
 	b->pend = NULL;
 	b->npend = b->pend_cap = 0;
+	b->pend_targets = 0;
 	b->pass = NULL;
 	b->npass = b->pass_cap = 0;
 	return b;
@@ -249,6 +269,53 @@ local_flush_followers(struct local_batch *b)
 	}
 }
 
+/* Target outcome res of an expanded recipient, a copy made already for
+ * recipient by: counted in *sh instead of logged. */
+static void
+local_shared_add(struct local_shared *sh, const char *by,
+    const struct deliver_result *res)
+{
+	if (sh->n++ == 0)
+		sh->by = by;
+	else if (by != sh->by)	/* each a pointer into its msg->req */
+		sh->others = 1;
+	if (res->status == DELIVER_OK)
+		return;
+	if (sh->nfail[0] + sh->nfail[1] == 0 ||
+	    (res->status == DELIVER_DEFER && sh->nfail[0] == 0))
+		sh->fail = *res;
+	sh->nfail[res->status == DELIVER_DEFER ? 0 : 1]++;
+}
+
+/* p's shared targets in one line: 3,300 targets of an include file that
+ * user+1 .. user+1000 all reach would otherwise be 3.3 million lines for
+ * one message.  The first copy of each target is logged, with its own
+ * outcome, by the recipient it was made for. */
+static void
+local_shared_log(const struct local_pending *p)
+{
+	const struct local_shared	*sh = &p->shared;
+	struct deliver_result		 r;
+	const char			*more, *copies;
+
+	if (sh->n == 0)
+		return;
+	more = sh->others ? " and other recipients" : "";
+	copies = sh->n == 1 ? "copy" : "copies";
+	if (sh->nfail[0] + sh->nfail[1] == 0)
+		deliver_result_set(&r, DELIVER_OK, "2.0.0", "delivered as %d "
+		    "shared %s of targets already delivered for <%.200s>%s",
+		    sh->n, copies, sh->by, more);
+	else
+		deliver_result_set(&r, sh->fail.status, sh->fail.dsn, "%d "
+		    "shared %s of targets already tried for <%.200s>%s: %d "
+		    "sent, %d deferred, %d bounced; first failure: %s", sh->n,
+		    copies, sh->by, more, sh->n - sh->nfail[0] - sh->nfail[1],
+		    sh->nfail[0], sh->nfail[1], sh->fail.text);
+	deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "local", NULL,
+	    &r);
+}
+
 /* The target outcome that decides p's: the first deferral, else the
  * first bounce, else NULL (all delivered). */
 static const struct deliver_result *
@@ -294,6 +361,7 @@ local_pending_combine(struct deliver_ctx *ctx, const struct local_pending *p)
 		p->res->expanded = p->n > 1;
 	} else
 		*p->res = *worst;
+	local_shared_log(p);
 	deliver_log(p->msg->req->id, p->msg->req->rcpt[p->j], "local",
 	    "aliases", p->res);
 }
@@ -310,6 +378,7 @@ local_settle(struct deliver_ctx *ctx, struct local_batch *b)
 		local_pending_free(b->pend[i]);
 	}
 	b->npend = 0;
+	b->pend_targets = 0;
 }
 
 /* The mailboxes collected for mailbox_transport, one request per
@@ -572,69 +641,58 @@ local_mailbox(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 }
 
 /* Remote address to, sent from sender (NULL: the message's), forwarded
- * for msg already by an earlier recipient (the message's duplicate
- * filter, local_dup.c): 1 and *res that copy's outcome.  key gets its key
- * ("" if it has none), for local_dup_add once it is made. */
-static int
+ * for msg already (the message's duplicate filter, local_dup.c): the
+ * recipient it was forwarded for, and *res that copy's outcome; else
+ * NULL.  key gets its key ("" if it has none), for local_dup_add once it
+ * is made. */
+static const char *
 local_remote_seen(const struct deliver_msg *msg, const char *to,
     const char *sender, struct buf *key, struct deliver_result *res)
 {
 	const struct deliver_result	*r;
+	const char			*by = NULL;
 
 	if (local_dup_key(key, LX_REMOTE, to, 0, sender != NULL ? sender :
 	    msg->req->sender) < 0) {
 		buf_reset(key);
-		return 0;
+		return NULL;
 	}
-	if ((r = local_dup_find(msg->dup, buf_str(key))) == NULL)
-		return 0;
+	if ((r = local_dup_find(msg->dup, buf_str(key), &by)) == NULL)
+		return NULL;
 	*res = *r;
-	return 1;
+	return by;
 }
 
 /* Remote address to forwarded once per message from sender (NULL: the
- * message's own). */
-static int
+ * message's own): as local_remote_seen, or NULL once forwarded for
+ * recipient j. */
+static const char *
 local_forward_once(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const char *to, const char *sender, struct deliver_result *res)
 {
 	struct buf	 key;
-	int		 seen;
+	const char	*by;
 
 	buf_init(&key, LOCAL_DUP_KEY_MAX);
-	if (!(seen = local_remote_seen(msg, to, sender, &key, res))) {
+	if ((by = local_remote_seen(msg, to, sender, &key, res)) == NULL) {
 		local_forward(ctx, msg, j, to, sender, res);
 		if (key.len > 0)
-			(void)local_dup_add(msg->dup, buf_str(&key), res);
+			(void)local_dup_add(msg->dup, buf_str(&key), res,
+			    msg->req->rcpt[j]);
 	}
 	buf_free(&key);
-	return seen;
+	return by;
 }
 
-/* Target where's outcome for recipient j, said to be an earlier
- * recipient's copy if shared (no copy was made for this one). */
-static void
-local_target_log(const struct deliver_msg *msg, int j, const char *relay,
-    const char *where, int shared, const struct deliver_result *res)
-{
-	struct buf	 b;
-
-	buf_init(&b, LOCAL_DUP_KEY_MAX);
-	if (!shared || buf_appendf(&b, "%s (shared copy)", where) < 0)
-		deliver_log(msg->req->id, msg->req->rcpt[j], relay, where, res);
-	else
-		deliver_log(msg->req->id, msg->req->rcpt[j], relay,
-		    buf_str(&b), res);
-	buf_free(&b);
-}
-
-/* One target of an expanded recipient, its outcome in *res; owner: the
+/* One target of an expanded recipient, its outcome in *res, logged if
+ * made for it, else counted in *sh (a copy made already); owner: the
  * address its failures go to, or NULL. */
 static void
 local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
-    const struct lx_target *t, const char *owner, struct deliver_result *res)
+    const struct lx_target *t, const char *owner, struct deliver_result *res,
+    struct local_shared *sh)
 {
-	int	 shared = 0;
+	const char	*by = NULL;
 
 	switch (t->kind) {
 	case LX_MAILBOX:
@@ -645,15 +703,19 @@ local_target(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 		return;
 	case LX_COMMAND:
 	case LX_FILE:
-		shared = local_command_deliver(ctx, msg, msg->req->rcpt[j], t,
+		by = local_command_deliver(ctx, msg, msg->req->rcpt[j], t,
 		    res);
 		break;
 	case LX_REMOTE:
-		shared = local_forward_once(ctx, msg, j, t->text, owner, res);
+		by = local_forward_once(ctx, msg, j, t->text, owner, res);
 		break;
 	}
-	local_target_log(msg, j, t->kind == LX_COMMAND ? "command" :
-	    t->kind == LX_FILE ? "file" : "forward", t->text, shared, res);
+	if (by != NULL)
+		local_shared_add(sh, by, res);
+	else
+		deliver_log(msg->req->id, msg->req->rcpt[j], t->kind ==
+		    LX_COMMAND ? "command" : t->kind == LX_FILE ? "file" :
+		    "forward", t->text, res);
 }
 
 /* "name@myhostname" if that is a valid address (an alias name may hold
@@ -695,13 +757,15 @@ local_owner(const struct deliver_ctx *ctx, const struct deliver_msg *msg,
 
 /* The remote targets of x without an owner that no earlier recipient of
  * the message has forwarded, all in one new message (local_forward.c);
- * the others take the outcome of the copy made already.  Their outcomes
- * in sub[], each logged, and remembered in the message's filter. */
+ * the others take the outcome of the copy made already (counted in *sh).
+ * Their outcomes in sub[], each made one logged and remembered in the
+ * message's filter. */
 static void
 local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     int j, const struct lx_result *x, char *const *owner,
-    struct deliver_result *sub)
+    struct deliver_result *sub, struct local_shared *sh)
 {
+	const char		*by;
 	struct deliver_result	*res;
 	struct buf		 key;
 	char			**to;
@@ -713,10 +777,9 @@ local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	for (i = 0; i < x->n; i++) {
 		if (x->target[i].kind != LX_REMOTE || owner[i] != NULL)
 			continue;
-		if (local_remote_seen(msg, x->target[i].text, NULL, &key,
-		    &sub[i]))
-			local_target_log(msg, j, "forward", x->target[i].text,
-			    1, &sub[i]);
+		if ((by = local_remote_seen(msg, x->target[i].text, NULL,
+		    &key, &sub[i])) != NULL)
+			local_shared_add(sh, by, &sub[i]);
 		else {
 			at[n] = i;
 			to[n++] = x->target[i].text;
@@ -731,7 +794,8 @@ local_remote_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		    &res[i]);
 		if (local_dup_key(&key, LX_REMOTE, to[i], 0,
 		    msg->req->sender) == 0)
-			(void)local_dup_add(msg->dup, buf_str(&key), &res[i]);
+			(void)local_dup_add(msg->dup, buf_str(&key), &res[i],
+			    msg->req->rcpt[j]);
 	}
 	free(res);
 	free(at);
@@ -744,9 +808,12 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
     int j, struct deliver_result *res, const struct lx_result *x,
     struct deliver_ctx *ctx)
 {
-	struct local_pending	*p = xmalloc(sizeof(*p));
+	struct local_pending	*p;
 	int			 i;
 
+	if (b->npend > 0 && b->pend_targets + x->n > LOCAL_PEND_TARGETS)
+		local_flush(ctx);	/* settles those waiting */
+	p = xmalloc(sizeof(*p));
 	p->msg = msg;
 	p->j = j;
 	p->res = res;
@@ -754,6 +821,7 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	p->sub = xcalloc((size_t)x->n, sizeof(*p->sub));
 	p->owner = xcalloc((size_t)x->n, sizeof(*p->owner));
 	p->member = xcalloc((size_t)x->n, sizeof(*p->member));
+	memset(&p->shared, 0, sizeof(p->shared));
 	for (i = 0; i < x->n; i++) {
 		deliver_result_set(&p->sub[i], DELIVER_DEFER, "4.3.0",
 		    "internal error: no outcome");
@@ -763,17 +831,51 @@ local_pending_add(struct local_batch *b, const struct deliver_msg *msg,
 	/* Listed only once its targets are collected: a flush one of them
 	 * causes settles what came before, and this one waits for a later
 	 * flush (there is always the batch's last). */
-	local_remote_targets(ctx, msg, j, x, p->owner, p->sub);
+	local_remote_targets(ctx, msg, j, x, p->owner, p->sub, &p->shared);
 	for (i = 0; i < x->n; i++)
 		if (x->target[i].kind != LX_REMOTE || p->owner[i] != NULL)
 			local_target(ctx, msg, j, &x->target[i], p->owner[i],
-			    &p->sub[i]);
+			    &p->sub[i], &p->shared);
 	if (b->npend == b->pend_cap) {
 		b->pend_cap = b->pend_cap ? b->pend_cap * 2 : 8;
 		b->pend = xreallocarray(b->pend, (size_t)b->pend_cap,
 		    sizeof(*b->pend));
 	}
 	b->pend[b->npend++] = p;
+	b->pend_targets += p->n;
+}
+
+enum lx_status
+local_expand_msg(struct deliver_ctx *ctx, const struct deliver_msg *msg,
+    const char *name, struct lx_result *x, char *why, const char **dsn)
+{
+	struct lx_ops	 ops;
+	long		*spent = local_dup_work(msg->dup);
+
+	if (spent != NULL && *spent >= LOCAL_MSG_WORK_MAX) {
+		snprintf(why, LX_WHY_MAX, "%s (more than %ld units)",
+		    LOCAL_WHY_MSG_WORK, LOCAL_MSG_WORK_MAX);
+		*dsn = "4.6.0";
+		return LX_DEFER;
+	}
+	local_world_ops(ctx, &ops);
+	ops.work = spent;
+	return local_expand(&ops, name, x, why, dsn);
+}
+
+/* What the bound a 4.6.0 deferral of an expansion met is called, by its
+ * reason why, for the warning: only local_expansion_limit is a key. */
+static const char *
+local_bound_name(const char *why)
+{
+	if (strncmp(why, LX_WHY_TARGETS, strlen(LX_WHY_TARGETS)) == 0)
+		return "local_expansion_limit";
+	if (strncmp(why, LOCAL_WHY_MSG_WORK, strlen(LOCAL_WHY_MSG_WORK)) == 0)
+		return "LOCAL_MSG_WORK_MAX: deliver's internal bound of the "
+		    "expansion work of one message's recipients in a batch, "
+		    "not a configuration key";
+	return "LX_WORK_MAX: deliver's internal bound of the work of one "
+	    "expansion, not a configuration key";
 }
 
 static void
@@ -782,7 +884,6 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 {
 	const char		*rcpt = msg->req->rcpt[j], *dsn;
 	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
-	struct lx_ops		 ops;
 	struct lx_result	 x;
 	enum lx_status		 st;
 
@@ -798,13 +899,12 @@ local_deliver_one(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		deliver_log(msg->req->id, rcpt, "local", NULL, res);
 		return;
 	}
-	local_world_ops(ctx, &ops);
 	lx_result_init(&x, ctx->par->local_expansion_limit);
-	st = local_expand(&ops, name, &x, why, &dsn);
+	st = local_expand_msg(ctx, msg, name, &x, why, &dsn);
 	if (st != LX_OK || x.n == 0) {
 		if (st == LX_DEFER && strcmp(dsn, "4.6.0") == 0)
-			log_warn("%s: to=<%s>: %s (local_expansion_limit)",
-			    msg->req->id, rcpt, why);
+			log_warn("%s: to=<%s>: %s (%s)", msg->req->id, rcpt,
+			    why, local_bound_name(why));
 		deliver_result_set(res, st == LX_DEFER ? DELIVER_DEFER :
 		    DELIVER_BOUNCE, st == LX_OK ? "5.3.5" : dsn, "%s",
 		    st == LX_OK ? "alias has no targets" : why);

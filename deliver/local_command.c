@@ -371,32 +371,32 @@ cmd_dup_key(struct buf *key, const char *rcpt, const struct lx_target *t)
 	    (unsigned long)t->owner->gid, t->owner->name, t->owner->home);
 }
 
-int
+const char *
 local_command_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const char *rcpt, const struct lx_target *t, struct deliver_result *res)
 {
 	const struct deliver_result	*made;
 	struct buf			 key;
-	int				 shared = 0;
+	const char			*by = NULL;
 
 	if (t->owner == NULL) {
 		deliver_result_set(res, DELIVER_DEFER, "4.3.0",
 		    "internal error: %s target without an owner",
 		    t->kind == LX_COMMAND ? "command" : "file");
-		return 0;
+		return NULL;
 	}
 	buf_init(&key, LOCAL_DUP_KEY_MAX);
 	if (cmd_dup_key(&key, rcpt, t) < 0)
 		buf_reset(&key);
 	if (key.len > 0 &&
-	    (made = local_dup_find(msg->dup, buf_str(&key))) != NULL) {
+	    (made = local_dup_find(msg->dup, buf_str(&key), &by)) != NULL)
 		*res = *made;	/* an earlier recipient's copy */
-		shared = 1;
-	} else {
+	else {
 		cmd_run(ctx, msg, rcpt, t, res);
 		if (key.len > 0)
-			(void)local_dup_add(msg->dup, buf_str(&key), res);
+			(void)local_dup_add(msg->dup, buf_str(&key), res,
+			    rcpt);
 	}
 	buf_free(&key);
-	return shared;
+	return by;
 }

@@ -15,9 +15,13 @@
  * keys; beyond it a target is not remembered and is made again for each
  * recipient, as in Postfix: a duplicate, never a loss.  A limit of 0 is
  * none (Postfix's too): the filter is then bounded only by the message's
- * recipients and the bounds of their expansions.  An open-addressed
+ * recipients and the bounds of their expansions.  Each copy also names
+ * the recipient it was made for, so that a recipient taking copies can
+ * say whose they are (local.c logs them in one line).  An open-addressed
  * hash table, grown by doubling, so a thousand recipients with a thousand
- * targets cost lookups, not a quadratic scan.
+ * targets cost lookups, not a quadratic scan.  Being the message's own
+ * state in the batch, it also counts the work its recipients' expansions
+ * have done (local_expand's units; local.c bounds it).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,12 +35,14 @@
 struct dup_entry {
 	char			*key;
 	struct deliver_result	 res;
+	const char		*by;	/* the recipient it was made for */
 };
 
 struct local_dup {
 	struct dup_entry	**slot;		/* [0..cap), NULL: free */
 	size_t			 cap, n;
 	size_t			 limit;
+	long			 work;	/* expansions' units */
 };
 
 struct local_dup *
@@ -88,14 +94,18 @@ dup_slot(const struct local_dup *d, const char *key)
 }
 
 const struct deliver_result *
-local_dup_find(const struct local_dup *d, const char *key)
+local_dup_find(const struct local_dup *d, const char *key, const char **by)
 {
 	size_t	 i;
 
 	if (d == NULL || d->cap == 0)
 		return NULL;
 	i = dup_slot(d, key);
-	return d->slot[i] != NULL ? &d->slot[i]->res : NULL;
+	if (d->slot[i] == NULL)
+		return NULL;
+	if (by != NULL)
+		*by = d->slot[i]->by;
+	return &d->slot[i]->res;
 }
 
 /* Twice the slots (at least 16), every entry placed again. */
@@ -115,7 +125,7 @@ dup_grow(struct local_dup *d)
 
 int
 local_dup_add(struct local_dup *d, const char *key,
-    const struct deliver_result *res)
+    const struct deliver_result *res, const char *by)
 {
 	struct dup_entry	*e;
 	size_t			 i;
@@ -124,6 +134,7 @@ local_dup_add(struct local_dup *d, const char *key,
 		return 0;
 	if (d->cap > 0 && d->slot[i = dup_slot(d, key)] != NULL) {
 		d->slot[i]->res = *res;
+		d->slot[i]->by = by;
 		return 1;
 	}
 	if (d->n >= d->limit)
@@ -133,6 +144,7 @@ local_dup_add(struct local_dup *d, const char *key,
 	e = xmalloc(sizeof(*e));
 	e->key = xstrdup(key);
 	e->res = *res;
+	e->by = by;
 	d->slot[dup_slot(d, key)] = e;
 	d->n++;
 	return 1;
@@ -175,4 +187,10 @@ local_dup_key(struct buf *key, enum lx_kind kind, const char *text,
 		break;
 	}
 	return -1;
+}
+
+long *
+local_dup_work(struct local_dup *d)
+{
+	return d != NULL ? &d->work : NULL;
 }

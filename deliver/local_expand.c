@@ -2,9 +2,14 @@
  * local_expand - a local recipient expanded through aliases, .forward and
  * :include: files into its targets (rules and bounds: local_expand.h).
  * Recursive over names, with the chain of names being expanded kept on a
- * bounded stack: that is the loop protection.  Fails closed: the first
- * error ends the expansion, and no partial list is delivered.
+ * bounded stack: that is the loop protection.  The include files already
+ * expanded are remembered in a hash set keyed by the file's identity (and
+ * by each spelling of its path opened), its reader's uid and owner-NAME,
+ * so a skip costs a lookup, or an open and a lookup for a new spelling,
+ * never a read or a search of a list.  Fails closed: the first error ends
+ * the expansion, and no partial list is delivered.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +29,23 @@ struct lx {
 	char			*why;
 	const char		*dsn;
 	enum lx_status		 st;
-	long			 work;	/* names and targets visited */
-	char			*seen[LX_SEEN_MAX];	/* include files
-						   expanded: "uid\nowner\npath" */
-	int			 nseen;
+	long			 work;	/* units (local_expand.h) */
+	struct lx_seen		*seen;	/* [0..seen_cap), a power of two,
+					   at most half full */
+	int			 nseen, seen_cap;
+};
+
+/* An include file expanded: which file (its identity; or, path not
+ * NULL, a spelling of its path opened before), read by whom, under which
+ * owner-NAME (errors_to NULL: none).  used 0: a free slot. */
+struct lx_seen {
+	dev_t		 dev;
+	ino_t		 ino;
+	uid_t		 uid;
+	uint32_t	 hash;
+	int		 used;
+	char		*errors_to;
+	char		*path;
 };
 
 static int	lx_name(struct lx *, const char *name);
@@ -87,83 +105,209 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	    owner) >= 0)
 		return 0;
 	snprintf(max, sizeof(max), "more than %d", x->res->max);
-	return lx_fail(x, LX_DEFER, "4.6.0",
-	    "alias expansion has too many targets", max);
+	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_TARGETS, max);
 }
 
-/* One more name or target visited: 0, or -1 past LX_WORK_MAX. */
+/* units more of work: 0, or -1 past LX_WORK_MAX. */
+static int
+lx_work_add(struct lx *x, long units)
+{
+	if ((x->work += units) <= LX_WORK_MAX)
+		return 0;
+	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_WORK, NULL);
+}
+
+/* One more name or target visited. */
 static int
 lx_work(struct lx *x)
 {
-	if (++x->work <= LX_WORK_MAX)
-		return 0;
-	return lx_fail(x, LX_DEFER, "4.6.0",
-	    "alias expansion visits too many targets", NULL);
+	return lx_work_add(x, 1);
 }
 
-/* The key of include file path read with as's rights, in key[0..len);
- * "" if it does not fit (then the file is not remembered). */
-static void
-lx_seen_key(const struct lx *x, const char *path, const struct lx_owner *as,
-    char *key, size_t len)
+/* A file of size bytes read, opened before. */
+static int
+lx_work_read(struct lx *x, size_t size)
 {
-	int	 n;
+	return lx_work_add(x, (long)(size / LX_READ_UNIT));
+}
 
-	n = snprintf(key, len, "%lu\n%s\n%s", as != NULL ?
-	    (unsigned long)as->uid : 0UL, x->errors_to, path);
-	if (n < 0 || (size_t)n >= len)
-		key[0] = '\0';
+static uint32_t
+lx_seen_hash(const struct lx_seen *k)
+{
+	uint64_t	 v[3] = { (uint64_t)k->dev, (uint64_t)k->ino,
+	    (uint64_t)k->uid };
+	const char	*p;
+	uint32_t	 h = 2166136261U;	/* FNV-1a */
+	size_t		 i;
+
+	for (i = 0; i < sizeof(v); i++) {
+		h ^= ((const unsigned char *)v)[i];
+		h *= 16777619U;
+	}
+	for (p = k->errors_to; p != NULL && *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619U;
+	}
+	for (p = k->path; p != NULL && *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619U;
+	}
+	return h;
+}
+
+/* k's slot in the set (seen_cap > 0): its entry, or the free slot where
+ * it would go. */
+static struct lx_seen *
+lx_seen_slot(const struct lx *x, const struct lx_seen *k)
+{
+	struct lx_seen	*s;
+	uint32_t	 mask = (uint32_t)x->seen_cap - 1, i;
+
+	for (i = k->hash & mask; ; i = (i + 1) & mask) {
+		s = &x->seen[i];
+		if (!s->used || (s->hash == k->hash && s->dev == k->dev &&
+		    s->ino == k->ino && s->uid == k->uid &&
+		    (s->path == NULL) == (k->path == NULL) &&
+		    strcmp(s->path != NULL ? s->path : "",
+		    k->path != NULL ? k->path : "") == 0 &&
+		    strcmp(s->errors_to != NULL ? s->errors_to : "",
+		    k->errors_to != NULL ? k->errors_to : "") == 0))
+			return s;
+	}
+}
+
+/* The key of file f (NULL: of its spelling path) read with as's rights
+ * under the owner-NAME now. */
+static void
+lx_seen_key(struct lx *x, const struct lx_file *f, const char *path,
+    const struct lx_owner *as, struct lx_seen *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (f != NULL) {
+		k->dev = f->dev;
+		k->ino = f->ino;
+	} else
+		k->path = (char *)path;	/* copied when added */
+	k->uid = as != NULL ? as->uid : 0;
+	k->errors_to = x->errors_to[0] != '\0' ? x->errors_to : NULL;
+	k->hash = lx_seen_hash(k);
+	k->used = 1;
 }
 
 static int
-lx_seen(const struct lx *x, const char *key)
+lx_seen(const struct lx *x, const struct lx_seen *k)
+{
+	return x->seen_cap > 0 && lx_seen_slot(x, k)->used;
+}
+
+/* Remember an include file expanded.  Every key remembered is of a file
+ * opened, which cost LX_OPEN_COST, two keys each, so LX_WORK_MAX holds
+ * the set within LX_SEEN_MAX; the check is a second guard (past it a
+ * file is opened or read again, and the work bound still holds). */
+static void
+lx_seen_add(struct lx *x, const struct lx_seen *k)
+{
+	struct lx_seen	*old = x->seen, *s;
+	int		 i, cap = x->seen_cap;
+
+	if (x->nseen >= LX_SEEN_MAX || lx_seen(x, k))
+		return;
+	if (2 * (x->nseen + 1) > x->seen_cap) {
+		x->seen_cap = cap > 0 ? cap * 2 : 16;
+		x->seen = xcalloc((size_t)x->seen_cap, sizeof(*x->seen));
+		for (i = 0; i < cap; i++)
+			if (old[i].used)
+				*lx_seen_slot(x, &old[i]) = old[i];
+		free(old);
+	}
+	s = lx_seen_slot(x, k);
+	*s = *k;
+	if (k->errors_to != NULL)
+		s->errors_to = xstrdup(k->errors_to);
+	if (k->path != NULL)
+		s->path = xstrdup(k->path);
+	x->nseen++;
+}
+
+static void
+lx_seen_free(struct lx *x)
 {
 	int	 i;
 
-	for (i = 0; i < x->nseen; i++)
-		if (strcmp(x->seen[i], key) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < x->seen_cap; i++)
+		if (x->seen[i].used) {
+			free(x->seen[i].errors_to);
+			free(x->seen[i].path);
+		}
+	free(x->seen);
+	x->seen = NULL;
+	x->nseen = x->seen_cap = 0;
 }
 
-/* Remember an include file expanded (past LX_SEEN_MAX it is not: read
- * again, LX_WORK_MAX still bounds the walk). */
-static void
-lx_seen_add(struct lx *x, const char *key)
-{
-	if (x->nseen < LX_SEEN_MAX && !lx_seen(x, key))
-		x->seen[x->nseen++] = xstrdup(key);
-}
-
-/* Include file path, named with owner's rights. */
+/* Include file f, opened, named with owner's rights at path. */
 static int
-lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+lx_include_read(struct lx *x, const char *path, struct lx_file *f,
+    const struct lx_owner *owner)
 {
-	struct lx_owner	 fo;
-	const char	*why;
-	char		*text, key[LX_NAME_MAX + 4096 + 32];
-	int		 r, rc;
+	const char	*why = "";
+	char		*text;
+	int		 rc;
 
-	lx_seen_key(x, path, owner, key, sizeof(key));
-	if (key[0] != '\0' && lx_seen(x, key))
-		return 0;	/* its targets are in the list already */
-	if ((rc = lx_push(x, path)) < 0)
+	if ((rc = lx_push(x, path)) < 0) {
+		x->ops->include_read(x->ops->arg, f, NULL, &why);
 		return rc;
-	r = x->ops->include(x->ops->arg, path, owner, &text, &fo, &why);
-	if (r <= 0)
+	}
+	if (x->ops->include_read(x->ops->arg, f, &text, &why) < 0)
 		rc = lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
-		    r < 0 ? why : "no such file");
+		    why);
 	else {
 		/* A user's file runs as that user, never with more rights
 		 * than who named it. */
-		rc = lx_value(x, text, fo.uid != 0 ? &fo : owner);
+		if ((rc = lx_work_read(x, f->size)) == 0)
+			rc = lx_value(x, text, f->owner.uid != 0 ? &f->owner :
+			    owner);
 		free(text);
 	}
 	x->depth--;
+	return rc;
+}
+
+/* Include file path, named with owner's rights: skipped if this spelling
+ * of it was expanded already (no system call), else opened, to know
+ * which file it is, and skipped if that file was, else read.  Both keys
+ * are remembered once it is done. */
+static int
+lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	struct lx_file	 f;
+	struct lx_seen	 k, kp;
+	const char	*why = "";
+	int		 r, rc;
+
+	lx_seen_key(x, NULL, path, owner, &kp);
+	if (lx_seen(x, &kp))
+		return 0;
+	if (lx_work_add(x, LX_OPEN_COST) < 0)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	r = x->ops->include(x->ops->arg, path, owner, &f, &why);
+	if (r <= 0)
+		return lx_fail(x, LX_DEFER, "4.3.0", "cannot read include file",
+		    r < 0 ? why : "no such file");
+	lx_seen_key(x, &f, NULL, owner, &k);
+	if (lx_seen(x, &k)) {
+		/* its targets are in the list already */
+		x->ops->include_read(x->ops->arg, &f, NULL, &why);
+		lx_seen_add(x, &kp);
+		return 0;
+	}
+	rc = lx_include_read(x, path, &f, owner);
 	/* Remembered once done, so that a file including itself still
 	 * ends at LX_DEPTH_MAX as a loop. */
-	if (rc == 0 && key[0] != '\0')
-		lx_seen_add(x, key);
+	if (rc == 0) {
+		lx_seen_add(x, &k);
+		lx_seen_add(x, &kp);
+	}
 	return rc;
 }
 
@@ -231,24 +375,27 @@ lx_account(struct lx *x, const char *base, const char *ext)
 	struct lx_owner	 owner;
 	const char	*why = NULL;
 	char		*text = NULL;
+	size_t		 size = 0;
 	int		 r = 0, rc;
 
 	if (lx_on_stack(x, base))
 		return lx_add(x, LX_MAILBOX, base, NULL);
-	if (lx_push(x, base) < 0)
+	/* its .forward looked for: a file opened (or remembered absent) */
+	if (lx_work_add(x, LX_OPEN_COST) < 0 || lx_push(x, base) < 0)
 		return -1;
 	if (ext[0] != '\0')
 		r = x->ops->forward(x->ops->arg, base, ext, &text, &owner,
-		    &why);
+		    &size, &why);
 	if (r == 0)
 		r = x->ops->forward(x->ops->arg, base, NULL, &text, &owner,
-		    &why);
+		    &size, &why);
 	if (r < 0)
 		rc = lx_fail(x, LX_DEFER, "4.3.0", "cannot read .forward",
 		    why);
-	else if (r > 0)
-		rc = lx_value(x, text, &owner);
-	else
+	else if (r > 0) {
+		if ((rc = lx_work_read(x, size)) == 0)
+			rc = lx_value(x, text, &owner);
+	} else
 		rc = lx_add(x, LX_MAILBOX, base, NULL);
 	free(text);
 	x->depth--;
@@ -347,8 +494,9 @@ local_expand(const struct lx_ops *ops, const char *name,
 		lx_fail(&x, LX_BOUNCE, "5.1.3", "name too long", NULL);
 	else
 		lx_name(&x, name);
-	while (x.nseen > 0)
-		free(x.seen[--x.nseen]);
+	lx_seen_free(&x);
+	if (ops->work != NULL)
+		*ops->work += x.work;
 	if (x.st != LX_OK)
 		lx_result_free(res);
 	*dsn = x.dsn;

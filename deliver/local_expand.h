@@ -23,16 +23,21 @@
  * made once.  An :include: file already expanded in this expansion with
  * the same rights (and owner-NAME) is skipped, as Postfix's local(8)
  * skips it, so files naming the next one many times are read once each,
- * not exponentially often.  Bounds: LX_DEPTH_MAX levels, beyond which the
+ * not exponentially often; "the same file" is its identity (device and
+ * inode of the descriptor opened), so "/a/f", "//a/f" and "/a/./f" are
+ * one file, read once (and a spelling met again is not even opened).  Bounds: LX_DEPTH_MAX levels, beyond which the
  * expansion fails for good (LX_BOUNCE, 5.4.6, a loop), as it does on a
  * target that cannot be parsed (5.3.5); the bound of the caller's target
  * list (local_expansion_limit for deliver, tern's own), and LX_WORK_MAX
- * names and targets visited in all, beyond either of which it defers
- * (LX_DEFER, 4.6.0, as Postfix defers a virtual alias expansion over its
- * limit: the administrator may raise the limit, and no mail is lost
- * meanwhile).  A table or file that cannot be read now is LX_DEFER, never
- * a bounce.
- *
+ * units of work, beyond either of which it defers (LX_DEFER, 4.6.0, as
+ * Postfix defers a virtual alias expansion over its limit: the
+ * administrator may raise the limit, and no mail is lost meanwhile).  A
+ * name or target visited is one unit; a file opened (.forward or
+ * :include:, skipped or not) LX_OPEN_COST more, and each LX_READ_UNIT
+ * bytes read one more, so the bound holds the time of an expansion near
+ * a second whatever mix of names, targets and files it is made of.  A
+ * table or file that cannot be read now is LX_DEFER, never a bounce.
+
  * Owners (aliases(5), sendmail's and Postfix's owner-NAME): when the
  * aliases also hold "owner-NAME" for an alias NAME, every target below
  * NAME carries that owner (the nearest such alias above it wins), and
@@ -48,9 +53,28 @@
 #include "local_targets.h"
 
 #define LX_DEPTH_MAX	16	/* nested aliases, includes, forwards */
-#define LX_WORK_MAX	1000000	/* names and targets one expansion visits */
-#define LX_SEEN_MAX	256	/* include files it remembers as expanded */
+#define LX_WORK_MAX	1000000	/* units of work of one expansion */
+#define LX_OPEN_COST	20	/* units of a file opened */
+#define LX_READ_UNIT	64	/* bytes read per unit */
+#define LX_SEEN_MAX	(2 * LX_WORK_MAX / LX_OPEN_COST)	/* include
+				   files remembered as expanded, by identity
+				   and by spelling: every file opened can be,
+				   see lx_include() */
 #define LX_WHY_MAX	256
+/* The reasons of a 4.6.0 deferral, which deliver's warning names the
+ * bound of (local.c) */
+#define LX_WHY_TARGETS	"alias expansion has too many targets"
+#define LX_WHY_WORK	"alias expansion visits too many targets"
+
+/* An :include: file opened by lx_ops.include and not yet read. */
+struct lx_file {
+	dev_t		 dev;	/* its identity, from the open descriptor */
+	ino_t		 ino;
+	struct lx_owner	 owner;	/* its owner: uid and gid once opened,
+				   the rest once read */
+	size_t		 size;	/* bytes read (set by include_read) */
+	int		 fd;	/* the callbacks' */
+};
 
 enum lx_status { LX_OK, LX_DEFER, LX_BOUNCE };
 
@@ -63,19 +87,28 @@ struct lx_ops {
 		    const char **why);
 	/* the .forward (ext NULL) or .forward<delim>ext of account name, if
 	 * it is one to obey (owned by the account, not group or world
-	 * writable); *owner the account */
+	 * writable); *owner the account, *size the bytes read */
 	int	(*forward)(void *arg, const char *name, const char *ext,
-		    char **text, struct lx_owner *owner, const char **why);
-	/* an :include: file, read with as's rights; *file_owner its owner */
+		    char **text, struct lx_owner *owner, size_t *size,
+		    const char **why);
+	/* open an :include: file with as's rights: its identity and
+	 * owner's ids in *f, which include_read must then be given */
 	int	(*include)(void *arg, const char *path,
-		    const struct lx_owner *as, char **text,
-		    struct lx_owner *file_owner, const char **why);
+		    const struct lx_owner *as, struct lx_file *f,
+		    const char **why);
+	/* read the file include opened into *text (f->size: the bytes
+	 * read; f->owner complete) and close it; text NULL: only close
+	 * it.  1, or -1 */
+	int	(*include_read)(void *arg, struct lx_file *f, char **text,
+		    const char **why);
 	/* address in one of our domains: 1 and its lower-cased local part
 	 * in name[0..len); 0 remote; -1 not an address (a bounce) */
 	int	(*local)(void *arg, const char *addr, char *name, size_t len);
 	void	*arg;
 	const struct lx_owner *default_privs;
 	char	 delimiter;	/* recipient_delimiter, or '\0' */
+	long	*work;		/* not NULL: the expansion's units of work
+				   are added to it, whatever its outcome */
 };
 
 /* Expand local name (lower-cased local part) into *res, an empty list

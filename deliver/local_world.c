@@ -42,10 +42,10 @@ world_alias(void *arg, const char *key, const char **value, const char **why)
 	return r == MAP_FOUND ? 1 : r == MAP_NOTFOUND ? 0 : -1;
 }
 
-/* Read fd (at most WORLD_FILE_MAX bytes), '#' comment lines dropped and
- * NULs refused; NULL with *why. */
+/* Read fd (at most WORLD_FILE_MAX bytes, *size of them read), '#'
+ * comment lines dropped and NULs refused; NULL with *why. */
 static char *
-world_read(int fd, const char **why)
+world_read(int fd, size_t *size, const char **why)
 {
 	struct buf	 b;
 	char		 chunk[4096], *line, *end, *out;
@@ -64,6 +64,7 @@ world_read(int fd, const char **why)
 			return NULL;
 		}
 	}
+	*size = b.len;
 	out = xmalloc(b.len + 1);
 	out[0] = '\0';
 	for (line = b.data; line != NULL && *line != '\0'; line = end) {
@@ -108,7 +109,7 @@ world_owner_of(const struct local_user *u, struct lx_owner *o)
 
 static int
 world_forward(void *arg, const char *name, const char *ext, char **text,
-    struct lx_owner *owner, const char **why)
+    struct lx_owner *owner, size_t *size, const char **why)
 {
 	struct deliver_ctx	*ctx = arg;
 	struct local_user	 u;
@@ -149,7 +150,7 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 		close(fd);
 		return 0;
 	}
-	*text = world_read(fd, why);
+	*text = world_read(fd, size, why);
 	close(fd);
 	if (*text == NULL)
 		return -1;
@@ -157,13 +158,15 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 	return 1;
 }
 
+/* Open include file path as as; its identity and owner's ids in *f,
+ * from the descriptor (no second look at the path, which may have
+ * changed).  Nothing more is asked until the file is to be read: a file
+ * expanded already is only opened. */
 static int
 world_include(void *arg, const char *path, const struct lx_owner *as,
-    char **text, struct lx_owner *fo, const char **why)
+    struct lx_file *f, const char **why)
 {
-	struct passwd	 pw, *found = NULL;
 	struct stat	 st;
-	char		 pwbuf[16 * 1024];
 	int		 fd;
 
 	(void)arg;
@@ -179,22 +182,45 @@ world_include(void *arg, const char *path, const struct lx_owner *as,
 		close(fd);
 		return -1;
 	}
-	*text = world_read(fd, why);
-	close(fd);
-	if (*text == NULL)
-		return -1;
-	memset(fo, 0, sizeof(*fo));
-	fo->uid = st.st_uid;
-	fo->gid = st.st_gid;
-	snprintf(fo->name, sizeof(fo->name), "#%ld", (long)st.st_uid);
-	snprintf(fo->home, sizeof(fo->home), "/");
-	if (getpwuid_r(st.st_uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 &&
-	    found != NULL) {
-		fo->gid = pw.pw_gid;
-		snprintf(fo->name, sizeof(fo->name), "%s", pw.pw_name);
-		snprintf(fo->home, sizeof(fo->home), "%s", pw.pw_dir);
-	}
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->owner.uid = st.st_uid;
+	f->owner.gid = st.st_gid;
 	return 1;
+}
+
+/* The owner of an include file: its account's, or, without one, its
+ * ids with "/" as home. */
+static void
+world_include_owner(struct lx_owner *o)
+{
+	struct passwd	 pw, *found = NULL;
+	char		 pwbuf[16 * 1024];
+
+	snprintf(o->name, sizeof(o->name), "#%ld", (long)o->uid);
+	snprintf(o->home, sizeof(o->home), "/");
+	if (getpwuid_r(o->uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 &&
+	    found != NULL) {
+		o->gid = pw.pw_gid;
+		snprintf(o->name, sizeof(o->name), "%s", pw.pw_name);
+		snprintf(o->home, sizeof(o->home), "%s", pw.pw_dir);
+	}
+}
+
+static int
+world_include_read(void *arg, struct lx_file *f, char **text,
+    const char **why)
+{
+	(void)arg;
+	if (text != NULL) {
+		*text = world_read(f->fd, &f->size, why);
+		world_include_owner(&f->owner);
+	}
+	close(f->fd);
+	f->fd = -1;
+	return text == NULL || *text != NULL ? 1 : -1;
 }
 
 static int
@@ -229,6 +255,7 @@ local_world_ops(struct deliver_ctx *ctx, struct lx_ops *ops)
 	ops->alias = world_alias;
 	ops->forward = world_forward;
 	ops->include = world_include;
+	ops->include_read = world_include_read;
 	ops->local = world_local;
 	ops->arg = ctx;
 	ops->default_privs = &ctx->default_privs;

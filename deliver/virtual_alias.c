@@ -100,7 +100,6 @@ static int
 va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
     const char *addr, struct lx_result *x, struct deliver_result *res)
 {
-	struct lx_ops		 ops;
 	struct lx_result	 tmp;
 	const char		*dsn;
 	char			 name[LX_NAME_MAX], why[LX_WHY_MAX];
@@ -109,9 +108,8 @@ va_local(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	if (local_recipient_name(addr, name, sizeof(name)) < 0)
 		return va_fail(msg, j, res, DELIVER_BOUNCE, "5.1.1",
 		    "bad local address in virtual alias");
-	local_world_ops(ctx, &ops);
 	lx_result_init(&tmp, ctx->par->local_expansion_limit);
-	st = local_expand(&ops, name, &tmp, why, &dsn);
+	st = local_expand_msg(ctx, msg, name, &tmp, why, &dsn);
 	if (st != LX_OK) {
 		lx_result_free(&tmp);
 		return va_fail(msg, j, res, st == LX_DEFER ? DELIVER_DEFER :

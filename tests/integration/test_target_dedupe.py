@@ -51,6 +51,18 @@ def test_command_and_file_once_per_message(make_instance):
     log = inst.log()
     for r in rcpts:     # every recipient has its outcome
         assert sent(inst, qid, r, "local"), log[-3000:]
+    # the file's copy is logged by the recipient it was made for; the
+    # other says in one line that it shares it (not a line per target)
+    made = re.findall(rf"{qid}: to=<(f[12]@localhost)>, relay=file, .*"
+                      rf"status=sent .*mailbox={out}/box$", log, re.M)
+    assert len(made) == 1, log[-3000:]
+    other = "f2@localhost" if made[0] == "f1@localhost" else "f1@localhost"
+    assert re.search(rf"(?m){qid}: to=<{other}>, relay=local, .*dsn=2\.0\.0, "
+                     r"status=sent \(delivered as 1 shared copy of targets "
+                     rf"already delivered for <{made[0]}>\)$", log), log[-3000:]
+    assert "shared cop" not in "".join(
+        re.findall(rf"(?m)^.*{qid}: to=<(?:pipe2?|{made[0]})@.*$", log))
+    assert "(shared copy)" not in log
     # a second message gets its own copies: the filter is per message
     qid = send(inst, ["pipe@localhost", "f1@localhost"], "dedupe-2")
     removed(inst, qid)
@@ -120,3 +132,38 @@ def test_virtual_expansion_limits_defer(make_instance):
              what="ok@ delivered")
     assert not re.search(rf"{qid}: to=<(wide|deep)@valias.test>.*"
                          r"status=bounced", inst.log())
+
+
+# A shared copy that failed: the recipient that shares it says so in its
+# one line, with the failure's status and dsn and the counts; its own
+# target is still logged on its own line.
+def test_shared_copy_failure_in_one_line(make_instance):
+    inst = make_instance()
+    out = outdir(inst)
+    ro = inst.dir / "ro"            # default_privs cannot write here
+    ro.mkdir(exist_ok=True)
+    ro.chmod(0o755)
+    set_aliases(inst, f"g1: {ro}/box\ng2: {ro}/box, {out}/ok2\n")
+    rcpts = ["g1@localhost", "g2@localhost"]
+    qid = send(inst, rcpts, "shared-fail")
+    pat = rf"(?m){qid}: to=<(g[12]@localhost)>, relay=local, .*mailbox=aliases$"
+    wait_for(lambda: len(re.findall(pat, inst.log())) == 2, timeout=30,
+             what="both outcomes")
+    log = inst.log()
+    made = re.findall(rf"(?m){qid}: to=<(g[12]@localhost)>, relay=file, .*"
+                      rf"dsn=(\S+), status=(deferred|bounced) .*"
+                      rf"mailbox={ro}/box$", log)
+    assert len(made) == 1, log[-3000:]
+    maker, dsn, status = made[0]
+    other = "g2@localhost" if maker == "g1@localhost" else "g1@localhost"
+    counts = "1 deferred, 0 bounced" if status == "deferred" else \
+        "0 deferred, 1 bounced"
+    assert re.search(rf"(?m){qid}: to=<{other}>, relay=local, .*"
+                     rf"dsn={re.escape(dsn)}, status={status} \(1 shared copy "
+                     rf"of targets already tried for <{maker}>: 0 sent, "
+                     rf"{counts}; first failure: .+\)$", log), log[-3000:]
+    assert not re.search(rf"{qid}: to=<{other}>, relay=file, .*{ro}/box",
+                         log)
+    if other == "g2@localhost":
+        assert re.search(rf"{qid}: to=<g2@localhost>, relay=file, .*"
+                         rf"status=sent .*mailbox={out}/ok2", log), log[-3000:]

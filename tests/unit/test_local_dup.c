@@ -81,27 +81,30 @@ test_find_add(void **state)
 	struct local_dup		*d = local_dup_new(1000);
 	struct deliver_result		 r;
 	const struct deliver_result	*got;
+	const char			*by = NULL, *rcpt = "user+1@localhost";
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_null(local_dup_find(d, "R\ns\nsomeone@remote.test"));
+	assert_null(local_dup_find(d, "R\ns\nsomeone@remote.test", NULL));
 	deliver_result_set(&r, DELIVER_OK, "2.0.0", "forwarded as %s",
 	    "ABC123");
-	assert_int_equal(local_dup_add(d, "R\ns\nsomeone@remote.test", &r), 1);
-	got = local_dup_find(d, "R\ns\nsomeone@remote.test");
+	assert_int_equal(local_dup_add(d, "R\ns\nsomeone@remote.test", &r,
+	    rcpt), 1);
+	got = local_dup_find(d, "R\ns\nsomeone@remote.test", &by);
 	assert_non_null(got);
+	assert_ptr_equal(by, rcpt);	/* whose copy it is, for the log */
 	assert_int_equal(got->status, DELIVER_OK);
 	assert_string_equal(got->text, "forwarded as ABC123");
-	assert_null(local_dup_find(d, "R\ns\nother@remote.test"));
+	assert_null(local_dup_find(d, "R\ns\nother@remote.test", NULL));
 	/* a deferral is remembered too: the others defer with it */
 	deliver_result_set(&r, DELIVER_DEFER, "4.3.0", "later");
-	assert_int_equal(local_dup_add(d, "C\n1\n/bin/x", &r), 1);
-	assert_int_equal(local_dup_find(d, "C\n1\n/bin/x")->status,
+	assert_int_equal(local_dup_add(d, "C\n1\n/bin/x", &r, "a@x"), 1);
+	assert_int_equal(local_dup_find(d, "C\n1\n/bin/x", NULL)->status,
 	    DELIVER_DEFER);
 	local_dup_free(d);
 	/* no filter: nothing found, nothing kept */
-	assert_null(local_dup_find(NULL, "x"));
-	assert_int_equal(local_dup_add(NULL, "x", &r), 0);
+	assert_null(local_dup_find(NULL, "x", NULL));
+	assert_int_equal(local_dup_add(NULL, "x", &r, "a@x"), 0);
 	local_dup_free(NULL);
 }
 
@@ -118,25 +121,26 @@ test_limit_and_growth(void **state)
 	for (i = 0; i < 1000; i++) {
 		snprintf(k, sizeof(k), "R\n\nm%d@remote.test", i);
 		deliver_result_set(&r, DELIVER_OK, "2.0.0", "copy %d", i);
-		assert_int_equal(local_dup_add(d, k, &r), 1);
+		assert_int_equal(local_dup_add(d, k, &r, "a@x"), 1);
 	}
 	/* full: a new key is not remembered (made again), old ones stay */
-	assert_int_equal(local_dup_add(d, "R\n\nnew@remote.test", &r), 0);
-	assert_null(local_dup_find(d, "R\n\nnew@remote.test"));
+	assert_int_equal(local_dup_add(d, "R\n\nnew@remote.test", &r,
+	    "a@x"), 0);
+	assert_null(local_dup_find(d, "R\n\nnew@remote.test", NULL));
 	for (i = 0; i < 1000; i++) {
 		snprintf(k, sizeof(k), "R\n\nm%d@remote.test", i);
 		snprintf(k + 32, 32, "copy %d", i);
-		assert_non_null(local_dup_find(d, k));
-		assert_string_equal(local_dup_find(d, k)->text, k + 32);
+		assert_non_null(local_dup_find(d, k, NULL));
+		assert_string_equal(local_dup_find(d, k, NULL)->text, k + 32);
 	}
 	local_dup_free(d);
 	/* 0 is no limit, as Postfix's duplicate_filter_limit = 0 */
 	d = local_dup_new(0);
 	for (i = 0; i < 3000; i++) {
 		snprintf(k, sizeof(k), "R\n\nm%d@remote.test", i);
-		assert_int_equal(local_dup_add(d, k, &r), 1);
+		assert_int_equal(local_dup_add(d, k, &r, "a@x"), 1);
 	}
-	assert_non_null(local_dup_find(d, "R\n\nm2999@remote.test"));
+	assert_non_null(local_dup_find(d, "R\n\nm2999@remote.test", NULL));
 	local_dup_free(d);
 }
 

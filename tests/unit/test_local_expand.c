@@ -24,6 +24,8 @@ struct world {
 	int		 alias_fail;
 	int		 owner_fail;	/* only the owner- lookups fail */
 	int		 max;		/* the list's bound; 0: 1000 */
+	const char	*const *links;	/* path, path in includes: the
+					   same file */
 };
 
 static const char *
@@ -51,7 +53,7 @@ fake_alias(void *arg, const char *key, const char **value, const char **why)
 
 static int
 fake_forward(void *arg, const char *name, const char *ext, char **text,
-    struct lx_owner *owner, const char **why)
+    struct lx_owner *owner, size_t *size, const char **why)
 {
 	struct world	*w = arg;
 	char		 key[300];
@@ -63,29 +65,78 @@ fake_forward(void *arg, const char *name, const char *ext, char **text,
 	if ((v = pairs_get(w->forwards, key)) == NULL)
 		return 0;
 	*text = strdup(v);
+	*size = strlen(v);
 	memset(owner, 0, sizeof(*owner));
 	owner->uid = 1000;
 	snprintf(owner->name, sizeof(owner->name), "%s", name);
 	return 1;
 }
 
-static long	 include_reads;	/* fake_include's calls */
+static long	 include_reads;	/* fake_include_read's reads */
+static long	 include_opens;	/* fake_include's calls */
 
+/* path without "//" and "/./", into out[0..len) (as the kernel sees
+ * it). */
+static void
+fake_canonical(const char *path, char *out, size_t len)
+{
+	size_t	 n = 0;
+
+	while (*path != '\0' && n + 1 < len) {
+		if (path[0] == '/' && (path[1] == '/' || (path[1] == '.' &&
+		    path[2] == '/'))) {
+			path += path[1] == '/' ? 1 : 2;
+			continue;
+		}
+		out[n++] = *path++;
+	}
+	out[n] = '\0';
+}
+
+/* The file at path is the pair of includes its text is in (its inode),
+ * found through links if path is another name of it. */
 static int
 fake_include(void *arg, const char *path, const struct lx_owner *as,
-    char **text, struct lx_owner *fo, const char **why)
+    struct lx_file *f, const char **why)
 {
 	struct world	*w = arg;
-	const char	*v;
+	const char	*name;
+	char		 canon[4096];
+	int		 i;
 
 	(void)as;
 	(void)why;
-	include_reads++;
-	if ((v = pairs_get(w->includes, path)) == NULL)
+	include_opens++;
+	fake_canonical(path, canon, sizeof(canon));
+	if ((name = pairs_get(w->links, canon)) == NULL)
+		name = canon;
+	for (i = 0; w->includes != NULL && w->includes[i] != NULL; i += 2)
+		if (strcmp(w->includes[i], name) == 0)
+			break;
+	if (w->includes == NULL || w->includes[i] == NULL)
 		return 0;
-	*text = strdup(v);
-	memset(fo, 0, sizeof(*fo));
-	fo->uid = strstr(path, "/home/") != NULL ? 2000 : 0;
+	memset(f, 0, sizeof(*f));
+	f->dev = 7;
+	f->ino = (ino_t)i + 1;
+	f->fd = i + 1;
+	f->owner.uid = strstr(name, "/home/") != NULL ? 2000 : 0;
+	return 1;
+}
+
+static int
+fake_include_read(void *arg, struct lx_file *f, char **text,
+    const char **why)
+{
+	struct world	*w = arg;
+
+	(void)why;
+	assert_true(f->fd > 0);
+	if (text != NULL) {
+		include_reads++;
+		*text = strdup(w->includes[f->fd]);
+		f->size = strlen(*text);
+	}
+	f->fd = -1;
 	return 1;
 }
 
@@ -109,7 +160,7 @@ expand(struct world *w, const char *name, struct lx_result *res,
     const char **dsn)
 {
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
-	    fake_local, NULL, &nobody, '+' };
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
 	char		 why[LX_WHY_MAX];
 
 	ops.arg = w;
@@ -203,7 +254,7 @@ test_aliases(void **state)
 		"dup", "alice, alice, root",
 		"owner-x", "\"|/bin/q x\"",
 		NULL };
-	struct world w = { a, NULL, NULL, 0, 0, 0 };
+	struct world w = { a, NULL, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "alice", "M:alice");
@@ -234,7 +285,7 @@ test_owner(void **state)
 		"news", "gina",
 		"owner-news", "nm",
 		NULL };
-	struct world w = { a, NULL, NULL, 0, 0, 0 };
+	struct world w = { a, NULL, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect_targets(&w, "list", "M:alice>owner-list R:bob@far>owner-list "
@@ -257,7 +308,7 @@ test_extensions(void **state)
 	static const char *const a[] = { "bob+list", "carol", NULL };
 	static const char *const f[] = { "dave+x", "|/bin/x", "dave",
 	    "dave, eve@far", NULL };
-	struct world w = { a, f, NULL, 0, 0, 0 };
+	struct world w = { a, f, NULL, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "bob+list", "M:carol");
@@ -281,7 +332,7 @@ test_include(void **state)
 		"/home/u/list", "|/bin/b, /home/u/file",
 		"/etc/loop", ":include:/etc/loop",
 		NULL };
-	struct world w = { a, NULL, inc, 0, 0, 0 };
+	struct world w = { a, NULL, inc, 0, 0, 0, NULL };
 
 	(void)state;
 	expect(&w, "list", "M:alice M:bob C:/bin/a@65534");
@@ -297,7 +348,7 @@ test_bounds(void **state)
 	static const char *a[100];
 	static char	 wide[8192];
 	static const char *const w2[] = { "wide", wide, NULL };
-	struct world	 w = { a, NULL, NULL, 0, 0, 0 };
+	struct world	 w = { a, NULL, NULL, 0, 0, 0, NULL };
 	size_t		 n = 0;
 	int		 i;
 
@@ -335,7 +386,7 @@ test_fanout(void **state)
 {
 	static char	 path[11][32], text[10][400], name[8][16], val[7][160];
 	static const char *inc[23], *a[20];
-	struct world	 w = { NULL, NULL, inc, 0, 0, 0 };
+	struct world	 w = { NULL, NULL, inc, 0, 0, 0, NULL };
 	int		 i, k, n;
 
 	(void)state;
@@ -375,6 +426,171 @@ test_fanout(void **state)
 	expect(&w, "f5", "F:/var/box@65534");		/* 10^2: fine */
 }
 
+/* One file under many names ("/home/u/leaf", "//home/u/leaf",
+ * "/home/./u/leaf", ...) is one file: read once, however it is spelt, and
+ * a spelling met again is not even opened.  Read by other rights (an
+ * alias, default_privs, and a user's .forward) it is read again, its
+ * commands run as each.  Another name (a link) is the same file too. */
+static void
+test_include_identity(void **state)
+{
+	static char	 a_text[2 * 290 * 80], leaf[3300 * 20];
+	static const char *links[] = { "/home/u/link", "/home/u/leaf", NULL };
+	static const char *al[] = { "list", ":include:/home/u/a",
+	    "root", ":include:/etc/r",
+	    "both", "root, me", NULL };
+	static const char *fw[] = { "me", ":include:/etc/r", NULL };
+	static const char *inc[7];
+	struct world	 w = { al, fw, inc, 0, 0, 10000, links };
+	struct lx_result r;
+	const char	*dsn;
+	size_t		 n = 0;
+	int		 i, k;
+
+	(void)state;
+	/* 290 spellings, each twice, and the link */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < 290; i++)
+			n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
+			    ":include:%.*shome/%.*su/leaf\n", i % 29 + 1,
+			    "//////////////////////////////", 2 * (i / 29),
+			    "./././././././././././././././././././.");
+	n += (size_t)snprintf(a_text + n, sizeof(a_text) - n,
+	    ":include:/home/u/link\n");
+	for (i = 0, k = 0; i < 3300; i++)
+		k += snprintf(leaf + k, sizeof(leaf) - (size_t)k,
+		    "/home/u/f%d\n", i);
+	inc[0] = "/home/u/a";
+	inc[1] = a_text;
+	inc[2] = "/home/u/leaf";
+	inc[3] = leaf;
+	inc[4] = "/etc/r";
+	inc[5] = "|/bin/r";
+	inc[6] = NULL;
+	include_reads = include_opens = 0;
+	assert_int_equal(expand(&w, "list", &r, &dsn), LX_OK);
+	assert_int_equal(r.n, 3300);
+	lx_result_free(&r);
+	assert_int_equal(include_opens, 1 + 290 + 1);
+	assert_int_equal(include_reads, 2);
+	/* root-owned /etc/r: read as nobody (the alias) and as uid 1000 (me's
+	 * .forward), a command for each */
+	include_reads = 0;
+	expect(&w, "both", "C:/bin/r@65534 C:/bin/r@1000");
+	assert_int_equal(include_reads, 2);
+}
+
+/* ":include:" and /etc/e spelt with pre slashes before "etc", mid after
+ * it and dots "./" after those, and a newline; its length. */
+static size_t
+spell(char *buf, size_t len, int pre, int mid, int dots)
+{
+	size_t	 n;
+	int	 i;
+
+	n = (size_t)snprintf(buf, len, ":include:");
+	for (i = 0; i < pre; i++)
+		buf[n++] = '/';
+	n += (size_t)snprintf(buf + n, len - n, "etc");
+	for (i = 0; i < mid; i++)
+		buf[n++] = '/';
+	for (i = 0; i < dots; i++)
+		n += (size_t)snprintf(buf + n, len - n, "./");
+	n += (size_t)snprintf(buf + n, len - n, "e\n");
+	assert_true(n < len);
+	return n;
+}
+
+/* Work is counted by what it costs: an :include: file opened costs
+ * LX_OPEN_COST even when skipped, so naming an expanded file under ever
+ * new spellings defers (4.6.0) near LX_WORK_MAX / LX_OPEN_COST opens, and
+ * the same spelling over and over is not opened again; a .forward read
+ * again for each mention of its account costs its size. */
+static void
+test_work_costs(void **state)
+{
+	static char	 big[60 * 1024], fan[6000];
+	static char	 mname[10][24], mlist[10 * 20], same[4000 * 17];
+	static const char *al[] = { "x", mlist, "s", same, "f", fan, NULL };
+	static const char *fw[] = { "fat", big, NULL };
+	static const char *inc[2 * 11 + 1];
+	struct world	 w = { al, fw, inc, 0, 0, 0, NULL };
+	char		*many[10];
+	size_t		 n = 0, len = 6000 * 160;
+	int		 i, m;
+
+	(void)state;
+	/* 10 files each naming /etc/e under 6000 spellings of its own:
+	 * 60000 opens unbounded */
+	for (m = 0; m < 10; m++) {
+		assert_non_null(many[m] = malloc(len));
+		for (i = n = 0; i < 6000; i++)
+			n += spell(many[m] + n, len - n, m + 1, i % 64 + 1,
+			    i / 64);
+		snprintf(mname[m], sizeof(mname[m]), "/etc/m%d", m);
+		inc[2 * m] = mname[m];
+		inc[2 * m + 1] = many[m];
+	}
+	for (m = n = 0; m < 10; m++)
+		n += (size_t)snprintf(mlist + n, sizeof(mlist) - n,
+		    ":include:%s\n", mname[m]);
+	inc[20] = "/etc/e";
+	inc[21] = "/var/box";
+	inc[22] = NULL;
+	include_opens = 0;
+	expect_fail(&w, "x", LX_DEFER, "4.6.0");
+	assert_true(include_opens <= LX_WORK_MAX / LX_OPEN_COST + 1);
+	assert_true(include_opens > LX_WORK_MAX / LX_OPEN_COST / 2);
+	for (m = 0; m < 10; m++)
+		free(many[m]);
+	/* one spelling 4000 times: one open */
+	for (i = n = 0; i < 4000; i++)
+		n += (size_t)snprintf(same + n, sizeof(same) - n,
+		    ":include:/etc/e,");
+	include_opens = 0;
+	expect(&w, "s", "F:/var/box@65534");
+	assert_int_equal(include_opens, 1);
+	/* a 60 KiB .forward of one target mentioned 1200 times: each read
+	 * costs about 1000 units, so the expansion defers; mentioned 100
+	 * times it is fine */
+	memset(big, ' ', sizeof(big) - 1);
+	memcpy(big, "/var/fat", 8);
+	for (i = n = 0; i < 1200; i++)
+		n += (size_t)snprintf(fan + n, sizeof(fan) - n, "%sfat",
+		    i ? "," : "");
+	expect_fail(&w, "f", LX_DEFER, "4.6.0");
+	fan[100 * 4 - 1] = '\0';
+	expect(&w, "f", "F:/var/fat@1000");
+}
+
+/* The caller's counter gets each expansion's work, failed ones too:
+ * deliver bounds a message's expansions by it. */
+static void
+test_work_reported(void **state)
+{
+	static const char *const al[] = { "l", "a, b, |/bin/c", NULL };
+	struct world	 w = { al, NULL, NULL, 0, 0, 0, NULL };
+	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
+	struct lx_result r;
+	const char	*dsn;
+	char		 why[LX_WHY_MAX];
+	long		 work = 5;
+
+	(void)state;
+	ops.arg = &w;
+	ops.work = &work;
+	lx_result_init(&r, 10);
+	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_OK);
+	lx_result_free(&r);
+	/* l, a and b (accounts: a .forward looked for), |/bin/c */
+	assert_int_equal(work, 5 + 1 + 3 + 2 * LX_OPEN_COST + 2);
+	w.alias_fail = 1;
+	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_DEFER);
+	lx_result_free(&r);
+	assert_int_equal(work, 5 + 1 + 3 + 2 * LX_OPEN_COST + 2 + 1);
+}
+
 static void
 test_split(void **state)
 {
@@ -402,6 +618,9 @@ main(void)
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_fanout),
+		cmocka_unit_test(test_include_identity),
+		cmocka_unit_test(test_work_costs),
+		cmocka_unit_test(test_work_reported),
 		cmocka_unit_test(test_split),
 	};
 

@@ -3,7 +3,10 @@
  * list of targets: growth up to the bound and not beyond, each target
  * once (an owner's uid tells commands apart), merging with the bound,
  * owners copied, empty strings shared, and freeing that leaves an empty
- * list to use again.
+ * list to use again; the hash index beside the list: texts whose hashes
+ * collide (in full, and in a slot), growth to a bound of 10000 with every
+ * target found after each rebuild, the owner rule across the index, and
+ * merging into an indexed list (test_merge).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -124,6 +127,11 @@ test_merge(void **state)
 	assert_int_equal(lx_result_merge(&to, &from), -1);
 	assert_int_equal(to.n, 5);
 	assert_string_equal(to.target[4].text, "u2");
+	/* what was merged is in to's index: found, not added again */
+	for (i = 0; i < to.n; i++)
+		assert_int_equal(lx_result_add(&to, LX_MAILBOX,
+		    to.target[i].text, NULL, NULL, NULL), 0);
+	assert_null(from.slot);
 	assert_int_equal(from.n, 0);
 	assert_null(from.target);
 	lx_result_free(&to);
@@ -153,6 +161,138 @@ test_bound_at_least_one(void **state)
 	lx_result_free(&r);
 }
 
+/* Two texts of kind LX_COMMAND with the same 32-bit hash, found by the
+ * birthday bound among "c" and 400000 scrambled numbers. */
+struct hx {
+	uint32_t	 h;
+	int		 i;
+};
+
+static int
+hx_cmp(const void *a, const void *b)
+{
+	const struct hx	*x = a, *y = b;
+
+	return x->h < y->h ? -1 : x->h > y->h ? 1 : x->i - y->i;
+}
+
+static void
+full_collision(char *a, char *b, size_t len)
+{
+	enum { N = 400000 };
+	struct hx	*v = calloc(N, sizeof(*v));
+	char		 t[32];
+	int		 i;
+
+	assert_non_null(v);
+	for (i = 0; i < N; i++) {
+		snprintf(t, sizeof(t), "c%u", (unsigned)i * 2654435761U);
+		v[i].h = lx_target_hash(LX_COMMAND, t);
+		v[i].i = i;
+	}
+	qsort(v, N, sizeof(*v), hx_cmp);
+	for (i = 1; i < N && v[i].h != v[i - 1].h; i++)
+		;
+	assert_true(i < N);
+	snprintf(a, len, "c%u", (unsigned)v[i - 1].i * 2654435761U);
+	snprintf(b, len, "c%u", (unsigned)v[i].i * 2654435761U);
+	free(v);
+}
+
+static void
+test_index_collisions(void **state)
+{
+	struct lx_owner		 o1, o2;
+	struct lx_result	 r;
+	char			 a[32], b[32], t[32];
+	uint32_t		 h0;
+	int			 i, n;
+
+	(void)state;
+	memset(&o1, 0, sizeof(o1));
+	memset(&o2, 0, sizeof(o2));
+	o1.uid = 1000;
+	o2.uid = 1001;
+	full_collision(a, b, sizeof(a));
+	assert_string_not_equal(a, b);
+	assert_int_equal(lx_target_hash(LX_COMMAND, a),
+	    lx_target_hash(LX_COMMAND, b));
+	lx_result_init(&r, 100);
+	/* equal hashes, different texts: two targets, each found */
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, a, NULL, NULL, &o1), 1);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, b, NULL, NULL, &o1), 1);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, b, NULL, NULL, &o1), 0);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, a, NULL, NULL, &o1), 0);
+	/* the owner rule through the index: another uid is another target,
+	 * no owner on either side matches any */
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, a, NULL, NULL, &o2), 1);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, a, NULL, NULL, &o2), 0);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, b, NULL, NULL, NULL), 0);
+	assert_int_equal(lx_result_add(&r, LX_MAILBOX, "m", NULL, NULL, NULL),
+	    1);
+	assert_int_equal(lx_result_add(&r, LX_MAILBOX, "m", NULL, NULL, &o1),
+	    0);
+	/* the same text as another kind hashes apart and is another target */
+	assert_int_equal(lx_result_add(&r, LX_FILE, a, NULL, NULL, &o1), 1);
+	assert_int_equal(r.n, 5);
+	lx_result_free(&r);
+
+	/* texts sharing a home slot of the first index (16 slots): a run
+	 * of probes, every one found, none twice */
+	lx_result_init(&r, 100);
+	h0 = lx_target_hash(LX_REMOTE, "s0") & 15;
+	for (i = n = 0; n < 7; i++) {
+		snprintf(t, sizeof(t), "s%d", i);
+		if ((lx_target_hash(LX_REMOTE, t) & 15) != h0)
+			continue;
+		assert_int_equal(lx_result_add(&r, LX_REMOTE, t, NULL, NULL,
+		    NULL), 1);
+		n++;
+	}
+	assert_int_equal(r.nslot, 16);
+	for (i = 0; i < r.n; i++)
+		assert_int_equal(lx_result_add(&r, LX_REMOTE, r.target[i].text,
+		    NULL, NULL, NULL), 0);
+	assert_int_equal(r.n, 7);
+	lx_result_free(&r);
+	assert_null(r.slot);
+	assert_int_equal(r.nslot, 0);
+}
+
+/* Growth to a bound of 10000 (local_expansion_limit's default): after
+ * every rebuild each target is still found, the index is at most half
+ * full and never more than four slots a target of the bound. */
+static void
+test_index_growth(void **state)
+{
+	struct lx_result	 r;
+	char			 t[32];
+	int			 i, k, nslot = 0;
+
+	(void)state;
+	lx_result_init(&r, 10000);
+	for (i = 0; i < 10000; i++) {
+		snprintf(t, sizeof(t), "|/bin/true %d", i);
+		assert_int_equal(lx_result_add(&r, LX_COMMAND, t + 1, NULL,
+		    NULL, NULL), 1);
+		assert_true(2 * r.n <= r.nslot);
+		assert_int_equal(r.nslot & (r.nslot - 1), 0);
+		if (r.nslot != nslot) {
+			nslot = r.nslot;
+			for (k = 0; k <= i; k++)
+				assert_int_equal(lx_result_add(&r, LX_COMMAND,
+				    r.target[k].text, NULL, NULL, NULL), 0);
+		}
+	}
+	assert_true(r.nslot <= 4 * 10000);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, "/bin/true 0", NULL,
+	    NULL, NULL), 0);
+	assert_int_equal(lx_result_add(&r, LX_COMMAND, "/bin/true x", NULL,
+	    NULL, NULL), -1);
+	assert_int_equal(r.n, 10000);
+	lx_result_free(&r);
+}
+
 int
 main(void)
 {
@@ -162,6 +302,8 @@ main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_small),
 		cmocka_unit_test(test_bound_at_least_one),
+		cmocka_unit_test(test_index_collisions),
+		cmocka_unit_test(test_index_growth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

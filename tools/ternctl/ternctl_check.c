@@ -179,21 +179,27 @@ chk_programs(struct ctl_chk *c, const struct tern_config *cf)
 	service_table_free(&tab);
 }
 
+/* Is a domain of mydestination a virtual domain too?  Run whatever the
+ * table check found, so a broken alias_maps hides no conflict; a virtual
+ * table that cannot be opened or read is reported here only if the table
+ * check (tables_bad problems) has not told of it already. */
 static void
-chk_virtual(struct ctl_chk *c, const struct tern_config *cf)
+chk_virtual(struct ctl_chk *c, const struct tern_config *cf, int tables_bad)
 {
 	struct virtual_maps	 vm;
 	char			 err[MAP_ERR_MAX], domain[256];
 	int			 r;
 
 	if (virtual_open(&vm, cf, err, sizeof(err)) == -1) {
-		chk_problem(c, "virtual tables: %s", err);
+		if (!tables_bad)
+			chk_problem(c, "virtual tables: %s", err);
 		return;
 	}
 	r = virtual_mydestination_conflict(&vm, domain, sizeof(domain));
-	if (r < 0)
-		chk_problem(c, "virtual tables: %s", vm.err);
-	else if (r > 0)
+	if (r < 0) {
+		if (!tables_bad)
+			chk_problem(c, "virtual tables: %s", vm.err);
+	} else if (r > 0)
 		chk_problem(c, "domain %s is in mydestination and is a virtual "
 		    "domain too: mydestination wins, its virtual addresses "
 		    "are never used", domain);
@@ -249,8 +255,7 @@ ctl_check(const struct ctl_opts *o, const char *path)
 	chk_programs(&c, &cf);
 	if ((n = ctl_check_tables(path)) > 0)
 		c.problems += n;	/* the virtual tables among them */
-	else
-		chk_virtual(&c, &cf);
+	chk_virtual(&c, &cf, n > 0);
 	chk_queue(&c, &cf);
 	config_free(&cf);
 	if (c.problems == 0)
