@@ -32,6 +32,10 @@ def user_dir(pw, path):
     return path
 
 
+def deliver_pids(inst):
+    return inst.services().get("deliver", [])
+
+
 def outcome_re(qid, rcpt):
     return re.compile(rf"{qid}: to=<{re.escape(rcpt)}>, relay=local, .*"
                       r"dsn=(\S+), status=(\w+) \(([^)]*)")
@@ -103,3 +107,65 @@ def test_symlinked_spellings_cost_what_they_are_charged(make_instance):
         fwd.unlink(missing_ok=True)
         shutil.rmtree(d, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
+
+
+# --- H2: LOCAL_PEND_TARGETS's early flush (local.c:757) settles and frees
+# the pending recipients (local_settle -> local_pending_free), but the
+# batch's copies (local.c:388, kept for the whole batch) still point at
+# their per-target outcomes p->sub[].  A later recipient of the same
+# message whose target is the same mailbox becomes a follower of that
+# freed leader (local_copy_find), and the last flush copies the leader's
+# outcome out of freed memory (local_flush_followers, local.c:253): a
+# use-after-free in root's deliver.  Seven recipients (big+1 .. big+7) of
+# 9,400 targets each (terntest1's mailbox and 9,399 remote addresses, one
+# forward) pass 65,536 at the seventh.  p->sub of 9,400 outcomes (2.6 MB)
+# is mmap'ed, so the read faults: deliver dies (SIGSEGV) at the batch's
+# last flush, and again at every retry of the message.
+# (The early flush of a full job table, local.c:442, frees the same way,
+# but needs 8 accounts or 64 jobs in one batch.)
+PEND_RCPTS = 7
+PEND_REMOTE = 9399
+
+
+@pytest.mark.xfail(strict=True, reason="local.c:757 early flush frees "
+                   "pending outcomes the batch's copies still point to; "
+                   "a later follower reads them (local.c:253)")
+def test_follower_after_early_flush(make_instance):
+    inst = make_instance("recipient_delimiter = +\n")
+    etc = inst.dir / "etc"
+    names = [f"r{i}@remote.invalid" for i in range(PEND_REMOTE)]
+    per = 2400
+    incs = []
+    for k in range(0, PEND_REMOTE, per):
+        p = etc / f"remote{k // per}"
+        p.write_text("".join(f"{a}\n" for a in names[k:k + per]))
+        p.chmod(0o644)
+        incs.append(f":include:{p}")
+    set_aliases(inst, f"big: {T1}, " + ", ".join(incs) + "\n")
+    rcpts = [f"big+{k}@localhost" for k in range(1, PEND_RCPTS + 1)]
+    qid = send(inst, rcpts, "lx2-pend")
+    pats = {r: outcome_re(qid, r) for r in rcpts}
+
+    def done():
+        log = inst.log()
+        return "killed by signal" in log or \
+            all(p.search(log) for p in pats.values())
+    wait_for(done, timeout=180, interval=0.1, what="every outcome or a crash")
+    if "killed by signal" in inst.log():
+        # the retry: another copy, another crash
+        wait_for(lambda: len(deliver_pids(inst)) > 0, timeout=30,
+                 what="deliver restarted")
+        flush(inst)
+        wait_for(lambda: inst.log().count("killed by signal") >= 2 or
+                 all(p.search(inst.log()) for p in pats.values()),
+                 timeout=180, interval=0.1, what="the retry's end")
+    log = inst.log()
+    print(f"\nLX2 early flush: {copies(T1, 'lx2-pend')} copies in "
+          f"{T1}'s mailbox; {log.count('killed by signal')} crashes",
+          file=sys.stderr)
+    crashed = re.findall(r".*killed by signal.*", log)
+    assert not crashed, crashed
+    got = {r: (p.search(log).group(2) if p.search(log) else None)
+           for r, p in pats.items()}
+    assert got == {r: "sent" for r in rcpts}, got
+    assert copies(T1, "lx2-pend") == 1
