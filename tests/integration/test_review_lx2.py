@@ -169,3 +169,55 @@ def test_follower_after_early_flush(make_instance):
            for r, p in pats.items()}
     assert got == {r: "sent" for r in rcpts}, got
     assert copies(T1, "lx2-pend") == 1
+
+
+# --- M1: LOCAL_MSG_WORK_MAX guarantees no progress.  The budget is spent
+# in recipient order (local.c:793), and a recipient whose own expansion
+# defers stays pending, so at every retry the same recipients spend it
+# again and those after them defer "do too much work" unexpanded, until
+# the queue lifetime bounces them.  Here terntest1+1 .. terntest1+16 (one
+# .forward naming 1.3 million file targets: each defers 4.6.0 at
+# LX_WORK_MAX) come before terntest2, whose plain mailbox is never tried.
+# A user subscribed as user+1 .. user+16 to a list whose host sends one
+# transaction per many recipients starves the recipients after him.
+def retry_outcomes(inst, qid, rcpt):
+    return [m.groups() for m in outcome_re(qid, rcpt).finditer(inst.log())]
+
+
+@pytest.mark.xfail(strict=True, reason="local.c:793 spends the message's "
+                   "budget in recipient order: recipients that keep "
+                   "deferring spend it at every retry, and the ones after "
+                   "them are never expanded")
+def test_budget_lets_later_recipients_progress(make_instance):
+    inst = make_instance("recipient_delimiter = +\n")
+    pw = pwd.getpwnam(T1)
+    home = Path(pw.pw_dir)
+    inc = user_dir(pw, home / "review-lx2-budget")
+    fwd = home / ".forward"
+    try:
+        files = {inc / f"t{k}": "/t\n" * 21666 for k in range(60)}
+        files[fwd] = "".join(f":include:{p}\n" for p in files)
+        user_files(pw, files)
+        hostile = [f"{T1}+{k}@localhost" for k in range(1, 17)]
+        victim = f"{T2}@localhost"
+        qid = send(inst, hostile + [victim], "lx2-budget")
+        for attempt in range(1, 4):
+            wait_for(lambda: len(retry_outcomes(inst, qid, victim)) >=
+                     attempt, timeout=240, interval=0.1,
+                     what=f"attempt {attempt}'s outcome for {victim}")
+            last = retry_outcomes(inst, qid, victim)[-1]
+            if last[1] == "sent":
+                break
+            assert "do too much work" in last[2], last
+            wait_for(lambda: (inst.queue / "deferred" / qid).exists() and
+                     not inst.queue_files("active"), timeout=60,
+                     what="the message deferred")
+            flush(inst)
+        print(f"\nLX2 budget: {victim} after {attempt} attempts: {last}",
+              file=sys.stderr)
+        assert last[1] == "sent", f"{victim} unexpanded at each of " \
+            f"{attempt} attempts: {last}"
+        assert copies(T2, "lx2-budget") == 1
+    finally:
+        fwd.unlink(missing_ok=True)
+        shutil.rmtree(inc, ignore_errors=True)
