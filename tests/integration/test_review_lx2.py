@@ -111,11 +111,11 @@ def test_symlinked_spellings_cost_what_they_are_charged(make_instance):
 
 # --- H2: LOCAL_PEND_TARGETS's early flush (local.c:757) settles and frees
 # the pending recipients (local_settle -> local_pending_free), but the
-# batch's copies (local.c:388, kept for the whole batch) still point at
+# batch's copies (local.c:397, kept for the whole batch) still point at
 # their per-target outcomes p->sub[].  A later recipient of the same
 # message whose target is the same mailbox becomes a follower of that
 # freed leader (local_copy_find), and the last flush copies the leader's
-# outcome out of freed memory (local_flush_followers, local.c:253): a
+# outcome out of freed memory (local_flush_followers, local.c:251): a
 # use-after-free in root's deliver.  Seven recipients (big+1 .. big+7) of
 # 9,400 targets each (terntest1's mailbox and 9,399 remote addresses, one
 # forward) pass 65,536 at the seventh.  p->sub of 9,400 outcomes (2.6 MB)
@@ -132,7 +132,7 @@ PEND_REMOTE = 9399
                     "teardown: the plain build's xfail shows it")
 @pytest.mark.xfail(strict=True, reason="local.c:757 early flush frees "
                    "pending outcomes the batch's copies still point to; "
-                   "a later follower reads them (local.c:253)")
+                   "a later follower reads them (local.c:251)")
 def test_follower_after_early_flush(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     etc = inst.dir / "etc"
@@ -229,12 +229,12 @@ def test_budget_lets_later_recipients_progress(make_instance):
 # --- L1: log volume.  Names are not remembered within an expansion, so an
 # account named again is looked up again, .forward included; a .forward
 # that is refused (here terntest2's, group writable: a careless umask) is
-# logged at every visit (local_world.c:145).  terntest1's .forward names
+# logged at every visit (local_world.c:148).  terntest1's .forward names
 # terntest2+x ~45,000 times within LX_WORK_MAX: as many warning lines for
 # one recipient, x16 per message (LOCAL_MSG_WORK_MAX), again at every
 # retry.  Each visit also opens two files (.forward+x, then .forward) for
 # one LX_OPEN_COST (local_expand.c:386).
-@pytest.mark.xfail(strict=True, reason="local_world.c:145 logs a refused "
+@pytest.mark.xfail(strict=True, reason="local_world.c:148 logs a refused "
                    ".forward at every visit of its account, and visits are "
                    "bounded only by LX_WORK_MAX")
 def test_refused_forward_is_not_logged_per_visit(make_instance):
@@ -299,7 +299,7 @@ def colliding(n):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="local_targets.c:52 unkeyed 32-bit "
+@pytest.mark.xfail(strict=True, reason="local_targets.c:53 unkeyed 32-bit "
                    "FNV-1a with linear probing: crafted targets of one hash "
                    "make lx_result_has() quadratic again")
 def test_colliding_targets_cost_what_they_are_charged(make_instance):
