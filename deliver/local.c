@@ -62,7 +62,10 @@
 
 /* One recipient's message in a mailbox, in this batch: either the
  * delivery itself (leader -1; res is final once its job is flushed) or a
- * follower of the copy leader, whose outcome it takes at the flush. */
+ * follower of the copy leader, whose outcome it takes at the flush.  res
+ * may be a target's outcome that its recipient's settling frees, so a
+ * flush keeps a leader's outcome in out (its own) and forgets res: a
+ * follower collected after its leader's flush reads out, never res. */
 struct local_copy {
 	const struct deliver_msg *msg;
 	int			 j;	/* the recipient in msg->req */
@@ -70,7 +73,8 @@ struct local_copy {
 	const char		*rcpt;
 	uid_t			 uid;	/* the mailbox: owner and path */
 	char			*where;
-	struct deliver_result	*res;
+	struct deliver_result	*res;	/* NULL once flushed */
+	struct deliver_result	*out;	/* a flushed leader's outcome */
 	int			 leader;	/* in copy[], or -1 */
 	int			 record;	/* its outcome is the recipient's */
 	int			 virt;	/* a virtual mailbox (for the log) */
@@ -160,8 +164,10 @@ local_batch_free(struct local_batch *b)
 {
 	int	 i;
 
-	for (i = 0; i < b->ncopy; i++)
+	for (i = 0; i < b->ncopy; i++) {
 		free(b->copy[i].where);
+		free(b->copy[i].out);
+	}
 	free(b->copy);
 	for (i = 0; i < b->npend; i++)
 		local_pending_free(b->pend[i]);
@@ -184,7 +190,9 @@ local_where(const struct local_user *u, const char *mailbox, char *where,
 /* Record a delivery in the queue file, for its recipient and for every
  * follower of it (their outcome is its outcome), as soon as the worker that
  * made it has reported: the sooner the record, the fewer repeats a kill
- * can cause. */
+ * can cause.  Only the copies since the last flush can be its own (the
+ * older ones' res are gone); a follower of an older leader is recorded
+ * when it takes that leader's outcome (local_flush_followers). */
 static void
 local_record(const struct local_batch *b, const struct maildir_job *job)
 {
@@ -192,13 +200,13 @@ local_record(const struct local_batch *b, const struct maildir_job *job)
 
 	if (job->res->status != DELIVER_OK)
 		return;
-	for (i = 0; i < b->ncopy; i++)
+	for (i = b->nsettled; i < b->ncopy; i++)
 		if (b->copy[i].res == job->res && b->copy[i].leader < 0 &&
 		    b->copy[i].record)
 			deliver_record_mark(job->msg, job->j);
-	for (i = 0; i < b->ncopy; i++)
-		if ((l = b->copy[i].leader) >= 0 && b->copy[i].record &&
-		    b->copy[l].res == job->res)
+	for (i = b->nsettled; i < b->ncopy; i++)
+		if ((l = b->copy[i].leader) >= b->nsettled &&
+		    b->copy[i].record && b->copy[l].res == job->res)
 			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
 }
 
@@ -238,19 +246,31 @@ local_flush_log(struct local_batch *b, int k, const struct local_run *lr)
 }
 
 /* Each follower since the last flush gets the outcome of the delivery it
- * shares: its leader was collected before it, so it has been flushed. */
+ * shares: its leader was collected before it, so it has been flushed and
+ * its outcome kept (out), this flush's before its settling frees any
+ * target's.  A follower of a leader of an earlier flush was not recorded
+ * with it (local_record), so it is here. */
 static void
 local_flush_followers(struct local_batch *b)
 {
 	struct local_copy	*f;
+	int			 old = b->nsettled;
 
 	for (; b->nsettled < b->ncopy; b->nsettled++) {
 		f = &b->copy[b->nsettled];
-		if (f->leader < 0)
+		if (f->leader < 0) {
+			f->out = xmalloc(sizeof(*f->out));
+			*f->out = *f->res;
+			f->res = NULL;
 			continue;
-		*f->res = *b->copy[f->leader].res;
+		}
+		*f->res = *b->copy[f->leader].out;
+		if (f->leader < old && f->record &&
+		    f->res->status == DELIVER_OK)
+			deliver_record_mark(f->msg, f->j);
 		deliver_log(f->qid, f->rcpt, f->virt ? "virtual" : "local",
 		    f->where, f->res);
+		f->res = NULL;
 	}
 }
 
@@ -395,6 +415,7 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->uid = u->uid;
 	c->where = xstrdup(where);
 	c->res = res;
+	c->out = NULL;
 	c->leader = leader;
 	c->record = record;
 	c->virt = virt;

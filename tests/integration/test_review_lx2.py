@@ -130,9 +130,6 @@ PEND_REMOTE = 9399
 @pytest.mark.skipif(BUILD.name == "build-san", reason="ASan reports the "
                     "use-after-free in the log, which fails the fixture's "
                     "teardown: the plain build's xfail shows it")
-@pytest.mark.xfail(strict=True, reason="local.c:757 early flush frees "
-                   "pending outcomes the batch's copies still point to; "
-                   "a later follower reads them (local.c:251)")
 def test_follower_after_early_flush(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     etc = inst.dir / "etc"
