@@ -17,6 +17,7 @@
 #include "aliases.h"
 #include "buf.h"
 #include "local_expand.h"
+#include "siphash.h"
 
 struct lx {
 	const struct lx_ops	*ops;
@@ -138,23 +139,19 @@ lx_seen_hash(const struct lx_seen *k)
 {
 	uint64_t	 v[3] = { (uint64_t)k->dev, (uint64_t)k->ino,
 	    (uint64_t)k->uid };
-	const char	*p;
-	uint32_t	 h = 2166136261U;	/* FNV-1a */
-	size_t		 i;
+	struct siphash	 h;
 
-	for (i = 0; i < sizeof(v); i++) {
-		h ^= ((const unsigned char *)v)[i];
-		h *= 16777619U;
-	}
-	for (p = k->errors_to; p != NULL && *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619U;
-	}
-	for (p = k->path; p != NULL && *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619U;
-	}
-	return h;
+	/* keyed (siphash.c): spellings and names chosen to collide cost
+	 * what they are charged */
+	siphash_init(&h, siphash_process_key());
+	siphash_update(&h, v, sizeof(v));
+	if (k->errors_to != NULL)
+		siphash_update(&h, k->errors_to, strlen(k->errors_to) + 1);
+	else
+		siphash_update(&h, "", 1);
+	if (k->path != NULL)
+		siphash_update(&h, k->path, strlen(k->path));
+	return (uint32_t)siphash_final(&h);
 }
 
 /* k's slot in the set (seen_cap > 0): its entry, or the free slot where

@@ -296,9 +296,6 @@ def colliding(n):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="local_targets.c:53 unkeyed 32-bit "
-                   "FNV-1a with linear probing: crafted targets of one hash "
-                   "make lx_result_has() quadratic again")
 def test_colliding_targets_cost_what_they_are_charged(make_instance):
     inst = make_instance()
     pw = pwd.getpwnam(T1)
