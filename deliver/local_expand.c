@@ -11,6 +11,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,10 @@ struct lx {
 	const char		*dsn;
 	enum lx_status		 st;
 	long			 work;	/* units (local_expand.h) */
+	long			 work_clock;	/* work at the last look
+						   at the CPU clock */
+	long			 cpu_start;	/* its reading, in ms, at
+						   the start */
 	struct lx_seen		*seen;	/* [0..seen_cap), a power of two,
 					   at most half full */
 	int			 nseen, seen_cap;
@@ -110,14 +115,37 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	    "alias expansion has too many targets", max);
 }
 
-/* units more of work: 0, or -1 past LX_WORK_MAX. */
+/* The CPU time this thread has used, in ms. */
+static long
+lx_cpu_ms(const struct lx *x)
+{
+	struct timespec	 ts;
+
+	if (x->ops->cpu_ms != NULL)
+		return x->ops->cpu_ms(x->ops->arg);
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* units more of work: 0, or -1 past LX_WORK_MAX, or past LX_CPU_MAX_MS
+ * of CPU time (looked at after a file opened or LX_CPU_CHECK units). */
 static int
 lx_work_add(struct lx *x, long units)
 {
-	if ((x->work += units) <= LX_WORK_MAX)
+	char	 max[32];
+
+	if ((x->work += units) > LX_WORK_MAX)
+		return lx_fail(x, LX_DEFER, "4.6.0",
+		    "alias expansion visits too many targets", NULL);
+	if (units < LX_OPEN_COST && x->work - x->work_clock < LX_CPU_CHECK)
 		return 0;
+	x->work_clock = x->work;
+	if (lx_cpu_ms(x) - x->cpu_start <= LX_CPU_MAX_MS)
+		return 0;
+	snprintf(max, sizeof(max), "more than %d ms", LX_CPU_MAX_MS);
 	return lx_fail(x, LX_DEFER, "4.6.0",
-	    "alias expansion visits too many targets", NULL);
+	    "alias expansion takes too much CPU time", max);
 }
 
 /* One more name or target visited. */
@@ -271,12 +299,48 @@ lx_include_read(struct lx *x, const char *path, struct lx_file *f,
 	return rc;
 }
 
-/* Include file path, named with owner's rights: skipped if this spelling
- * of it was expanded already (no system call), else opened, to know
- * which file it is, and skipped if that file was, else read.  Both keys
- * are remembered once it is done. */
+/* path with every run of "/" one "/" and every "/./" one "/": the same
+ * file for the kernel (each component but the last is a directory either
+ * way), so spellings differing only there are one spelling and opened
+ * once.  Malloc'ed. */
+static char *
+lx_spelling(const char *path)
+{
+	char	*out = xstrdup(path), *o = out;
+
+	for (; *path != '\0'; path++) {
+		if (*path == '/' && o > out && o[-1] == '/')
+			continue;
+		if (*path == '.' && o > out && o[-1] == '/' &&
+		    path[1] == '/')
+			continue;	/* "/./": its "/" is skipped next */
+		*o++ = *path;
+	}
+	*o = '\0';
+	return out;
+}
+
+static int	lx_include_spelled(struct lx *, const char *path,
+		    const struct lx_owner *);
+
 static int
 lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	char	*spelled = lx_spelling(path);
+	int	 rc;
+
+	rc = lx_include_spelled(x, spelled, owner);
+	free(spelled);
+	return rc;
+}
+
+/* Include file path (lx_spelling's), named with owner's rights: skipped
+ * if this spelling of it was expanded already (no system call), else
+ * opened, to know which file it is, and skipped if that file was, else
+ * read.  Both keys are remembered once it is done. */
+static int
+lx_include_spelled(struct lx *x, const char *path,
+    const struct lx_owner *owner)
 {
 	struct lx_file	 f;
 	struct lx_seen	 k, kp;
@@ -487,6 +551,7 @@ local_expand(const struct lx_ops *ops, const char *name,
 	x.res = res;
 	x.why = why;
 	x.st = LX_OK;
+	x.cpu_start = lx_cpu_ms(&x);
 	why[0] = '\0';
 	if (local_expand_split(name, ops->delimiter, base, x.ext,
 	    sizeof(base)) < 0)

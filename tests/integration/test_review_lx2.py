@@ -64,10 +64,6 @@ def walk_spelling(d, i):
     return str(d) + "".join(s + p for s, p in zip(seps, parts))
 
 
-@pytest.mark.xfail(strict=True, reason="local_expand.c:292 charges an open "
-                   "LX_OPEN_COST whatever the kernel's path walk costs: "
-                   "symlinked spellings make one open ~1000x dearer, so "
-                   "LX_WORK_MAX no longer bounds an expansion's time")
 def test_symlinked_spellings_cost_what_they_are_charged(make_instance):
     n = int(os.environ.get("LX2_SPELLINGS", "400"))
     inst = make_instance()
