@@ -58,6 +58,7 @@
 #include "buf.h"
 #include "log.h"
 #include "deliver.h"
+#include "queue_outcome.h"
 
 
 /* One recipient's message in a mailbox, in this batch: either the
@@ -815,9 +816,8 @@ local_expand_msg(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	long		*spent = local_dup_work(msg->dup);
 
 	if (spent != NULL && *spent >= LOCAL_MSG_WORK_MAX) {
-		snprintf(why, LX_WHY_MAX, "alias expansions of the message's "
-		    "recipients do too much work (more than %ld units)",
-		    LOCAL_MSG_WORK_MAX);
+		snprintf(why, LX_WHY_MAX, "%s (more than %ld units)",
+		    LOCAL_BUDGET_WHY, LOCAL_MSG_WORK_MAX);
 		*dsn = "4.6.0";
 		return LX_DEFER;
 	}
@@ -875,12 +875,75 @@ local_deliver_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_pending_add(ctx->local, msg, j, res, x, ctx);
 }
 
+/* Which recipients of the queue file (env's) were last deferred for their
+ * own expansion's bound (4.6.0, not for the message's budget). */
+struct local_costly {
+	unsigned char	*mark;	/* per env recipient */
+	int		 n;
+};
+
+static int
+local_costly_note(const struct queue_outcome *o, void *arg)
+{
+	struct local_costly	*c = arg;
+
+	if (o->rcpt < 0 || o->rcpt >= c->n || (o->action != OUTCOME_DELAYED &&
+	    o->action != OUTCOME_DELIVERED && o->action != OUTCOME_BOUNCED &&
+	    o->action != OUTCOME_RELAYED && o->action != OUTCOME_EXPANDED))
+		return 0;	/* a notice marker, not an outcome */
+	c->mark[o->rcpt] = o->action == OUTCOME_DELAYED &&
+	    strcmp(o->code, "4.6.0") == 0 &&
+	    strstr(o->text, LOCAL_BUDGET_WHY) == NULL;
+	return 0;
+}
+
+/* Was request recipient j last deferred for its own expansion's bound?
+ * c from the queue file's outcome records (local_costly_read). */
+static int
+local_costly(const struct deliver_msg *msg, const struct local_costly *c,
+    int j)
+{
+	int	 l;
+
+	if (c->mark == NULL || msg->line == NULL || (l = msg->line[j]) < 0 ||
+	    l >= c->n)
+		return 0;
+	return c->mark[l];
+}
+
+static void
+local_costly_read(const struct deliver_msg *msg, struct local_costly *c)
+{
+	struct queue_envelope	 env;
+
+	c->mark = NULL;
+	c->n = 0;
+	if (!msg->loaded || msg->env.nrcpt <= 0)
+		return;
+	env = msg->env;		/* queue_outcome_read sets outcome_end */
+	c->n = env.nrcpt;
+	c->mark = xcalloc((size_t)c->n, 1);
+	if (queue_outcome_read(msg->fd, &env, local_costly_note, c) < 0)
+		memset(c->mark, 0, (size_t)c->n);
+}
+
+/* The recipients in order, except that those last deferred for their own
+ * expansion's bound come after the others: they spend the message's
+ * budget (LOCAL_MSG_WORK_MAX) and defer again, and in recipient order
+ * they would spend it before the ones after them at every attempt, which
+ * would never be expanded. */
 void
 local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const int *idx, int n, struct deliver_result *result)
 {
-	int	 k;
+	struct local_costly	 c;
+	int			 k, last;
 
-	for (k = 0; k < n; k++)
-		local_deliver_one(ctx, msg, idx[k], &result[idx[k]]);
+	local_costly_read(msg, &c);
+	for (last = 0; last < 2; last++)
+		for (k = 0; k < n; k++)
+			if (local_costly(msg, &c, idx[k]) == last)
+				local_deliver_one(ctx, msg, idx[k],
+				    &result[idx[k]]);
+	free(c.mark);
 }

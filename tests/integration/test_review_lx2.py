@@ -180,10 +180,6 @@ def retry_outcomes(inst, qid, rcpt):
     return [m.groups() for m in outcome_re(qid, rcpt).finditer(inst.log())]
 
 
-@pytest.mark.xfail(strict=True, reason="local.c:793 spends the message's "
-                   "budget in recipient order: recipients that keep "
-                   "deferring spend it at every retry, and the ones after "
-                   "them are never expanded")
 def test_budget_lets_later_recipients_progress(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     pw = pwd.getpwnam(T1)
