@@ -223,9 +223,6 @@ def test_budget_lets_later_recipients_progress(make_instance):
 # one recipient, x16 per message (LOCAL_MSG_WORK_MAX), again at every
 # retry.  Each visit also opens two files (.forward+x, then .forward) for
 # one LX_OPEN_COST (local_expand.c:386).
-@pytest.mark.xfail(strict=True, reason="local_world.c:148 logs a refused "
-                   ".forward at every visit of its account, and visits are "
-                   "bounded only by LX_WORK_MAX")
 def test_refused_forward_is_not_logged_per_visit(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     pw, pw2 = pwd.getpwnam(T1), pwd.getpwnam(T2)
