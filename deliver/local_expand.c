@@ -228,7 +228,8 @@ lx_seen(const struct lx *x, const struct lx_seen *k)
 }
 
 /* Remember an include file expanded.  Every key remembered is of a file
- * opened, which cost LX_OPEN_COST, two keys each, so LX_WORK_MAX holds
+ * opened, which cost LX_OPEN_COST, three keys each (its identity, its
+ * spelling and its lx_spelling), so LX_WORK_MAX holds
  * the set within LX_SEEN_MAX; the check is a second guard (past it a
  * file is opened or read again, and the work bound still holds). */
 static void
@@ -320,38 +321,17 @@ lx_spelling(const char *path)
 	return out;
 }
 
-static int	lx_include_spelled(struct lx *, const char *path,
-		    const struct lx_owner *);
-
+/* Include file path (lx_spelling's) opened, named with owner's rights:
+ * skipped if that file was expanded already, else read and its identity
+ * remembered once it is done. */
 static int
-lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
-{
-	char	*spelled = lx_spelling(path);
-	int	 rc;
-
-	rc = lx_include_spelled(x, spelled, owner);
-	free(spelled);
-	return rc;
-}
-
-/* Include file path (lx_spelling's), named with owner's rights: skipped
- * if this spelling of it was expanded already (no system call), else
- * opened, to know which file it is, and skipped if that file was, else
- * read.  Both keys are remembered once it is done. */
-static int
-lx_include_spelled(struct lx *x, const char *path,
-    const struct lx_owner *owner)
+lx_include_open(struct lx *x, const char *path, const struct lx_owner *owner)
 {
 	struct lx_file	 f;
-	struct lx_seen	 k, kp;
+	struct lx_seen	 k;
 	const char	*why = "";
 	int		 r, rc;
 
-	lx_seen_key(x, NULL, path, owner, &kp);
-	if (lx_seen(x, &kp))
-		return 0;
-	if (lx_work_add(x, LX_OPEN_COST) < 0)
-		return -1;
 	memset(&f, 0, sizeof(f));
 	r = x->ops->include(x->ops->arg, path, owner, &f, &why);
 	if (r <= 0)
@@ -361,16 +341,44 @@ lx_include_spelled(struct lx *x, const char *path,
 	if (lx_seen(x, &k)) {
 		/* its targets are in the list already */
 		x->ops->include_read(x->ops->arg, &f, NULL, &why);
-		lx_seen_add(x, &kp);
 		return 0;
 	}
 	rc = lx_include_read(x, path, &f, owner);
 	/* Remembered once done, so that a file including itself still
 	 * ends at LX_DEPTH_MAX as a loop. */
-	if (rc == 0) {
+	if (rc == 0)
 		lx_seen_add(x, &k);
-		lx_seen_add(x, &kp);
+	return rc;
+}
+
+/* Include file path, named with owner's rights: skipped if this spelling
+ * of it was expanded already (no system call).  Else it costs an open,
+ * and is opened (lx_include_open) unless its lx_spelling was: spellings
+ * differing only in "//" and "/./" are one walk of the kernel's, but
+ * each is charged, so that naming a file under ever new spellings still
+ * ends at the work bound.  The spellings are remembered once it is
+ * done. */
+static int
+lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	struct lx_seen	 kr, kn;
+	char		*spelled;
+	int		 rc = 0;
+
+	lx_seen_key(x, NULL, path, owner, &kr);
+	if (lx_seen(x, &kr))
+		return 0;
+	if (lx_work_add(x, LX_OPEN_COST) < 0)
+		return -1;
+	spelled = lx_spelling(path);
+	lx_seen_key(x, NULL, spelled, owner, &kn);
+	if (!lx_seen(x, &kn))
+		rc = lx_include_open(x, spelled, owner);
+	if (rc == 0) {
+		lx_seen_add(x, &kn);
+		lx_seen_add(x, &kr);
 	}
+	free(spelled);
 	return rc;
 }
 

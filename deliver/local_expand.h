@@ -60,9 +60,10 @@
 #define LX_WORK_MAX	1000000	/* units of work of one expansion */
 #define LX_OPEN_COST	20	/* units of a file opened */
 #define LX_READ_UNIT	64	/* bytes read per unit */
-#define LX_SEEN_MAX	(2 * LX_WORK_MAX / LX_OPEN_COST)	/* include
+#define LX_SEEN_MAX	(3 * LX_WORK_MAX / LX_OPEN_COST)	/* include
 				   files remembered as expanded, by identity
-				   and by spelling: every file opened can be,
+				   and by spelling (as named and as
+				   lx_spelling's): every file opened can be,
 				   see lx_include() */
 #define LX_CPU_MAX_MS	2000	/* CPU time of one expansion, whatever
 				   its units: a path walk through many
