@@ -123,9 +123,6 @@ PEND_RCPTS = 7
 PEND_REMOTE = 9399
 
 
-@pytest.mark.skipif(BUILD.name == "build-san", reason="ASan reports the "
-                    "use-after-free in the log, which fails the fixture's "
-                    "teardown: the plain build's xfail shows it")
 def test_follower_after_early_flush(make_instance):
     inst = make_instance("recipient_delimiter = +\n")
     etc = inst.dir / "etc"

@@ -612,7 +612,7 @@ test_cpu_bound(void **state)
 {
 	static char	 list[40 * 16], *al[] = { "l", list, "s", NULL, NULL };
 	static const char *inc[81];
-	static char	 path[40][8];
+	static char	 path[40][16];
 	struct world	 w = { (const char *const *)al, NULL, inc, 0, 0, 0,
 	    NULL };
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
