@@ -47,9 +47,10 @@
 					   batch: 1000 of user+N, each to
 					   3300 targets through :include:
 					   files, take 4 million */
-/* the reason of a deferral past LOCAL_MSG_WORK_MAX */
+/* The reason a recipient defers unexpanded for the message's budget
+ * (local_expand_msg); told apart by it from its own expansion's 4.6.0. */
 #define LOCAL_WHY_MSG_WORK	"alias expansions of the message's " \
-					"recipients do too much work"
+	"recipients do too much work"
 #define LOCAL_PEND_TARGETS	65536	/* targets of expanded recipients
 					   awaiting their outcome, before a
 					   flush (some 20 MiB) */

@@ -58,11 +58,15 @@
 #include "buf.h"
 #include "log.h"
 #include "deliver.h"
+#include "queue_outcome.h"
 
 
 /* One recipient's message in a mailbox, in this batch: either the
  * delivery itself (leader -1; res is final once its job is flushed) or a
- * follower of the copy leader, whose outcome it takes at the flush. */
+ * follower of the copy leader, whose outcome it takes at the flush.  res
+ * may be a target's outcome that its recipient's settling frees, so a
+ * flush keeps a leader's outcome in out (its own) and forgets res: a
+ * follower collected after its leader's flush reads out, never res. */
 struct local_copy {
 	const struct deliver_msg *msg;
 	int			 j;	/* the recipient in msg->req */
@@ -70,7 +74,8 @@ struct local_copy {
 	const char		*rcpt;
 	uid_t			 uid;	/* the mailbox: owner and path */
 	char			*where;
-	struct deliver_result	*res;
+	struct deliver_result	*res;	/* NULL once flushed */
+	struct deliver_result	*out;	/* a flushed leader's outcome */
 	int			 leader;	/* in copy[], or -1 */
 	int			 record;	/* its outcome is the recipient's */
 	int			 virt;	/* a virtual mailbox (for the log) */
@@ -175,8 +180,10 @@ local_batch_free(struct local_batch *b)
 {
 	int	 i;
 
-	for (i = 0; i < b->ncopy; i++)
+	for (i = 0; i < b->ncopy; i++) {
 		free(b->copy[i].where);
+		free(b->copy[i].out);
+	}
 	free(b->copy);
 	for (i = 0; i < b->npend; i++)
 		local_pending_free(b->pend[i]);
@@ -199,7 +206,9 @@ local_where(const struct local_user *u, const char *mailbox, char *where,
 /* Record a delivery in the queue file, for its recipient and for every
  * follower of it (their outcome is its outcome), as soon as the worker that
  * made it has reported: the sooner the record, the fewer repeats a kill
- * can cause. */
+ * can cause.  Only the copies since the last flush can be its own (the
+ * older ones' res are gone); a follower of an older leader is recorded
+ * when it takes that leader's outcome (local_flush_followers). */
 static void
 local_record(const struct local_batch *b, const struct maildir_job *job)
 {
@@ -207,13 +216,13 @@ local_record(const struct local_batch *b, const struct maildir_job *job)
 
 	if (job->res->status != DELIVER_OK)
 		return;
-	for (i = 0; i < b->ncopy; i++)
+	for (i = b->nsettled; i < b->ncopy; i++)
 		if (b->copy[i].res == job->res && b->copy[i].leader < 0 &&
 		    b->copy[i].record)
 			deliver_record_mark(job->msg, job->j);
-	for (i = 0; i < b->ncopy; i++)
-		if ((l = b->copy[i].leader) >= 0 && b->copy[i].record &&
-		    b->copy[l].res == job->res)
+	for (i = b->nsettled; i < b->ncopy; i++)
+		if ((l = b->copy[i].leader) >= b->nsettled &&
+		    b->copy[i].record && b->copy[l].res == job->res)
 			deliver_record_mark(b->copy[i].msg, b->copy[i].j);
 }
 
@@ -253,19 +262,31 @@ local_flush_log(struct local_batch *b, int k, const struct local_run *lr)
 }
 
 /* Each follower since the last flush gets the outcome of the delivery it
- * shares: its leader was collected before it, so it has been flushed. */
+ * shares: its leader was collected before it, so it has been flushed and
+ * its outcome kept (out), this flush's before its settling frees any
+ * target's.  A follower of a leader of an earlier flush was not recorded
+ * with it (local_record), so it is here. */
 static void
 local_flush_followers(struct local_batch *b)
 {
 	struct local_copy	*f;
+	int			 old = b->nsettled;
 
 	for (; b->nsettled < b->ncopy; b->nsettled++) {
 		f = &b->copy[b->nsettled];
-		if (f->leader < 0)
+		if (f->leader < 0) {
+			f->out = xmalloc(sizeof(*f->out));
+			*f->out = *f->res;
+			f->res = NULL;
 			continue;
-		*f->res = *b->copy[f->leader].res;
+		}
+		*f->res = *b->copy[f->leader].out;
+		if (f->leader < old && f->record &&
+		    f->res->status == DELIVER_OK)
+			deliver_record_mark(f->msg, f->j);
 		deliver_log(f->qid, f->rcpt, f->virt ? "virtual" : "local",
 		    f->where, f->res);
+		f->res = NULL;
 	}
 }
 
@@ -458,6 +479,7 @@ local_copy_add(struct local_batch *b, const struct deliver_msg *msg, int j,
 	c->uid = u->uid;
 	c->where = xstrdup(where);
 	c->res = res;
+	c->out = NULL;
 	c->leader = leader;
 	c->record = record;
 	c->virt = virt;
@@ -874,6 +896,9 @@ local_bound_name(const char *why)
 		return "LOCAL_MSG_WORK_MAX: deliver's internal bound of the "
 		    "expansion work of one message's recipients in a batch, "
 		    "not a configuration key";
+	if (strncmp(why, LX_WHY_CPU, strlen(LX_WHY_CPU)) == 0)
+		return "LX_CPU_MAX_MS: deliver's internal bound of the CPU "
+		    "time of one expansion, not a configuration key";
 	return "LX_WORK_MAX: deliver's internal bound of the work of one "
 	    "expansion, not a configuration key";
 }
@@ -927,12 +952,75 @@ local_deliver_targets(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 		local_pending_add(ctx->local, msg, j, res, x, ctx);
 }
 
+/* Which recipients of the queue file (env's) were last deferred for their
+ * own expansion's bound (4.6.0, not for the message's budget). */
+struct local_costly {
+	unsigned char	*mark;	/* per env recipient */
+	int		 n;
+};
+
+static int
+local_costly_note(const struct queue_outcome *o, void *arg)
+{
+	struct local_costly	*c = arg;
+
+	if (o->rcpt < 0 || o->rcpt >= c->n || (o->action != OUTCOME_DELAYED &&
+	    o->action != OUTCOME_DELIVERED && o->action != OUTCOME_BOUNCED &&
+	    o->action != OUTCOME_RELAYED && o->action != OUTCOME_EXPANDED))
+		return 0;	/* a notice marker, not an outcome */
+	c->mark[o->rcpt] = o->action == OUTCOME_DELAYED &&
+	    strcmp(o->code, "4.6.0") == 0 &&
+	    strstr(o->text, LOCAL_WHY_MSG_WORK) == NULL;
+	return 0;
+}
+
+/* Was request recipient j last deferred for its own expansion's bound?
+ * c from the queue file's outcome records (local_costly_read). */
+static int
+local_costly(const struct deliver_msg *msg, const struct local_costly *c,
+    int j)
+{
+	int	 l;
+
+	if (c->mark == NULL || msg->line == NULL || (l = msg->line[j]) < 0 ||
+	    l >= c->n)
+		return 0;
+	return c->mark[l];
+}
+
+static void
+local_costly_read(const struct deliver_msg *msg, struct local_costly *c)
+{
+	struct queue_envelope	 env;
+
+	c->mark = NULL;
+	c->n = 0;
+	if (!msg->loaded || msg->env.nrcpt <= 0)
+		return;
+	env = msg->env;		/* queue_outcome_read sets outcome_end */
+	c->n = env.nrcpt;
+	c->mark = xcalloc((size_t)c->n, 1);
+	if (queue_outcome_read(msg->fd, &env, local_costly_note, c) < 0)
+		memset(c->mark, 0, (size_t)c->n);
+}
+
+/* The recipients in order, except that those last deferred for their own
+ * expansion's bound come after the others: they spend the message's
+ * budget (LOCAL_MSG_WORK_MAX) and defer again, and in recipient order
+ * they would spend it before the ones after them at every attempt, which
+ * would never be expanded. */
 void
 local_deliver(struct deliver_ctx *ctx, const struct deliver_msg *msg,
     const int *idx, int n, struct deliver_result *result)
 {
-	int	 k;
+	struct local_costly	 c;
+	int			 k, last;
 
-	for (k = 0; k < n; k++)
-		local_deliver_one(ctx, msg, idx[k], &result[idx[k]]);
+	local_costly_read(msg, &c);
+	for (last = 0; last < 2; last++)
+		for (k = 0; k < n; k++)
+			if (local_costly(msg, &c, idx[k]) == last)
+				local_deliver_one(ctx, msg, idx[k],
+				    &result[idx[k]]);
+	free(c.mark);
 }

@@ -11,12 +11,14 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aliases.h"
 #include "buf.h"
 #include "local_expand.h"
+#include "siphash.h"
 
 struct lx {
 	const struct lx_ops	*ops;
@@ -30,6 +32,10 @@ struct lx {
 	const char		*dsn;
 	enum lx_status		 st;
 	long			 work;	/* units (local_expand.h) */
+	long			 work_clock;	/* work at the last look
+						   at the CPU clock */
+	long			 cpu_start;	/* its reading, in ms, at
+						   the start */
 	struct lx_seen		*seen;	/* [0..seen_cap), a power of two,
 					   at most half full */
 	int			 nseen, seen_cap;
@@ -108,13 +114,35 @@ lx_add(struct lx *x, enum lx_kind kind, const char *text,
 	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_TARGETS, max);
 }
 
-/* units more of work: 0, or -1 past LX_WORK_MAX. */
+/* The CPU time this thread has used, in ms. */
+static long
+lx_cpu_ms(const struct lx *x)
+{
+	struct timespec	 ts;
+
+	if (x->ops->cpu_ms != NULL)
+		return x->ops->cpu_ms(x->ops->arg);
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* units more of work: 0, or -1 past LX_WORK_MAX, or past LX_CPU_MAX_MS
+ * of CPU time (looked at after a file opened or LX_CPU_CHECK units). */
 static int
 lx_work_add(struct lx *x, long units)
 {
-	if ((x->work += units) <= LX_WORK_MAX)
+	char	 max[32];
+
+	if ((x->work += units) > LX_WORK_MAX)
+		return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_WORK, NULL);
+	if (units < LX_OPEN_COST && x->work - x->work_clock < LX_CPU_CHECK)
 		return 0;
-	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_WORK, NULL);
+	x->work_clock = x->work;
+	if (lx_cpu_ms(x) - x->cpu_start <= LX_CPU_MAX_MS)
+		return 0;
+	snprintf(max, sizeof(max), "more than %d ms", LX_CPU_MAX_MS);
+	return lx_fail(x, LX_DEFER, "4.6.0", LX_WHY_CPU, max);
 }
 
 /* One more name or target visited. */
@@ -136,23 +164,19 @@ lx_seen_hash(const struct lx_seen *k)
 {
 	uint64_t	 v[3] = { (uint64_t)k->dev, (uint64_t)k->ino,
 	    (uint64_t)k->uid };
-	const char	*p;
-	uint32_t	 h = 2166136261U;	/* FNV-1a */
-	size_t		 i;
+	struct siphash	 h;
 
-	for (i = 0; i < sizeof(v); i++) {
-		h ^= ((const unsigned char *)v)[i];
-		h *= 16777619U;
-	}
-	for (p = k->errors_to; p != NULL && *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619U;
-	}
-	for (p = k->path; p != NULL && *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619U;
-	}
-	return h;
+	/* keyed (siphash.c): spellings and names chosen to collide cost
+	 * what they are charged */
+	siphash_init(&h, siphash_process_key());
+	siphash_update(&h, v, sizeof(v));
+	if (k->errors_to != NULL)
+		siphash_update(&h, k->errors_to, strlen(k->errors_to) + 1);
+	else
+		siphash_update(&h, "", 1);
+	if (k->path != NULL)
+		siphash_update(&h, k->path, strlen(k->path));
+	return (uint32_t)siphash_final(&h);
 }
 
 /* k's slot in the set (seen_cap > 0): its entry, or the free slot where
@@ -201,7 +225,8 @@ lx_seen(const struct lx *x, const struct lx_seen *k)
 }
 
 /* Remember an include file expanded.  Every key remembered is of a file
- * opened, which cost LX_OPEN_COST, two keys each, so LX_WORK_MAX holds
+ * opened, which cost LX_OPEN_COST, three keys each (its identity, its
+ * spelling and its lx_spelling), so LX_WORK_MAX holds
  * the set within LX_SEEN_MAX; the check is a second guard (past it a
  * file is opened or read again, and the work bound still holds). */
 static void
@@ -272,23 +297,38 @@ lx_include_read(struct lx *x, const char *path, struct lx_file *f,
 	return rc;
 }
 
-/* Include file path, named with owner's rights: skipped if this spelling
- * of it was expanded already (no system call), else opened, to know
- * which file it is, and skipped if that file was, else read.  Both keys
- * are remembered once it is done. */
+/* path with every run of "/" one "/" and every "/./" one "/": the same
+ * file for the kernel (each component but the last is a directory either
+ * way), so spellings differing only there are one spelling and opened
+ * once.  Malloc'ed. */
+static char *
+lx_spelling(const char *path)
+{
+	char	*out = xstrdup(path), *o = out;
+
+	for (; *path != '\0'; path++) {
+		if (*path == '/' && o > out && o[-1] == '/')
+			continue;
+		if (*path == '.' && o > out && o[-1] == '/' &&
+		    path[1] == '/')
+			continue;	/* "/./": its "/" is skipped next */
+		*o++ = *path;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Include file path (lx_spelling's) opened, named with owner's rights:
+ * skipped if that file was expanded already, else read and its identity
+ * remembered once it is done. */
 static int
-lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+lx_include_open(struct lx *x, const char *path, const struct lx_owner *owner)
 {
 	struct lx_file	 f;
-	struct lx_seen	 k, kp;
+	struct lx_seen	 k;
 	const char	*why = "";
 	int		 r, rc;
 
-	lx_seen_key(x, NULL, path, owner, &kp);
-	if (lx_seen(x, &kp))
-		return 0;
-	if (lx_work_add(x, LX_OPEN_COST) < 0)
-		return -1;
 	memset(&f, 0, sizeof(f));
 	r = x->ops->include(x->ops->arg, path, owner, &f, &why);
 	if (r <= 0)
@@ -298,16 +338,44 @@ lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
 	if (lx_seen(x, &k)) {
 		/* its targets are in the list already */
 		x->ops->include_read(x->ops->arg, &f, NULL, &why);
-		lx_seen_add(x, &kp);
 		return 0;
 	}
 	rc = lx_include_read(x, path, &f, owner);
 	/* Remembered once done, so that a file including itself still
 	 * ends at LX_DEPTH_MAX as a loop. */
-	if (rc == 0) {
+	if (rc == 0)
 		lx_seen_add(x, &k);
-		lx_seen_add(x, &kp);
+	return rc;
+}
+
+/* Include file path, named with owner's rights: skipped if this spelling
+ * of it was expanded already (no system call).  Else it costs an open,
+ * and is opened (lx_include_open) unless its lx_spelling was: spellings
+ * differing only in "//" and "/./" are one walk of the kernel's, but
+ * each is charged, so that naming a file under ever new spellings still
+ * ends at the work bound.  The spellings are remembered once it is
+ * done. */
+static int
+lx_include(struct lx *x, const char *path, const struct lx_owner *owner)
+{
+	struct lx_seen	 kr, kn;
+	char		*spelled;
+	int		 rc = 0;
+
+	lx_seen_key(x, NULL, path, owner, &kr);
+	if (lx_seen(x, &kr))
+		return 0;
+	if (lx_work_add(x, LX_OPEN_COST) < 0)
+		return -1;
+	spelled = lx_spelling(path);
+	lx_seen_key(x, NULL, spelled, owner, &kn);
+	if (!lx_seen(x, &kn))
+		rc = lx_include_open(x, spelled, owner);
+	if (rc == 0) {
+		lx_seen_add(x, &kn);
+		lx_seen_add(x, &kr);
 	}
+	free(spelled);
 	return rc;
 }
 
@@ -488,6 +556,7 @@ local_expand(const struct lx_ops *ops, const char *name,
 	x.res = res;
 	x.why = why;
 	x.st = LX_OK;
+	x.cpu_start = lx_cpu_ms(&x);
 	why[0] = '\0';
 	if (local_expand_split(name, ops->delimiter, base, x.ext,
 	    sizeof(base)) < 0)

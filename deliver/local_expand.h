@@ -35,7 +35,11 @@
  * name or target visited is one unit; a file opened (.forward or
  * :include:, skipped or not) LX_OPEN_COST more, and each LX_READ_UNIT
  * bytes read one more, so the bound holds the time of an expansion near
- * a second whatever mix of names, targets and files it is made of.  A
+ * a second whatever mix of names, targets and files it is made of; as the
+ * kernel's cost of an open is not the same for every path (a walk through
+ * forty symlinks costs a thousand times more), the expansion also defers
+ * (4.6.0) past LX_CPU_MAX_MS of CPU time, looked at every LX_CPU_CHECK
+ * units and every file opened.  A
  * table or file that cannot be read now is LX_DEFER, never a bounce.
 
  * Owners (aliases(5), sendmail's and Postfix's owner-NAME): when the
@@ -56,15 +60,23 @@
 #define LX_WORK_MAX	1000000	/* units of work of one expansion */
 #define LX_OPEN_COST	20	/* units of a file opened */
 #define LX_READ_UNIT	64	/* bytes read per unit */
-#define LX_SEEN_MAX	(2 * LX_WORK_MAX / LX_OPEN_COST)	/* include
+#define LX_SEEN_MAX	(3 * LX_WORK_MAX / LX_OPEN_COST)	/* include
 				   files remembered as expanded, by identity
-				   and by spelling: every file opened can be,
+				   and by spelling (as named and as
+				   lx_spelling's): every file opened can be,
 				   see lx_include() */
+#define LX_CPU_MAX_MS	2000	/* CPU time of one expansion, whatever
+				   its units: a path walk through many
+				   symlinks costs the kernel far more than
+				   LX_OPEN_COST */
+#define LX_CPU_CHECK	256	/* units between two looks at the clock
+				   (and at every file opened) */
 #define LX_WHY_MAX	256
 /* The reasons of a 4.6.0 deferral, which deliver's warning names the
  * bound of (local.c) */
 #define LX_WHY_TARGETS	"alias expansion has too many targets"
 #define LX_WHY_WORK	"alias expansion visits too many targets"
+#define LX_WHY_CPU	"alias expansion takes too much CPU time"
 
 /* An :include: file opened by lx_ops.include and not yet read. */
 struct lx_file {
@@ -109,6 +121,9 @@ struct lx_ops {
 	char	 delimiter;	/* recipient_delimiter, or '\0' */
 	long	*work;		/* not NULL: the expansion's units of work
 				   are added to it, whatever its outcome */
+	/* the CPU time used so far, in ms (NULL: the thread's, from
+	 * clock_gettime); a test's clock can be given instead */
+	long	(*cpu_ms)(void *arg);
 };
 
 /* Expand local name (lower-cased local part) into *res, an empty list

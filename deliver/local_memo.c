@@ -10,7 +10,8 @@
  * start: a .forward created meanwhile counts from the next batch on, as if
  * the batch had run a moment earlier.  Only answers are kept, never
  * failures: a lookup error or a .forward that could not be opened is asked
- * again.  A .forward that exists is not remembered (it is read each time).
+ * again.  A .forward that exists is not remembered (it is read each time),
+ * except one refused (local_world.c): it is absent for the batch.
  * The memo is bounded (LOCAL_MEMO_MAX accounts); past that, lookups go to
  * the system as before.  A NULL memo (outside a batch) remembers nothing.
  */
@@ -25,7 +26,8 @@
 struct local_memo_entry {
 	char			 login[LOCAL_USER_NAME_SIZE];
 	int			 found;		/* getpw's answer, 1 or 0 */
-	int			 no_forward;	/* ~/.forward is absent */
+	int			 no_forward;	/* ~/.forward is absent or
+						   refused */
 	struct local_user	 u;		/* when found */
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "siphash.h"
 #include "local_targets.h"
 
 static char	 lx_empty[1];
@@ -49,16 +50,18 @@ lx_result_init(struct lx_result *res, int max)
 	res->max = max > 0 ? max : 1;
 }
 
+/* Keyed (siphash.c, the process's key): a sender who cannot guess the
+ * key cannot choose targets that collide, so the index stays linear. */
 uint32_t
 lx_target_hash(enum lx_kind kind, const char *text)
 {
-	uint32_t	 h = 2166136261U ^ (uint32_t)kind;	/* FNV-1a */
+	struct siphash	 h;
+	unsigned char	 k = (unsigned char)kind;
 
-	for (; *text != '\0'; text++) {
-		h ^= (unsigned char)*text;
-		h *= 16777619U;
-	}
-	return h;
+	siphash_init(&h, siphash_process_key());
+	siphash_update(&h, &k, 1);
+	siphash_update(&h, text, strlen(text));
+	return (uint32_t)siphash_final(&h);
 }
 
 static int

@@ -5,7 +5,8 @@
  * (privs_become) and checked on its descriptor: a .forward counts only if
  * it is a regular file owned by its account and not group or world
  * writable, an :include: file only if it is a regular file that is not
- * world writable; a refused .forward is logged and treated as absent.  A
+ * world writable; a refused .forward is logged and treated as absent (for
+ * the rest of the batch: local_memo.c).  A
  * table or file that cannot be read now is a temporary failure.
  */
 #include <sys/stat.h>
@@ -148,6 +149,10 @@ world_forward(void *arg, const char *name, const char *ext, char **text,
 		log_warn("%s: ignored: not a regular file owned by %s and "
 		    "writable only by it", path, u.name);
 		close(fd);
+		/* absent for the rest of the batch: logged once, not at
+		 * every visit of the account */
+		if (ext == NULL)
+			local_memo_set_no_forward(ctx->memo, login);
 		return 0;
 	}
 	*text = world_read(fd, size, why);

@@ -109,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct world		 w;
 	struct lx_ops		 ops = { w_alias, w_forward, w_include,
-	    w_include_read, w_local, NULL, &nobody, '+', NULL };
+	    w_include_read, w_local, NULL, &nobody, '+', NULL, NULL };
 	struct lx_result	*res;
 	char			 why[LX_WHY_MAX];
 	const char		*dsn = NULL;

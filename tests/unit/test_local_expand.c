@@ -75,8 +75,8 @@ fake_forward(void *arg, const char *name, const char *ext, char **text,
 static long	 include_reads;	/* fake_include_read's reads */
 static long	 include_opens;	/* fake_include's calls */
 
-/* path without "//" and "/./", into out[0..len) (as the kernel sees
- * it). */
+/* path without "//", "/./" and "DIR/../", into out[0..len) (as the
+ * kernel sees it, every name a directory, none a symlink). */
 static void
 fake_canonical(const char *path, char *out, size_t len)
 {
@@ -86,6 +86,14 @@ fake_canonical(const char *path, char *out, size_t len)
 		if (path[0] == '/' && (path[1] == '/' || (path[1] == '.' &&
 		    path[2] == '/'))) {
 			path += path[1] == '/' ? 1 : 2;
+			continue;
+		}
+		if (strncmp(path, "/../", 4) == 0) {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+			path += 3;
 			continue;
 		}
 		out[n++] = *path++;
@@ -160,7 +168,7 @@ expand(struct world *w, const char *name, struct lx_result *res,
     const char **dsn)
 {
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
-	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL, NULL };
 	char		 why[LX_WHY_MAX];
 
 	ops.arg = w;
@@ -471,7 +479,9 @@ test_include_identity(void **state)
 	assert_int_equal(expand(&w, "list", &r, &dsn), LX_OK);
 	assert_int_equal(r.n, 3300);
 	lx_result_free(&r);
-	assert_int_equal(include_opens, 1 + 290 + 1);
+	/* the spellings differ only in "//" and "/./": one spelling, one
+	 * open */
+	assert_int_equal(include_opens, 1 + 1 + 1);
 	assert_int_equal(include_reads, 2);
 	/* root-owned /etc/r: read as nobody (the alias) and as uid 1000 (me's
 	 * .forward), a command for each */
@@ -480,23 +490,16 @@ test_include_identity(void **state)
 	assert_int_equal(include_reads, 2);
 }
 
-/* ":include:" and /etc/e spelt with pre slashes before "etc", mid after
- * it and dots "./" after those, and a newline; its length. */
+/* ":include:" and /etc/e spelt through directories p<pre>, q<mid> and
+ * r<dots> left by "..", and a newline; its length.  (Spellings that
+ * differ only in "//" or "/./" are one spelling: lx_spelling.) */
 static size_t
 spell(char *buf, size_t len, int pre, int mid, int dots)
 {
 	size_t	 n;
-	int	 i;
 
-	n = (size_t)snprintf(buf, len, ":include:");
-	for (i = 0; i < pre; i++)
-		buf[n++] = '/';
-	n += (size_t)snprintf(buf + n, len - n, "etc");
-	for (i = 0; i < mid; i++)
-		buf[n++] = '/';
-	for (i = 0; i < dots; i++)
-		n += (size_t)snprintf(buf + n, len - n, "./");
-	n += (size_t)snprintf(buf + n, len - n, "e\n");
+	n = (size_t)snprintf(buf, len,
+	    ":include:/etc/p%d/../q%d/../r%d/../e\n", pre, mid, dots);
 	assert_true(n < len);
 	return n;
 }
@@ -571,7 +574,7 @@ test_work_reported(void **state)
 	static const char *const al[] = { "l", "a, b, |/bin/c", NULL };
 	struct world	 w = { al, NULL, NULL, 0, 0, 0, NULL };
 	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
-	    fake_include_read, fake_local, NULL, &nobody, '+', NULL };
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL, NULL };
 	struct lx_result r;
 	const char	*dsn;
 	char		 why[LX_WHY_MAX];
@@ -589,6 +592,57 @@ test_work_reported(void **state)
 	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_DEFER);
 	lx_result_free(&r);
 	assert_int_equal(work, 5 + 1 + 3 + 2 * LX_OPEN_COST + 2 + 1);
+}
+
+static long	 fake_ms;	/* fake_cpu_ms's clock */
+
+/* A CPU clock that moves 100 ms at every look. */
+static long
+fake_cpu_ms(void *arg)
+{
+	(void)arg;
+	return fake_ms += 100;
+}
+
+/* Past LX_CPU_MAX_MS of CPU time the expansion defers (4.6.0), however
+ * few units it has spent: here forty include files, each opened at 100
+ * ms; below it, it does not. */
+static void
+test_cpu_bound(void **state)
+{
+	static char	 list[40 * 16], *al[] = { "l", list, "s", NULL, NULL };
+	static const char *inc[81];
+	static char	 path[40][16];
+	struct world	 w = { (const char *const *)al, NULL, inc, 0, 0, 0,
+	    NULL };
+	struct lx_ops	 ops = { fake_alias, fake_forward, fake_include,
+	    fake_include_read, fake_local, NULL, &nobody, '+', NULL,
+	    fake_cpu_ms };
+	struct lx_result r;
+	const char	*dsn;
+	char		 why[LX_WHY_MAX];
+	size_t		 n = 0;
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		snprintf(path[i], sizeof(path[i]), "/i%d", i);
+		n += (size_t)snprintf(list + n, sizeof(list) - n,
+		    "%s:include:%s", i > 0 ? ", " : "", path[i]);
+		inc[2 * i] = path[i];
+		inc[2 * i + 1] = "x";
+	}
+	inc[80] = NULL;
+	al[3] = (char *)":include:/i1, :include:/i2";
+	ops.arg = &w;
+	lx_result_init(&r, 100);
+	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_DEFER);
+	assert_string_equal(dsn, "4.6.0");
+	assert_non_null(strstr(why, "CPU time"));
+	lx_result_free(&r);
+	lx_result_init(&r, 100);
+	assert_int_equal(local_expand(&ops, "s", &r, why, &dsn), LX_OK);
+	lx_result_free(&r);
 }
 
 static void
@@ -621,6 +675,7 @@ main(void)
 		cmocka_unit_test(test_include_identity),
 		cmocka_unit_test(test_work_costs),
 		cmocka_unit_test(test_work_reported),
+		cmocka_unit_test(test_cpu_bound),
 		cmocka_unit_test(test_split),
 	};
 
