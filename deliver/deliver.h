@@ -183,7 +183,8 @@ void	local_deliver_targets(struct deliver_ctx *, const struct deliver_msg *,
 	    int j, const struct lx_result *x, struct deliver_result *);
 /* local_expand() of name (ctx's world) for a recipient of msg, its work
  * counted in the message's (local_dup_work); once the message's
- * recipients have done LOCAL_MSG_WORK_MAX units in the batch, every
+ * recipients have done LOCAL_MSG_WORK_MAX units in the batch (an
+ * expansion's CPU time counts as units when it is more), every
  * further expansion defers 4.6.0 at once (retried later with a new
  * count), so one message cannot hold deliver longer than a few
  * expansions' bound however many recipients it has. */

@@ -544,6 +544,21 @@ lx_name(struct lx *x, const char *name)
 	return rc;
 }
 
+/* What an expansion costs its message's budget: its units, or its CPU
+ * time at LX_WORK_MAX units per LX_CPU_MAX_MS if that is more, so that
+ * expansions that are slow per unit (opens through long symlink chains)
+ * exhaust the message's budget as fast as their CPU time says, not only
+ * each recipient's own. */
+static long
+lx_work_charged(const struct lx *x)
+{
+	long	 ms = lx_cpu_ms(x) - x->cpu_start;
+	long	 by_cpu = ms > 0 ?
+	    ms * (LX_WORK_MAX / LX_CPU_MAX_MS) : 0;
+
+	return by_cpu > x->work ? by_cpu : x->work;
+}
+
 enum lx_status
 local_expand(const struct lx_ops *ops, const char *name,
     struct lx_result *res, char *why, const char **dsn)
@@ -565,7 +580,7 @@ local_expand(const struct lx_ops *ops, const char *name,
 		lx_name(&x, name);
 	lx_seen_free(&x);
 	if (ops->work != NULL)
-		*ops->work += x.work;
+		*ops->work += lx_work_charged(&x);
 	if (x.st != LX_OK)
 		lx_result_free(res);
 	*dsn = x.dsn;

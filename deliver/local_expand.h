@@ -120,7 +120,9 @@ struct lx_ops {
 	const struct lx_owner *default_privs;
 	char	 delimiter;	/* recipient_delimiter, or '\0' */
 	long	*work;		/* not NULL: the expansion's units of work
-				   are added to it, whatever its outcome */
+				   (or its CPU time as units, if more:
+				   LX_WORK_MAX per LX_CPU_MAX_MS) are added
+				   to it, whatever its outcome */
 	/* the CPU time used so far, in ms (NULL: the thread's, from
 	 * clock_gettime); a test's clock can be given instead */
 	long	(*cpu_ms)(void *arg);

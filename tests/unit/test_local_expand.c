@@ -605,8 +605,9 @@ fake_cpu_ms(void *arg)
 }
 
 /* Past LX_CPU_MAX_MS of CPU time the expansion defers (4.6.0), however
- * few units it has spent: here forty include files, each opened at 100
- * ms; below it, it does not. */
+ * few units it has spent, and charges its message's budget (ops.work) as
+ * much as its CPU time: here forty include files, each opened at 100 ms;
+ * below it, it does not defer. */
 static void
 test_cpu_bound(void **state)
 {
@@ -622,9 +623,11 @@ test_cpu_bound(void **state)
 	const char	*dsn;
 	char		 why[LX_WHY_MAX];
 	size_t		 n = 0;
+	long		 work = 0;
 	int		 i;
 
 	(void)state;
+	ops.work = &work;
 	for (i = 0; i < 40; i++) {
 		snprintf(path[i], sizeof(path[i]), "/i%d", i);
 		n += (size_t)snprintf(list + n, sizeof(list) - n,
@@ -639,6 +642,8 @@ test_cpu_bound(void **state)
 	assert_int_equal(local_expand(&ops, "l", &r, why, &dsn), LX_DEFER);
 	assert_string_equal(dsn, "4.6.0");
 	assert_non_null(strstr(why, "CPU time"));
+	/* few units, but the message's budget is charged the CPU time */
+	assert_true(work >= LX_WORK_MAX);
 	lx_result_free(&r);
 	lx_result_init(&r, 100);
 	assert_int_equal(local_expand(&ops, "s", &r, why, &dsn), LX_OK);
