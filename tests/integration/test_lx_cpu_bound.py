@@ -12,10 +12,8 @@ import sys
 import pwd
 from pathlib import Path
 
-from conftest import wait_for
-from test_queue_retry import send
-from test_review_lx import DeliverCpu, user_files
-from test_review_lx2 import SYMLINKS, outcome_re, user_dir
+from test_review_lx import user_files
+from test_review_lx2 import SYMLINKS, outcome_and_cpu, user_dir
 from test_virtual import T1
 
 SPELLINGS = 1024
@@ -51,14 +49,7 @@ def test_symlink_walks_defer_at_cpu_bound(make_instance):
         lists[d / "e"] = f"{out}/box\n"
         lists[fwd] = "".join(f":include:{d}/list{k}\n" for k in range(4))
         user_files(pw, lists)
-        cpu = DeliverCpu(inst)
-        qid = send(inst, [f"{T1}@localhost"], "lx-cpu")
-        pat = outcome_re(qid, f"{T1}@localhost")
-        wait_for(lambda: cpu.sample() is not None and
-                 pat.search(inst.log()), timeout=300, interval=0.05,
-                 what="the recipient's outcome")
-        spent = cpu.seconds()
-        m = pat.search(inst.log())
+        m, spent = outcome_and_cpu(inst, "lx-cpu")
         print(f"\nLX CPU bound: {SPELLINGS} symlinked spellings: "
               f"{spent:.2f} s CPU ({m.group(0)})", file=sys.stderr)
         assert m.group(1) == "4.6.0" and m.group(2) == "deferred", \

@@ -41,6 +41,19 @@ def outcome_re(qid, rcpt):
                       r"dsn=(\S+), status=(\w+) \(([^)]*)")
 
 
+def outcome_and_cpu(inst, token):
+    """Send one message to T1, wait for its outcome line: (the match of
+    outcome_re, deliver's CPU seconds spent meanwhile)."""
+    cpu = DeliverCpu(inst)
+    qid = send(inst, [f"{T1}@localhost"], token)
+    pat = outcome_re(qid, f"{T1}@localhost")
+    wait_for(lambda: cpu.sample() is not None and
+             pat.search(inst.log()), timeout=300, interval=0.05,
+             what="the recipient's outcome")
+    spent = cpu.seconds()
+    return pat.search(inst.log()), spent
+
+
 # --- H1: an open is not LX_OPEN_COST (20 units) when the path is walked
 # through symlinks.  A user's include file names one file under ever new
 # spellings (each opened to learn its identity, local_expand.c:295); every
@@ -83,14 +96,7 @@ def test_symlinked_spellings_cost_what_they_are_charged(make_instance):
                         d / "list": "".join(f":include:{s}\n"
                                             for s in spell),
                         fwd: f":include:{d}/list\n"})
-        cpu = DeliverCpu(inst)
-        qid = send(inst, [f"{T1}@localhost"], "lx2-walk")
-        pat = outcome_re(qid, f"{T1}@localhost")
-        wait_for(lambda: cpu.sample() is not None and
-                 pat.search(inst.log()), timeout=300, interval=0.05,
-                 what="the recipient's outcome")
-        spent = cpu.seconds()
-        m = pat.search(inst.log())
+        m, spent = outcome_and_cpu(inst, "lx2-walk")
         print(f"\nLX2 {n} symlinked spellings: {spent:.2f} s CPU "
               f"({m.group(2)})", file=sys.stderr)
         assert m.group(2) == "sent", m.group(0)
@@ -304,14 +310,7 @@ def test_colliding_targets_cost_what_they_are_charged(make_instance):
         user_files(pw, files)
         units = (9000 + 40 * per) * (1 + (len(texts[0]) + 1) / 64) + \
             (len(files) - 1) * 20
-        cpu = DeliverCpu(inst)
-        qid = send(inst, [f"{T1}@localhost"], "lx2-hash")
-        pat = outcome_re(qid, f"{T1}@localhost")
-        wait_for(lambda: cpu.sample() is not None and
-                 pat.search(inst.log()), timeout=300, interval=0.05,
-                 what="the recipient's outcome")
-        spent = cpu.seconds()
-        m = pat.search(inst.log())
+        m, spent = outcome_and_cpu(inst, "lx2-hash")
         print(f"\nLX2 colliding targets: ~{units:.0f} units, {spent:.2f} s "
               f"CPU ({m.group(1)} {m.group(3)})", file=sys.stderr)
         assert "no such file" in m.group(3), m.group(0)
