@@ -303,7 +303,9 @@ def test_pgsql_lookups_failover_and_outage(cluster, tdir):
         r = ternmap("-q", "info@example.org", spec_mute)
         took = time.monotonic() - t0
     assert (r.returncode, r.stdout) == (0, b"terntest1@localhost\n"), r.stderr
-    assert 1.5 <= took < 15, took
+    # libpq 15 (Debian 12) times connect_timeout on time(NULL), whole
+    # seconds: a 2 s timeout ends after 1 to 2 s, never sooner.
+    assert 1.0 <= took < 15, took
     # A query slower than query_timeout: a temporary failure, on time.
     (tdir / "slow.cf").write_text((tdir / "virtual.cf").read_text()
                                   .replace("query_timeout = 5", "query_timeout = 1")
