@@ -252,6 +252,10 @@ struct qmgr_msg {
 						   none (qmgr_record.c) */
 	unsigned char		*noticed;	/* per recipient: QMGR_NOTICED_*
 						   markers on file */
+	int			 bounce_asked;	/* bounce(8) was asked for a notice
+						   about it, now or (a marker on
+						   file) before: its file is
+						   unlinked, never recycled */
 	/* the notices of the round that ended, asked one after the other
 	 * (qmgr_bounce_client.c) */
 	struct qmgr_notice_list	 notices;	/* still to ask, in order */

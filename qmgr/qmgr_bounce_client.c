@@ -118,6 +118,8 @@ bconn_open(struct qmgr *q, struct qmgr_msg *m)
 		    "large");
 		return -2;
 	}
+	/* From now on bounce may read the file, whatever it answers. */
+	m->bounce_asked = 1;
 	if ((fd = ipc_connect_nonblock(BOUNCE_SOCKET)) < 0) {
 		log_qid(LOG_LEVEL_WARN, m->id, "cannot reach %s: %s",
 		    BOUNCE_SOCKET, strerror(errno));

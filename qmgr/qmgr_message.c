@@ -93,16 +93,14 @@ msg_corrupt(struct qmgr *q, struct qmgr_msg *m, const char *why)
 
 /* Did bounce ever get a request about m?  A bounce still stuck on an old
  * one (qmgr timed out) may read the file later, after the notice was
- * marked at a later try. */
+ * marked at a later try.  Not the same as a marker in m->noticed: a
+ * recipient whose notice duty a DSN-capable next hop took over (action
+ * "relayed"/passed) is marked so that no success notice follows, but
+ * bounce never heard of it, and its file may be reused. */
 static int
 msg_noticed(const struct qmgr_msg *m)
 {
-	int	 i;
-
-	for (i = 0; m->loaded && m->noticed != NULL && i < m->env.nrcpt; i++)
-		if (m->noticed[i] != 0)
-			return 1;
-	return 0;
+	return m->bounce_asked;
 }
 
 /* The message is done: its file leaves active/ for free/, where smtpd

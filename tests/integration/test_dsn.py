@@ -357,3 +357,29 @@ def test_kill_while_notices_are_made(make_instance, receiver, victims):
         n = len(notices("terntest1", t + "\n"))
         assert n in (1, 2), (t, n)
         assert copies("terntest2", t) in (1, 2)
+
+
+class DsnSink(Sink):
+    """A receiver that offers DSN, so that the SMTP client passes each
+    recipient's notice duty on to it (action "relayed" is not due)."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-DSN", responses[-1]]
+
+
+def test_passed_on_file_is_reused(make_instance, receiver):
+    """A message whose notices the next hop took over (it offers DSN) was
+    never shown to bounce(8): its queue file goes to free/ for the next
+    message, like a locally delivered one's, not unlinked (which made every
+    relayed message cost a new inode).  test_review_abounce.py's
+    test_noticed_message_not_recycled holds the other side."""
+    inst, sink = dsn_instance(make_instance, receiver, handler=DsnSink())
+    qid = send(inst, SENDER, ["bob@remote.test"], "dsn-passed")
+    wait_for(lambda: empty_queue(inst) and f"{qid}: removed" in inst.log(),
+             timeout=30, what="the message to be done")
+    assert len(sink.messages) == 1
+    assert f"{qid}: to=<bob@remote.test>, relay=127.0.0.1" in inst.log()
+    assert qid in inst.queue_files("free"), inst.log()
+    assert f"{qid}: sender" not in inst.log()
+    assert not notices("terntest1", "dsn-passed")
