@@ -2,18 +2,12 @@
  * siphash - SipHash-2-4 over pieces (siphash.h).  The state is four 64-bit
  * words mixed by SipRound: two rounds per 8-byte little-endian word of
  * input, four after the last word (which holds the length's low byte).
- * The process key is drawn once, at first use; if getrandom() fails the
- * key falls back to the clock and pid, which resists only casual
- * collisions, and that is logged.
+ * The process key is drawn once, at first use, with arc4random_buf(),
+ * which cannot fail (a getrandom() of our own needed a weaker fallback
+ * for the case it did).
  */
-#include <sys/random.h>
+#include <stdlib.h>
 
-#include <errno.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "log.h"
 #include "siphash.h"
 
 #define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
@@ -98,43 +92,15 @@ siphash(const uint8_t key[SIPHASH_KEY_SIZE], const void *data, size_t n)
 	return siphash_final(&h);
 }
 
-/* Fill key from the kernel; 0, or -1 if it cannot. */
-static int
-siphash_random(uint8_t *key, size_t n)
-{
-	ssize_t	 got;
-	size_t	 have = 0;
-
-	while (have < n) {
-		got = getrandom(key + have, n - have, 0);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		have += (size_t)got;
-	}
-	return 0;
-}
-
 const uint8_t *
 siphash_process_key(void)
 {
 	static uint8_t		 key[SIPHASH_KEY_SIZE];
 	static int		 drawn;
-	struct timespec		 ts;
-	uint64_t		 w[2];
 
-	if (drawn)
-		return key;
-	if (siphash_random(key, sizeof(key)) < 0) {
-		log_warn("siphash: getrandom: %s; keyed from clock and pid",
-		    strerror(errno));
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		w[0] = (uint64_t)ts.tv_sec * 1000000000ULL +
-		    (uint64_t)ts.tv_nsec;
-		w[1] = (uint64_t)getpid() ^ ((uint64_t)(uintptr_t)&ts << 16);
-		memcpy(key, w, sizeof(key));
+	if (!drawn) {
+		arc4random_buf(key, sizeof(key));
+		drawn = 1;
 	}
-	drawn = 1;
 	return key;
 }

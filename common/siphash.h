@@ -4,7 +4,7 @@
  * choose keys that collide, so a table stays linear.  Written here from
  * the published description; checked against its test vectors
  * (tests/unit/test_siphash.c).  siphash_process_key() gives a key drawn
- * once per process from getrandom().
+ * once per process from arc4random_buf().
  */
 #ifndef TERN_SIPHASH_H
 #define TERN_SIPHASH_H
