@@ -253,9 +253,14 @@ struct qmgr_msg {
 	unsigned char		*noticed;	/* per recipient: QMGR_NOTICED_*
 						   markers on file */
 	int			 bounce_asked;	/* bounce(8) was asked for a notice
-						   about it, now or (a marker on
-						   file) before: its file is
-						   unlinked, never recycled */
+						   about it by this struct's
+						   qmgr, or a marker on file
+						   says it was: its file is
+						   unlinked, not recycled (an
+						   earlier request that left no
+						   marker is not known; smtpd's
+						   write lease keeps a file
+						   bounce still holds) */
 	/* the notices of the round that ended, asked one after the other
 	 * (qmgr_bounce_client.c) */
 	struct qmgr_notice_list	 notices;	/* still to ask, in order */
@@ -287,6 +292,10 @@ void	qmgr_record_forget(struct qmgr_msg *);
  * i, its text naming the notice, without a sync.  0 or -1 (errno). */
 int	qmgr_record_notice(struct qmgr_msg *, int i, char letter,
 	    const char *notice_id);
+/* The text of the OUTCOME_NOTICE_DELIVERED marker of a recipient whose
+ * success notice the next hop took over: bounce(8) never heard of it.
+ * (Notice ids are [0-9A-Z]; "-" is bounce's "none".) */
+#define QMGR_NOTICE_PASSED	"passed on"
 
 /* ---- qmgr_bounce.c: delivery status notifications -------------------- */
 

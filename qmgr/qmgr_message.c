@@ -578,7 +578,7 @@ msg_record_outcome(struct qmgr_msg *m, int i, const struct qmgr_outcome *o)
 			    o->dsn, o->text);
 		if (o->action == DELIVER_ACTION_PASSED)
 			return qmgr_record_notice(m, i,
-			    OUTCOME_NOTICE_DELIVERED, "passed on") < 0 ? -1 : 1;
+			    OUTCOME_NOTICE_DELIVERED, QMGR_NOTICE_PASSED) < 0 ? -1 : 1;
 		return 0;
 	case QMGR_RCPT_BOUNCE:
 		return qmgr_record_write(m, i, OUTCOME_BOUNCED, o->dsn,

@@ -63,9 +63,10 @@ record_note(const struct queue_outcome *o, void *arg)
 {
 	struct qmgr_msg	*m = arg;
 
-	if (o->action == OUTCOME_NOTICE_FAILED ||
+	if ((o->action == OUTCOME_NOTICE_FAILED ||
 	    o->action == OUTCOME_NOTICE_DELAYED ||
-	    o->action == OUTCOME_NOTICE_DELIVERED)
+	    o->action == OUTCOME_NOTICE_DELIVERED) &&
+	    strcmp(o->text, QMGR_NOTICE_PASSED) != 0)
 		m->bounce_asked = 1;
 	switch (o->action) {
 	case OUTCOME_NOTICE_FAILED:

@@ -361,14 +361,34 @@ def test_kill_while_notices_are_made(make_instance, receiver, victims):
 
 class DsnSink(Sink):
     """A receiver that offers DSN, so that the SMTP client passes each
-    recipient's notice duty on to it (action "relayed" is not due)."""
+    recipient's notice duty on to it (no "relayed" notice is due).  With
+    the dsn_params fixture it also takes NOTIFY and ORCPT (aiosmtpd refuses
+    every RCPT parameter it does not know, before the handler runs); the
+    handler still sees them among the options."""
+
+    def __init__(self, refuse=None):
+        super().__init__(refuse=refuse)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
         return responses[:-1] + ["250-DSN", responses[-1]]
 
 
-def test_passed_on_file_is_reused(make_instance, receiver):
+@pytest.fixture
+def dsn_params(monkeypatch):
+    import aiosmtpd.smtp as asmtp
+    parse = asmtp.SMTP._getparams
+
+    def getparams(self, params):
+        found = parse(self, params)
+        if found:
+            found.pop("NOTIFY", None)
+            found.pop("ORCPT", None)
+        return found
+    monkeypatch.setattr(asmtp.SMTP, "_getparams", getparams)
+
+
+def test_relayed_to_dsn_peer_file_is_reused(make_instance, receiver):
     """A message whose notices the next hop took over (it offers DSN) was
     never shown to bounce(8): its queue file goes to free/ for the next
     message, like a locally delivered one's, not unlinked (which made every
@@ -383,3 +403,40 @@ def test_passed_on_file_is_reused(make_instance, receiver):
     assert qid in inst.queue_files("free"), inst.log()
     assert f"{qid}: sender" not in inst.log()
     assert not notices("terntest1", "dsn-passed")
+
+
+def test_passed_on_marker_read_back_is_no_bounce_request(make_instance, receiver,
+                                                        dsn_params):
+    """NOTIFY=SUCCESS to a DSN peer writes a "passed on" marker on file;
+    when the message is read back (another recipient was deferred), that
+    marker is not taken for a request to bounce: the file is still
+    recycled, and no notice is made."""
+    sink = DsnSink(refuse={"carol@remote.test": "450 4.2.0 later"})
+    inst, _ = dsn_instance(make_instance, receiver, handler=sink)
+    qid = send(inst, SENDER, ["bob@remote.test", "carol@remote.test"], "dsn-passed2",
+               rcpt_opts={"bob@remote.test": ["NOTIFY=SUCCESS"],
+                          "carol@remote.test": ["NOTIFY=NEVER"]})
+    wait_for(lambda: f"{qid}: deferred" in inst.log(), timeout=30, what="deferred")
+    assert sink.messages[0][4] == [["NOTIFY=SUCCESS"]], sink.messages
+    sink.refuse.clear()
+    wait_for(lambda: empty_queue(inst) and f"{qid}: removed" in inst.log(),
+             timeout=60, what="the message to be done")
+    assert qid in inst.queue_files("free"), inst.log()
+    assert f"{qid}: sender" not in inst.log()
+    assert not notices("terntest1", "dsn-passed2")
+
+
+def test_notice_marker_read_back_unlinks(make_instance, receiver):
+    """A failure notice is made in the first round while another recipient
+    is deferred; the message is read back from deferred/ and finished: the
+    notice's marker on file says bounce was asked, so the file is unlinked,
+    not recycled."""
+    sink = Sink(refuse={"carol@remote.test": "450 4.2.0 later"})
+    inst, _ = dsn_instance(make_instance, receiver, handler=sink)
+    qid = send(inst, SENDER, ["alice@gone.test", "carol@remote.test"], "dsn-marker")
+    wait_for(lambda: f"{qid}: deferred" in inst.log(), timeout=30, what="deferred")
+    assert f"{qid}: sender " in inst.log()
+    sink.refuse.clear()
+    wait_for(lambda: empty_queue(inst) and f"{qid}: removed" in inst.log(),
+             timeout=60, what="the message to be done")
+    assert qid not in inst.queue_files("free")
