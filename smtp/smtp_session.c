@@ -24,7 +24,12 @@
  * Every wait has its own time-out (smtp_*_timeout).  The
  * outcomes go to qmgr as soon as they are known; QUIT follows, or the
  * session is parked for the next message to the same next hop
- * (smtp_cache.c), which starts it again with RSET.
+ * (smtp_cache.c), which starts it again with RSET: in the same write as
+ * MAIL, RCPT and DATA when the server offers PIPELINING (RFC 2920 lets
+ * RSET open a command group), so reuse costs no round trip of its own;
+ * until RSET's reply, a refusal or a lost connection means the cached
+ * session was unusable, and nothing sent after it can have made a
+ * delivery (no message follows before DATA's 354 and RSET's 250).
  *
  * Exactly once (queue_mark.h): the queue file is opened read-write; a
  * recipient it already records as delivered is answered "delivered
@@ -111,6 +116,8 @@ struct smtp_session {
 	/* a cached session taken over (smtp_cache.c) */
 	char			 key[DELIVER_NEXTHOP_MAX + 1];	/* next hop */
 	int			 reused;	/* on raddr, RSET first */
+	int			 rset_wait;	/* RSET's reply is still due, ahead
+						   of the envelope's */
 	struct smtp_addr	 raddr;
 	int			 uses;		/* transactions before this */
 	long long		 born;		/* connected at */
@@ -357,7 +364,7 @@ sess_lost(struct smtp_session *ss, int timeout)
 		sess_finish(ss);
 		return;
 	}
-	if (ss->state == S_RSET) {
+	if (ss->state == S_RSET || ss->rset_wait) {
 		sess_reuse_failed(ss);
 		return;
 	}
@@ -563,7 +570,29 @@ sess_quit(struct smtp_session *ss)
 	sess_finish(ss);
 }
 
-/* After the last EHLO: the checks that need no round trip, then MAIL. */
+/* The checks that need no round trip: 1 (and *r) when the server
+ * cannot take the message. */
+static int
+sess_cannot_take(struct smtp_session *ss, struct smtp_result *r)
+{
+	const struct smtp_addr	*a = sess_addr(ss);
+
+	if (ss->size_max > 0 && ss->env.data_len > ss->size_max) {
+		result_set(r, DELIVER_BOUNCE, "5.3.4", "message size %lld "
+		    "exceeds size limit %lld of server %s[%s]",
+		    (long long)ss->env.data_len, ss->size_max, a->host, a->ip);
+		return 1;
+	}
+	if (ss->env.smtputf8 && !ss->utf8) {
+		result_set(r, DELIVER_BOUNCE, "5.6.7", "SMTPUTF8 is required, "
+		    "but was not offered by host %s[%s]", a->host, a->ip);
+		return 1;
+	}
+	return 0;
+}
+
+/* After the last EHLO (or with RSET on a reused session): the checks,
+ * then MAIL. */
 static void
 sess_transaction(struct smtp_session *ss)
 {
@@ -571,17 +600,7 @@ sess_transaction(struct smtp_session *ss)
 	struct smtp_result	 r;
 	int			 k;
 
-	if (ss->size_max > 0 && ss->env.data_len > ss->size_max) {
-		result_set(&r, DELIVER_BOUNCE, "5.3.4", "message size %lld "
-		    "exceeds size limit %lld of server %s[%s]",
-		    (long long)ss->env.data_len, ss->size_max, a->host, a->ip);
-		outcome_rest(ss, &r, 0);
-		sess_quit(ss);
-		return;
-	}
-	if (ss->env.smtputf8 && !ss->utf8) {
-		result_set(&r, DELIVER_BOUNCE, "5.6.7", "SMTPUTF8 is required, "
-		    "but was not offered by host %s[%s]", a->host, a->ip);
+	if (sess_cannot_take(ss, &r)) {
 		outcome_rest(ss, &r, 0);
 		sess_quit(ss);
 		return;
@@ -799,10 +818,13 @@ sess_park(struct smtp_session *ss)
 }
 
 /* Go on with a cached session: RSET first, which also shows whether the
- * server is still there (sess_reuse_failed otherwise). */
+ * server is still there (sess_reuse_failed otherwise); with PIPELINING
+ * the envelope follows in the same write. */
 static void
 sess_reuse(struct smtp_session *ss, struct smtp_conn *c)
 {
+	struct smtp_result	 r;
+
 	ss->bev = c->bev;
 	ss->raddr = c->addr;
 	ss->reused = 1;
@@ -824,6 +846,15 @@ sess_reuse(struct smtp_session *ss, struct smtp_conn *c)
 	bufferevent_setcb(ss->bev, sess_read_cb, NULL, sess_event_cb, ss);
 	bufferevent_enable(ss->bev, EV_READ | EV_WRITE);
 	sess_send(ss, "RSET");
+	if (ss->pipelining && !sess_cannot_take(ss, &r)) {
+		ss->rset_wait = 1;
+		sess_transaction(ss);
+		/* RSET's reply comes first: its own time-out until then. */
+		if (ss->rset_wait && ss->bev != NULL)
+			sess_timeouts(ss, state_timeout(ss, S_RSET),
+			    state_timeout(ss, S_RSET));
+		return;
+	}
 	sess_state(ss, S_RSET);
 }
 
@@ -836,7 +867,23 @@ sess_reuse_failed(struct smtp_session *ss)
 	    "anew", ss->sid, ss->raddr.host, ss->raddr.ip);
 	sess_close(ss);
 	ss->reused = 0;
+	ss->rset_wait = 0;
 	sess_begin(ss);
+}
+
+/* The reply to an RSET sent ahead of the envelope: 1 when the session
+ * goes on (the envelope's replies follow), 0 when it was unusable. */
+static int
+sess_rset_ahead_reply(struct smtp_session *ss)
+{
+	ss->rset_wait = 0;
+	if (ss->reply.code / 100 != 2) {
+		sess_reuse_failed(ss);
+		return 0;
+	}
+	ss->ntried++;
+	sess_state(ss, ss->state);	/* the envelope's reply and time-out */
+	return 1;
 }
 
 static void
@@ -1151,6 +1198,10 @@ sess_reply(struct smtp_session *ss)
 {
 	log_debug("session %lu: < %d %s", ss->sid, ss->reply.code,
 	    ss->reply.text);
+	if (ss->rset_wait) {
+		(void)sess_rset_ahead_reply(ss);
+		return;
+	}
 	switch (ss->state) {
 	case S_GREETING:
 		sess_greeting(ss);

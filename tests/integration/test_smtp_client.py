@@ -732,6 +732,87 @@ def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
         srv.close()
 
 
+def reuse_script(on_rset):
+    """A PIPELINING server for two messages on one connection; on_rset(srv,
+    conn, buf) decides what RSET gets: True goes on, False ends the
+    connection."""
+    def script(srv, conn):
+        buf = bytearray()
+        srv.conns += 1
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        while True:
+            line = read_line(conn, buf)
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
+            elif verb in (b"MAIL", b"RCPT"):
+                conn.sendall(b"250 ok\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go\r\n")
+                while read_line(conn, buf) != b".\r\n":
+                    pass
+                srv.messages += 1
+                conn.sendall(b"250 queued\r\n")
+            elif verb == b"RSET":
+                if not on_rset(srv, conn, buf):
+                    return
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 no\r\n")
+    srv = Scripted(script)
+    srv.conns = srv.messages = 0
+    srv.ahead = None
+    return srv
+
+
+def test_reuse_sends_rset_with_the_envelope(make_smtp):
+    """On a reused session to a PIPELINING server, RSET goes out with MAIL,
+    RCPT and DATA: the server sees MAIL before it has answered RSET (no
+    round trip of its own), and the message arrives once."""
+    def on_rset(srv, conn, buf):
+        # Answer RSET only after the next command has arrived (or 5 s).
+        conn.settimeout(5)
+        try:
+            nxt = read_line(conn, buf)
+            srv.ahead = nxt[:4].upper()
+        except OSError:
+            srv.ahead = b""
+        conn.settimeout(20)
+        conn.sendall(b"250 reset\r\n")
+        if srv.ahead == b"MAIL":
+            conn.sendall(b"250 ok\r\n")
+        return True
+    srv = reuse_script(on_rset)
+    try:
+        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
+        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
+        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
+        assert out[0][0] == "ok", (out, d.log())
+        assert srv.ahead == b"MAIL", srv.ahead
+        assert srv.messages == 2 and srv.conns == 1
+    finally:
+        srv.close()
+
+
+def test_reuse_connection_closed_at_rset_connects_anew(make_smtp):
+    """The cached connection ends without a word when RSET and the
+    envelope arrive: nothing can have been delivered, so the message goes
+    on a new connection, once."""
+    def on_rset(srv, conn, buf):
+        return False
+    srv = reuse_script(on_rset)
+    try:
+        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
+        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
+        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
+        assert out[0][0] == "ok", (out, d.log())
+        assert srv.messages == 2 and srv.conns == 2
+    finally:
+        srv.close()
+
+
 # ---- smtp_tls_policy_maps ----------------------------------------------
 
 
