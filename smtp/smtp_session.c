@@ -605,7 +605,8 @@ sess_transaction(struct smtp_session *ss)
 		sess_quit(ss);
 		return;
 	}
-	ss->nsess++;	/* smtp_mx_session_limit counts this one */
+	if (!ss->rset_wait)	/* else once RSET has its 2xx */
+		ss->nsess++;	/* smtp_mx_session_limit counts this one */
 	if (ss->env.body == QUEUE_BODY_8BITMIME && !ss->eightbit)
 		log_info("%s: host %s[%s] does not offer 8BITMIME: sending the "
 		    "8-bit message as it is", ss->id, a->host, a->ip);
@@ -817,6 +818,16 @@ sess_park(struct smtp_session *ss)
 	smtp_cache_put(ss->s, c);
 }
 
+/* How long RSET's reply may take when it was sent with the envelope. */
+static int
+sess_rset_ahead_timeout(const struct smtp_session *ss)
+{
+	int	 rset = state_timeout(ss, S_RSET), env = state_timeout(ss,
+		    S_ENVELOPE);
+
+	return rset > env ? rset : env;
+}
+
 /* Go on with a cached session: RSET first, which also shows whether the
  * server is still there (sess_reuse_failed otherwise); with PIPELINING
  * the envelope follows in the same write. */
@@ -849,10 +860,12 @@ sess_reuse(struct smtp_session *ss, struct smtp_conn *c)
 	if (ss->pipelining && !sess_cannot_take(ss, &r)) {
 		ss->rset_wait = 1;
 		sess_transaction(ss);
-		/* RSET's reply comes first: its own time-out until then. */
+		/* RSET's reply comes first, but a server may hold it until
+		 * it has checked the whole group (RFC 2920 3.2): the longer
+		 * of RSET's time-out and the envelope's. */
 		if (ss->rset_wait && ss->bev != NULL)
-			sess_timeouts(ss, state_timeout(ss, S_RSET),
-			    state_timeout(ss, S_RSET));
+			sess_timeouts(ss, sess_rset_ahead_timeout(ss),
+			    sess_rset_ahead_timeout(ss));
 		return;
 	}
 	sess_state(ss, S_RSET);
@@ -882,6 +895,7 @@ sess_rset_ahead_reply(struct smtp_session *ss)
 		return 0;
 	}
 	ss->ntried++;
+	ss->nsess++;
 	sess_state(ss, ss->state);	/* the envelope's reply and time-out */
 	return 1;
 }
