@@ -297,3 +297,45 @@ def test_silent_rset_times_out_and_connects_anew(make_smtp):
         assert 1.5 < time.monotonic() - t < 10
     finally:
         srv.close()
+
+
+def test_too_big_for_a_reused_session_sends_rset_alone_and_bounces(make_smtp):
+    """A message the cached session's server said it cannot take (SIZE) is
+    not sent with RSET: RSET goes alone, then the message bounces 5.3.4
+    without a MAIL on that session."""
+    def script(srv, conn):
+        buf = bytearray()
+        srv.conns += 1
+        conn.sendall(b"220 scripted ESMTP\r\n")
+        while True:
+            line = read_line(conn, buf)
+            verb = line[:4].upper()
+            srv.seen.append((srv.conns, verb))
+            if verb == b"EHLO":
+                conn.sendall(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 2000\r\n")
+            elif verb in (b"MAIL", b"RCPT", b"RSET"):
+                conn.sendall(b"250 ok\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go\r\n")
+                while read_line(conn, buf) != b".\r\n":
+                    pass
+                srv.messages += 1
+                conn.sendall(b"250 queued\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 no\r\n")
+    srv = Scripted(script)
+    srv.conns = srv.messages = 0
+    try:
+        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
+        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
+        n = len(srv.seen)
+        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY + b"x" * 5000 + b"\n")
+        assert out[0][0] == "bounce" and out[0][1] == "5.3.4", (out, d.log())
+        assert srv.messages == 1 and srv.conns == 1
+        assert [v for _, v in srv.seen[n:]][:1] == [b"RSET"]
+        assert b"MAIL" not in [v for _, v in srv.seen[n:]], srv.seen[n:]
+    finally:
+        srv.close()
