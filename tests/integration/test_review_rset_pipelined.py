@@ -12,45 +12,14 @@ import socket
 import threading
 import time
 
-from test_smtp_client import (BODY, Scripted, read_line, reuse_script, make_smtp,  # noqa
+from test_smtp_client import (BODY, Scripted, read_line, reuse_handler, reuse_script,  # noqa
+                              rset_ok, make_smtp,  # noqa
                               smtp_with_resolver, mx_resolver)  # noqa: F401
 from dnszone import make_dns_server  # noqa: F401 (fixture)
 
 
 def pipelining_server(on_rset, rcpt_reply=None):
-    """Like reuse_script, but on_rset(srv, conn, buf) may answer anything
-    and return True to go on; rcpt_reply(srv) gives RCPT's reply."""
-    def script(srv, conn):
-        buf = bytearray()
-        srv.conns += 1
-        conn.sendall(b"220 scripted ESMTP\r\n")
-        while True:
-            line = read_line(conn, buf)
-            verb = line[:4].upper()
-            srv.seen.append((srv.conns, verb))
-            if verb == b"EHLO":
-                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
-            elif verb == b"MAIL":
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"RCPT":
-                conn.sendall(rcpt_reply(srv) if rcpt_reply else b"250 ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go\r\n")
-                while read_line(conn, buf) != b".\r\n":
-                    pass
-                srv.messages += 1
-                conn.sendall(b"250 queued\r\n")
-            elif verb == b"RSET":
-                if not on_rset(srv, conn, buf):
-                    return
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                return
-            else:
-                conn.sendall(b"502 no\r\n")
-    srv = Scripted(script)
-    srv.conns = srv.messages = 0
-    return srv
+    return reuse_script(on_rset, rcpt_reply=rcpt_reply)
 
 
 # ---- 1. smtp_mx_session_limit: a failed reuse now counts as a session ----
@@ -133,31 +102,9 @@ def test_failed_reuse_then_soft_error_still_tries_next_mx(make_smtp,
             else:
                 conn.sendall(b"502 no\r\n")
 
-    def other(srv, conn):
-        buf = bytearray()
-        conn.sendall(b"220 other ESMTP\r\n")
-        while True:
-            line = read_line(conn, buf)
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                conn.sendall(b"250-other\r\n250 PIPELINING\r\n")
-            elif verb in (b"MAIL", b"RCPT", b"RSET"):
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go\r\n")
-                while read_line(conn, buf) != b".\r\n":
-                    pass
-                srv.messages += 1
-                conn.sendall(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                return
-            else:
-                conn.sendall(b"502 no\r\n")
-
     a = PortScripted(best, "127.0.0.3", port)
-    b = PortScripted(other, "127.0.0.2", port)
-    a.conns = a.messages = b.messages = 0
+    b = PortScripted(reuse_handler(rset_ok), "127.0.0.2", port)
+    a.conns = a.messages = b.conns = b.messages = 0
     try:
         d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
         os.symlink(mx_resolver.sock_path, d.dir / "private" / "resolver")
@@ -303,31 +250,7 @@ def test_too_big_for_a_reused_session_sends_rset_alone_and_bounces(make_smtp):
     """A message the cached session's server said it cannot take (SIZE) is
     not sent with RSET: RSET goes alone, then the message bounces 5.3.4
     without a MAIL on that session."""
-    def script(srv, conn):
-        buf = bytearray()
-        srv.conns += 1
-        conn.sendall(b"220 scripted ESMTP\r\n")
-        while True:
-            line = read_line(conn, buf)
-            verb = line[:4].upper()
-            srv.seen.append((srv.conns, verb))
-            if verb == b"EHLO":
-                conn.sendall(b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 2000\r\n")
-            elif verb in (b"MAIL", b"RCPT", b"RSET"):
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go\r\n")
-                while read_line(conn, buf) != b".\r\n":
-                    pass
-                srv.messages += 1
-                conn.sendall(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                return
-            else:
-                conn.sendall(b"502 no\r\n")
-    srv = Scripted(script)
-    srv.conns = srv.messages = 0
+    srv = reuse_script(rset_ok, ehlo=b"250-scripted\r\n250-PIPELINING\r\n250 SIZE 2000\r\n")
     try:
         d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
         assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"

@@ -695,33 +695,10 @@ def test_idle_session_closed_after_cache_time(make_smtp, receiver):
 
 
 def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
-    def script(srv, conn):
-        buf = bytearray()
-        srv.conns += 1
-        conn.sendall(b"220 scripted ESMTP\r\n")
-        while True:
-            line = read_line(conn, buf)
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
-            elif verb in (b"MAIL", b"RCPT"):
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go\r\n")
-                while read_line(conn, buf) != b".\r\n":
-                    pass
-                srv.messages += 1
-                conn.sendall(b"250 queued\r\n")
-            elif verb == b"RSET":
-                conn.sendall(b"421 4.4.2 going away\r\n")
-                return
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                return
-            else:
-                conn.sendall(b"502 no\r\n")
-    srv = Scripted(script)
-    srv.conns = srv.messages = 0
+    def on_rset(srv, conn, buf):
+        conn.sendall(b"421 4.4.2 going away\r\n")
+        return False
+    srv = reuse_script(on_rset)
     try:
         d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
         assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
@@ -732,10 +709,12 @@ def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
         srv.close()
 
 
-def reuse_script(on_rset):
-    """A PIPELINING server for two messages on one connection; on_rset(srv,
-    conn, buf) decides what RSET gets: True goes on, False ends the
-    connection."""
+def reuse_handler(on_rset, ehlo=b"250-scripted\r\n250 PIPELINING\r\n",
+                  rcpt_reply=None):
+    """A script (for Scripted) of a server that takes messages one after
+    the other on a connection, noting (connection, verb) in srv.seen;
+    on_rset(srv, conn, buf) answers RSET itself and returns False to end
+    the connection; rcpt_reply(srv), when given, is RCPT's reply."""
     def script(srv, conn):
         buf = bytearray()
         srv.conns += 1
@@ -743,10 +722,13 @@ def reuse_script(on_rset):
         while True:
             line = read_line(conn, buf)
             verb = line[:4].upper()
+            srv.seen.append((srv.conns, verb))
             if verb == b"EHLO":
-                conn.sendall(b"250-scripted\r\n250 PIPELINING\r\n")
-            elif verb in (b"MAIL", b"RCPT"):
+                conn.sendall(ehlo)
+            elif verb == b"MAIL":
                 conn.sendall(b"250 ok\r\n")
+            elif verb == b"RCPT":
+                conn.sendall(rcpt_reply(srv) if rcpt_reply else b"250 ok\r\n")
             elif verb == b"DATA":
                 conn.sendall(b"354 go\r\n")
                 while read_line(conn, buf) != b".\r\n":
@@ -761,7 +743,17 @@ def reuse_script(on_rset):
                 return
             else:
                 conn.sendall(b"502 no\r\n")
-    srv = Scripted(script)
+    return script
+
+
+def rset_ok(srv, conn, buf):
+    conn.sendall(b"250 ok\r\n")
+    return True
+
+
+def reuse_script(on_rset, **kw):
+    """A Scripted server running reuse_handler(on_rset, **kw)."""
+    srv = Scripted(reuse_handler(on_rset, **kw))
     srv.conns = srv.messages = 0
     srv.ahead = None
     return srv
@@ -801,6 +793,11 @@ def test_reuse_connection_closed_at_rset_connects_anew(make_smtp):
     envelope arrive: nothing can have been delivered, so the message goes
     on a new connection, once."""
     def on_rset(srv, conn, buf):
+        conn.settimeout(5)
+        try:
+            srv.ahead = read_line(conn, buf)[:4].upper()
+        except OSError:
+            srv.ahead = b""
         return False
     srv = reuse_script(on_rset)
     try:
@@ -808,6 +805,7 @@ def test_reuse_connection_closed_at_rset_connects_anew(make_smtp):
         assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
         out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
         assert out[0][0] == "ok", (out, d.log())
+        assert srv.ahead == b"MAIL", srv.ahead
         assert srv.messages == 2 and srv.conns == 2
     finally:
         srv.close()
