@@ -39,6 +39,15 @@ def wait_delivered(user, count, timeout=20):
                     timeout=timeout, what=f"{count} message(s) in {user}'s Maildir")
 
 
+def wait_replied(inst, count=1):
+    """deliver writes the mailbox before it replies: wait until qmgr has
+    count replies (messages removed), so that its connection is proven
+    (only a proven one carries pipelined requests) before a test stops
+    the agents; a stop in between would leave the reply unsent."""
+    wait_for(lambda: len(re.findall(r"qmgr\[\d+\]: \S+: removed", inst.log())) >= count,
+             what=f"qmgr to have {count} repl{'y' if count == 1 else 'ies'}")
+
+
 def expected_lf(message_crlf):
     return message_crlf.replace(b"\r\n", b"\n")
 
@@ -194,6 +203,7 @@ def test_pipelined_requests_each_delivered_once(make_instance):
         for pid in agents:
             os.kill(pid, signal.SIGCONT)
     wait_delivered("terntest1", 1)
+    wait_replied(inst)
     for pid in agents:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -226,6 +236,7 @@ def test_batch_stops_at_100_recipients(make_instance):
 
     send(b"prove", ["terntest1@localhost"])  # later requests pipeline
     wait_delivered("terntest1", 1)
+    wait_replied(inst)
     for pid in agents:
         os.kill(pid, signal.SIGSTOP)
     try:
@@ -252,6 +263,7 @@ def test_backlog_batches_of_16_with_the_next_waiting(make_instance):
     with inst.smtp() as s:
         s.sendmail("p@example.org", ["terntest1@localhost"], b"Subject: prove\r\n\r\nx\r\n")
     wait_delivered("terntest1", 1)
+    wait_replied(inst)
     for pid in agents:
         os.kill(pid, signal.SIGSTOP)
     try:
