@@ -13,7 +13,7 @@ import threading
 import time
 
 from test_smtp_client import (BODY, Scripted, read_line, reuse_handler, reuse_script,  # noqa
-                              rset_ok, make_smtp,  # noqa
+                              rset_ok, two_messages, make_smtp,  # noqa
                               smtp_with_resolver, mx_resolver)  # noqa: F401
 from dnszone import make_dns_server  # noqa: F401 (fixture)
 
@@ -34,11 +34,7 @@ def test_failed_reuse_with_session_limit_1_still_delivers(make_smtp):
         return False
     srv = pipelining_server(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n"
-                      "smtp_mx_session_limit = 1\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv, "smtp_mx_session_limit = 1\n")
         assert srv.messages == 2 and srv.conns == 2
     finally:
         srv.close()
@@ -130,10 +126,7 @@ def test_rset_refused_but_envelope_accepted_no_body_no_duplicate(make_smtp):
         return True
     srv = pipelining_server(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv)
         assert srv.messages == 2 and srv.conns == 2, (srv.messages, srv.conns)
     finally:
         srv.close()
@@ -160,10 +153,7 @@ def test_multiline_rset_reply_split_bytes(make_smtp):
         return True
     srv = pipelining_server(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv)
         assert srv.messages == 2 and srv.conns == 1
     finally:
         srv.close()

@@ -700,10 +700,7 @@ def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
         return False
     srv = reuse_script(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv)
         assert srv.messages == 2 and srv.conns == 2
     finally:
         srv.close()
@@ -751,6 +748,27 @@ def rset_ok(srv, conn, buf):
     return True
 
 
+def read_ahead(srv, conn, buf):
+    """In on_rset: the verb of the next command if it comes within 5 s
+    (RSET was pipelined with it) into srv.ahead, else b""."""
+    conn.settimeout(5)
+    try:
+        srv.ahead = read_line(conn, buf)[:4].upper()
+    except OSError:
+        srv.ahead = b""
+    conn.settimeout(20)
+
+
+def two_messages(make_smtp, srv, extra=""):
+    """Two messages to srv's next hop with sessions cached (the second may
+    reuse the first's); both must be delivered.  The SMTP client back."""
+    d = make_smtp("smtp_connection_cache_time_limit = 10s\n" + extra)
+    assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
+    out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
+    assert out[0][0] == "ok", (out, d.log())
+    return d
+
+
 def reuse_script(on_rset, **kw):
     """A Scripted server running reuse_handler(on_rset, **kw)."""
     srv = Scripted(reuse_handler(on_rset, **kw))
@@ -765,23 +783,14 @@ def test_reuse_sends_rset_with_the_envelope(make_smtp):
     round trip of its own), and the message arrives once."""
     def on_rset(srv, conn, buf):
         # Answer RSET only after the next command has arrived (or 5 s).
-        conn.settimeout(5)
-        try:
-            nxt = read_line(conn, buf)
-            srv.ahead = nxt[:4].upper()
-        except OSError:
-            srv.ahead = b""
-        conn.settimeout(20)
+        read_ahead(srv, conn, buf)
         conn.sendall(b"250 reset\r\n")
         if srv.ahead == b"MAIL":
             conn.sendall(b"250 ok\r\n")
         return True
     srv = reuse_script(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv)
         assert srv.ahead == b"MAIL", srv.ahead
         assert srv.messages == 2 and srv.conns == 1
     finally:
@@ -793,18 +802,11 @@ def test_reuse_connection_closed_at_rset_connects_anew(make_smtp):
     envelope arrive: nothing can have been delivered, so the message goes
     on a new connection, once."""
     def on_rset(srv, conn, buf):
-        conn.settimeout(5)
-        try:
-            srv.ahead = read_line(conn, buf)[:4].upper()
-        except OSError:
-            srv.ahead = b""
+        read_ahead(srv, conn, buf)
         return False
     srv = reuse_script(on_rset)
     try:
-        d = make_smtp("smtp_connection_cache_time_limit = 10s\n")
-        assert d.deliver(srv.nexthop, ["a@remote.example"], BODY)[0][0] == "ok"
-        out = d.deliver(srv.nexthop, ["b@remote.example"], BODY)
-        assert out[0][0] == "ok", (out, d.log())
+        two_messages(make_smtp, srv)
         assert srv.ahead == b"MAIL", srv.ahead
         assert srv.messages == 2 and srv.conns == 2
     finally:
