@@ -106,10 +106,14 @@ class FileSystem:
         self.root = self.workdir if kind == "own" else self.mnt
         self.mounted = []               # mount points to undo, in order made
         self.detail = KINDS[kind]
+        # ext4 without a journal avoids recently deleted inodes (trash.py)
+        self.quarantine = False
 
     def setup(self, user):
         if self.kind == "own":
-            self.detail = f"{KINDS['own']}: {describe_mount(self.workdir)}"
+            mount = describe_mount(self.workdir)
+            self.detail = f"{KINDS['own']}: {mount}"
+            self.quarantine = " ext4 " in f" {mount} " and "journal: NO" in mount
             return
         if not str(self.home).startswith(str(self.workdir) + "/"):
             # A bind mount over a home outside the work directory would

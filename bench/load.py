@@ -19,13 +19,13 @@ always stopped.  All traffic goes to 127.0.0.1, and every wait has a limit.
 import errno
 import os
 import selectors
-import shutil
 import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 
+import trash
 from mtas import (BenchError, MachineCpu, RssSampler, StraceCounter, log, machine_cpu_figures,
                   port_open, reset_maildir, wait_for)
 
@@ -510,7 +510,7 @@ def disk_ceiling(workdir, streams, dirsync, seconds, size=4096):
     """Operations/s of create + write size bytes + fsync + rename (+ fsync
     of the target directory if dirsync), with `streams` threads at once."""
     base = Path(workdir) / "disk"
-    shutil.rmtree(base, ignore_errors=True)
+    trash.set_aside(base)
     payload = os.urandom(size)
     counts = [0] * streams
     stop_at = time.monotonic() + seconds
@@ -543,7 +543,7 @@ def disk_ceiling(workdir, streams, dirsync, seconds, size=4096):
     for t in threads:
         t.join(seconds + 60)
     elapsed = time.monotonic() - t0
-    shutil.rmtree(base, ignore_errors=True)
+    trash.set_aside(base)
     return sum(counts) / elapsed
 
 

@@ -35,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 
+import trash
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SYNC_CALLS = ("fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync")
@@ -719,7 +721,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     def start(self):
         if self.master_pid():
             raise BenchError(f"a Postfix is already running from {self.conf}")
-        shutil.rmtree(self.base, ignore_errors=True)
+        trash.set_aside(self.base)
         for d in (self.conf, self.queue, self.logfile.parent):
             d.mkdir(parents=True)
         # Owned by postfix: programs that have dropped privileges (postsuper
@@ -887,7 +889,7 @@ class TernMTA(MTA):
             raise BenchError(why)
         if self.master_pid():
             raise BenchError(f"a tern master is already running in {self.base}")
-        shutil.rmtree(self.base, ignore_errors=True)
+        trash.set_aside(self.base)
         self.fresh_group()
         if self.aliases > 0:
             write_aliases(self.base / "etc" / "aliases", self.aliases, self.opts.user)
@@ -989,10 +991,11 @@ def ensure_accounts(bench_user, home_root):
 
 
 def reset_maildir(user):
-    """Empty ~user/Maildir and recreate cur/ new/ tmp/ owned by user."""
+    """Set ~user/Maildir aside (trash.py) and make an empty one: cur/ new/
+    tmp/ owned by user."""
     pw = pwd.getpwnam(user)
     md = Path(pw.pw_dir) / "Maildir"
-    shutil.rmtree(md, ignore_errors=True)
+    trash.set_aside(md)
     for sub in ("", "cur", "new", "tmp"):
         d = md / sub
         d.mkdir(mode=0o700, exist_ok=True)
