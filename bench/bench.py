@@ -271,7 +271,6 @@ class Bench:
             else:
                 self.mtas[name] = PostfixMTA(opts, opts.postfix_port)
         self.dead = {}       # mta -> why it cannot be started
-        self.deleted_at = time.monotonic()   # when files were last deleted
         self.sink = None
 
     # -- running one measurement on a fresh instance ------------------------
@@ -281,7 +280,7 @@ class Bench:
             self.results.fail(scenario, name, f"{label}: not run: {self.dead[name]}")
             return
         mta = self.mtas[name]
-        self.quarantine(f"{label} {name}")
+        self.between_runs()
         try:
             try:
                 mta.start()
@@ -307,7 +306,6 @@ class Bench:
         finally:
             t1 = time.monotonic()
             mta.stop_and_reap()
-            self.deleted_at = time.monotonic()   # the MTA may have deleted files
             if time.monotonic() - t1 > 5:
                 log(f"{label} {name}: stopping took {time.monotonic() - t1:.1f} s")
 
@@ -405,7 +403,6 @@ class Bench:
             "soak": lambda m: longrun.scenario_soak(m, o),
         }
         for name in order:
-            self.empty_trash()
             mta = self.mtas[name]
             mta.quick_retry = scenario == "soak"
             try:
@@ -456,30 +453,28 @@ class Bench:
                 self.run_fs()
             finally:
                 self.stop_instances()
-                self.empty_trash()
+                if fs.is_image():
+                    trash.forget()
+                else:
+                    self.empty_trash()
                 fs.teardown()
                 self.fs = None
 
     def empty_trash(self):
-        """Delete what earlier runs set aside (trash.py), at a point where
-        no measurement is running and the next one can wait."""
-        done = trash.empty()
+        done = trash.empty(self.fs.root)
         if done:
-            self.deleted_at = time.monotonic()
             log(f"{self.fs.kind}: {done}")
 
-    def quarantine(self, label):
-        """On a file system that avoids recently deleted inodes (ext4
-        without a journal), delete the trash and let the window of every
-        deletion so far pass, so that no run pays for an earlier one's."""
-        if not self.fs.quarantine:
-            return
-        self.empty_trash()
-        rest = self.deleted_at + trash.recently_deleted_window() - time.monotonic()
-        if rest > 0:
-            log(f"{label}: waiting {rest:.0f} s until ext4 without a journal stops "
-                f"avoiding the inodes deleted before (trash.py)")
-            time.sleep(rest)
+    def between_runs(self):
+        """What earlier runs set aside (trash.py) goes now, before the
+        next run starts, with a sync, so that its journal and write-back
+        work is done, except on a file system that avoids recently deleted
+        inodes (ext4 without a journal): there nothing is deleted until
+        that file system's runs are over, and each run's new directories
+        are placed in block groups of their own (fs.spread_new_dirs), away
+        from the inodes the MTA measured before deleted itself."""
+        if not self.fs.avoids_recent_deletions:
+            self.empty_trash()
 
     def stop_instances(self):
         self.stop_sink()

@@ -74,6 +74,8 @@ def sweep_leftovers(workdir):
         log(f"unmounting {mp}, left by an earlier run")
         umount(mp)
     shutil.rmtree(Path(workdir) / "fs", ignore_errors=True)
+    # What an interrupted run set aside (trash.py) and never deleted.
+    shutil.rmtree(Path(workdir) / ".bench-trash", ignore_errors=True)
 
 
 def describe_mount(path):
@@ -107,13 +109,16 @@ class FileSystem:
         self.mounted = []               # mount points to undo, in order made
         self.detail = KINDS[kind]
         # ext4 without a journal avoids recently deleted inodes (trash.py)
-        self.quarantine = False
+        self.avoids_recent_deletions = False
+        self.topdirs = []               # directories given the T attribute here
 
     def setup(self, user):
         if self.kind == "own":
             mount = describe_mount(self.workdir)
             self.detail = f"{KINDS['own']}: {mount}"
-            self.quarantine = " ext4 " in f" {mount} " and "journal: NO" in mount
+            self.avoids_recent_deletions = " ext4 " in f" {mount} " and "journal: NO" in mount
+            if self.avoids_recent_deletions:
+                self.spread_new_dirs()
             return
         if not str(self.home).startswith(str(self.workdir) + "/"):
             # A bind mount over a home outside the work directory would
@@ -158,7 +163,42 @@ class FileSystem:
         self.mounted.append(str(self.home))
         self.detail = f"{KINDS[self.kind]}: {describe_mount(self.mnt)}, {self.size_mib} MiB image"
 
+    def is_image(self):
+        return self.kind != "own"
+
+    def spread_new_dirs(self):
+        """Give the directories under which each run makes its fresh
+        instance and Maildir ext4's T attribute ("top of a directory
+        hierarchy"): a directory made in one goes to a block group of its
+        own (the Orlov allocator spreads them), and the files made in it
+        follow.  So a run's files are not allocated among the inodes the
+        run before it deleted (Postfix deletes a queue file per message,
+        and without this the run after it paid for that: trash.py).  Only
+        directories under the work directory are marked, and the mark is
+        taken off again at teardown."""
+        for d in (self.workdir, self.home):
+            if d != self.workdir and not str(d).startswith(str(self.workdir) + "/"):
+                log(f"{d} is outside the work directory: not marked, so runs' Maildirs "
+                    f"may share block groups with the inodes earlier runs deleted")
+                continue
+            flags = subprocess.run(["lsattr", "-d", str(d)], capture_output=True, text=True,
+                                   timeout=30).stdout.split()
+            if flags and "T" in flags[0]:
+                continue
+            res = subprocess.run(["chattr", "+T", str(d)], capture_output=True, text=True,
+                                 timeout=30)
+            if res.returncode != 0:
+                log(f"chattr +T {d}: {res.stderr.strip()}; runs' new directories are not spread")
+                continue
+            self.topdirs.append(d)
+        if self.topdirs:
+            self.detail += f"; new directories spread over block groups (chattr +T on " \
+                           f"{', '.join(str(d) for d in self.topdirs)}, until the end)"
+
     def teardown(self):
+        for d in self.topdirs:
+            subprocess.run(["chattr", "-T", str(d)], capture_output=True, timeout=30)
+        self.topdirs = []
         for mp in reversed(self.mounted):
             umount(mp)
         self.mounted = []
