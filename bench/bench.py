@@ -324,6 +324,7 @@ class Bench:
     def ceilings(self, rep):
         o = self.opts
         root = self.fs.root
+        self.between_runs()
         res = {
             "disk_1": load.disk_ceiling(root, 1, False, o.disk_seconds),
             "disk_1_dirsync": load.disk_ceiling(root, 1, True, o.disk_seconds),
@@ -456,12 +457,14 @@ class Bench:
                 if fs.is_image():
                     trash.forget()
                 else:
+                    log(f"{kind}: deleting what the runs set aside")
                     self.empty_trash()
                 fs.teardown()
                 self.fs = None
 
     def empty_trash(self):
-        done = trash.empty(self.fs.root)
+        extra = (self.fs.image,) if self.fs.is_image() else ()
+        done = trash.empty(self.fs.root, also_sync=extra)
         if done:
             log(f"{self.fs.kind}: {done}")
 
@@ -471,10 +474,12 @@ class Bench:
         work is done, except on a file system that avoids recently deleted
         inodes (ext4 without a journal): there nothing is deleted until
         that file system's runs are over, and each run's new directories
-        are placed in block groups of their own (fs.spread_new_dirs), away
-        from the inodes the MTA measured before deleted itself."""
-        if not self.fs.avoids_recent_deletions:
-            self.empty_trash()
+        go to block groups away from the inodes the MTA measured before
+        deleted itself (fs.spread_new_dirs)."""
+        if self.fs.avoids_recent_deletions:
+            return
+        trash.set_aside(Path(pwd.getpwnam(self.opts.user).pw_dir) / "Maildir")
+        self.empty_trash()
 
     def stop_instances(self):
         self.stop_sink()
@@ -672,7 +677,7 @@ def main():
     Path(opts.workdir).chmod(0o755)
     ensure_accounts(opts.user, Path(opts.workdir) / "home")
     fix_postdrop_perms(opts.postfix_root)
-    fsmod.sweep_leftovers(opts.workdir)
+    fsmod.sweep_leftovers(opts.workdir, pwd.getpwnam(opts.user).pw_dir)
     nofile = raise_nofile(max(opts.idle_sessions + [0]) + 1024)
 
     bench = Bench(opts)

@@ -21,9 +21,15 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
+import trash
 from mtas import log
+
+# fs/ext4/ialloc.c: RECENTCY_MIN 60 s, + RECENTCY_DIRTY 300 s while the
+# inode-table block is dirty; and a second to spare.
+RECENTLY_DELETED_S = 361
 
 KINDS = {
     "own": "the machine's own file system under the work directory",
@@ -68,14 +74,22 @@ def umount(mp):
         subprocess.run(["umount", "-l", mp], capture_output=True, timeout=60)
 
 
-def sweep_leftovers(workdir):
-    """Unmount whatever an interrupted run left mounted in the work directory."""
+def sweep_leftovers(workdir, home):
+    """Unmount whatever an interrupted run left mounted in the work
+    directory, and remove what it set aside (trash.py) and the T attribute
+    it gave (FileSystem.spread_new_dirs)."""
     for mp in mounts_under(Path(workdir)):
         log(f"unmounting {mp}, left by an earlier run")
         umount(mp)
     shutil.rmtree(Path(workdir) / "fs", ignore_errors=True)
-    # What an interrupted run set aside (trash.py) and never deleted.
-    shutil.rmtree(Path(workdir) / ".bench-trash", ignore_errors=True)
+    for d in (Path(workdir), Path(home)):
+        if (d / trash.TRASH_NAME).exists():
+            log(f"deleting {d / trash.TRASH_NAME}, left by an earlier run")
+            shutil.rmtree(d / trash.TRASH_NAME, ignore_errors=True)
+            trash.stamp_deletion(workdir)
+    for d in (Path(workdir), Path(home)):
+        if d == Path(workdir) or str(d).startswith(str(workdir).rstrip("/") + "/"):
+            subprocess.run(["chattr", "-T", str(d)], capture_output=True, timeout=30)
 
 
 def describe_mount(path):
@@ -91,7 +105,7 @@ def describe_mount(path):
     text = f"{src} {kind} {options}"
     if kind == "ext4" and src.startswith("/dev/"):
         # The kernel keeps /proc/fs/jbd2/DEV-N for every mounted journal.
-        dev = Path(src).name
+        dev = Path(os.path.realpath(src)).name
         journal = any(p.name.startswith(dev + "-") for p in Path("/proc/fs/jbd2").glob("*"))
         text += f"; journal: {'yes' if journal else 'NO'}"
     return text
@@ -118,6 +132,7 @@ class FileSystem:
             self.detail = f"{KINDS['own']}: {mount}"
             self.avoids_recent_deletions = " ext4 " in f" {mount} " and "journal: NO" in mount
             if self.avoids_recent_deletions:
+                self.wait_after_deletion()
                 self.spread_new_dirs()
             return
         if not str(self.home).startswith(str(self.workdir) + "/"):
@@ -166,12 +181,26 @@ class FileSystem:
     def is_image(self):
         return self.kind != "own"
 
+    def wait_after_deletion(self):
+        """A run made right after a mass deletion here (the end of an
+        earlier invocation, or its leftovers swept at this one's start)
+        would get its directories in the block groups just emptied, among
+        inodes the kernel avoids for 60 s, or 360 s while their inode-table
+        block is dirty (trash.py): wait until that has passed."""
+        since = trash.seconds_since_deletion(self.workdir)
+        if since is not None and 0 <= since < RECENTLY_DELETED_S:
+            rest = RECENTLY_DELETED_S - since
+            log(f"{self.kind}: files were deleted here {since:.0f} s ago; waiting {rest:.0f} s "
+                f"until ext4 without a journal stops avoiding their inodes")
+            time.sleep(rest)
+
     def spread_new_dirs(self):
         """Give the directories under which each run makes its fresh
         instance and Maildir ext4's T attribute ("top of a directory
-        hierarchy"): a directory made in one goes to a block group of its
-        own (the Orlov allocator spreads them), and the files made in it
-        follow.  So a run's files are not allocated among the inodes the
+        hierarchy"): ext4 places a directory made in one in the flex group
+        with the fewest directories among those with at least average free
+        space (Orlov), rather than beside its parent, and the files made in
+        it follow.  So a run's files are not allocated among the inodes the
         run before it deleted (Postfix deletes a queue file per message,
         and without this the run after it paid for that: trash.py).  Only
         directories under the work directory are marked, and the mark is
@@ -180,10 +209,6 @@ class FileSystem:
             if d != self.workdir and not str(d).startswith(str(self.workdir) + "/"):
                 log(f"{d} is outside the work directory: not marked, so runs' Maildirs "
                     f"may share block groups with the inodes earlier runs deleted")
-                continue
-            flags = subprocess.run(["lsattr", "-d", str(d)], capture_output=True, text=True,
-                                   timeout=30).stdout.split()
-            if flags and "T" in flags[0]:
                 continue
             res = subprocess.run(["chattr", "+T", str(d)], capture_output=True, text=True,
                                  timeout=30)

@@ -15,7 +15,8 @@ the MTA measured before) did, not the MTA under test.
 
 set_aside(path) renames a tree into a `.bench-trash` directory beside it
 (one rename, on the same mount); empty(root) deletes every trash directory
-and syncs that file system; forget() drops the list when the file system
+and syncs that file system, and leaves the time in WORKDIR/.bench-deleted-at
+for a later invocation; forget() drops the list when the file system
 itself is about to be removed.  When the bench empties the trash, and how
 it keeps the deletions of a run's own MTA from reaching the next run, is
 in bench.py (Bench.between_runs) and fs.py (spread_new_dirs).
@@ -47,19 +48,46 @@ def set_aside(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def empty(root):
+def empty(root, also_sync=()):
     """Delete everything set aside, then sync the file system holding root
-    (only that one: syncfs).  Returns what was done, for the log, or None
-    if there was nothing to delete."""
-    if not _trash_dirs:
-        return None
+    (only that one: syncfs) and any other paths in also_sync (a loop
+    image's backing file, whose pages would otherwise be written back
+    during the next run).  Returns what was done, for the log."""
     t0 = time.monotonic()
+    n = len(_trash_dirs)
     for trash in sorted(_trash_dirs):
         shutil.rmtree(trash, ignore_errors=True)
     _trash_dirs.clear()
-    subprocess.run(["sync", "-f", str(root)], stdin=subprocess.DEVNULL, capture_output=True,
-                   timeout=600)
-    return f"deleted what earlier runs left ({time.monotonic() - t0:.1f} s)"
+    for path in (root, *also_sync):
+        try:
+            subprocess.run(["sync", "-f", str(path)], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"sync -f {path} failed: {e}"
+    if n:
+        stamp_deletion(root)
+    return f"deleted what earlier runs left ({time.monotonic() - t0:.1f} s)" if n else None
+
+
+STAMP = ".bench-deleted-at"
+
+
+def stamp_deletion(workdir):
+    """Remember when files were last deleted under workdir: a later
+    invocation on ext4 without a journal waits for that window
+    (wait_after_deletion), since a fresh directory would be placed in the
+    block groups just emptied."""
+    try:
+        (Path(workdir) / STAMP).write_text(f"{time.time():.0f}\n")
+    except OSError:
+        pass
+
+
+def seconds_since_deletion(workdir):
+    try:
+        return time.time() - float((Path(workdir) / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def forget():
