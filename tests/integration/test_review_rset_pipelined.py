@@ -13,7 +13,7 @@ import threading
 import time
 
 from test_smtp_client import (BODY, Scripted, read_line, reuse_handler, reuse_script,  # noqa
-                              rset_ok, two_messages, make_smtp,  # noqa
+                              rset_ok, rset_refused, two_messages, make_smtp,  # noqa
                               smtp_with_resolver, mx_resolver)  # noqa: F401
 from dnszone import make_dns_server  # noqa: F401 (fixture)
 
@@ -29,10 +29,7 @@ def test_failed_reuse_with_session_limit_1_still_delivers(make_smtp):
     through its RSET, so it must not count, tern.conf(5)); the new
     connection must still be allowed (a session counts once RSET has its
     2xx, not when the envelope goes out with RSET)."""
-    def on_rset(srv, conn, buf):
-        conn.sendall(b"421 4.4.2 going away\r\n")
-        return False
-    srv = pipelining_server(on_rset)
+    srv = pipelining_server(rset_refused)
     try:
         two_messages(make_smtp, srv, "smtp_mx_session_limit = 1\n")
         assert srv.messages == 2 and srv.conns == 2

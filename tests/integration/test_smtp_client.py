@@ -695,10 +695,7 @@ def test_idle_session_closed_after_cache_time(make_smtp, receiver):
 
 
 def test_reuse_after_the_server_refuses_rset_connects_anew(make_smtp):
-    def on_rset(srv, conn, buf):
-        conn.sendall(b"421 4.4.2 going away\r\n")
-        return False
-    srv = reuse_script(on_rset)
+    srv = reuse_script(rset_refused)
     try:
         two_messages(make_smtp, srv)
         assert srv.messages == 2 and srv.conns == 2
@@ -741,6 +738,12 @@ def reuse_handler(on_rset, ehlo=b"250-scripted\r\n250 PIPELINING\r\n",
             else:
                 conn.sendall(b"502 no\r\n")
     return script
+
+
+def rset_refused(srv, conn, buf):
+    """An on_rset for reuse_handler: the server goes away at RSET."""
+    conn.sendall(b"421 4.4.2 going away\r\n")
+    return False
 
 
 def rset_ok(srv, conn, buf):
