@@ -49,6 +49,11 @@ struct evbuffer;
 					   (DELIVER_PIPELINE_MAX per connection
 					   with the default 4, fewer with more,
 					   never under QMGR_PIPELINE_REMOTE) */
+#define QMGR_LOCAL_FILL		16	/* requests for one recipient out on a
+					   busy deliver connection before an
+					   idle one gets any (qmgr_transport.c,
+					   pool_filling) */
+#define QMGR_FILL_FRESH_MS	50	/* ... if it replied this recently */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open
@@ -416,6 +421,9 @@ struct qmgr_transport {
 	int			 rcpt_limit;	/* recipients per request; 0:
 						 * only the protocol's */
 	int			 pipeline;	/* requests out per connection */
+	int			 fill;		/* ... to fill before using an
+						 * idle one (pool_filling); 0:
+						 * never */
 	int			 may_die;	/* failing destinations (and the
 						 * service) are marked dead */
 	int			 affinity;	/* a next hop's request goes to

@@ -3,8 +3,11 @@
  * of connections to its delivery service.  A transport is one service of
  * master.conf ("local": deliver(8) on private/deliver; an SMTP client on
  * private/smtp is one more row), all speaking the delivery protocol of
- * proto_deliver.h.  At most concurrency connections per transport.  A
- * request goes to an idle connection first (for the SMTP client, the one
+ * proto_deliver.h.  At most concurrency connections per transport.  For
+ * the local transport a request goes first to a busy connection whose
+ * agent keeps answering and has only requests for the same recipient
+ * out, until its next batch is full (pool_filling()).  A request goes to
+ * an idle connection next (for the SMTP client, the one
  * that last served the same next hop, whose process has that session
  * parked: see pool_idle()), then to a new one, and only
  * when every connection is busy is it pipelined behind others (up to
@@ -59,6 +62,7 @@ struct qmgr_conn {
 	 * then it may still wait in the listen backlog. */
 	int			 proven;
 	long long		 sent_ms;	/* when the oldest request went out */
+	long long		 reply_ms;	/* when the last reply came; 0: none */
 	/* The next hop of the last request sent: the agent process parked
 	 * that session, if it could (t->affinity). */
 	char			 hop[QMGR_NEXTHOP_MAX];
@@ -131,6 +135,7 @@ qmgr_transport_init(struct qmgr *q)
 		t->pipeline = DELIVER_PIPELINE_MAX;
 	if (t->pipeline < QMGR_PIPELINE_REMOTE)
 		t->pipeline = QMGR_PIPELINE_REMOTE;
+	t->fill = QMGR_LOCAL_FILL < t->pipeline ? QMGR_LOCAL_FILL : t->pipeline;
 	t = transport_add(q, QMGR_TRANSPORT_SMTP, QMGR_SMTP_SOCKET,
 	    q->par->default_process_limit,
 	    q->par->smtp_destination_concurrency_limit);
@@ -321,6 +326,68 @@ pool_least_busy(struct qmgr_transport *t)
 	return best;
 }
 
+/* The one recipient of e's request, or NULL if it has several. */
+static const char *
+entry_sole_rcpt(const struct qmgr_entry *e)
+{
+	if (e->nbatch != 1)
+		return NULL;
+	return e->msg->env.rcpt[e->batch[0]].addr;
+}
+
+/* Is every request out on c for the address rcpt alone? */
+static int
+conn_all_for(const struct qmgr_conn *c, const char *rcpt)
+{
+	const char	*other;
+	int		 k;
+
+	for (k = 0; k < c->nout; k++) {
+		other = entry_sole_rcpt(c->out[(c->head + k) % DELIVER_PIPELINE_MAX]);
+		if (other == NULL || strcmp(other, rcpt) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A busy connection to give e's request to before an idle one gets it:
+ * the first whose agent replied within QMGR_FILL_FRESH_MS, that has fewer
+ * than t->fill requests out, all for e's one recipient.  deliver handles
+ * what waits for it together, and requests for one mailbox share its
+ * opening, the fsync of its new/ and the worker's round trip, so one
+ * agent taking a busy mailbox's stream in fuller batches costs less per
+ * message than the same requests spread over idle agents one or two at a
+ * time.  Only the same recipient: its address leads to the same mailboxes
+ * (aliases, .forward) wherever it is delivered, so a request behind a
+ * hung one of its own waits no longer than it would on another agent,
+ * which would hang on the same mailbox; mail for anybody else never waits
+ * behind it while an agent is idle.  The freshness is a reply's, never a
+ * send's: an agent that stops answering (a mailbox slower than the rest)
+ * gets no more, and its stream spreads over the idle agents as before.
+ * Never a message an agent died on (conn_fail): its retries are not
+ * piled onto one agent.  0 t->fill: never (the SMTP and LMTP clients make
+ * one delivery at a time).
+ */
+static struct qmgr_conn *
+pool_filling(struct qmgr_transport *t, const struct qmgr_entry *e)
+{
+	struct qmgr_conn	*c;
+	const char		*rcpt;
+	long long		 now;
+
+	if (t->fill == 0 || e == NULL || e->msg->conn_fail > 0 ||
+	    (rcpt = entry_sole_rcpt(e)) == NULL)
+		return NULL;
+	now = io_now_ms();
+	TAILQ_FOREACH(c, &t->conns, link)
+		if (c->proven && c->nout > 0 && c->nout < t->fill &&
+		    c->reply_ms > 0 && now - c->reply_ms < QMGR_FILL_FRESH_MS &&
+		    conn_all_for(c, rcpt))
+			return c;
+	return NULL;
+}
+
 /*
  * An agent process serves one connection at a time, so with fewer
  * processes than the transport's concurrency some of our connections wait
@@ -407,14 +474,18 @@ conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
 	    e->nbatch, c->t->name);
 }
 
-/* Where the next request (for hop) goes: 1 and *cp an idle connection; else 1 and
+/* Where the next request (e's, for hop; NULL: any) goes: 1 and *cp a
+ * busy connection to fill (pool_filling) or an idle one; else 1 and
  * *cp NULL while a new one may be opened; else 1 and the least busy proven
  * one with room; else 0.  Not while a connection waits for an agent
  * process: the busy ones must run dry so that one of them can be closed
  * and its process freed. */
 static int
-pool_pick(struct qmgr_transport *t, const char *hop, struct qmgr_conn **cp)
+pool_pick(struct qmgr_transport *t, const struct qmgr_entry *e,
+    const char *hop, struct qmgr_conn **cp)
 {
+	if (!pool_someone_waits(t, NULL) && (*cp = pool_filling(t, e)) != NULL)
+		return 1;
 	if ((*cp = pool_idle(t, hop)) != NULL)
 		return 1;
 	if (!t->backing_off && t->nconns < t->concurrency)
@@ -429,7 +500,7 @@ qmgr_transport_ready(struct qmgr_transport *t)
 {
 	struct qmgr_conn *c;
 
-	return pool_pick(t, NULL, &c);
+	return pool_pick(t, NULL, NULL, &c);
 }
 
 int
@@ -438,7 +509,7 @@ qmgr_transport_send(struct qmgr_transport *t, struct qmgr_entry *e,
 {
 	struct qmgr_conn *c;
 
-	if (!pool_pick(t, e->dest->nexthop, &c))
+	if (!pool_pick(t, e, e->dest->nexthop, &c))
 		return -1;
 	if (c == NULL && (c = conn_open(t)) == NULL) {
 		pool_failed(t);
@@ -472,6 +543,7 @@ conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
 
 	c->proven = 1;
 	c->sent_ms = io_now_ms();
+	c->reply_ms = c->sent_ms;
 	c->t->nfail = 0;
 	c->t->dead_until = 0;
 	out = xreallocarray(NULL, e->nbatch > 0 ? e->nbatch : 1, sizeof(*out));

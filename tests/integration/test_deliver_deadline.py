@@ -44,12 +44,18 @@ class HungMount:
         os.rmdir(self.path)
 
 
-@pytest.fixture
-def hung_instance(make_instance):
+def hung(make_instance, limit):
+    """An instance with local_time_limit = limit and terntest2's Maildir
+    hung; the mount to release at the end."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("no /dev/fuse")
-    inst = make_instance(f"local_time_limit = {LIMIT}\nminimal_backoff_time = 120")
-    mount = HungMount(user_home("terntest2") / "Maildir")
+    inst = make_instance(f"local_time_limit = {limit}\nminimal_backoff_time = 120")
+    return inst, HungMount(user_home("terntest2") / "Maildir")
+
+
+@pytest.fixture
+def hung_instance(make_instance):
+    inst, mount = hung(make_instance, LIMIT)
     yield inst
     mount.release()
 
@@ -93,3 +99,50 @@ def test_each_mailbox_in_its_own_process(tern):
     names = [p.name for u in ("terntest1", "terntest2") for p in maildir_new(u)]
     lines = {re.match(r"\d+\.T[0-9A-Z]+R(\d+)\.", n).group(1) for n in names}
     assert lines == {"0", "1"}, names
+
+
+BURST_LIMIT = 10
+
+
+def send_burst(inst, messages):
+    """Send [(recipient, token), ...] over one session, back to back."""
+    with inst.smtp() as s:
+        s.ehlo("burst.example")
+        for rcpt, token in messages:
+            assert s.mail("r@example.org")[0] == 250
+            assert s.rcpt(rcpt)[0] == 250
+            code, text = s.data(f"Subject: {token}\r\nX-Token: {token}\r\n\r\nbody\r\n".encode())
+            assert code == 250, text
+
+
+def test_mail_for_others_never_waits_behind_a_hung_mailbox(make_instance):
+    """qmgr gives requests for one recipient to a busy deliver connection
+    that keeps answering before it uses an idle one (qmgr_transport.c,
+    pool_filling), so a stream of mail for terntest1 keeps one agent's
+    batches full.  A message for terntest2, whose mailbox hangs, arriving
+    in the middle of that stream must not join it, and none of terntest1's
+    later mail may be put behind terntest2's: all of terntest1's is
+    delivered while terntest2's still waits for its deadline
+    (local_time_limit, here 10 s).  With the fill unrestricted by
+    recipient, the hung request joins the busy agent's next batch and the
+    stream's requests behind it wait the whole limit."""
+    inst, mount = hung(make_instance, BURST_LIMIT)
+    try:
+        send(inst, ["terntest1@localhost"], "burst-0")
+        wait_for(lambda: copies("terntest1", "burst-0") == 1,
+                 what="a first delivery (the connections to deliver have answered)")
+        before = [("terntest1@localhost", f"burst-a{i}") for i in range(20)]
+        after = [("terntest1@localhost", f"burst-b{i}") for i in range(20)]
+        start = time.monotonic()
+        send_burst(inst, before + [("terntest2@localhost", "burst-hung")] + after)
+        tokens = [t for _, t in before + after]
+        wait_for(lambda: all(copies("terntest1", t) == 1 for t in tokens),
+                 timeout=BURST_LIMIT + 10, what="terntest1's 40 deliveries")
+        took = time.monotonic() - start
+        assert took < BURST_LIMIT - 2, \
+            f"{took:.1f} s: terntest1's mail waited for the hung mailbox's deadline"
+        # Still within terntest2's deadline: its message has not been
+        # deferred yet, so nothing above was delivered only after it.
+        assert not inst.queue_files("deferred"), inst.queue_files("deferred")
+    finally:
+        mount.release()
