@@ -49,10 +49,10 @@ struct evbuffer;
 					   (DELIVER_PIPELINE_MAX per connection
 					   with the default 4, fewer with more,
 					   never under QMGR_PIPELINE_REMOTE) */
-#define QMGR_LOCAL_FILL		16	/* requests for one recipient out on a
+#define QMGR_LOCAL_FILL		32	/* requests for one recipient out on a
 					   busy deliver connection before an
 					   idle one gets any (qmgr_transport.c,
-					   pool_filling) */
+					   pool_filling; at most the pipeline) */
 #define QMGR_FILL_FRESH_MS	50	/* ... if it replied this recently */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
