@@ -27,7 +27,7 @@
  * for: "nrcpt\0" and up to four digits with their "\0". */
 #define FRAME_ROOM	((size_t)IPC_FRAME_MAX - 2)
 #define NRCPT_ROOM	(sizeof(DELIVER_A_NRCPT) + sizeof("1000"))
-#define REPLY_KINDS	4	/* status, dsn, text, action */
+#define REPLY_KINDS	5	/* status, dsn, text, action, mailbox */
 
 /* The request's attributes that must appear exactly once. */
 static const char *const request_single[] = {
@@ -404,8 +404,12 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 		if (ipc_msg_addf(m, name, "%.*s", textmax,
 		    out[i].text ? out[i].text : "") < 0)
 			return -1;
-		if (out[i].status != DELIVER_OK ||
-		    out[i].action == DELIVER_ACTION_DELIVERED)
+		if (out[i].status != DELIVER_OK)
+			continue;
+		attr_name(name, sizeof(name), DELIVER_A_MAILBOX, i);
+		if (out[i].mailbox && ipc_msg_add(m, name, "1") < 0)
+			return -1;
+		if (out[i].action == DELIVER_ACTION_DELIVERED)
 			continue;
 		attr_name(name, sizeof(name), DELIVER_A_ACTION, i);
 		if (ipc_msg_add(m, name, out[i].action ==
@@ -435,7 +439,7 @@ proto_deliver_reply_encode(struct ipc_msg *m, const struct deliver_outcome *out,
 	return -1;
 }
 
-/* The attributes of the four per-recipient kinds, each index at most
+/* The attributes of the five per-recipient kinds, each index at most
  * once and below n, into v[kind * n + i].  0, or -1 with *err. */
 static int
 reply_collect(const struct ipc_msg *m, int n, const char **v,
@@ -443,7 +447,7 @@ reply_collect(const struct ipc_msg *m, int n, const char **v,
 {
 	static const char *const kind[] = {
 		DELIVER_A_STATUS, DELIVER_A_DSN, DELIVER_A_TEXT,
-		DELIVER_A_ACTION
+		DELIVER_A_ACTION, DELIVER_A_MAILBOX
 	};
 	int	 i, j, k, r;
 
@@ -506,6 +510,20 @@ reply_action(const char *action, struct deliver_outcome *out)
 	return 0;
 }
 
+/* mailbox.<i>: "1", only with "ok"; anything else is unclear and
+ * ignored (the outcome stands, its mailbox not known). */
+static int
+reply_mailbox(const char *mailbox, struct deliver_outcome *out)
+{
+	out->mailbox = 0;
+	if (mailbox == NULL)
+		return 0;
+	if (out->status != DELIVER_OK || strcmp(mailbox, "1") != 0)
+		return 1;
+	out->mailbox = 1;
+	return 0;
+}
+
 static int
 reply_check_head(const struct ipc_msg *m, int n, struct deliver_outcome *out,
     const char **err)
@@ -541,6 +559,7 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 		out[i].dsn = "4.3.0";
 		out[i].text = "malformed reply from the delivery agent";
 		out[i].action = DELIVER_ACTION_DELIVERED;
+		out[i].mailbox = 0;
 	}
 	if (reply_check_head(m, n, out, err) < 0)
 		return -1;
@@ -552,6 +571,7 @@ proto_deliver_reply_decode(const struct ipc_msg *m, int n,
 	for (i = 0; i < n; i++) {
 		unclear += reply_one(v[i], v[n + i], v[2 * n + i], &out[i]);
 		unclear += reply_action(v[3 * n + i], &out[i]);
+		unclear += reply_mailbox(v[4 * n + i], &out[i]);
 	}
 	free(v);
 	return unclear;

@@ -30,6 +30,14 @@
  *	        unclear and reports "delivered"); absent: "delivered" (a
  *	        mailbox).  Added within version 3: an older qmgr ignores it,
  *	        and a reply without it means what it always did.
+ *	    [mailbox.<i>=1]       optional, with "ok" only: the recipient went
+ *	        to exactly one mailbox, a Maildir the agent's worker wrote
+ *	        for its account (no alias or .forward with several targets,
+ *	        no command, file, forwarding or mailbox_transport), so the
+ *	        next requests for the same address would go the same way:
+ *	        qmgr may give them to this agent together (qmgr_transport.c,
+ *	        pool_filling).  Added within version 4 on 2026-11-28: an
+ *	        older qmgr ignores it; absent: not known, never filled.
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a
@@ -105,6 +113,7 @@
 #define DELIVER_A_DSN		"dsn"		/* dsn.<i> */
 #define DELIVER_A_TEXT		"text"		/* text.<i> */
 #define DELIVER_A_ACTION	"action"	/* action.<i>, optional */
+#define DELIVER_A_MAILBOX	"mailbox"	/* mailbox.<i>, optional */
 
 /* The status words, in this order. */
 enum deliver_status {
@@ -142,6 +151,8 @@ struct deliver_outcome {
 	const char		*dsn;
 	const char		*text;
 	enum deliver_action	 action;	/* with DELIVER_OK only */
+	int			 mailbox;	/* with DELIVER_OK only: one
+						   Maildir, by the worker */
 };
 
 /* Requests, built in steps so a sender can fill a frame: start (every

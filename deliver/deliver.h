@@ -65,6 +65,9 @@ struct deliver_result {
 	int			 expanded;	/* ok, to several targets of
 						   an alias or .forward: the
 						   notice says "expanded" */
+	int			 mailbox;	/* its one target a Maildir
+						   the worker writes (the
+						   reply's mailbox.<i>) */
 };
 
 /* The message as the transports see it: an open queue file, read with

@@ -44,6 +44,7 @@ deliver_reply_build(struct ipc_msg *m, const struct deliver_result *res, int n)
 		out[i].action = res[i].status == DELIVER_OK &&
 		    res[i].expanded ? DELIVER_ACTION_EXPANDED :
 		    DELIVER_ACTION_DELIVERED;
+		out[i].mailbox = res[i].mailbox;
 	}
 	r = proto_deliver_reply_encode(m, out, n);
 	free(out);

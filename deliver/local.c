@@ -517,6 +517,9 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	char			 where[DELIVER_PATH_SIZE];
 	int			 k;
 
+	/* The recipient's own outcome: this Maildir is its only target. */
+	if (record)
+		res->mailbox = 1;
 	local_where(u, mailbox, where, sizeof(where));
 	if ((k = local_copy_find(b, msg->req->id, u, where)) >= 0) {
 		local_copy_add(b, msg, j, u, where, res, k, record, virt);

@@ -8,8 +8,9 @@
  * clean recipients; qmgr_request_build on the same envelope produces
  * requests that parse to the same fields and recipients in order (round
  * trip); a reply always yields one well-formed outcome per recipient, all
- * deferred when it is refused; deliver_reply_build from those outcomes is
- * read back by qmgr with the same statuses and codes (round trip).
+ * deferred when it is refused, and "mailbox" only with "ok";
+ * deliver_reply_build from those outcomes is read back by qmgr with the
+ * same statuses, codes and mailbox flags (round trip).
  */
 #include <string.h>
 
@@ -119,15 +120,18 @@ check_reply_round_trip(const struct qmgr_outcome *out, int n)
 	int			 i;
 
 	FUZZ_ASSERT(res != NULL && back != NULL);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		deliver_result_set(&res[i], to_deliver(out[i].status),
 		    out[i].dsn, "%s", out[i].text);
+		res[i].mailbox = out[i].mailbox;
+	}
 	FUZZ_ASSERT(deliver_reply_build(&reply, res, n) == 0);
 	FUZZ_ASSERT(ipc_encode(&reply, &frame, &flen) == 0);
 	FUZZ_ASSERT(ipc_decode(frame, flen, &wire) == 0);
 	FUZZ_ASSERT(qmgr_reply_parse(&wire, n, back, &err) == 0);
 	for (i = 0; i < n; i++) {
 		FUZZ_ASSERT(back[i].status == out[i].status);
+		FUZZ_ASSERT(back[i].mailbox == out[i].mailbox);
 		if (strlen(out[i].dsn) < DELIVER_DSN_SIZE)
 			FUZZ_ASSERT(strcmp(back[i].dsn, out[i].dsn) == 0);
 		/* Texts may be cut short, never changed. */
@@ -156,6 +160,8 @@ check_reply(const struct ipc_msg *m, int n)
 		    out[i].status == QMGR_RCPT_BOUNCE);
 		FUZZ_ASSERT(out[i].dsn != NULL && out[i].dsn[0] != '\0' &&
 		    out[i].text != NULL);
+		/* One Maildir is said of a delivered recipient only. */
+		FUZZ_ASSERT(!out[i].mailbox || out[i].status == QMGR_RCPT_OK);
 		if (r < 0)
 			FUZZ_ASSERT(out[i].status == QMGR_RCPT_DEFER);
 	}

@@ -49,11 +49,16 @@ struct evbuffer;
 					   (DELIVER_PIPELINE_MAX per connection
 					   with the default 4, fewer with more,
 					   never under QMGR_PIPELINE_REMOTE) */
-#define QMGR_LOCAL_FILL		32	/* requests for one recipient out on a
-					   busy deliver connection before an
-					   idle one gets any (qmgr_transport.c,
-					   pool_filling; at most the pipeline) */
+#define QMGR_LOCAL_FILL		16	/* requests for one recipient waiting
+					   on a busy deliver connection beyond
+					   the batch it makes (deliver's
+					   DELIVER_BATCH_MAX), before an idle
+					   one gets any (qmgr_transport.c,
+					   pool_filling) */
 #define QMGR_FILL_FRESH_MS	50	/* ... if it replied this recently */
+#define QMGR_STALL_MS		500	/* a busy connection without a reply
+					   for this long gets more requests only
+					   when no other has room */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open
@@ -158,6 +163,8 @@ struct qmgr_outcome {
 	const char		*text;
 	enum deliver_action	 action;	/* with QMGR_RCPT_OK: what the
 						   transport says it means */
+	int			 mailbox;	/* with QMGR_RCPT_OK: one
+						   Maildir (proto_deliver.h) */
 };
 
 /* Build a DELIVER_T_REQUEST (to next hop nexthop, attribute "nexthop"

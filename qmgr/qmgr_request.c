@@ -97,6 +97,7 @@ qmgr_reply_parse(const struct ipc_msg *reply, int n,
 		out[i].dsn = o[i].dsn;
 		out[i].text = o[i].text;
 		out[i].action = o[i].action;
+		out[i].mailbox = o[i].mailbox;
 	}
 	free(o);
 	return r < 0 ? -1 : 0;

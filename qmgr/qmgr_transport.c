@@ -4,13 +4,14 @@
  * master.conf ("local": deliver(8) on private/deliver; an SMTP client on
  * private/smtp is one more row), all speaking the delivery protocol of
  * proto_deliver.h.  At most concurrency connections per transport.  For
- * the local transport a request goes first to a busy connection whose
- * agent keeps answering and has only requests for the same recipient
- * out, until its next batch is full (pool_filling()).  A request goes to
- * an idle connection next (for the SMTP client, the one
+ * the local transport a request goes first to a busy connection that
+ * just delivered the same one recipient into one Maildir and has only
+ * its requests out, until its next batch is full (pool_filling()).  A
+ * request goes to an idle connection next (for the SMTP client, the one
  * that last served the same next hop, whose process has that session
  * parked: see pool_idle()), then to a new one, and only
- * when every connection is busy is it pipelined behind others (up to
+ * when every connection is busy is it pipelined behind the least busy of
+ * the others, not behind one that has stalled while another has room (up to
  * DELIVER_PIPELINE_MAX per connection to deliver, QMGR_PIPELINE_REMOTE
  * to the SMTP and LMTP clients): an agent that finds several requests
  * waiting handles them together (deliver shares one fsync of a Maildir's
@@ -63,6 +64,14 @@ struct qmgr_conn {
 	int			 proven;
 	long long		 sent_ms;	/* when the oldest request went out */
 	long long		 reply_ms;	/* when the last reply came; 0: none */
+	/* Requests out that deliver took as its batch when it last replied
+	 * (it reads what waits right after): those sent since wait for the
+	 * batch after. */
+	int			 inflight;
+	/* The address whose request deliver last answered here with one
+	 * Maildir written (mailbox.<i>); "": none.  Only its requests are
+	 * filled in (pool_filling). */
+	char			 fill_rcpt[QUEUE_ADDR_MAX + 1];
 	/* The next hop of the last request sent: the agent process parked
 	 * that session, if it could (t->affinity). */
 	char			 hop[QMGR_NEXTHOP_MAX];
@@ -311,18 +320,36 @@ pool_idle(struct qmgr_transport *t, const char *hop)
 	return old;
 }
 
+/* Has c had requests out without a reply for QMGR_STALL_MS (a slow or
+ * hung mailbox, probably)? */
+static int
+conn_stalled(const struct qmgr_conn *c, long long now)
+{
+	return c->nout > 0 && now - c->sent_ms >= QMGR_STALL_MS;
+}
+
 /* The proven connection with the fewest requests out that has room for
- * one more.  Not an unproven one: it may still wait in the listen
- * backlog, and a request behind it would wait too. */
+ * one more, one that has not stalled before one that has: a request put
+ * behind a hung mailbox waits for its deadline.  Not an unproven one: it
+ * may still wait in the listen backlog, and a request behind it would
+ * wait too. */
 static struct qmgr_conn *
 pool_least_busy(struct qmgr_transport *t)
 {
-	struct qmgr_conn *c, *best = NULL;
+	struct qmgr_conn	*c, *best = NULL;
+	long long		 now = io_now_ms();
+	int			 stalled, best_stalled = 0;
 
-	TAILQ_FOREACH(c, &t->conns, link)
-		if (c->proven && c->nout < t->pipeline &&
-		    (best == NULL || c->nout < best->nout))
+	TAILQ_FOREACH(c, &t->conns, link) {
+		if (!c->proven || c->nout >= t->pipeline)
+			continue;
+		stalled = conn_stalled(c, now);
+		if (best == NULL || stalled < best_stalled ||
+		    (stalled == best_stalled && c->nout < best->nout)) {
 			best = c;
+			best_stalled = stalled;
+		}
+	}
 	return best;
 }
 
@@ -335,39 +362,53 @@ entry_sole_rcpt(const struct qmgr_entry *e)
 	return e->msg->env.rcpt[e->batch[0]].addr;
 }
 
-/* Is every request out on c for the address rcpt alone? */
+/* Is every request out on c for the address rcpt alone, and none for a
+ * message an agent died on (a crash follows the message, not the
+ * address: nothing new is put behind it)? */
 static int
 conn_all_for(const struct qmgr_conn *c, const char *rcpt)
 {
-	const char	*other;
-	int		 k;
+	const struct qmgr_entry	*e;
+	const char		*other;
+	int			 k;
 
 	for (k = 0; k < c->nout; k++) {
-		other = entry_sole_rcpt(c->out[(c->head + k) % DELIVER_PIPELINE_MAX]);
-		if (other == NULL || strcmp(other, rcpt) != 0)
+		e = c->out[(c->head + k) % DELIVER_PIPELINE_MAX];
+		other = entry_sole_rcpt(e);
+		if (other == NULL || strcmp(other, rcpt) != 0 ||
+		    e->msg->conn_fail > 0)
 			return 0;
 	}
 	return 1;
 }
 
 /*
- * A busy connection to give e's request to before an idle one gets it:
- * the first whose agent replied within QMGR_FILL_FRESH_MS, that has fewer
- * than t->fill requests out, all for e's one recipient.  deliver handles
- * what waits for it together, and requests for one mailbox share its
- * opening, the fsync of its new/ and the worker's round trip, so one
- * agent taking a busy mailbox's stream in fuller batches costs less per
- * message than the same requests spread over idle agents one or two at a
- * time.  Only the same recipient: its address leads to the same mailboxes
- * (aliases, .forward) wherever it is delivered, so a request behind a
- * hung one of its own waits no longer than it would on another agent,
- * which would hang on the same mailbox; mail for anybody else never waits
- * behind it while an agent is idle.  The freshness is a reply's, never a
- * send's: an agent that stops answering (a mailbox slower than the rest)
- * gets no more, and its stream spreads over the idle agents as before.
- * Never a message an agent died on (conn_fail): its retries are not
- * piled onto one agent.  0 t->fill: never (the SMTP and LMTP clients make
- * one delivery at a time).
+ * A busy connection to give e's request to before an idle one gets it.
+ * deliver handles what waits for it together, and requests for one
+ * Maildir share its opening, the fsync of its new/ and the worker's round
+ * trip, so one agent taking a busy mailbox's stream in full batches costs
+ * less per message than the same requests spread over idle agents one or
+ * two at a time.  Only where nothing else can be held up, so the first
+ * connection whose:
+ *  - last reply said that e's one recipient went to one Maildir, written
+ *    by the agent's worker (mailbox.<i>, proto_deliver.h): no command,
+ *    file, forwarding or mailbox_transport, whose time can depend on the
+ *    message, and no expansion to many mailboxes.  A hung Maildir then
+ *    holds only requests that would hang on any agent (they go to the
+ *    same mailbox), and mail for anybody else is never put behind it
+ *    while a connection is idle;
+ *  - requests out are all for that address, none for a message an agent
+ *    died on (conn_all_for);
+ *  - agent replied within QMGR_FILL_FRESH_MS: one that stops answering
+ *    (a slow or hung mailbox) gets no more, and the stream spreads over
+ *    the idle agents as before;
+ *  - next batch is not yet full: fewer than t->fill requests out beyond
+ *    the batch it took when it replied, and room in the pipeline.
+ * Never for a message an agent died on: its retries are not piled onto
+ * one agent.  0 t->fill: never (the SMTP and LMTP clients make one
+ * delivery at a time).  Requests that join a batch started by a hang wait
+ * for the deadline of that batch and then of their own (deliver forks a
+ * new worker for the account): at most t->fill of them.
  */
 static struct qmgr_conn *
 pool_filling(struct qmgr_transport *t, const struct qmgr_entry *e)
@@ -381,9 +422,10 @@ pool_filling(struct qmgr_transport *t, const struct qmgr_entry *e)
 		return NULL;
 	now = io_now_ms();
 	TAILQ_FOREACH(c, &t->conns, link)
-		if (c->proven && c->nout > 0 && c->nout < t->fill &&
-		    c->reply_ms > 0 && now - c->reply_ms < QMGR_FILL_FRESH_MS &&
-		    conn_all_for(c, rcpt))
+		if (c->proven && c->nout > 0 && c->nout < t->pipeline &&
+		    c->nout - c->inflight < t->fill &&
+		    now - c->reply_ms < QMGR_FILL_FRESH_MS &&
+		    strcmp(c->fill_rcpt, rcpt) == 0 && conn_all_for(c, rcpt))
 			return c;
 	return NULL;
 }
@@ -459,8 +501,10 @@ pool_waitcheck_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
 {
-	if (c->nout == 0)
+	if (c->nout == 0) {
 		c->sent_ms = io_now_ms();
+		c->inflight = 0;	/* it takes this one as it wakes */
+	}
 	c->out[(c->head + c->nout) % DELIVER_PIPELINE_MAX] = e;
 	c->nout++;
 	if (ipc_evbuffer_put(bufferevent_get_output(c->bev), req) == -1) {
@@ -546,14 +590,20 @@ conn_reply(struct qmgr_conn *c, struct ipc_msg *reply)
 	c->reply_ms = c->sent_ms;
 	c->t->nfail = 0;
 	c->t->dead_until = 0;
+	c->fill_rcpt[0] = '\0';
 	out = xreallocarray(NULL, e->nbatch > 0 ? e->nbatch : 1, sizeof(*out));
 	if (qmgr_reply_parse(reply, e->nbatch, out, &err) == -1) {
 		qmgr_text_safe(safe, sizeof(safe), err);
 		log_qid(LOG_LEVEL_ERROR, e->msg->id, "bad reply from delivery "
 		    "agent: %s", safe);
-	} else
+	} else {
 		(void)qmgr_dest_result(c->t->q, e->dest,
 		    conn_connect_failed(out, e->nbatch), time(NULL));
+		if (e->nbatch == 1 && out[0].status == QMGR_RCPT_OK &&
+		    out[0].mailbox)
+			strlcpy(c->fill_rcpt, entry_sole_rcpt(e),
+			    sizeof(c->fill_rcpt));
+	}
 	qmgr_entry_done(c->t->q, e, out);
 	free(out);
 }
@@ -565,7 +615,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct qmgr_transport	*t = c->t;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct ipc_msg		 reply;
-	int			 r;
+	int			 r, replied = 0;
 
 	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply)) != 0) {
 		if (r == -1) {
@@ -582,7 +632,12 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		conn_reply(c, &reply);
 		ipc_msg_free(&reply);
+		replied = 1;
 	}
+	/* deliver reads what waits as its next batch right after replying. */
+	if (replied)
+		c->inflight = c->nout < QMGR_LOCAL_FILL ? c->nout :
+		    QMGR_LOCAL_FILL;
 	if (c->nout > 0) {
 		conn_timeouts(c);
 		qmgr_active_kick(t->q);

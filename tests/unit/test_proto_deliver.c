@@ -344,9 +344,9 @@ static void
 test_reply_roundtrip(void **state)
 {
 	struct deliver_outcome	 in[3] = {
-		{ DELIVER_OK, "2.0.0", "delivered to maildir", DELIVER_ACTION_DELIVERED },
-		{ DELIVER_BOUNCE, "5.1.1", "user unknown", DELIVER_ACTION_DELIVERED },
-		{ DELIVER_DEFER, "4.2.2", "mailbox full", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_OK, "2.0.0", "delivered to maildir", DELIVER_ACTION_DELIVERED, 0 },
+		{ DELIVER_BOUNCE, "5.1.1", "user unknown", DELIVER_ACTION_DELIVERED, 0 },
+		{ DELIVER_DEFER, "4.2.2", "mailbox full", DELIVER_ACTION_DELIVERED, 0 },
 	};
 	struct deliver_outcome	 out[3];
 	struct ipc_msg		 m, d;
@@ -376,10 +376,10 @@ static void
 test_reply_action(void **state)
 {
 	struct deliver_outcome	 in[4] = {
-		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_RELAYED },
-		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_PASSED },
-		{ DELIVER_OK, "2.0.0", "in the mailbox", DELIVER_ACTION_DELIVERED },
-		{ DELIVER_OK, "2.0.0", "to 2 targets", DELIVER_ACTION_EXPANDED },
+		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_RELAYED, 0 },
+		{ DELIVER_OK, "2.0.0", "250 ok", DELIVER_ACTION_PASSED, 0 },
+		{ DELIVER_OK, "2.0.0", "in the mailbox", DELIVER_ACTION_DELIVERED, 0 },
+		{ DELIVER_OK, "2.0.0", "to 2 targets", DELIVER_ACTION_EXPANDED, 0 },
 	};
 	struct deliver_outcome	 out[4];
 	struct ipc_msg		 m, d;
@@ -418,6 +418,58 @@ test_reply_action(void **state)
 	assert_int_equal(ipc_msg_add(&m, "status.0", "ok"), 0);
 	assert_int_equal(ipc_msg_add(&m, "action.0", "relayed"), 0);
 	assert_int_equal(ipc_msg_add(&m, "action.0", "relayed"), 0);
+	assert_int_equal(proto_deliver_reply_decode(&m, 1, out, &err), -1);
+	ipc_msg_free(&m);
+}
+
+/* mailbox.<i> (2026-11-28): "1" with "ok" only, absent otherwise; any
+ * other value, or one with another status, is unclear and ignored. */
+static void
+test_reply_mailbox(void **state)
+{
+	struct deliver_outcome	 in[3] = {
+		{ DELIVER_OK, "2.0.0", "in the mailbox", DELIVER_ACTION_DELIVERED, 1 },
+		{ DELIVER_OK, "2.0.0", "by a command", DELIVER_ACTION_DELIVERED, 0 },
+		{ DELIVER_DEFER, "4.3.0", "timed out", DELIVER_ACTION_DELIVERED, 1 },
+	};
+	struct deliver_outcome	 out[3];
+	struct ipc_msg		 m, d;
+	const char		*err = NULL;
+
+	(void)state;
+	assert_int_equal(proto_deliver_reply_encode(&m, in, 3), 0);
+	assert_string_equal(ipc_msg_get(&m, "mailbox.0"), "1");
+	assert_null(ipc_msg_get(&m, "mailbox.1"));
+	assert_null(ipc_msg_get(&m, "mailbox.2"));
+	wire(&m, &d);
+	assert_int_equal(proto_deliver_reply_decode(&d, 3, out, &err), 0);
+	assert_int_equal(out[0].mailbox, 1);
+	assert_int_equal(out[0].action, DELIVER_ACTION_DELIVERED);
+	assert_int_equal(out[1].mailbox, 0);
+	assert_int_equal(out[2].mailbox, 0);
+	ipc_msg_free(&d);
+	ipc_msg_free(&m);
+
+	ipc_msg_init(&m, DELIVER_T_REPLY);
+	assert_int_equal(ipc_msg_add(&m, "nrcpt", "3"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.0", "defer"), 0);
+	assert_int_equal(ipc_msg_add(&m, "mailbox.0", "1"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.1", "ok"), 0);
+	assert_int_equal(ipc_msg_add(&m, "mailbox.1", "yes"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.2", "ok"), 0);
+	assert_int_equal(ipc_msg_add(&m, "mailbox.2", "1"), 0);
+	assert_int_equal(proto_deliver_reply_decode(&m, 3, out, &err), 2);
+	assert_int_equal(out[0].mailbox, 0);
+	assert_int_equal(out[1].status, DELIVER_OK);
+	assert_int_equal(out[1].mailbox, 0);
+	assert_int_equal(out[2].mailbox, 1);
+	ipc_msg_free(&m);
+	/* Given twice: the reply is unusable, as for the other kinds. */
+	ipc_msg_init(&m, DELIVER_T_REPLY);
+	assert_int_equal(ipc_msg_add(&m, "nrcpt", "1"), 0);
+	assert_int_equal(ipc_msg_add(&m, "status.0", "ok"), 0);
+	assert_int_equal(ipc_msg_add(&m, "mailbox.0", "1"), 0);
+	assert_int_equal(ipc_msg_add(&m, "mailbox.0", "1"), 0);
 	assert_int_equal(proto_deliver_reply_decode(&m, 1, out, &err), -1);
 	ipc_msg_free(&m);
 }
@@ -465,8 +517,8 @@ reply_with(int n, const char *const *extra, struct deliver_outcome *out,
     const char **err)
 {
 	struct deliver_outcome	 in[2] = {
-		{ DELIVER_OK, "2.0.0", "fine", DELIVER_ACTION_DELIVERED },
-		{ DELIVER_BOUNCE, "5.1.1", "no", DELIVER_ACTION_DELIVERED },
+		{ DELIVER_OK, "2.0.0", "fine", DELIVER_ACTION_DELIVERED, 0 },
+		{ DELIVER_BOUNCE, "5.1.1", "no", DELIVER_ACTION_DELIVERED, 0 },
 	};
 	struct ipc_msg		 m;
 	int			 i, r;
@@ -606,6 +658,7 @@ main(void)
 		cmocka_unit_test(test_reply_unannounced_or_repeated),
 		cmocka_unit_test(test_reply_bad_words),
 		cmocka_unit_test(test_reply_action),
+		cmocka_unit_test(test_reply_mailbox),
 		cmocka_unit_test(test_reply_other_types),
 	};
 

@@ -1,0 +1,110 @@
+"""qmgr fills a busy deliver connection with one recipient's requests only
+where nothing else can be held up (qmgr/qmgr_transport.c, pool_filling).
+
+deliver answers a batch only when all of it is done, so whatever waits on
+an agent stuck in a batch waits for that batch's deadline
+(local_time_limit).  qmgr therefore puts a request behind a busy agent
+before an idle one only when the agent's last reply said that the same
+address went to one Maildir written by its worker (mailbox.<i>,
+common/proto_deliver.h).  These tests send a stream of mail with one
+message in the middle that hangs, and require everything else to be
+delivered well before that message's deadline.  Each caught an earlier
+version of the fill (the first: fill regardless of recipient, 3 failures
+in 3 runs; the second: fill a command recipient too)."""
+
+import os
+import signal
+import time
+
+from conftest import wait_for
+from test_deliver_deadline import hung
+from test_local_aliases import outdir, set_aliases
+from test_queue_retry import copies, send
+
+LIMIT = 10
+AGENTS = 8
+
+
+def more_agents(inst):
+    """deliver_concurrency is AGENTS (extra_conf); give deliver as many
+    processes, so that a burst finds idle agents however slow the machine:
+    only then must nothing wait behind a busy one."""
+    conf = inst.dir / "etc" / "master.conf"
+    lines = []
+    for line in conf.read_text().splitlines(keepends=True):
+        f = line.split()
+        if f and f[0] == "deliver":
+            f[5] = str(AGENTS)
+            line = " ".join(f) + "\n"
+        lines.append(line)
+    conf.write_text("".join(lines))
+    os.kill(inst.master_pid(), signal.SIGHUP)
+    wait_for(lambda: len(inst.services().get("deliver", ())) == AGENTS,
+             what=f"{AGENTS} deliver processes")
+
+
+def conf():
+    return f"deliver_concurrency = {AGENTS}\n"
+
+
+def send_burst(inst, messages):
+    """Send [(recipient, token, body), ...] over one session, back to back."""
+    with inst.smtp() as s:
+        s.ehlo("burst.example")
+        for rcpt, token, body in messages:
+            assert s.mail("r@example.org")[0] == 250
+            assert s.rcpt(rcpt)[0] == 250
+            code, text = s.data(f"Subject: {token}\r\nX-Token: {token}\r\n\r\n{body}\r\n".encode())
+            assert code == 250, text
+
+
+def test_mail_for_others_never_waits_behind_a_hung_mailbox(make_instance):
+    """terntest2's Maildir hangs.  20 messages for terntest1, one for
+    terntest2, 20 more for terntest1, over one session: all 40 of
+    terntest1's are delivered within the first 8 s of terntest2's 10 s
+    deadline, and terntest2's is still waiting then."""
+    inst, mount = hung(make_instance, LIMIT)
+    try:
+        more_agents(inst)
+        send(inst, ["terntest1@localhost"], "burst-0")
+        wait_for(lambda: copies("terntest1", "burst-0") == 1,
+                 what="a first delivery (the connections to deliver have answered)")
+        before = [("terntest1@localhost", f"burst-a{i}", "body") for i in range(20)]
+        after = [("terntest1@localhost", f"burst-b{i}", "body") for i in range(20)]
+        start = time.monotonic()
+        send_burst(inst, before + [("terntest2@localhost", "burst-hung", "body")] + after)
+        tokens = [t for _, t, _ in before + after]
+        wait_for(lambda: all(copies("terntest1", t) == 1 for t in tokens),
+                 timeout=LIMIT + 10, what="terntest1's 40 deliveries")
+        took = time.monotonic() - start
+        assert took < LIMIT - 2, \
+            f"{took:.1f} s: terntest1's mail waited for the hung mailbox's deadline"
+        # Nothing was delivered only after terntest2's deadline.
+        assert not inst.queue_files("deferred"), inst.queue_files("deferred")
+    finally:
+        mount.release()
+
+
+def test_a_command_that_hangs_on_one_message_holds_up_no_other(make_instance):
+    """A command's time depends on the message: one stuck on a message
+    must not hold the same recipient's other mail.  "cmd" is an alias
+    for a command that sleeps past the deadline on a message that says
+    STALL and returns at once on any other.  20 messages for it, a
+    STALL, 20 more: the 40 are all delivered (each leaves a file) within
+    the first 8 s of the STALL's 10 s deadline."""
+    inst = make_instance(conf() + f"local_time_limit = {LIMIT}\nminimal_backoff_time = 120\n")
+    out = outdir(inst)
+    set_aliases(inst, f"cmd: \"|cat > {out}/c.$$; grep -q STALL {out}/c.$$ && sleep 60; "
+                      f"mv {out}/c.$$ {out}/done.$$\"\n")
+    more_agents(inst)
+    send(inst, ["cmd@localhost"], "cmd-0")
+    wait_for(lambda: len(list(out.glob("done.*"))) == 1, what="a first command delivery")
+    before = [("cmd@localhost", f"cmd-a{i}", "body") for i in range(20)]
+    after = [("cmd@localhost", f"cmd-b{i}", "body") for i in range(20)]
+    start = time.monotonic()
+    send_burst(inst, before + [("cmd@localhost", "cmd-stall", "STALL")] + after)
+    wait_for(lambda: len(list(out.glob("done.*"))) == 41, timeout=LIMIT + 10,
+             what="the 40 other command deliveries")
+    took = time.monotonic() - start
+    assert took < LIMIT - 2, f"{took:.1f} s: the command's other mail waited for the deadline"
+    assert not inst.queue_files("deferred"), inst.queue_files("deferred")
