@@ -95,8 +95,11 @@ local_run_read(struct deliver_ctx *ctx, struct local_run *run)
 	}
 	if (r > 0 && local_worker_reply_check(buf, (size_t)r, run->n,
 	    res) == 0) {
-		for (k = 0; k < run->n; k++)
+		for (k = 0; k < run->n; k++) {
+			/* What the worker cannot know: the target's kind. */
+			res[k].mailbox = run->jobs[k]->res->mailbox;
 			*run->jobs[k]->res = res[k];
+		}
 		free(buf);
 		run->fd = -1;
 		return 1;

@@ -499,7 +499,8 @@ pool_waitcheck_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
+conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req,
+    int filling)
 {
 	if (c->nout == 0) {
 		c->sent_ms = io_now_ms();
@@ -514,12 +515,12 @@ conn_send(struct qmgr_conn *c, struct qmgr_entry *e, const struct ipc_msg *req)
 	conn_timeouts(c);
 	if (!c->proven)
 		pool_waitcheck_arm(c->t);
-	log_debug("%s: request for %d recipient(s) sent to %s", e->msg->id,
-	    e->nbatch, c->t->name);
+	log_debug("%s: request for %d recipient(s) sent to %s%s", e->msg->id,
+	    e->nbatch, c->t->name, filling ? ", filling a busy agent" : "");
 }
 
-/* Where the next request (e's, for hop; NULL: any) goes: 1 and *cp a
- * busy connection to fill (pool_filling) or an idle one; else 1 and
+/* Where the next request (e's, for hop; NULL: any) goes: 2 and *cp a
+ * busy connection to fill (pool_filling); 1 and *cp an idle one; else 1 and
  * *cp NULL while a new one may be opened; else 1 and the least busy proven
  * one with room; else 0.  Not while a connection waits for an agent
  * process: the busy ones must run dry so that one of them can be closed
@@ -529,7 +530,7 @@ pool_pick(struct qmgr_transport *t, const struct qmgr_entry *e,
     const char *hop, struct qmgr_conn **cp)
 {
 	if (!pool_someone_waits(t, NULL) && (*cp = pool_filling(t, e)) != NULL)
-		return 1;
+		return 2;
 	if ((*cp = pool_idle(t, hop)) != NULL)
 		return 1;
 	if (!t->backing_off && t->nconns < t->concurrency)
@@ -552,15 +553,16 @@ qmgr_transport_send(struct qmgr_transport *t, struct qmgr_entry *e,
     const struct ipc_msg *req)
 {
 	struct qmgr_conn *c;
+	int		  how;
 
-	if (!pool_pick(t, e, e->dest->nexthop, &c))
+	if ((how = pool_pick(t, e, e->dest->nexthop, &c)) == 0)
 		return -1;
 	if (c == NULL && (c = conn_open(t)) == NULL) {
 		pool_failed(t);
 		return -1;
 	}
 	strlcpy(c->hop, e->dest->nexthop, sizeof(c->hop));
-	conn_send(c, e, req);
+	conn_send(c, e, req, how == 2);
 	return 0;
 }
 

@@ -44,12 +44,12 @@ class HungMount:
         os.rmdir(self.path)
 
 
-def hung(make_instance, limit):
-    """An instance with local_time_limit = limit and terntest2's Maildir
-    hung; the mount to release at the end."""
+def hung(make_instance, limit, extra=""):
+    """An instance with local_time_limit = limit (and extra configuration)
+    and terntest2's Maildir hung; the mount to release at the end."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("no /dev/fuse")
-    inst = make_instance(f"local_time_limit = {limit}\nminimal_backoff_time = 120")
+    inst = make_instance(f"{extra}local_time_limit = {limit}\nminimal_backoff_time = 120")
     return inst, HungMount(user_home("terntest2") / "Maildir")
 
 

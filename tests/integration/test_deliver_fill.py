@@ -14,6 +14,7 @@ in 3 runs; the second: fill a command recipient too)."""
 
 import os
 import signal
+import threading
 import time
 
 from conftest import wait_for
@@ -44,7 +45,28 @@ def more_agents(inst):
 
 
 def conf():
-    return f"deliver_concurrency = {AGENTS}\n"
+    return f"deliver_concurrency = {AGENTS}\nverbose = yes\n"
+
+
+FILLING = "filling a busy agent"
+
+
+def send_parallel(inst, rcpt, prefix, sessions=4, each=10):
+    """sessions sessions at once, each sending each messages to rcpt."""
+    errors = []
+
+    def one(k):
+        try:
+            send_burst(inst, [(rcpt, f"{prefix}-{k}-{i}", "body") for i in range(each)])
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return [f"{prefix}-{k}-{i}" for k in range(sessions) for i in range(each)]
 
 
 def send_burst(inst, messages):
@@ -63,7 +85,7 @@ def test_mail_for_others_never_waits_behind_a_hung_mailbox(make_instance):
     terntest2, 20 more for terntest1, over one session: all 40 of
     terntest1's are delivered within the first 8 s of terntest2's 10 s
     deadline, and terntest2's is still waiting then."""
-    inst, mount = hung(make_instance, LIMIT)
+    inst, mount = hung(make_instance, LIMIT, conf())
     try:
         more_agents(inst)
         send(inst, ["terntest1@localhost"], "burst-0")
@@ -108,3 +130,26 @@ def test_a_command_that_hangs_on_one_message_holds_up_no_other(make_instance):
     took = time.monotonic() - start
     assert took < LIMIT - 2, f"{took:.1f} s: the command's other mail waited for the deadline"
     assert not inst.queue_files("deferred"), inst.queue_files("deferred")
+
+
+def test_only_a_maildir_stream_fills_a_busy_agent(make_instance):
+    """deliver says of a recipient that went to one Maildir written by its
+    worker that it did (mailbox.<i>), and only then does qmgr put that
+    address's next requests behind the busy agent ("filling a busy agent"
+    in qmgr's debug log).  A stream for a command alias never fills; one
+    for a mailbox does, within a few rounds of 40 messages from 4
+    sessions at once."""
+    inst = make_instance(conf())
+    out = outdir(inst)
+    set_aliases(inst, f"cmd: \"|cat > {out}/c.$$\"\n")
+    more_agents(inst)
+    tokens = send_parallel(inst, "cmd@localhost", "c")
+    wait_for(lambda: len(list(out.glob("c.*"))) == len(tokens), what="the command's deliveries")
+    assert FILLING not in inst.log()
+    for r in range(10):
+        tokens = send_parallel(inst, "terntest1@localhost", f"m{r}")
+        wait_for(lambda: all(copies("terntest1", t) == 1 for t in tokens),
+                 what="the mailbox's deliveries")
+        if FILLING in inst.log():
+            break
+    assert FILLING in inst.log(), "no request for the mailbox was given to a busy agent"
