@@ -33,7 +33,8 @@
  *	    [mailbox.<i>=1]       optional, with "ok" only: the recipient went
  *	        to exactly one mailbox, a Maildir the agent's worker wrote
  *	        for its account (no alias or .forward with several targets,
- *	        no command, file, forwarding or mailbox_transport), so the
+ *	        no owner- alias, command, file, forwarding, mbox or
+ *	        mailbox_transport), so the
  *	        next requests for the same address would go the same way:
  *	        qmgr may give them to this agent together (qmgr_transport.c,
  *	        pool_filling).  Added within version 4 on 2026-11-28: an
@@ -92,6 +93,10 @@
 #define PROTO_DELIVER_VERSION_MIN 3	/* oldest request still taken */
 #define DELIVER_RCPT_MAX	1000
 #define DELIVER_PIPELINE_MAX	32	/* requests out on one connection */
+#define DELIVER_BATCH_MAX	16	/* requests deliver takes as one batch:
+					   half of what qmgr may pipeline, so
+					   the next batch waits while this one
+					   is made (qmgr's fill counts on it) */
 #define DELIVER_NEXTHOP_MAX	300	/* a domain, or "[IPv6 address]:port" */
 #define DELIVER_REPLY_SHORT_TEXT 48	/* texts are cut to this if a reply
 					   would not fit in one frame */

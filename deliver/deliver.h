@@ -37,9 +37,6 @@
 #define MAILDIR_NAME_SIZE	512	/* a unique name, host included */
 #define DELIVER_BATCH_RCPT	100	/* no more requests once a batch has
 					   this many recipients */
-#define DELIVER_BATCH_MAX	16	/* requests in one batch: half of what
-					   qmgr may pipeline, so the next batch
-					   waits while this one is made */
 #define LOCAL_BATCH_USERS	8	/* accounts in one flush */
 #define LOCAL_BATCH_JOBS	64	/* deliveries in one flush */
 #define LOCAL_MSG_WORK_MAX	(16L * LX_WORK_MAX)	/* expansion work of
@@ -65,9 +62,9 @@ struct deliver_result {
 	int			 expanded;	/* ok, to several targets of
 						   an alias or .forward: the
 						   notice says "expanded" */
-	int			 mailbox;	/* its one target a Maildir
-						   the worker writes (the
-						   reply's mailbox.<i>) */
+	int			 mailbox;	/* ok, into a Maildir by the
+						   worker, its only target
+						   (the reply's mailbox.<i>) */
 };
 
 /* The message as the transports see it: an open queue file, read with
@@ -99,6 +96,14 @@ struct local_memo;
 struct local_workers;
 
 /* Per-process state, owned by main() and passed down explicitly. */
+/* A mailbox whose worker was killed at a batch's deadline (local_hung.c). */
+#define LOCAL_HUNG_MAX	8
+struct local_hung {
+	uid_t		 uid;
+	char		 where[DELIVER_PATH_SIZE];	/* home/mailbox */
+	long long	 until_ms;	/* deferred at once until then; 0: free */
+};
+
 struct deliver_ctx {
 	const struct tern_config *cfg;
 	const struct deliver_params *par;
@@ -124,6 +129,8 @@ struct deliver_ctx {
 	/* virtual domains (virtual_alias.c, virtual_mailbox.c) */
 	struct virtual_maps virt;
 	struct map_list	 virt_uid, virt_gid;	/* virtual_uid/gid_maps */
+	/* mailboxes that hung a batch lately (local_hung.c) */
+	struct local_hung hung[LOCAL_HUNG_MAX];
 };
 
 /* deliver_request.c: outcomes, and the reply and log lines made of them.
@@ -331,6 +338,8 @@ struct maildir_job {
 	int			 j;	/* the recipient in msg->req */
 	const char		*rcpt;
 	struct deliver_result	*res;
+	int			 own;	/* res is the recipient's own outcome:
+					   this Maildir its only target */
 	char			 name[MAILDIR_NAME_SIZE];	/* in new/ */
 };
 
@@ -346,6 +355,7 @@ struct local_run {
 	int			 fd;	/* worker's socket; -1 when over */
 	struct maildir_job	**jobs;
 	int			 n;
+	int			 timed_out;	/* killed at the deadline */
 };
 
 void	local_run_start(struct deliver_ctx *, const struct local_user *,
@@ -353,6 +363,16 @@ void	local_run_start(struct deliver_ctx *, const struct local_user *,
 	    unsigned char *busy, struct local_run *);
 void	local_run_wait(struct deliver_ctx *, struct local_run *, int nrun,
 	    long long batch_ms);
+/* A run of n jobs that starts no worker: each job deferred with dsn and
+ * text. */
+void	local_run_skip(struct maildir_job **, int n, const char *dsn,
+	    const char *text, struct local_run *);
+
+/* local_hung.c: the mailboxes (uid and home/mailbox) whose worker was
+ * killed at a batch's deadline lately; recent: deliveries into it are to
+ * be deferred at once. */
+void	local_hung_add(struct deliver_ctx *, uid_t, const char *where);
+int	local_hung_recent(const struct deliver_ctx *, uid_t, const char *where);
 
 /* local_worker.c: the pool of per-account mailbox processes.  start: send
  * jobs[0..n) (n <= LOCAL_BATCH_JOBS) to u's worker, forked if it has none;

@@ -22,6 +22,7 @@ deliver_result_set(struct deliver_result *r, enum deliver_status status,
 
 	r->status = status;
 	r->expanded = 0;
+	r->mailbox = 0;
 	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);

@@ -234,6 +234,7 @@ local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
     struct maildir_job **run, int *used, unsigned char *busy,
     struct local_run *lr)
 {
+	char	 where[DELIVER_PATH_SIZE];
 	int	 j, n = 0;
 
 	for (j = 0; j < b->njob; j++)
@@ -241,10 +242,32 @@ local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
 			run[*used + n++] = &b->job[j];
 	if (n == 0)
 		return 0;
-	local_run_start(ctx, &b->user[k], b->box[k], &run[*used], n, busy,
-	    lr);
+	local_where(&b->user[k], b->box[k], where, sizeof(where));
+	if (local_hung_recent(ctx, b->user[k].uid, where))
+		local_run_skip(&run[*used], n, "4.3.0",
+		    "mailbox delivery timed out recently", lr);
+	else
+		local_run_start(ctx, &b->user[k], b->box[k], &run[*used], n,
+		    busy, lr);
 	*used += n;
 	return 1;
+}
+
+/* Remember the mailboxes whose worker this flush killed at the
+ * deadline. */
+static void
+local_flush_hung(struct deliver_ctx *ctx, const struct local_batch *b,
+    const int *user, const struct local_run *lr, int nrun)
+{
+	char	 where[DELIVER_PATH_SIZE];
+	int	 k;
+
+	for (k = 0; k < nrun; k++)
+		if (lr[k].timed_out) {
+			local_where(&b->user[user[k]], b->box[user[k]], where,
+			    sizeof(where));
+			local_hung_add(ctx, b->user[user[k]].uid, where);
+		}
 }
 
 static void
@@ -434,6 +457,7 @@ local_flush(struct deliver_ctx *ctx)
 		if (local_flush_start(ctx, b, k, run, &used, busy, &lr[nrun]))
 			user[nrun++] = k;
 	local_run_wait(ctx, lr, nrun, ctx->deadline_ms);
+	local_flush_hung(ctx, b, user, lr, nrun);
 	for (k = 0; k < nrun; k++)
 		local_flush_log(b, user[k], &lr[k]);
 	b->njob = 0;
@@ -517,9 +541,6 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	char			 where[DELIVER_PATH_SIZE];
 	int			 k;
 
-	/* The recipient's own outcome: this Maildir is its only target. */
-	if (record)
-		res->mailbox = 1;
 	local_where(u, mailbox, where, sizeof(where));
 	if ((k = local_copy_find(b, msg->req->id, u, where)) >= 0) {
 		local_copy_add(b, msg, j, u, where, res, k, record, virt);
@@ -536,6 +557,7 @@ local_collect(struct deliver_ctx *ctx, const struct deliver_msg *msg, int j,
 	job->j = j;
 	job->rcpt = msg->req->rcpt[j];
 	job->res = res;
+	job->own = record;
 	b->job_user[b->njob++] = k;
 	local_copy_add(b, msg, j, u, where, res, -1, record, virt);
 }

@@ -76,6 +76,18 @@ local_run_start(struct deliver_ctx *ctx, const struct local_user *u,
 		local_run_fail(run, "4.3.0", "cannot start mailbox delivery");
 }
 
+void
+local_run_skip(struct maildir_job **jobs, int n, const char *dsn,
+    const char *text, struct local_run *run)
+{
+	memset(run, 0, sizeof(*run));
+	run->jobs = jobs;
+	run->n = n;
+	run->pid = -1;
+	run->fd = -1;
+	local_run_fail(run, dsn, text);
+}
+
 /* Take the report waiting on run's socket: the worker sends it in one
  * packet.  1 when the run is over (reported, or the worker gone or
  * talking nonsense: its jobs deferred), 0 to wait on. */
@@ -96,8 +108,10 @@ local_run_read(struct deliver_ctx *ctx, struct local_run *run)
 	if (r > 0 && local_worker_reply_check(buf, (size_t)r, run->n,
 	    res) == 0) {
 		for (k = 0; k < run->n; k++) {
-			/* What the worker cannot know: the target's kind. */
-			res[k].mailbox = run->jobs[k]->res->mailbox;
+			/* Delivered into this Maildir, the recipient's only
+			 * target: the reply's mailbox.<i>. */
+			res[k].mailbox = run->jobs[k]->own &&
+			    res[k].status == DELIVER_OK;
 			*run->jobs[k]->res = res[k];
 		}
 		free(buf);
@@ -121,6 +135,7 @@ local_run_timeout(struct deliver_ctx *ctx, struct local_run *run)
 	    "killed", (long)run->pid);
 	local_worker_end(ctx, run->fd, 1);
 	run->fd = -1;
+	run->timed_out = 1;
 	local_run_fail(run, "4.3.0", "mailbox delivery timed out");
 }
 

@@ -49,16 +49,17 @@ struct evbuffer;
 					   (DELIVER_PIPELINE_MAX per connection
 					   with the default 4, fewer with more,
 					   never under QMGR_PIPELINE_REMOTE) */
-#define QMGR_LOCAL_FILL		16	/* requests for one recipient waiting
-					   on a busy deliver connection beyond
-					   the batch it makes (deliver's
-					   DELIVER_BATCH_MAX), before an idle
-					   one gets any (qmgr_transport.c,
-					   pool_filling) */
+#define QMGR_LOCAL_FILL		DELIVER_BATCH_MAX /* requests for one
+					   recipient waiting on a busy deliver
+					   connection beyond the batch it makes,
+					   before an idle one gets any
+					   (qmgr_transport.c, pool_filling) */
 #define QMGR_FILL_FRESH_MS	50	/* ... if it replied this recently */
-#define QMGR_STALL_MS		500	/* a busy connection without a reply
-					   for this long gets more requests only
-					   when no other has room */
+#define QMGR_STALL_MS		500	/* a busy deliver connection without a
+					   reply for this long gets more requests
+					   only when no other has room, and one
+					   whose last batch took this long is
+					   not filled */
 #define QMGR_WAITING_MAX	128	/* loaded entries waiting for a slot on a
 					   destination that could send */
 #define QMGR_WAITING_HARD	256	/* ... and on any destination: open

@@ -68,6 +68,8 @@ struct qmgr_conn {
 	 * (it reads what waits right after): those sent since wait for the
 	 * batch after. */
 	int			 inflight;
+	int			 slow;		/* its last batch took
+						   QMGR_STALL_MS or more */
 	/* The address whose request deliver last answered here with one
 	 * Maildir written (mailbox.<i>); "": none.  Only its requests are
 	 * filled in (pool_filling). */
@@ -329,10 +331,11 @@ conn_stalled(const struct qmgr_conn *c, long long now)
 }
 
 /* The proven connection with the fewest requests out that has room for
- * one more, one that has not stalled before one that has: a request put
- * behind a hung mailbox waits for its deadline.  Not an unproven one: it
- * may still wait in the listen backlog, and a request behind it would
- * wait too. */
+ * one more; for deliver (t->fill), one that has not stalled before one
+ * that has: a request put behind a hung mailbox waits for its deadline.
+ * (An SMTP or LMTP client without a reply for a while is normal: a slow
+ * server, a large message.)  Not an unproven one: it may still wait in
+ * the listen backlog, and a request behind it would wait too. */
 static struct qmgr_conn *
 pool_least_busy(struct qmgr_transport *t)
 {
@@ -343,7 +346,7 @@ pool_least_busy(struct qmgr_transport *t)
 	TAILQ_FOREACH(c, &t->conns, link) {
 		if (!c->proven || c->nout >= t->pipeline)
 			continue;
-		stalled = conn_stalled(c, now);
+		stalled = t->fill > 0 && conn_stalled(c, now);
 		if (best == NULL || stalled < best_stalled ||
 		    (stalled == best_stalled && c->nout < best->nout)) {
 			best = c;
@@ -399,16 +402,17 @@ conn_all_for(const struct qmgr_conn *c, const char *rcpt)
  *    while a connection is idle;
  *  - requests out are all for that address, none for a message an agent
  *    died on (conn_all_for);
- *  - agent replied within QMGR_FILL_FRESH_MS: one that stops answering
- *    (a slow or hung mailbox) gets no more, and the stream spreads over
- *    the idle agents as before;
+ *  - agent replied within QMGR_FILL_FRESH_MS, and its last batch took
+ *    less than QMGR_STALL_MS: one that stops answering (a hung mailbox)
+ *    or answers slowly gets no more, and the stream spreads over the
+ *    idle agents as before, which run in parallel;
  *  - next batch is not yet full: fewer than t->fill requests out beyond
  *    the batch it took when it replied, and room in the pipeline.
  * Never for a message an agent died on: its retries are not piled onto
  * one agent.  0 t->fill: never (the SMTP and LMTP clients make one
  * delivery at a time).  Requests that join a batch started by a hang wait
- * for the deadline of that batch and then of their own (deliver forks a
- * new worker for the account): at most t->fill of them.
+ * for the deadline of that batch, after which deliver defers them at
+ * once (local_hung.c): at most t->fill of them.
  */
 static struct qmgr_conn *
 pool_filling(struct qmgr_transport *t, const struct qmgr_entry *e)
@@ -423,7 +427,7 @@ pool_filling(struct qmgr_transport *t, const struct qmgr_entry *e)
 	now = io_now_ms();
 	TAILQ_FOREACH(c, &t->conns, link)
 		if (c->proven && c->nout > 0 && c->nout < t->pipeline &&
-		    c->nout - c->inflight < t->fill &&
+		    c->nout - c->inflight < t->fill && !c->slow &&
 		    now - c->reply_ms < QMGR_FILL_FRESH_MS &&
 		    strcmp(c->fill_rcpt, rcpt) == 0 && conn_all_for(c, rcpt))
 			return c;
@@ -617,6 +621,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct qmgr_transport	*t = c->t;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct ipc_msg		 reply;
+	long long		 waited = io_now_ms() - c->sent_ms;
 	int			 r, replied = 0;
 
 	while ((r = ipc_evbuffer_take(in, IPC_FRAME_MAX + 4, &reply)) != 0) {
@@ -636,10 +641,13 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		ipc_msg_free(&reply);
 		replied = 1;
 	}
-	/* deliver reads what waits as its next batch right after replying. */
-	if (replied)
-		c->inflight = c->nout < QMGR_LOCAL_FILL ? c->nout :
-		    QMGR_LOCAL_FILL;
+	/* deliver reads what waits as its next batch right after replying.
+	 * A batch that took QMGR_STALL_MS is not filled (pool_filling). */
+	if (replied) {
+		c->slow = waited >= QMGR_STALL_MS;
+		c->inflight = c->nout < DELIVER_BATCH_MAX ? c->nout :
+		    DELIVER_BATCH_MAX;
+	}
 	if (c->nout > 0) {
 		conn_timeouts(c);
 		qmgr_active_kick(t->q);

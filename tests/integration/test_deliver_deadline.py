@@ -99,3 +99,30 @@ def test_each_mailbox_in_its_own_process(tern):
     names = [p.name for u in ("terntest1", "terntest2") for p in maildir_new(u)]
     lines = {re.match(r"\d+\.T[0-9A-Z]+R(\d+)\.", n).group(1) for n in names}
     assert lines == {"0", "1"}, names
+
+
+def test_a_mailbox_that_hung_is_not_waited_for_twice(make_instance):
+    """With one connection to deliver, mail for terntest2 sent while its
+    first message's batch hangs waits behind it, and its own batch would
+    fork a new worker that hangs the whole limit again.  deliver remembers
+    the mailbox whose worker it killed (deliver/local_hung.c) and defers the
+    next deliveries into it at once: all three messages are deferred
+    within about one limit, not two."""
+    limit = 5
+    inst, mount = hung(make_instance, limit, "deliver_concurrency = 1\n")
+    try:
+        start = time.monotonic()
+        first = send(inst, ["terntest2@localhost"], "twice-0")
+        wait_for(lambda: inst.queue_files("active") == [first],
+                 what="the first message's request out")
+        later = [send(inst, ["terntest2@localhost"], f"twice-{i}") for i in (1, 2)]
+        wait_for(lambda: set(inst.queue_files("deferred")) == {first, *later},
+                 timeout=3 * limit + 10, what="all three deferred")
+        took = time.monotonic() - start
+        assert took < 2 * limit - 1, f"{took:.1f} s: the hung mailbox was waited for twice"
+        log = inst.log()
+        for qid in later:
+            assert re.search(rf"{qid}: to=<terntest2@localhost>, .*status=deferred.*"
+                             rf"mailbox delivery timed out recently", log), log[-3000:]
+    finally:
+        mount.release()
