@@ -34,11 +34,11 @@
  *	        to exactly one mailbox, a Maildir the agent's worker wrote
  *	        for its account (no alias or .forward with several targets,
  *	        no owner- alias, command, file, forwarding, mbox or
- *	        mailbox_transport), so the
- *	        next requests for the same address would go the same way:
- *	        qmgr may give them to this agent together (qmgr_transport.c,
- *	        pool_filling).  Added within version 4 on 2026-11-28: an
- *	        older qmgr ignores it; absent: not known, never filled.
+ *	        mailbox_transport), so the next requests for the same
+ *	        address would go the same way: qmgr may give them to this
+ *	        agent together (qmgr_transport.c, pool_filling).  Added
+ *	        within version 4 on 2026-11-28: an older qmgr ignores it;
+ *	        absent: not known, never filled.
  *
  * The next hop is the transport's business: myhostname for the local
  * transport (which checks nothing against it), a

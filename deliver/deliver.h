@@ -95,7 +95,6 @@ struct local_dup;
 struct local_memo;
 struct local_workers;
 
-/* Per-process state, owned by main() and passed down explicitly. */
 /* A mailbox whose worker was killed at a batch's deadline (local_hung.c). */
 #define LOCAL_HUNG_MAX	8
 struct local_hung {
@@ -104,6 +103,7 @@ struct local_hung {
 	long long	 until_ms;	/* deferred at once until then; 0: free */
 };
 
+/* Per-process state, owned by main() and passed down explicitly. */
 struct deliver_ctx {
 	const struct tern_config *cfg;
 	const struct deliver_params *par;
