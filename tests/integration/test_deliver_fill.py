@@ -127,15 +127,23 @@ def test_only_a_maildir_stream_fills_a_busy_agent(make_instance):
     """deliver says of a recipient that went to one Maildir written by its
     worker that it did (mailbox.<i>), and only then does qmgr put that
     address's next requests behind the busy agent ("filling a busy agent"
-    in qmgr's debug log).  A stream for a command alias never fills; one
-    for a mailbox does, within a few rounds of 40 messages from 4
-    sessions at once."""
+    in qmgr's debug log).  A stream for a command alias, for a file alias
+    or for an alias of two mailboxes never fills; one for a mailbox does,
+    within a few rounds of 40 messages from 4 sessions at once."""
     inst = make_instance(conf())
     out = outdir(inst)
-    set_aliases(inst, f"cmd: \"|cat > $(mktemp {out}/c.XXXXXX)\"\n")
+    set_aliases(inst, f"cmd: \"|cat > $(mktemp {out}/c.XXXXXX)\"\n"
+                      f"tofile: {out}/box\n"
+                      f"both: terntest1, terntest2\n")
     more_agents(inst)
     tokens = send_parallel(inst, "cmd@localhost", "c")
     wait_for(lambda: len(list(out.glob("c.*"))) == len(tokens), what="the command's deliveries")
+    tokens = send_parallel(inst, "tofile@localhost", "f")
+    wait_for(lambda: (out / "box").exists() and
+             (out / "box").read_bytes().count(b"X-Token: f-") == len(tokens),
+             what="the file's deliveries")
+    tokens = send_parallel(inst, "both@localhost", "b")
+    wait_for(lambda: delivered("terntest2", tokens), what="the list's deliveries")
     assert FILLING not in inst.log()
     for r in range(10):
         tokens = send_parallel(inst, "terntest1@localhost", f"m{r}")
