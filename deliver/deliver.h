@@ -356,6 +356,7 @@ struct local_run {
 	struct maildir_job	**jobs;
 	int			 n;
 	int			 timed_out;	/* killed at the deadline */
+	int			 late;		/* ... a late flush's short one */
 };
 
 void	local_run_start(struct deliver_ctx *, const struct local_user *,

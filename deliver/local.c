@@ -253,8 +253,24 @@ local_flush_start(struct deliver_ctx *ctx, struct local_batch *b, int k,
 	return 1;
 }
 
+/* Is lr[k] the run its worker was in when it was killed?  A worker
+ * serves every mailbox of its ids (virtual mailboxes of one uid) one run
+ * after another, in the order started: the first of its runs killed is
+ * the one that hung, the later ones never began. */
+static int
+local_flush_hung_first(const struct local_run *lr, int k)
+{
+	int	 i;
+
+	for (i = 0; i < k; i++)
+		if (lr[i].timed_out && lr[i].pid == lr[k].pid)
+			return 0;
+	return 1;
+}
+
 /* Remember the mailboxes whose worker this flush killed at the
- * deadline. */
+ * deadline: not a late flush's (its short chance, local_run.c, may
+ * kill a mailbox that is only slow). */
 static void
 local_flush_hung(struct deliver_ctx *ctx, const struct local_batch *b,
     const int *user, const struct local_run *lr, int nrun)
@@ -263,7 +279,8 @@ local_flush_hung(struct deliver_ctx *ctx, const struct local_batch *b,
 	int	 k;
 
 	for (k = 0; k < nrun; k++)
-		if (lr[k].timed_out) {
+		if (lr[k].timed_out && !lr[k].late &&
+		    local_flush_hung_first(lr, k)) {
 			local_where(&b->user[user[k]], b->box[user[k]], where,
 			    sizeof(where));
 			local_hung_add(ctx, b->user[user[k]].uid, where);

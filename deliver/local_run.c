@@ -127,15 +127,17 @@ local_run_read(struct deliver_ctx *ctx, struct local_run *run)
 	return 1;
 }
 
-/* Kill a worker past the deadline and defer its deliveries. */
+/* Kill a worker past the deadline (late: a late flush's) and defer its
+ * deliveries. */
 static void
-local_run_timeout(struct deliver_ctx *ctx, struct local_run *run)
+local_run_timeout(struct deliver_ctx *ctx, struct local_run *run, int late)
 {
 	log_warn("mailbox delivery process %ld did not finish in time: "
 	    "killed", (long)run->pid);
 	local_worker_end(ctx, run->fd, 1);
 	run->fd = -1;
 	run->timed_out = 1;
+	run->late = late;
 	local_run_fail(run, "4.3.0", "mailbox delivery timed out");
 }
 
@@ -182,7 +184,8 @@ local_run_wait(struct deliver_ctx *ctx, struct local_run *run, int nrun,
 		left = deadline_ms - io_now_ms();
 		if (left <= 0) {
 			for (i = 0; i < n; i++)
-				local_run_timeout(ctx, &run[which[i]]);
+				local_run_timeout(ctx, &run[which[i]],
+				    deadline_ms > batch_ms);
 			break;
 		}
 		if (poll(pfd, (nfds_t)n, left > 60000 ? 60000 : (int)left) < 0 &&

@@ -16,6 +16,7 @@ import pytest
 
 from conftest import maildir_new, user_home, wait_for
 from test_queue_retry import copies, rcpt_status, send
+from test_virtual import build_map, maildir_files, virtual_instance
 
 LIMIT = 3
 MNT_DETACH = 2
@@ -124,5 +125,34 @@ def test_a_mailbox_that_hung_is_not_waited_for_twice(make_instance):
         for qid in later:
             assert re.search(rf"{qid}: to=<terntest2@localhost>, .*status=deferred.*"
                              rf"mailbox delivery timed out recently", log), log[-3000:]
+        # No second worker was forked for the mailbox, only to hang.
+        assert log.count("did not finish in time: killed") == 1, log[-3000:]
+    finally:
+        mount.release()
+
+
+def test_only_the_mailbox_that_hung_is_remembered(make_instance):
+    """One worker serves every virtual mailbox of its uid, one after
+    another: when carol's hangs, erin's (after it, same uid) is never
+    begun and is deferred with it at the deadline, but only carol's is
+    remembered as hung.  The next message to erin alone is delivered."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no /dev/fuse")
+    inst, base = virtual_instance(
+        make_instance, extra=f"local_time_limit = {LIMIT}\nminimal_backoff_time = 120\n")
+    build_map(inst.dir / "etc" / "vmailbox",
+              "carol@vdomain.test  vdomain.test/carol/\n"
+              "erin@vdomain.test   vdomain.test/erin/\n")
+    mount = HungMount(base / "vdomain.test" / "carol")
+    try:
+        erin = base / "vdomain.test" / "erin"
+        qid = send(inst, ["carol@vdomain.test", "erin@vdomain.test"], "vhung-1")
+        wait_for(lambda: (inst.queue / "deferred" / qid).exists(), timeout=LIMIT + 10,
+                 what=f"{qid} deferred")
+        assert not maildir_files(erin)
+        send(inst, ["erin@vdomain.test"], "vhung-2")
+        wait_for(lambda: len(maildir_files(erin)) == 1, timeout=LIMIT + 10,
+                 what="erin's next message delivered")
+        assert "timed out recently" not in inst.log()
     finally:
         mount.release()
