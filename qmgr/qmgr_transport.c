@@ -11,7 +11,8 @@
  * that last served the same next hop, whose process has that session
  * parked: see pool_idle()), then to a new one, and only
  * when every connection is busy is it pipelined behind the least busy of
- * the others, not behind one that has stalled while another has room (up to
+ * the others (for deliver, not behind one that has stalled while another
+ * has room: a hung mailbox holds it until local_time_limit) (up to
  * DELIVER_PIPELINE_MAX per connection to deliver, QMGR_PIPELINE_REMOTE
  * to the SMTP and LMTP clients): an agent that finds several requests
  * waiting handles them together (deliver shares one fsync of a Maildir's
