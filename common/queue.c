@@ -4,6 +4,7 @@
  * from one directory to another.  Ids are checked wherever a name is made,
  * so no path built here leaves its directory.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -275,6 +276,37 @@ queue_recycle_sized(enum queue_dir d, const char *id, off_t size)
 	    queue_move(id, d, QDIR_FREE) == 0)
 		return 0;
 	return unlink(from) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int
+queue_free_remove(int dfd, const char *name)
+{
+	struct stat	 a, b;
+	int		 fd, r = 0;
+
+	if (!queue_id_valid(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	/* Locked by a writer: its file now.  Locked by us: still free/<name>,
+	 * as nobody moves a file out of free/ without the lock. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 &&
+	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		r = unlinkat(dfd, name, 0) == 0 ? 1 : -1;
+	}
+	if (r < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
+	return r;
 }
 
 /* Whether <d>/<id> is the file st (another name of it). */

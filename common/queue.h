@@ -84,5 +84,9 @@ int	queue_recycle(enum queue_dir d, const char *id);
 /* The same for a file whose size the caller knows (its own reader and
  * writer since: qmgr): no stat.  size -1: not known. */
 int	queue_recycle_sized(enum queue_dir d, const char *id, off_t size);
+/* Remove free/<name> (dfd: free/ open), unless a writer has claimed it: a
+ * file is taken out of free/ only under its lock (queue_writer.c).  1
+ * removed, 0 claimed or gone, -1 (errno). */
+int	queue_free_remove(int dfd, const char *name);
 
 #endif

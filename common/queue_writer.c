@@ -2,7 +2,9 @@
  * queue_writer - create queue files: write the header and the message, then
  * commit in the order that lets smtpd acknowledge a message (write, fsync
  * the file, rename into incoming/, fsync the directory), reusing the files
- * of finished messages from free/ when it safely can.  Safely means: qmgr
+ * of finished messages from free/ when it safely can: claimed there by a
+ * lock and written in place, so that the commit's rename is the file's
+ * only one (queue_writer_claim).  Safely also means: qmgr
  * renames a finished file into free/ without an fsync, so a name is taken
  * from free/ only after an fsync of active/ and deferred/ that started
  * once the name had been read there (queue_pool_settle); before that a
@@ -12,6 +14,7 @@
  * smtpd does it in a commit worker (owner_refills, smtpd/smtpd_pool.c) and
  * creates a new file whenever no settled name is at hand.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -47,18 +50,18 @@ queue_writer_create(struct queue_writer *w)
 
 	for (tries = 0; tries < QUEUE_OPEN_TRIES; tries++) {
 		queue_id_new(w->id);
-		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP, w->id) < 0) {
+		if (queue_path(w->wpath, sizeof(w->wpath), QDIR_TMP, w->id) < 0) {
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		w->fd = open(w->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
+		w->fd = open(w->wpath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
 		    0600);
 		if (w->fd >= 0)
 			return 0;
 		if (errno != EEXIST)
 			break;
 	}
-	w->tmp_path[0] = '\0';
+	w->wpath[0] = '\0';
 	return -1;
 }
 
@@ -197,12 +200,63 @@ queue_pool_pause(struct queue_pool *pool)
 	return -1;
 }
 
-/* Take a file from free/ as tmp/<new id>.  0, or -1 when none is left or
- * free/ cannot be used (the caller then creates a file). */
+/* Is the file on fd still the one named path (nobody moved it away
+ * between our open and our lock)? */
+static int
+queue_claim_same(int fd, const char *path)
+{
+	struct stat	 a, b;
+
+	return fstat(fd, &a) == 0 &&
+	    fstatat(AT_FDCWD, path, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Claim free/<name> in place: open it and take its lock.  The file keeps
+ * its name in free/ while the new message is written into it and leaves it
+ * only at the commit's rename into incoming/, so a message costs one
+ * rename there, not two (free/ to tmp/, tmp/ to incoming/).  The lock
+ * (flock, held until the writer closes the file, after that rename) is
+ * what a rename into tmp/ used to be: whoever holds it owns the file.
+ * Everyone who takes a file out of free/ takes the lock first (writers
+ * here, qmgr's trim), so once we hold it and the name still leads to our
+ * file, nobody else will move or remove it.  0 claimed (fd in w->fd),
+ * 1 not this one (try the next), -1 free/ cannot be used just now. */
+static int
+queue_writer_claim(struct queue_writer *w, const char *from, uid_t euid)
+{
+	int	 fd;
+
+	/* O_NONBLOCK: a FIFO planted there must not hang us. */
+	fd = open(from, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE || errno == EROFS ||
+		    errno == EACCES || errno == EPERM ? -1 : 1;
+	/* Held by another writer, or taken and committed since we read the
+	 * name (its lock is gone with its descriptor, and so is the name). */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || !queue_claim_same(fd, from)) {
+		close(fd);
+		return 1;
+	}
+	if (queue_reuse_ok(fd, euid, &w->reused_size)) {
+		w->fd = fd;
+		return 0;
+	}
+	/* Not reusable (a second name, a reader qmgr gave up on): removed
+	 * while locked, as qmgr would have. */
+	unlink(from);
+	close(fd);
+	return 1;
+}
+
+/* Take a file from free/, claimed in place under its old name, for the
+ * message <new id>.  0, or -1 when none is left or free/ cannot be used
+ * (the caller then creates a file). */
 static int
 queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 {
 	char	 from[QUEUE_PATH_SIZE];
+	int	 r;
 
 	for (;;) {
 		/* An owner-refilled pool never makes the caller wait. */
@@ -214,43 +268,20 @@ queue_writer_take(struct queue_writer *w, struct queue_pool *pool)
 		if (queue_path(from, sizeof(from), QDIR_FREE,
 		    pool->name[pool->n]) < 0)
 			continue;
-		queue_id_new(w->id);
-		if (queue_path(w->tmp_path, sizeof(w->tmp_path), QDIR_TMP,
-		    w->id) < 0)
-			return -1;
-		/* Never over an existing tmp/ file, as O_EXCL would not. */
-		if (queue_rename(from, w->tmp_path) < 0) {
-			/* Another process took it first: try the next. */
-			if (errno == ENOENT)
-				continue;
-			/* Read-only, no permission, another mount... */
-			return queue_pool_pause(pool);
-		}
-		/* O_NONBLOCK: a FIFO planted there must not hang us. */
-		w->fd = open(w->tmp_path,
-		    O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 		/* Asked once per pool: a writer's ids do not change. */
 		if (!pool->euid_known) {
 			pool->euid = geteuid();
 			pool->euid_known = 1;
 		}
-		if (w->fd >= 0 && queue_reuse_ok(w->fd, pool->euid,
-		    &w->reused_size)) {
-			w->reused = 1;
-			return 0;
-		}
-		if (w->fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-			/* Ours to use later: put it back. */
-			if (queue_rename(w->tmp_path, from) < 0)
-				unlink(w->tmp_path);
-			w->tmp_path[0] = '\0';
+		if ((r = queue_writer_claim(w, from, pool->euid)) < 0)
 			return queue_pool_pause(pool);
-		}
-		/* Not reusable: removed, as qmgr would have. */
-		if (w->fd >= 0)
-			close(w->fd);
-		w->fd = -1;
-		unlink(w->tmp_path);
+		if (r > 0)
+			continue;
+		queue_id_new(w->id);
+		strlcpy(w->wpath, from, sizeof(w->wpath));
+		w->claimed = 1;
+		w->reused = 1;
+		return 0;
 	}
 }
 
@@ -270,9 +301,9 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 	int			 i;
 
 	w->fd = -1;
-	w->id[0] = w->tmp_path[0] = '\0';
+	w->id[0] = w->wpath[0] = '\0';
 	w->error = 0;
-	w->reused = 0;
+	w->reused = w->claimed = 0;
 	w->reused_size = 0;
 	w->size = w->size_off = 0;
 	w->data_len = w->pending = 0;
@@ -417,16 +448,25 @@ queue_writer_sync(struct queue_writer *w)
 int
 queue_writer_rename(struct queue_writer *w)
 {
+	char	 to[QUEUE_PATH_SIZE];
+
 	if (w->error != 0 || w->fd < 0 || w->pending > 0) {
 		errno = w->error ? w->error : w->fd < 0 ? EBADF : EINVAL;
 		return -1;
 	}
 	/* Never over a file already in incoming/ (EEXIST): the commit fails
 	 * with a temporary error, and acknowledged mail stays as it was. */
-	if (queue_move(w->id, QDIR_TMP, QDIR_INCOMING) < 0)
+	if (w->claimed) {
+		if (queue_path(to, sizeof(to), QDIR_INCOMING, w->id) < 0) {
+			errno = ENAMETOOLONG;
+			return queue_writer_fail(w);
+		}
+		if (queue_rename(w->wpath, to) < 0)
+			return queue_writer_fail(w);
+	} else if (queue_move(w->id, QDIR_TMP, QDIR_INCOMING) < 0)
 		return queue_writer_fail(w);
 	/* The file has left tmp/: abort must not unlink anything now. */
-	w->tmp_path[0] = '\0';
+	w->wpath[0] = '\0';
 	return 0;
 }
 
@@ -492,13 +532,16 @@ queue_writer_abort(struct queue_writer *w)
 {
 	int	 saved = errno;
 
-	/* tmp_path marks ownership, so a zeroed or published writer is left
-	 * alone (fd 0 is never closed by mistake). */
-	if (w->tmp_path[0] != '\0') {
+	/* wpath marks ownership, so a zeroed or published writer is left
+	 * alone (fd 0 is never closed by mistake).  A file claimed in free/
+	 * stays there, its lock dropped with the descriptor: its header,
+	 * unfinished, makes it no message for anyone, as before. */
+	if (w->wpath[0] != '\0') {
 		if (w->fd >= 0)
 			close(w->fd);
-		unlink(w->tmp_path);
-		w->tmp_path[0] = '\0';
+		if (!w->claimed)
+			unlink(w->wpath);
+		w->wpath[0] = '\0';
 	}
 	w->fd = -1;
 	w->pending = 0;

@@ -26,9 +26,12 @@
 struct queue_writer {
 	int	 fd;
 	char	 id[QUEUE_ID_SIZE];
-	char	 tmp_path[QUEUE_PATH_SIZE];
+	char	 wpath[QUEUE_PATH_SIZE]; /* its name until the commit: tmp/<id>,
+				   or free/<old id> for a file claimed
+				   there; empty once it is not ours */
 	int	 error;		/* errno of the first failure, sticky */
 	int	 reused;	/* a file from free/: cut to size at sync */
+	int	 claimed;	/* ... locked in free/, not renamed to tmp/ */
 	off_t	 reused_size;	/* its length when taken */
 	off_t	 size;		/* bytes written to the file, header incl. */
 	off_t	 size_off;	/* of the header's size value */
@@ -64,9 +67,11 @@ int	queue_pool_refill(struct queue_pool *);
 /* Add the names of from that pool does not hold, as many as fit. */
 void	queue_pool_merge(struct queue_pool *, const struct queue_pool *from);
 
-/* queue_writer_open(), but the file is one from free/ renamed to tmp/<new
- * id> and overwritten, if pool finds one that is a plain file of ours with
- * one name that nobody else has open. */
+/* queue_writer_open(), but the file is one from free/, claimed in place
+ * (its lock, flock(2), held until the writer closes it; it keeps its old
+ * name until the commit renames it to incoming/<new id>) and overwritten,
+ * if pool finds one that is a plain file of ours with one name that nobody
+ * else has open.  Whoever takes a file out of free/ locks it first. */
 int	queue_writer_open_reuse(struct queue_writer *,
 	    struct queue_envelope *env, struct queue_pool *pool);
 /* Append message bytes (buffered).  0 or -1; errors are sticky. */
@@ -78,7 +83,8 @@ int	queue_writer_sync(struct queue_writer *);
  * returns 0 may the message be acknowledged.  Closes the file. */
 int	queue_writer_publish(struct queue_writer *);
 /* The two halves of publish, for callers that share one fsync of incoming/
- * among several files (group commit): rename tmp/<id> to incoming/<id>
+ * among several files (group commit): rename tmp/<id> (or the claimed
+ * free/<old id>) to incoming/<id>
  * (the file stays open), and close it.  A message may be acknowledged only
  * once an fsync of incoming/ that started after its rename has returned 0.
  * 0 or -1. */
@@ -92,7 +98,8 @@ int	queue_writer_close(struct queue_writer *);
 int	queue_writer_withdraw(struct queue_writer *);
 /* sync + publish. */
 int	queue_writer_commit(struct queue_writer *);
-/* Close and unlink the tmp file (safe to call after a failure, or twice). */
+/* Close and unlink the tmp file; a file claimed in free/ is left there,
+ * unlocked (safe to call after a failure, or twice). */
 void	queue_writer_abort(struct queue_writer *);
 
 #endif

@@ -365,7 +365,7 @@ scan_trim_step(struct qmgr *q)
 			return;
 		}
 		if (queue_id_valid(de->d_name) && ++q->trim_n > QUEUE_FREE_MAX &&
-		    unlinkat(dirfd(q->trim_d), de->d_name, 0) == 0)
+		    queue_free_remove(dirfd(q->trim_d), de->d_name) == 1)
 			gone++;
 	}
 }

@@ -308,7 +308,7 @@ test_round_trip(void **state)
 	assert_string_equal(env.id, w->id);
 	assert_true(queue_id_valid(w->id));
 	assert_int_equal(queue_path(path, sizeof(path), QDIR_TMP, w->id), 0);
-	assert_string_equal(w->tmp_path, path);
+	assert_string_equal(w->wpath, path);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(queue_writer_write(w, data, 10), 0);
@@ -433,7 +433,7 @@ test_abort(void **state)
 	assert_true(fcntl(0, F_GETFD) >= 0);
 	sample_env(&env, addrs, 1);
 	assert_int_equal(queue_writer_open(w, &env), 0);
-	strcpy(path, w->tmp_path);
+	strcpy(path, w->wpath);
 	assert_int_equal(queue_writer_write(w, "x", 1), 0);
 	queue_writer_abort(w);
 	assert_int_equal(stat(path, &st), -1);
@@ -764,9 +764,14 @@ test_reuse(void **state)
 	sample_env(&env, addrs, 1);
 	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
 	assert_int_equal(w->reused, 1);
-	assert_int_equal(count_dir(QDIR_FREE), 0);
+	/* Claimed in place: still in free/, nothing in tmp/, until the
+	 * commit renames it (its one rename). */
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(count_dir(QDIR_TMP), 0);
 	assert_int_equal(queue_writer_write(w, body, strlen(body)), 0);
 	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(count_dir(QDIR_TMP), 0);
 	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, env.id),
 	    0);
 	assert_int_equal(stat(path, &st), 0);
@@ -829,8 +834,11 @@ test_reuse_refuses_linked(void **state)
 	pool.retry_ms = 0;
 	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
 	assert_int_equal(w->reused, 1);
-	assert_int_equal(count_dir(QDIR_FREE), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	/* Given up: left in free/, no message for anyone, unlocked. */
 	queue_writer_abort(w);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(count_dir(QDIR_TMP), 0);
 	unlink("elsewhere");
 	free(env.rcpt);
 	free(w);
@@ -1132,7 +1140,7 @@ test_reuse_crash_order(void **state)
 
 	/* A crash after the header, or after the message: new id, old tail,
 	 * and refused. */
-	p = read_path(w->tmp_path, &n);
+	p = read_path(w->wpath, &n);
 	assert_false(parses(p, n, &got));
 	assert_int_equal(queue_file_parse(p, n, &got, &err), -1);
 	assert_string_equal(err, "unfinished file");
@@ -1160,6 +1168,69 @@ test_reuse_crash_order(void **state)
 	memset(&crash, 0, sizeof(crash));
 	free(env.rcpt);
 	free(w);
+}
+
+/* One name in two pools (two smtpd processes read the same free/): the
+ * file a writer has claimed in place is nobody else's, nor qmgr's to trim,
+ * until that writer lets it go; after its commit the name is gone. */
+static void
+test_reuse_claim_is_exclusive(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct queue_pool	 pa, pb;
+	struct stat		 st;
+	ino_t			 ino;
+	int			 dfd;
+
+	(void)state;
+	memset(&pa, 0, sizeof(pa));
+	memset(&pb, 0, sizeof(pb));
+	pa.owner_refills = pb.owner_refills = 1;
+	pa.n = pb.n = 1;
+	strcpy(pa.name[0], "SHARED");
+	strcpy(pb.name[0], "SHARED");
+	ino = free_file("SHARED", 10, 1);
+	sample_env(&env, addrs, 1);
+	dfd = open(queue_dir_name(QDIR_FREE), O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+
+	assert_int_equal(queue_writer_open_reuse(a, &env, &pa), 0);
+	assert_int_equal(a->reused, 1);
+	assert_int_equal(queue_writer_open_reuse(b, &env, &pb), 0);
+	assert_int_equal(b->reused, 0);		/* a new file */
+	assert_int_equal(fstat(b->fd, &st), 0);
+	assert_true(st.st_ino != ino);
+	assert_int_equal(queue_free_remove(dfd, "SHARED"), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	queue_writer_abort(b);
+
+	/* Committed: moved out of free/ under the writer's lock; a stale
+	 * name finds nothing, and trimming it removes nothing. */
+	assert_int_equal(queue_writer_write(a, "x", 1), 0);
+	assert_int_equal(queue_writer_commit(a), 0);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	pb.n = 1;
+	assert_int_equal(queue_writer_open_reuse(b, &env, &pb), 0);
+	assert_int_equal(b->reused, 0);
+	queue_writer_abort(b);
+	assert_int_equal(queue_free_remove(dfd, "SHARED"), 0);
+	assert_int_equal(queue_free_remove(dfd, "../x"), -1);
+
+	/* Let go (aborted): back to anyone, and trimmed. */
+	free_file("LATER", 10, 1);
+	pa.n = 1;
+	strcpy(pa.name[0], "LATER");
+	assert_int_equal(queue_writer_open_reuse(a, &env, &pa), 0);
+	assert_int_equal(a->reused, 1);
+	queue_writer_abort(a);
+	assert_int_equal(queue_free_remove(dfd, "LATER"), 1);
+	assert_int_equal(count_dir(QDIR_FREE), 0);
+	close(dfd);
+	free(env.rcpt);
+	free(a);
+	free(b);
 }
 
 /* A pool its owner refills (smtpd, in a commit worker) is never refilled
@@ -1199,14 +1270,14 @@ test_reuse_owner_refills(void **state)
 	assert_int_equal(pool.n, 1);
 	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
 	assert_int_equal(w->reused, 1);
-	assert_int_equal(count_dir(QDIR_FREE), 0);
-	queue_writer_abort(w);
+	assert_int_equal(count_dir(QDIR_FREE), 1);
+	queue_writer_abort(w);		/* OWN1 stays in free/ */
 
 	/* Empty again: no look at free/ in line, whatever retry_ms says. */
 	crash.watch = free_file("OWN2", 10, 1);
 	assert_int_equal(queue_writer_open_reuse(w, &env, &pool), 0);
 	assert_int_equal(w->reused, 0);
-	assert_int_equal(count_dir(QDIR_FREE), 1);
+	assert_int_equal(count_dir(QDIR_FREE), 2);
 	assert_int_equal(crash.settled, 1);
 	queue_writer_abort(w);
 	memset(&crash, 0, sizeof(crash));
@@ -1274,6 +1345,7 @@ main(void)
 		QT(test_commit_noreplace),
 		QT(test_recycle_sources),
 		QT(test_reuse_crash_order),
+		QT(test_reuse_claim_is_exclusive),
 		QT(test_reuse_owner_refills),
 		QT(test_refill_prefers_own),
 	};
