@@ -1,6 +1,9 @@
 /*
- * proto_qmgr - the qmgr protocol (PROTO_QMGR_VERSION 1), spoken to the
- * queue manager on QMGR_SOCKET by smtpd and the admin tools.
+ * proto_qmgr - the qmgr protocol (PROTO_QMGR_VERSION 2), spoken to the
+ * queue manager on QMGR_SOCKET by smtpd, pickup, deliver and the admin
+ * tools.  Version 2 added QMGR_T_COMMITTED: smtpd commits new mail
+ * straight into active/, which a version 1 qmgr would not look at until
+ * it restarted.
  *
  * Framing is ipc.h.  Every request carries "v" = PROTO_QMGR_VERSION; qmgr
  * answers a request with another version, or an unknown type, with
@@ -8,6 +11,14 @@
  *
  *	QMGR_T_NOTIFY	id=<queue id>      a message was committed to incoming/
  *	    -> IPC_T_OK                    (advisory: qmgr also scans incoming/)
+ *	QMGR_T_COMMITTED id=<queue id>     smtpd committed a message straight
+ *	    -> IPC_T_OK                    into active/ (its one rename); qmgr
+ *	                                   takes it on, or moves it to incoming/
+ *	                                   when the active set has no room or
+ *	                                   older mail waits.  Advisory too: a
+ *	                                   lost one is found by qmgr's scan of
+ *	                                   active/ every queue_scan_interval,
+ *	                                   once the name is QMGR_ORPHAN_AGE old
  *	QMGR_T_FLUSH	(no attributes)    retry every deferred message now
  *	    -> IPC_T_OK
  *
@@ -21,9 +32,10 @@
 #include "proto_common.h"
 
 #define QMGR_SOCKET		"private/qmgr"
-#define PROTO_QMGR_VERSION	1
+#define PROTO_QMGR_VERSION	2
 
 #define QMGR_T_NOTIFY	0x10
 #define QMGR_T_FLUSH	0x11
+#define QMGR_T_COMMITTED	0x12
 
 #endif

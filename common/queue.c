@@ -289,14 +289,23 @@ queue_free_remove(int dfd, const char *name)
 		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		/* Not a file of ours (a link, another owner's): no writer can
+		 * claim it either. */
+		if (errno != EACCES && errno != ELOOP && errno != EPERM)
+			return -1;
+		return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 1 : -1;
+	}
 	/* Locked by a writer: its file now.  Locked by us: still free/<name>,
-	 * as nobody moves a file out of free/ without the lock. */
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0 &&
-	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		r = unlinkat(dfd, name, 0) == 0 ? 1 : -1;
+	 * as nobody moves a file out of free/ without the lock.  Where locks
+	 * do not work at all, no writer holds one either. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+		if (fstat(fd, &a) == 0 &&
+		    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			r = unlinkat(dfd, name, 0) == 0 ? 1 : -1;
 	}
 	if (r < 0) {
 		int saved = errno;
@@ -332,6 +341,11 @@ queue_links_one(enum queue_dir d, size_t rank, const char *id)
 	if (queue_path(path, sizeof(path), d, id) < 0 ||
 	    lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2)
 		return 0;
+	/* A file claimed in free/ is committed under a new id (queue_writer.c),
+	 * so its later name is not <id>: a second name of a free/ file is the
+	 * one to keep, wherever it is (free/ ranks first). */
+	if (d == QDIR_FREE)
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 1;
 	for (i = rank + 1; i < QUEUE_LINKS_NRANK; i++) {
 		if (!queue_same_file(queue_links_rank[i], id, &st))
 			continue;

@@ -103,9 +103,30 @@ queue_pool_sample(char names[QUEUE_POOL_BATCH][QUEUE_ID_SIZE], int *seen,
  * of its first QUEUE_FREE_MAX entries (reservoir sampling), files this
  * process wrote last first: a file goes back to free/ under the id its
  * last writer gave it, so smtpd processes reading the same directory each
- * take mostly their own files and seldom lose a rename race for the same
- * one; then settle them.  Blocks for two directory fsyncs: an owner with
+ * take mostly their own files and seldom race for the same one; then
+ * settle them.  None when a file could not be committed out of free/.  Blocks for two directory fsyncs: an owner with
  * an event loop calls it in a worker thread, on a pool of its own. */
+/* Can a file claimed in free/ be committed: is free/ ours to rename out
+ * of, and on the file system of incoming/ and active/?  A claim opens the
+ * file only, so what a rename needs is asked here, before any message is
+ * written into a file that could then not be committed. */
+static int
+queue_pool_usable(void)
+{
+	struct stat	 f, st;
+
+	if (faccessat(AT_FDCWD, queue_dir_name(QDIR_FREE), W_OK | X_OK,
+	    AT_EACCESS) < 0 || stat(queue_dir_name(QDIR_FREE), &f) < 0)
+		return 0;
+	if (stat(queue_dir_name(QDIR_INCOMING), &st) < 0 ||
+	    st.st_dev != f.st_dev)
+		return 0;
+	if (stat(queue_dir_name(QDIR_ACTIVE), &st) < 0 ||
+	    st.st_dev != f.st_dev)
+		return 0;
+	return 1;
+}
+
 int
 queue_pool_refill(struct queue_pool *pool)
 {
@@ -117,7 +138,8 @@ queue_pool_refill(struct queue_pool *pool)
 
 	if (pool->seed == 0)
 		pool->seed = (unsigned int)getpid() ^ (unsigned int)io_now_ms();
-	if ((d = opendir(queue_dir_name(QDIR_FREE))) != NULL) {
+	if (queue_pool_usable() &&
+	    (d = opendir(queue_dir_name(QDIR_FREE))) != NULL) {
 		while (mine + others < QUEUE_FREE_MAX &&
 		    (de = readdir(d)) != NULL) {
 			if (!queue_id_valid(de->d_name))
@@ -175,7 +197,8 @@ queue_pool_merge(struct queue_pool *pool, const struct queue_pool *from)
  * tells (Linux grants one only then): a delivery agent that qmgr gave up
  * on may still be reading the old message through its own descriptor, and
  * must go on reading the old message, not a new one.  Once the file has
- * left active/, its name in tmp/ is the only way to open it. */
+ * left active/, only its name in free/ leads to it, and whoever opens that
+ * (other writers, qmgr's trim) only takes the lock and never reads. */
 static int
 queue_reuse_ok(int fd, uid_t euid, off_t *size)
 {
@@ -227,14 +250,24 @@ queue_writer_claim(struct queue_writer *w, const char *from, uid_t euid)
 {
 	int	 fd;
 
-	/* O_NONBLOCK: a FIFO planted there must not hang us. */
+	/* O_NONBLOCK: a FIFO planted there must not hang us.  A file we may
+	 * not open (another owner's, a link) is passed over, and qmgr's trim
+	 * removes it; no descriptor or a read-only queue stops the pool. */
 	fd = open(from, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == EMFILE || errno == ENFILE || errno == EROFS ||
-		    errno == EACCES || errno == EPERM ? -1 : 1;
-	/* Held by another writer, or taken and committed since we read the
-	 * name (its lock is gone with its descriptor, and so is the name). */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || !queue_claim_same(fd, from)) {
+		return errno == EMFILE || errno == ENFILE || errno == EROFS ?
+		    -1 : 1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+
+		close(fd);
+		/* Held by another writer: the next.  Locks that do not work
+		 * here (ENOLCK...) would make every name look held. */
+		return saved == EWOULDBLOCK ? 1 : -1;
+	}
+	/* Taken and committed since we opened it (its lock went with its
+	 * descriptor, and so did the name): the next. */
+	if (!queue_claim_same(fd, from)) {
 		close(fd);
 		return 1;
 	}
@@ -304,6 +337,7 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 	w->id[0] = w->wpath[0] = '\0';
 	w->error = 0;
 	w->reused = w->claimed = 0;
+	w->into = QDIR_INCOMING;
 	w->reused_size = 0;
 	w->size = w->size_off = 0;
 	w->data_len = w->pending = 0;
@@ -448,6 +482,12 @@ queue_writer_sync(struct queue_writer *w)
 int
 queue_writer_rename(struct queue_writer *w)
 {
+	return queue_writer_rename_to(w, QDIR_INCOMING);
+}
+
+int
+queue_writer_rename_to(struct queue_writer *w, enum queue_dir into)
+{
 	char	 to[QUEUE_PATH_SIZE];
 
 	if (w->error != 0 || w->fd < 0 || w->pending > 0) {
@@ -456,16 +496,18 @@ queue_writer_rename(struct queue_writer *w)
 	}
 	/* Never over a file already in incoming/ (EEXIST): the commit fails
 	 * with a temporary error, and acknowledged mail stays as it was. */
+	w->into = into;
 	if (w->claimed) {
-		if (queue_path(to, sizeof(to), QDIR_INCOMING, w->id) < 0) {
+		if (queue_path(to, sizeof(to), into, w->id) < 0) {
 			errno = ENAMETOOLONG;
 			return queue_writer_fail(w);
 		}
 		if (queue_rename(w->wpath, to) < 0)
 			return queue_writer_fail(w);
-	} else if (queue_move(w->id, QDIR_TMP, QDIR_INCOMING) < 0)
+	} else if (queue_move(w->id, QDIR_TMP, into) < 0)
 		return queue_writer_fail(w);
-	/* The file has left tmp/: abort must not unlink anything now. */
+	/* The file has left tmp/ (or free/): abort must not unlink anything
+	 * now. */
 	w->wpath[0] = '\0';
 	return 0;
 }
@@ -509,7 +551,7 @@ queue_writer_withdraw(struct queue_writer *w)
 	char	 path[QUEUE_PATH_SIZE];
 	int	 saved = errno;
 
-	if (queue_path(path, sizeof(path), QDIR_INCOMING, w->id) < 0) {
+	if (queue_path(path, sizeof(path), w->into, w->id) < 0) {
 		errno = EINVAL;
 		return -1;
 	}

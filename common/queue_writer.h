@@ -32,6 +32,7 @@ struct queue_writer {
 	int	 error;		/* errno of the first failure, sticky */
 	int	 reused;	/* a file from free/: cut to size at sync */
 	int	 claimed;	/* ... locked in free/, not renamed to tmp/ */
+	enum queue_dir into;	/* committed into: incoming/, or active/ */
 	off_t	 reused_size;	/* its length when taken */
 	off_t	 size;		/* bytes written to the file, header incl. */
 	off_t	 size_off;	/* of the header's size value */
@@ -89,9 +90,12 @@ int	queue_writer_publish(struct queue_writer *);
  * once an fsync of incoming/ that started after its rename has returned 0.
  * 0 or -1. */
 int	queue_writer_rename(struct queue_writer *);
+/* The same into another directory: smtpd commits into active/ (its one
+ * rename per message), and tells qmgr so (QMGR_T_COMMITTED). */
+int	queue_writer_rename_to(struct queue_writer *, enum queue_dir into);
 int	queue_writer_close(struct queue_writer *);
 /* After queue_writer_rename(), when the fsync of incoming/ failed: take the
- * file back out of incoming/, so that the temporary error the client gets
+ * file back out of incoming/ (or where rename_to put it), so that the temporary error the client gets
  * is true and no copy is delivered behind its back.  0, or -1 (errno) if
  * it could not be removed: qmgr may have taken it already, and a retry by
  * the client will then make a duplicate, never a loss. */

@@ -36,9 +36,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(ipc_msg_get_int(&m, "v", 0, 1000000, &v) == 0 &&
 		    v == PROTO_QMGR_VERSION);
 		FUZZ_ASSERT(k == (m.type == QMGR_T_NOTIFY ? QMGR_REQ_NOTIFY :
+		    m.type == QMGR_T_COMMITTED ? QMGR_REQ_COMMITTED :
 		    QMGR_REQ_FLUSH));
-		FUZZ_ASSERT(m.type == QMGR_T_NOTIFY || m.type == QMGR_T_FLUSH);
-		if (k == QMGR_REQ_NOTIFY)
+		FUZZ_ASSERT(m.type == QMGR_T_NOTIFY || m.type == QMGR_T_FLUSH ||
+		    m.type == QMGR_T_COMMITTED);
+		if (k == QMGR_REQ_NOTIFY || k == QMGR_REQ_COMMITTED)
 			FUZZ_ASSERT(id == ipc_msg_get(&m, "id") &&
 			    queue_id_valid(id));
 		else

@@ -171,6 +171,7 @@ main(int argc, char **argv)
 	qmgr_bounce_free(&q);
 	qmgr_scan_free(&q);
 	qmgr_msg_free_all(&q);
+	qmgr_active_free(&q);
 	qmgr_dest_free_all(&q);
 	map_list_close(&q.transport_maps);
 	virtual_close(q.virt);

@@ -187,7 +187,8 @@ int	qmgr_reply_parse(const struct ipc_msg *reply, int n,
 
 /* ---- qmgr_listen.c: the qmgr protocol, server side ------------------- */
 
-enum qmgr_req_kind { QMGR_REQ_BAD, QMGR_REQ_NOTIFY, QMGR_REQ_FLUSH };
+enum qmgr_req_kind { QMGR_REQ_BAD, QMGR_REQ_NOTIFY, QMGR_REQ_FLUSH,
+	QMGR_REQ_COMMITTED };
 
 /* Check a client request; fill reply (initialised here) with IPC_T_OK or
  * IPC_T_ERROR text=....  For NOTIFY, *id points to the queue id inside req. */
@@ -252,6 +253,7 @@ struct qmgr_msg {
 	enum qmgr_msg_state	 state;
 	TAILQ_ENTRY(qmgr_msg)	 all;		/* every message in memory */
 	TAILQ_ENTRY(qmgr_msg)	 ready;		/* ready FIFO or parked list */
+	struct qmgr_msg		*id_next;	/* in its q->by_id bucket */
 	int			 conn_fail;	/* an agent died on it, in a row */
 	int			 loaded;	/* fd and env are valid */
 	int			 announced;	/* "from=..." has been logged */
@@ -460,6 +462,8 @@ struct qmgr {
 	struct qmgr_msg_list	 msgs;		/* all of them */
 	struct qmgr_msg_list	 fifo;		/* ready, in pickup order */
 	struct qmgr_msg_list	 parked;
+	struct qmgr_msg		**by_id;	/* every message, by id */
+	size_t			 by_id_mask;	/* buckets - 1 (a power of 2) */
 	int			 nactive;
 	int			 active_max;	/* qmgr_message_active_limit */
 	int			 active_peak;	/* the most nactive ever was */
@@ -471,6 +475,8 @@ struct qmgr {
 
 	/* scanning (qmgr_scan.c) */
 	struct event		*scan_ev;	/* every queue_scan_interval */
+	struct event		*orphan_ev;	/* every QMGR_ORPHAN_AGE */
+	int			 orphan_age;	/* QMGR_ORPHAN_AGE (tests: 0) */
 	struct qmgr_scan	 incoming;
 	struct qmgr_scan	 deferred;
 	int			 feed_turn;	/* 0: incoming/'s, 1: deferred/'s */
@@ -502,9 +508,13 @@ struct qmgr {
 
 /* qmgr_active.c: the set's bookkeeping */
 void	qmgr_active_init(struct qmgr *);
+void	qmgr_active_free(struct qmgr *);	/* the index; after the set */
 int	qmgr_active_room(const struct qmgr *);
-/* Take a file that is in active/ into memory and schedule it. */
-void	qmgr_active_add(struct qmgr *, const char *id);
+/* Take a file that is in active/ into memory and schedule it; 0, or -1
+ * if a message of that id is in memory already (nothing done). */
+int	qmgr_active_add(struct qmgr *, const char *id);
+/* The message of that id in memory, or NULL. */
+struct qmgr_msg *qmgr_active_find(const struct qmgr *, const char *id);
 /* Take an unloaded message out of the set and free it. */
 void	qmgr_active_remove(struct qmgr *, struct qmgr_msg *);
 /* Ask for the dispatcher (when messages are ready or entries wait) and, if
@@ -599,6 +609,11 @@ int	qmgr_dispatch_can_load(struct qmgr *, time_t now);
  * and load ready messages while there is room. */
 void	qmgr_dispatch(struct qmgr *);
 
+/* A file in active/ unknown to qmgr this long after its rename (seconds)
+ * is one whose COMMITTED notice was lost, not one smtpd is still
+ * committing (and may withdraw if its directory fsync fails). */
+#define QMGR_ORPHAN_AGE		5
+
 /* A file in tmp/ this old (seconds) is a reception that smtpd abandoned. */
 #define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
 
@@ -627,6 +642,12 @@ void	qmgr_scan_trim_free(struct qmgr *);
 /* NOTIFY: move incoming/<id> to active/ now if there is room and nothing
  * older waits in incoming/; else ask for a pass. */
 void	qmgr_scan_notify(struct qmgr *, const char *id);
+/* COMMITTED: smtpd put <id> straight into active/.  Take it on under the
+ * same condition; else move it back to incoming/ for its turn. */
+void	qmgr_scan_committed(struct qmgr *, const char *id);
+/* Take on what is in active/ but not in memory (a COMMITTED notice that
+ * was lost), once its name is QMGR_ORPHAN_AGE seconds old. */
+void	qmgr_scan_orphans(struct qmgr *);
 void	qmgr_scan_free(struct qmgr *);
 
 /* qmgr_transport.c: the transport table and each transport's pool */

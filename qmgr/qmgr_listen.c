@@ -38,13 +38,15 @@ qmgr_listen_check(const struct ipc_msg *req, struct ipc_msg *reply,
 	}
 	switch (req->type) {
 	case QMGR_T_NOTIFY:
+	case QMGR_T_COMMITTED:
 		*id = ipc_msg_get(req, "id");
 		if (*id == NULL || !queue_id_valid(*id)) {
 			*id = NULL;
 			reply_error(reply, "missing or invalid queue id");
 			return QMGR_REQ_BAD;
 		}
-		return QMGR_REQ_NOTIFY;
+		return req->type == QMGR_T_NOTIFY ? QMGR_REQ_NOTIFY :
+		    QMGR_REQ_COMMITTED;
 	case QMGR_T_FLUSH:
 		return QMGR_REQ_FLUSH;
 	default:
@@ -65,6 +67,10 @@ qmgr_listen_request(void *arg, ipc_client_id client, const struct ipc_msg *req)
 	case QMGR_REQ_NOTIFY:
 		log_debug("%s: notify", id);
 		qmgr_scan_notify(q, id);
+		break;
+	case QMGR_REQ_COMMITTED:
+		log_debug("%s: committed", id);
+		qmgr_scan_committed(q, id);
 		break;
 	case QMGR_REQ_FLUSH:
 		log_info("flush requested");

@@ -43,6 +43,14 @@ scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+orphan_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	qmgr_scan_orphans(arg);
+}
+
+static void
 scan_one_init(struct qmgr *q, struct qmgr_scan *s, enum queue_dir dir)
 {
 	memset(s, 0, sizeof(*s));
@@ -58,6 +66,7 @@ qmgr_scan_init(struct qmgr *q)
 	scan_one_init(q, &q->incoming, QDIR_INCOMING);
 	scan_one_init(q, &q->deferred, QDIR_DEFERRED);
 	q->feed_turn = 0;
+	q->orphan_age = QMGR_ORPHAN_AGE;
 	if (q->base == NULL)	/* a unit test runs the steps itself */
 		return;
 	tv.tv_sec = q->par->queue_scan_interval > 0 ?
@@ -66,6 +75,12 @@ qmgr_scan_init(struct qmgr *q)
 	q->scan_ev = event_new(q->base, -1, EV_PERSIST, scan_timer_cb, q);
 	if (q->scan_ev == NULL || event_add(q->scan_ev, &tv) == -1)
 		log_fatal("qmgr: cannot create the scan timer");
+	/* Not the scan interval (60 s): a notice lost under load would make
+	 * a new message wait that long. */
+	tv.tv_sec = QMGR_ORPHAN_AGE;
+	q->orphan_ev = event_new(q->base, -1, EV_PERSIST, orphan_timer_cb, q);
+	if (q->orphan_ev == NULL || event_add(q->orphan_ev, &tv) == -1)
+		log_fatal("qmgr: cannot create the active/ scan timer");
 }
 
 static void
@@ -83,6 +98,9 @@ qmgr_scan_free(struct qmgr *q)
 	if (q->scan_ev != NULL)
 		event_free(q->scan_ev);
 	q->scan_ev = NULL;
+	if (q->orphan_ev != NULL)
+		event_free(q->orphan_ev);
+	q->orphan_ev = NULL;
 	scan_one_free(&q->incoming);
 	scan_one_free(&q->deferred);
 	if (q->trim_d != NULL)
@@ -113,7 +131,7 @@ scan_take(struct qmgr *q, const char *id, enum queue_dir from)
 			    strerror(errno));
 		return;
 	}
-	qmgr_active_add(q, id);
+	(void)qmgr_active_add(q, id);
 }
 
 /* Start-up, first: one name per file (queue_links_repair). */
@@ -148,8 +166,10 @@ qmgr_scan_recover(struct qmgr *q)
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_id_valid(de->d_name))
 			continue;
+		if (qmgr_active_find(q, de->d_name) != NULL)
+			continue;	/* its COMMITTED notice came first */
 		if (qmgr_active_room(q)) {
-			qmgr_active_add(q, de->d_name);
+			(void)qmgr_active_add(q, de->d_name);
 			n++;
 		} else if (queue_move(de->d_name, QDIR_ACTIVE,
 		    QDIR_INCOMING) == 0)
@@ -204,17 +224,91 @@ qmgr_scan_deferred(struct qmgr *q, int flush)
 	scan_request(q, &q->deferred, flush);
 }
 
+static int scan_may_take_now(struct qmgr *);
+
 void
 qmgr_scan_notify(struct qmgr *q, const char *id)
 {
-	if (qmgr_active_room(q) && !scan_busy(&q->incoming) &&
-	    !q->incoming.again) {
+	if (scan_may_take_now(q)) {
 		scan_take(q, id, QDIR_INCOMING);
 		return;
 	}
 	/* Older mail waits (or there is no room): its turn comes first,
 	 * and a pass after it finds this file. */
 	scan_request(q, &q->incoming, 0);
+}
+
+/* May a file just committed (or just found) be taken on at once?  Only
+ * with room, and with nothing older waiting in incoming/ for its turn. */
+static int
+scan_may_take_now(struct qmgr *q)
+{
+	return qmgr_active_room(q) && !scan_busy(&q->incoming) &&
+	    !q->incoming.again;
+}
+
+/* A file in active/ that is not in memory and cannot be taken on now:
+ * back to incoming/, whose passes bring it in its turn (the one extra
+ * rename is paid only while the active set is full or has a backlog). */
+static void
+scan_requeue(struct qmgr *q, const char *id)
+{
+	if (queue_move(id, QDIR_ACTIVE, QDIR_INCOMING) == -1) {
+		/* Left in active/: the next orphan scan or start-up finds it. */
+		if (errno != ENOENT)
+			log_qid(LOG_LEVEL_ERROR, id, "cannot move active/ to "
+			    "incoming/: %s", strerror(errno));
+		return;
+	}
+	scan_request(q, &q->incoming, 0);
+}
+
+void
+qmgr_scan_committed(struct qmgr *q, const char *id)
+{
+	if (qmgr_active_find(q, id) != NULL)
+		return;		/* found by an orphan scan or the recovery */
+	if (scan_may_take_now(q))
+		(void)qmgr_active_add(q, id);
+	else
+		scan_requeue(q, id);
+}
+
+/* One entry of active/: take it on if it is a file nobody told us about
+ * whose name is old enough not to be a commit still under way. */
+static int
+scan_orphan(struct qmgr *q, DIR *d, const char *name, time_t limit)
+{
+	struct stat st;
+
+	if (!queue_id_valid(name) || qmgr_active_find(q, name) != NULL)
+		return 0;
+	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(st.st_mode) || st.st_ctime > limit)
+		return 0;
+	if (scan_may_take_now(q))
+		(void)qmgr_active_add(q, name);
+	else
+		scan_requeue(q, name);
+	return 1;
+}
+
+void
+qmgr_scan_orphans(struct qmgr *q)
+{
+	struct dirent	*de;
+	DIR		*d;
+	time_t		 limit = time(NULL) - q->orphan_age;
+	int		 n = 0;
+
+	if ((d = scan_open(QDIR_ACTIVE)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		n += scan_orphan(q, d, de->d_name, limit);
+	closedir(d);
+	if (n > 0)
+		log_warn("took on %d message(s) found in active/ without a "
+		    "notice from smtpd", n);
 }
 
 /* FLUSH: make the file due now, durably in its mtime, so that a flush is

@@ -10,8 +10,10 @@
  * same way, and its callback comes back the same way.
  *
  * Committing is group commit.  Each worker fsyncs its own file and renames
- * it into incoming/, in parallel with the others; then the job joins the
- * list of renamed files waiting for an fsync of incoming/.  If no such fsync
+ * it into active/ (straight to qmgr: the message's one rename, see
+ * QMGR_T_COMMITTED in proto_qmgr.h; into incoming/ while qmgr cannot be
+ * told), in parallel with the others; then the job joins the list of
+ * renamed files waiting for an fsync of their directory.  If no such fsync
  * is running, the worker takes the whole list and runs one for all of them,
  * closes their files and finishes them, and goes on with the list that grew
  * meanwhile until it is empty; otherwise it leaves its job on the list for
@@ -44,8 +46,9 @@
 
 struct smtpd_commit_job {
 	struct smtpd_commit_job	*next;
-	struct smtpd_commit_job	*dnext;		/* waiting for incoming/ fsync */
+	struct smtpd_commit_job	*dnext;		/* waiting for the dir fsync */
 	struct queue_writer	*w;
+	enum queue_dir		 into;		/* active/, or incoming/ */
 	int			(*fn)(void *);	/* instead of a commit */
 	smtpd_commit_done_fn	 done;
 	void			*arg;
@@ -59,13 +62,14 @@ struct smtpd_commit {
 	struct smtpd_commit_job	*head, *tail;	/* waiting, FIFO */
 	struct smtpd_commit_job	*done;		/* finished, LIFO */
 	struct smtpd_commit_job	*dirwait;	/* renamed, awaiting dir fsync */
-	int			 dir_syncing;	/* a worker is in fsync(incoming/) */
+	int			 dir_syncing;	/* a worker is in fsync(active/) */
 	int			 stop;
 	int			 nthreads;
 	pthread_t		*threads;
 	int			 pipe[2];	/* workers -> event loop */
 	struct event		*ev;
-	int			 incoming;	/* incoming/, open for fsync */
+	int			 active;	/* active/, open for fsync */
+	int			 incoming;	/* incoming/, the same */
 };
 
 /* With c->lock held: job is finished; hand it to the event loop.  The
@@ -84,7 +88,7 @@ smtpd_commit_finish(struct smtpd_commit *c, struct smtpd_commit_job *job)
 }
 
 /* Close the file of a job whose directory fsync returned r (err): durable,
- * or taken back out of incoming/ so the temporary error is true. */
+ * or taken back out of active/ so the temporary error is true. */
 static void
 smtpd_commit_close(struct smtpd_commit_job *job, int r, int err)
 {
@@ -99,15 +103,32 @@ smtpd_commit_close(struct smtpd_commit_job *job, int r, int err)
 		job->result = 0;
 }
 
-/* With c->lock held: job's file is renamed into incoming/ and is finished
- * by the first fsync of incoming/ that starts after now.  A worker already
+/* fsync the directories the jobs of list were renamed into: [1] active/,
+ * [0] incoming/ (only while qmgr cannot be told: smtpd_notify_ready()). */
+static void
+dir_fsync(struct smtpd_commit *c, struct smtpd_commit_job *list, int r[2],
+    int err[2])
+{
+	struct smtpd_commit_job	*j;
+	int			 need[2] = { 0, 0 }, i;
+
+	for (j = list; j != NULL; j = j->dnext)
+		need[j->into == QDIR_ACTIVE] = 1;
+	for (i = 0; i < 2; i++) {
+		r[i] = need[i] ? fsync(i ? c->active : c->incoming) : 0;
+		err[i] = r[i] < 0 ? errno : 0;
+	}
+}
+
+/* With c->lock held: job's file is renamed into active/ and is finished
+ * by the first fsync of active/ that starts after now.  A worker already
  * in such an fsync runs the next one too, so this worker goes back to the
  * queue at once; otherwise it runs fsyncs until no renamed job is left. */
 static void
 smtpd_commit_dir_sync(struct smtpd_commit *c, struct smtpd_commit_job *job)
 {
 	struct smtpd_commit_job	*take, *j, *next;
-	int			 r, err;
+	int			 r[2], err[2];
 
 	job->dnext = c->dirwait;
 	c->dirwait = job;
@@ -117,10 +138,10 @@ smtpd_commit_dir_sync(struct smtpd_commit *c, struct smtpd_commit_job *job)
 	while ((take = c->dirwait) != NULL) {
 		c->dirwait = NULL;
 		pthread_mutex_unlock(&c->lock);
-		r = fsync(c->incoming);
-		err = r < 0 ? errno : 0;
+		dir_fsync(c, take, r, err);
 		for (j = take; j != NULL; j = j->dnext)
-			smtpd_commit_close(j, r, err);
+			smtpd_commit_close(j, r[j->into == QDIR_ACTIVE],
+			    err[j->into == QDIR_ACTIVE]);
 		pthread_mutex_lock(&c->lock);
 		for (j = take; j != NULL; j = next) {
 			next = j->dnext;
@@ -130,7 +151,7 @@ smtpd_commit_dir_sync(struct smtpd_commit *c, struct smtpd_commit_job *job)
 	c->dir_syncing = 0;
 }
 
-/* Run a job up to the fsync of incoming/: 1 when that is still needed
+/* Run a job up to the fsync of active/: 1 when that is still needed
  * (the file is renamed), 0 when the job is finished (its own function, or
  * a failure, with job->err). */
 static int
@@ -143,7 +164,8 @@ smtpd_commit_run(struct smtpd_commit_job *job)
 		job->err = errno;
 		return 0;
 	}
-	if (queue_writer_sync(job->w) < 0 || queue_writer_rename(job->w) < 0) {
+	if (queue_writer_sync(job->w) < 0 ||
+	    queue_writer_rename_to(job->w, job->into) < 0) {
 		job->result = -1;
 		job->err = errno;
 		return 0;
@@ -237,6 +259,18 @@ smtpd_commit_start(struct smtpd_commit *c)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Open once: the group commit fsyncs it for every message. */
+static int
+open_dir(enum queue_dir d)
+{
+	int	 fd;
+
+	fd = open(queue_dir_name(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		log_fatal("%s: %s", queue_dir_name(d), strerror(errno));
+	return fd;
+}
+
 struct smtpd_commit *
 smtpd_commit_new(struct event_base *base, int nthreads)
 {
@@ -246,12 +280,8 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 	pthread_cond_init(&c->wake, NULL);
 	if (pipe2(c->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		log_fatal("pipe: %s", strerror(errno));
-	/* Open once: the group commit fsyncs it for every message. */
-	c->incoming = open(queue_dir_name(QDIR_INCOMING),
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c->incoming < 0)
-		log_fatal("%s: %s", queue_dir_name(QDIR_INCOMING),
-		    strerror(errno));
+	c->active = open_dir(QDIR_ACTIVE);
+	c->incoming = open_dir(QDIR_INCOMING);
 	c->ev = event_new(base, c->pipe[0], EV_READ | EV_PERSIST,
 	    smtpd_commit_readable, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) < 0)
@@ -265,11 +295,13 @@ smtpd_commit_new(struct event_base *base, int nthreads)
 /* Queue a commit of w, or a call of fn, for the next free worker. */
 static void
 smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
-    int (*fn)(void *), smtpd_commit_done_fn done, void *arg)
+    enum queue_dir into, int (*fn)(void *), smtpd_commit_done_fn done,
+    void *arg)
 {
 	struct smtpd_commit_job	*job = xcalloc(1, sizeof(*job));
 
 	job->w = w;
+	job->into = into;
 	job->fn = fn;
 	job->done = done;
 	job->arg = arg;
@@ -287,16 +319,16 @@ smtpd_commit_queue(struct smtpd_commit *c, struct queue_writer *w,
 
 void
 smtpd_commit_submit(struct smtpd_commit *c, struct queue_writer *w,
-    smtpd_commit_done_fn done, void *arg)
+    enum queue_dir into, smtpd_commit_done_fn done, void *arg)
 {
-	smtpd_commit_queue(c, w, NULL, done, arg);
+	smtpd_commit_queue(c, w, into, NULL, done, arg);
 }
 
 void
 smtpd_commit_call(struct smtpd_commit *c, int (*fn)(void *),
     smtpd_commit_done_fn done, void *arg)
 {
-	smtpd_commit_queue(c, NULL, fn, done, arg);
+	smtpd_commit_queue(c, NULL, QDIR_ACTIVE, fn, done, arg);
 }
 
 void
@@ -316,6 +348,7 @@ smtpd_commit_free(struct smtpd_commit *c)
 	event_free(c->ev);
 	close(c->pipe[0]);
 	close(c->pipe[1]);
+	close(c->active);
 	close(c->incoming);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);

@@ -104,7 +104,8 @@ smtpd_message_committed(void *arg, int result, int err)
 	if (result == 0) {
 		log_qid(LOG_LEVEL_INFO, s->id, "from=<%s> size=%zu nrcpt=%d",
 		    s->sender, s->qw->data_len, s->nrcpt);
-		smtpd_notify_send(s->srv->notify, s->id);
+		smtpd_notify_send(s->srv->notify, s->id,
+		    s->qw->into == QDIR_ACTIVE);
 	} else {
 		log_qid(LOG_LEVEL_ERROR, s->id, "queue file commit failed: %s",
 		    strerror(err));
@@ -169,7 +170,9 @@ smtpd_message_end(struct smtpd_session *s)
 	}
 	s->phase = SMTP_PHASE_COMMIT;
 	smtpd_session_want_read(s);
-	smtpd_commit_submit(s->srv->commit, s->qw, smtpd_message_committed, s);
+	smtpd_commit_submit(s->srv->commit, s->qw,
+	    smtpd_notify_ready(s->srv->notify) ? QDIR_ACTIVE : QDIR_INCOMING,
+	    smtpd_message_committed, s);
 }
 
 int

@@ -195,8 +195,16 @@ smtpd_notify_new(struct event_base *base, const char *path)
 	return n;
 }
 
+int
+smtpd_notify_ready(struct smtpd_notify *n)
+{
+	if (n->fd < 0 && smtpd_notify_connect(n) < 0)
+		return 0;
+	return evbuffer_get_length(n->out) <= SMTP_NOTIFY_BACKLOG / 2;
+}
+
 void
-smtpd_notify_send(struct smtpd_notify *n, const char *id)
+smtpd_notify_send(struct smtpd_notify *n, const char *id, int committed)
 {
 	struct ipc_msg	 m;
 
@@ -206,7 +214,7 @@ smtpd_notify_send(struct smtpd_notify *n, const char *id)
 		log_debug("%s: qmgr is not keeping up; notice dropped", id);
 		return;
 	}
-	ipc_msg_init(&m, QMGR_T_NOTIFY);
+	ipc_msg_init(&m, committed ? QMGR_T_COMMITTED : QMGR_T_NOTIFY);
 	if (ipc_msg_add_int(&m, "v", PROTO_QMGR_VERSION) == 0 &&
 	    ipc_msg_add(&m, "id", id) == 0 &&
 	    ipc_evbuffer_put(n->out, &m) == 0)

@@ -178,7 +178,7 @@ class Probe:
         with ternipc.Client(str(self.sock), 60) as c:
             while not self.stopping:
                 t = time.monotonic()
-                c.call(0x10, {"v": "1", "id": "0PROBE"})   # QMGR_T_NOTIFY
+                c.call(0x10, {"v": ternipc.QMGR_VERSION, "id": "0PROBE"})   # QMGR_T_NOTIFY
                 self.times.append(time.monotonic() - t)
                 self.when.append(t)
                 time.sleep(0.02)

@@ -174,6 +174,15 @@ class Instance:
         d = self.queue / subdir
         return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
 
+    def queued_path(self, qid):
+        """Where smtpd committed qid while qmgr was not delivering it:
+        active/ (qmgr's socket, which the master holds, took the notice)
+        or incoming/ (it could not)."""
+        for d in ("active", "incoming"):
+            if (self.queue / d / qid).exists():
+                return self.queue / d / qid
+        raise AssertionError(f"{qid} is neither in active/ nor in incoming/")
+
 
 def user_home(user):
     return Path(pwd.getpwnam(user).pw_dir)

@@ -34,6 +34,8 @@ IPC_T_OK = 0x01
 IPC_T_ERROR = 0x02
 # proto_qmgr.h, proto_deliver.h, proto_resolver.h
 QMGR_T_NOTIFY = 0x10
+QMGR_T_COMMITTED = 0x12
+QMGR_VERSION = "2"      # PROTO_QMGR_VERSION
 DELIVER_T_REQUEST = 0x20
 DELIVER_T_REPLY = 0x21
 RESOLVER_T_MX = 0x30

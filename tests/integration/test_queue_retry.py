@@ -75,7 +75,7 @@ def rcpt_status(path):
 
 
 def flush(inst):
-    reply = ternipc.call(inst.queue / "private" / "qmgr", FLUSH, {"v": "1"})
+    reply = ternipc.call(inst.queue / "private" / "qmgr", FLUSH, {"v": ternipc.QMGR_VERSION})
     assert reply.type == ternipc.IPC_T_OK, reply
 
 
@@ -135,8 +135,12 @@ def test_new_qmgr_recovers_incoming_and_active(make_instance):
         wait_for(lambda: not pid_alive(old_qmgr), what="qmgr to die")
         id1 = send(inst, ["terntest1@localhost"], "recover-1")
         id2 = send(inst, ["terntest1@localhost"], "recover-2")
-        # As if the dead qmgr had taken id2 and crashed before delivering.
-        os.rename(inst.queue / "incoming" / id2, inst.queue / "active" / id2)
+        # smtpd committed both into active/ (the master holds qmgr's socket,
+        # so the notices were taken): as if qmgr had died with id2 in hand
+        # and id1 had been committed while it could not be told.
+        os.rename(inst.queued_path(id1), inst.queue / "incoming" / id1)
+        if not (inst.queue / "active" / id2).exists():
+            os.rename(inst.queue / "incoming" / id2, inst.queue / "active" / id2)
         assert inst.queue_files("incoming") == [id1]
         assert inst.queue_files("active") == [id2]
     finally:
@@ -174,3 +178,27 @@ def test_queue_file_keeps_mail_parameters(make_instance, homeless):
     assert message.endswith("Subject: body\n\n8bit é\n".encode())
     assert re.fullmatch(rb"outcome 0 T \d+ 4\.3\.0 - home directory [^\n]* does not exist\n",
                         records), records
+
+
+def test_file_in_active_without_a_notice_is_delivered(make_instance):
+    """smtpd commits into active/ and tells qmgr; a notice that is lost
+    (dropped while qmgr was behind, or its connection broke) must not leave
+    the message there until qmgr restarts: qmgr's scan of active/ takes it
+    on once its name is a few seconds old (QMGR_ORPHAN_AGE)."""
+    inst = make_instance("queue_scan_interval = 1h")   # no incoming/ scan helps
+    qid = "0ORPHAN%X" % (time.time_ns() % (1 << 40))
+    head = [b"tern-queue 1", b"id " + qid.encode(), b"time %d" % time.time(),
+            b"from o@example.org", b"client 127.0.0.1", b"helo orphan.example",
+            b"rcpt P terntest1@localhost"]
+    data = b"\n".join(head) + b"\ndata\nSubject: orphan\nX-Token: orphan-1\n\nbody\n"
+    owner = os.stat(inst.queue / "active")
+    tmp = inst.queue / "tmp" / qid
+    tmp.write_bytes(data)
+    os.chown(tmp, owner.st_uid, owner.st_gid)
+    tmp.chmod(0o600)
+    os.rename(tmp, inst.queue / "active" / qid)
+    wait_for(lambda: copies("terntest1", "orphan-1") == 1, timeout=30,
+             what="the message found in active/ delivered")
+    wait_for(lambda: queue_empty(inst), what="an empty queue")
+    assert "took on 1 message(s) found in active/ without a notice" in inst.log()
+    assert copies("terntest1", "orphan-1") == 1

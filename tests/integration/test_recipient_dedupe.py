@@ -144,7 +144,7 @@ def inject(inst, rcpts, token):
     tmp.chmod(0o600)
     os.rename(tmp, inst.queue / "incoming" / qid)
     reply = ternipc.call(inst.queue / "private" / "qmgr", ternipc.QMGR_T_NOTIFY,
-                         {"v": "1", "id": qid})
+                         {"v": ternipc.QMGR_VERSION, "id": qid})
     assert reply.type == ternipc.IPC_T_OK, reply
     return qid
 

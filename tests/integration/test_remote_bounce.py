@@ -32,9 +32,9 @@ def test_qmgr_defers_remote_recipients_without_smtp_service(make_instance):
         wait_for(lambda: not pid_alive(old_qmgr), what="qmgr to die")
         mixed = send(inst, ["terntest1@localhost", "terntest2@localhost"], "remote-1")
         alone = send(inst, ["terntest2@localhost"], "remote-2")
-        readdress(inst.queue / "incoming" / mixed, "terntest2@localhost",
+        readdress(inst.queued_path(mixed), "terntest2@localhost",
                   "someone@example.net")
-        readdress(inst.queue / "incoming" / alone, "terntest2@localhost",
+        readdress(inst.queued_path(alone), "terntest2@localhost",
                   "other@[192.0.2.1]")
     finally:
         os.kill(master, signal.SIGCONT)

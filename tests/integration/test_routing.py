@@ -39,7 +39,7 @@ def test_recipients_routed_per_destination(make_instance):
             code, text = s.data(b"Subject: route\r\nX-Token: route-1\r\n\r\nbody\r\n")
             assert code == 250, text
         qid = re.search(rb"queued as ([0-9A-Z]+)", text).group(1).decode()
-        path = inst.queue / "incoming" / qid
+        path = inst.queued_path(qid)
         head, body = path.read_bytes().split(b"\ndata\n", 1)
         # format 2: each rcpt line has its orcpt and notify lines (queue_file.h)
         head += (b"\nrcpt P someone@remote.example\norcpt \nnotify "

@@ -205,7 +205,8 @@ def test_bare_newline_in_data_rejected(tern):
         # The next reply answers the next command: nothing after the bare
         # byte was read as a command.
         expect(c.cmd("NOOP"), 250)
-        assert tern.queue_files("incoming") == [] and tern.queue_files("tmp") == []
+        assert tern.queue_files("incoming") == [] == tern.queue_files("active")
+        assert tern.queue_files("tmp") == []
     start_data(c)
     code, lines = c.cmd(b"Subject: clean\r\n\r\nfine\r\n.")
     assert code == 250 and "queued as" in lines[0], lines
@@ -271,4 +272,5 @@ def test_client_disconnect_mid_data_leaves_nothing(tern):
     expect(c2.reply(), 220)
     expect(c2.cmd("HELO again.example"), 250)
     c2.close()
-    assert tern.queue_files("incoming") == [] and maildir_new("terntest1") == []
+    assert tern.queue_files("incoming") == [] == tern.queue_files("active")
+    assert maildir_new("terntest1") == []

@@ -313,7 +313,7 @@ check(uint8_t type, const char *v, const char *id, struct ipc_msg *reply,
 		ipc_msg_add(&req, "id", id);
 	k = qmgr_listen_check(&req, reply, idp);
 	/* *idp points into req: compare before it goes. */
-	if (k == QMGR_REQ_NOTIFY)
+	if (k == QMGR_REQ_NOTIFY || k == QMGR_REQ_COMMITTED)
 		assert_string_equal(*idp, id);
 	ipc_msg_free(&req);
 	return k;
@@ -326,17 +326,27 @@ test_listen_check(void **state)
 	const char	*id;
 
 	(void)state;
-	assert_int_equal(check(QMGR_T_NOTIFY, "1", TEST_ID, &reply, &id),
+	assert_int_equal(check(QMGR_T_NOTIFY, "2", TEST_ID, &reply, &id),
 	    QMGR_REQ_NOTIFY);
 	assert_int_equal(reply.type, IPC_T_OK);
 	ipc_msg_free(&reply);
 
-	assert_int_equal(check(QMGR_T_FLUSH, "1", NULL, &reply, &id),
+	assert_int_equal(check(QMGR_T_COMMITTED, "2", TEST_ID, &reply, &id),
+	    QMGR_REQ_COMMITTED);
+	assert_int_equal(reply.type, IPC_T_OK);
+	ipc_msg_free(&reply);
+	assert_int_equal(check(QMGR_T_COMMITTED, "2", "../x", &reply, &id),
+	    QMGR_REQ_BAD);
+	assert_null(id);
+	ipc_msg_free(&reply);
+
+	assert_int_equal(check(QMGR_T_FLUSH, "2", NULL, &reply, &id),
 	    QMGR_REQ_FLUSH);
 	assert_int_equal(reply.type, IPC_T_OK);
 	ipc_msg_free(&reply);
 
-	assert_int_equal(check(QMGR_T_NOTIFY, "2", TEST_ID, &reply, &id),
+	/* Version 1 (a qmgr that never looked at active/) is refused. */
+	assert_int_equal(check(QMGR_T_COMMITTED, "1", TEST_ID, &reply, &id),
 	    QMGR_REQ_BAD);
 	assert_int_equal(reply.type, IPC_T_ERROR);
 	assert_non_null(ipc_msg_get(&reply, "text"));
@@ -347,17 +357,17 @@ test_listen_check(void **state)
 	assert_int_equal(reply.type, IPC_T_ERROR);
 	ipc_msg_free(&reply);
 
-	assert_int_equal(check(QMGR_T_NOTIFY, "1", "../../etc/passwd", &reply,
+	assert_int_equal(check(QMGR_T_NOTIFY, "2", "../../etc/passwd", &reply,
 	    &id), QMGR_REQ_BAD);
 	assert_null(id);
 	assert_int_equal(reply.type, IPC_T_ERROR);
 	ipc_msg_free(&reply);
 
-	assert_int_equal(check(QMGR_T_NOTIFY, "1", NULL, &reply, &id),
+	assert_int_equal(check(QMGR_T_NOTIFY, "2", NULL, &reply, &id),
 	    QMGR_REQ_BAD);
 	ipc_msg_free(&reply);
 
-	assert_int_equal(check(DELIVER_T_REQUEST, "1", NULL, &reply, &id),
+	assert_int_equal(check(DELIVER_T_REQUEST, "2", NULL, &reply, &id),
 	    QMGR_REQ_BAD);
 	assert_int_equal(reply.type, IPC_T_ERROR);
 	ipc_msg_free(&reply);

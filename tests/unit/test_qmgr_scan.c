@@ -60,6 +60,7 @@ qmgr_stop(void)
 	while ((m = TAILQ_FIRST(&q.msgs)) != NULL)
 		qmgr_active_remove(&q, m);
 	qmgr_scan_free(&q);
+	qmgr_active_free(&q);
 	config_free(&cf);
 	config_free_part(&qmgr_params_table, &par);
 }
@@ -259,6 +260,79 @@ test_notify(void **state)
 	qmgr_stop();
 }
 
+/* smtpd commits into active/ and says so: the file is taken on where it
+ * is (no rename), once however often it is named; with no room, or older
+ * mail waiting, it goes back to incoming/ for its turn. */
+static void
+test_committed(void **state)
+{
+	char got[512];
+
+	(void)state;
+	qmgr_start(2);
+	make_files(QDIR_ACTIVE, 7, 1, 0);
+	qmgr_scan_committed(&q, "ID00007");
+	qmgr_scan_committed(&q, "ID00007");
+	assert_int_equal(q.nactive, 1);
+	assert_int_equal(count(QDIR_ACTIVE), 1);
+	assert_int_equal(count(QDIR_INCOMING), 0);
+	make_files(QDIR_ACTIVE, 8, 1, 0);
+	qmgr_scan_committed(&q, "ID00008");
+	make_files(QDIR_ACTIVE, 9, 1, 0);
+	qmgr_scan_committed(&q, "ID00009");	/* no room */
+	assert_int_equal(q.nactive, 2);
+	assert_int_equal(count(QDIR_INCOMING), 1);
+	assert_int_equal(count(QDIR_ACTIVE), 2);
+	drain(got, sizeof(got));
+	assert_string_equal(got, "ID00007,ID00008");
+	run_all();
+	drain(got, sizeof(got));
+	assert_string_equal(got, "ID00009");
+
+	/* Older mail waits in incoming/: the new file queues behind it. */
+	make_files(QDIR_INCOMING, 0, 3, 0);
+	qmgr_scan_incoming(&q);
+	(void)qmgr_scan_run(&q);		/* 0-1 fed, 2 waits */
+	drain(got, sizeof(got));
+	make_files(QDIR_ACTIVE, 10, 1, 0);
+	qmgr_scan_committed(&q, "ID00010");
+	assert_int_equal(q.nactive, 0);
+	run_all();
+	drain(got, sizeof(got));
+	assert_string_equal(got, "ID00002,ID00010");
+	qmgr_stop();
+}
+
+/* A file in active/ that qmgr was never told about (a lost notice) is
+ * taken on by the scan of active/, but only once its name is
+ * QMGR_ORPHAN_AGE old (a commit may still withdraw a younger one), and
+ * never twice. */
+static void
+test_orphans(void **state)
+{
+	char got[512];
+
+	(void)state;
+	qmgr_start(2);
+	make_files(QDIR_ACTIVE, 0, 3, 0);
+	qmgr_scan_committed(&q, "ID00001");
+	qmgr_scan_orphans(&q);			/* too young */
+	assert_int_equal(q.nactive, 1);
+	q.orphan_age = 0;
+	qmgr_scan_orphans(&q);			/* one more fits, one back */
+	assert_int_equal(q.nactive, 2);
+	assert_int_equal(count(QDIR_ACTIVE), 2);
+	assert_int_equal(count(QDIR_INCOMING), 1);
+	qmgr_scan_orphans(&q);
+	assert_int_equal(q.nactive, 2);
+	drain(got, sizeof(got));
+	run_all();
+	drain(got, sizeof(got));
+	assert_int_equal(count(QDIR_ACTIVE), 0);
+	assert_int_equal(count(QDIR_INCOMING), 0);
+	qmgr_stop();
+}
+
 /* free/ is trimmed to QUEUE_FREE_MAX files, a step at a time. */
 static void
 test_trim_free(void **state)
@@ -289,6 +363,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_turns_and_due,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_notify,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_committed,
+		    setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_orphans,
 		    setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_trim_free,
 		    setup_dir, teardown_dir),

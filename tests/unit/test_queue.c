@@ -10,6 +10,7 @@
  * look at the file at each of them as a crash there would leave it, and
  * make renameat2() fail as it does where RENAME_NOREPLACE is unsupported.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -153,6 +154,21 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd,
 	}
 	return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd,
 	    newpath, flags);
+}
+
+/* Called once, just before the next flock(), then disarmed: what another
+ * writer does between a claimant's open and its lock. */
+static void	(*flock_hook)(void);
+
+int
+flock(int fd, int op)
+{
+	void	(*hook)(void) = flock_hook;
+
+	flock_hook = NULL;
+	if (hook != NULL)
+		hook();
+	return (int)syscall(SYS_flock, fd, op);
 }
 
 #include "tests/unit/queue_testdir.h"
@@ -1233,6 +1249,95 @@ test_reuse_claim_is_exclusive(void **state)
 	free(b);
 }
 
+/* The race the name check is for: writer A has claimed free/RACE; writer
+ * B opens the same name (A still holds the lock); before B's lock, A
+ * commits (acknowledged mail, now incoming/<A's id>) and lets go.  B's lock
+ * then succeeds and nobody else has the file open, but it is no longer
+ * free/RACE: B must pass it over, or it would write over A's message. */
+static struct queue_writer	*race_a;
+
+static void
+race_commit_a(void)
+{
+	assert_int_equal(queue_writer_write(race_a, "mail of A\n", 10), 0);
+	assert_int_equal(queue_writer_commit(race_a), 0);
+}
+
+static void
+test_reuse_claim_after_commit(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env, got;
+	struct queue_writer	*a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+	struct queue_pool	 pb;
+	struct stat		 st;
+	const char		*err = NULL;
+	char			 ida[QUEUE_ID_SIZE], *back;
+	size_t			 blen;
+	ino_t			 ino;
+	int			 fd;
+
+	(void)state;
+	ino = free_file("RACE", 10, 1);
+	sample_env(&env, addrs, 1);
+	race_a = a;
+	memset(&pb, 0, sizeof(pb));
+	pb.owner_refills = 1;
+	pb.n = 1;
+	strcpy(pb.name[0], "RACE");
+	assert_int_equal(queue_writer_open_reuse(a, &env, &pb), 0);
+	assert_int_equal(a->reused, 1);
+	pb.owner_refills = 1;
+	pb.n = 1;
+	strcpy(pb.name[0], "RACE");
+	flock_hook = race_commit_a;
+	assert_int_equal(queue_writer_open_reuse(b, &env, &pb), 0);
+	assert_null(flock_hook);
+	strcpy(ida, a->id);
+	assert_int_equal(b->reused, 0);
+	assert_int_equal(fstat(b->fd, &st), 0);
+	assert_true(st.st_ino != ino);
+	assert_int_equal(queue_writer_write(b, "mail of B\n", 10), 0);
+	assert_int_equal(queue_writer_commit(b), 0);
+
+	assert_int_equal(queue_file_open(QDIR_INCOMING, ida, O_RDONLY, &got,
+	    &fd, &err), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_ino, ino);
+	back = read_all(fd, &blen);
+	assert_int_equal(blen, 10);
+	assert_memory_equal(back, "mail of A\n", 10);
+	free(back);
+	close(fd);
+	queue_envelope_free(&got);
+	free(env.rcpt);
+	free(a);
+	free(b);
+}
+
+/* A crash between link() and unlink() of the fallback rename leaves a
+ * file claimed in free/ with its old name there and its new one, under
+ * another id, in incoming/: the start-up repair drops the free/ name. */
+static void
+test_links_repair_free(void **state)
+{
+	char		 from[QUEUE_PATH_SIZE], to[QUEUE_PATH_SIZE];
+	struct stat	 st;
+
+	(void)state;
+	free_file("OLDNAME", 10, 1);
+	assert_int_equal(queue_path(from, sizeof(from), QDIR_FREE, "OLDNAME"),
+	    0);
+	assert_int_equal(queue_path(to, sizeof(to), QDIR_INCOMING, "NEWNAME"),
+	    0);
+	assert_int_equal(link(from, to), 0);
+	assert_int_equal(queue_links_repair(), 1);
+	assert_int_equal(stat(from, &st), -1);
+	assert_int_equal(stat(to, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(queue_links_repair(), 0);
+}
+
 /* A pool its owner refills (smtpd, in a commit worker) is never refilled
  * by the writer, so taking a name costs no fsync: empty, the writer makes
  * a new file and leaves free/ alone.  queue_pool_refill() settles active/
@@ -1346,6 +1451,8 @@ main(void)
 		QT(test_recycle_sources),
 		QT(test_reuse_crash_order),
 		QT(test_reuse_claim_is_exclusive),
+		QT(test_reuse_claim_after_commit),
+		QT(test_links_repair_free),
 		QT(test_reuse_owner_refills),
 		QT(test_refill_prefers_own),
 	};
