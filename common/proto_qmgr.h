@@ -3,7 +3,10 @@
  * queue manager on QMGR_SOCKET by smtpd, pickup, deliver and the admin
  * tools.  Version 2 added QMGR_T_COMMITTED: smtpd commits new mail
  * straight into active/, which a version 1 qmgr would not look at until
- * it restarted.
+ * it restarted.  qmgr still takes version 1's requests (NOTIFY, FLUSH)
+ * from clients not yet restarted after an upgrade; smtpd commits into
+ * active/ only once qmgr has answered one of its version 2 notices on the
+ * connection.
  *
  * Framing is ipc.h.  Every request carries "v" = PROTO_QMGR_VERSION; qmgr
  * answers a request with another version, or an unknown type, with
@@ -17,8 +20,9 @@
  *	                                   when the active set has no room or
  *	                                   older mail waits.  Advisory too: a
  *	                                   lost one is found by qmgr's scan of
- *	                                   active/ every queue_scan_interval,
- *	                                   once the name is QMGR_ORPHAN_AGE old
+ *	                                   active/ every QMGR_ORPHAN_INTERVAL
+ *	                                   seconds (5), for files no writer
+ *	                                   holds locked
  *	QMGR_T_FLUSH	(no attributes)    retry every deferred message now
  *	    -> IPC_T_OK
  *

@@ -300,8 +300,10 @@ queue_free_remove(int dfd, const char *name)
 	}
 	/* Locked by a writer: its file now.  Locked by us: still free/<name>,
 	 * as nobody moves a file out of free/ without the lock.  Where locks
-	 * do not work at all, no writer holds one either. */
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+	 * do not work at all, no writer holds one either; out of lock memory
+	 * (ENOLCK) we cannot tell. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 ||
+	    (errno != EWOULDBLOCK && errno != ENOLCK)) {
 		if (fstat(fd, &a) == 0 &&
 		    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
@@ -316,6 +318,22 @@ queue_free_remove(int dfd, const char *name)
 	}
 	close(fd);
 	return r;
+}
+
+int
+queue_being_written(enum queue_dir d, const char *id)
+{
+	char	 path[QUEUE_PATH_SIZE];
+	int	 fd, busy;
+
+	if (queue_path(path, sizeof(path), d, id) < 0)
+		return 0;
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
 }
 
 /* Whether <d>/<id> is the file st (another name of it). */

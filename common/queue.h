@@ -8,7 +8,8 @@
  *
  *	tmp/       being written by smtpd; never read by anyone else
  *	incoming/  committed (fsynced, renamed, directory fsynced); qmgr's inbox
- *	active/    qmgr is delivering it
+ *	active/    qmgr is delivering it, or smtpd committed it there and told
+ *	           qmgr (QMGR_T_COMMITTED)
  *	deferred/  waiting for a retry; the file's mtime is the next attempt time
  *	hold/      held by the administrator; qmgr ignores it
  *	corrupt/   unreadable files are moved here, never deleted
@@ -88,5 +89,9 @@ int	queue_recycle_sized(enum queue_dir d, const char *id, off_t size);
  * file is taken out of free/ only under its lock (queue_writer.c).  1
  * removed, 0 claimed or gone, -1 (errno). */
 int	queue_free_remove(int dfd, const char *name);
+/* Does a writer still hold <d>/<id> (queue_writer.c locks each file from
+ * its creation or claim until it closes it, after the commit, or after a
+ * failed commit has taken it back out)?  1 yes, 0 no or not there. */
+int	queue_being_written(enum queue_dir d, const char *id);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * queue_writer - create queue files: write the header and the message, then
  * commit in the order that lets smtpd acknowledge a message (write, fsync
- * the file, rename into incoming/, fsync the directory), reusing the files
+ * the file, rename into incoming/ or active/, fsync the directory), the
+ * file locked (flock) from its creation or claim until it is closed, reusing the files
  * of finished messages from free/ when it safely can: claimed there by a
  * lock and written in place, so that the commit's rename is the file's
  * only one (queue_writer_claim).  Safely also means: qmgr
@@ -56,8 +57,14 @@ queue_writer_create(struct queue_writer *w)
 		}
 		w->fd = open(w->wpath, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC,
 		    0600);
-		if (w->fd >= 0)
+		if (w->fd >= 0) {
+			/* Held until the file is committed and closed, as a
+			 * claimed one's: qmgr leaves a locked file in active/
+			 * alone (a commit may still withdraw it).  Where locks
+			 * do not work, qmgr's age check is all there is. */
+			(void)flock(w->fd, LOCK_EX | LOCK_NB);
 			return 0;
+		}
 		if (errno != EEXIST)
 			break;
 	}
@@ -536,9 +543,9 @@ queue_writer_publish(struct queue_writer *w)
 		return -1;
 	if (io_fsync_dir(queue_dir_name(QDIR_INCOMING)) < 0) {
 		saved = errno;
+		(void)queue_writer_withdraw(w);
 		close(w->fd);
 		w->fd = -1;
-		(void)queue_writer_withdraw(w);
 		errno = saved;
 		return queue_writer_fail(w);
 	}

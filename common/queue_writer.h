@@ -1,9 +1,10 @@
 /*
- * queue_writer - create queue files (smtpd, and later pickup): the header,
+ * queue_writer - create queue files (smtpd, pickup, bounce): the header,
  * the message, and the commit that makes a message durable in incoming/
- * before anyone acknowledges it (write, cut a reused file to length, write
- * the header's size, fsync, rename into incoming/ without replacing
- * anything, fsync the directory; a message that fits the buffer is written
+ * (smtpd: active/) before anyone acknowledges it (write, cut a reused file
+ * to length, write the header's size, fsync, rename without replacing
+ * anything, fsync the directory; the file flock()ed by its writer until it
+ * is closed; a message that fits the buffer is written
  * in one piece after the cut, its size included); with the pool of free/
  * files it writes new messages into instead of allocating an inode per
  * message.  A file
@@ -70,9 +71,9 @@ void	queue_pool_merge(struct queue_pool *, const struct queue_pool *from);
 
 /* queue_writer_open(), but the file is one from free/, claimed in place
  * (its lock, flock(2), held until the writer closes it; it keeps its old
- * name until the commit renames it to incoming/<new id>) and overwritten,
- * if pool finds one that is a plain file of ours with one name that nobody
- * else has open.  Whoever takes a file out of free/ locks it first. */
+ * name until the commit renames it to incoming/ or active/<new id>) and
+ * overwritten, if pool finds one that is a plain file of ours with one
+ * name that nobody else has open.  Whoever takes a file out of free/ locks it first. */
 int	queue_writer_open_reuse(struct queue_writer *,
 	    struct queue_envelope *env, struct queue_pool *pool);
 /* Append message bytes (buffered).  0 or -1; errors are sticky. */
@@ -83,22 +84,24 @@ int	queue_writer_sync(struct queue_writer *);
 /* Rename tmp/<id> to incoming/<id> and fsync incoming/.  Only after this
  * returns 0 may the message be acknowledged.  Closes the file. */
 int	queue_writer_publish(struct queue_writer *);
-/* The two halves of publish, for callers that share one fsync of incoming/
- * among several files (group commit): rename tmp/<id> (or the claimed
- * free/<old id>) to incoming/<id>
- * (the file stays open), and close it.  A message may be acknowledged only
- * once an fsync of incoming/ that started after its rename has returned 0.
+/* The two halves of publish, for callers that share one fsync of a
+ * directory among several files (group commit): rename tmp/<id> (or the
+ * claimed free/<old id>) to incoming/<id> (the file stays open, locked),
+ * and close it.  A message may be acknowledged only once an fsync of that
+ * directory that started after its rename has returned 0.
  * 0 or -1. */
 int	queue_writer_rename(struct queue_writer *);
 /* The same into another directory: smtpd commits into active/ (its one
  * rename per message), and tells qmgr so (QMGR_T_COMMITTED). */
 int	queue_writer_rename_to(struct queue_writer *, enum queue_dir into);
 int	queue_writer_close(struct queue_writer *);
-/* After queue_writer_rename(), when the fsync of incoming/ failed: take the
- * file back out of incoming/ (or where rename_to put it), so that the temporary error the client gets
- * is true and no copy is delivered behind its back.  0, or -1 (errno) if
- * it could not be removed: qmgr may have taken it already, and a retry by
- * the client will then make a duplicate, never a loss. */
+/* After queue_writer_rename(), when the fsync of its directory failed, and
+ * before queue_writer_close(): take the file back out of incoming/ (or
+ * where rename_to put it), so that the temporary error the client gets is
+ * true and no copy is delivered behind its back.  While the writer holds
+ * the file's lock qmgr takes on no file in active/ that nobody told it
+ * about; from incoming/ it may have taken it already (-1, errno): a retry
+ * by the client then makes a duplicate, never a loss. */
 int	queue_writer_withdraw(struct queue_writer *);
 /* sync + publish. */
 int	queue_writer_commit(struct queue_writer *);

@@ -34,7 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		FUZZ_ASSERT(reply.type == IPC_T_OK && reply.nattr == 0);
 		FUZZ_ASSERT(ipc_msg_get_int(&m, "v", 0, 1000000, &v) == 0 &&
-		    v == PROTO_QMGR_VERSION);
+		    (v == PROTO_QMGR_VERSION ||
+		    (v == 1 && m.type != QMGR_T_COMMITTED)));
 		FUZZ_ASSERT(k == (m.type == QMGR_T_NOTIFY ? QMGR_REQ_NOTIFY :
 		    m.type == QMGR_T_COMMITTED ? QMGR_REQ_COMMITTED :
 		    QMGR_REQ_FLUSH));

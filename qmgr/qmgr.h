@@ -475,8 +475,7 @@ struct qmgr {
 
 	/* scanning (qmgr_scan.c) */
 	struct event		*scan_ev;	/* every queue_scan_interval */
-	struct event		*orphan_ev;	/* every QMGR_ORPHAN_AGE */
-	int			 orphan_age;	/* QMGR_ORPHAN_AGE (tests: 0) */
+	struct event		*orphan_ev;	/* every QMGR_ORPHAN_INTERVAL */
 	struct qmgr_scan	 incoming;
 	struct qmgr_scan	 deferred;
 	int			 feed_turn;	/* 0: incoming/'s, 1: deferred/'s */
@@ -609,10 +608,10 @@ int	qmgr_dispatch_can_load(struct qmgr *, time_t now);
  * and load ready messages while there is room. */
 void	qmgr_dispatch(struct qmgr *);
 
-/* A file in active/ unknown to qmgr this long after its rename (seconds)
- * is one whose COMMITTED notice was lost, not one smtpd is still
- * committing (and may withdraw if its directory fsync fails). */
-#define QMGR_ORPHAN_AGE		5
+/* Every this many seconds qmgr looks in active/ for files it holds no
+ * message for, whose COMMITTED notice was lost; a file its writer still
+ * holds locked (a commit under way, which may yet withdraw it) is left. */
+#define QMGR_ORPHAN_INTERVAL	5
 
 /* A file in tmp/ this old (seconds) is a reception that smtpd abandoned. */
 #define QMGR_TMP_MAX_AGE	(24 * 60 * 60)
@@ -646,7 +645,7 @@ void	qmgr_scan_notify(struct qmgr *, const char *id);
  * same condition; else move it back to incoming/ for its turn. */
 void	qmgr_scan_committed(struct qmgr *, const char *id);
 /* Take on what is in active/ but not in memory (a COMMITTED notice that
- * was lost), once its name is QMGR_ORPHAN_AGE seconds old. */
+ * was lost), unless its writer still holds it. */
 void	qmgr_scan_orphans(struct qmgr *);
 void	qmgr_scan_free(struct qmgr *);
 

@@ -31,8 +31,11 @@ qmgr_listen_check(const struct ipc_msg *req, struct ipc_msg *reply,
 
 	*id = NULL;
 	ipc_msg_init(reply, IPC_T_OK);
+	/* Version 1's requests mean what they meant: a client not yet
+	 * restarted after an upgrade still gets its notices through. */
 	if (ipc_msg_get_int(req, "v", 0, 1000000, &v) == -1 ||
-	    v != PROTO_QMGR_VERSION) {
+	    v < 1 || v > PROTO_QMGR_VERSION ||
+	    (v < 2 && req->type == QMGR_T_COMMITTED)) {
 		reply_error(reply, "unsupported protocol version");
 		return QMGR_REQ_BAD;
 	}

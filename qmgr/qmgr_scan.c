@@ -1,8 +1,11 @@
 /*
- * qmgr_scan - finding work on disk.  A message enters the active set only
- * by a rename into active/ (or, at start-up, by being found there), so a
- * file is always in exactly one directory and a crash at any point leaves
- * it where some scan will find it again.  incoming/ and deferred/ are read
+ * qmgr_scan - finding work on disk.  A message enters the active set by a
+ * rename into active/: qmgr's own, out of incoming/ or deferred/, or
+ * smtpd's commit, which it announces (QMGR_T_COMMITTED; a lost notice is
+ * made up for by a scan of active/ every QMGR_ORPHAN_INTERVAL seconds, and
+ * at start-up everything there is taken back), so a file is always in
+ * exactly one directory and a crash at any point leaves it where some scan
+ * will find it again.  incoming/ and deferred/ are read
  * in passes of QMGR_SCAN_STEP entries per turn of the event loop, so a
  * directory of any size never holds up the clients or the agents for long.
  * A pass keeps the oldest ids (qmgr_oldest.c: at most
@@ -66,7 +69,6 @@ qmgr_scan_init(struct qmgr *q)
 	scan_one_init(q, &q->incoming, QDIR_INCOMING);
 	scan_one_init(q, &q->deferred, QDIR_DEFERRED);
 	q->feed_turn = 0;
-	q->orphan_age = QMGR_ORPHAN_AGE;
 	if (q->base == NULL)	/* a unit test runs the steps itself */
 		return;
 	tv.tv_sec = q->par->queue_scan_interval > 0 ?
@@ -77,7 +79,7 @@ qmgr_scan_init(struct qmgr *q)
 		log_fatal("qmgr: cannot create the scan timer");
 	/* Not the scan interval (60 s): a notice lost under load would make
 	 * a new message wait that long. */
-	tv.tv_sec = QMGR_ORPHAN_AGE;
+	tv.tv_sec = QMGR_ORPHAN_INTERVAL;
 	q->orphan_ev = event_new(q->base, -1, EV_PERSIST, orphan_timer_cb, q);
 	if (q->orphan_ev == NULL || event_add(q->orphan_ev, &tv) == -1)
 		log_fatal("qmgr: cannot create the active/ scan timer");
@@ -166,8 +168,10 @@ qmgr_scan_recover(struct qmgr *q)
 	while ((de = readdir(d)) != NULL) {
 		if (!queue_id_valid(de->d_name))
 			continue;
-		if (qmgr_active_find(q, de->d_name) != NULL)
-			continue;	/* its COMMITTED notice came first */
+		/* Still being committed by a running smtpd (which may yet
+		 * take it back): the orphan scan finds it once it is not. */
+		if (queue_being_written(QDIR_ACTIVE, de->d_name))
+			continue;
 		if (qmgr_active_room(q)) {
 			(void)qmgr_active_add(q, de->d_name);
 			n++;
@@ -250,7 +254,7 @@ scan_may_take_now(struct qmgr *q)
 /* A file in active/ that is not in memory and cannot be taken on now:
  * back to incoming/, whose passes bring it in its turn (the one extra
  * rename is paid only while the active set is full or has a backlog). */
-static void
+static int
 scan_requeue(struct qmgr *q, const char *id)
 {
 	if (queue_move(id, QDIR_ACTIVE, QDIR_INCOMING) == -1) {
@@ -258,53 +262,65 @@ scan_requeue(struct qmgr *q, const char *id)
 		if (errno != ENOENT)
 			log_qid(LOG_LEVEL_ERROR, id, "cannot move active/ to "
 			    "incoming/: %s", strerror(errno));
-		return;
+		return -1;
 	}
 	scan_request(q, &q->incoming, 0);
+	return 0;
 }
 
 void
 qmgr_scan_committed(struct qmgr *q, const char *id)
 {
+	char		 path[QUEUE_PATH_SIZE];
+	struct stat	 st;
+
 	if (qmgr_active_find(q, id) != NULL)
 		return;		/* found by an orphan scan or the recovery */
+	/* Gone (a stale notice: the orphan scan took and finished it), or
+	 * not a file: nothing to hold a place in the active set for. */
+	if (queue_path(path, sizeof(path), QDIR_ACTIVE, id) < 0 ||
+	    lstat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_debug("%s: committed, but not in active/", id);
+		return;
+	}
 	if (scan_may_take_now(q))
 		(void)qmgr_active_add(q, id);
 	else
-		scan_requeue(q, id);
+		(void)scan_requeue(q, id);
 }
 
 /* One entry of active/: take it on if it is a file nobody told us about
- * whose name is old enough not to be a commit still under way. */
+ * that no writer holds any more (queue_being_written: a commit still
+ * under way may yet take it back out).  1 if taken on or sent back. */
 static int
-scan_orphan(struct qmgr *q, DIR *d, const char *name, time_t limit)
+scan_orphan(struct qmgr *q, DIR *d, const char *name)
 {
 	struct stat st;
 
 	if (!queue_id_valid(name) || qmgr_active_find(q, name) != NULL)
 		return 0;
 	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISREG(st.st_mode) || st.st_ctime > limit)
+	    !S_ISREG(st.st_mode) || queue_being_written(QDIR_ACTIVE, name))
 		return 0;
 	if (scan_may_take_now(q))
-		(void)qmgr_active_add(q, name);
-	else
-		scan_requeue(q, name);
-	return 1;
+		return qmgr_active_add(q, name) == 0;
+	return scan_requeue(q, name) == 0;
 }
 
+/* All of active/ in one go, not in steps: it holds at most about the
+ * active set (new mail beyond it goes back to incoming/), and every name
+ * qmgr knows costs one look in its index (20,000 in about 20 ms). */
 void
 qmgr_scan_orphans(struct qmgr *q)
 {
 	struct dirent	*de;
 	DIR		*d;
-	time_t		 limit = time(NULL) - q->orphan_age;
 	int		 n = 0;
 
 	if ((d = scan_open(QDIR_ACTIVE)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		n += scan_orphan(q, d, de->d_name, limit);
+		n += scan_orphan(q, d, de->d_name);
 	closedir(d);
 	if (n > 0)
 		log_warn("took on %d message(s) found in active/ without a "

@@ -94,8 +94,10 @@ smtpd_commit_close(struct smtpd_commit_job *job, int r, int err)
 {
 	job->result = -1;
 	if (r < 0) {
-		(void)queue_writer_close(job->w);
+		/* Out of the directory before the lock goes with the close:
+		 * qmgr leaves a locked file alone (queue_being_written). */
 		(void)queue_writer_withdraw(job->w);
+		(void)queue_writer_close(job->w);
 		job->err = err;
 	} else if (queue_writer_close(job->w) < 0)
 		job->err = errno;

@@ -47,6 +47,7 @@ struct smtpd_notify {
 	struct evbuffer		*out;		/* notices not yet written */
 	char			*path;
 	long long		 retry_at;	/* io_now_ms() of the next try */
+	int			 proven;	/* qmgr answered a v2 notice here */
 };
 
 static void
@@ -61,13 +62,23 @@ smtpd_notify_drop(struct smtpd_notify *n)
 	evbuffer_drain(n->in, evbuffer_get_length(n->in));
 	evbuffer_drain(n->out, evbuffer_get_length(n->out));
 	n->retry_at = io_now_ms() + SMTP_NOTIFY_RETRY_MS;
+	n->proven = 0;
 }
 
+/* An answer to a notice (every one is sent with PROTO_QMGR_VERSION): OK
+ * proves a qmgr that takes mail committed into active/; an error, say a
+ * qmgr of an older version still running after an upgrade, sends new mail
+ * to incoming/ again, which every version scans. */
 static void
-smtpd_notify_reply(const struct ipc_msg *m)
+smtpd_notify_reply(struct smtpd_notify *n, const struct ipc_msg *m)
 {
 	const char	*text;
 
+	if (m->type == IPC_T_OK) {
+		n->proven = 1;
+		return;
+	}
+	n->proven = 0;
 	if (m->type == IPC_T_ERROR) {
 		text = ipc_msg_get(m, "text");
 		log_warn("qmgr refused a notice: %s", text ? text : "(no text)");
@@ -87,7 +98,7 @@ smtpd_notify_input(struct smtpd_notify *n)
 		return r;
 	}
 	while ((r = ipc_evbuffer_take(n->in, IPC_FRAME_MAX + 4, &m)) == 1) {
-		smtpd_notify_reply(&m);
+		smtpd_notify_reply(n, &m);
 		ipc_msg_free(&m);
 	}
 	if (r < 0) {
@@ -200,7 +211,8 @@ smtpd_notify_ready(struct smtpd_notify *n)
 {
 	if (n->fd < 0 && smtpd_notify_connect(n) < 0)
 		return 0;
-	return evbuffer_get_length(n->out) <= SMTP_NOTIFY_BACKLOG / 2;
+	return n->proven &&
+	    evbuffer_get_length(n->out) <= SMTP_NOTIFY_BACKLOG / 2;
 }
 
 void

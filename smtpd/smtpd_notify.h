@@ -2,8 +2,10 @@
  * smtpd_notify - tell qmgr about each new message, committed into active/
  * (QMGR_T_COMMITTED) or, while qmgr cannot be told, incoming/
  * (QMGR_T_NOTIFY), over one persistent, non-blocking connection to
- * QMGR_SOCKET.  The notice is only a hint (qmgr also scans active/ for
- * files it was not told about, every QMGR_ORPHAN_AGE seconds, and takes
+ * QMGR_SOCKET.  Only once qmgr has answered a notice of protocol 2 on the
+ * connection (a qmgr of protocol 1 would never look in active/) does
+ * smtpd commit into active/.  The notice is only a hint (qmgr also scans
+ * active/ for files it was not told about, every few seconds, and takes
  * active/ back when it starts), so when qmgr is down or slow the notice is
  * dropped rather than ever blocking the event loop, and the connection is
  * tried again a little later.

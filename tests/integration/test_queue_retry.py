@@ -135,12 +135,12 @@ def test_new_qmgr_recovers_incoming_and_active(make_instance):
         wait_for(lambda: not pid_alive(old_qmgr), what="qmgr to die")
         id1 = send(inst, ["terntest1@localhost"], "recover-1")
         id2 = send(inst, ["terntest1@localhost"], "recover-2")
-        # smtpd committed both into active/ (the master holds qmgr's socket,
-        # so the notices were taken): as if qmgr had died with id2 in hand
-        # and id1 had been committed while it could not be told.
-        os.rename(inst.queued_path(id1), inst.queue / "incoming" / id1)
-        if not (inst.queue / "active" / id2).exists():
-            os.rename(inst.queue / "incoming" / id2, inst.queue / "active" / id2)
+        # With no qmgr to answer its notices, smtpd commits into incoming/,
+        # where every qmgr looks and ternctl may hold or delete (not into
+        # active/, where only a qmgr that was told would look soon).
+        assert sorted(inst.queue_files("incoming")) == sorted([id1, id2])
+        # As if the dead qmgr had taken id2 and crashed before delivering.
+        os.rename(inst.queue / "incoming" / id2, inst.queue / "active" / id2)
         assert inst.queue_files("incoming") == [id1]
         assert inst.queue_files("active") == [id2]
     finally:
@@ -202,3 +202,20 @@ def test_file_in_active_without_a_notice_is_delivered(make_instance):
     wait_for(lambda: queue_empty(inst), what="an empty queue")
     assert "took on 1 message(s) found in active/ without a notice" in inst.log()
     assert copies("terntest1", "orphan-1") == 1
+
+
+def test_mail_is_committed_straight_into_active(make_instance):
+    """Once qmgr has answered a notice on smtpd's connection, smtpd commits
+    into active/ and says so (QMGR_T_COMMITTED): qmgr takes the file where
+    it is, one rename fewer per message.  The first message of a connection
+    goes through incoming/ (QMGR_T_NOTIFY), as before."""
+    inst = make_instance("verbose = yes")
+    ids = [send(inst, ["terntest1@localhost"], f"straight-{i}") for i in range(6)]
+    wait_for(lambda: all(copies("terntest1", f"straight-{i}") == 1 for i in range(6)),
+             timeout=30, what="six messages delivered")
+    log = inst.log()
+    committed = [i for i in ids if f"{i}: committed" in log]
+    notified = [i for i in ids if f"{i}: notify" in log]
+    assert len(committed) + len(notified) == 6, (committed, notified)
+    # Two smtpd processes: each has one first message at most.
+    assert len(committed) >= 4, (committed, notified)

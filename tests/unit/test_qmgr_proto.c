@@ -345,7 +345,17 @@ test_listen_check(void **state)
 	assert_int_equal(reply.type, IPC_T_OK);
 	ipc_msg_free(&reply);
 
-	/* Version 1 (a qmgr that never looked at active/) is refused. */
+	/* Version 1's requests are still taken (a client not yet restarted
+	 * after an upgrade); COMMITTED is version 2's, and 3 is unknown. */
+	assert_int_equal(check(QMGR_T_NOTIFY, "1", TEST_ID, &reply, &id),
+	    QMGR_REQ_NOTIFY);
+	ipc_msg_free(&reply);
+	assert_int_equal(check(QMGR_T_FLUSH, "1", NULL, &reply, &id),
+	    QMGR_REQ_FLUSH);
+	ipc_msg_free(&reply);
+	assert_int_equal(check(QMGR_T_NOTIFY, "3", TEST_ID, &reply, &id),
+	    QMGR_REQ_BAD);
+	ipc_msg_free(&reply);
 	assert_int_equal(check(QMGR_T_COMMITTED, "1", TEST_ID, &reply, &id),
 	    QMGR_REQ_BAD);
 	assert_int_equal(reply.type, IPC_T_ERROR);

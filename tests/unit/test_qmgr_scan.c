@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -304,32 +305,42 @@ test_committed(void **state)
 }
 
 /* A file in active/ that qmgr was never told about (a lost notice) is
- * taken on by the scan of active/, but only once its name is
- * QMGR_ORPHAN_AGE old (a commit may still withdraw a younger one), and
- * never twice. */
+ * taken on by the scan of active/, never twice, and not while its writer
+ * still holds it (a commit under way may yet take it back out). */
 static void
 test_orphans(void **state)
 {
-	char got[512];
+	char	 got[512], path[QUEUE_PATH_SIZE];
+	int	 fd;
 
 	(void)state;
 	qmgr_start(2);
 	make_files(QDIR_ACTIVE, 0, 3, 0);
 	qmgr_scan_committed(&q, "ID00001");
-	qmgr_scan_orphans(&q);			/* too young */
-	assert_int_equal(q.nactive, 1);
-	q.orphan_age = 0;
-	qmgr_scan_orphans(&q);			/* one more fits, one back */
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_ACTIVE, "ID00000"),
+	    0);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	qmgr_scan_orphans(&q);			/* ID00002 taken, 0 held */
+	assert_int_equal(q.nactive, 2);
+	assert_int_equal(count(QDIR_ACTIVE), 3);
+	close(fd);
+	qmgr_scan_orphans(&q);			/* no room: back to incoming/ */
 	assert_int_equal(q.nactive, 2);
 	assert_int_equal(count(QDIR_ACTIVE), 2);
 	assert_int_equal(count(QDIR_INCOMING), 1);
 	qmgr_scan_orphans(&q);
 	assert_int_equal(q.nactive, 2);
 	drain(got, sizeof(got));
+	assert_string_equal(got, "ID00001,ID00002");
 	run_all();
 	drain(got, sizeof(got));
-	assert_int_equal(count(QDIR_ACTIVE), 0);
-	assert_int_equal(count(QDIR_INCOMING), 0);
+	assert_string_equal(got, "ID00000");
+
+	/* A stale notice (the file was taken and finished): no phantom. */
+	qmgr_scan_committed(&q, "ID00002");
+	assert_int_equal(q.nactive, 0);
 	qmgr_stop();
 }
 
