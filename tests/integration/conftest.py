@@ -174,6 +174,23 @@ class Instance:
         d = self.queue / subdir
         return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
 
+    def put_queue_file(self, subdir, rcpts, token, prefix="0PUT"):
+        """A version 1 queue file in subdir/ (written in tmp/, owned as the
+        queue is, then renamed) from o@example.org to rcpts as they are,
+        carrying X-Token: token; nobody is told.  Its queue id."""
+        qid = "%s%X" % (prefix, time.time_ns() % (1 << 40))
+        head = [b"tern-queue 1", b"id " + qid.encode(), b"time %d" % time.time(),
+                b"from o@example.org", b"client 127.0.0.1", b"helo put.example"]
+        head += [b"rcpt P " + r.encode() for r in rcpts]
+        body = f"Subject: {token}\nX-Token: {token}\n\nbody\n".encode()
+        owner = os.stat(self.queue / subdir)
+        tmp = self.queue / "tmp" / qid
+        tmp.write_bytes(b"\n".join(head) + b"\ndata\n" + body)
+        os.chown(tmp, owner.st_uid, owner.st_gid)
+        tmp.chmod(0o600)
+        os.rename(tmp, self.queue / subdir / qid)
+        return qid
+
     def queued_path(self, qid):
         """Where smtpd committed qid while qmgr was not delivering it:
         active/ (qmgr's socket, which the master holds, took the notice)

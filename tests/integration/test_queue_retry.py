@@ -186,17 +186,7 @@ def test_file_in_active_without_a_notice_is_delivered(make_instance):
     the message there until qmgr restarts: qmgr's scan of active/ takes it
     on once its name is a few seconds old (QMGR_ORPHAN_AGE)."""
     inst = make_instance("queue_scan_interval = 1h")   # no incoming/ scan helps
-    qid = "0ORPHAN%X" % (time.time_ns() % (1 << 40))
-    head = [b"tern-queue 1", b"id " + qid.encode(), b"time %d" % time.time(),
-            b"from o@example.org", b"client 127.0.0.1", b"helo orphan.example",
-            b"rcpt P terntest1@localhost"]
-    data = b"\n".join(head) + b"\ndata\nSubject: orphan\nX-Token: orphan-1\n\nbody\n"
-    owner = os.stat(inst.queue / "active")
-    tmp = inst.queue / "tmp" / qid
-    tmp.write_bytes(data)
-    os.chown(tmp, owner.st_uid, owner.st_gid)
-    tmp.chmod(0o600)
-    os.rename(tmp, inst.queue / "active" / qid)
+    inst.put_queue_file("active", ["terntest1@localhost"], "orphan-1", prefix="0ORPHAN")
     wait_for(lambda: copies("terntest1", "orphan-1") == 1, timeout=30,
              what="the message found in active/ delivered")
     wait_for(lambda: queue_empty(inst), what="an empty queue")

@@ -131,18 +131,7 @@ def inject(inst, rcpts, token):
     """A queue file in incoming/ naming rcpts as they are, as smtpd before
     canonical spellings (or another way into the queue) could have written
     it; qmgr is told about it.  Its queue id."""
-    qid = "0DEDUPE%X" % (time.time_ns() % (1 << 40))
-    head = [b"tern-queue 1", b"id " + qid.encode(), b"time %d" % time.time(),
-            b"from d@example.org", b"client 127.0.0.1", b"helo inject.example"]
-    head += [b"rcpt P " + r.encode() for r in rcpts]
-    body = f"Subject: {token}\nX-Token: {token}\n\nbody\n".encode()
-    data = b"\n".join(head) + b"\ndata\n" + body
-    owner = os.stat(inst.queue / "incoming")
-    tmp = inst.queue / "tmp" / qid
-    tmp.write_bytes(data)
-    os.chown(tmp, owner.st_uid, owner.st_gid)
-    tmp.chmod(0o600)
-    os.rename(tmp, inst.queue / "incoming" / qid)
+    qid = inst.put_queue_file("incoming", rcpts, token, prefix="0DEDUPE")
     reply = ternipc.call(inst.queue / "private" / "qmgr", ternipc.QMGR_T_NOTIFY,
                          {"v": ternipc.QMGR_VERSION, "id": qid})
     assert reply.type == ternipc.IPC_T_OK, reply
