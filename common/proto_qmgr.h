@@ -8,9 +8,11 @@
  * active/ only once qmgr has answered one of its version 2 notices on the
  * connection.
  *
- * Framing is ipc.h.  Every request carries "v" = PROTO_QMGR_VERSION; qmgr
- * answers a request with another version, or an unknown type, with
- * IPC_T_ERROR.  Requests and replies:
+ * Framing is ipc.h.  Every request carries "v" = PROTO_QMGR_VERSION (or 1,
+ * for the requests version 1 had); qmgr answers a request with another
+ * version, or an unknown type, with IPC_T_ERROR.  smtpd, refused a version
+ * 2 notice (an older qmgr still running), sends version 1 NOTIFYs on that
+ * connection.  Requests and replies:
  *
  *	QMGR_T_NOTIFY	id=<queue id>      a message was committed to incoming/
  *	    -> IPC_T_OK                    (advisory: qmgr also scans incoming/)

@@ -327,11 +327,12 @@ queue_being_written(enum queue_dir d, const char *id)
 	int	 fd, busy;
 
 	if (queue_path(path, sizeof(path), d, id) < 0)
-		return 0;
+		return -1;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		return errno == ENOENT ? -1 : 1;	/* cannot tell: later */
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno != EINVAL &&
+	    errno != EOPNOTSUPP;
 	close(fd);
 	return busy;
 }

@@ -91,7 +91,8 @@ int	queue_recycle_sized(enum queue_dir d, const char *id, off_t size);
 int	queue_free_remove(int dfd, const char *name);
 /* Does a writer still hold <d>/<id> (queue_writer.c locks each file from
  * its creation or claim until it closes it, after the commit, or after a
- * failed commit has taken it back out)?  1 yes, 0 no or not there. */
+ * failed commit has taken it back out)?  1 yes, or cannot tell now (no
+ * descriptor, no lock memory); 0 no; -1 not there. */
 int	queue_being_written(enum queue_dir d, const char *id);
 
 #endif

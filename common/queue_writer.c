@@ -60,9 +60,9 @@ queue_writer_create(struct queue_writer *w)
 		if (w->fd >= 0) {
 			/* Held until the file is committed and closed, as a
 			 * claimed one's: qmgr leaves a locked file in active/
-			 * alone (a commit may still withdraw it).  Where locks
-			 * do not work, qmgr's age check is all there is. */
-			(void)flock(w->fd, LOCK_EX | LOCK_NB);
+			 * alone (a commit may still withdraw it).  Without
+			 * it, the file must not go to active/ (unlocked). */
+			w->unlocked = flock(w->fd, LOCK_EX | LOCK_NB) < 0;
 			return 0;
 		}
 		if (errno != EEXIST)
@@ -343,7 +343,7 @@ queue_writer_open_reuse(struct queue_writer *w, struct queue_envelope *env,
 	w->fd = -1;
 	w->id[0] = w->wpath[0] = '\0';
 	w->error = 0;
-	w->reused = w->claimed = 0;
+	w->reused = w->claimed = w->unlocked = 0;
 	w->into = QDIR_INCOMING;
 	w->reused_size = 0;
 	w->size = w->size_off = 0;

@@ -34,6 +34,7 @@ struct queue_writer {
 	int	 reused;	/* a file from free/: cut to size at sync */
 	int	 claimed;	/* ... locked in free/, not renamed to tmp/ */
 	enum queue_dir into;	/* committed into: incoming/, or active/ */
+	int	 unlocked;	/* its lock failed: not for active/ */
 	off_t	 reused_size;	/* its length when taken */
 	off_t	 size;		/* bytes written to the file, header incl. */
 	off_t	 size_off;	/* of the header's size value */

@@ -170,7 +170,7 @@ qmgr_scan_recover(struct qmgr *q)
 			continue;
 		/* Still being committed by a running smtpd (which may yet
 		 * take it back): the orphan scan finds it once it is not. */
-		if (queue_being_written(QDIR_ACTIVE, de->d_name))
+		if (queue_being_written(QDIR_ACTIVE, de->d_name) != 0)
 			continue;
 		if (qmgr_active_room(q)) {
 			(void)qmgr_active_add(q, de->d_name);
@@ -300,7 +300,7 @@ scan_orphan(struct qmgr *q, DIR *d, const char *name)
 	if (!queue_id_valid(name) || qmgr_active_find(q, name) != NULL)
 		return 0;
 	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    !S_ISREG(st.st_mode) || queue_being_written(QDIR_ACTIVE, name))
+	    !S_ISREG(st.st_mode) || queue_being_written(QDIR_ACTIVE, name) != 0)
 		return 0;
 	if (scan_may_take_now(q))
 		return qmgr_active_add(q, name) == 0;

@@ -171,7 +171,8 @@ smtpd_message_end(struct smtpd_session *s)
 	s->phase = SMTP_PHASE_COMMIT;
 	smtpd_session_want_read(s);
 	smtpd_commit_submit(s->srv->commit, s->qw,
-	    smtpd_notify_ready(s->srv->notify) ? QDIR_ACTIVE : QDIR_INCOMING,
+	    !s->qw->unlocked && smtpd_notify_ready(s->srv->notify) ?
+	    QDIR_ACTIVE : QDIR_INCOMING,
 	    smtpd_message_committed, s);
 }
 

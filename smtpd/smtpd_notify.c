@@ -48,6 +48,7 @@ struct smtpd_notify {
 	char			*path;
 	long long		 retry_at;	/* io_now_ms() of the next try */
 	int			 proven;	/* qmgr answered a v2 notice here */
+	int			 legacy;	/* ... refused it: notices as v1 */
 };
 
 static void
@@ -63,6 +64,7 @@ smtpd_notify_drop(struct smtpd_notify *n)
 	evbuffer_drain(n->out, evbuffer_get_length(n->out));
 	n->retry_at = io_now_ms() + SMTP_NOTIFY_RETRY_MS;
 	n->proven = 0;
+	n->legacy = 0;
 }
 
 /* An answer to a notice (every one is sent with PROTO_QMGR_VERSION): OK
@@ -75,10 +77,20 @@ smtpd_notify_reply(struct smtpd_notify *n, const struct ipc_msg *m)
 	const char	*text;
 
 	if (m->type == IPC_T_OK) {
-		n->proven = 1;
+		if (!n->legacy)
+			n->proven = 1;
 		return;
 	}
 	n->proven = 0;
+	/* A version 1 qmgr still takes a version 1 NOTIFY (incoming/):
+	 * told so from now on this connection, the mail goes out at once
+	 * rather than at its next scan of incoming/. */
+	if (m->type == IPC_T_ERROR && !n->legacy) {
+		n->legacy = 1;
+		log_warn("qmgr refused a protocol %d notice; telling it in "
+		    "protocol 1 until it is restarted", PROTO_QMGR_VERSION);
+		return;
+	}
 	if (m->type == IPC_T_ERROR) {
 		text = ipc_msg_get(m, "text");
 		log_warn("qmgr refused a notice: %s", text ? text : "(no text)");
@@ -227,7 +239,8 @@ smtpd_notify_send(struct smtpd_notify *n, const char *id, int committed)
 		return;
 	}
 	ipc_msg_init(&m, committed ? QMGR_T_COMMITTED : QMGR_T_NOTIFY);
-	if (ipc_msg_add_int(&m, "v", PROTO_QMGR_VERSION) == 0 &&
+	if (ipc_msg_add_int(&m, "v",
+	    n->legacy ? 1 : PROTO_QMGR_VERSION) == 0 &&
 	    ipc_msg_add(&m, "id", id) == 0 &&
 	    ipc_evbuffer_put(n->out, &m) == 0)
 		event_active(n->flush, EV_TIMEOUT, 0);

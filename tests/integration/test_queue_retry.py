@@ -183,8 +183,8 @@ def test_queue_file_keeps_mail_parameters(make_instance, homeless):
 def test_file_in_active_without_a_notice_is_delivered(make_instance):
     """smtpd commits into active/ and tells qmgr; a notice that is lost
     (dropped while qmgr was behind, or its connection broke) must not leave
-    the message there until qmgr restarts: qmgr's scan of active/ takes it
-    on once its name is a few seconds old (QMGR_ORPHAN_AGE)."""
+    the message there until qmgr restarts: qmgr's scan of active/ (every
+    QMGR_ORPHAN_INTERVAL seconds) takes on a file no writer holds locked."""
     inst = make_instance("queue_scan_interval = 1h")   # no incoming/ scan helps
     inst.put_queue_file("active", ["terntest1@localhost"], "orphan-1", prefix="0ORPHAN")
     wait_for(lambda: copies("terntest1", "orphan-1") == 1, timeout=30,
@@ -207,5 +207,5 @@ def test_mail_is_committed_straight_into_active(make_instance):
     committed = [i for i in ids if f"{i}: committed" in log]
     notified = [i for i in ids if f"{i}: notify" in log]
     assert len(committed) + len(notified) == 6, (committed, notified)
-    # Two smtpd processes: each has one first message at most.
-    assert len(committed) >= 4, (committed, notified)
+    # Each smtpd process has one first message at most (one connection).
+    assert len(committed) >= 6 - len(inst.services()["smtpd"]) > 0, (committed, notified)

@@ -1338,6 +1338,37 @@ test_links_repair_free(void **state)
 	assert_int_equal(queue_links_repair(), 0);
 }
 
+/* A file is its writer's (locked) from its creation to its close, past
+ * the rename into active/ and its directory fsync: qmgr leaves a file in
+ * active/ alone while a failed commit may still take it back out. */
+static void
+test_locked_until_closed(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+
+	(void)state;
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(w->unlocked, 0);
+	assert_int_equal(queue_writer_write(w, "x\n", 2), 0);
+	assert_int_equal(queue_writer_sync(w), 0);
+	assert_int_equal(queue_writer_rename_to(w, QDIR_ACTIVE), 0);
+	assert_int_equal(queue_being_written(QDIR_ACTIVE, w->id), 1);
+	assert_int_equal(queue_writer_withdraw(w), 0);	/* before the close */
+	assert_int_equal(queue_being_written(QDIR_ACTIVE, w->id), -1);
+	assert_int_equal(queue_writer_close(w), 0);
+
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(queue_writer_sync(w), 0);
+	assert_int_equal(queue_writer_rename_to(w, QDIR_ACTIVE), 0);
+	assert_int_equal(queue_writer_close(w), 0);
+	assert_int_equal(queue_being_written(QDIR_ACTIVE, w->id), 0);
+	free(env.rcpt);
+	free(w);
+}
+
 /* A pool its owner refills (smtpd, in a commit worker) is never refilled
  * by the writer, so taking a name costs no fsync: empty, the writer makes
  * a new file and leaves free/ alone.  queue_pool_refill() settles active/
@@ -1451,6 +1482,7 @@ main(void)
 		QT(test_recycle_sources),
 		QT(test_reuse_crash_order),
 		QT(test_reuse_claim_is_exclusive),
+		QT(test_locked_until_closed),
 		QT(test_reuse_claim_after_commit),
 		QT(test_links_repair_free),
 		QT(test_reuse_owner_refills),
