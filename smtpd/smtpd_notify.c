@@ -67,10 +67,11 @@ smtpd_notify_drop(struct smtpd_notify *n)
 	n->legacy = 0;
 }
 
-/* An answer to a notice (every one is sent with PROTO_QMGR_VERSION): OK
- * proves a qmgr that takes mail committed into active/; an error, say a
- * qmgr of an older version still running after an upgrade, sends new mail
- * to incoming/ again, which every version scans. */
+/* An answer to a notice: OK to one of PROTO_QMGR_VERSION proves a qmgr
+ * that takes mail committed into active/; an error, say from a qmgr of an
+ * older version still running after an upgrade, sends new mail to
+ * incoming/ again, which every version scans, for the connection's life
+ * (any error: none is expected from a qmgr of this version). */
 static void
 smtpd_notify_reply(struct smtpd_notify *n, const struct ipc_msg *m)
 {
