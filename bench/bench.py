@@ -9,7 +9,7 @@ machine's own, by default; fs.py) and each repetition it measures the
 machine's ceilings (disk fsync rate, smtp-source into smtp-sink), then each
 scenario with tern and with Postfix in turn (the order alternates between
 repetitions), each run on a freshly started instance that is stopped
-afterwards; the long scenarios (steady, backlog, soak: longrun.py) run once
+afterwards; the long scenarios (steady, steady-read, backlog, soak: longrun.py) run once
 per file system.  With --baseline DIR an older tern tree runs as a third MTA,
 tern-base, next to tern in every repetition.  At the end it prints, per file
 system, a table of medians with the ratios of the medians (tern/Postfix, and
@@ -44,16 +44,17 @@ import load  # noqa: E402
 import longrun  # noqa: E402
 import trash  # noqa: E402
 
-SCENARIOS = ("ceilings", "local", "local-aliases", "relay", "sessions", "steady", "backlog",
-             "soak")
-LONG_SCENARIOS = ("steady", "backlog", "soak")   # once per file system, not per repetition
+SCENARIOS = ("ceilings", "local", "local-aliases", "relay", "sessions", "steady", "steady-read",
+             "backlog", "soak")
+# once per file system, not per repetition
+LONG_SCENARIOS = ("steady", "steady-read", "backlog", "soak")
 
 REPO = Path(__file__).resolve().parent.parent
 
 # (name, environment variable, default, type, help)
 OPTIONS = [
     ("reps", "BENCH_REPS", 3, int,
-     "repetitions of every measurement but steady, backlog, soak (every one and the median are reported)"),
+     "repetitions of every measurement but the long ones (steady, steady-read, backlog, soak; every one and the median are reported)"),
     ("scenarios", "BENCH_SCENARIOS", ",".join(SCENARIOS), str,
      "comma-separated: " + ", ".join(SCENARIOS)),
     ("fs", "BENCH_FS", "ext4j,own", str,
@@ -61,9 +62,9 @@ OPTIONS = [
      "image), own (the work directory's own), xfs (loop-mounted image; xfsprogs installed if missing)"),
     ("fs_size_mib", "BENCH_FS_SIZE_MIB", 4096, int, "size of each loop-mounted image (MiB, sparse)"),
     ("latency", "BENCH_LATENCY", 1, int,
-     "1: an extra client times final dot -> 250 during local and steady (p50, p99); 0: not"),
-    ("steady_seconds", "BENCH_STEADY_SECONDS", 60.0, float, "duration of the steady scenario (s)"),
-    ("steady_window", "BENCH_STEADY_WINDOW", 10.0, float, "window of the steady scenario's rates (s)"),
+     "1: an extra client times final dot -> 250 during local, steady and steady-read (p50, p99); 0: not"),
+    ("steady_seconds", "BENCH_STEADY_SECONDS", 60.0, float, "duration of the steady and steady-read scenarios (s)"),
+    ("steady_window", "BENCH_STEADY_WINDOW", 10.0, float, "window of the steady scenarios' rates (s)"),
     ("backlog_msgs", "BENCH_BACKLOG_MSGS", 100000, int,
      "messages queued with delivery stopped in the backlog scenario"),
     ("soak_seconds", "BENCH_SOAK_SECONDS", 60.0, float, "duration of the soak's load (s)"),
@@ -400,6 +401,7 @@ class Bench:
         o = self.opts
         fns = {
             "steady": lambda m: longrun.scenario_steady(m, self.tools, o),
+            "steady-read": lambda m: longrun.scenario_steady(m, self.tools, o, reader=True),
             "backlog": lambda m: longrun.scenario_backlog(m, self.tools, o),
             "soak": lambda m: longrun.scenario_soak(m, o),
         }
