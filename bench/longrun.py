@@ -75,8 +75,10 @@ class MailReader(threading.Thread):
             return self.read + load.count_files(self.new)
 
     def finish(self):
+        """Stop; safe whether or not the thread was started."""
         self.halt.set()
-        self.join(timeout=30)
+        if self.ident is not None:
+            self.join(timeout=30)
 
 
 def scenario_steady(mta, tools, opts, reader=False):
@@ -123,6 +125,9 @@ def scenario_steady(mta, tools, opts, reader=False):
         q = mta.queue_report()
         queued = sum(q[d] for d in ("incoming", "active", "deferred"))
     finally:
+        # First: it must not go on removing files once the scenario ends.
+        if mail_reader:
+            mail_reader.finish()
         if proc.poll() is None:
             proc.terminate()
         try:
@@ -132,8 +137,6 @@ def scenario_steady(mta, tools, opts, reader=False):
             proc.communicate()
         if probe:
             probe.finish()
-        if mail_reader:
-            mail_reader.finish()
         sampler.finish()
     cpu1 = group.cpu_usec()
     if total <= 0:
