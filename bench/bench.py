@@ -397,7 +397,7 @@ class Bench:
                                    f"rep {rep} sessions-{n}")
 
     def long(self, scenario, order):
-        """steady, backlog, soak: once per file system, on a fresh instance each."""
+        """steady, steady-read, backlog, soak: once per file system, on a fresh instance each."""
         o = self.opts
         fns = {
             "steady": lambda m: longrun.scenario_steady(m, self.tools, o),

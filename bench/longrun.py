@@ -44,8 +44,10 @@ DECAY_LIMIT = 0.15
 class MailReader(threading.Thread):
     """Every READ_INTERVAL_S, remove every file in new/ and count it, as a
     mail reader that deletes what it fetched.  count() is what reached new/
-    so far: files read plus files still there (under the lock, so a file
-    removed is never counted twice or missed)."""
+    so far: files read plus files still there.  The lock is held per file
+    (unlink and count together), so a file is never counted twice or
+    missed and count() never waits out a whole pass.  A reader that died
+    is an error (failed()), not a quiet fall back to plain steady."""
 
     READ_INTERVAL_S = 1.0
 
@@ -55,30 +57,46 @@ class MailReader(threading.Thread):
         self.read = 0
         self.lock = threading.Lock()
         self.halt = threading.Event()
+        self.error = None
 
     def run(self):
-        while not self.halt.wait(self.READ_INTERVAL_S):
-            with self.lock:
+        try:
+            while not self.halt.wait(self.READ_INTERVAL_S):
                 try:
                     entries = list(os.scandir(self.new))
                 except OSError:
                     continue
                 for e in entries:
-                    try:
-                        os.unlink(e.path)
-                        self.read += 1
-                    except OSError:
-                        pass
+                    with self.lock:
+                        try:
+                            os.unlink(e.path)
+                            self.read += 1
+                        except OSError:
+                            pass
+        except BaseException as e:  # noqa: BLE001 - reported by failed()
+            self.error = e
+
+    def failed(self):
+        if self.error is not None:
+            return f"the mail reader failed: {self.error!r}"
+        if self.ident is not None and not self.is_alive() and not self.halt.is_set():
+            return "the mail reader stopped"
+        return None
 
     def count(self):
         with self.lock:
             return self.read + load.count_files(self.new)
 
+    def stop(self):
+        self.halt.set()
+
     def finish(self):
-        """Stop; safe whether or not the thread was started."""
+        """Stop and wait; safe whether or not the thread was started."""
         self.halt.set()
         if self.ident is not None:
             self.join(timeout=30)
+            if self.is_alive():
+                raise BenchError("the mail reader did not stop within 30 s")
 
 
 def scenario_steady(mta, tools, opts, reader=False):
@@ -109,6 +127,7 @@ def scenario_steady(mta, tools, opts, reader=False):
             mail_reader.start()
         t0 = time.monotonic()
         last = count()
+        t_last = time.monotonic()
         first_count = last
         for i in range(nwin):
             end = t0 + (i + 1) * opts.steady_window
@@ -117,17 +136,22 @@ def scenario_steady(mta, tools, opts, reader=False):
                     raise BenchError(f"smtp-source ended after {time.monotonic() - t0:.0f} s "
                                      f"(exit {proc.returncode}): {proc.stdout.read()[-300:]}")
                 time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+            if mail_reader and mail_reader.failed():
+                raise BenchError(mail_reader.failed())
             c = count()
-            windows.append((c - last) / opts.steady_window)
-            last = c
+            now = time.monotonic()
+            # The window as it was, should count() have been late.
+            windows.append((c - last) / (now - t_last))
+            last, t_last = c, now
         total = last - first_count
         elapsed = time.monotonic() - t0
         q = mta.queue_report()
         queued = sum(q[d] for d in ("incoming", "active", "deferred"))
     finally:
-        # First: it must not go on removing files once the scenario ends.
+        # The reader stops at once (it must not remove files once the
+        # scenario ends), and is waited for after the load has stopped.
         if mail_reader:
-            mail_reader.finish()
+            mail_reader.stop()
         if proc.poll() is None:
             proc.terminate()
         try:
@@ -137,6 +161,8 @@ def scenario_steady(mta, tools, opts, reader=False):
             proc.communicate()
         if probe:
             probe.finish()
+        if mail_reader:
+            mail_reader.finish()
         sampler.finish()
     cpu1 = group.cpu_usec()
     if total <= 0:
