@@ -4,12 +4,15 @@
            (plus the latency probe); delivered msg/s per opts.steady_window
            seconds, and whether the last window is within 15 % of the first.
            The one Maildir's new/ grows by every message (70,000 files and
-           more in a minute), and a directory that large costs the file
-           system more per file it adds, whichever MTA adds it.
+           more in a minute at tern's rate), and a directory that large is
+           the likely cause of the decay seen on the journaled image
+           (docs/PERFORMANCE.md, 2026-11-28).
   steady-read  the same, with a mail reader (MailReader) that takes every
            message out of new/ once a second, as a POP3 client that deletes
-           what it fetched would: new/ stays small, so what is left of a decay
-           is the MTA's.
+           what it fetched would: new/ stays small.  Its deletions have costs
+           of their own (freed page cache; on ext4 without a journal, inodes
+           the allocator then avoids), so a decay here is mostly, not only,
+           the MTA's.
   backlog  delivery stopped (no qmgr), opts.backlog_msgs messages queued, then
            delivery started: drain rate, qmgr's peak RSS, CPU per message.
   soak     opts.soak_clients SMTP clients sending without pause for
