@@ -363,7 +363,7 @@ addr_local_name(const char *rcpt, char *out, size_t outlen)
 	if (strchr(rcpt, '@') == NULL) {
 		if (strlen(rcpt) >= sizeof(local))
 			return -1;
-		snprintf(local, sizeof(local), "%s", rcpt);
+		strlcpy(local, rcpt, sizeof(local));
 	} else if (addr_local_part(rcpt, local, sizeof(local)) < 0)
 		return -1;
 	if (strlen(local) >= outlen)

@@ -55,6 +55,9 @@ void	ipc_msg_free(struct ipc_msg *);
 /* Add an attribute (copied).  -1 if the name or value breaks the rules or
  * the message would exceed IPC_FRAME_MAX / IPC_ATTR_MAX. */
 int	ipc_msg_add(struct ipc_msg *, const char *name, const char *value);
+/* The same with value cut to at most max bytes. */
+int	ipc_msg_addn(struct ipc_msg *, const char *name, const char *value,
+	    size_t max);
 int	ipc_msg_addf(struct ipc_msg *, const char *name, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 int	ipc_msg_add_int(struct ipc_msg *, const char *name, long long value);

@@ -126,7 +126,7 @@ local_recipient_resolve_aliases(const char *rcpt, struct map_list *aliases,
 			continue;
 		}
 		if (r > 0) {
-			snprintf(u->name, sizeof(u->name), "%s", name);
+			strlcpy(u->name, name, sizeof(u->name));
 			return LOCAL_RCPT_FOUND;
 		}
 		/* user+tag: then user, as an alias and as an account */
@@ -162,8 +162,8 @@ local_recipient_getpw(const char *name, struct local_user *u, void *arg)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	snprintf(u->name, sizeof(u->name), "%s", pw.pw_name);
-	snprintf(u->home, sizeof(u->home), "%s", pw.pw_dir);
+	strlcpy(u->name, pw.pw_name, sizeof(u->name));
+	strlcpy(u->home, pw.pw_dir, sizeof(u->home));
 	u->uid = pw.pw_uid;
 	u->gid = pw.pw_gid;
 	return 1;

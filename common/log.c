@@ -27,6 +27,10 @@ static int	log_opened;
 static int	log_to_stderr = 1;
 static int	log_debug_on;
 static long	log_pid;		/* getpid() is a system call */
+/* "ident[pid]: ", made when either changes (log_open, fork), so that a
+ * line is put together without printf. */
+static char	log_prefix[sizeof(log_ident) + 32];
+static size_t	log_prefix_len;
 /*
  * Without a syslog daemon (no /dev/log), glibc's syslog() tries to connect
  * again for every line: socket, connect, close.  So log_open() looks for
@@ -48,9 +52,21 @@ static void	(*log_batch_wake)(void *);
 static void	*log_batch_arg;
 
 static void
+log_prefix_make(void)
+{
+	int	 n;
+
+	n = snprintf(log_prefix, sizeof(log_prefix), "%s[%ld]: ", log_ident,
+	    log_pid);
+	log_prefix_len = n < 0 ? 0 : (size_t)n >= sizeof(log_prefix) ?
+	    sizeof(log_prefix) - 1 : (size_t)n;
+}
+
+static void
 log_atfork_child(void)
 {
 	log_pid = (long)getpid();
+	log_prefix_make();
 	/* The parent writes what it had collected. */
 	log_batch_on = 0;
 	log_batch_len = 0;
@@ -136,6 +152,7 @@ log_open(const char *ident, int to_stderr)
 	else
 		pthread_atfork(NULL, NULL, log_atfork_child);
 	log_pid = (long)getpid();
+	log_prefix_make();
 	log_syslog_found = 0;
 	log_syslog_next = 0;
 	/* LOG_NDELAY: connect now, before a chroot hides /dev/log. */
@@ -176,25 +193,58 @@ log_sanitize(char *s)
 			*s = '?';
 }
 
+/* Append s to line (length *n, room for cap bytes, the last kept free). */
+static void
+log_put(char *line, size_t cap, size_t *n, const char *s)
+{
+	size_t	 len = strnlen(s, cap - 1 - *n);
+
+	memcpy(line + *n, s, len);
+	*n += len;
+}
+
+/* "ident[pid]: label: text\n" into line; its length.  A line too long is
+ * cut and still ends in a newline. */
+static size_t
+log_format_line(char *line, size_t cap, const char *label, const char *text)
+{
+	size_t	 n = 0;
+
+	if (log_opened) {
+		/* The prefix (< 100 bytes) always fits a line buffer. */
+		memcpy(line, log_prefix, log_prefix_len);
+		n = log_prefix_len;
+	} else {
+		/* Before log_open(): no prefix made yet (rare: start-up). */
+		int k = snprintf(line, cap - 1, "%s[%ld]: ", log_ident,
+		    (long)getpid());
+
+		n = k < 0 ? 0 : (size_t)k >= cap - 1 ? cap - 2 : (size_t)k;
+	}
+	if (label != NULL) {
+		log_put(line, cap, &n, label);
+		log_put(line, cap, &n, ": ");
+	}
+	log_put(line, cap, &n, text);
+	line[n++] = '\n';
+	return n;
+}
+
 static void
 log_emit(int prio, const char *label, const char *text)
 {
 	char	 line[LOG_LINE_MAX + 128];
-	int	 n, saved = errno;
+	size_t	 n;
+	int	 saved = errno;
 
 	if (log_opened && log_syslog_usable())
 		syslog(prio, "%s%s%s", label ? label : "", label ? ": " : "", text);
 	if (log_to_stderr) {
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s%s%s\n", log_ident,
-		    log_opened ? log_pid : (long)getpid(), label ? label : "", label ? ": " : "", text);
-		if (n > (int)sizeof(line) - 1) {
-			n = sizeof(line) - 1;
-			line[n - 1] = '\n';
-		}
+		n = log_format_line(line, sizeof(line), label, text);
 		/* Whole lines per write so concurrent daemons do not
 		 * interleave. */
-		if (n > 0 && !log_batch_add(prio, line, (size_t)n) &&
-		    write(STDERR_FILENO, line, (size_t)n) < 0)
+		if (!log_batch_add(prio, line, n) &&
+		    write(STDERR_FILENO, line, n) < 0)
 			(void)0;
 	}
 	errno = saved;

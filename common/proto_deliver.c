@@ -42,10 +42,28 @@ fail(const char **err, const char *why)
 	return -1;
 }
 
+/* "<base>.<i>", cut to fit outlen: several per recipient of every request
+ * and reply, so no printf. */
 static void
 attr_name(char *out, size_t outlen, const char *base, int i)
 {
-	snprintf(out, outlen, "%s.%d", base, i);
+	char		 digits[12], *d = digits + sizeof(digits);
+	unsigned	 v = i < 0 ? 0 : (unsigned)i;
+	size_t		 n = 0;
+
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	if (outlen == 0)
+		return;
+	for (; *base != '\0' && n + 1 < outlen; base++)
+		out[n++] = *base;
+	if (n + 1 < outlen)
+		out[n++] = '.';
+	for (; d < digits + sizeof(digits) && n + 1 < outlen; d++)
+		out[n++] = *d;
+	out[n] = '\0';
 }
 
 /* Is name "<base>.<k>"?  0: not of that base; 1: yes, *k in [0,n); -1: of
@@ -401,8 +419,8 @@ reply_fill(struct ipc_msg *m, const struct deliver_outcome *out, int n,
 		if (ipc_msg_add(m, name, out[i].dsn ? out[i].dsn : "") < 0)
 			return -1;
 		attr_name(name, sizeof(name), DELIVER_A_TEXT, i);
-		if (ipc_msg_addf(m, name, "%.*s", textmax,
-		    out[i].text ? out[i].text : "") < 0)
+		if (ipc_msg_addn(m, name, out[i].text ? out[i].text : "",
+		    textmax > 0 ? (size_t)textmax : 0) < 0)
 			return -1;
 		if (out[i].status != DELIVER_OK)
 			continue;

@@ -428,9 +428,8 @@ queue_format_head(struct buf *b, const struct queue_envelope *env)
 		return -1;
 	if (env->data_len < 0)
 		memset(size, '-', QUEUE_SIZE_DIGITS);
-	else
-		snprintf(size, sizeof(size), "%0*lld", QUEUE_SIZE_DIGITS,
-		    (long long)env->data_len);
+	else if (queue_size_put(size, env->data_len) < 0)
+		return -1;
 	size[QUEUE_SIZE_DIGITS] = '\0';
 	return buf_appendf(b, "tern-queue %d\nid %s\ntime %lld\nsize %s\n"
 	    "from %s\nclient %s\nhelo %s\nbody %s\nsmtputf8 %d\nret %s\n"
@@ -704,15 +703,23 @@ queue_pwrite_all(int fd, const void *p, size_t len, off_t off)
 int
 queue_size_put(char *p, off_t data_len)
 {
-	char	 v[QUEUE_SIZE_DIGITS + 1];
+	unsigned long long	 v = (unsigned long long)data_len;
+	int			 i;
 
 	if (data_len < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(v, sizeof(v), "%0*lld", QUEUE_SIZE_DIGITS,
-	    (long long)data_len);
-	memcpy(p, v, QUEUE_SIZE_DIGITS);
+	/* Zero-padded decimal, filled from the right (every message writes
+	 * it: no printf).  A size with more digits is refused, not cut. */
+	for (i = QUEUE_SIZE_DIGITS - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	if (v != 0) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	return 0;
 }
 

@@ -207,17 +207,13 @@ queue_pool_merge(struct queue_pool *pool, const struct queue_pool *from)
  * left active/, only its name in free/ leads to it, and whoever opens that
  * (other writers, qmgr's trim) only takes the lock and never reads. */
 static int
-queue_reuse_ok(int fd, uid_t euid, off_t *size)
+queue_reuse_ok(int fd, const struct stat *st, uid_t euid)
 {
-	struct stat	 st;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != euid || st.st_nlink != 1)
+	if (!S_ISREG(st->st_mode) || st->st_uid != euid || st->st_nlink != 1)
 		return 0;
 	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
 		return 0;
 	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
-	*size = st.st_size;
 	return 1;
 }
 
@@ -230,16 +226,16 @@ queue_pool_pause(struct queue_pool *pool)
 	return -1;
 }
 
-/* Is the file on fd still the one named path (nobody moved it away
- * between our open and our lock)? */
+/* Is the file on fd (its fstat in *st) still the one named path (nobody
+ * moved it away between our open and our lock)? */
 static int
-queue_claim_same(int fd, const char *path)
+queue_claim_same(int fd, const char *path, struct stat *st)
 {
-	struct stat	 a, b;
+	struct stat	 b;
 
-	return fstat(fd, &a) == 0 &&
+	return fstat(fd, st) == 0 &&
 	    fstatat(AT_FDCWD, path, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	    st->st_dev == b.st_dev && st->st_ino == b.st_ino;
 }
 
 /* Claim free/<name> in place: open it and take its lock.  The file keeps
@@ -255,7 +251,8 @@ queue_claim_same(int fd, const char *path)
 static int
 queue_writer_claim(struct queue_writer *w, const char *from, uid_t euid)
 {
-	int	 fd;
+	struct stat	 st;
+	int		 fd;
 
 	/* O_NONBLOCK: a FIFO planted there must not hang us.  A file we may
 	 * not open (another owner's, a link) is passed over, and qmgr's trim
@@ -274,11 +271,14 @@ queue_writer_claim(struct queue_writer *w, const char *from, uid_t euid)
 	}
 	/* Taken and committed since we opened it (its lock went with its
 	 * descriptor, and so did the name): the next. */
-	if (!queue_claim_same(fd, from)) {
+	if (!queue_claim_same(fd, from, &st)) {
 		close(fd);
 		return 1;
 	}
-	if (queue_reuse_ok(fd, euid, &w->reused_size)) {
+	/* The lock and the same name keep st true: nobody else may link,
+	 * write or move the file now (a reader's open shows in the lease). */
+	if (queue_reuse_ok(fd, &st, euid)) {
+		w->reused_size = st.st_size;
 		w->fd = fd;
 		return 0;
 	}

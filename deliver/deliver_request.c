@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "buf.h"
@@ -23,7 +24,7 @@ deliver_result_set(struct deliver_result *r, enum deliver_status status,
 	r->status = status;
 	r->expanded = 0;
 	r->mailbox = 0;
-	snprintf(r->dsn, sizeof(r->dsn), "%s", dsn);
+	strlcpy(r->dsn, dsn != NULL ? dsn : "", sizeof(r->dsn));
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
 	va_end(ap);

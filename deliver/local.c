@@ -605,8 +605,8 @@ local_spool(struct deliver_ctx *ctx, const struct deliver_msg *msg,
 	t.owner = &owner;
 	owner.uid = u->uid;
 	owner.gid = st.st_gid;
-	snprintf(owner.name, sizeof(owner.name), "%s", u->name);
-	snprintf(owner.home, sizeof(owner.home), "%s", u->home);
+	strlcpy(owner.name, u->name, sizeof(owner.name));
+	strlcpy(owner.home, u->home, sizeof(owner.home));
 	local_command_deliver(ctx, msg, rcpt, &t, res);
 }
 

@@ -86,7 +86,7 @@ local_expand_split(const char *name, char delimiter, char *base, char *ext,
 		return -1;
 	memcpy(base, name, blen);
 	base[blen] = '\0';
-	snprintf(ext, len, "%s", d != NULL ? d + 1 : "");
+	strlcpy(ext, d != NULL ? d + 1 : "", len);
 	return 0;
 }
 

@@ -104,8 +104,8 @@ world_owner_of(const struct local_user *u, struct lx_owner *o)
 	memset(o, 0, sizeof(*o));
 	o->uid = u->uid;
 	o->gid = u->gid;
-	snprintf(o->name, sizeof(o->name), "%s", u->name);
-	snprintf(o->home, sizeof(o->home), "%s", u->home);
+	strlcpy(o->name, u->name, sizeof(o->name));
+	strlcpy(o->home, u->home, sizeof(o->home));
 }
 
 static int
@@ -209,8 +209,8 @@ world_include_owner(struct lx_owner *o)
 	if (getpwuid_r(o->uid, &pw, pwbuf, sizeof(pwbuf), &found) == 0 &&
 	    found != NULL) {
 		o->gid = pw.pw_gid;
-		snprintf(o->name, sizeof(o->name), "%s", pw.pw_name);
-		snprintf(o->home, sizeof(o->home), "%s", pw.pw_dir);
+		strlcpy(o->name, pw.pw_name, sizeof(o->name));
+		strlcpy(o->home, pw.pw_dir, sizeof(o->home));
 	}
 }
 

@@ -150,6 +150,42 @@ test_get_int_strict(void **state)
 	ipc_msg_free(&m);
 }
 
+/* ipc_msg_add_int writes plain decimal (no printf behind it): the ends of
+ * the range survive a round trip, and ipc_msg_addn cuts the value. */
+static void
+test_add_int_addn(void **state)
+{
+	static const long long vals[] = { 0, 1, -1, 9, 10, -10, 4328,
+	    LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
+	static const char *const text[] = { "0", "1", "-1", "9", "10", "-10",
+	    "4328", "9223372036854775807", "-9223372036854775808",
+	    "-9223372036854775807" };
+	struct ipc_msg	 m;
+	long long	 v;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		ipc_msg_init(&m, 1);
+		assert_int_equal(ipc_msg_add_int(&m, "n", vals[i]), 0);
+		assert_string_equal(ipc_msg_get(&m, "n"), text[i]);
+		assert_int_equal(ipc_msg_get_int(&m, "n", LLONG_MIN, LLONG_MAX,
+		    &v), 0);
+		assert_true(v == vals[i]);
+		ipc_msg_free(&m);
+	}
+	ipc_msg_init(&m, 1);
+	assert_int_equal(ipc_msg_addn(&m, "a", "abcdef", 3), 0);
+	assert_int_equal(ipc_msg_addn(&m, "b", "ab", 5), 0);
+	assert_int_equal(ipc_msg_addn(&m, "c", "abc", 0), 0);
+	assert_int_equal(ipc_msg_add(&m, "d", "x"), 0);
+	assert_string_equal(ipc_msg_get(&m, "a"), "abc");
+	assert_string_equal(ipc_msg_get(&m, "b"), "ab");
+	assert_string_equal(ipc_msg_get(&m, "c"), "");
+	assert_string_equal(ipc_msg_get(&m, "d"), "x");
+	ipc_msg_free(&m);
+}
+
 static void
 test_add_rules(void **state)
 {
@@ -670,6 +706,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_wire_bytes),
 		cmocka_unit_test(test_get_int_strict),
+		cmocka_unit_test(test_add_int_addn),
 		cmocka_unit_test(test_add_rules),
 		cmocka_unit_test(test_frame_length),
 		cmocka_unit_test(test_decode_truncated),
