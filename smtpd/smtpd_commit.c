@@ -88,21 +88,25 @@ smtpd_commit_finish(struct smtpd_commit *c, struct smtpd_commit_job *job)
 }
 
 /* Close the file of a job whose directory fsync returned r (err): durable,
- * or taken back out of active/ so the temporary error is true. */
+ * or taken back out of active/ so the temporary error is true.  Once the
+ * directory fsync succeeded the message is committed and qmgr may already
+ * be delivering it, so a close() error then (the descriptor is released
+ * all the same) cannot make it fail: a 451 would only have the client send
+ * it again.  The error is kept in job->err for the event loop to log. */
 static void
 smtpd_commit_close(struct smtpd_commit_job *job, int r, int err)
 {
-	job->result = -1;
 	if (r < 0) {
 		/* Out of the directory before the lock goes with the close:
 		 * qmgr leaves a locked file alone (queue_being_written). */
 		(void)queue_writer_withdraw(job->w);
 		(void)queue_writer_close(job->w);
+		job->result = -1;
 		job->err = err;
-	} else if (queue_writer_close(job->w) < 0)
-		job->err = errno;
-	else
-		job->result = 0;
+		return;
+	}
+	job->result = 0;
+	job->err = queue_writer_close(job->w) < 0 ? errno : 0;
 }
 
 /* fsync the directories the jobs of list were renamed into: [1] active/,
@@ -222,6 +226,11 @@ smtpd_commit_complete(struct smtpd_commit *c)
 	}
 	while ((job = rev) != NULL) {
 		rev = job->next;
+		/* Workers do not log: a commit that stands despite an error
+		 * (smtpd_commit_close) is reported here. */
+		if (job->w != NULL && job->result == 0 && job->err != 0)
+			log_warn("%s: queue file close after its commit: %s",
+			    job->w->id, strerror(job->err));
 		job->done(job->arg, job->result, job->err);
 		free(job);
 	}

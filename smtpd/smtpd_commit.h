@@ -21,7 +21,8 @@ struct smtpd_commit;
 
 #define SMTP_COMMIT_THREADS	8
 
-/* Called on the event loop: result 0 (durable) or -1 with
+/* Called on the event loop: result 0 (durable; a commit's err is then that
+ * of a close() after it, already logged, and changes nothing) or -1 with
  * err the errno of the failure. */
 typedef void	(*smtpd_commit_done_fn)(void *arg, int result, int err);
 

@@ -50,8 +50,9 @@ teardown_dir(void **state)
 	return 0;
 }
 
-/* Write text[0..len) as <dir>/<id>; its descriptor, open O_RDWR. */
-static int
+/* Write text[0..len) as <dir>/<id>; its descriptor, open O_RDWR.  (Not
+ * every test program needs it.) */
+static int __attribute__((unused))
 put_file(enum queue_dir d, const char *id, const char *text, size_t len)
 {
 	char	 path[QUEUE_PATH_SIZE];
