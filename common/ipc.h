@@ -55,7 +55,8 @@ void	ipc_msg_free(struct ipc_msg *);
 /* Add an attribute (copied).  -1 if the name or value breaks the rules or
  * the message would exceed IPC_FRAME_MAX / IPC_ATTR_MAX. */
 int	ipc_msg_add(struct ipc_msg *, const char *name, const char *value);
-/* The same with value cut to at most max bytes. */
+/* The same with value cut to at most max bytes (a max above IPC_VALUE_MAX
+ * lets a longer value fail, as ipc_msg_add does). */
 int	ipc_msg_addn(struct ipc_msg *, const char *name, const char *value,
 	    size_t max);
 int	ipc_msg_addf(struct ipc_msg *, const char *name, const char *fmt, ...)

@@ -51,15 +51,26 @@ static pthread_t log_batch_thread;
 static void	(*log_batch_wake)(void *);
 static void	*log_batch_arg;
 
+/* By hand, not snprintf: it also runs in a fork's child (the atfork
+ * handler), where only async-signal-safe work belongs. */
 static void
 log_prefix_make(void)
 {
-	int	 n;
+	char		 digits[24], *d = digits + sizeof(digits);
+	unsigned long	 v = log_pid < 0 ? 0 : (unsigned long)log_pid;
+	size_t		 n, il = strnlen(log_ident, sizeof(log_ident) - 1);
 
-	n = snprintf(log_prefix, sizeof(log_prefix), "%s[%ld]: ", log_ident,
-	    log_pid);
-	log_prefix_len = n < 0 ? 0 : (size_t)n >= sizeof(log_prefix) ?
-	    sizeof(log_prefix) - 1 : (size_t)n;
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	n = (size_t)(digits + sizeof(digits) - d);
+	/* ident < 64, pid < 24, "[]: ": always fits log_prefix. */
+	memcpy(log_prefix, log_ident, il);
+	log_prefix[il] = '[';
+	memcpy(log_prefix + il + 1, d, n);
+	memcpy(log_prefix + il + 1 + n, "]: ", 4);
+	log_prefix_len = il + 1 + n + 3;
 }
 
 static void
@@ -211,9 +222,8 @@ log_format_line(char *line, size_t cap, const char *label, const char *text)
 	size_t	 n = 0;
 
 	if (log_opened) {
-		/* The prefix (< 100 bytes) always fits a line buffer. */
-		memcpy(line, log_prefix, log_prefix_len);
-		n = log_prefix_len;
+		n = log_prefix_len < cap - 1 ? log_prefix_len : cap - 1;
+		memcpy(line, log_prefix, n);
 	} else {
 		/* Before log_open(): no prefix made yet (rare: start-up). */
 		int k = snprintf(line, cap - 1, "%s[%ld]: ", log_ident,

@@ -48,15 +48,21 @@ static void
 attr_name(char *out, size_t outlen, const char *base, int i)
 {
 	char		 digits[12], *d = digits + sizeof(digits);
-	unsigned	 v = i < 0 ? 0 : (unsigned)i;
+	unsigned	 v = (unsigned)i;
 	size_t		 n = 0;
 
+	if (outlen == 0)
+		return;
+	if (i < 0) {
+		/* No such attribute: an empty name, which ipc_msg_add()
+		 * refuses, so the message fails as "%s.%d" made it fail. */
+		out[0] = '\0';
+		return;
+	}
 	do {
 		*--d = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	if (outlen == 0)
-		return;
 	for (; *base != '\0' && n + 1 < outlen; base++)
 		out[n++] = *base;
 	if (n + 1 < outlen)

@@ -275,8 +275,9 @@ queue_writer_claim(struct queue_writer *w, const char *from, uid_t euid)
 		close(fd);
 		return 1;
 	}
-	/* The lock and the same name keep st true: nobody else may link,
-	 * write or move the file now (a reader's open shows in the lease). */
+	/* st is as fresh as the old second fstat was: taken under the lock
+	 * that every writer and qmgr's trim take first (a reader's open
+	 * shows in the lease below). */
 	if (queue_reuse_ok(fd, &st, euid)) {
 		w->reused_size = st.st_size;
 		w->fd = fd;

@@ -41,6 +41,26 @@ capture(void (*fn)(void), char *out, size_t cap)
 	return n;
 }
 
+/* Before log_open() (the program's first test: nothing opened yet), lines
+ * go to stderr under the default ident. */
+static void
+emit_unopened(void)
+{
+	log_warn("early %s", "line");
+}
+
+static void
+test_before_open(void **state)
+{
+	char	 got[256], want[256];
+
+	(void)state;
+	capture(emit_unopened, got, sizeof(got));
+	snprintf(want, sizeof(want), "tern[%ld]: warning: early line\n",
+	    (long)getpid());
+	assert_string_equal(got, want);
+}
+
 static void
 emit_plain(void)
 {
@@ -188,6 +208,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_before_open),	/* must be first */
 		cmocka_unit_test(test_line_format),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_reopen_ident),

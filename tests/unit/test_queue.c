@@ -298,6 +298,7 @@ test_id_time(void **state)
 	assert_int_equal(strlen(strchr(d, '.')), 3);	/* two decimals */
 	queue_id_delay("0000000UGI0000000000", d, sizeof(d));
 	assert_true(strtod(d, NULL) > 1e9);	/* since 1970 */
+	assert_non_null(strchr(d, '.'));
 	assert_int_equal(strlen(strchr(d, '.')), 3);
 	queue_id_delay("ABC", d, sizeof(d));
 	assert_string_equal(d, "0");
