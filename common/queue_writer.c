@@ -550,7 +550,12 @@ queue_writer_publish(struct queue_writer *w)
 		errno = saved;
 		return queue_writer_fail(w);
 	}
-	return queue_writer_close(w);
+	/* Durable now, whatever close() says (the file was fsynced, and
+	 * the descriptor and its lock go either way): failing here would
+	 * have the message sent again, a duplicate.  Its error stays in
+	 * w->error. */
+	(void)queue_writer_close(w);
+	return 0;
 }
 
 int

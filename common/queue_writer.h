@@ -83,7 +83,8 @@ int	queue_writer_write(struct queue_writer *, const void *, size_t);
  * thread).  0 or -1. */
 int	queue_writer_sync(struct queue_writer *);
 /* Rename tmp/<id> to incoming/<id> and fsync incoming/.  Only after this
- * returns 0 may the message be acknowledged.  Closes the file. */
+ * returns 0 may the message be acknowledged.  Closes the file (an error
+ * of that close, after the message is durable, is only kept in w->error). */
 int	queue_writer_publish(struct queue_writer *);
 /* The two halves of publish, for callers that share one fsync of a
  * directory among several files (group commit): rename tmp/<id> (or the

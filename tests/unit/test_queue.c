@@ -156,6 +156,32 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd,
 	    newpath, flags);
 }
 
+/* The file (dev, ino) whose next close() fails with EIO after really
+ * closing it; disarmed when it fires (close_failed counts). */
+static struct {
+	dev_t	 dev;
+	ino_t	 ino;
+	int	 failed;
+} close_fail;
+
+int
+close(int fd)
+{
+	struct stat	 st;
+	int		 fail, r;
+
+	fail = close_fail.ino != 0 && fstat(fd, &st) == 0 &&
+	    st.st_dev == close_fail.dev && st.st_ino == close_fail.ino;
+	r = (int)syscall(SYS_close, fd);
+	if (fail && r == 0) {
+		close_fail.ino = 0;
+		close_fail.failed++;
+		errno = EIO;
+		return -1;
+	}
+	return r;
+}
+
 /* Called once, just before the next flock(), then disarmed: what another
  * writer does between a claimant's open and its lock. */
 static void	(*flock_hook)(void);
@@ -177,6 +203,7 @@ static void
 queue_testdir_reset(void)
 {
 	memset(&crash, 0, sizeof(crash));
+	memset(&close_fail, 0, sizeof(close_fail));
 }
 
 static void
@@ -302,6 +329,35 @@ test_id_time(void **state)
 	assert_int_equal(strlen(strchr(d, '.')), 3);
 	queue_id_delay("ABC", d, sizeof(d));
 	assert_string_equal(d, "0");
+}
+
+/* A close() that fails once the message is durable in incoming/ does not
+ * fail the commit: the caller would otherwise have it sent again. */
+static void
+test_commit_close_error(void **state)
+{
+	char			*addrs[] = { "a@example.org" };
+	struct queue_envelope	 env;
+	struct queue_writer	*w = malloc(sizeof(*w));
+	char			 path[QUEUE_PATH_SIZE];
+	struct stat		 st;
+
+	(void)state;
+	sample_env(&env, addrs, 1);
+	assert_int_equal(queue_writer_open(w, &env), 0);
+	assert_int_equal(queue_writer_write(w, "x\n", 2), 0);
+	assert_int_equal(fstat(w->fd, &st), 0);
+	close_fail.dev = st.st_dev;
+	close_fail.ino = st.st_ino;
+	assert_int_equal(queue_writer_commit(w), 0);
+	assert_int_equal(close_fail.failed, 1);
+	assert_int_equal(w->fd, -1);
+	assert_int_equal(w->error, EIO);
+	assert_int_equal(queue_path(path, sizeof(path), QDIR_INCOMING, env.id),
+	    0);
+	assert_int_equal(stat(path, &st), 0);
+	free(env.rcpt);
+	free(w);
 }
 
 static void
@@ -1467,6 +1523,7 @@ main(void)
 		QT(test_ids),
 		QT(test_id_time),
 		QT(test_round_trip),
+		QT(test_commit_close_error),
 		QT(test_mark_and_move),
 		QT(test_abort),
 		QT(test_corrupt),

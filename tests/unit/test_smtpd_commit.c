@@ -34,6 +34,7 @@
 /* What the replaced calls make fail: any descriptor of the file with this
  * inode (close), or of the active/ directory (fsync). */
 static struct {
+	dev_t	 close_dev;
 	ino_t	 close_ino;
 	int	 close_failed;
 	int	 fail_active_fsync;
@@ -41,21 +42,36 @@ static struct {
 	int	 active_failed;
 } hook;
 
-static ino_t
-fd_ino(int fd)
+/* Is fd the file dev/ino (0 if fstat fails, which no file matches)? */
+static int
+fd_is(int fd, dev_t dev, ino_t ino)
 {
 	struct stat	 st;
 
-	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+	return ino != 0 && fstat(fd, &st) == 0 && st.st_dev == dev &&
+	    st.st_ino == ino;
 }
 
+static ino_t
+fd_ino(int fd, dev_t *dev)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) != 0)
+		return 0;
+	*dev = st.st_dev;
+	return st.st_ino;
+}
+
+/* Fails once, for the marked file's descriptor, after really closing it. */
 int
 close(int fd)
 {
-	int	 fail = hook.close_ino != 0 && fd_ino(fd) == hook.close_ino;
+	int	 fail = fd_is(fd, hook.close_dev, hook.close_ino);
 	int	 r = (int)syscall(SYS_close, fd);
 
 	if (fail && r == 0) {
+		hook.close_ino = 0;
 		hook.close_failed++;
 		errno = EIO;
 		return -1;
@@ -66,7 +82,10 @@ close(int fd)
 int
 fsync(int fd)
 {
-	if (hook.fail_active_fsync && fd_ino(fd) == hook.active_ino) {
+	struct stat	 st;
+
+	if (hook.fail_active_fsync && fstat(fd, &st) == 0 &&
+	    st.st_ino == hook.active_ino && S_ISDIR(st.st_mode)) {
 		hook.active_failed++;
 		errno = EIO;
 		return -1;
@@ -173,7 +192,7 @@ test_close_error_after_commit(void **state)
 	struct outcome		 o = { 0, -1, -1 };
 
 	(void)state;
-	hook.close_ino = fd_ino(w->fd);
+	hook.close_ino = fd_ino(w->fd, &hook.close_dev);
 	assert_true(hook.close_ino != 0);
 	commit_one(w, &o);
 	assert_int_equal(hook.close_failed, 1);
