@@ -192,13 +192,19 @@ queue_id_delay(const char *id, char *out, size_t outlen)
 	now = (long long)tv.tv_sec * 1000000 + tv.tv_usec;
 	if (made < 0 || now < made)
 		snprintf(out, outlen, "0");
-	else {
-		/* Seconds with two decimals, rounded, in integers: every
-		 * delivery logs one, and floating point printf is slow. */
-		long long cs = (now - made + 5000) / 10000;
+	else
+		queue_delay_text(now - made, out, outlen);
+}
 
-		snprintf(out, outlen, "%lld.%02lld", cs / 100, cs % 100);
-	}
+/* In integers: every delivery logs one, and floating point printf is
+ * slow. */
+void
+queue_delay_text(long long usec, char *out, size_t outlen)
+{
+	long long	 cs = (usec < 0 ? 0 : usec / 10000 +
+			    (usec % 10000 >= 5000));
+
+	snprintf(out, outlen, "%lld.%02lld", cs / 100, cs % 100);
 }
 
 int

@@ -329,6 +329,21 @@ test_id_time(void **state)
 	assert_int_equal(strlen(strchr(d, '.')), 3);
 	queue_id_delay("ABC", d, sizeof(d));
 	assert_string_equal(d, "0");
+	/* Rounded half up to hundredths, as "%.2f" of the seconds did. */
+	queue_delay_text(0, d, sizeof(d));
+	assert_string_equal(d, "0.00");
+	queue_delay_text(4999, d, sizeof(d));
+	assert_string_equal(d, "0.00");
+	queue_delay_text(5000, d, sizeof(d));
+	assert_string_equal(d, "0.01");
+	queue_delay_text(994999, d, sizeof(d));
+	assert_string_equal(d, "0.99");
+	queue_delay_text(995000, d, sizeof(d));
+	assert_string_equal(d, "1.00");
+	queue_delay_text(1995000, d, sizeof(d));
+	assert_string_equal(d, "2.00");
+	queue_delay_text(123456789012LL, d, sizeof(d));
+	assert_string_equal(d, "123456.79");
 }
 
 /* A close() that fails once the message is durable in incoming/ does not

@@ -184,17 +184,34 @@ test_commit_ok(void **state)
 	free(w);
 }
 
-/* The close after a durable commit fails: the message stands. */
+/* The close after a durable commit fails: the message stands, and the
+ * event loop logs the error with the message's id. */
 static void
 test_close_error_after_commit(void **state)
 {
 	struct queue_writer	*w = one_message();
 	struct outcome		 o = { 0, -1, -1 };
+	char			 logged[1024], want[256];
+	int			 p[2], saved;
+	ssize_t			 n;
 
 	(void)state;
 	hook.close_ino = fd_ino(w->fd, &hook.close_dev);
 	assert_true(hook.close_ino != 0);
+	assert_int_equal(pipe(p), 0);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(p[1], STDERR_FILENO) >= 0);
 	commit_one(w, &o);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	close(p[1]);
+	n = read(p[0], logged, sizeof(logged) - 1);
+	close(p[0]);
+	assert_true(n > 0);
+	logged[n] = '\0';
+	snprintf(want, sizeof(want), "warning: %s: queue file close after its "
+	    "commit: %s\n", w->id, strerror(EIO));
+	assert_non_null(strstr(logged, want));
 	assert_int_equal(hook.close_failed, 1);
 	assert_int_equal(o.result, 0);
 	assert_int_equal(o.err, EIO);
