@@ -160,10 +160,16 @@ def test_mailbox_transport_after_aliases(make_instance, dovecot):
     msgs = wait_for(lambda: imap_messages(dovecot, "terntest2"), timeout=30,
                     what="Dovecot to store the message")
     assert len(msgs) == 1 and msgs[0].endswith(data)
-    log = inst.log()
-    assert re.search(r"deliver\[\d+\]: \w+: to=<terntest2@localhost>, relay=local, .*"
-                     r"status=sent .*mailbox=lmtp:unix:", log), log[-3000:]
-    assert re.search(r"lmtp\[\d+\]: \w+: to=<terntest2@localhost>, .*status=sent", log)
+    # Dovecot shows the message before its LMTP reply reaches tern, so
+    # tern's lines about it may still be on their way: wait for them.
+    handed = (r"deliver\[\d+\]: \w+: to=<terntest2@localhost>, relay=local, .*"
+              r"status=sent .*mailbox=lmtp:unix:")
+    stored = r"lmtp\[\d+\]: \w+: to=<terntest2@localhost>, .*status=sent"
+    try:
+        wait_for(lambda: re.search(handed, inst.log()) and re.search(stored, inst.log()),
+                 timeout=15, what="deliver's and the LMTP client's log lines")
+    except AssertionError:
+        raise AssertionError(inst.log()[-3000:])
     # An alias: its account's address goes to the store, not the alias's.
     alias = message("mailbox-transport-2")
     assert send(inst, "sender@example.org", ["store-alias@localhost"], alias) == {}
@@ -172,7 +178,11 @@ def test_mailbox_transport_after_aliases(make_instance, dovecot):
                     what="the alias's copy in Dovecot")
     assert any(m.endswith(alias) for m in msgs)
     hostname = inst_hostname(inst.log())
-    assert re.search(rf"lmtp\[\d+\]: \w+: to=<terntest2@{re.escape(hostname)}>, .*status=sent",
-                     inst.log()), inst.log()[-3000:]
+    aliased = rf"lmtp\[\d+\]: \w+: to=<terntest2@{re.escape(hostname)}>, .*status=sent"
+    try:
+        wait_for(lambda: re.search(aliased, inst.log()), timeout=15,
+                 what="the LMTP client's line for the alias's copy")
+    except AssertionError:
+        raise AssertionError(inst.log()[-3000:])
     wait_for(lambda: not any(inst.queue_files(d) for d in ("incoming", "active", "deferred")),
              what="an empty queue")
