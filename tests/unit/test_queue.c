@@ -304,7 +304,16 @@ test_ids(void **state)
 static void
 test_id_time(void **state)
 {
+	static const struct {
+		long long	 usec;
+		const char	*text;
+	} delays[] = {
+		{ 0, "0.00" }, { 4999, "0.00" }, { 5000, "0.01" },
+		{ 994999, "0.99" }, { 995000, "1.00" }, { 1995000, "2.00" },
+		{ 123456789012LL, "123456.79" },
+	};
 	char		 id[QUEUE_ID_SIZE], d[32];
+	size_t		 i;
 	struct timeval	 tv;
 	long long	 t, now;
 
@@ -330,20 +339,10 @@ test_id_time(void **state)
 	queue_id_delay("ABC", d, sizeof(d));
 	assert_string_equal(d, "0");
 	/* Rounded half up to hundredths, as "%.2f" of the seconds did. */
-	queue_delay_text(0, d, sizeof(d));
-	assert_string_equal(d, "0.00");
-	queue_delay_text(4999, d, sizeof(d));
-	assert_string_equal(d, "0.00");
-	queue_delay_text(5000, d, sizeof(d));
-	assert_string_equal(d, "0.01");
-	queue_delay_text(994999, d, sizeof(d));
-	assert_string_equal(d, "0.99");
-	queue_delay_text(995000, d, sizeof(d));
-	assert_string_equal(d, "1.00");
-	queue_delay_text(1995000, d, sizeof(d));
-	assert_string_equal(d, "2.00");
-	queue_delay_text(123456789012LL, d, sizeof(d));
-	assert_string_equal(d, "123456.79");
+	for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+		queue_delay_text(delays[i].usec, d, sizeof(d));
+		assert_string_equal(d, delays[i].text);
+	}
 }
 
 /* A close() that fails once the message is durable in incoming/ does not
