@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "decimal.h"
 #include "io.h"
 #include "ipc.h"
 
@@ -154,16 +155,13 @@ ipc_msg_addf(struct ipc_msg *m, const char *name, const char *fmt, ...)
 int
 ipc_msg_add_int(struct ipc_msg *m, const char *name, long long value)
 {
-	char			 digits[24], *p = digits + sizeof(digits);
+	char			 digits[DECIMAL_MAX + 2], *p;
 	unsigned long long	 v;
 
 	v = value < 0 ? 0ULL - (unsigned long long)value :
 	    (unsigned long long)value;
-	*--p = '\0';
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	digits[sizeof(digits) - 1] = '\0';
+	p = decimal_put(digits + sizeof(digits) - 1, v);
 	if (value < 0)
 		*--p = '-';
 	return ipc_msg_add(m, name, p);

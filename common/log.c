@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "decimal.h"
 #include "log.h"
 
 #define LOG_LINE_MAX	2048
@@ -56,16 +57,13 @@ static void	*log_batch_arg;
 static void
 log_prefix_make(void)
 {
-	char		 digits[24], *d = digits + sizeof(digits);
-	unsigned long	 v = log_pid < 0 ? 0 : (unsigned long)log_pid;
+	char		 digits[DECIMAL_MAX], *d;
 	size_t		 n, il = strnlen(log_ident, sizeof(log_ident) - 1);
 
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	d = decimal_put(digits + sizeof(digits),
+	    log_pid < 0 ? 0 : (unsigned long long)log_pid);
 	n = (size_t)(digits + sizeof(digits) - d);
-	/* ident < 64, pid < 24, "[]: ": always fits log_prefix. */
+	/* ident < 64, pid <= 20 digits, "[]: ": always fits log_prefix. */
 	memcpy(log_prefix, log_ident, il);
 	log_prefix[il] = '[';
 	memcpy(log_prefix + il + 1, d, n);

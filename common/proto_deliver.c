@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "decimal.h"
 #include "proto_deliver.h"
 #include "queue_file.h"
 
@@ -47,8 +48,7 @@ fail(const char **err, const char *why)
 static void
 attr_name(char *out, size_t outlen, const char *base, int i)
 {
-	char		 digits[12], *d = digits + sizeof(digits);
-	unsigned	 v = (unsigned)i;
+	char		 digits[DECIMAL_MAX], *d;
 	size_t		 n = 0;
 
 	if (outlen == 0)
@@ -59,10 +59,7 @@ attr_name(char *out, size_t outlen, const char *base, int i)
 		out[0] = '\0';
 		return;
 	}
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	d = decimal_put(digits + sizeof(digits), (unsigned long long)i);
 	for (; *base != '\0' && n + 1 < outlen; base++)
 		out[n++] = *base;
 	if (n + 1 < outlen)

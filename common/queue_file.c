@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "decimal.h"
 #include "queue.h"
 #include "queue_file.h"
 
@@ -703,23 +704,18 @@ queue_pwrite_all(int fd, const void *p, size_t len, off_t off)
 int
 queue_size_put(char *p, off_t data_len)
 {
-	unsigned long long	 v = (unsigned long long)data_len;
-	int			 i;
+	char	*start;
 
+	_Static_assert(QUEUE_SIZE_DIGITS >= DECIMAL_MAX,
+	    "every size fits the field");
 	if (data_len < 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	/* Zero-padded decimal, filled from the right (every message writes
-	 * it: no printf).  A size with more digits is refused, not cut. */
-	for (i = QUEUE_SIZE_DIGITS - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
-	}
-	if (v != 0) {
-		errno = EOVERFLOW;
-		return -1;
-	}
+	/* Zero-padded decimal (every message writes it: no printf). */
+	start = decimal_put(p + QUEUE_SIZE_DIGITS,
+	    (unsigned long long)data_len);
+	memset(p, '0', (size_t)(start - p));
 	return 0;
 }
 
