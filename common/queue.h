@@ -60,7 +60,8 @@ int	queue_id_mine(const char *id);
  * made as its message arrives) as queue_delay_text() writes them, or "0"
  * for an id of another shape or a clock that stepped back. */
 void	queue_id_delay(const char *id, char *out, size_t outlen);
-/* usec (>= 0) as seconds with two decimals, rounded half up: "1.25". */
+/* usec as seconds with two decimals, rounded half up: "1.25" (a negative
+ * usec prints "0.00"). */
 void	queue_delay_text(long long usec, char *out, size_t outlen);
 /* "<dir>/<id>" into out; -1 if it does not fit or id is invalid. */
 int	queue_path(char *out, size_t outlen, enum queue_dir, const char *id);

@@ -311,6 +311,7 @@ test_id_time(void **state)
 		{ 0, "0.00" }, { 4999, "0.00" }, { 5000, "0.01" },
 		{ 994999, "0.99" }, { 995000, "1.00" }, { 1995000, "2.00" },
 		{ 123456789012LL, "123456.79" },
+		{ LLONG_MAX, "9223372036854.78" },
 	};
 	char		 id[QUEUE_ID_SIZE], d[32];
 	size_t		 i;
@@ -338,7 +339,8 @@ test_id_time(void **state)
 	assert_int_equal(strlen(strchr(d, '.')), 3);
 	queue_id_delay("ABC", d, sizeof(d));
 	assert_string_equal(d, "0");
-	/* Rounded half up to hundredths, as "%.2f" of the seconds did. */
+	/* Rounded half up to hundredths, exactly (where "%.2f" of the
+	 * seconds as a double could round 1.995 down). */
 	for (i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
 		queue_delay_text(delays[i].usec, d, sizeof(d));
 		assert_string_equal(d, delays[i].text);
