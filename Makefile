@@ -66,7 +66,7 @@ endif
 LIBS_MAPS     = -Wl,--as-needed -ldb-5.3 -lpq -Wl,--no-as-needed
 LIBS_COMMON   = -levent_core -lbsd $(LIBS_MAPS)
 LIBS_resolver = -lunbound
-LIBS_smtpd    = -lpthread
+LIBS_smtpd    = -lpthread -lssl -lcrypto
 LIBS_qmgr     =
 LIBS_deliver  =
 LIBS_master   =

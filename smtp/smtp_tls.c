@@ -13,18 +13,7 @@
 
 #include "log.h"
 #include "smtp.h"
-
-static void
-tls_log_errors(const char *what)
-{
-	unsigned long	 e;
-	char		 buf[256];
-
-	while ((e = ERR_get_error()) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		log_warn("%s: %s", what, buf);
-	}
-}
+#include "tls_log.h"
 
 SSL_CTX *
 smtp_tls_ctx_new(const struct smtp_params *cfg)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "smtpd_params.h"
 #include "smtpd_server.h"
+#include "smtpd_tls.h"
 
 /* Each session is a descriptor: take every one the hard limit allows
  * (the server then caps its sessions to what is there). */
@@ -41,6 +42,7 @@ main(int argc, char **argv)
 	struct smtpd_server	 srv;
 	struct event_base	*base;
 	struct daemon_stop	*stop;
+	struct smtpd_tls	*tls;
 
 	daemon_setup(argc, argv, "smtpd", &smtpd_params_table, &par, &ctx);
 	if (ctx.listen_fd < 0)
@@ -50,9 +52,11 @@ main(int argc, char **argv)
 	tzset();
 	if ((base = event_base_new()) == NULL)
 		log_fatal("cannot create the event loop");
+	/* As root: the key may be readable by root alone. */
+	tls = smtpd_tls_new(&par);
 	daemon_drop_privs(&ctx);
 	smtpd_server_init(&srv, base, &ctx.cfg, &par, ctx.listen_fd,
-	    ctx.service);
+	    ctx.service, tls);
 	stop = daemon_event_stop_on_signals(base);
 	log_debug("accepting connections");
 	event_base_dispatch(base);

@@ -24,6 +24,7 @@ static const struct {
 	{ "VRFY", SMTP_VERB_VRFY },
 	{ "HELP", SMTP_VERB_HELP },
 	{ "QUIT", SMTP_VERB_QUIT },
+	{ "STARTTLS", SMTP_VERB_STARTTLS },
 };
 
 #define SMTP_NVERBS	(sizeof(smtpd_verbs) / sizeof(smtpd_verbs[0]))

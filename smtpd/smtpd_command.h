@@ -28,7 +28,8 @@ enum smtpd_verb {
 	SMTP_VERB_NOOP,
 	SMTP_VERB_VRFY,
 	SMTP_VERB_HELP,
-	SMTP_VERB_QUIT
+	SMTP_VERB_QUIT,
+	SMTP_VERB_STARTTLS
 };
 
 /* A command line split into verb and argument.  arg points into the line. */

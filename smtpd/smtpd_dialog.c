@@ -88,11 +88,52 @@ smtpd_dialog_helo(struct smtpd_session *s, const struct smtpd_command *cmd)
 	free(s->helo);
 	s->helo = xstrndup(cmd->arg, cmd->arglen);
 	s->esmtp = cmd->verb == SMTP_VERB_EHLO;
-	if (s->esmtp)
+	if (s->esmtp && srv->tls != NULL && !s->tls_on)
+		evbuffer_add(smtpd_session_out(s), srv->ehlo_starttls,
+		    srv->ehlo_starttls_len);
+	else if (s->esmtp)
 		evbuffer_add(smtpd_session_out(s), srv->ehlo, srv->ehlo_len);
 	else
 		evbuffer_add_printf(smtpd_session_out(s), "250 %s\r\n",
 		    srv->cfg->myhostname);
+}
+
+/* smtpd_tls_security_level = encrypt: no mail in the clear.  1 if
+ * refused (answered). */
+static int
+smtpd_dialog_tls_required(struct smtpd_session *s)
+{
+	if (s->srv->par->smtpd_tls_security_level != SMTPD_TLS_ENCRYPT ||
+	    s->tls_on)
+		return 0;
+	if (s->srv->tls == NULL)
+		smtpd_session_reply(s, 454, "4.7.0",
+		    "TLS not available due to local problem");
+	else
+		smtpd_session_reply(s, 530, "5.7.0",
+		    "Must issue a STARTTLS command first");
+	return 1;
+}
+
+/* RFC 3207.  Not junk: a client may well ask once. */
+static void
+smtpd_dialog_starttls(struct smtpd_session *s, const struct smtpd_command *cmd)
+{
+	if (cmd->arglen > 0)
+		smtpd_session_reply(s, 501, "5.5.4", "Syntax: STARTTLS");
+	else if (s->tls_on)
+		smtpd_session_reply(s, 554, "5.5.1", "Error: TLS already active");
+	else if (s->srv->par->smtpd_tls_security_level == SMTPD_TLS_NONE)
+		smtpd_session_reply(s, 502, "5.5.1",
+		    "Error: command not implemented");
+	else if (s->srv->tls == NULL)
+		smtpd_session_reply(s, 454, "4.7.0",
+		    "TLS not available due to local problem");
+	else if (s->sender != NULL)
+		smtpd_session_reply(s, 503, "5.5.1",
+		    "Error: MAIL transaction in progress");
+	else
+		smtpd_session_starttls(s);
 }
 
 static void
@@ -111,6 +152,8 @@ smtpd_dialog_mail(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 503, "5.5.1", "Error: nested MAIL command");
 		return;
 	}
+	if (smtpd_dialog_tls_required(s))
+		return;
 	if (smtpd_command_mail(cmd->arg, cmd->arglen, &path, &res) < 0) {
 		smtpd_session_result(s, &res);
 		return;
@@ -399,6 +442,9 @@ smtpd_dialog_command(struct smtpd_session *s, const char *line, size_t len)
 		break;
 	case SMTP_VERB_DATA:
 		smtpd_dialog_data(s, &cmd);
+		break;
+	case SMTP_VERB_STARTTLS:
+		smtpd_dialog_starttls(s, &cmd);
 		break;
 	default:
 		smtpd_dialog_other(s, &cmd);

@@ -58,6 +58,7 @@ smtpd_message_start(struct smtpd_session *s)
 	t.client_v6 = s->client_v6;
 	t.helo = s->helo;
 	t.esmtp = s->esmtp;
+	t.tls = s->tls_on;
 	t.myhostname = cfg->myhostname;
 	t.nrcpt = s->nrcpt;
 	t.rcpt = s->rcpt;

@@ -7,6 +7,8 @@
 #define O(f)	offsetof(struct smtpd_params, f)
 
 static const char *const bare_newline_words[] = { "no", "reject", NULL };
+/* In the order of SMTPD_TLS_*. */
+static const char *const tls_level_words[] = { "none", "may", "encrypt", NULL };
 
 static const struct config_key smtpd_keys[] = {
 	{ "smtpd_banner", CT_STRING, O(smtpd_banner), "$myhostname ESMTP tern",
@@ -38,6 +40,16 @@ static const struct config_key smtpd_keys[] = {
 	    CF_NETWORKS, 0, NULL, NULL },
 	{ "smtpd_client_ipv6_prefix_length", CT_COUNT,
 	    O(smtpd_client_ipv6_prefix_length), "84", 0, 0, NULL, NULL },
+	{ "smtpd_tls_security_level", CT_CHOICE, O(smtpd_tls_security_level),
+	    "none", 0, 0, tls_level_words, NULL },
+	{ "smtpd_tls_cert_file", CT_STRING, O(smtpd_tls_cert_file), "",
+	    CF_EMPTY_OK, 0, NULL, NULL },
+	/* Empty: the key is in smtpd_tls_cert_file (Postfix's default,
+	 * $smtpd_tls_cert_file, said the same). */
+	{ "smtpd_tls_key_file", CT_STRING, O(smtpd_tls_key_file), "",
+	    CF_EMPTY_OK, 0, NULL, NULL },
+	{ "smtpd_starttls_timeout", CT_TIME, O(smtpd_starttls_timeout), "300s",
+	    0, 1, NULL, NULL },
 };
 
 const struct config_table smtpd_params_table =

@@ -16,6 +16,13 @@ enum {
 	CONFIG_BARE_NL_REJECT = 1	/* "reject": 5xx, message discarded */
 };
 
+/* smtpd_tls_security_level: whether STARTTLS is offered, and required. */
+enum {
+	SMTPD_TLS_NONE = 0,		/* "none": not offered */
+	SMTPD_TLS_MAY = 1,		/* "may": offered */
+	SMTPD_TLS_ENCRYPT = 2		/* "encrypt": MAIL only after it */
+};
+
 struct smtpd_params {
 	char	*smtpd_banner;		/* default: "$myhostname ESMTP tern" */
 	int	 smtpd_recipient_limit;	/* default: 1000 */
@@ -35,6 +42,11 @@ struct smtpd_params {
 					   default "127.0.0.0/8, ::1" */
 	int	 smtpd_client_ipv6_prefix_length; /* IPv6 clients counted per
 					   network of this size; default 84 */
+	/* STARTTLS (RFC 3207), smtpd_tls.c */
+	int	 smtpd_tls_security_level; /* SMTPD_TLS_*, default none */
+	char	*smtpd_tls_cert_file;	/* PEM certificate and chain */
+	char	*smtpd_tls_key_file;	/* PEM key; empty: in the cert file */
+	int	 smtpd_starttls_timeout; /* seconds for the handshake, 300 */
 };
 
 extern const struct config_table smtpd_params_table;

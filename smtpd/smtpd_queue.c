@@ -29,6 +29,15 @@ smtpd_queue_date(char *out, size_t outlen, time_t t)
 	    -1 : 0;
 }
 
+/* RFC 3848's names: ESMTPS for ESMTP through STARTTLS. */
+static const char *
+smtpd_queue_protocol(const struct smtpd_txn *t)
+{
+	if (t->tls)
+		return t->esmtp ? "ESMTPS" : "SMTPS";
+	return t->esmtp ? "ESMTP" : "SMTP";
+}
+
 int
 smtpd_queue_received(struct buf *b, const struct smtpd_txn *t, const char *id,
     time_t when)
@@ -40,7 +49,7 @@ smtpd_queue_received(struct buf *b, const struct smtpd_txn *t, const char *id,
 	if (buf_appendf(b, "Received: from %s ([%s%s])\n"
 	    "\tby %s (tern) with %s id %s\n", t->helo,
 	    t->client_v6 ? "IPv6:" : "", t->client, t->myhostname,
-	    t->esmtp ? "ESMTP" : "SMTP", id) < 0)
+	    smtpd_queue_protocol(t), id) < 0)
 		return -1;
 	/* Every recipient gets the same header: naming one of several (a
 	 * Bcc, say) would disclose it to the others. */

@@ -23,6 +23,7 @@ struct smtpd_txn {
 	int			 client_v6;
 	const char		*helo;
 	int			 esmtp;		/* EHLO rather than HELO */
+	int			 tls;		/* received through STARTTLS */
 	const char		*myhostname;
 	int			 nrcpt;
 	struct queue_rcpt	*rcpt;

@@ -30,6 +30,7 @@
 #include "smtpd_notify.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
+#include "smtpd_tls.h"
 
 /* After accept(2) runs out of descriptors or memory, pause this long. */
 #define SMTP_ACCEPT_PAUSE_SEC	1
@@ -148,6 +149,22 @@ smtpd_server_limit(struct smtpd_server *srv)
 	}
 }
 
+/* The EHLO reply, with or without STARTTLS; its length in *len. */
+static char *
+smtpd_server_ehlo(const struct tern_config *cfg, int starttls, size_t *len)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	if (buf_appendf(&b, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
+	    "250-8BITMIME\r\n250-DSN\r\n%s250 ENHANCEDSTATUSCODES\r\n",
+	    cfg->myhostname, cfg->message_size_limit,
+	    starttls ? "250-STARTTLS\r\n" : "") < 0)
+		log_fatal("myhostname too long");
+	*len = b.len;
+	return b.data;
+}
+
 /* The replies that depend only on the configuration, built once. */
 static void
 smtpd_server_replies(struct smtpd_server *srv)
@@ -155,13 +172,10 @@ smtpd_server_replies(struct smtpd_server *srv)
 	const struct tern_config	*cfg = srv->cfg;
 	struct buf			 b;
 
-	buf_init(&b, 4096);
-	if (buf_appendf(&b, "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n"
-	    "250-8BITMIME\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES\r\n", cfg->myhostname,
-	    cfg->message_size_limit) < 0)
-		log_fatal("myhostname too long");
-	srv->ehlo = b.data;
-	srv->ehlo_len = b.len;
+	srv->ehlo = smtpd_server_ehlo(cfg, 0, &srv->ehlo_len);
+	if (srv->tls != NULL)
+		srv->ehlo_starttls = smtpd_server_ehlo(cfg, 1,
+		    &srv->ehlo_starttls_len);
 	buf_init(&b, 4096);
 	if (buf_appendf(&b, "421 4.7.0 %s Error: too many connections\r\n",
 	    cfg->myhostname) < 0)
@@ -178,7 +192,7 @@ smtpd_server_replies(struct smtpd_server *srv)
 void
 smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
     const struct tern_config *cfg, const struct smtpd_params *par,
-    int listen_fd, const char *service)
+    int listen_fd, const char *service, struct smtpd_tls *tls)
 {
 	struct timeval	 tv;
 	int		 on = 1;
@@ -187,6 +201,7 @@ smtpd_server_init(struct smtpd_server *srv, struct event_base *base,
 	srv->base = base;
 	srv->cfg = cfg;
 	srv->par = par;
+	srv->tls = tls;
 	LIST_INIT(&srv->sessions);
 	smtpd_server_limit(srv);
 	smtpd_server_replies(srv);
@@ -245,6 +260,8 @@ smtpd_server_free(struct smtpd_server *srv)
 	smtpd_lookup_free(srv->lookup);
 	smtpd_relay_free(&srv->relay);
 	free(srv->ehlo);
+	free(srv->ehlo_starttls);
+	smtpd_tls_free(srv->tls);
 	free(srv->refusal);
 	free(srv->greeting);
 	memset(srv, 0, sizeof(*srv));

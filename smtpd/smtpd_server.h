@@ -29,6 +29,7 @@ struct smtpd_notify;
 struct smtpd_session;
 struct tern_config;
 struct smtpd_params;
+struct smtpd_tls;
 
 LIST_HEAD(smtpd_session_list, smtpd_session);
 
@@ -55,8 +56,11 @@ struct smtpd_server {
 	int			 nodelay_inherited; /* the listener has
 						   TCP_NODELAY (sessions too) */
 	const struct timeval	*timeout;	/* smtpd_timeout, common timeout */
+	struct smtpd_tls	*tls;		/* STARTTLS, or NULL: not offered */
 	char			*ehlo;		/* the whole EHLO reply */
 	size_t			 ehlo_len;
+	char			*ehlo_starttls;	/* the same offering STARTTLS */
+	size_t			 ehlo_starttls_len;
 	char			*greeting;	/* 220 and smtpd_banner */
 	size_t			 greeting_len;
 	char			*refusal;	/* 421 when over the client limit */
@@ -64,10 +68,11 @@ struct smtpd_server {
 };
 
 /* Set up everything, listening on listen_fd (already bound and listening
- * by the master); exits through log_fatal on failure. */
+ * by the master), offering STARTTLS with tls (NULL: not offered; the
+ * server frees it); exits through log_fatal on failure. */
 void	smtpd_server_init(struct smtpd_server *, struct event_base *,
 	    const struct tern_config *, const struct smtpd_params *,
-	    int listen_fd, const char *service);
+	    int listen_fd, const char *service, struct smtpd_tls *tls);
 /* Stop accepting, let pending commits finish, say goodbye to every session
  * and free it all.  Called after the event loop has ended. */
 void	smtpd_server_free(struct smtpd_server *);

@@ -51,6 +51,7 @@
 #include "smtpd_lookup.h"
 #include "smtpd_server.h"
 #include "smtpd_session.h"
+#include "smtpd_tls.h"
 
 /* Bytes asked for by one read(2): a 4 KiB message and its commands. */
 #define SMTP_READ_SIZE		(16 * 1024)
@@ -59,6 +60,7 @@
 
 static void	smtpd_session_writable(evutil_socket_t, short, void *);
 static int	smtpd_session_arm(struct smtpd_session *, int);
+static void	smtpd_session_tls_begin(struct smtpd_session *);
 
 /* Replies */
 
@@ -179,7 +181,9 @@ smtpd_session_want_read(struct smtpd_session *s)
 	if (s->fd < 0)
 		return;
 	want = (s->phase == SMTP_PHASE_COMMAND ||
-	    s->phase == SMTP_PHASE_DATA || (s->phase == SMTP_PHASE_COMMIT &&
+	    s->phase == SMTP_PHASE_DATA ||
+	    s->phase == SMTP_PHASE_TLS_HANDSHAKE ||
+	    (s->phase == SMTP_PHASE_COMMIT &&
 	    evbuffer_get_length(s->in) < SMTP_COMMIT_INPUT_MAX)) &&
 	    !s->throttled && !s->peer_eof && !s->srv->stopping;
 	if (want == s->reading)
@@ -326,7 +330,9 @@ smtpd_session_flush(struct smtpd_session *s)
 {
 	int	 r;
 
-	if ((r = evbuf_io_flush(s->out, s->fd)) < 0) {
+	r = s->tls_on ? smtpd_tls_flush(s->out, s->tls) :
+	    evbuf_io_flush(s->out, s->fd);
+	if (r < 0) {
 		log_debug("write to [%s]: %s", s->client, strerror(errno));
 		return -1;
 	}
@@ -357,7 +363,10 @@ smtpd_session_settle(struct smtpd_session *s)
 		smtpd_session_want_read(s);
 		smtpd_session_input(s);
 	}
-	if (s->phase == SMTP_PHASE_CLOSING && evbuffer_get_length(s->out) == 0)
+	if (s->phase == SMTP_PHASE_TLS_START && evbuffer_get_length(s->out) == 0)
+		smtpd_session_tls_begin(s);
+	else if (s->phase == SMTP_PHASE_CLOSING &&
+	    evbuffer_get_length(s->out) == 0)
 		smtpd_session_free(s);
 }
 
@@ -392,11 +401,108 @@ smtpd_session_command_done(struct smtpd_session *s)
 	smtpd_session_resume(s);
 }
 
+/* STARTTLS */
+
+void
+smtpd_session_starttls(struct smtpd_session *s)
+{
+	size_t	 left = evbuffer_get_length(s->in);
+
+	smtpd_session_reply(s, 220, "2.0.0", "Ready to start TLS");
+	/* RFC 3207 section 6: commands sent in the clear behind STARTTLS
+	 * must not be taken as if they had come through TLS. */
+	if (left > 0) {
+		log_info("%zu bytes of plaintext discarded after STARTTLS "
+		    "from [%s]", left, s->client);
+		evbuffer_drain(s->in, left);
+	}
+	s->discarding = 0;
+	s->phase = SMTP_PHASE_TLS_START;
+	smtpd_session_want_read(s);
+}
+
+/* The 220 is out: from here on the socket speaks TLS, with
+ * smtpd_starttls_timeout for the handshake.  May free. */
+static void
+smtpd_session_tls_begin(struct smtpd_session *s)
+{
+	if ((s->tls = smtpd_tls_start(s->srv->tls, s->fd)) == NULL) {
+		log_error("cannot start TLS with [%s]", s->client);
+		smtpd_session_free(s);
+		return;
+	}
+	s->phase = SMTP_PHASE_TLS_HANDSHAKE;
+	smtpd_session_want_read(s);
+	s->deadline_ms = io_now_ms() +
+	    1000LL * s->srv->par->smtpd_starttls_timeout;
+	if (smtpd_session_arm(s, 0) < 0) {
+		log_error("cannot set the time-out of [%s]", s->client);
+		smtpd_session_free(s);
+	}
+}
+
+/* The handshake is over: RFC 3207 section 4.2, the session starts anew
+ * (HELO/EHLO again, no transaction), with a fresh command deadline. */
+static void
+smtpd_session_tls_ready(struct smtpd_session *s)
+{
+	char	 what[128];
+
+	s->tls_on = 1;
+	s->phase = SMTP_PHASE_COMMAND;
+	smtpd_dialog_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	smtpd_tls_describe(s->tls, what, sizeof(what));
+	log_info("TLS connection established from [%s]: %s", s->client, what);
+	s->deadline_ms = io_now_ms() + 1000LL * s->srv->par->smtpd_timeout;
+	if (smtpd_session_arm(s, 1) < 0) {
+		log_error("cannot set the time-out of [%s]", s->client);
+		smtpd_session_free(s);
+	}
+}
+
+/* A step of the handshake, when the socket is readable (or writable,
+ * where OpenSSL waited for that).  May free. */
+static void
+smtpd_session_handshake(struct smtpd_session *s)
+{
+	char	 why[256];
+
+	switch (smtpd_tls_handshake(s->tls, why, sizeof(why))) {
+	case 0:
+		return;
+	case 1:
+		smtpd_session_tls_ready(s);
+		return;
+	case 2:
+		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
+		    EV_WRITE, smtpd_session_writable, s)) == NULL) {
+			smtpd_session_free(s);
+			return;
+		}
+		if (event_add(s->wev, s->srv->timeout) < 0)
+			smtpd_session_free(s);
+		return;
+	default:
+		log_info("TLS handshake failed from [%s]: %s", s->client, why);
+		smtpd_session_free(s);
+		return;
+	}
+}
+
 /* Event callbacks */
 
 static void
 smtpd_session_timeout(struct smtpd_session *s)
 {
+	/* Nothing can be said in the clear any more. */
+	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
+		log_info("TLS handshake failed from [%s]: timeout", s->client);
+		smtpd_session_free(s);
+		return;
+	}
 	if (io_now_ms() >= s->end_ms)
 		log_info("session time limit exceeded in %s from [%s]",
 		    s->phase == SMTP_PHASE_DATA ? "DATA" : "command",
@@ -448,7 +554,13 @@ smtpd_session_readable(evutil_socket_t fd, short what, void *arg)
 		smtpd_session_timeout(s);
 		return;
 	}
-	if ((r = evbuf_io_read(s->in, s->fd, SMTP_READ_SIZE)) < 0) {
+	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
+		smtpd_session_handshake(s);
+		return;
+	}
+	r = s->tls_on ? smtpd_tls_read(s->in, s->tls, SMTP_READ_SIZE) :
+	    evbuf_io_read(s->in, s->fd, SMTP_READ_SIZE);
+	if (r < 0) {
 		if (errno == 0 && s->phase == SMTP_PHASE_COMMIT) {
 			s->peer_eof = 1;
 			smtpd_session_want_read(s);
@@ -485,6 +597,10 @@ smtpd_session_writable(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_TIMEOUT) {
 		log_info("timeout sending to [%s]", s->client);
 		smtpd_session_free(s);
+		return;
+	}
+	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
+		smtpd_session_handshake(s);
 		return;
 	}
 	smtpd_session_settle(s);
@@ -526,6 +642,8 @@ smtpd_session_release(struct smtpd_session *s)
 		evbuffer_free(s->in);
 	if (s->out != NULL)
 		evbuffer_free(s->out);
+	smtpd_tls_end(s->tls);
+	s->tls = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->rev = s->wev = NULL;
@@ -654,7 +772,8 @@ smtpd_session_shutdown(struct smtpd_session *s)
 		smtpd_session_reply_host(s, 421, "4.3.2",
 		    "Service shutting down");
 	/* One non-blocking attempt: a shutdown waits for nobody. */
-	if (evbuffer_write(s->out, s->fd) < 0)
+	if ((s->tls_on ? smtpd_tls_flush(s->out, s->tls) :
+	    evbuffer_write(s->out, s->fd)) < 0)
 		log_debug("goodbye to [%s] not sent: %s", s->client,
 		    strerror(errno));
 	s->phase = SMTP_PHASE_CLOSING;

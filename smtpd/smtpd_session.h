@@ -35,6 +35,7 @@ struct smtpd_anvil_wait;
 struct smtpd_lookup_wait;
 struct smtpd_rcpt_wait;
 struct smtpd_server;
+struct ssl_st;
 
 /* Longest command line accepted, without CRLF: RFC 5321 allows 512 with
  * CRLF, plus room for ESMTP parameters (section 4.5.3.1.4). */
@@ -57,7 +58,9 @@ enum smtpd_phase {
 	SMTP_PHASE_COMMIT,	/* a worker is committing the message */
 	SMTP_PHASE_CLOSING,	/* last reply queued; free once written */
 	SMTP_PHASE_CONNECT,	/* asking anvil before the greeting */
-	SMTP_PHASE_LOOKUP	/* a RCPT waits for the lookup service */
+	SMTP_PHASE_LOOKUP,	/* a RCPT waits for the lookup service */
+	SMTP_PHASE_TLS_START,	/* STARTTLS's 220 is being written */
+	SMTP_PHASE_TLS_HANDSHAKE /* in the TLS handshake (smtpd_tls.c) */
 };
 
 struct smtpd_session {
@@ -77,6 +80,8 @@ struct smtpd_session {
 	unsigned int		 peer_eof:1;	/* end of input seen in a commit */
 	unsigned int		 write_failed:1; /* queue file write error */
 	unsigned int		 client_v6:1;
+	unsigned int		 tls_on:1;	/* after a STARTTLS handshake */
+	struct ssl_st		*tls;		/* from STARTTLS on, else NULL */
 	int			 errors;	/* 5xx replies so far */
 	int			 junk;		/* NOOP, RSET, VRFY, unknown, ...
 						   since the last message */
@@ -131,6 +136,9 @@ struct evbuffer *smtpd_session_out(struct smtpd_session *);
 void	smtpd_session_want_read(struct smtpd_session *);
 /* End the session once the replies queued so far are written. */
 void	smtpd_session_close(struct smtpd_session *);
+/* STARTTLS accepted: the 220, then (once it is written) the handshake;
+ * plaintext the client pipelined after the command is discarded. */
+void	smtpd_session_starttls(struct smtpd_session *);
 /* After a commit: read again and process what is buffered.  May free. */
 void	smtpd_session_resume(struct smtpd_session *);
 /* A command answered later (a RCPT after the lookup service's answer):
