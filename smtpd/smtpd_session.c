@@ -768,6 +768,11 @@ smtpd_session_shutdown(struct smtpd_session *s)
 		log_qid(LOG_LEVEL_INFO, s->id, "aborted by shutdown");
 		s->phase = SMTP_PHASE_COMMAND;
 	}
+	/* In a handshake (or about to start one) a 421 in the clear
+	 * would only be garbage to the client's TLS. */
+	if (s->phase == SMTP_PHASE_TLS_START ||
+	    s->phase == SMTP_PHASE_TLS_HANDSHAKE)
+		s->phase = SMTP_PHASE_CLOSING;
 	if (s->phase != SMTP_PHASE_CLOSING)
 		smtpd_session_reply_host(s, 421, "4.3.2",
 		    "Service shutting down");
