@@ -167,6 +167,20 @@ smtpd_tls_handshake(SSL *ssl, char *why, size_t whylen)
 	return -1;
 }
 
+/* An SSL_read or SSL_write failed for good: errno says why, the
+ * system's error (or `none` when it gave none) after a system call that
+ * failed, EPROTO after a TLS error.  -1. */
+static int
+smtpd_tls_fail(int syscall, int none)
+{
+	if (!syscall)
+		errno = EPROTO;
+	else if (errno == 0)
+		errno = none;
+	ERR_clear_error();
+	return -1;
+}
+
 int
 smtpd_tls_read(struct evbuffer *buf, SSL *ssl, size_t max)
 {
@@ -202,14 +216,9 @@ smtpd_tls_read(struct evbuffer *buf, SSL *ssl, size_t max)
 		errno = 0;
 		return -1;
 	case SSL_ERROR_SYSCALL:
-		if (errno == 0)
-			errno = ECONNRESET;
-		ERR_clear_error();
-		return -1;
+		return smtpd_tls_fail(1, ECONNRESET);
 	default:
-		ERR_clear_error();
-		errno = EPROTO;
-		return -1;
+		return smtpd_tls_fail(0, 0);
 	}
 }
 
@@ -237,17 +246,12 @@ smtpd_tls_flush(struct evbuffer *buf, SSL *ssl)
 		case SSL_ERROR_WANT_WRITE:
 			return 1;
 		case SSL_ERROR_SYSCALL:
-			if (errno == 0)
-				errno = EPIPE;
-			ERR_clear_error();
-			return -1;
+			return smtpd_tls_fail(1, EPIPE);
 		default:
 			/* WANT_READ among them: without renegotiation a
 			 * write never waits for input, and waiting for
 			 * the socket to take output would spin. */
-			ERR_clear_error();
-			errno = EPROTO;
-			return -1;
+			return smtpd_tls_fail(0, 0);
 		}
 	}
 	return 0;

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from conftest import maildir_new, wait_for
+from test_smtp_protocol import Client as PlainClient
 
 RCPT1 = "terntest1@localhost"
 RCPT2 = "terntest2@localhost"
@@ -75,33 +76,9 @@ def tls_conf(ca, level="may", combined=False, extra=""):
     return f"smtpd_tls_security_level = {level}\n" + files + extra
 
 
-class Client:
-    """A raw SMTP client that can switch its socket to TLS."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-
-    def reply(self):
-        """Read one (possibly multi-line) reply -> (code, [lines])."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError(f"closed; got {lines!r} {self.buf!r}")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def cmd(self, text):
-        self.send(text + b"\r\n" if isinstance(text, bytes) else (text + "\r\n").encode())
-        return self.reply()
+class Client(PlainClient):
+    """test_smtp_protocol's raw SMTP client, able to switch its socket to
+    TLS."""
 
     def starttls(self, ctx):
         """Handshake on the socket (after the 220): nothing may be
@@ -126,9 +103,6 @@ class Client:
                 raise AssertionError(f"connection still open after {timeout}s")
             if not chunk:
                 return time.monotonic() - t0
-
-    def close(self):
-        self.sock.close()
 
 
 def expect(reply, code, text=None):
