@@ -106,16 +106,20 @@ smtpd_dialog_tls_required(struct smtpd_session *s)
 	if (s->srv->par->smtpd_tls_security_level != SMTPD_TLS_ENCRYPT ||
 	    s->tls_on)
 		return 0;
-	if (s->srv->tls == NULL)
+	if (s->srv->tls == NULL) {
+		/* A 4xx is no error: counted as junk, so that a client
+		 * cannot ask for ever. */
+		s->junk++;
 		smtpd_session_reply(s, 454, "4.7.0",
 		    "TLS not available due to local problem");
-	else
+	} else
 		smtpd_session_reply(s, 530, "5.7.0",
 		    "Must issue a STARTTLS command first");
 	return 1;
 }
 
-/* RFC 3207.  Not junk: a client may well ask once. */
+/* RFC 3207.  Junk where TLS cannot be had, as an unknown command would
+ * be; the other refusals are 5xx, which count as errors. */
 static void
 smtpd_dialog_starttls(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
@@ -123,13 +127,15 @@ smtpd_dialog_starttls(struct smtpd_session *s, const struct smtpd_command *cmd)
 		smtpd_session_reply(s, 501, "5.5.4", "Syntax: STARTTLS");
 	else if (s->tls_on)
 		smtpd_session_reply(s, 554, "5.5.1", "Error: TLS already active");
-	else if (s->srv->par->smtpd_tls_security_level == SMTPD_TLS_NONE)
+	else if (s->srv->par->smtpd_tls_security_level == SMTPD_TLS_NONE) {
+		s->junk++;
 		smtpd_session_reply(s, 502, "5.5.1",
 		    "Error: command not implemented");
-	else if (s->srv->tls == NULL)
+	} else if (s->srv->tls == NULL) {
+		s->junk++;
 		smtpd_session_reply(s, 454, "4.7.0",
 		    "TLS not available due to local problem");
-	else if (s->sender != NULL)
+	} else if (s->sender != NULL)
 		smtpd_session_reply(s, 503, "5.5.1",
 		    "Error: MAIL transaction in progress");
 	else
@@ -410,8 +416,10 @@ smtpd_dialog_other(struct smtpd_session *s, const struct smtpd_command *cmd)
 			    "but will accept message and attempt delivery");
 		break;
 	case SMTP_VERB_HELP:
-		smtpd_session_reply(s, 214, "2.0.0", "Commands: HELO EHLO MAIL "
-		    "RCPT DATA RSET NOOP VRFY HELP QUIT");
+		smtpd_session_reply(s, 214, "2.0.0", s->srv->tls != NULL &&
+		    !s->tls_on ? "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
+		    "VRFY HELP QUIT STARTTLS" : "Commands: HELO EHLO MAIL RCPT "
+		    "DATA RSET NOOP VRFY HELP QUIT");
 		break;
 	case SMTP_VERB_QUIT:
 		smtpd_session_reply(s, 221, "2.0.0", "Bye");

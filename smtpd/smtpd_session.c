@@ -61,6 +61,7 @@
 static void	smtpd_session_writable(evutil_socket_t, short, void *);
 static int	smtpd_session_arm(struct smtpd_session *, int);
 static void	smtpd_session_tls_begin(struct smtpd_session *);
+static void	smtpd_session_handshake_wait(struct smtpd_session *, int);
 
 /* Replies */
 
@@ -127,22 +128,30 @@ smtpd_session_reply_host(struct smtpd_session *s, int code,
 
 /* Reading and closing */
 
+/* What is left of the deadline, or of the session if that ends first. */
+static void
+smtpd_session_left(const struct smtpd_session *s, struct timeval *tv)
+{
+	long long	 now = io_now_ms(), end = s->deadline_ms, left;
+
+	if (s->end_ms < end)
+		end = s->end_ms;
+	left = end > now ? end - now : 0;
+	tv->tv_sec = (time_t)(left / 1000);
+	tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+}
+
 /* (Re)start the read event's timer for what is left of the deadline (or
  * of the session).  fresh: the deadline is a whole smtpd_timeout from now,
  * which the server's common time-out queue arms in O(1).  0 or -1. */
 static int
 smtpd_session_arm(struct smtpd_session *s, int fresh)
 {
-	long long	 now = io_now_ms(), end = s->deadline_ms, left;
 	struct timeval	 tv;
 
-	if (s->end_ms < end)
-		end = s->end_ms;
-	else if (fresh)
+	if (fresh && s->end_ms >= s->deadline_ms)
 		return event_add(s->rev, s->srv->timeout);
-	left = end > now ? end - now : 0;
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	smtpd_session_left(s, &tv);
 	return event_add(s->rev, &tv);
 }
 
@@ -178,12 +187,11 @@ smtpd_session_want_read(struct smtpd_session *s)
 {
 	int	 want;
 
-	if (s->fd < 0)
+	/* A handshake arms its own events (smtpd_session_handshake_wait). */
+	if (s->fd < 0 || s->phase == SMTP_PHASE_TLS_HANDSHAKE)
 		return;
 	want = (s->phase == SMTP_PHASE_COMMAND ||
-	    s->phase == SMTP_PHASE_DATA ||
-	    s->phase == SMTP_PHASE_TLS_HANDSHAKE ||
-	    (s->phase == SMTP_PHASE_COMMIT &&
+	    s->phase == SMTP_PHASE_DATA || (s->phase == SMTP_PHASE_COMMIT &&
 	    evbuffer_get_length(s->in) < SMTP_COMMIT_INPUT_MAX)) &&
 	    !s->throttled && !s->peer_eof && !s->srv->stopping;
 	if (want == s->reading)
@@ -432,13 +440,9 @@ smtpd_session_tls_begin(struct smtpd_session *s)
 		return;
 	}
 	s->phase = SMTP_PHASE_TLS_HANDSHAKE;
-	smtpd_session_want_read(s);
 	s->deadline_ms = io_now_ms() +
 	    1000LL * s->srv->par->smtpd_starttls_timeout;
-	if (smtpd_session_arm(s, 0) < 0) {
-		log_error("cannot set the time-out of [%s]", s->client);
-		smtpd_session_free(s);
-	}
+	smtpd_session_handshake_wait(s, 0);
 }
 
 /* The handshake is over: RFC 3207 section 4.2, the session starts anew
@@ -450,6 +454,9 @@ smtpd_session_tls_ready(struct smtpd_session *s)
 
 	s->tls_on = 1;
 	s->phase = SMTP_PHASE_COMMAND;
+	if (s->wev != NULL)
+		(void)event_del(s->wev);
+	smtpd_session_want_read(s);
 	smtpd_dialog_reset(s);
 	free(s->helo);
 	s->helo = NULL;
@@ -463,6 +470,44 @@ smtpd_session_tls_ready(struct smtpd_session *s)
 	}
 }
 
+/*
+ * The handshake waits for the socket to be readable, or writable: exactly
+ * one of the two events is armed, so a level-triggered read event cannot
+ * fire again and again on input OpenSSL will not read while it waits to
+ * write.  Either is armed with what is left of the handshake's deadline
+ * (libevent restarts a persistent event's full time-out at every firing,
+ * so it is set anew after each step), which bytes trickled in one at a
+ * time cannot extend.  May free.
+ */
+static void
+smtpd_session_handshake_wait(struct smtpd_session *s, int want_write)
+{
+	struct timeval	 tv;
+	int		 r;
+
+	if (want_write) {
+		r = s->reading ? event_del(s->rev) : 0;
+		s->reading = 0;
+		if (r == 0 && s->wev == NULL && (s->wev = event_new(s->srv->base,
+		    s->fd, EV_WRITE, smtpd_session_writable, s)) == NULL)
+			r = -1;
+		if (r == 0) {
+			smtpd_session_left(s, &tv);
+			r = event_add(s->wev, &tv);
+		}
+	} else {
+		r = s->wev != NULL ? event_del(s->wev) : 0;
+		s->reading = 1;
+		if (r == 0)
+			r = smtpd_session_arm(s, 0);
+	}
+	if (r < 0) {
+		log_error("cannot wait for the TLS handshake of [%s]",
+		    s->client);
+		smtpd_session_free(s);
+	}
+}
+
 /* A step of the handshake, when the socket is readable (or writable,
  * where OpenSSL waited for that).  May free. */
 static void
@@ -472,18 +517,13 @@ smtpd_session_handshake(struct smtpd_session *s)
 
 	switch (smtpd_tls_handshake(s->tls, why, sizeof(why))) {
 	case 0:
+		smtpd_session_handshake_wait(s, 0);
 		return;
 	case 1:
 		smtpd_session_tls_ready(s);
 		return;
 	case 2:
-		if (s->wev == NULL && (s->wev = event_new(s->srv->base, s->fd,
-		    EV_WRITE, smtpd_session_writable, s)) == NULL) {
-			smtpd_session_free(s);
-			return;
-		}
-		if (event_add(s->wev, s->srv->timeout) < 0)
-			smtpd_session_free(s);
+		smtpd_session_handshake_wait(s, 1);
 		return;
 	default:
 		log_info("TLS handshake failed from [%s]: %s", s->client, why);
@@ -594,13 +634,18 @@ smtpd_session_writable(evutil_socket_t fd, short what, void *arg)
 	struct smtpd_session	*s = arg;
 
 	(void)fd;
+	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
+		if (what & EV_TIMEOUT) {
+			log_info("TLS handshake failed from [%s]: timeout",
+			    s->client);
+			smtpd_session_free(s);
+		} else
+			smtpd_session_handshake(s);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
 		log_info("timeout sending to [%s]", s->client);
 		smtpd_session_free(s);
-		return;
-	}
-	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
-		smtpd_session_handshake(s);
 		return;
 	}
 	smtpd_session_settle(s);

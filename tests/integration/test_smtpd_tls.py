@@ -380,3 +380,80 @@ def test_encrypt_with_missing_certificate(make_instance, tls_ca):
     expect(c.cmd("MAIL FROM:<a@example.org>"), 454, LOCAL_PROBLEM)
     expect(c.cmd("QUIT"), 221)
     c.close()
+
+
+# ---- found by review (helper-76) ----------------------------------------
+
+def client_hello():
+    """The first flight of a real TLS client, as bytes."""
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ssl.create_default_context().wrap_bio(inb, outb,
+                                                server_hostname="127.0.0.1")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    hello = outb.read()
+    assert len(hello) > 100 and hello[0] == 0x16, hello[:8]
+    return hello
+
+
+def test_handshake_deadline_not_extended_by_trickle(make_instance, tls_ca):
+    """smtpd_starttls_timeout bounds the whole handshake: a ClientHello
+    trickled in a byte at a time must not restart it (it did, and a
+    session could be held for as long as the hello lasted)."""
+    inst = make_instance(tls_conf(tls_ca, extra="smtpd_starttls_timeout = 2s\n"))
+    c, _ = connect(inst)
+    expect(c.cmd("STARTTLS"), 220, READY)
+    hello = client_hello()
+    t0 = time.monotonic()
+    closed = False
+    for byte in hello[:-1]:                 # never the whole hello
+        if time.monotonic() - t0 > 12:
+            break
+        try:
+            c.sock.sendall(bytes([byte]))
+            c.sock.settimeout(0.25)         # the trickle's pace
+            closed = c.sock.recv(65536) == b""
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if closed:
+            break
+    took = time.monotonic() - t0
+    c.close()
+    assert closed, f"handshake still open after {took:.1f}s of trickle"
+    assert 1.0 <= took < 8, f"closed after {took:.1f}s (deadline 2 s)"
+    log_has(inst, "TLS handshake failed from [127.0.0.1]: timeout")
+
+
+def test_refused_starttls_counts_as_junk(make_instance, tls_ca):
+    """454 is no error, so STARTTLS and MAIL refused for want of TLS count
+    as junk: a client cannot ask for ever."""
+    inst = make_instance("smtpd_tls_security_level = encrypt\n"
+                         f"smtpd_tls_cert_file = {tls_ca / 'no-such-cert.pem'}\n"
+                         "smtpd_junk_command_limit = 5\n")
+    c, _ = connect(inst)
+    for cmd in ["STARTTLS", "MAIL FROM:<a@example.org>"] * 2 + ["STARTTLS"]:
+        expect(c.cmd(cmd), 454, LOCAL_PROBLEM)
+    expect(c.cmd("MAIL FROM:<a@example.org>"), 454, LOCAL_PROBLEM)
+    code, lines = c.reply()
+    assert code == 421 and "4.7.0" in lines[-1] and "junk" in lines[-1], lines
+    c.eof_within(10)
+    c.close()
+
+
+def test_help_lists_starttls_only_when_offered(make_instance, tls_ca):
+    plain = make_instance()
+    c, _ = connect(plain)
+    lines = expect(c.cmd("HELP"), 214)
+    assert "STARTTLS" not in lines[-1], lines
+    c.close()
+    inst = make_instance(tls_conf(tls_ca))
+    c, _ = connect(inst)
+    lines = expect(c.cmd("HELP"), 214)
+    assert lines[-1].endswith(" QUIT STARTTLS"), lines
+    start_tls(c, tls_ca)
+    lines = expect(c.cmd("HELP"), 214)
+    assert "STARTTLS" not in lines[-1], lines
+    expect(c.cmd("QUIT"), 221)
+    c.close()
