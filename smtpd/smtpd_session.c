@@ -456,7 +456,9 @@ smtpd_session_tls_ready(struct smtpd_session *s)
 	s->phase = SMTP_PHASE_COMMAND;
 	if (s->wev != NULL)
 		(void)event_del(s->wev);
-	smtpd_session_want_read(s);
+	/* Read on, with a fresh command deadline (armed below), whichever
+	 * event the handshake's last step waited for. */
+	s->reading = 1;
 	smtpd_dialog_reset(s);
 	free(s->helo);
 	s->helo = NULL;
@@ -539,7 +541,12 @@ smtpd_session_timeout(struct smtpd_session *s)
 {
 	/* Nothing can be said in the clear any more. */
 	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
-		log_info("TLS handshake failed from [%s]: timeout", s->client);
+		if (io_now_ms() >= s->end_ms)
+			log_info("session time limit exceeded in the TLS "
+			    "handshake from [%s]", s->client);
+		else
+			log_info("TLS handshake failed from [%s]: timeout",
+			    s->client);
 		smtpd_session_free(s);
 		return;
 	}
@@ -635,11 +642,9 @@ smtpd_session_writable(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (s->phase == SMTP_PHASE_TLS_HANDSHAKE) {
-		if (what & EV_TIMEOUT) {
-			log_info("TLS handshake failed from [%s]: timeout",
-			    s->client);
-			smtpd_session_free(s);
-		} else
+		if (what & EV_TIMEOUT)
+			smtpd_session_timeout(s);
+		else
 			smtpd_session_handshake(s);
 		return;
 	}

@@ -457,3 +457,72 @@ def test_help_lists_starttls_only_when_offered(make_instance, tls_ca):
     assert "STARTTLS" not in lines[-1], lines
     expect(c.cmd("QUIT"), 221)
     c.close()
+
+
+def server_send_space(port, cport):
+    """Free bytes in smtpd's send buffer for the connection from cport
+    (ss -m: snd_buf minus wmem_queued), or None if ss does not show it."""
+    out = subprocess.run(["ss", "-tmnH", f"( sport = :{port} and dport = :{cport} )"],
+                         capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r"tb(\d+),f\d+,w(\d+)", out)
+    return int(m.group(1)) - int(m.group(2)) if m else None
+
+
+def smtpd_cpu_ticks(inst):
+    total = 0
+    for pid in inst.services().get("smtpd", []):
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def test_handshake_waiting_to_write_does_not_spin(make_instance, tls_ca):
+    """A handshake whose reply the socket cannot take waits for the socket
+    alone: with input pending, the read event used to fire again and again
+    (smtpd at 100 % CPU, the deadline never reached).  The client fills
+    smtpd's send buffer to the last few bytes (never reading), so that the
+    220 fits and the ServerHello does not, then sends a ClientHello and a
+    byte every 0.25 s."""
+    inst = make_instance(tls_conf(tls_ca, extra="smtpd_starttls_timeout = 3s\n"))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", inst.port))
+    cport = s.getsockname()[1]
+    assert s.recv(4096).startswith(b"220"), "no greeting"
+    t_end = time.monotonic() + 60
+    space = server_send_space(inst.port, cport)
+    if space is None:
+        pytest.skip("ss shows no socket memory here")
+    while space > 60000 and time.monotonic() < t_end:
+        s.sendall(b"EHLO x\r\n" * 200)
+        time.sleep(0.02)                    # let smtpd answer the batch
+        space = server_send_space(inst.port, cport)
+    while space > 30 and time.monotonic() < t_end:
+        s.sendall(b"HELO x\r\n" * (1 if space < 2000 else 20))
+        time.sleep(0.01)
+        space = server_send_space(inst.port, cport)
+    s.sendall(b"STARTTLS\r\n")
+    hello = client_hello()
+    before = smtpd_cpu_ticks(inst)
+    s.sendall(hello)
+    t0 = time.monotonic()
+    gone = False
+    while time.monotonic() - t0 < 8 and not gone:
+        try:
+            s.send(b"\x17")                 # input OpenSSL will not read
+        except OSError:
+            gone = True
+        time.sleep(0.25)
+    ticks = smtpd_cpu_ticks(inst) - before
+    s.close()
+    timed_out = [l for l in inst.log().splitlines()
+                 if "TLS handshake failed from [127.0.0.1]: timeout" in l]
+    # A spin costs a whole CPU: ~800 ticks in these 8 s.
+    assert ticks < 150, f"smtpd used {ticks} ticks while the handshake waited"
+    if not timed_out:
+        pytest.skip("the send buffer could not be filled to the byte here "
+                    "(the 220 never went out), so the case was not reached")
+    c, _ = connect(inst)                     # still serving
+    expect(c.cmd("QUIT"), 221)
+    c.close()
