@@ -24,7 +24,9 @@
  * much output waits for a client that does not read it.  A session is
  * freed only from the top of a libevent callback (smtpd_session_settle),
  * never in the middle of processing, so no handler ever runs on a freed
- * session.
+ * session.  After STARTTLS the same one read and one flush go through
+ * OpenSSL (smtpd_tls.c); the handshake in between arms its own events
+ * against its own deadline (smtpd_session_handshake_wait).
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
