@@ -99,6 +99,12 @@ config_parse_choice(const struct config_key *k, const char *s, int *out)
 {
 	int	 i;
 
+	/* Where empty is allowed it is the first word: Postfix's default
+	 * for some choices is an empty value meaning "none". */
+	if (*s == '\0' && (k->flags & CF_EMPTY_OK)) {
+		*out = 0;
+		return 0;
+	}
 	for (i = 0; k->words != NULL && k->words[i] != NULL; i++) {
 		if (strcasecmp(s, k->words[i]) == 0) {
 			*out = i;

@@ -43,7 +43,7 @@ struct config_list {
 enum config_type { CT_STRING, CT_LIST, CT_BOOL, CT_COUNT, CT_SIZE, CT_TIME,
     CT_CHOICE };
 
-#define CF_EMPTY_OK	0x01	/* a string may be empty */
+#define CF_EMPTY_OK	0x01	/* may be empty (a choice: its first word) */
 #define CF_EXPAND	0x02	/* $myhostname is expanded (string or list) */
 #define CF_HOSTNAME	0x04	/* must be a valid domain name */
 #define CF_NETWORKS	0x08	/* a list of networks (cidr.h) */

@@ -396,9 +396,10 @@ smtpd_dialog_data(struct smtpd_session *s, const struct smtpd_command *cmd)
 static void
 smtpd_dialog_other(struct smtpd_session *s, const struct smtpd_command *cmd)
 {
-	/* Junk (smtpd_junk_command_limit): NOOP, RSET, VRFY and unknown
-	 * verbs (ETRN among them) move no mail; HELP and QUIT are not. */
-	if (cmd->verb != SMTP_VERB_HELP && cmd->verb != SMTP_VERB_QUIT)
+	/* Junk (smtpd_junk_command_limit): NOOP, RSET, VRFY, HELP and
+	 * unknown verbs (ETRN among them) move no mail, and a client that
+	 * repeats them only holds its session; QUIT is not junk. */
+	if (cmd->verb != SMTP_VERB_QUIT)
 		s->junk++;
 	switch (cmd->verb) {
 	case SMTP_VERB_RSET:

@@ -40,8 +40,9 @@ static const struct config_key smtpd_keys[] = {
 	    CF_NETWORKS, 0, NULL, NULL },
 	{ "smtpd_client_ipv6_prefix_length", CT_COUNT,
 	    O(smtpd_client_ipv6_prefix_length), "84", 0, 0, NULL, NULL },
+	/* Empty is none, as Postfix's default (an empty value) is. */
 	{ "smtpd_tls_security_level", CT_CHOICE, O(smtpd_tls_security_level),
-	    "none", 0, 0, tls_level_words, NULL },
+	    "none", CF_EMPTY_OK, 0, tls_level_words, NULL },
 	{ "smtpd_tls_cert_file", CT_STRING, O(smtpd_tls_cert_file), "",
 	    CF_EMPTY_OK, 0, NULL, NULL },
 	/* Empty: the key is in smtpd_tls_cert_file (Postfix's default,

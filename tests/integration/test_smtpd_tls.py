@@ -167,6 +167,17 @@ def received_header(data):
 
 # ---- the EHLO offer and the STARTTLS command ---------------------------
 
+def test_empty_level_is_none(make_instance):
+    """Postfix's default is an empty smtpd_tls_security_level: a main.cf
+    line carried over as it is must start, and mean none."""
+    inst = make_instance("smtpd_tls_security_level =\n")
+    c, lines = connect(inst)
+    assert "STARTTLS" not in keywords(lines), lines
+    expect(c.cmd("STARTTLS"), 502, NOT_IMPLEMENTED)
+    expect(c.cmd("QUIT"), 221)
+    c.close()
+
+
 def test_no_starttls_by_default(tern):
     """Level none (the default): no STARTTLS in EHLO, and the command is
     not implemented; the session goes on."""
