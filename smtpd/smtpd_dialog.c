@@ -83,7 +83,12 @@ smtpd_dialog_helo(struct smtpd_session *s, const struct smtpd_command *cmd)
 		    "Syntax: EHLO hostname" : "Syntax: HELO hostname");
 		return;
 	}
-	/* RFC 5321 4.1.4: a second EHLO resets the transaction. */
+	/* RFC 5321 4.1.4: a second EHLO resets the transaction.  It is
+	 * junk (smtpd_junk_command_limit): a client needs one per session
+	 * (and one after STARTTLS, which forgets the first), and one that
+	 * repeats it only holds its session. */
+	if (s->helo != NULL)
+		s->junk++;
 	smtpd_dialog_reset(s);
 	free(s->helo);
 	s->helo = xstrndup(cmd->arg, cmd->arglen);

@@ -7,7 +7,8 @@
 #define O(f)	offsetof(struct smtpd_params, f)
 
 static const char *const bare_newline_words[] = { "no", "reject", NULL };
-/* In the order of SMTPD_TLS_*. */
+/* In the order of SMTPD_TLS_*; "none" first: an empty value (CF_EMPTY_OK)
+ * is the first word. */
 static const char *const tls_level_words[] = { "none", "may", "encrypt", NULL };
 
 static const struct config_key smtpd_keys[] = {

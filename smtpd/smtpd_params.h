@@ -31,7 +31,8 @@ struct smtpd_params {
 	int	 local_recipient_check;	/* bool, default yes: 550 unknown users */
 	int	 smtpd_lookup_timeout;	/* s for lookup(8)'s answer, default 10 */
 	int	 smtpd_forbid_bare_newline; /* CONFIG_BARE_NL_*, default reject */
-	int	 smtpd_junk_command_limit; /* NOOP, RSET, VRFY, unknown; 100 */
+	int	 smtpd_junk_command_limit; /* NOOP, RSET, VRFY, HELP, a second
+					   HELO/EHLO, unknown; 100 */
 	int	 smtpd_min_data_rate;	/* bytes/s that extend the DATA deadline, 500 */
 	int	 smtpd_session_time_limit; /* seconds per session, 1h; 0 = none */
 	size_t	 queue_minfree;		/* bytes free to accept mail, default 0 */

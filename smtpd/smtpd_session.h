@@ -41,8 +41,9 @@ struct ssl_st;
  * CRLF, plus room for ESMTP parameters (section 4.5.3.1.4). */
 #define SMTP_LINE_MAX		2048
 /* More than this many 5xx replies in a session end it (421); more than
- * smtpd_junk_command_limit junk commands (NOOP, RSET, VRFY, unknown
- * ones, over-long lines) do too. */
+ * smtpd_junk_command_limit junk commands (NOOP, RSET, VRFY, HELP, a
+ * second HELO/EHLO, unknown ones, over-long lines, STARTTLS or MAIL
+ * refused for want of TLS) do too. */
 #define SMTP_ERROR_LIMIT	20
 /* Stop reading while this much output waits for a client that is not
  * reading its replies. */
@@ -83,7 +84,7 @@ struct smtpd_session {
 	unsigned int		 tls_on:1;	/* after a STARTTLS handshake */
 	struct ssl_st		*tls;		/* from STARTTLS on, else NULL */
 	int			 errors;	/* 5xx replies so far */
-	int			 junk;		/* NOOP, RSET, VRFY, unknown, ...
+	int			 junk;		/* NOOP, RSET, HELP, ...
 						   since the last message */
 	long long		 deadline_ms;	/* io_now_ms() by which the
 						   command (or DATA) must be in */

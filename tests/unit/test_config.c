@@ -604,6 +604,7 @@ struct test_params {
 	int		 n;
 	int		 lo, hi;
 	int		 mode;
+	int		 level;
 	char		*name;
 	struct config_list l;
 };
@@ -619,6 +620,9 @@ static const struct config_key test_keys[] = {
 	    NULL, NULL },
 	{ "test_mode", CT_CHOICE, offsetof(struct test_params, mode), "AUTO", 0,
 	    0, test_words, NULL },
+	/* Empty allowed: it is the first word, whatever the default. */
+	{ "test_level", CT_CHOICE, offsetof(struct test_params, level), "on",
+	    CF_EMPTY_OK, 0, test_words, NULL },
 	{ "test_name", CT_STRING, offsetof(struct test_params, name),
 	    "at $myhostname", CF_EXPAND, 0, NULL, NULL },
 	{ "test_list", CT_LIST, offsetof(struct test_params, l), "a $myhostname",
@@ -643,6 +647,7 @@ test_table_mechanism(void **state)
 	assert_int_equal(tp.lo, 60);
 	assert_int_equal(tp.hi, 3600);
 	assert_int_equal(tp.mode, 2);
+	assert_int_equal(tp.level, 1);
 	assert_string_equal(tp.name, "at h.example");
 	assert_int_equal(tp.l.count, 2);
 	assert_string_equal(tp.l.item[1], "$myhostname");	/* no CF_EXPAND */
@@ -652,11 +657,12 @@ test_table_mechanism(void **state)
 
 	/* Values from the file, the global keys beside them. */
 	assert_int_equal(parse_capture_parts("t", "test_n = 2\ntest_mode = on\n"
-	    "test_hi = 2m\ntest_lo = 2m\nverbose = yes\ntest_name =  x  \n",
-	    &cf, &part, 1, CONFIG_ALL_KEYS), 0);
+	    "test_hi = 2m\ntest_lo = 2m\nverbose = yes\ntest_name =  x  \n"
+	    "test_level =\n", &cf, &part, 1, CONFIG_ALL_KEYS), 0);
 	assert_string_equal(errtext, "");
 	assert_int_equal(tp.n, 2);
 	assert_int_equal(tp.mode, 1);
+	assert_int_equal(tp.level, 0);
 	assert_int_equal(tp.lo, 120);
 	assert_int_equal(cf.verbose, 1);
 	assert_string_equal(tp.name, "x");
@@ -666,14 +672,17 @@ test_table_mechanism(void **state)
 	/* Errors in a part's keys are reported like the global ones, all of
 	 * them, and leave the part freed. */
 	assert_int_equal(parse_capture_parts("/c/tern.conf", "test_n = 1\n"
-	    "test_mode = sometimes\ntest_n = 5\ntest_name =\n", &cf, &part, 1,
-	    CONFIG_ALL_KEYS), -1);
+	    "test_mode = sometimes\ntest_n = 5\ntest_name =\ntest_mode =\n",
+	    &cf, &part, 1, CONFIG_ALL_KEYS), -1);
 	assert_non_null(strstr(errtext, "/c/tern.conf:1: bad value for test_n: '1'"));
 	assert_non_null(strstr(errtext,
 	    "/c/tern.conf:2: bad value for test_mode: 'sometimes'"));
 	assert_non_null(strstr(errtext,
 	    "/c/tern.conf:3: duplicate key 'test_n' (first set on line 1)"));
 	assert_non_null(strstr(errtext, "/c/tern.conf:4: bad value for test_name"));
+	/* Empty is refused where the key does not allow it (the duplicate
+	 * is reported first). */
+	assert_non_null(strstr(errtext, "/c/tern.conf:5: "));
 	assert_null(tp.name);
 	assert_int_equal(tp.l.count, 0);
 	assert_null(cf.path);
