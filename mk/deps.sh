@@ -11,12 +11,14 @@
 # dovecot-imapd and dovecot-lmtpd are the real mail store of the tests
 # (tests/integration/dovecot.py starts a private one); the system's dovecot
 # service is stopped and disabled after the install.  strace slows bounce's
-# fsyncs in test_review_abounce.py (a slow disk).
+# fsyncs in test_review_abounce.py (a slow disk).  iproute2's ss shows
+# smtpd's socket memory to test_smtpd_tls.py (a send buffer filled to the
+# byte).
 set -u
 PKGS="gcc make pkg-config clang libclang-rt-14-dev libc6-dev libssl-dev libdb5.3-dev libbsd-dev
 libevent-dev libunbound-dev libcmocka-dev libpq-dev unbound swaks python3 python3-pytest
 python3-dnspython python3-aiosmtpd db5.3-util postgresql openssl procps passwd s-nail pflogsumm
-tzdata dovecot-imapd dovecot-lmtpd strace"
+tzdata dovecot-imapd dovecot-lmtpd strace iproute2"
 
 missing=""
 for p in $PKGS; do
